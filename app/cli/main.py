@@ -1,0 +1,87 @@
+"""The ``imewe`` command. Each ``app/cli/cmd_*.py`` module adds its subcommands through ``register``.
+
+Errors reach the operator as one clear line on stderr and a non-zero exit code, never a traceback;
+unexpected failures are logged in full to the log file under IMEWE_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+from app.core.domain.errors import ImeweError
+
+log = logging.getLogger(__name__)
+
+EXIT_ERROR = 2
+EXIT_INTERNAL = 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imewe", description="Imewe: control room for fabrication fleets.")
+    parser.add_argument("--version", action="version", version=f"imewe {__version__}")
+    parser.add_argument("--home", help="folder for everything Imewe keeps (default: IMEWE_HOME or the user data dir)")
+    parser.add_argument("--db", help="database URL (default: IMEWE_DB_URL or a SQLite file in the home folder)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import app.cli as cli_pkg
+
+    for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"app.cli.{info.name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # No subcommand: open the control room on the local site.
+        args = parser.parse_args([*(argv or sys.argv[1:]), "open"]) if "open" in _commands(parser) else args
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return 0
+    try:
+        return int(handler(args) or 0)
+    except ImeweError as exc:
+        print(f"imewe: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("imewe: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last boundary: keep tracebacks out of the operator's face
+        log.exception("unexpected failure")
+        where = _log_hint()
+        print(f"imewe: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            return set(action.choices)
+    return set()
+
+
+def _log_hint() -> str:
+    for h in logging.getLogger().handlers:
+        name = getattr(h, "baseFilename", None)
+        if name:
+            return f" (details in {name})"
+    return ""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
