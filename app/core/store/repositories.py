@@ -1,0 +1,355 @@
+"""Repositories: the only code that knows the tables. They take a Connection (one transaction) and hand out
+domain objects, never rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app.core.domain.capabilities import Capabilities
+from app.core.domain.entities import (
+    Alert,
+    AuditEntry,
+    Job,
+    Node,
+    NodeConfig,
+    NodeMaintenance,
+    Part,
+    Playbook,
+    Template,
+    User,
+)
+from app.core.domain.enums import JobState, MaintenanceType, NodeState, ProcessType, RoleName, Severity
+from app.core.domain.errors import NotFoundError
+from app.core.domain.states import StateChange
+from app.core.store import schema as t
+from app.core.store.convert import dt, sid, ts, uid
+
+
+# ---------------------------------------------------------------- jobs and parts
+def _part_row(p: Part, idx: int) -> dict[str, Any]:
+    x, y, z = p.size_mm
+    return {
+        "id": str(p.id), "job_id": str(p.job_id), "idx": idx, "name": p.name, "process": p.process.value,
+        "material_type": p.material_type, "size_x_mm": x, "size_y_mm": y, "size_z_mm": z,
+        "quantity": p.quantity, "complexity": p.complexity, "batch_group": p.batch_group,
+        "file_path": p.file_path, "state": p.state.value, "assigned_node": sid(p.assigned_node),
+        "estimated_duration_s": p.estimated_duration_s, "estimated_energy_kwh": p.estimated_energy_kwh,
+        "estimated_material_g": p.estimated_material_g, "progress": p.progress,
+        "depends_on": [str(d) for d in p.depends_on],
+    }
+
+
+def _job_row(j: Job) -> dict[str, Any]:
+    return {
+        "id": str(j.id), "name": j.name, "priority": j.priority, "state": j.state.value,
+        "user_id": sid(j.user_id), "template_id": sid(j.template_id), "submitted_at": ts(j.submitted_at),
+        "completed_at": ts(j.completed_at), "due_at": ts(j.due_at),
+        "estimated_duration_s": j.estimated_duration_s, "estimated_energy_kwh": j.estimated_energy_kwh,
+        "estimated_material": j.estimated_material, "metadata": j.metadata,
+    }
+
+
+def _part(r: Any) -> Part:
+    return Part(
+        id=UUID(r.id), job_id=UUID(r.job_id), name=r.name, process=ProcessType(r.process),
+        material_type=r.material_type, size_mm=(r.size_x_mm, r.size_y_mm, r.size_z_mm), quantity=r.quantity,
+        complexity=r.complexity, batch_group=r.batch_group, file_path=r.file_path, state=JobState(r.state),
+        assigned_node=uid(r.assigned_node), estimated_duration_s=r.estimated_duration_s,
+        estimated_energy_kwh=r.estimated_energy_kwh, estimated_material_g=r.estimated_material_g,
+        progress=r.progress, depends_on=[UUID(d) for d in r.depends_on or []],
+    )
+
+
+def _job(r: Any, parts: list[Part]) -> Job:
+    return Job(
+        id=UUID(r.id), name=r.name, priority=r.priority, state=JobState(r.state), user_id=uid(r.user_id),
+        template_id=uid(r.template_id), submitted_at=dt(r.submitted_at), completed_at=dt(r.completed_at),
+        due_at=dt(r.due_at), estimated_duration_s=r.estimated_duration_s,
+        estimated_energy_kwh=r.estimated_energy_kwh, estimated_material=dict(r.estimated_material or {}),
+        metadata=dict(r.metadata or {}), parts=parts,
+    )
+
+
+class JobRepo:
+    def add(self, conn: Connection, job: Job) -> None:
+        conn.execute(t.jobs.insert(), [_job_row(job)])
+        if job.parts:
+            conn.execute(t.parts.insert(), [_part_row(p, i) for i, p in enumerate(job.parts)])
+
+    def add_many(self, conn: Connection, jobs: Sequence[Job]) -> None:
+        if not jobs:
+            return
+        conn.execute(t.jobs.insert(), [_job_row(j) for j in jobs])
+        rows = [_part_row(p, i) for j in jobs for i, p in enumerate(j.parts)]
+        if rows:
+            conn.execute(t.parts.insert(), rows)
+
+    def update(self, conn: Connection, job: Job) -> None:
+        row = _job_row(job)
+        row.pop("id")
+        conn.execute(t.jobs.update().where(t.jobs.c.id == str(job.id)).values(**row))
+
+    def update_part(self, conn: Connection, part: Part) -> None:
+        row = _part_row(part, 0)
+        for k in ("id", "job_id", "idx"):
+            row.pop(k)
+        conn.execute(t.parts.update().where(t.parts.c.id == str(part.id)).values(**row))
+
+    def get(self, conn: Connection, job_id: UUID) -> Job:
+        r = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == str(job_id))).first()
+        if r is None:
+            raise NotFoundError(f"no job {job_id}")
+        return _job(r, self.parts(conn, job_id))
+
+    def parts(self, conn: Connection, job_id: UUID) -> list[Part]:
+        q = sa.select(t.parts).where(t.parts.c.job_id == str(job_id)).order_by(t.parts.c.idx)
+        return [_part(r) for r in conn.execute(q)]
+
+    def find_part(self, conn: Connection, part_id: UUID) -> Part:
+        r = conn.execute(sa.select(t.parts).where(t.parts.c.id == str(part_id))).first()
+        if r is None:
+            raise NotFoundError(f"no part {part_id}")
+        return _part(r)
+
+    def list(
+        self, conn: Connection, states: Iterable[JobState] | None = None, limit: int = 1000, offset: int = 0,
+        name_like: str | None = None,
+    ) -> list[Job]:
+        q = sa.select(t.jobs).order_by(t.jobs.c.priority.desc(), t.jobs.c.submitted_at).limit(limit).offset(offset)
+        if states is not None:
+            q = q.where(t.jobs.c.state.in_([s.value for s in states]))
+        if name_like:
+            q = q.where(t.jobs.c.name.contains(name_like, autoescape=True))
+        rows = conn.execute(q).all()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        by_job: dict[str, list[Part]] = {i: [] for i in ids}
+        pq = sa.select(t.parts).where(t.parts.c.job_id.in_(ids)).order_by(t.parts.c.job_id, t.parts.c.idx)
+        for pr in conn.execute(pq):
+            by_job[pr.job_id].append(_part(pr))
+        return [_job(r, by_job[r.id]) for r in rows]
+
+    def count_by_state(self, conn: Connection) -> dict[str, int]:
+        q = sa.select(t.jobs.c.state, sa.func.count()).group_by(t.jobs.c.state)
+        return {s: n for s, n in conn.execute(q)}
+
+    def count(self, conn: Connection) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t.jobs)).scalar_one())
+
+
+# ---------------------------------------------------------------- nodes
+def _node_row(n: Node) -> dict[str, Any]:
+    return {
+        "id": str(n.id), "name": n.name, "state": n.state.value, "capabilities": n.capabilities.to_dict(),
+        "vendor_id": sid(n.vendor_id), "config_profile_id": sid(n.config_profile_id), "location": n.location,
+        "address": n.address, "driver": n.driver, "energy_level": n.energy_level,
+        "material_levels": n.material_levels, "uptime_s": n.uptime_s,
+        "last_maintenance": ts(n.last_maintenance), "software_version": n.software_version,
+        "registered_at": ts(n.registered_at),
+    }
+
+
+def _node(r: Any) -> Node:
+    return Node(
+        id=UUID(r.id), name=r.name, state=NodeState(r.state), capabilities=Capabilities.from_dict(r.capabilities),
+        vendor_id=uid(r.vendor_id), config_profile_id=uid(r.config_profile_id), location=r.location,
+        address=r.address, driver=r.driver, energy_level=r.energy_level,
+        material_levels=dict(r.material_levels or {}), uptime_s=r.uptime_s,
+        last_maintenance=dt(r.last_maintenance), software_version=r.software_version,
+        registered_at=dt(r.registered_at),
+    )
+
+
+class NodeRepo:
+    def add(self, conn: Connection, node: Node) -> None:
+        conn.execute(t.nodes.insert(), [_node_row(node)])
+
+    def update(self, conn: Connection, node: Node) -> None:
+        row = _node_row(node)
+        row.pop("id")
+        conn.execute(t.nodes.update().where(t.nodes.c.id == str(node.id)).values(**row))
+
+    def get(self, conn: Connection, node_id: UUID) -> Node:
+        r = conn.execute(sa.select(t.nodes).where(t.nodes.c.id == str(node_id))).first()
+        if r is None:
+            raise NotFoundError(f"no machine {node_id}")
+        return _node(r)
+
+    def find_by_name(self, conn: Connection, name: str) -> Node | None:
+        r = conn.execute(sa.select(t.nodes).where(t.nodes.c.name == name)).first()
+        return None if r is None else _node(r)
+
+    def find_by_address(self, conn: Connection, address: str) -> Node | None:
+        r = conn.execute(sa.select(t.nodes).where(t.nodes.c.address == address)).first()
+        return None if r is None else _node(r)
+
+    def list(self, conn: Connection, states: Iterable[NodeState] | None = None) -> list[Node]:
+        q = sa.select(t.nodes).order_by(t.nodes.c.name)
+        if states is not None:
+            q = q.where(t.nodes.c.state.in_([s.value for s in states]))
+        return [_node(r) for r in conn.execute(q)]
+
+    def count_by_state(self, conn: Connection) -> dict[str, int]:
+        q = sa.select(t.nodes.c.state, sa.func.count()).group_by(t.nodes.c.state)
+        return {s: n for s, n in conn.execute(q)}
+
+    def add_config(self, conn: Connection, cfg: NodeConfig, at: float) -> None:
+        conn.execute(t.node_configs.insert(), [{
+            "id": str(cfg.id), "node_id": str(cfg.node_id), "software_version": cfg.software_version,
+            "capabilities": cfg.capabilities.to_dict(), "layout": cfg.layout, "sensors": cfg.sensors,
+            "custom_settings": cfg.custom_settings, "created_at": at,
+        }])
+
+    def configs(self, conn: Connection, node_id: UUID) -> list[NodeConfig]:
+        q = sa.select(t.node_configs).where(t.node_configs.c.node_id == str(node_id)).order_by(
+            t.node_configs.c.created_at)
+        return [
+            NodeConfig(id=UUID(r.id), node_id=UUID(r.node_id), capabilities=Capabilities.from_dict(r.capabilities),
+                       software_version=r.software_version, layout=r.layout, sensors=r.sensors,
+                       custom_settings=r.custom_settings)
+            for r in conn.execute(q)
+        ]
+
+    def add_maintenance(self, conn: Connection, m: NodeMaintenance) -> None:
+        conn.execute(t.node_maintenance.insert(), [_maint_row(m)])
+
+    def update_maintenance(self, conn: Connection, m: NodeMaintenance) -> None:
+        row = _maint_row(m)
+        row.pop("id")
+        conn.execute(t.node_maintenance.update().where(t.node_maintenance.c.id == str(m.id)).values(**row))
+
+    def maintenance(self, conn: Connection, node_id: UUID) -> list[NodeMaintenance]:
+        q = sa.select(t.node_maintenance).where(t.node_maintenance.c.node_id == str(node_id)).order_by(
+            t.node_maintenance.c.scheduled_date)
+        return [
+            NodeMaintenance(id=UUID(r.id), node_id=UUID(r.node_id), type=MaintenanceType(r.type),
+                            scheduled_date=dt(r.scheduled_date), completed_date=dt(r.completed_date),
+                            performed_by=uid(r.performed_by), notes=r.notes)
+            for r in conn.execute(q)
+        ]
+
+
+def _maint_row(m: NodeMaintenance) -> dict[str, Any]:
+    return {
+        "id": str(m.id), "node_id": str(m.node_id), "type": m.type.value, "scheduled_date": ts(m.scheduled_date),
+        "completed_date": ts(m.completed_date), "performed_by": sid(m.performed_by), "notes": m.notes,
+    }
+
+
+# ---------------------------------------------------------------- history, audit, alerts
+class HistoryRepo:
+    def add(self, conn: Connection, changes: Sequence[StateChange]) -> None:
+        if changes:
+            conn.execute(t.state_changes.insert(), [{
+                "kind": c.kind, "obj_id": str(c.obj_id), "from_state": c.from_state, "to_state": c.to_state,
+                "at": ts(c.at), "reason": c.reason, "actor": c.actor, "extra": c.extra,
+            } for c in changes])
+
+    def timeline(self, conn: Connection, obj_ids: Sequence[UUID]) -> list[StateChange]:
+        q = sa.select(t.state_changes).where(t.state_changes.c.obj_id.in_([str(i) for i in obj_ids])).order_by(
+            t.state_changes.c.seq)
+        return [StateChange(r.kind, UUID(r.obj_id), r.from_state, r.to_state, dt(r.at), r.reason, r.actor,
+                            dict(r.extra or {})) for r in conn.execute(q)]
+
+
+class AuditRepo:
+    def add(self, conn: Connection, entry: AuditEntry) -> None:
+        conn.execute(t.audit_log.insert(), [{
+            "id": str(entry.id), "actor": entry.actor, "action": entry.action, "target": entry.target,
+            "at": ts(entry.at), "before": entry.before, "after": entry.after,
+        }])
+
+    def list(self, conn: Connection, limit: int = 100, target: str | None = None,
+             action_prefix: str | None = None) -> list[AuditEntry]:
+        q = sa.select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(limit)
+        if target:
+            q = q.where(t.audit_log.c.target == target)
+        if action_prefix:
+            q = q.where(t.audit_log.c.action.startswith(action_prefix, autoescape=True))
+        return [AuditEntry(id=UUID(r.id), actor=r.actor, action=r.action, target=r.target, at=dt(r.at),
+                           before=r.before, after=r.after) for r in conn.execute(q)]
+
+    def count(self, conn: Connection) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)).scalar_one())
+
+
+class AlertRepo:
+    def add(self, conn: Connection, a: Alert) -> None:
+        conn.execute(t.alerts.insert(), [{
+            "id": str(a.id), "source": a.source, "type": a.type, "severity": a.severity.value,
+            "message": a.message, "raised_at": ts(a.raised_at), "node_id": sid(a.node_id),
+            "acknowledged_at": ts(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
+        }])
+
+    def acknowledge(self, conn: Connection, alert_id: UUID, at: float, by: str) -> bool:
+        res = conn.execute(t.alerts.update().where(t.alerts.c.id == str(alert_id),
+                                                   t.alerts.c.acknowledged_at.is_(None))
+                           .values(acknowledged_at=at, acknowledged_by=by))
+        return res.rowcount == 1
+
+    def list(self, conn: Connection, open_only: bool = False, limit: int = 500) -> list[Alert]:
+        q = sa.select(t.alerts).order_by(t.alerts.c.raised_at.desc()).limit(limit)
+        if open_only:
+            q = q.where(t.alerts.c.acknowledged_at.is_(None))
+        return [Alert(id=UUID(r.id), source=r.source, type=r.type, severity=Severity(r.severity),
+                      message=r.message, raised_at=dt(r.raised_at), node_id=uid(r.node_id),
+                      acknowledged_at=dt(r.acknowledged_at), acknowledged_by=r.acknowledged_by)
+                for r in conn.execute(q)]
+
+
+# ---------------------------------------------------------------- catalog and users
+class CatalogRepo:
+    def add_template(self, conn: Connection, tpl: Template) -> None:
+        conn.execute(t.templates.insert(), [{"id": str(tpl.id), "name": tpl.name, "description": tpl.description,
+                                             "parts": tpl.parts, "version": tpl.version,
+                                             "vendor_id": sid(tpl.vendor_id)}])
+
+    def templates(self, conn: Connection) -> list[Template]:
+        return [Template(id=UUID(r.id), name=r.name, description=r.description, parts=r.parts, version=r.version,
+                         vendor_id=uid(r.vendor_id))
+                for r in conn.execute(sa.select(t.templates).order_by(t.templates.c.name))]
+
+    def add_playbook(self, conn: Connection, pb: Playbook) -> None:
+        conn.execute(t.playbooks.insert(), [{"id": str(pb.id), "name": pb.name, "steps": pb.steps,
+                                             "description": pb.description, "version": pb.version}])
+
+    def playbooks(self, conn: Connection) -> list[Playbook]:
+        return [Playbook(id=UUID(r.id), name=r.name, steps=r.steps, description=r.description, version=r.version)
+                for r in conn.execute(sa.select(t.playbooks).order_by(t.playbooks.c.name))]
+
+
+class UserRepo:
+    def add(self, conn: Connection, u: User) -> None:
+        conn.execute(t.users.insert(), [{"id": str(u.id), "username": u.username, "role": u.role.value,
+                                         "display_name": u.display_name, "password_hash": u.password_hash,
+                                         "active": u.active, "created_at": ts(u.created_at)}])
+
+    def get_by_name(self, conn: Connection, username: str) -> User | None:
+        r = conn.execute(sa.select(t.users).where(t.users.c.username == username)).first()
+        if r is None:
+            return None
+        return User(id=UUID(r.id), username=r.username, role=RoleName(r.role), display_name=r.display_name,
+                    password_hash=r.password_hash, active=r.active, created_at=dt(r.created_at))
+
+    def list(self, conn: Connection) -> list[User]:
+        return [User(id=UUID(r.id), username=r.username, role=RoleName(r.role), display_name=r.display_name,
+                     active=r.active, created_at=dt(r.created_at))
+                for r in conn.execute(sa.select(t.users).order_by(t.users.c.username))]
+
+
+class SettingsRepo:
+    def get(self, conn: Connection, key: str, default: Any = None) -> Any:
+        r = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == key)).first()
+        return default if r is None else r[0]
+
+    def put(self, conn: Connection, key: str, value: Any) -> None:
+        if conn.execute(sa.select(t.settings.c.key).where(t.settings.c.key == key)).first() is None:
+            conn.execute(t.settings.insert(), [{"key": key, "value": value}])
+        else:
+            conn.execute(t.settings.update().where(t.settings.c.key == key).values(value=value))
