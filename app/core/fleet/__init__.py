@@ -1,0 +1,3 @@
+from app.core.fleet.service import FleetService
+
+__all__ = ["FleetService"]
