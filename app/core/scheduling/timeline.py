@@ -1,0 +1,114 @@
+"""Machine timelines and the site power profile: where can an operation still go?"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+from app.core.scheduling.problem import Problem
+
+BLOCK = -1  # a machine's closed window (maintenance, off hours) in a timeline
+
+
+class Timelines:
+    """Busy intervals per machine (sorted), last material family per machine, and the power profile.
+
+    With material setups the planner only appends to a machine (never slots work between two jobs) so that a
+    setup is always counted against the operation that really precedes it.
+    """
+
+    __slots__ = ("p", "starts", "ends", "owner", "last_end", "last_fam", "append_only", "pt", "pl", "cap")
+
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        m = problem.n_machines
+        self.starts: list[list[int]] = [[] for _ in range(m)]
+        self.ends: list[list[int]] = [[] for _ in range(m)]
+        self.owner: list[list[int]] = [[] for _ in range(m)]
+        self.last_end = [0] * m
+        self.last_fam = list(problem.machine_family)
+        self.append_only = problem.has_setups
+        self.cap = problem.power_cap_w
+        self.pt: list[int] = [0]  # power profile breakpoints
+        self.pl: list[float] = [0.0]  # level on [pt[i], pt[i+1])
+        for mm, wins in enumerate(problem.unavailable):
+            for a, b in sorted(wins):
+                self._insert(mm, a, b, BLOCK)
+
+    def _insert(self, m: int, s: int, e: int, owner: int) -> None:
+        i = bisect_right(self.starts[m], s)
+        # keep zero-length items after equal starts so the order of equal instants is stable
+        self.starts[m].insert(i, s)
+        self.ends[m].insert(i, e)
+        self.owner[m].insert(i, owner)
+
+    def machine_earliest(self, m: int, t: int, d: int, fam: int) -> int:
+        """Earliest start >= t where [s, s+d) is free on m (and its setup fits, when setups apply)."""
+        starts, ends = self.starts[m], self.ends[m]
+        if self.append_only:
+            # only closed windows lie beyond the last operation; the loop below hops over them
+            t = max(t, self.last_end[m] + self.p.setup(self.last_fam[m], fam))
+        s = t
+        # intervals never overlap, so their ends are sorted like their starts
+        for k in range(bisect_right(ends, t), len(starts)):
+            if s + d <= starts[k]:
+                return s
+            if ends[k] > s:
+                s = ends[k]
+        return s
+
+    def power_fits(self, s: int, e: int, w: float) -> tuple[bool, int]:
+        """Whether adding w watts over [s, e) stays under the cap; if not, the next instant worth trying."""
+        if self.cap is None or w <= 0 or e <= s:
+            return True, s
+        pt, pl = self.pt, self.pl
+        i = bisect_right(pt, s) - 1
+        cap = self.cap + 1e-6
+        while i < len(pt) and pt[i] < e:
+            if pl[i] + w > cap:
+                nxt = pt[i + 1] if i + 1 < len(pt) else e
+                # skip the whole overloaded stretch
+                j = i + 1
+                while j < len(pt) and pl[j] + w > cap:
+                    j += 1
+                nxt = pt[j] if j < len(pt) else nxt
+                return False, nxt
+            i += 1
+        return True, s
+
+    def _add_power(self, s: int, e: int, w: float) -> None:
+        pt, pl = self.pt, self.pl
+        for x in (s, e):
+            i = bisect_right(pt, x) - 1
+            if pt[i] != x:
+                pt.insert(i + 1, x)
+                pl.insert(i + 1, pl[i])
+        i = bisect_left(pt, s)
+        while i < len(pt) and pt[i] < e:
+            pl[i] += w
+            i += 1
+
+    def earliest(self, op: int, m: int, t: int, d: int) -> int:
+        fam = self.p.family[op]
+        w = self.p.power_w[op]
+        for _ in range(100000):
+            s = self.machine_earliest(m, t, d, fam)
+            ok, nxt = self.power_fits(s, s + d, w)
+            if ok:
+                return s
+            t = max(nxt, s + 1)
+        raise RuntimeError("power cap leaves no room for an operation")  # cap below one op's draw: caught earlier
+
+    def place(self, op: int, m: int, s: int, d: int) -> None:
+        self._insert(m, s, s + d, op)
+        if s + d >= self.last_end[m]:
+            self.last_end[m] = s + d
+            if self.p.family[op] >= 0:
+                self.last_fam[m] = self.p.family[op]
+        w = self.p.power_w[op]
+        if self.cap is not None and w > 0 and d > 0:
+            self._add_power(s, s + d, w)
+
+    def occupied(self, m: int) -> list[int]:
+        return [o for o in self.owner[m] if o != BLOCK]
+
+
