@@ -12,13 +12,21 @@ from app.core.domain.entities import (
     Playbook,
     Role,
     Site,
-    Template,
     TelemetrySample,
+    Template,
     User,
     Vendor,
     new_id,
 )
-from app.core.domain.enums import JobState, MaintenanceType, NodeState, PartState, ProcessType, RoleName, Severity
+from app.core.domain.enums import (
+    JobState,
+    MaintenanceType,
+    NodeState,
+    PartState,
+    ProcessType,
+    RoleName,
+    Severity,
+)
 from app.core.domain.errors import (
     ConfigError,
     DeviceError,

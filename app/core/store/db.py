@@ -116,7 +116,7 @@ def upgrade(store: Store) -> None:
     cfg.set_main_option("sqlalchemy.url", store.url.replace("%", "%%"))
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
 
 def _make_engine(url: str) -> Engine:

@@ -1,0 +1,179 @@
+"""imewe nodes add|list|show|configure|maintenance|decommission (the spec's /nodes operations)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.bootstrap import Core
+from app.cli.output import add_json_flag, emit, table, when, with_core
+from app.core.domain.enums import MaintenanceType
+from app.core.domain.errors import ValidationError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("nodes", help="machines: register, list, configure, maintain, decommission")
+    ns = p.add_subparsers(dest="nodes_cmd", metavar="ACTION", required=True)
+
+    a = ns.add_parser("add", help="register a machine")
+    a.add_argument("name")
+    a.add_argument("--process", required=True, help="fdm, sla, sls, mjf, cnc_mill, cnc_lathe, laser, robot_arm...")
+    a.add_argument("--volume", help="build volume in mm, e.g. 220x220x250")
+    a.add_argument("--materials", default="", help="comma-separated materials it takes")
+    a.add_argument("--loaded", help="material loaded now")
+    a.add_argument("--max-power", type=float, default=0.0, help="maximum power draw in W")
+    a.add_argument("--location", default="", help="site area, e.g. 'bay 2'")
+    a.add_argument("--address", default="", help="how to reach it (serial:/dev/ttyUSB0, ws://host:port)")
+    a.add_argument("--driver", default="sim", help="sim, marlin, grbl, agent")
+    a.add_argument("--capabilities", type=Path, help="a JSON file with the capabilities instead")
+    add_json_flag(a)
+    a.set_defaults(handler=lambda args: with_core(args, lambda c: _add(args, c)))
+
+    ls = ns.add_parser("list", help="list machines")
+    ls.add_argument("--state", help="only machines in this state")
+    add_json_flag(ls)
+    ls.set_defaults(handler=lambda args: with_core(args, lambda c: _list(args, c)))
+
+    sh = ns.add_parser("show", help="one machine: capabilities, state history, maintenance")
+    sh.add_argument("node", help="name or id")
+    add_json_flag(sh)
+    sh.set_defaults(handler=lambda args: with_core(args, lambda c: _show(args, c)))
+
+    cf = ns.add_parser("configure", help="change a machine's capabilities or settings")
+    cf.add_argument("node")
+    cf.add_argument("--capabilities", type=Path, help="JSON file with new capabilities")
+    cf.add_argument("--loaded", help="material loaded now")
+    cf.add_argument("--location")
+    add_json_flag(cf)
+    cf.set_defaults(handler=lambda args: with_core(args, lambda c: _configure(args, c)))
+
+    mt = ns.add_parser("maintenance", help="schedule, start or complete maintenance")
+    mt.add_argument("action", choices=["schedule", "start", "done", "list"])
+    mt.add_argument("node")
+    mt.add_argument("--when", help="ISO date and time (schedule)")
+    mt.add_argument("--type", default="scheduled", choices=[t.value for t in MaintenanceType])
+    mt.add_argument("--notes", default="")
+    add_json_flag(mt)
+    mt.set_defaults(handler=lambda args: with_core(args, lambda c: _maintenance(args, c)))
+
+    dc = ns.add_parser("decommission", help="take a machine out of service for good")
+    dc.add_argument("node")
+    add_json_flag(dc)
+    dc.set_defaults(handler=lambda args: with_core(args, lambda c: _decommission(args, c)))
+
+
+def _caps_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    if args.capabilities:
+        try:
+            data = json.loads(args.capabilities.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValidationError(f"cannot read capabilities from {args.capabilities}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValidationError("capabilities must be a JSON object")
+        return data
+    volume = [0, 0, 0]
+    if args.volume:
+        try:
+            volume = [float(v) for v in args.volume.lower().replace("×", "x").split("x")]
+        except ValueError as exc:
+            raise ValidationError(f"build volume {args.volume!r} is not like 220x220x250") from exc
+    materials = [m.strip() for m in args.materials.split(",") if m.strip()]
+    return {"process": args.process, "build_volume_mm": volume, "materials": materials,
+            "loaded_material": args.loaded, "max_power_w": args.max_power}
+
+
+def node_dict(n) -> dict[str, Any]:
+    return {"id": n.id, "name": n.name, "state": n.state, "process": n.process, "location": n.location,
+            "address": n.address, "driver": n.driver, "capabilities": n.capabilities.to_dict(),
+            "material_levels": n.material_levels, "power_w": n.energy_level,
+            "last_maintenance": n.last_maintenance, "registered_at": n.registered_at}
+
+
+async def _add(args: argparse.Namespace, core: Core) -> int:
+    node = await core.fleet.register(args.name, _caps_from_args(args), address=args.address, driver=args.driver,
+                                     location=args.location, actor="cli", bring_up=True)
+    emit(args, node_dict(node), lambda d: f"registered {d['name']} ({d['id']}), {d['state']}")
+    return 0
+
+
+async def _list(args: argparse.Namespace, core: Core) -> int:
+    nodes = core.fleet.list()
+    if args.state:
+        nodes = [n for n in nodes if n.state.value == args.state.upper()]
+    rows = [[n.name, n.process.value, n.state.value, n.location, n.capabilities.loaded_material or "-",
+             str(n.id)[:8]] for n in nodes]
+    emit(args, [node_dict(n) for n in nodes],
+         lambda _: table(rows, ["NAME", "PROCESS", "STATE", "LOCATION", "MATERIAL", "ID"]) if rows else "no machines")
+    return 0
+
+
+async def _show(args: argparse.Namespace, core: Core) -> int:
+    node = core.fleet.find(args.node)
+    data = node_dict(node)
+    data["history"] = [{"from": c.from_state, "to": c.to_state, "at": c.at, "reason": c.reason}
+                       for c in await core.fleet.timeline(node.id)]
+    data["maintenance"] = await core.fleet.maintenance(node.id)
+
+    def text(d: dict) -> str:
+        caps = d["capabilities"]
+        lines = [f"{d['name']}  {d['state']}  ({d['id']})",
+                 f"process {caps['process']}  volume {caps['build_volume_mm']} mm  materials "
+                 f"{', '.join(caps['materials']) or 'any'}  loaded {caps['loaded_material'] or '-'}",
+                 f"location {d['location'] or '-'}  address {d['address'] or '-'}  driver {d['driver']}",
+                 "history:"]
+        lines += [f"  {when(h['at'])}  {h['from'] or '-'} -> {h['to']}  {h['reason']}" for h in d["history"]]
+        lines.append("maintenance:" if d["maintenance"] else "maintenance: none")
+        lines += [f"  {m.type.value} {when(m.scheduled_date)} done {when(m.completed_date)} {m.notes}"
+                  for m in d["maintenance"]]
+        return "\n".join(lines)
+
+    emit(args, data, text)
+    return 0
+
+
+async def _configure(args: argparse.Namespace, core: Core) -> int:
+    node = core.fleet.find(args.node)
+    caps = None
+    if args.capabilities:
+        caps = _caps_from_args(args)
+    elif args.loaded is not None:
+        caps = node.capabilities.to_dict() | {"loaded_material": args.loaded}
+    node = await core.fleet.configure(node.id, caps, location=args.location, actor="cli")
+    emit(args, node_dict(node), lambda d: f"configured {d['name']}")
+    return 0
+
+
+async def _maintenance(args: argparse.Namespace, core: Core) -> int:
+    node = core.fleet.find(args.node)
+    if args.action == "schedule":
+        if not args.when:
+            raise ValidationError("say when with --when 2026-12-01T08:00")
+        try:
+            at = datetime.fromisoformat(args.when)
+        except ValueError as exc:
+            raise ValidationError(f"--when {args.when!r} is not a date and time") from exc
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        m = await core.fleet.schedule_maintenance(node.id, at, MaintenanceType(args.type), args.notes, actor="cli")
+        emit(args, m, lambda m: f"maintenance {m.id} scheduled for {node.name} at {when(m.scheduled_date)}")
+    elif args.action == "start":
+        n = await core.fleet.start_maintenance(node.id, args.notes or "maintenance", actor="cli")
+        emit(args, node_dict(n), lambda d: f"{d['name']} is in MAINTENANCE")
+    elif args.action == "done":
+        n = await core.fleet.complete_maintenance(node.id, args.notes, actor="cli")
+        emit(args, node_dict(n), lambda d: f"{d['name']} is back: {d['state']}")
+    else:
+        records = await core.fleet.maintenance(node.id)
+        emit(args, records, lambda rs: "\n".join(
+            f"{m.type.value:<10} {when(m.scheduled_date)}  done {when(m.completed_date)}  {m.notes}" for m in rs)
+            or "no maintenance recorded")
+    return 0
+
+
+async def _decommission(args: argparse.Namespace, core: Core) -> int:
+    node = core.fleet.find(args.node)
+    node = await core.fleet.decommission(node.id, actor="cli")
+    emit(args, node_dict(node), lambda d: f"{d['name']} decommissioned")
+    return 0
