@@ -20,7 +20,7 @@ MAX_PARTS = 1000
 MAX_QUANTITY = 10_000
 MAX_SIZE_MM = 10_000.0
 UNITS_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "in": 25.4, "inch": 25.4}
-_NAME_RE = re.compile(r"^[\w .,()#+/:&@-]+$")
+_NAME_RE = re.compile(r"^[\w .,()#+/:&@%-]+$")
 
 
 @dataclass(slots=True)
@@ -56,7 +56,7 @@ def check_name(value: Any, what: str, fld: str) -> str:
         raise ValidationError(f"{what} is too long ({len(name)} characters; at most {MAX_NAME})", fld)
     if not _NAME_RE.match(name):
         raise ValidationError(
-            f"{what} may contain letters, digits, spaces and - _ . , ( ) # + / : & @ only", fld)
+            f"{what} may contain letters, digits, spaces and - _ . , ( ) # + / : & @ % only", fld)
     return name
 
 

@@ -1,0 +1,59 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL server (when IMEWE_TEST_PG_URL is set), shared data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IMEWE_SHARED") or ROOT.parent / "shared")
+PG_URL = os.environ.get("IMEWE_TEST_PG_URL")
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"shared data not found at {SHARED}; set IMEWE_SHARED")
+    return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever touches the real user data folder or database."""
+    monkeypatch.setenv("IMEWE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("IMEWE_DB_URL", raising=False)
+    monkeypatch.setenv("IMEWE_DISCOVERY", "0")
+
+
+def _pg_database() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    name = f"imewe_t_{uuid.uuid4().hex[:12]}"
+    admin_url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store test runs on a real SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'imewe.sqlite3'}"
+        return
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("IMEWE_TEST_PG_URL is not set in CI: PostgreSQL tests must run")
+        pytest.skip("IMEWE_TEST_PG_URL not set (./dev test starts PostgreSQL and sets it)")
+    yield from _pg_database()
