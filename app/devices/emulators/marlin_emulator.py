@@ -1,0 +1,180 @@
+"""A Marlin 2.x firmware emulator: line numbers, checksums, resends, M115, M105/M155, busy, M112, faults."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass
+
+from app.devices.emulators.pty_base import PtyEmulator
+from app.devices.gcode import xor_checksum
+
+_NUMBERED = re.compile(r"^N(\d+)\s*(.*?)\*(\d+)$")
+_WORD = re.compile(r"([A-Z])(-?\d+(?:\.\d+)?)")
+
+
+@dataclass(slots=True)
+class MarlinFaults:
+    corrupt_rate: float = 0.0  # share of received lines damaged "on the wire"
+    spurious_resend_rate: float = 0.0  # share of good lines the firmware asks for again anyway
+    busy_commands: tuple[str, ...] = ("G28", "G29", "M109", "M190")  # answered with busy: keep-alives first
+    busy_s: float = 0.0
+    drop_after_lines: int | None = None  # the port vanishes after this many accepted lines
+    error_after_lines: int | None = None  # the firmware halts with an error after this many lines
+    error_message: str = "Thermal Runaway, system stopped! Heater_ID: 0"
+    autoreport: bool = True
+    seed: int = 1
+
+
+class MarlinEmulator(PtyEmulator):
+    def __init__(self, faults: MarlinFaults | None = None, *, send_start: bool = True) -> None:
+        super().__init__()
+        self.faults = faults or MarlinFaults()
+        self._rng = random.Random(self.faults.seed)
+        self._buf = bytearray()
+        self.last_n = 0
+        self.accepted: list[str] = []  # every accepted command, in order (what the machine executed)
+        self.corrupted = 0
+        self.resends_requested = 0
+        self.estop_at: float | None = None
+        self.halted = False
+        self.nozzle = [22.0, 0.0]
+        self.bed = [21.0, 0.0]
+        self._autoreport_s = 0.0
+        self._next_report = 0.0
+        self._busy_until = 0.0
+        self._busy_next = 0.0
+        self._pending_ok = False
+        if send_start:
+            self.write(b"start\n")
+
+    # ---------------------------------------------------------------- input
+    def on_bytes(self, data: bytes) -> None:
+        self._buf += data
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                return
+            raw = bytes(self._buf[:nl]).strip(b"\r ")
+            del self._buf[: nl + 1]
+            if raw:
+                self._on_line(raw.decode("ascii", errors="replace"))
+
+    def _on_line(self, line: str) -> None:
+        if line.strip() == "M112":  # the emergency parser acts before anything else
+            self.estop_at = time.monotonic()
+            self.halted = True
+            self.write(b"echo:Emergency stop\nError:Printer halted. kill() called!\n")
+            return
+        if self.halted:
+            return
+        if self._rng.random() < self.faults.corrupt_rate and line.startswith("N"):
+            line = self._corrupt(line)
+        m = _NUMBERED.match(line)
+        if line.startswith("N"):
+            if m is None:
+                self._reject("No Checksum with line number")
+                return
+            n, cmd, cs = int(m.group(1)), m.group(2).strip(), int(m.group(3))
+            body = line[: line.rindex("*")].encode("ascii", errors="replace")
+            if xor_checksum(body) != cs:
+                self.corrupted += 1
+                self._reject("checksum mismatch")
+                return
+            if n != self.last_n + 1 and not cmd.startswith("M110"):
+                self._reject("Line Number is not Last Line Number+1")
+                return
+            if self._rng.random() < self.faults.spurious_resend_rate and not cmd.startswith("M110"):
+                self._reject("checksum mismatch")  # a good line refused anyway: the host must send it again
+                return
+            self.last_n = n
+        elif "*" in line:
+            self._reject("No Line Number with checksum")
+            return
+        else:
+            cmd = line
+        self._execute(cmd)
+
+    def _corrupt(self, line: str) -> str:
+        i = self._rng.randrange(len(line))
+        alt = chr(((ord(line[i]) - 32 + self._rng.randrange(1, 94)) % 95) + 32)
+        return line[:i] + alt + line[i + 1:]
+
+    def _reject(self, why: str) -> None:
+        self.resends_requested += 1
+        self.write(f"Error:{why}, Last Line: {self.last_n}\nResend: {self.last_n + 1}\nok\n".encode())
+
+    # ---------------------------------------------------------------- commands
+    def _execute(self, cmd: str) -> None:
+        word = cmd.split(" ", 1)[0].upper()
+        self.accepted.append(cmd)
+        f = self.faults
+        if word == "M110":
+            m = re.search(r"N(\d+)", cmd[4:])
+            self.last_n = int(m.group(1)) if m else 0
+            self.write(b"ok\n")
+            return
+        if f.drop_after_lines is not None and len(self.accepted) >= f.drop_after_lines:
+            self.drop()
+            return
+        if f.error_after_lines is not None and len(self.accepted) >= f.error_after_lines:
+            self.halted = True
+            self.write(f"Error:{f.error_message}\nError:Printer halted. kill() called!\n".encode())
+            return
+        words = dict(_WORD.findall(cmd[len(word):].upper()))
+        if word == "M115":
+            self.write(b"FIRMWARE_NAME:Marlin 2.1.2.1 (emulated) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin "
+                       b"PROTOCOL_VERSION:1.0 MACHINE_TYPE:Imewe Emulator EXTRUDER_COUNT:1 "
+                       b"UUID:cede2a2f-41a2-4748-9b12-c55c62f367ff\n")
+            caps = {"SERIAL_XON_XOFF": 0, "EEPROM": 1, "AUTOREPORT_TEMP": int(f.autoreport), "EMERGENCY_PARSER": 1,
+                    "BUSY_PROTOCOL": 1, "HOST_ACTION_COMMANDS": 0}
+            self.write("".join(f"Cap:{k}:{v}\n" for k, v in caps.items()).encode() + b"ok\n")
+        elif word == "M105":
+            self.write(f"ok {self._temps()}\n".encode())
+        elif word == "M155":
+            self._autoreport_s = float(words.get("S", "0"))
+            self._next_report = time.monotonic() + self._autoreport_s
+            self.write(b"ok\n")
+        elif word in ("M104", "M109"):
+            self.nozzle[1] = float(words.get("S", "0"))
+            self._maybe_busy(word)
+        elif word in ("M140", "M190"):
+            self.bed[1] = float(words.get("S", "0"))
+            self._maybe_busy(word)
+        else:
+            self._maybe_busy(word)
+
+    def _maybe_busy(self, word: str) -> None:
+        if word in self.faults.busy_commands and self.faults.busy_s > 0:
+            now = time.monotonic()
+            self._busy_until = now + self.faults.busy_s
+            self._busy_next = now
+            self._pending_ok = True
+            self.on_idle(now)
+            return
+        if word in ("M109",):
+            self.nozzle[0] = self.nozzle[1]
+        if word in ("M190",):
+            self.bed[0] = self.bed[1]
+        self.write(b"ok\n")
+
+    def _temps(self) -> str:
+        return (f"T:{self.nozzle[0]:.2f} /{self.nozzle[1]:.2f} B:{self.bed[0]:.2f} /{self.bed[1]:.2f} "
+                f"@:0 B@:0")
+
+    def on_idle(self, now: float) -> None:
+        if self.halted:
+            return
+        for heater in (self.nozzle, self.bed):  # a crude first-order approach so reports move
+            heater[0] += (max(heater[1], 21.0) - heater[0]) * 0.05
+        if self._pending_ok:
+            if now >= self._busy_until:
+                self._pending_ok = False
+                self.write(b"ok\n")
+            elif now >= self._busy_next:
+                self._busy_next = now + 0.5
+                self.write(b"echo:busy: processing\n")
+        if self._autoreport_s > 0 and now >= self._next_report:
+            self._next_report = now + self._autoreport_s
+            self.write(f" {self._temps()}\n".encode())
