@@ -1,0 +1,126 @@
+"""The anytime optimiser: a constructive plan at once, then improvement until the time is up.
+
+Deterministic for a seed when bounded by ``max_iters``; with a wall-clock limit the search follows the same
+trajectory and only stops at a different point. ``workers=2`` runs a second search with another seed in a child
+process and keeps the better plan (ties go to the first worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from app.core.scheduling.constructive import construct, dynamic, serial, static_order
+from app.core.scheduling.plan import Plan, objective_value
+from app.core.scheduling.problem import Objective, Problem
+from app.core.scheduling.tabu import tabu_search
+from app.core.scheduling.validate import validate_plan
+
+log = logging.getLogger(__name__)
+
+CONSTRUCT_BUDGET_S = 0.05
+
+
+def _tabu_friendly(problem: Problem) -> bool:
+    """Tabu's graph model holds precedences, releases and machine orders; the rest is repaired by decoding."""
+    return problem.objective.makespan > 0
+
+
+def _decode_like(problem: Problem, plan: Plan, source: str) -> Plan:
+    """Rebuild ``plan`` under every constraint, keeping its machines and its order of starts."""
+    order = sorted(range(problem.n_ops), key=lambda o: (plan.start[o], plan.end[o], o))
+    return serial(problem, order, assign=plan.machine, source=source)
+
+
+def _relaxed(problem: Problem) -> Problem:
+    """The same shop without windows, power cap, setups and fixed work: the graph search's view of it."""
+    if problem.plain:
+        return problem
+    return replace(problem, unavailable=[[] for _ in range(problem.n_machines)], power_cap_w=None,
+                   setup_time=[], fixed={}, objective=Objective())
+
+
+def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters: int | None,
+            on_improve: Callable[[Plan], None] | None) -> Plan:
+    best, best_v = start, objective_value(problem, start)
+
+    def offer(plan: Plan, from_relaxed: bool) -> None:
+        nonlocal best, best_v
+        if from_relaxed and not problem.plain:
+            plan = _decode_like(problem, plan, plan.source)
+        v = objective_value(problem, plan)
+        if v < best_v:
+            best, best_v = plan, v
+            if on_improve is not None:
+                on_improve(plan)
+
+    if _tabu_friendly(problem) and problem.n_ops > 1:
+        relaxed = _relaxed(problem)
+        seed_plan = start if problem.plain else _relaxed_start(relaxed, start)
+        tabu_search(relaxed, seed_plan, deadline, seed=seed, max_iters=max_iters,
+                    on_improve=lambda p: offer(p, True))
+    # Other objectives (or time left): randomised rule restarts, the best by the full objective.
+    rng = random.Random(seed)
+    it = 0
+    shift = problem.objective.energy > 0 and any(problem.power_w)
+    while time.perf_counter() < deadline and (max_iters is None or it < max_iters):
+        it += 1
+        if problem.n_ops <= 1500 and it % 2:
+            plan = dynamic(problem, rng.choice(("mwkr", "ect", "est")), rng=rng, shift=shift)
+        else:
+            plan = serial(problem, static_order(problem, rng), shift=shift, source="serial-rnd")
+        offer(plan, False)
+    return best
+
+
+def _relaxed_start(relaxed: Problem, start: Plan) -> Plan:
+    """The constructive plan re-timed on the relaxed shop, so the graph search starts from its machine orders."""
+    order = sorted(range(relaxed.n_ops), key=lambda o: (start.start[o], start.end[o], o))
+    return serial(relaxed, order, assign=start.machine, source=start.source)
+
+
+def _worker(args: tuple[Problem, Plan, float, int, int | None]) -> Plan:
+    problem, start, budget, seed, max_iters = args
+    return _search(problem, start, time.perf_counter() + budget, seed, max_iters, None)
+
+
+def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers: int = 1,
+             max_iters: int | None = None, on_improve: Callable[[Plan], None] | None = None) -> Plan:
+    """Best plan found within ``time_limit_s`` (the constructive plan alone when the limit is 0)."""
+    t0 = time.perf_counter()
+    deadline = t0 + max(time_limit_s, 0.0)
+    start = construct(problem, budget_s=min(CONSTRUCT_BUDGET_S, max(time_limit_s, 0.0) or CONSTRUCT_BUDGET_S),
+                      seed=seed)
+    if on_improve is not None:
+        on_improve(start)
+    best = start
+    if time_limit_s > 0 and time.perf_counter() < deadline:
+        pool = None
+        futures = []
+        if workers > 1:
+            ctx = mp.get_context("fork")
+            pool = ctx.Pool(workers - 1)
+            left = deadline - time.perf_counter()
+            futures = [pool.apply_async(_worker, ((problem, start, left, seed + 1000 * (w + 1), max_iters),))
+                       for w in range(workers - 1)]
+        best = _search(problem, start, deadline, seed, max_iters, on_improve)
+        if pool is not None:
+            try:
+                for f in futures:
+                    other = f.get(timeout=max(deadline - time.perf_counter(), 0) + 5)
+                    if objective_value(problem, other) < objective_value(problem, best):
+                        best = other
+            finally:
+                pool.terminate()
+                pool.join()
+    best.stats["wall_s"] = time.perf_counter() - t0
+    best.stats["construct_makespan"] = start.makespan
+    problems = validate_plan(problem, best)
+    if problems:  # a planner bug must never reach the floor: fall back to the constructive plan
+        log.error("optimiser produced an invalid plan (%s); keeping the constructive one", problems[0])
+        best = start
+    return best
