@@ -12,6 +12,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from app import __version__
 from app.core.domain.errors import ImeweError
@@ -22,8 +23,15 @@ EXIT_ERROR = 2
 EXIT_INTERNAL = 70
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line too, with a pointer to the help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"imewe: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imewe", description="Imewe: control room for fabrication fleets.")
+    parser = Parser(prog="imewe", description="Imewe: control room for fabrication fleets.")
     parser.add_argument("--version", action="version", version=f"imewe {__version__}")
     parser.add_argument("--home", help="folder for everything Imewe keeps (default: IMEWE_HOME or the user data dir)")
     parser.add_argument("--db", help="database URL (default: IMEWE_DB_URL or a SQLite file in the home folder)")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from app.core.store.schema import metadata
+from app.core.store.all_tables import full_metadata
 
 config = context.config
-target_metadata = metadata
+target_metadata = full_metadata()
 
 
 def run_migrations_online() -> None:
