@@ -1,0 +1,205 @@
+"""Export and import of telemetry: the spec's JSON telemetry schema (one record per machine and instant, as a
+JSON array or JSON Lines), CSV (one row per value), and Parquet when pyarrow is installed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from app.core.domain.errors import ValidationError
+from app.core.telemetry.repository import RawRow
+from app.core.telemetry.rollup import RollupRow
+
+FORMATS = ("json", "jsonl", "csv", "parquet")
+CSV_HEADER = ["node_id", "job_id", "timestamp", "metric", "value"]
+ROLLUP_HEADER = ["node_id", "metric", "minute", "n", "min", "mean", "max"]
+
+
+def format_of(path: Path, fmt: str | None = None) -> str:
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt == "ndjson":
+        fmt = "jsonl"
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown telemetry format {fmt!r}: use one of {', '.join(FORMATS)}", "format")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ModuleNotFoundError as exc:
+            raise ValidationError("Parquet needs pyarrow, which is not installed: export to csv instead",
+                                  "format") from exc
+    return fmt
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def records(rows: Iterable[RawRow], alerts: dict[tuple[str, float], list[dict[str, Any]]] | None = None
+            ) -> Iterator[dict[str, Any]]:
+    """Group raw rows (ordered by time) into schema records: one per machine, job and timestamp."""
+    cur_key: tuple[str, float, str | None] | None = None
+    metrics: dict[str, float] = {}
+    for node, metric, ts, value, job in rows:
+        key = (node, ts, job)
+        if key != cur_key:
+            if cur_key is not None:
+                yield _record(cur_key, metrics, alerts)
+            cur_key, metrics = key, {}
+        metrics[metric] = value
+    if cur_key is not None:
+        yield _record(cur_key, metrics, alerts)
+
+
+def _record(key: tuple[str, float, str | None], metrics: dict[str, float],
+            alerts: dict[tuple[str, float], list[dict[str, Any]]] | None) -> dict[str, Any]:
+    node, ts, job = key
+    # A stable id: the same sample exported twice gets the same telemetry_id.
+    tid = uuid.uuid5(uuid.NAMESPACE_URL, f"imewe:telemetry:{node}:{ts!r}:{job}")
+    return {"telemetry_id": str(tid), "node_id": node, "job_id": job, "timestamp": iso(ts), "metrics": metrics,
+            "alerts": (alerts or {}).get((node, ts), [])}
+
+
+def write_json(out: TextIO, recs: Iterable[dict[str, Any]], lines: bool) -> int:
+    n = 0
+    if lines:
+        for r in recs:
+            out.write(json.dumps(r, separators=(",", ":")) + "\n")
+            n += 1
+        return n
+    out.write("[\n")
+    for r in recs:
+        out.write((",\n" if n else "") + json.dumps(r, separators=(",", ":")))
+        n += 1
+    out.write("\n]\n")
+    return n
+
+
+def write_csv(out: TextIO, rows: Iterable[RawRow]) -> int:
+    w = csv.writer(out)
+    w.writerow(CSV_HEADER)
+    n = 0
+    for node, metric, ts, value, job in rows:
+        w.writerow([node, job or "", iso(ts), metric, repr(value)])
+        n += 1
+    return n
+
+
+def write_rollups_csv(out: TextIO, rows: Iterable[RollupRow]) -> int:
+    w = csv.writer(out)
+    w.writerow(ROLLUP_HEADER)
+    n = 0
+    for r in rows:
+        w.writerow([r.node_id, r.metric, iso(r.minute), r.n, repr(r.vmin), repr(r.vmean), repr(r.vmax)])
+        n += 1
+    return n
+
+
+def write_parquet(path: Path, rows: Iterable[RawRow]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols: dict[str, list[Any]] = {"node_id": [], "job_id": [], "ts": [], "metric": [], "value": []}
+    for node, metric, ts, value, job in rows:
+        cols["node_id"].append(node)
+        cols["job_id"].append(job)
+        cols["ts"].append(ts)
+        cols["metric"].append(metric)
+        cols["value"].append(value)
+    pq.write_table(pa.table(cols), path)
+    return len(cols["ts"])
+
+
+# ---------------------------------------------------------------------------------------------- import
+def parse_time(value: Any, where: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValidationError(f"{where}: timestamp must be an ISO 8601 string", "timestamp")
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationError(f"{where}: {value!r} is not an ISO 8601 time", "timestamp") from exc
+    if t.tzinfo is None:
+        raise ValidationError(f"{where}: {value!r} has no time zone (write it as UTC, e.g. ...Z)", "timestamp")
+    return t.timestamp()
+
+
+def _uuid(value: Any, where: str, field: str, optional: bool = False) -> str | None:
+    if value in (None, "") and optional:
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as exc:
+        raise ValidationError(f"{where}: {field} {value!r} is not a UUID", field) from exc
+
+
+def rows_from_record(rec: Any, where: str) -> tuple[list[RawRow], list[dict[str, Any]]]:
+    """Validate one schema record; its raw rows and its alerts."""
+    if not isinstance(rec, dict):
+        raise ValidationError(f"{where}: a telemetry record is a JSON object")
+    node = _uuid(rec.get("node_id"), where, "node_id")
+    job = _uuid(rec.get("job_id"), where, "job_id", optional=True)
+    ts = parse_time(rec.get("timestamp"), where)
+    metrics = rec.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValidationError(f"{where}: metrics must be a non-empty object of name: number", "metrics")
+    rows: list[RawRow] = []
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValidationError(f"{where}: metric {name!r} must be a finite number, not {value!r}", "metrics")
+        if not name or len(name) > 40:
+            raise ValidationError(f"{where}: metric names are 1 to 40 characters", "metrics")
+        rows.append((node, name, ts, float(value), job))
+    alerts = rec.get("alerts") or []
+    if not isinstance(alerts, list):
+        raise ValidationError(f"{where}: alerts must be a list", "alerts")
+    return rows, [dict(a, node_id=node, ts=ts) for a in alerts if isinstance(a, dict)]
+
+
+def read_json(path: Path) -> Iterator[tuple[list[RawRow], list[dict[str, Any]]]]:
+    with path.open(encoding="utf-8") as f:
+        head = f.read(256).lstrip()[:1]
+    if head == "[":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        for i, rec in enumerate(data):
+            yield rows_from_record(rec, f"{path.name} record {i + 1}")
+        return
+    with path.open(encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(f"{path.name} line {i}: not valid JSON ({exc.msg})") from exc
+            yield rows_from_record(rec, f"{path.name} line {i}")
+
+
+def read_csv(path: Path) -> Iterator[RawRow]:
+    with path.open(newline="", encoding="utf-8") as f:
+        r = csv.reader(f)
+        header = next(r, None)
+        if header != CSV_HEADER:
+            raise ValidationError(f"{path.name}: the header must be {','.join(CSV_HEADER)}")
+        for i, row in enumerate(r, 2):
+            where = f"{path.name} line {i}"
+            if len(row) != 5:
+                raise ValidationError(f"{where}: expected 5 columns, found {len(row)}")
+            node, job, when, metric, value = row
+            try:
+                v = float(value)
+            except ValueError as exc:
+                raise ValidationError(f"{where}: value {value!r} is not a number") from exc
+            if not math.isfinite(v) or not metric:
+                raise ValidationError(f"{where}: needs a metric name and a finite value")
+            yield (_uuid(node, where, "node_id") or "", metric, parse_time(when, where),
+                   v, _uuid(job, where, "job_id", optional=True))
