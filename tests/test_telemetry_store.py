@@ -17,7 +17,7 @@ from app.core.store.db import open_store
 from app.core.telemetry.repository import TelemetryRepo
 from app.core.telemetry.transfer import export_telemetry, import_telemetry
 from app.core.telemetry.writer import BatchedWriter
-from tests.telemetry_helpers import T0, samples
+from tests.test_telemetry_support import T0, samples
 
 NODES = [str(uuid.UUID(int=i + 1)) for i in range(3)]
 T0S = T0.timestamp()

@@ -1,4 +1,4 @@
-"""Test helpers for telemetry and energy: a sample generator and a first-order heater model."""
+"""Test support for telemetry and energy (no tests here): a sample generator and a first-order heater model."""
 
 from __future__ import annotations
 
