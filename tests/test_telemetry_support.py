@@ -38,7 +38,8 @@ class Heater:
         if self.target_c <= 0:
             u = 0.0
         else:
-            self._i = min(max(self._i + err * dt, -200.0), 200.0)
+            if abs(err) < 10.0:  # integrate only near the set point: no wind-up during the heat-up
+                self._i = min(max(self._i + err * dt, -200.0), 200.0)
             u = min(max(self.kp * err + self.ki * self._i, 0.0), 1.0)
         if self.stuck_on:
             u = 1.0
