@@ -128,6 +128,7 @@ class MarlinCodec:
         self._inflight = None
         self._skip_ok = 0
         self._resend_next = None
+        self._host.clear()
         self._handshake_seen_at = None
         self._emit_line(0, "M110 N0", None)
 

@@ -147,7 +147,7 @@ class SerialDriver(DriverBase):
 
     def _fault(self, kind: str, message: str, fatal: bool = True, code: int | None = None,
                outcome: JobOutcome = JobOutcome.FAILED, next_state: DriverState = DriverState.ERROR) -> None:
-        log.warning("%s: %s", self.name, message)
+        log.warning("%s", message)
         checkpoint = self._checkpoint() if self._job_req is not None else None
         if self._job_req is not None:
             self.codec.cancel_job()

@@ -1,0 +1,171 @@
+"""The Marlin and GRBL codecs, driven by feeding bytes (no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.devices import grbl_codec as gc
+from app.devices import marlin_codec as mc
+from app.devices.gcode import commands_from_lines, numbered, xor_checksum
+
+M115 = (b"FIRMWARE_NAME:Marlin 2.1.2 (Jun 1 2024) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin "
+        b"PROTOCOL_VERSION:1.0 MACHINE_TYPE:Ender-3 V2 EXTRUDER_COUNT:1 UUID:abc\n"
+        b"Cap:AUTOREPORT_TEMP:1\nCap:EMERGENCY_PARSER:1\nok\n")
+
+
+def ready_marlin(autoreport: bool = True) -> mc.MarlinCodec:
+    c = mc.MarlinCodec()
+    c.start()
+    assert c.data_to_send() == numbered(0, "M110 N0")
+    c.receive_data(b"ok\n")
+    assert c.data_to_send() == numbered(1, "M115")
+    m115 = M115 if autoreport else M115.replace(b"AUTOREPORT_TEMP:1", b"AUTOREPORT_TEMP:0")
+    events = c.receive_data(m115)
+    ready = [e for e in events if isinstance(e, mc.Ready)]
+    assert ready and ready[0].firmware["MACHINE_TYPE"] == "Ender-3 V2"
+    assert ready[0].firmware["FIRMWARE_NAME"].startswith("Marlin 2.1.2")
+    return c
+
+
+def test_checksum_is_xor_of_the_numbered_line() -> None:
+    # Worked by hand: XOR of the bytes of "N1 M115" is 39.
+    assert xor_checksum(b"N1 M115") == 39
+    assert numbered(1, "M115") == b"N1 M115*39\n"
+
+
+def test_marlin_handshake_turns_on_autoreport_and_streams_with_line_numbers() -> None:
+    c = ready_marlin()
+    assert c.autoreport
+    assert c.data_to_send() == numbered(2, "M155 S2")
+    c.receive_data(b"ok\n")
+    c.start_job(["G28", "G1 X10"])
+    assert c.data_to_send() == numbered(3, "G28")
+    ev = c.receive_data(b"echo:busy: processing\n")
+    assert isinstance(ev[0], mc.Busy) and c.data_to_send() == b""  # busy keeps the line in flight
+    ev = c.receive_data(b"ok\n")
+    assert mc.LineAcked(0, 3) in ev
+    assert c.data_to_send() == numbered(4, "G1 X10")
+    ev = c.receive_data(b"ok\n")
+    assert any(isinstance(e, mc.JobDone) for e in ev)
+
+
+def test_marlin_resend_serves_the_line_from_history_and_does_not_count_the_rejected_ok() -> None:
+    c = ready_marlin()
+    c.receive_data(b"ok\n")  # M155
+    c.data_to_send()
+    c.start_job(["G1 X1", "G1 X2", "G1 X3"])
+    assert c.data_to_send() == numbered(3, "G1 X1")
+    c.receive_data(b"ok\n")
+    assert c.data_to_send() == numbered(4, "G1 X2")
+    ev = c.receive_data(b"Error:checksum mismatch, Last Line: 3\nResend: 4\nok\n")
+    assert mc.ResendRequested(4) in ev
+    assert not any(isinstance(e, (mc.LineAcked, mc.FirmwareError)) for e in ev)
+    assert c.data_to_send() == numbered(4, "G1 X2")  # the same line again, same number
+    ev = c.receive_data(b"ok\n")
+    assert mc.LineAcked(1, 4) in ev
+    # the short "rs" form used by RepRap firmwares
+    assert c.data_to_send() == numbered(5, "G1 X3")
+    c.receive_data(b"rs N5\nok\n")
+    assert c.data_to_send() == numbered(5, "G1 X3")
+
+
+def test_marlin_polls_m105_without_autoreport_and_parses_temperatures() -> None:
+    c = ready_marlin(autoreport=False)
+    assert c.data_to_send() == b""
+    c.tick(100.0)
+    assert c.data_to_send() == numbered(2, "M105")
+    ev = c.receive_data(b"ok T:210.3 /210.0 B:59.8 /60.0 T0:210.3 /210.0 T1:25.0 /0.0 @:64 B@:127\n")
+    temps = next(e for e in ev if isinstance(e, mc.Temperatures)).metrics
+    assert temps == {"nozzle_c": 210.3, "nozzle_target_c": 210.0, "bed_c": 59.8, "bed_target_c": 60.0,
+                     "nozzle1_c": 25.0, "nozzle1_target_c": 0.0}
+    c.tick(100.5)
+    assert c.data_to_send() == b""  # not again before the poll interval
+
+
+def test_marlin_firmware_error_and_reset_and_estop() -> None:
+    c = ready_marlin()
+    c.data_to_send()
+    ev = c.receive_data(b"Error:Thermal Runaway, system stopped! Heater_ID: 0\n")
+    assert mc.FirmwareError("Thermal Runaway, system stopped! Heater_ID: 0") in ev
+    c.start_job(["G1 X1"] * 5)
+    assert c.emergency_stop() == b"M112\n"
+    assert c.job_position() == (0, 0)
+    ev = c.receive_data(b"start\n")
+    assert isinstance(ev[0], mc.FirmwareReset)
+    assert c.data_to_send() == numbered(0, "M110 N0")  # a reset restarts the handshake
+
+
+def test_marlin_resend_of_a_forgotten_line_is_a_protocol_error() -> None:
+    c = mc.MarlinCodec(history_size=5)
+    c.start()
+    c.receive_data(b"ok\n" + M115 + b"ok\n")
+    c.start_job([f"G1 X{i}" for i in range(20)])
+    for _ in range(20):
+        c.receive_data(b"ok\n")
+    ev = c.receive_data(b"Resend: 3\n")
+    assert any(isinstance(e, mc.ProtocolError) for e in ev)
+
+
+def grbl_ready() -> gc.GrblCodec:
+    c = gc.GrblCodec()
+    c.start()
+    assert c.data_to_send() == b"\x18"
+    ev = c.receive_data(b"\r\nGrbl 1.1h ['$' for help]\r\n")
+    assert gc.Welcome("1.1h") in ev
+    assert c.data_to_send() == b"$I\n$$\n"
+    c.receive_data(b"[VER:1.1h.20190825:]\r\n[OPT:V,15,128]\r\nok\r\n")
+    ev = c.receive_data(b"$0=10\r\n$32=1\r\n$130=400.000\r\nok\r\n")
+    ready = next(e for e in ev if isinstance(e, gc.Ready))
+    assert ready.settings[130] == "400.000" and ready.build["OPT"] == "V,15,128"
+    return c
+
+
+def test_grbl_character_counting_never_exceeds_128_bytes() -> None:
+    c = grbl_ready()
+    lines = [f"G1 X{i:03d}.123 Y{i:03d}.456 F1000" for i in range(50)]  # 27 bytes with the newline
+    c.start_job(lines)
+    sent = c.data_to_send()
+    assert len(sent) <= 128 and sent.count(b"\n") == 4  # 4 x 27 = 108; a fifth would make 135
+    assert c.buffered == len(sent)
+    c.receive_data(b"ok\r\n")
+    more = c.data_to_send()
+    assert more == (lines[4] + "\n").encode()
+    assert c.buffered <= 128
+    done = []
+    while True:
+        ev = c.receive_data(b"ok\r\n")
+        c.data_to_send()
+        assert c.buffered <= 128
+        done += ev
+        if any(isinstance(e, gc.JobDone) for e in ev):
+            break
+    assert [e.index for e in done if isinstance(e, gc.LineAcked)][-1] == 49
+
+
+def test_grbl_status_realtime_alarm_and_errors() -> None:
+    c = grbl_ready()
+    ev = c.receive_data(b"<Run|MPos:10.000,20.000,-1.500|Bf:15,128|FS:1200,8000|WCO:5.000,5.000,0.000>\r\n")
+    st = ev[0]
+    assert isinstance(st, gc.Status)
+    assert (st.state, st.mpos, st.wpos, st.feed_mm_min, st.spindle_rpm) == \
+        ("Run", (10.0, 20.0, -1.5), (5.0, 15.0, -1.5), 1200.0, 8000.0)
+    ev = c.receive_data(b"<Hold:0|MPos:1.000,2.000,3.000|FS:0,0>\r\n")
+    assert ev[0].state == "Hold"
+    c.tick(10.0)
+    c.tick(10.1)  # no more than 5 status queries a second
+    assert c.data_to_send() == b"?"
+    assert c.pause_job() == b"!" and c.resume_job() == b"~"
+    c.start_job(["G1 X1 F100", "M6 T2", "G1 X2"])
+    c.data_to_send()
+    ev = c.receive_data(b"ok\r\nerror:20\r\n")
+    err = next(e for e in ev if isinstance(e, gc.GrblError))
+    assert err.job_index == 1 and "unsupported" in err.message and err.command == "M6 T2"
+    ev = c.receive_data(b"ALARM:1\r\n")
+    assert gc.Alarm(1, "alarm 1: hard limit triggered: position is lost, home the machine again") in ev
+    assert c.buffered == 0
+
+
+@pytest.mark.parametrize("raw,expected", [("G1 X1 ; move", "G1 X1"), ("(only a comment)", ""),
+                                          ("G0 (rapid) X5", "G0  X5"), ("%", "")])
+def test_commands_are_cleaned(raw: str, expected: str) -> None:
+    assert commands_from_lines([raw]) == ([expected] if expected else [])

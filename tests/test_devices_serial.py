@@ -1,0 +1,217 @@
+"""Marlin and GRBL drivers against our emulators behind real pseudo-terminals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from app.core.drivers import DriverFault, DriverState, JobOutcome, JobRequest
+from app.devices.emulators.grbl_emulator import GrblEmulator, GrblFaults
+from app.devices.emulators.marlin_emulator import MarlinEmulator, MarlinFaults
+from app.devices.gcode import load_commands
+from app.devices.grbl_driver import GrblDriver
+from app.devices.marlin_driver import MarlinDriver
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+def job_lines(emu_accepted: list[str]) -> list[str]:
+    return [c for c in emu_accepted if c.startswith("G1 ")]
+
+
+def test_10000_lines_with_1_percent_corruption_arrive_complete_once_in_order(tmp_path: Path) -> None:
+    lines = [f"G1 X{i % 200}.{i % 10} Y{(i * 7) % 200} E{i * 0.013:.3f} ; move {i}" for i in range(10_000)]
+    gfile = tmp_path / "big.gcode"
+    gfile.write_text("\n".join(lines) + "\n")
+
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(corrupt_rate=0.01, spurious_resend_rate=0.002, seed=7))
+        emu.start()
+        log_path = tmp_path / "traffic" / "m1.log"
+        d = MarlinDriver("m1", emu.path, traffic_log=log_path, connect_timeout_s=5)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_path=gfile))
+            fin = await d.wait_job()
+            return fin, emu, d, log_path
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, emu, d, log_path = run(go())
+    assert fin.outcome is JobOutcome.COMPLETED, fin.message
+    assert emu.corrupted >= 50  # the faults really happened (about 1 % of ~10,000 lines)
+    assert d.resends >= emu.corrupted
+    expected = [line.split(";")[0].strip() for line in lines]
+    assert job_lines(emu.accepted) == expected  # complete, once, in order
+    assert d.status().lines_acked == 10_000
+    traffic = log_path.read_text()
+    assert "> N1 M115*39" in traffic and "< Resend:" in traffic
+
+
+def test_emergency_stop_reaches_the_machine_within_100_ms_while_streaming() -> None:
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(busy_commands=("G4",), busy_s=0.0))
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5)
+        faults = []
+        d.add_listener(lambda e: faults.append(e) if isinstance(e, DriverFault) else None)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i % 100} Y{i % 50}" for i in range(200_000)]))
+            while d.status().lines_acked < 2000:
+                await asyncio.sleep(0.01)
+            assert d.state is DriverState.WORKING
+            t0 = time.monotonic()
+            await d.emergency_stop()
+            while emu.estop_at is None and time.monotonic() - t0 < 1.0:
+                await asyncio.sleep(0.001)
+            fin = await d.wait_job()
+            return t0, emu.estop_at, fin, d.state, faults
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    t0, estop_at, fin, state, faults = run(go())
+    assert estop_at is not None, "M112 never reached the printer"
+    assert estop_at - t0 < 0.100
+    assert fin.outcome is JobOutcome.FAILED and fin.checkpoint is not None and fin.checkpoint.lines_acked >= 2000
+    assert state is DriverState.ERROR
+    assert any(f.kind == "estop" for f in faults)
+
+
+def test_a_port_that_vanishes_mid_job_leaves_the_job_paused_with_its_position() -> None:
+    """Stated behaviour: the job is PAUSED (not FAILED) with a checkpoint; the driver goes OFFLINE."""
+
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(drop_after_lines=1500))
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i}" for i in range(5000)]))
+            fin = await d.wait_job()
+            return fin, d.state, emu
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, state, emu = run(go())
+    assert fin.outcome is JobOutcome.PAUSED
+    assert state is DriverState.OFFLINE
+    cp = fin.checkpoint
+    assert cp is not None and cp.lines_total == 5000
+    # everything the machine acknowledged is accounted for: it executed exactly the acked lines (+ the one it
+    # was processing when the cable went)
+    executed = len(job_lines(emu.accepted))
+    assert cp.lines_acked in (executed - 1, executed)
+    assert "lost the serial port" in fin.message
+
+
+def test_firmware_error_puts_the_machine_in_error_with_the_job_state_saved() -> None:
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(error_after_lines=300, autoreport=False))
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5, poll_interval_s=0.1)
+        temps = []
+        d.add_listener(lambda e: temps.append(e) if type(e).__name__ == "DriverTelemetry" else None)
+        try:
+            await d.connect()
+            await asyncio.sleep(0.35)  # a few M105 polls
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i}" for i in range(1000)]))
+            fin = await d.wait_job()
+            return fin, d.state, temps
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, state, temps = run(go())
+    assert fin.outcome is JobOutcome.FAILED and "Thermal Runaway" in fin.message
+    assert state is DriverState.ERROR
+    assert fin.checkpoint is not None and 250 < fin.checkpoint.lines_acked < 300
+    assert temps and "nozzle_c" in temps[0].metrics  # M105 polling fed telemetry
+
+
+def test_grbl_streams_the_stress_file_by_character_counting(shared: Path) -> None:
+    path = shared / "data" / "gcode" / "ugs_serial_stress_test.gcode"
+
+    async def go():
+        emu = GrblEmulator(GrblFaults(block_time_s=0.001))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
+        statuses = []
+        d.add_listener(lambda e: statuses.append(e) if type(e).__name__ == "DriverTelemetry" else None)
+        try:
+            await d.connect()
+            caps = d.capabilities
+            await d.execute(JobRequest(gcode_path=path))
+            fin = await d.wait_job()
+            return fin, emu, caps, statuses
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, emu, caps, statuses = run(go())
+    assert fin.outcome is JobOutcome.COMPLETED
+    assert emu.overflows == 0 and 100 < emu.max_rx <= 128  # the buffer was used, never overrun
+    assert emu.executed == load_commands(path)
+    assert caps.build_volume_mm == (200.0, 200.0, 200.0)  # from $130-$132
+    assert statuses and {"x_mm", "feed_mm_min", "spindle_rpm"} <= set(statuses[-1].metrics)
+    times = [t for t, ch in emu.realtime_seen if ch == b"?"]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert gaps and min(gaps) >= 0.19  # at most 5 status queries a second
+
+
+def test_grbl_refused_line_fails_the_job_with_a_readable_message(shared: Path) -> None:
+    path = shared / "data" / "gcode" / "ugs_ShapeOko_Calibration_Pattern_01b.ngc"
+
+    async def go():
+        emu = GrblEmulator()
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_path=path))
+            fin = await d.wait_job()
+            return fin, d.state
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, state = run(go())
+    assert fin.outcome is JobOutcome.FAILED
+    assert "error 20" in fin.message and "M6" in fin.message and "unsupported" in fin.message
+    assert state is DriverState.IDLE  # the program was wrong; the machine is fine
+
+
+def test_grbl_alarm_hold_resume_and_unlock() -> None:
+    async def go():
+        emu = GrblEmulator(GrblFaults(block_time_s=0.01, alarm_after_lines=40))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i} F500" for i in range(100)]))
+            await asyncio.sleep(0.1)
+            await d.pause()
+            await asyncio.sleep(0.15)
+            held = emu.state
+            paused_state = d.state
+            await d.resume()
+            fin = await d.wait_job()
+            alarm_state = d.state
+            await d.unlock()
+            await asyncio.sleep(0.1)
+            return held, paused_state, fin, alarm_state, d.state, emu.state
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    held, paused_state, fin, alarm_state, after, emu_state = run(go())
+    assert held == "Hold" and paused_state is DriverState.PAUSED
+    assert fin.outcome is JobOutcome.FAILED and "hard limit" in fin.message
+    assert alarm_state is DriverState.ERROR
+    assert after is DriverState.IDLE and emu_state == "Idle"
