@@ -164,13 +164,13 @@ class SimulatedMachine(DriverBase):
                 self._work_s += dt
                 self._hours += dt / 3600.0
         self._check_faults(dt, working)
-        metrics = self._metrics(working and heated, now)
+        metrics = self._readings(working and heated, now)
         job_id = self._job.job_id if self._job else None
         self._emit(DriverTelemetry(metrics, job_id))
         if self._job is not None and working and heated:
             self._advance_job()
 
-    def _metrics(self, active: bool, now: float) -> dict[str, float]:
+    def _readings(self, active: bool, now: float) -> dict[str, float]:
         p = self.profile
         if self.state in (DriverState.OFFLINE, DriverState.DISCONNECTED):
             base = 0.0
