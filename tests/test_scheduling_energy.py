@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.scheduling import (
-    INF, Objective, PeriodicForecast, Problem, load_instance, metrics, optimize, validate_plan,
+    INF,
+    Objective,
+    PeriodicForecast,
+    Problem,
+    load_instance,
+    metrics,
+    optimize,
+    validate_plan,
 )
 
 HOUR = 3600

@@ -9,7 +9,14 @@ import pytest
 
 from app.core.domain.errors import ValidationError
 from app.core.scheduling import (
-    Problem, add_job, cancel_job, load_instance, machine_failed, op_finished, optimize, validate_plan,
+    Problem,
+    add_job,
+    cancel_job,
+    load_instance,
+    machine_failed,
+    op_finished,
+    optimize,
+    validate_plan,
 )
 
 
