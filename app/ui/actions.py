@@ -1,0 +1,124 @@
+"""What the operator's buttons reach: a small control protocol over the machines' drivers.
+
+The window never builds drivers. It receives a ``MachineControl`` (or derives one from the core: a
+``production`` service with ``request_*`` methods, or a ``drivers`` mapping of node id to driver) and
+decides which actions a machine offers from its capabilities and state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
+
+from app.core.domain.entities import Node
+from app.core.domain.enums import NodeState
+from app.core.domain.errors import DeviceError
+
+log = logging.getLogger(__name__)
+N = NodeState
+
+
+@runtime_checkable
+class MachineControl(Protocol):
+    """Commands going to a machine (``request_*``: the direction is outward)."""
+
+    async def request_pause(self, node_id: UUID) -> None: ...
+
+    async def request_resume(self, node_id: UUID) -> None: ...
+
+    async def request_cancel(self, node_id: UUID) -> None: ...
+
+    async def request_emergency_stop(self, node_id: UUID) -> None: ...
+
+
+class DriverMapControl:
+    """Adapts ``{node_id: FabricationDevice}`` (what bootstrap keeps) to ``MachineControl``."""
+
+    def __init__(self, drivers: Mapping[UUID, Any]) -> None:
+        self._drivers = drivers
+
+    def _driver(self, node_id: UUID) -> Any:
+        driver = self._drivers.get(node_id)
+        if driver is None:
+            raise DeviceError("this machine has no connected driver; check its link in the machine list")
+        return driver
+
+    async def request_pause(self, node_id: UUID) -> None:
+        await self._driver(node_id).pause()
+
+    async def request_resume(self, node_id: UUID) -> None:
+        await self._driver(node_id).resume()
+
+    async def request_cancel(self, node_id: UUID) -> None:
+        await self._driver(node_id).cancel()
+
+    async def request_emergency_stop(self, node_id: UUID) -> None:
+        await self._driver(node_id).emergency_stop()
+
+
+class _ProductionControl:
+    """Adapts a production service whose methods are ``request_pause(node_id)``... or ``pause(node_id)``..."""
+
+    def __init__(self, service: Any) -> None:
+        self._svc = service
+
+    async def _call(self, verb: str, node_id: UUID) -> None:
+        fn = getattr(self._svc, f"request_{verb}", None) or getattr(self._svc, verb, None)
+        if fn is None:
+            raise DeviceError(f"this site cannot {verb.replace('_', ' ')} machines")
+        result = fn(node_id)
+        if hasattr(result, "__await__"):
+            await result
+
+    async def request_pause(self, node_id: UUID) -> None:
+        await self._call("pause", node_id)
+
+    async def request_resume(self, node_id: UUID) -> None:
+        await self._call("resume", node_id)
+
+    async def request_cancel(self, node_id: UUID) -> None:
+        await self._call("cancel", node_id)
+
+    async def request_emergency_stop(self, node_id: UUID) -> None:
+        await self._call("emergency_stop", node_id)
+
+
+def control_for(core: Any) -> MachineControl | None:
+    """The control the core offers, if any (production service first, then a driver map)."""
+    production = getattr(core, "production", None)
+    if production is not None:
+        return _ProductionControl(production)
+    drivers = getattr(core, "drivers", None)
+    if isinstance(drivers, Mapping):
+        return DriverMapControl(drivers)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    pause: bool
+    resume: bool
+    cancel: bool
+    emergency_stop: bool
+    start_maintenance: bool
+    complete_maintenance: bool
+    decommission: bool
+
+
+def allowed_actions(node: Node, has_control: bool, paused: bool = False) -> Allowed:
+    """Which buttons a machine offers now. E-stop stays on for anything that could be moving or heating."""
+    s = node.state
+    working = s in (N.ASSIGNED, N.EXECUTING)
+    live = s not in (N.DECOMMISSIONED, N.OFFLINE)
+    return Allowed(
+        pause=has_control and s is N.EXECUTING and not paused,
+        resume=has_control and s is N.EXECUTING and paused,
+        cancel=has_control and working,
+        emergency_stop=has_control and live,
+        start_maintenance=s in (N.IDLE, N.COMPLETED, N.CONFIGURED, N.OFFLINE, N.ERROR),
+        complete_maintenance=s is N.MAINTENANCE,
+        decommission=s not in (N.DECOMMISSIONED, N.ASSIGNED, N.EXECUTING),
+    )

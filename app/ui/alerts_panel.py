@@ -1,0 +1,162 @@
+"""Alerts: a list with severity, source and time, acknowledge, and a toast for critical ones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.domain.entities import Alert
+from app.core.domain.enums import Severity
+from app.core.events import AlertAcknowledged
+from app.ui.live_data import LiveData
+from app.ui.tasks import spawn
+from app.ui.theme import SEVERITY_COLOURS
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 21
+
+
+def alert_service(core: Any) -> Any:
+    """The core's alert service when it is wired (``core.alerts`` or ``core.telemetry.alerts``)."""
+    svc = getattr(core, "alerts", None)
+    if svc is None:
+        svc = getattr(getattr(core, "telemetry", None), "alerts", None)
+    return svc if svc is not None and hasattr(svc, "acknowledge") else None
+
+
+class AlertsPanel(QWidget):
+    message = Signal(str)
+    count_changed = Signal(int, int)  # open alerts, open critical alerts
+    machine_clicked = Signal(object)  # node id
+
+    def __init__(self, core: Any, live: LiveData, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.live = live
+        self.table = QTableWidget(0, 6)
+        self.table.setObjectName("alertsTable")
+        self.table.setHorizontalHeaderLabels(["Severity", "Time", "Source", "Type", "Message", "Acknowledged"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.ack_btn = QPushButton("Acknowledge")
+        self.ack_btn.setObjectName("ackAlert")
+        self.ack_all_btn = QPushButton("Acknowledge all shown")
+        self.show_acked = QCheckBox("show acknowledged")
+        bar = QHBoxLayout()
+        bar.addWidget(self.ack_btn)
+        bar.addWidget(self.ack_all_btn)
+        bar.addStretch(1)
+        bar.addWidget(self.show_acked)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(bar)
+        lay.addWidget(self.table, 1)
+        self.ack_btn.clicked.connect(self.acknowledge_selected)
+        self.ack_all_btn.clicked.connect(self.acknowledge_all)
+        self.show_acked.toggled.connect(lambda _: self.refresh())
+        self.table.cellDoubleClicked.connect(self._double)
+        svc = alert_service(core)
+        if svc is not None and hasattr(svc, "open_alerts"):
+            for a in svc.open_alerts():
+                live.add_alert(a)
+        self.refresh()
+
+    def _source(self, a: Alert) -> str:
+        if a.node_id is not None:
+            try:
+                return self.core.fleet.get(a.node_id).name
+            except Exception:  # noqa: BLE001 - machine gone since
+                pass
+        return a.source
+
+    def visible_alerts(self) -> list[Alert]:
+        alerts = list(self.live.alerts.values())
+        if not self.show_acked.isChecked():
+            alerts = [a for a in alerts if not a.acknowledged]
+        return sorted(alerts, key=lambda a: (a.acknowledged, -a.severity.rank, -a.raised_at.timestamp()))
+
+    def refresh(self, _new: object = None) -> None:
+        alerts = self.visible_alerts()
+        self.table.setRowCount(len(alerts))
+        for r, a in enumerate(alerts):
+            cells = [a.severity.value.upper(), a.raised_at.strftime("%H:%M:%S"), self._source(a), a.type, a.message,
+                     f"{a.acknowledged_by} {a.acknowledged_at:%H:%M}" if a.acknowledged_at else ""]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(ID_ROLE, a.id)
+                if c == 0:
+                    item.setForeground(QBrush(QColor(SEVERITY_COLOURS[a.severity])))
+                self.table.setItem(r, c, item)
+        open_ = self.live.open_alerts()
+        self.count_changed.emit(len(open_), sum(a.severity is Severity.CRITICAL for a in open_))
+
+    def _double(self, row: int, _col: int) -> None:
+        item = self.table.item(row, 0)
+        alert = self.live.alerts.get(item.data(ID_ROLE)) if item else None
+        if alert is not None and alert.node_id is not None:
+            self.machine_clicked.emit(alert.node_id)
+
+    def selected_ids(self) -> list[UUID]:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        return [self.table.item(r, 0).data(ID_ROLE) for r in sorted(rows)]
+
+    def acknowledge_selected(self) -> None:
+        for alert_id in self.selected_ids():
+            self.acknowledge(alert_id)
+
+    def acknowledge_all(self) -> None:
+        for a in self.visible_alerts():
+            if not a.acknowledged:
+                self.acknowledge(a.id)
+
+    def acknowledge(self, alert_id: UUID, by: str = "operator") -> None:
+        svc = alert_service(self.core)
+        alert = self.live.alerts.get(alert_id)
+        if alert is None or alert.acknowledged:
+            return
+        if svc is not None:
+            spawn(svc.acknowledge(alert_id, by), lambda _ok: self.refresh(),
+                  lambda e: self.message.emit(f"alert could not be acknowledged: {e}"))
+            return
+        # No alert service yet: the acknowledgement lives in this window, and the bus tells the others.
+        alert.acknowledged_at, alert.acknowledged_by = datetime.now(UTC), by
+        self.core.bus.publish(AlertAcknowledged(alert_id, by))
+        self.refresh()
+
+
+class Toast(QFrame):
+    """A desktop-style notice in the window's top-right corner; it goes away by itself."""
+
+    def __init__(self, parent: QWidget, text: str, ms: int = 8000) -> None:
+        super().__init__(parent)
+        self.setObjectName("toast")
+        lay = QHBoxLayout(self)
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.clicked.connect(self.close)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(close)
+        self.setFixedWidth(min(460, max(parent.width() // 3, 300)))
+        self.adjustSize()
+        self.move(parent.width() - self.width() - 24, 80)
+        self.raise_()
+        self.show()
+        QTimer.singleShot(ms, self.close)

@@ -1,0 +1,173 @@
+"""The fleet dashboard: filter bar + tiles or table over one filtered model."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from PySide6.QtCore import QModelIndex, QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.domain.entities import Node
+from app.core.domain.enums import NodeState, ProcessType
+from app.core.domain.materials import KNOWN_MATERIALS
+from app.ui.fleet_model import NODE_ROLE, FleetFilter, FleetModel
+from app.ui.fleet_tiles import TileView
+
+
+class FleetPanel(QWidget):
+    machine_selected = Signal(object)  # Node
+    machine_opened = Signal(object)  # Node (double click / Enter)
+
+    def __init__(self, model: FleetModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = FleetFilter(self)
+        self.proxy.setSourceModel(model)
+
+        self.search = QLineEdit(placeholderText="Search machines (name, area, material, address)…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setObjectName("fleetSearch")
+        self.process = self._combo("All processes", [p.value for p in ProcessType])
+        self.state = self._combo("All states", [s.value for s in NodeState])
+        self.area = self._combo("All areas", [])
+        self.material = self._combo("All materials", sorted(KNOWN_MATERIALS))
+        self.count = QLabel()
+        self.tiles_btn = QPushButton("Tiles")
+        self.table_btn = QPushButton("Table")
+        for b in (self.tiles_btn, self.table_btn):
+            b.setCheckable(True)
+        group = QButtonGroup(self)
+        group.addButton(self.tiles_btn)
+        group.addButton(self.table_btn)
+        self.tiles_btn.setChecked(True)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 3)
+        for w in (self.process, self.state, self.area, self.material):
+            bar.addWidget(w, 1)
+        bar.addWidget(self.count)
+        bar.addWidget(self.tiles_btn)
+        bar.addWidget(self.table_btn)
+
+        self.tiles = TileView()
+        self.tiles.setModel(self.proxy)
+        self.table = QTableView()
+        self.table.setObjectName("fleetTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tiles)
+        self.stack.addWidget(self.table)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(bar)
+        lay.addWidget(self.stack, 1)
+
+        self.search.textChanged.connect(lambda t: self._filter(text=t))
+        self.process.currentIndexChanged.connect(lambda _: self._filter(process=self.process.currentData() or ""))
+        self.state.currentIndexChanged.connect(lambda _: self._filter(state=self.state.currentData() or ""))
+        self.area.currentIndexChanged.connect(lambda _: self._filter(area=self.area.currentData() or ""))
+        self.material.currentIndexChanged.connect(lambda _: self._filter(material=self.material.currentData() or ""))
+        self.tiles_btn.clicked.connect(lambda: self.show_view("tiles"))
+        self.table_btn.clicked.connect(lambda: self.show_view("table"))
+        for view in (self.tiles, self.table):
+            view.selectionModel().currentChanged.connect(self._current_changed)
+            view.activated.connect(self._activated)
+            view.doubleClicked.connect(self._activated)
+        model.modelReset.connect(self._areas_changed)
+        model.modelReset.connect(self._update_count)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self._areas_changed()
+        self._update_count()
+
+    @staticmethod
+    def _combo(all_label: str, values: list[str]) -> QComboBox:
+        box = QComboBox()
+        box.addItem(all_label, "")
+        for v in values:
+            box.addItem(v, v)
+        return box
+
+    def _filter(self, **kw: str) -> None:
+        self.proxy.set_filters(**kw)
+        self._update_count()
+
+    def _update_count(self, *_: object) -> None:
+        self.count.setText(f"{self.proxy.rowCount()} / {self.model.rowCount()}")
+
+    def _areas_changed(self) -> None:
+        areas = sorted({self.model.node_at(r).location for r in range(self.model.rowCount())} - {""})
+        current = self.area.currentData()
+        self.area.blockSignals(True)
+        self.area.clear()
+        self.area.addItem("All areas", "")
+        for a in areas:
+            self.area.addItem(a, a)
+        i = self.area.findData(current)
+        self.area.setCurrentIndex(max(i, 0))
+        self.area.blockSignals(False)
+
+    def show_view(self, which: str) -> None:
+        table = which == "table"
+        self.stack.setCurrentWidget(self.table if table else self.tiles)
+        (self.table_btn if table else self.tiles_btn).setChecked(True)
+
+    def current_view(self) -> str:
+        return "table" if self.stack.currentWidget() is self.table else "tiles"
+
+    def _current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
+        node = current.data(NODE_ROLE) if current.isValid() else None
+        if node is not None:
+            self.machine_selected.emit(node)
+
+    def _activated(self, index: QModelIndex) -> None:
+        node = index.data(NODE_ROLE)
+        if node is not None:
+            self.machine_opened.emit(node)
+
+    def selected_node(self) -> Node | None:
+        view = self.table if self.current_view() == "table" else self.tiles
+        idx = view.currentIndex()
+        return idx.data(NODE_ROLE) if idx.isValid() else None
+
+    def select(self, node_id: UUID) -> None:
+        row = self.model.row_of(node_id)
+        if row is None:
+            return
+        idx = self.proxy.mapFromSource(self.model.index(row, 0))
+        if idx.isValid():
+            for view in (self.tiles, self.table):
+                view.setCurrentIndex(idx)
+                view.scrollTo(idx)
+
+    def save_state(self, s: QSettings) -> None:
+        s.setValue("fleet/view", self.current_view())
+        s.setValue("fleet/header", self.table.horizontalHeader().saveState())
+
+    def restore_state(self, s: QSettings) -> None:
+        self.show_view(str(s.value("fleet/view", "tiles")))
+        header = s.value("fleet/header")
+        if header is not None:
+            self.table.horizontalHeader().restoreState(header)

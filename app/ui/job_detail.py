@@ -1,0 +1,153 @@
+"""One job: its parts and machines, its timeline of state changes, and what an operator can do with it."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.domain.entities import Job
+from app.core.domain.enums import JobState
+from app.ui.confirm import confirm
+from app.ui.tasks import spawn
+from app.ui.theme import JOB_COLOURS
+
+S = JobState
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.verticalHeader().setVisible(False)
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    return t
+
+
+def _fill(t: QTableWidget, rows: list[list[str]]) -> None:
+    t.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            t.setItem(r, c, QTableWidgetItem(text))
+    t.resizeColumnsToContents()
+
+
+class JobDetail(QWidget):
+    message = Signal(str)
+    changed = Signal(object)  # job id
+
+    def __init__(self, core: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.job: Job | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.title = QLabel("Select a job")
+        self.title.setObjectName("title")
+        self.state = QLabel()
+        self.priority = QSpinBox(minimum=1, maximum=10)
+        self.set_priority = QPushButton("Set priority")
+        self.reschedule = QPushButton("Reschedule")
+        self.cancel = QPushButton("Cancel job")
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.state)
+        head.addStretch(1)
+        head.addWidget(QLabel("Priority"))
+        head.addWidget(self.priority)
+        head.addWidget(self.set_priority)
+        head.addWidget(self.reschedule)
+        head.addWidget(self.cancel)
+        self.parts = _table(["Part", "Process", "Material", "Qty", "State", "Progress", "Machine", "Size mm"])
+        self.timeline = _table(["When", "What", "From → to", "Reason", "By"])
+        tabs = QTabWidget()
+        tabs.addTab(self.parts, "Parts")
+        tabs.addTab(self.timeline, "Timeline")
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addWidget(tabs, 1)
+        self.set_priority.clicked.connect(self._set_priority)
+        self.reschedule.clicked.connect(self._reschedule)
+        self.cancel.clicked.connect(self._ask_cancel)
+        self._buttons()
+
+    def show_job(self, job_id: UUID) -> None:
+        async def load() -> tuple[Job, list]:
+            return await self.core.jobs.get(job_id), await self.core.jobs.timeline(job_id)
+
+        spawn(load(), lambda r: self._show(*r), lambda e: self.message.emit(str(e)))
+
+    def reload(self) -> None:
+        if self.job is not None:
+            self.show_job(self.job.id)
+
+    def _show(self, job: Job, timeline: list) -> None:
+        self.job = job
+        self.title.setText(job.name)
+        self.state.setText(f"{job.state.value}  ·  {job.progress:.0f} %")
+        self.state.setStyleSheet(f"color: {JOB_COLOURS.get(job.state, '#8b949e')}; font-weight: bold;")
+        self.priority.setValue(job.priority)
+        names = {p.id: p.name for p in job.parts}
+        _fill(self.parts, [[p.name, p.process.value, p.material_type, str(p.quantity), p.state.value,
+                            f"{p.progress:.0f} %", self._machine(p.assigned_node),
+                            " x ".join(f"{v:g}" for v in p.size_mm)] for p in job.parts])
+        _fill(self.timeline, [[c.at.strftime("%Y-%m-%d %H:%M:%S"),
+                               "job" if c.kind == "job" else f"part {names.get(c.obj_id, '')}",
+                               f"{c.from_state or '-'} → {c.to_state}", c.reason, c.actor]
+                              for c in sorted(timeline, key=lambda c: c.at)])
+        self._buttons()
+
+    def _machine(self, node_id: UUID | None) -> str:
+        if node_id is None:
+            return ""
+        try:
+            return self.core.fleet.get(node_id).name
+        except Exception:  # noqa: BLE001 - a machine removed since: show its id
+            return str(node_id)[:8]
+
+    def _buttons(self) -> None:
+        job = self.job
+        live = job is not None and not job.state.terminal
+        self.priority.setEnabled(live)
+        self.set_priority.setEnabled(live)
+        self.cancel.setEnabled(live)
+        self.reschedule.setEnabled(job is not None and job.state in (S.SCHEDULED, S.ASSIGNED, S.FAILED, S.PAUSED,
+                                                                     S.VALIDATED))
+
+    def _done(self, what: str) -> Any:
+        def ok(job: Job) -> None:
+            self.message.emit(f"{job.name}: {what}")
+            self.changed.emit(job.id)
+            self.show_job(job.id)
+        return ok
+
+    def _set_priority(self) -> None:
+        if self.job is not None:
+            spawn(self.core.jobs.set_priority(self.job.id, self.priority.value(), actor="operator"),
+                  self._done(f"priority {self.priority.value()}"), lambda e: self.message.emit(str(e)))
+
+    def _reschedule(self) -> None:
+        if self.job is not None:
+            spawn(self.core.jobs.request_reschedule(self.job.id, actor="operator"), self._done("reschedule requested"),
+                  lambda e: self.message.emit(str(e)))
+
+    def _ask_cancel(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        self.confirm_box = confirm(self, "Cancel job", f"Cancel {job.name}? Work already done is kept, the rest "
+                                   "is dropped.", lambda: spawn(self.core.jobs.cancel(job.id, actor="operator"),
+                                                                 self._done("cancelled"),
+                                                                 lambda e: self.message.emit(str(e))))

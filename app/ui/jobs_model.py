@@ -1,0 +1,127 @@
+"""Jobs as a Qt table model (refreshed from the store in the background, at most a few times a second)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush
+
+from app.core.domain.entities import Job
+from app.ui.theme import job_colour
+
+JOB_ROLE = Qt.ItemDataRole.UserRole + 11
+SORT_ROLE = Qt.ItemDataRole.UserRole + 12
+COLUMNS = ["Job", "State", "Priority", "Parts", "Progress", "Machines", "Due", "Submitted"]
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class JobsModel(QAbstractTableModel):
+    def __init__(self, machine_name: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: list[Job] = []
+        self._machine_name = machine_name  # node id -> name
+
+    def set_jobs(self, jobs: list[Job]) -> None:
+        old = [j.id for j in self._jobs]
+        new = [j.id for j in jobs]
+        if old == new:
+            # same rows: repaint in place so the selection and scroll position stay put
+            self._jobs = list(jobs)
+            if jobs:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(jobs) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self._jobs = list(jobs)
+        self.endResetModel()
+
+    def jobs(self) -> list[Job]:
+        return list(self._jobs)
+
+    def job_at(self, row: int) -> Job:
+        return self._jobs[row]
+
+    def row_of(self, job_id: UUID) -> int | None:
+        return next((i for i, j in enumerate(self._jobs) if j.id == job_id), None)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._jobs):
+            return None
+        job = self._jobs[index.row()]
+        col = index.column()
+        if role == JOB_ROLE:
+            return job
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+            return QBrush(job_colour(job.state))
+        if role == SORT_ROLE:
+            return [job.name.lower(), job.state.value, job.priority, len(job.parts), job.progress,
+                    self._machines(job), job.due_at.timestamp() if job.due_at else 1e18,
+                    job.submitted_at.timestamp() if job.submitted_at else 0][col]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return job.name
+            if col == 1:
+                return job.state.value
+            if col == 2:
+                return str(job.priority)
+            if col == 3:
+                return str(sum(p.quantity for p in job.parts))
+            if col == 4:
+                return f"{job.progress:.0f} %"
+            if col == 5:
+                return self._machines(job)
+            if col == 6:
+                return job.due_at.strftime("%Y-%m-%d %H:%M") if job.due_at else ""
+            if col == 7:
+                return job.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if job.submitted_at else ""
+        return None
+
+    def _machines(self, job: Job) -> str:
+        names = sorted({self._machine_name(p.assigned_node) for p in job.parts if p.assigned_node})
+        return ", ".join(names)
+
+
+class JobsFilter(QSortFilterProxyModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = ""
+        self.text = ""
+        self.setSortRole(SORT_ROLE)
+
+    def set_filters(self, state: str | None = None, text: str | None = None) -> None:
+        if state is not None:
+            self.state = state
+        if text is not None:
+            self.text = text.strip().lower()
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
+        model = self.sourceModel()
+        if not isinstance(model, JobsModel):
+            return True
+        job = model.job_at(source_row)
+        if self.state == "active":
+            if job.state.terminal:
+                return False
+        elif self.state and job.state.value != self.state:
+            return False
+        return not self.text or self.text in f"{job.name} {job.id}".lower()

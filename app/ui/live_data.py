@@ -1,0 +1,127 @@
+"""What the window remembers of the live site between repaints: recent telemetry per machine and alerts.
+
+Fixed-size numpy rings per machine keep memory flat with 500 machines (the charts show the recent past; the
+store keeps the full record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import numpy as np
+
+from app.core.domain.entities import Alert, TelemetrySample
+from app.core.domain.enums import Severity
+
+RING = 600  # samples per machine: 10 minutes at 1 Hz
+
+
+class MetricRing:
+    """Timestamps and per-metric values of one machine's recent samples."""
+
+    def __init__(self, capacity: int = RING) -> None:
+        self.capacity = capacity
+        self.t = np.full(capacity, np.nan)
+        self.values: dict[str, np.ndarray] = {}
+        self.count = 0  # total samples ever added
+        self.latest: dict[str, float] = {}
+        self.job_id: UUID | None = None
+
+    def add(self, when: datetime, metrics: dict[str, float], job_id: UUID | None) -> None:
+        i = self.count % self.capacity
+        self.t[i] = when.timestamp()
+        for name, value in metrics.items():
+            arr = self.values.get(name)
+            if arr is None:
+                arr = self.values[name] = np.full(self.capacity, np.nan)
+            try:
+                arr[i] = float(value)
+            except (TypeError, ValueError):
+                continue
+        for name, arr in self.values.items():
+            if name not in metrics:
+                arr[i] = np.nan
+        self.count += 1
+        self.latest.update(metrics)
+        self.job_id = job_id
+
+    def series(self, name: str, since_ts: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(times, values) in time order, optionally only from ``since_ts`` on."""
+        arr = self.values.get(name)
+        if arr is None or self.count == 0:
+            return np.empty(0), np.empty(0)
+        n = min(self.count, self.capacity)
+        start = self.count % self.capacity if self.count > self.capacity else 0
+        idx = (np.arange(n) + start) % self.capacity
+        t, v = self.t[idx], arr[idx]
+        if since_ts is not None:
+            keep = t >= since_ts
+            t, v = t[keep], v[keep]
+        return t, v
+
+    def metric_names(self) -> list[str]:
+        return sorted(self.values)
+
+
+def progress_fraction(metrics: dict[str, float]) -> float | None:
+    """A machine's job progress from its telemetry: ``progress`` / ``progress_pct`` are percent (0..100),
+    as the telemetry rules read them."""
+    for key in ("progress", "progress_pct"):
+        if key in metrics:
+            return max(0.0, min(1.0, float(metrics[key]) / 100.0))
+    return None
+
+
+def is_temperature(name: str) -> bool:
+    return (name.endswith("_c") or name == "temperature") and not is_target(name)
+
+
+def is_target(name: str) -> bool:
+    return "target" in name
+
+
+def target_of(name: str) -> str:
+    """The temperature a target metric belongs to: ``nozzle_target_c`` → ``nozzle_c``,
+    ``target_temperature`` → ``temperature``."""
+    if name.startswith("target_"):
+        return name[len("target_"):]
+    return name.replace("_target", "")
+
+
+def temperature_label(name: str) -> str:
+    return name[:-2] if name.endswith("_c") else ("temp" if name == "temperature" else name)
+
+
+@dataclass(slots=True)
+class LiveData:
+    rings: dict[UUID, MetricRing] = field(default_factory=dict)
+    alerts: dict[UUID, Alert] = field(default_factory=dict)  # by alert id, newest last
+    job_names: dict[UUID, str] = field(default_factory=dict)
+    paused: set[UUID] = field(default_factory=set)  # machines the operator paused (drivers report PAUSED too)
+
+    def add_sample(self, sample: TelemetrySample) -> None:
+        ring = self.rings.get(sample.node_id)
+        if ring is None:
+            ring = self.rings[sample.node_id] = MetricRing()
+        ring.add(sample.timestamp, sample.metrics, sample.job_id)
+
+    def latest(self, node_id: UUID) -> dict[str, float]:
+        ring = self.rings.get(node_id)
+        return ring.latest if ring is not None else {}
+
+    def current_job(self, node_id: UUID) -> UUID | None:
+        ring = self.rings.get(node_id)
+        return ring.job_id if ring is not None else None
+
+    def add_alert(self, alert: Alert) -> None:
+        self.alerts[alert.id] = alert
+
+    def open_alerts(self, node_id: UUID | None = None) -> list[Alert]:
+        return [a for a in self.alerts.values()
+                if not a.acknowledged and (node_id is None or a.node_id == node_id)]
+
+    def worst_open(self, node_id: UUID) -> Severity | None:
+        sev = [a.severity for a in self.open_alerts(node_id)]
+        return max(sev, key=lambda s: s.rank) if sev else None

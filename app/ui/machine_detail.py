@@ -1,0 +1,255 @@
+"""One machine: live charts with time ranges, capabilities and configuration, maintenance and state history,
+and the actions its capabilities and state allow (e-stop always one click away, then confirmed)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.domain.entities import Node
+from app.core.domain.errors import ImeweError
+from app.ui.actions import MachineControl, allowed_actions
+from app.ui.confirm import confirm
+from app.ui.live_data import LiveData, is_target, is_temperature, target_of, temperature_label
+from app.ui.tasks import spawn
+from app.ui.theme import NODE_COLOURS
+from app.viz.machine_charts import MachineCharts
+
+log = logging.getLogger(__name__)
+RANGES = [("1 min", 60), ("10 min", 600), ("1 hour", 3600), ("all", 0)]
+
+
+class MachineDetail(QWidget):
+    message = Signal(str)  # status-bar feedback
+
+    def __init__(self, core: Any, live: LiveData, control: MachineControl | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.live = live
+        self.control = control
+        self.node_id: UUID | None = None
+        self.confirm_box: QMessageBox | None = None
+
+        self.title = QLabel("Select a machine")
+        self.title.setObjectName("title")
+        self.state = QLabel()
+        self.state.setObjectName("title")
+        self.estop = QPushButton("EMERGENCY STOP")
+        self.estop.setObjectName("estop")
+        self.estop.setToolTip("Stop this machine now (asks once to confirm)")
+        self.pause = QPushButton("Pause")
+        self.resume = QPushButton("Resume")
+        self.cancel = QPushButton("Cancel job")
+        self.maint = QPushButton("Start maintenance")
+        self.maint_done = QPushButton("Maintenance done")
+        self.decommission = QPushButton("Decommission")
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.state)
+        head.addStretch(1)
+        head.addWidget(self.estop)
+        actions = QHBoxLayout()
+        for b in (self.pause, self.resume, self.cancel, self.maint, self.maint_done, self.decommission):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        self.range = QComboBox()
+        for label, secs in RANGES:
+            self.range.addItem(label, secs)
+        self.range.setCurrentIndex(1)
+        actions.addWidget(QLabel("Show"))
+        actions.addWidget(self.range)
+
+        self.charts = MachineCharts()
+        self.caps = QPlainTextEdit(readOnly=True)
+        self.history = QTableWidget(0, 4)
+        self.history.setHorizontalHeaderLabels(["When", "What", "Detail", "By"])
+        self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.verticalHeader().setVisible(False)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.charts, "Live")
+        self.tabs.addTab(self.caps, "Capabilities")
+        self.tabs.addTab(self.history, "Maintenance && history")
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addLayout(actions)
+        lay.addWidget(self.tabs, 1)
+
+        self.estop.clicked.connect(self.ask_emergency_stop)
+        self.pause.clicked.connect(lambda: self._drive("pause"))
+        self.resume.clicked.connect(lambda: self._drive("resume"))
+        self.cancel.clicked.connect(lambda: self._ask("Cancel the job on this machine?", lambda: self._drive("cancel")))
+        self.maint.clicked.connect(lambda: self._fleet("start_maintenance"))
+        self.maint_done.clicked.connect(lambda: self._fleet("complete_maintenance"))
+        self.decommission.clicked.connect(lambda: self._ask(
+            "Take this machine out of service for good? This cannot be undone.",
+            lambda: self._fleet("decommission")))
+        self.range.currentIndexChanged.connect(lambda _: self.update_charts())
+        self._update_buttons(None)
+
+    # ------------------------------------------------------------ showing a machine
+    def node(self) -> Node | None:
+        if self.node_id is None:
+            return None
+        try:
+            return self.core.fleet.get(self.node_id)
+        except ImeweError:
+            return None
+
+    def show_node(self, node_id: UUID) -> None:
+        changed = node_id != self.node_id
+        self.node_id = node_id
+        if changed:
+            self.charts.clear()
+            self.refresh_history()
+        self.refresh()
+
+    def refresh(self) -> None:
+        node = self.node()
+        self._update_buttons(node)
+        if node is None:
+            return
+        self.title.setText(f"{node.name}  ·  {node.process.value}")
+        self.state.setText(node.state.value + ("  (paused)" if node.id in self.live.paused else ""))
+        self.state.setStyleSheet(f"color: {NODE_COLOURS.get(node.state, '#8b949e')};")
+        caps = node.capabilities
+        lines = [f"Process: {caps.process.value}", f"Area: {node.location or '-'}",
+                 f"Address: {node.address or '-'}  (driver {node.driver})",
+                 f"Build volume: {' x '.join(f'{v:g}' for v in caps.build_volume_mm)} mm",
+                 f"Materials: {', '.join(sorted(caps.materials)) or 'any for the process'}",
+                 f"Loaded: {caps.loaded_material or '-'}", f"Nozzle/tool: {caps.nozzle_mm or '-'} mm",
+                 f"Max power: {caps.max_power_w:g} W, idle {caps.idle_power_w:g} W",
+                 f"Features: {', '.join(sorted(caps.features)) or '-'}",
+                 f"Material left: {', '.join(f'{k} {v:g}' for k, v in node.material_levels.items()) or '-'}",
+                 f"Software: {node.software_version or '-'}",
+                 f"Last maintenance: {node.last_maintenance or '-'}", f"Id: {node.id}"]
+        self.caps.setPlainText("\n".join(lines))
+
+    def _update_buttons(self, node: Node | None) -> None:
+        buttons = (self.pause, self.resume, self.cancel, self.estop, self.maint, self.maint_done, self.decommission)
+        if node is None:
+            for b in buttons:
+                b.setEnabled(False)
+            return
+        allowed = allowed_actions(node, self.control is not None, node.id in self.live.paused)
+        for b, ok in zip(buttons, (allowed.pause, allowed.resume, allowed.cancel, allowed.emergency_stop,
+                                   allowed.start_maintenance, allowed.complete_maintenance,
+                                   allowed.decommission), strict=True):
+            b.setEnabled(ok)
+        if self.control is None:
+            self.estop.setToolTip("No driver is connected to this machine: use its physical stop button")
+
+    def update_charts(self) -> None:
+        if self.node_id is None or not self.isVisible():
+            return
+        ring = self.live.rings.get(self.node_id)
+        if ring is None or ring.count == 0:
+            return
+        secs = int(self.range.currentData() or 0)
+        last = float(np.nanmax(ring.t))
+        since = last - secs if secs else None
+        temps, targets = {}, {}
+        names = ring.metric_names()
+        for name in names:
+            if is_temperature(name):
+                temps[temperature_label(name)] = ring.series(name, since)
+            elif is_target(name) and target_of(name) in names:
+                targets[temperature_label(target_of(name))] = ring.series(name, since)
+        prog_key = next((k for k in ("progress", "progress_pct") if k in ring.values), None)
+        progress = ring.series(prog_key, since) if prog_key else None
+        vib = next((n for n in names if n.startswith("vibration")), None)
+        self.charts.update_series(temps, targets,
+                                  ring.series("power_w", since) if "power_w" in ring.values else None,
+                                  ring.series(vib, since) if vib else None, progress)
+        if since is not None:
+            self.charts.set_window(since, last)
+
+    def refresh_history(self) -> None:
+        node_id = self.node_id
+        if node_id is None:
+            return
+
+        async def load() -> list[tuple[str, str, str, str]]:
+            rows = [(m.scheduled_date.strftime("%Y-%m-%d %H:%M"), f"maintenance ({m.type.value})",
+                     ("done " + m.completed_date.strftime("%Y-%m-%d %H:%M") if m.completed_date else "open")
+                     + (f": {m.notes}" if m.notes else ""), "")
+                    for m in await self.core.fleet.maintenance(node_id)]
+            rows += [(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.from_state or '-'} → {c.to_state}", c.reason, c.actor)
+                     for c in await self.core.fleet.timeline(node_id)]
+            return sorted(rows, reverse=True)
+
+        def show(rows: list[tuple[str, str, str, str]]) -> None:
+            if node_id != self.node_id:
+                return
+            self.history.setRowCount(len(rows))
+            for r, row in enumerate(rows):
+                for c, text in enumerate(row):
+                    self.history.setItem(r, c, QTableWidgetItem(text))
+            self.history.resizeColumnsToContents()
+
+        spawn(load(), show, lambda e: self.message.emit(str(e)))
+
+    # ------------------------------------------------------------ actions
+    def _ask(self, text: str, then: Any) -> None:
+        self.confirm_box = confirm(self, "Please confirm", text, then)
+
+    def ask_emergency_stop(self) -> None:
+        node = self.node()
+        if node is None:
+            return
+        self.confirm_box = confirm(
+            self, "Emergency stop", f"Stop {node.name} NOW?\nThe running job is lost; the machine needs an "
+            "operator before it runs again.", lambda: self._drive("emergency_stop"), danger=True,
+            yes_text="STOP NOW")
+
+    def _drive(self, verb: str) -> None:
+        node = self.node()
+        if node is None or self.control is None:
+            return
+        fn = getattr(self.control, f"request_{verb}")
+        words = verb.replace("_", " ")
+
+        def ok(_: object) -> None:
+            if verb == "pause":
+                self.live.paused.add(node.id)
+            elif verb in ("resume", "cancel", "emergency_stop"):
+                self.live.paused.discard(node.id)
+            self.message.emit(f"{words} sent to {node.name}")
+            self.refresh()
+
+        spawn(fn(node.id), ok, lambda e: self.message.emit(f"{node.name}: {words} failed: {e}"))
+
+    def _fleet(self, verb: str) -> None:
+        node = self.node()
+        if node is None:
+            return
+        words = verb.replace("_", " ")
+
+        def ok(_: object) -> None:
+            self.message.emit(f"{node.name}: {words} done")
+            self.refresh()
+            self.refresh_history()
+
+        spawn(getattr(self.core.fleet, verb)(node.id, actor="operator"), ok,
+              lambda e: self.message.emit(f"{node.name}: {e}"))
+
+    def focus_estop(self) -> None:
+        self.estop.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -1,0 +1,119 @@
+"""Turning the scheduler's plan (or, before one exists, the jobs' own assignments) into Gantt bars.
+
+The scheduler publishes ``PlanUpdated(plan)``. We read the shapes it may take without importing it:
+an object or dict with ``assignments`` (each with node_id, job_id, part_id, start, end: what
+``BuiltProblem.assignments`` returns), a plain list of such entries, or ``{node_id: [entries]}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from app.core.domain.entities import Job, Node
+from app.core.domain.enums import JobState
+from app.viz.gantt import Bar
+
+_ENTRY_LISTS = ("assignments", "entries", "operations", "ops", "items", "bars")
+_MACHINE = ("node_id", "machine_id", "node", "machine")
+_START = ("start", "start_at", "starts_at", "begin")
+_END = ("end", "end_at", "ends_at", "finish")
+
+
+def _get(entry: Any, names: Iterable[str]) -> Any:
+    for n in names:
+        value = entry.get(n) if isinstance(entry, Mapping) else getattr(entry, n, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _ts(value: Any, origin: datetime | None) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float) and origin is not None:
+        return (origin + timedelta(seconds=float(value))).timestamp()
+    return None
+
+
+def plan_entries(plan: Any) -> tuple[list[Any], datetime | None]:
+    """The plan's per-operation entries and its time origin (for plans in seconds from an origin)."""
+    origin = _get(plan, ("origin", "at", "start_at", "created_at"))
+    origin = origin if isinstance(origin, datetime) else None
+    if plan is None:
+        return [], origin
+    if isinstance(plan, list | tuple):
+        return list(plan), origin
+    for name in _ENTRY_LISTS:
+        value = plan.get(name) if isinstance(plan, Mapping) else getattr(plan, name, None)
+        if callable(value):
+            continue
+        if isinstance(value, list | tuple):
+            return list(value), origin
+    if isinstance(plan, Mapping):
+        out = []
+        for machine, ops in plan.items():
+            if isinstance(ops, list | tuple):
+                for op in ops:
+                    out.append((machine, op))
+        return out, origin
+    return [], origin
+
+
+def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
+                   job_names: Mapping[UUID, str]) -> tuple[list[str], list[Bar]]:
+    entries, origin = plan_entries(plan)
+    rows = {n.id: i for i, n in enumerate(nodes)}
+    names = [n.name for n in nodes]
+    by_name = {n.name: n.id for n in nodes}
+    parts = {p.id: p for j in jobs.values() for p in j.parts}
+    bars = []
+    for item in entries:
+        machine, entry = item if isinstance(item, tuple) else (_get(item, _MACHINE), item)
+        if isinstance(machine, str) and machine in by_name:
+            machine = by_name[machine]
+        if isinstance(machine, str):
+            try:
+                machine = UUID(machine)
+            except ValueError:
+                continue
+        start, end = _ts(_get(entry, _START), origin), _ts(_get(entry, _END), origin)
+        if machine not in rows or start is None or end is None:
+            continue
+        job_id = _get(entry, ("job_id", "job"))
+        part = parts.get(_get(entry, ("part_id", "part")))
+        state = part.state.value if part else (jobs[job_id].state.value if job_id in jobs else "SCHEDULED")
+        label = job_names.get(job_id, str(job_id)[:8] if job_id else "")
+        if part is not None:
+            label = f"{label} / {part.name}"
+        bars.append(Bar(rows[machine], start, end, job_id, label, state, str(job_id)))
+    return names, bars
+
+
+def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime) -> tuple[list[str], list[Bar]]:
+    """Without a plan: running parts from their progress, then assigned parts queued behind them."""
+    rows = {n.id: i for i, n in enumerate(nodes)}
+    cursor: dict[UUID, float] = {}
+    now_ts = now.timestamp()
+    active = (JobState.IN_PROGRESS, JobState.PAUSED)
+    queued = (JobState.SCHEDULED, JobState.ASSIGNED)
+    bars: list[Bar] = []
+    ordered = sorted(jobs, key=lambda j: (-j.priority, j.submitted_at or now))
+    for wanted in (active, queued):
+        for job in ordered:
+            for part in job.parts:
+                node = part.assigned_node
+                if node not in rows or part.state not in wanted:
+                    continue
+                dur = float(max(part.estimated_duration_s * max(part.quantity, 1), 60))
+                if wanted is active:
+                    start = now_ts - dur * part.progress / 100.0
+                else:
+                    start = cursor.get(node, now_ts)
+                end = start + dur
+                cursor[node] = max(cursor.get(node, now_ts), end)
+                bars.append(Bar(rows[node], start, end, job.id, f"{job.name} / {part.name}", part.state.value,
+                                str(job.id)))
+    return [n.name for n in nodes], bars

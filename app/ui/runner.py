@@ -1,0 +1,98 @@
+"""One loop for Qt and asyncio (qasync), the window's life, and screenshots.
+
+The CLI builds the core (bootstrap) and hands it in; this module only needs what the core offers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.domain.errors import ImeweError
+
+log = logging.getLogger(__name__)
+
+
+def make_app(headless: bool = False) -> Any:
+    if headless and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Imewe")
+    app.setOrganizationName("Imewe")
+    # The window closing ends main(); the loop must outlive it so the core can shut down cleanly.
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app)  # type: ignore[arg-type]
+    return app
+
+
+def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> int:
+    """Run ``main(app)`` on a qasync loop: Qt's event loop is the asyncio loop."""
+    try:
+        import qasync
+    except ImportError as exc:
+        raise ImeweError("the control room needs qasync: .venv/bin/pip install qasync") from exc
+    try:
+        app = make_app(headless)
+    except Exception as exc:  # noqa: BLE001 - no display, missing platform plugin...
+        raise ImeweError(f"cannot open a window ({exc}); try 'imewe demo --headless' or set DISPLAY") from exc
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    # Ctrl+C in the terminal closes the window cleanly instead of being swallowed by Qt.
+    signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows())
+    try:
+        with loop:
+            return int(loop.run_until_complete(main(app)) or 0)
+    finally:
+        asyncio.set_event_loop(None)
+
+
+async def show_window(app: Any, core: Any, *, control: Any = None, screenshot: Path | None = None,
+                      after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None) -> int:
+    """Open the control room on ``core``; return when it closes (or after a screenshot / ``run_for_s``)."""
+    from app.ui.main_window import ControlRoom
+
+    win = ControlRoom(core, control=control, settings=settings)
+    closed = asyncio.Event()
+    win.closed.connect(closed.set)
+    win.show()
+    try:
+        if screenshot is not None:
+            await asyncio.sleep(after_s)
+            save_screenshot(win, screenshot)
+            return 0
+        if run_for_s is not None:
+            try:
+                await asyncio.wait_for(closed.wait(), run_for_s)
+            except TimeoutError:
+                pass
+            return 0
+        await closed.wait()
+        return 0
+    finally:
+        if not closed.is_set():
+            win.close()
+        win.shutdown()
+        await asyncio.sleep(0)
+
+
+def save_screenshot(win: Any, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    image = win.grab()
+    if image.isNull() or not image.save(str(path)):
+        raise ImeweError(f"could not write the screenshot to {path}")
+    log.info("screenshot saved to %s (%dx%d)", path, image.width(), image.height())
+    return path

@@ -1,0 +1,72 @@
+"""The status bar: site, kernel health, machines online/total, running jobs, open alerts, demo time scale."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
+
+from app.core.domain.enums import NodeState
+from app.ui.tasks import spawn
+
+ONLINE = {NodeState.IDLE, NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.COMPLETED, NodeState.CONFIGURED}
+
+
+class StatusBar(QStatusBar):
+    alerts_clicked = Signal()
+
+    def __init__(self, core: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.site = QLabel(f"Site: {core.config.site_name}")
+        self.health = QLabel()
+        self.machines = QLabel()
+        self.jobs = QLabel("Running jobs: –")
+        self.alerts = QPushButton("Alerts: 0")
+        self.alerts.setFlat(True)
+        self.alerts.setObjectName("alertCount")
+        self.alerts.clicked.connect(self.alerts_clicked)
+        self.scale = QLabel()
+        for w in (self.site, self.health, self.machines, self.jobs, self.alerts, self.scale):
+            self.addPermanentWidget(w)
+        self.running_jobs = 0
+        self._counting = False
+
+    def refresh(self) -> None:
+        st = self.core.kernel.status()
+        ok = st.healthy
+        bad = [n for n, s in st.services.items() if s["health"] != "ok"]
+        self.health.setText("Kernel: OK" if ok else f"Kernel: {st.state}{' · ' + ', '.join(bad) if bad else ''}")
+        self.health.setStyleSheet("color: #3fb950;" if ok else "color: #f85149; font-weight: bold;")
+        nodes = [n for n in self.core.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
+        online = sum(n.state in ONLINE for n in nodes)
+        self.machines.setText(f"Machines: {online} online / {len(nodes)}")
+        scale = getattr(self.core.clock, "scale", 1.0)
+        if scale and math.isfinite(scale) and scale != 1.0:
+            self.scale.setText(f"Demo time ×{scale:g}  ·  {self.core.clock.now():%H:%M:%S} UTC")
+        else:
+            self.scale.setText(f"{self.core.clock.now():%H:%M:%S} UTC")
+        self._count_jobs()
+
+    def _count_jobs(self) -> None:
+        if self._counting:
+            return
+        self._counting = True
+
+        def done(counts: dict[str, int]) -> None:
+            self._counting = False
+            self.running_jobs = counts.get("IN_PROGRESS", 0)
+            queued = sum(counts.get(s, 0) for s in ("VALIDATED", "SCHEDULED", "ASSIGNED"))
+            self.jobs.setText(f"Running jobs: {self.running_jobs}  ·  queued {queued}")
+
+        def failed(_e: Exception) -> None:
+            self._counting = False
+
+        spawn(self.core.jobs.counts_by_state(), done, failed)
+
+    def set_alerts(self, open_count: int, critical: int) -> None:
+        self.alerts.setText(f"Alerts: {open_count}" + (f" ({critical} critical)" if critical else ""))
+        colour = "#f85149" if critical else ("#d29922" if open_count else "#c9d4df")
+        self.alerts.setStyleSheet(f"color: {colour}; font-weight: bold;")

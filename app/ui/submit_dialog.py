@@ -1,0 +1,301 @@
+"""Submitting a job: drop part files (one part per file), set process, material, quantity, size, priority and
+due date; the core validates, and each error appears beside the field it is about."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDateTime, Qt, QTimeZone, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.domain.enums import ProcessType
+from app.core.domain.errors import ImeweError, ValidationError
+from app.core.domain.materials import KNOWN_MATERIALS, MATERIALS_BY_PROCESS
+from app.ui.part_files import ACCEPTED, PartGuess, accepts, inspect_file, part_name
+from app.ui.tasks import spawn
+
+log = logging.getLogger(__name__)
+_FIELD = re.compile(r"^parts\[(\d+)\](?:\.(\w+))?")
+
+
+@dataclass(slots=True)
+class PartRow:
+    path: Path
+    name: QLineEdit
+    process: QComboBox
+    material: QComboBox
+    quantity: QSpinBox
+    size: QLineEdit
+    error: QLabel
+    remove: QPushButton
+
+    def fields(self) -> dict[str, QWidget]:
+        return {"name": self.name, "process": self.process, "material": self.material,
+                "quantity": self.quantity, "size": self.size}
+
+
+def _mark(widget: QWidget, bad: bool) -> None:
+    widget.setProperty("invalid", bad)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+class SubmitDialog(QDialog):
+    submitted = Signal(object)  # the stored Job
+
+    def __init__(self, jobs: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
+        self.setWindowTitle("New job")
+        self.setAcceptDrops(True)
+        self.resize(1000, 620)
+        self.rows: list[PartRow] = []
+
+        self.name = QLineEdit(placeholderText="e.g. Bracket batch for line 2")
+        self.name_error = self._error_label()
+        self.priority = QSpinBox(minimum=1, maximum=10, value=5)
+        self.priority_error = self._error_label()
+        self.has_due = QCheckBox("due by")
+        self.due = QDateTimeEdit(QDateTime.currentDateTimeUtc().addDays(2))
+        self.due.setTimeZone(QTimeZone.utc())
+        self.due.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
+        self.due.setCalendarPopup(True)
+        self.due.setEnabled(False)
+        self.has_due.toggled.connect(self.due.setEnabled)
+        self.due_error = self._error_label()
+        form = QFormLayout()
+        form.addRow("Job name", self._with_error(self.name, self.name_error))
+        form.addRow("Priority (10 = most urgent)", self._with_error(self.priority, self.priority_error))
+        due_row = QWidget()
+        due_lay = QGridLayout(due_row)
+        due_lay.setContentsMargins(0, 0, 0, 0)
+        due_lay.addWidget(self.has_due, 0, 0)
+        due_lay.addWidget(self.due, 0, 1)
+        due_lay.addWidget(self.due_error, 0, 2)
+        form.addRow("Due date", due_row)
+
+        self.drop = QLabel("Drop part files here: STL, OBJ, PLY, 3MF or G-code (one part per file)")
+        self.drop.setObjectName("dropZone")
+        self.drop.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        browse = QPushButton("Add files…")
+        browse.clicked.connect(self._browse)
+        self.parts_error = self._error_label()
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        for c, h in enumerate(["Part", "Process", "Material", "Qty", "Size x y z (mm)", "", ""]):
+            self.grid.addWidget(QLabel(f"<b>{h}</b>"), 0, c)
+        self.grid.setColumnStretch(0, 3)
+        self.grid.setColumnStretch(5, 3)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+
+        self.error = self._error_label()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.submit_btn = self.buttons.addButton("Submit job", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.submit_btn.setObjectName("submitJob")
+        self.submit_btn.clicked.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.drop)
+        lay.addWidget(browse, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.parts_error)
+        lay.addWidget(scroll, 1)
+        lay.addWidget(self.error)
+        lay.addWidget(self.buttons)
+
+    @staticmethod
+    def _error_label() -> QLabel:
+        label = QLabel()
+        label.setObjectName("fieldError")
+        label.setWordWrap(True)
+        label.hide()
+        return label
+
+    @staticmethod
+    def _with_error(widget: QWidget, error: QLabel) -> QWidget:
+        host = QWidget()
+        lay = QGridLayout(host)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(widget, 0, 0)
+        lay.addWidget(error, 0, 1)
+        lay.setColumnStretch(0, 2)
+        lay.setColumnStretch(1, 3)
+        return host
+
+    # ------------------------------------------------------------ files in
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.isLocalFile() and accepts(u.toLocalFile()) for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        self.add_files(paths)
+        event.acceptProposedAction()
+
+    def _browse(self) -> None:
+        patterns = " ".join(f"*{s}" for s in sorted(ACCEPTED))
+        dlg = QFileDialog(self, "Part files", "", f"Part files ({patterns})")
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dlg.filesSelected.connect(lambda files: self.add_files([Path(f) for f in files]))
+        dlg.open()
+
+    def add_files(self, paths: list[Path]) -> None:
+        rejected = [p.name for p in paths if not accepts(p)]
+        if rejected:
+            self._show(self.parts_error, f"not part files (use STL, OBJ, PLY, 3MF or G-code): {', '.join(rejected)}")
+        for p in paths:
+            if accepts(p):
+                row = self._add_row(p, PartGuess(p, part_name(p), ProcessType.FDM, None, "reading…"))
+                self._guess_later(row)
+        if not self.name.text().strip() and self.rows:
+            self.name.setText(self.rows[0].name.text())
+
+    def _guess_later(self, row: PartRow) -> None:
+        async def read() -> PartGuess:
+            return await asyncio.get_running_loop().run_in_executor(None, inspect_file, row.path)
+
+        def fill(g: PartGuess) -> None:
+            if row not in self.rows:
+                return
+            self._set_process(row, g.process)
+            if g.size_mm and not row.size.text().strip():
+                row.size.setText(" x ".join(f"{v:g}" for v in g.size_mm))
+            row.name.setToolTip(f"{g.path}\n{g.note}")
+
+        spawn(read(), fill, lambda e: self._show(row.error, str(e)))
+
+    def _add_row(self, path: Path, guess: PartGuess) -> PartRow:
+        process = QComboBox()
+        for p in ProcessType:
+            process.addItem(p.value, p.value)
+        material = QComboBox()
+        material.setEditable(True)  # an operator may type a material; the core says if it is unknown
+        row = PartRow(path, QLineEdit(guess.name), process, material, QSpinBox(minimum=1, maximum=10_000),
+                      QLineEdit(placeholderText="20 x 20 x 20"), self._error_label(), QPushButton("Remove"))
+        r = len(self.rows) + 1
+        for c, w in enumerate((row.name, row.process, row.material, row.quantity, row.size, row.error, row.remove)):
+            self.grid.addWidget(w, r, c)
+        self.rows.append(row)
+        self._set_process(row, guess.process)
+        process.currentIndexChanged.connect(lambda _: self._set_process(row, ProcessType(process.currentData())))
+        row.remove.clicked.connect(lambda: self.remove_row(row))
+        return row
+
+    def _set_process(self, row: PartRow, process: ProcessType) -> None:
+        i = row.process.findData(process.value)
+        row.process.blockSignals(True)
+        row.process.setCurrentIndex(i)
+        row.process.blockSignals(False)
+        current = row.material.currentText()
+        row.material.clear()
+        for m in sorted(MATERIALS_BY_PROCESS[process] or KNOWN_MATERIALS):
+            row.material.addItem(m)
+        j = row.material.findText(current)
+        if j >= 0:
+            row.material.setCurrentIndex(j)
+
+    def remove_row(self, row: PartRow) -> None:
+        self.rows.remove(row)
+        for w in (row.name, row.process, row.material, row.quantity, row.size, row.error, row.remove):
+            self.grid.removeWidget(w)
+            w.deleteLater()
+
+    # ------------------------------------------------------------ submit
+    def spec(self) -> dict[str, Any]:
+        """The job as the core's submit() takes it."""
+        due = None
+        if self.has_due.isChecked():
+            due = self.due.dateTime().toUTC().toString(Qt.DateFormat.ISODate)
+        parts = []
+        for row in self.rows:
+            parts.append({"name": row.name.text(), "process": row.process.currentData(),
+                          "material": row.material.currentText(), "quantity": row.quantity.value(),
+                          "size_mm": row.size.text(), "file": str(row.path)})
+        return {"name": self.name.text(), "priority": self.priority.value(), "due_at": due, "parts": parts,
+                "metadata": {"source": "control room"}}
+
+    def submit(self) -> None:
+        self.clear_errors()
+        self.submit_btn.setEnabled(False)
+
+        def ok(job: Any) -> None:
+            self.submit_btn.setEnabled(True)
+            self.submitted.emit(job)
+            self.accept()
+
+        def failed(exc: Exception) -> None:
+            self.submit_btn.setEnabled(True)
+            if isinstance(exc, ValidationError):
+                self.show_validation_error(exc)
+            elif isinstance(exc, ImeweError):
+                self._show(self.error, str(exc))
+            else:
+                self._show(self.error, f"the job could not be stored ({type(exc).__name__}); see the log")
+
+        spawn(self.jobs.submit(self.spec(), actor="operator"), ok, failed)
+
+    def clear_errors(self) -> None:
+        for label in (self.name_error, self.priority_error, self.due_error, self.parts_error, self.error):
+            label.hide()
+        for w in (self.name, self.priority, self.due):
+            _mark(w, False)
+        for row in self.rows:
+            row.error.hide()
+            for w in row.fields().values():
+                _mark(w, False)
+
+    def _show(self, label: QLabel, text: str) -> None:
+        label.setText(text)
+        label.show()
+
+    def show_validation_error(self, exc: ValidationError) -> QWidget | None:
+        """Put the message beside the field it names; returns the widget marked, if any."""
+        field = exc.field or ""
+        m = _FIELD.match(field)
+        if m and int(m.group(1)) < len(self.rows):
+            row = self.rows[int(m.group(1))]
+            self._show(row.error, str(exc))
+            widget = row.fields().get(m.group(2) or "")
+            if widget is not None:
+                _mark(widget, True)
+                widget.setFocus()
+            return widget
+        top = {"name": (self.name, self.name_error), "priority": (self.priority, self.priority_error),
+               "due_at": (self.due, self.due_error), "parts": (None, self.parts_error)}
+        if field in top:
+            widget, label = top[field]
+            self._show(label, str(exc) if field != "parts" or self.rows else "drop at least one part file above")
+            if widget is not None:
+                _mark(widget, True)
+                widget.setFocus()
+            return widget
+        self._show(self.error, str(exc))
+        return None

@@ -1,0 +1,64 @@
+"""The timeline tab: the current plan as a Gantt per machine, refreshed on PlanUpdated (or from the jobs'
+own assignments until the scheduler publishes a plan)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from app.core.domain.entities import Job
+from app.core.domain.enums import NodeState
+from app.ui.live_data import LiveData
+from app.ui.plan_adapter import bars_from_jobs, bars_from_plan
+from app.ui.theme import JOB_COLOURS
+from app.viz.gantt import GanttWidget
+
+log = logging.getLogger(__name__)
+
+
+class TimelinePanel(QWidget):
+    job_clicked = Signal(object)  # job id
+
+    def __init__(self, core: Any, live: LiveData, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.live = live
+        self.plan: Any = None
+        self.jobs: dict[UUID, Job] = {}
+        self.source = QLabel("No plan yet: showing the machines' current and queued work")
+        self.gantt = GanttWidget({s.value: c for s, c in JOB_COLOURS.items()})
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.source)
+        lay.addWidget(self.gantt, 1)
+        self.gantt.bar_clicked.connect(self._clicked)
+
+    def _clicked(self, key: Any) -> None:
+        if isinstance(key, UUID):
+            self.job_clicked.emit(key)
+
+    def set_plan(self, plan: Any) -> None:
+        self.plan = plan
+        self.redraw()
+
+    def set_jobs(self, jobs: list[Job]) -> None:
+        self.jobs = {j.id: j for j in jobs}
+        self.redraw()
+
+    def tick(self) -> None:
+        self.gantt.set_now(self.core.clock.now().timestamp())
+
+    def redraw(self) -> None:
+        nodes = [n for n in self.core.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
+        if self.plan is not None:
+            names, bars = bars_from_plan(self.plan, nodes, self.jobs, self.live.job_names)
+            self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines")
+        else:
+            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.core.clock.now())
+        self.gantt.set_rows(names)
+        self.gantt.set_bars(bars)
+        self.tick()

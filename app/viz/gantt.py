@@ -1,0 +1,175 @@
+"""A Gantt chart of a plan: one row per machine, one bar per operation, a now-line, zoom and pan.
+
+All bars are painted by one graphics item from a cached picture, so thousands of bars stay cheap; a click
+is mapped back to its bar and reported with the bar's key (the UI opens the job).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPicture
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+BAR_HEIGHT = 0.72
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    row: int
+    start_ts: float  # epoch seconds
+    end_ts: float
+    key: Any = None  # what a click reports (a job id)
+    label: str = ""
+    state: str = ""
+    group: str = ""  # what "colour by job" hashes (the job id as text)
+
+
+def hashed_colour(text: str) -> QColor:
+    h = int(hashlib.blake2s(text.encode(), digest_size=2).hexdigest(), 16)
+    return QColor.fromHsv(h % 360, 150, 220)
+
+
+class BarsItem(pg.GraphicsObject):
+    def __init__(self, on_click: Callable[[Bar], None]) -> None:
+        super().__init__()
+        self._bars: list[Bar] = []
+        self._colours: dict[str, str] = {}
+        self._by_state = False
+        self._picture = QPicture()
+        self._rect = QRectF()
+        self._on_click = on_click
+
+    def set_bars(self, bars: list[Bar], state_colours: dict[str, str], by_state: bool) -> None:
+        self._bars = list(bars)
+        self._colours = state_colours
+        self._by_state = by_state
+        self.prepareGeometryChange()
+        self._draw()
+        self.update()
+
+    def colour_of(self, bar: Bar) -> QColor:
+        if self._by_state:
+            return QColor(self._colours.get(bar.state, "#8b949e"))
+        return hashed_colour(bar.group or str(bar.key))
+
+    def _draw(self) -> None:
+        pic = QPicture()
+        p = QPainter(pic)
+        pen = QPen(QColor("#0f1318"))
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        for bar in self._bars:
+            p.setBrush(self.colour_of(bar))
+            p.drawRect(QRectF(bar.start_ts, bar.row - BAR_HEIGHT / 2, max(bar.end_ts - bar.start_ts, 1.0),
+                              BAR_HEIGHT))
+        p.end()
+        self._picture = pic
+        if self._bars:
+            x0 = min(b.start_ts for b in self._bars)
+            x1 = max(b.end_ts for b in self._bars)
+            y1 = max(b.row for b in self._bars)
+            self._rect = QRectF(x0, -1, max(x1 - x0, 1.0), y1 + 2)
+        else:
+            self._rect = QRectF()
+
+    def paint(self, p: QPainter, *args: Any) -> None:
+        p.drawPicture(0, 0, self._picture)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def bar_at(self, x: float, y: float) -> Bar | None:
+        for bar in reversed(self._bars):
+            if bar.start_ts <= x <= max(bar.end_ts, bar.start_ts + 1.0) and abs(y - bar.row) <= BAR_HEIGHT / 2:
+                return bar
+        return None
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = ev.pos()
+        bar = self.bar_at(pos.x(), pos.y())
+        if bar is not None:
+            ev.accept()
+            self._on_click(bar)
+
+    def bars(self) -> list[Bar]:
+        return list(self._bars)
+
+
+class GanttWidget(QWidget):
+    bar_clicked = Signal(object)  # the bar's key
+
+    def __init__(self, state_colours: dict[str, str] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state_colours = state_colours or {}
+        self.by_state = False
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot.showGrid(x=True, y=False, alpha=0.25)
+        self.plot.invertY(True)
+        self.plot.setMouseEnabled(x=True, y=True)
+        self.plot.getViewBox().setLimits(yMin=-1.5)
+        self.items = BarsItem(lambda bar: self.bar_clicked.emit(bar.key))
+        self.plot.addItem(self.items)
+        self.now_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff7b72", width=2),
+                                        label="now", labelOpts={"position": 0.04, "color": "#ff7b72"})
+        self.plot.addItem(self.now_line)
+        self.rows: list[str] = []
+        self.fit_btn = QPushButton("Fit")
+        self.now_btn = QPushButton("Now")
+        self.colour_btn = QPushButton("Colour by state")
+        self.colour_btn.setCheckable(True)
+        tools = QHBoxLayout()
+        for b in (self.fit_btn, self.now_btn, self.colour_btn):
+            tools.addWidget(b)
+        tools.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(tools)
+        lay.addWidget(self.plot, 1)
+        self.fit_btn.clicked.connect(self.fit)
+        self.now_btn.clicked.connect(self.centre_now)
+        self.colour_btn.toggled.connect(self.set_colour_by_state)
+        self._fitted = False
+
+    def set_rows(self, names: list[str]) -> None:
+        self.rows = list(names)
+        self.plot.getAxis("left").setTicks([[(i, n) for i, n in enumerate(self.rows)]])
+
+    def set_bars(self, bars: list[Bar]) -> None:
+        self.items.set_bars(bars, self.state_colours, self.by_state)
+        if not self._fitted and bars:
+            self._fitted = True
+            self.fit()
+
+    def set_colour_by_state(self, on: bool) -> None:
+        self.by_state = on
+        self.items.set_bars(self.items.bars(), self.state_colours, on)
+
+    def set_now(self, ts: float) -> None:
+        self.now_line.setValue(ts)
+
+    def fit(self) -> None:
+        bars = self.items.bars()
+        now = float(self.now_line.value())
+        x0 = min([b.start_ts for b in bars] + [now])
+        x1 = max([b.end_ts for b in bars] + [now + 60])
+        self.plot.setXRange(x0, x1, padding=0.02)
+        self.plot.setYRange(-0.8, max(len(self.rows), 1) - 0.2, padding=0)
+
+    def centre_now(self) -> None:
+        (x0, x1), _ = self.plot.getViewBox().viewRange()
+        now = float(self.now_line.value())
+        half = (x1 - x0) / 2
+        self.plot.setXRange(now - half * 0.3, now + half * 1.7, padding=0)
+
+    def scene_point_of(self, bar: Bar) -> QPointF:
+        """Where a bar's middle is on screen (for tests and tooltips)."""
+        vb = self.plot.getViewBox()
+        return vb.mapViewToScene(QPointF((bar.start_ts + bar.end_ts) / 2, bar.row))
