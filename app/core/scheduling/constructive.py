@@ -112,6 +112,11 @@ def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift
     release, preds, alts, end = problem.release, problem.preds, problem.alts, plan.end
     jitter = (lambda: rng.random()) if rng is not None else (lambda: 0.0)
     amp = 0.15 if rng is not None else 0.0
+    # An op's earliest start on m only changes when m gets new work (or, under a power cap, when anything does),
+    # so starts are cached per (op, machine) against a per-machine version number.
+    version = [0] * problem.n_machines
+    cache: dict[tuple[int, int], tuple[int, int]] = {}
+    cacheable = problem.power_cap_w is None
     while ready_ops:
         best = None
         for o in ready_ops:
@@ -120,7 +125,13 @@ def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift
                 if end[p] > ready:
                     ready = end[p]
             for m, d in alts[o]:
-                s = _best_start(problem, tl, o, m, ready, d, shift)
+                hit = cache.get((o, m)) if cacheable else None
+                if hit is not None and hit[0] == version[m]:
+                    s = hit[1]
+                else:
+                    s = _best_start(problem, tl, o, m, ready, d, shift)
+                    if cacheable:
+                        cache[(o, m)] = (version[m], s)
                 e = s + d
                 if rule == "ect":
                     key = (e * (1 + amp * jitter()), -tail[o] * weight[o], d)
@@ -135,6 +146,7 @@ def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift
         assert best is not None
         _, o, m, s, d = best
         tl.place(o, m, s, d)
+        version[m] += 1
         plan.machine[o], plan.start[o], end[o] = m, s, s + d
         ready_ops.remove(o)
         for x in problem.succs[o]:
