@@ -1,0 +1,48 @@
+"""Settings of the site links, from the ``[sites]`` table of config.toml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from app.core.domain.errors import ConfigError
+
+DEFAULT_PORT = 47470
+
+
+@dataclass(slots=True)
+class SitesConfig:
+    name: str = "Imewe site"
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT  # 0: any free port (tests)
+    heartbeat_s: float = 5.0
+    dead_after_s: float = 20.0  # no message for this long: the link is dead, dial again
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    retry_s: float = 10.0  # resend an outbox message not acknowledged after this long
+    rate_per_s: float = 5000.0  # messages a linked site may send us, on average ...
+    burst: float = 10000.0  # ... and at once
+    summary_s: float = 15.0
+    epsilon: float = 1.0  # differential privacy for everything telemetry-like we publish
+    discovery: bool = True
+    interfaces: list[str] = field(default_factory=list)
+    window: int = 256  # outbox messages in flight per link
+
+    @classmethod
+    def from_config(cls, config: Any) -> SitesConfig:
+        raw = config.section("sites")
+        out = cls(name=config.site_name, discovery=config.discovery, interfaces=list(config.interfaces))
+        known = {f.name: f for f in fields(cls)}
+        for k, v in raw.items():
+            if k not in known:
+                raise ConfigError(f"[sites] {k} is not a setting; known: {', '.join(sorted(known))}")
+            try:
+                cur = getattr(out, k)
+                setattr(out, k, type(cur)(v) if not isinstance(cur, list) else list(v))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"[sites] {k} = {v!r} is not valid") from exc
+        if out.epsilon <= 0:
+            raise ConfigError("[sites] epsilon must be positive (smaller is more private)")
+        if not 0 <= out.port < 65536:
+            raise ConfigError("[sites] port must be 0 to 65535")
+        return out

@@ -1,0 +1,241 @@
+"""Job offload between sites, exactly once.
+
+Sending side ("out"): the request sits in the persistent outbox until the other site acknowledges it; status
+messages that come back move our offload record (newest version wins) and our job follows it.
+Running side ("in"): the job, its offload record, the inbox entry that marks the key as seen and the first
+status message are written in ONE transaction, so a retry after a lost ack or a restart finds the key and does
+nothing twice. Statuses are derived from the job's stored state (``reconcile``), never from events alone, so a
+restart or a dropped event cannot lose one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any
+from uuid import UUID
+
+from app.core import audit
+from app.core.bus import EventBus
+from app.core.clock import Clock
+from app.core.domain.enums import JobState
+from app.core.domain.errors import ImeweError, ValidationError
+from app.core.domain.states import JOB_TRANSITIONS
+from app.core.jobs.service import JobService
+from app.core.jobs.validation import parse_job_spec
+from app.core.sites import repo
+from app.core.sites.admin import new_key
+from app.core.sites.errors import MessageRejected
+from app.core.sites.repo import Offload
+from app.core.sites.site_id import short_id
+from app.core.store.db import Store
+from app.core.store.repositories import HistoryRepo, JobRepo
+
+log = logging.getLogger(__name__)
+FINAL = frozenset({"COMPLETED", "CANCELLED", "REJECTED"})
+_STATES = frozenset(s.value for s in JobState) | {"REJECTED", "PENDING"}
+
+
+def actor_for(peer_id: str) -> str:
+    return f"site:{short_id(peer_id)}"
+
+
+def path(current: JobState, target: JobState) -> list[JobState]:
+    """The shortest legal way from one state to another (empty if already there or impossible)."""
+    if current is target:
+        return []
+    prev: dict[JobState, JobState] = {}
+    todo = deque([current])
+    while todo:
+        s = todo.popleft()
+        for n in JOB_TRANSITIONS[s]:
+            if n not in prev and n is not current:
+                prev[n] = s
+                if n is target:
+                    out = [n]
+                    while out[-1] in prev and prev[out[-1]] is not current:
+                        out.append(prev[out[-1]])
+                    return out[::-1]
+                todo.append(n)
+    return []
+
+
+class OffloadEngine:
+    def __init__(self, store: Store, bus: EventBus, clock: Clock, jobs: JobService) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.jobs = jobs
+        self._repo = JobRepo()
+        self._history = HistoryRepo()
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    # ------------------------------------------------------------ running side
+    async def apply_request(self, peer_id: str, key: str, body: dict[str, Any]) -> None:
+        actor = actor_for(peer_id)
+        spec = dict(body["spec"])
+        meta = spec.get("metadata") or {}
+        built = None
+        reason = ""
+        if not isinstance(meta, dict):
+            reason = "metadata must be an object"
+        else:
+            spec["metadata"] = {**meta, "offload": {"from_site": peer_id, "key": key}}
+            try:
+                # The job service's own checks: schema, units, materials, and feasibility on our fleet.
+                built = self.jobs._build(parse_job_spec(spec), actor)  # noqa: SLF001 - see note to the lead
+            except ValidationError as exc:
+                reason = str(exc)
+        now = self._now()
+        parts_n = len(body["parts"])
+
+        def write() -> bool:
+            with self.store.begin() as conn:
+                if repo.inbox_seen(conn, peer_id, key):
+                    return False
+                if repo.get_offload(conn, key) is not None:
+                    raise MessageRejected("conflict", "that offload key is already in use here", key)
+                repo.inbox_add(conn, peer_id, key, "offload.request", now)
+                if built is None:
+                    o = Offload(key, "in", peer_id, None, str(body["name"])[:200], list(body["parts"]), "REJECTED",
+                                ["REJECTED"] * parts_n, reason=reason[:1000], version=1, created_at=now,
+                                updated_at=now)
+                else:
+                    job, changes = built
+                    self._repo.add_many(conn, [job])
+                    self._history.add(conn, changes)
+                    audit.record(conn, job.submitted_at, actor, "job.submit", f"job:{job.id}", None,
+                                 {"name": job.name, "from_site": peer_id, "offload": key})
+                    o = Offload(key, "in", peer_id, str(job.id), job.name, list(body["parts"]), job.state.value,
+                                [p.state.value for p in job.parts], remote_job_id=None, version=1,
+                                created_at=now, updated_at=now)
+                repo.add_offload(conn, o)
+                repo.enqueue(conn, peer_id, new_key(), "offload.status", _status_body(o), now)
+                return True
+
+        if await self.store.run(write) and built is not None:
+            self.jobs._announce([built[0]], built[1])  # noqa: SLF001 - same events as a local submission
+        if built is None:
+            log.info("offload %s from %s rejected: %s", key[:8], short_id(peer_id), reason)
+
+    async def apply_cancel(self, peer_id: str, key: str, body: dict[str, Any]) -> None:
+        now = self._now()
+
+        def write() -> Offload | None:
+            with self.store.begin() as conn:
+                if repo.inbox_seen(conn, peer_id, key):
+                    return None
+                repo.inbox_add(conn, peer_id, key, "offload.cancel", now)
+                o = repo.get_offload(conn, body["offload"])
+                if o is None or o.direction != "in" or o.peer_id != peer_id:
+                    return None
+                repo.update_offload(conn, o.key, cancel_requested=True, updated_at=now)
+                return o
+
+        o = await self.store.run(write)
+        if o is None or o.job_id is None:
+            return
+        job = await self.jobs.get(UUID(o.job_id))
+        if not job.state.terminal:
+            try:
+                await self.jobs.cancel(job.id, actor=actor_for(peer_id), reason=body["reason"] or "cancelled by sender")
+            except ImeweError as exc:
+                log.warning("cannot cancel offloaded job %s: %s", job.id, exc)
+        await self.reconcile([o.key])
+
+    async def reconcile(self, keys: list[str] | None = None) -> int:
+        """Send a status for every job we run for another site whose stored state moved. Returns how many."""
+        now = self._now()
+
+        def write() -> int:
+            sent = 0
+            with self.store.begin() as conn:
+                rows = ([o for k in keys if (o := repo.get_offload(conn, k))] if keys is not None
+                        else repo.list_offloads(conn, "in", open_only=True))
+                for o in rows:
+                    if o.direction != "in" or o.job_id is None or o.state in FINAL:
+                        continue
+                    job = self._repo.get(conn, UUID(o.job_id))
+                    states = [p.state.value for p in job.parts]
+                    if job.state.value == o.state and states == o.part_states:
+                        continue
+                    o.state, o.part_states, o.version = job.state.value, states, o.version + 1
+                    repo.update_offload(conn, o.key, state=o.state, part_states=states, version=o.version,
+                                        updated_at=now)
+                    repo.enqueue(conn, o.peer_id, new_key(), "offload.status", _status_body(o), now)
+                    sent += 1
+            return sent
+
+        return await self.store.run(write)
+
+    # ------------------------------------------------------------ sending side
+    async def apply_status(self, peer_id: str, key: str, body: dict[str, Any]) -> Offload | None:
+        state = body["state"]
+        if state not in _STATES or any(not isinstance(s, str) or s not in _STATES for s in body["part_states"]):
+            raise MessageRejected("schema", f"offload.status: unknown state {str(state)[:20]!r}", key)
+        now = self._now()
+
+        def write() -> Offload | None:
+            with self.store.begin() as conn:
+                if repo.inbox_seen(conn, peer_id, key):
+                    return None
+                o = repo.get_offload(conn, body["offload"])
+                if o is None or o.direction != "out" or o.peer_id != peer_id:
+                    raise MessageRejected("unknown_offload", "no offload of ours with that key", key)
+                repo.inbox_add(conn, peer_id, key, "offload.status", now)
+                if body["version"] <= o.version:
+                    return None  # an older status arriving late: the newer one already counts
+                if len(body["part_states"]) != len(o.parts):
+                    raise MessageRejected("schema", "offload.status: one state per part sent", key)
+                o.state, o.part_states, o.version = state, list(body["part_states"]), body["version"]
+                o.reason, o.remote_job_id = body["reason"], body.get("remote_job_id") or o.remote_job_id
+                repo.update_offload(conn, o.key, state=o.state, part_states=o.part_states, version=o.version,
+                                    reason=o.reason, remote_job_id=o.remote_job_id, updated_at=now)
+                return o
+
+        o = await self.store.run(write)
+        if o is not None:
+            await self.mirror(o)
+        return o
+
+    async def mirror(self, o: Offload) -> None:
+        """Our job follows what the other site reports, along legal transitions only."""
+        if o.job_id is None or o.state not in {s.value for s in JobState}:
+            return
+        job = await self.jobs.get(UUID(o.job_id))
+        whole = len(o.parts) == len(job.parts)
+        jpath = path(job.state, JobState(o.state)) if whole else []
+        ppaths: dict[UUID, list[JobState]] = {}
+        for i, st in zip(o.parts, o.part_states, strict=False):
+            if st in {s.value for s in JobState} and i < len(job.parts):
+                ppaths[job.parts[i].id] = path(job.parts[i].state, JobState(st))
+        if whole and job.state.value != o.state and not jpath:
+            log.warning("job %s is %s here but %s at site %s; it cannot follow", job.name, job.state.value,
+                        o.state, short_id(o.peer_id))
+            return
+        steps = max([len(jpath), *(len(p) for p in ppaths.values())], default=0)
+        target = job.state
+        for k in range(steps):
+            target = jpath[k] if k < len(jpath) else target
+            parts = {pid: p[k] for pid, p in ppaths.items() if k < len(p)}
+            try:
+                await self.jobs.transition(job.id, target, f"reported by site {short_id(o.peer_id)}",
+                                           actor_for(o.peer_id), parts=parts)
+            except ImeweError as exc:
+                log.warning("job %s cannot follow site %s: %s", job.name, short_id(o.peer_id), exc)
+                return
+
+    async def mirror_all(self) -> None:
+        def read() -> list[Offload]:
+            with self.store.connect() as conn:
+                return repo.list_offloads(conn, "out")
+
+        for o in await self.store.run(read):
+            await self.mirror(o)
+
+
+def _status_body(o: Offload) -> dict[str, Any]:
+    return {"offload": o.key, "state": o.state, "version": o.version, "reason": o.reason,
+            "remote_job_id": o.job_id, "part_states": o.part_states}

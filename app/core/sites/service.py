@@ -1,0 +1,404 @@
+"""The site-link service: listens for linked sites, dials the ones it knows, keeps each link healthy, sends the
+persistent outbox, and applies what linked sites send. A kernel service (``name``, ``start``, ``stop``,
+``health``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from app.core.bus import EventBus
+from app.core.clock import Clock
+from app.core.domain.entities import Node
+from app.core.domain.errors import ImeweError, StoreError
+from app.core.events import StateChanged
+from app.core.jobs.service import JobService
+from app.core.sites import repo, tls
+from app.core.sites.admin import SiteAdmin
+from app.core.sites.config import SitesConfig
+from app.core.sites.dp import Noiser
+from app.core.sites.errors import MessageRejected, PeerRefused
+from app.core.sites.events import SiteFound, SiteLinkChanged, SitePeerRefused
+from app.core.sites.identity import SiteIdentity
+from app.core.sites.link import WS_OPTIONS, Gate, Link, dial_link, say_hello
+from app.core.sites.offload import OffloadEngine
+from app.core.sites.protocol import SUPPORTED_VERSIONS, Message
+from app.core.sites.repo import ALLOWED, REVOKED, Peer
+from app.core.sites.site_id import short_id
+from app.core.sites.summary import SummaryMaker, SummarySources
+from app.core.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(slots=True)
+class SiteView:
+    """One linked (or knocking) site as the Sites view and ``imewe sites status`` show it."""
+
+    site_id: str
+    name: str
+    state: str
+    address: str
+    connected: bool
+    latency_ms: float | None
+    last_seen: float | None
+    summary: dict[str, Any] | None
+    summary_at: float | None
+    outbox: int
+    attempts: int
+    last_error: str
+
+
+class SitesService:
+    name = "sites"
+
+    def __init__(self, store: Store, bus: EventBus, clock: Clock, identity: SiteIdentity, jobs: JobService,
+                 nodes: Callable[[], list[Node]], config: SitesConfig | None = None,
+                 sources: SummarySources | None = None, noise_seed: int | None = None) -> None:
+        self.store, self.bus, self.clock, self.identity = store, bus, clock, identity
+        self.config = config or SitesConfig()
+        self.admin = SiteAdmin(store, clock, identity, on_change=self._changed)
+        self.engine = OffloadEngine(store, bus, clock, jobs)
+        self.summaries = SummaryMaker(store, clock, sources or SummarySources(nodes), Noiser(self.config.epsilon,
+                                                                                                 noise_seed))
+        self.port: int = self.config.port
+        self._peers: dict[str, Peer] = {}
+        self._links: dict[str, Link] = {}
+        self._in_flight: dict[str, dict[str, float]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._dialers: dict[str, asyncio.Task] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._received: dict[str, tuple[dict[str, Any], float]] = {}
+        self._lan: dict[str, str] = {}
+        self._refusal_logged: dict[str, float] = {}
+        self._errors: dict[str, str] = {}
+        self._server: Server | None = None
+        self._ctx: ssl.SSLContext | None = None
+        self._dirty = asyncio.Event()
+        self._reconcile_soon = asyncio.Event()
+        self._discovery: Any = None
+        self._health = "stopped"
+
+    # ------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        await self._reload()
+        self._server = await serve(self._gate().handle, self.config.host, self.config.port,
+                                   ssl=tls.server_context(self.identity, self._link_context), **WS_OPTIONS)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.bus.subscribe(StateChanged, self._on_state_changed, name="sites", maxsize=100_000)
+        self.bus.subscribe(SiteFound, self._on_found, name="sites-lan")
+        self._tasks += [asyncio.create_task(self._supervise(), name="sites:supervise"),
+                        asyncio.create_task(self._reconciler(), name="sites:reconcile")]
+        await self.engine.mirror_all()
+        if self.config.discovery:
+            from app.core.sites.discovery import SiteDiscovery
+
+            self._discovery = SiteDiscovery(self.identity.site_id, self.config.name, self.port, self.bus,
+                                            self.config.interfaces)
+            await self._discovery.start()
+        self._health = "ok"
+        log.info("site %s listening on port %d", short_id(self.identity.site_id), self.port)
+
+    async def stop(self) -> None:
+        self._health = "stopped"
+        if self._discovery is not None:
+            await self._discovery.stop()
+        for t in [*self._tasks, *self._dialers.values()]:
+            t.cancel()
+        for link in list(self._links.values()):
+            await link.close(1001, "site shutting down")
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for t in [*self._tasks, *self._dialers.values()]:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping either way
+                pass
+        self._tasks.clear()
+        self._dialers.clear()
+
+    def health(self) -> str:
+        return self._health
+
+    # ------------------------------------------------------------ allow list in memory
+    def _changed(self) -> None:
+        self._dirty.set()
+        for ev in self._wake.values():
+            ev.set()
+
+    async def _reload(self) -> None:
+        self._peers = {p.site_id: p for p in await self.admin.peers()}
+        self._ctx = None
+
+    def _link_context(self) -> ssl.SSLContext:
+        if self._ctx is None:
+            certs = [p.cert_der for p in self._peers.values() if p.state == ALLOWED and p.cert_der]
+            self._ctx = tls.server_link_context(self.identity, certs)
+        return self._ctx
+
+    async def _supervise(self) -> None:
+        """Follows allow-list changes: dial new sites, drop revoked ones; a periodic sweep on the side."""
+        while True:
+            try:
+                await asyncio.wait_for(self._dirty.wait(), self.config.heartbeat_s)
+            except TimeoutError:
+                self._reconcile_soon.set()
+            self._dirty.clear()
+            await self._reload()
+            for sid, link in list(self._links.items()):
+                if self._peers.get(sid) is None or self._peers[sid].state != ALLOWED:
+                    await link.close(4403, "revoked")
+            for sid, p in self._peers.items():
+                dialable = p.state == ALLOWED and bool(p.address or self._lan.get(sid))
+                running = sid in self._dialers and not self._dialers[sid].done()
+                if dialable and not running:
+                    self._dialers[sid] = asyncio.create_task(self._dial_loop(sid), name=f"sites:dial:{sid[:7]}")
+
+    # ------------------------------------------------------------ being dialed
+    def _gate(self) -> Gate:
+        return Gate(admit=self._admit, run=self._run_inbound)
+
+    async def _admit(self, site_id: str, cert: bytes | None, name: str) -> tuple[bool, str]:
+        peer = self._peers.get(site_id)
+        if peer is not None and peer.state == ALLOWED:
+            if cert is not None and peer.cert_der != cert:
+                await self.admin.write_quiet(repo.update_peer, site_id, cert_der=cert)
+                peer.cert_der = cert
+                self._ctx = None
+            if cert is None and not peer.cert_der:
+                return await self._refuse(site_id, "say hello first", name)
+            return True, ""
+        reason = "revoked by this site" if peer is not None and peer.state == REVOKED else \
+            f"not accepted yet; the admin of site {short_id(self.identity.site_id)} must accept your ID"
+        return await self._refuse(site_id, reason, name, cert)
+
+    async def _refuse(self, site_id: str, reason: str, name: str, cert: bytes | None = None) -> tuple[bool, str]:
+        log.warning("refused site %s (%s): %s", short_id(site_id), name or "?", reason)
+        self.bus.publish(SitePeerRefused(site_id, reason))
+        now = time.monotonic()
+        # Record at most one refusal per site every few seconds: a site hammering us cannot flood the store.
+        if now - self._refusal_logged.get(site_id, -1e9) > 5.0:
+            self._refusal_logged[site_id] = now
+
+            def write(conn) -> None:
+                p = repo.record_attempt(conn, site_id, self.clock.now().timestamp(), reason, name)
+                if p is not None and cert is not None and p.cert_der is None:
+                    repo.update_peer(conn, site_id, cert_der=cert)
+
+            try:
+                await self.admin.write(write)
+            except StoreError:
+                log.exception("cannot record the refused site")
+        return False, reason
+
+    async def _run_inbound(self, ws: ServerConnection, site_id: str) -> None:
+        await self._run_link(Link(ws, site_id, site_id, self.config.rate_per_s, self.config.burst))
+
+    # ------------------------------------------------------------ dialing
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** min(attempt, 20))
+        return cap / 2 + random.uniform(0, cap / 2)  # jitter: linked sites do not retry in lockstep
+
+    async def _dial_loop(self, site_id: str) -> None:
+        attempt = 0
+        while True:
+            peer = self._peers.get(site_id)
+            address = peer and (peer.address or self._lan.get(site_id))
+            if peer is None or peer.state != ALLOWED or not address:
+                return
+            link = self._links.get(site_id)
+            if link is not None and link.open:
+                await link.ws.wait_closed()
+                attempt = 0
+                continue
+            try:
+                cert, reply = await say_hello(self.identity, self.config.name, address, site_id)
+                if peer.cert_der != cert:
+                    await self.admin.write_quiet(repo.update_peer, site_id, cert_der=cert)
+                    peer.cert_der = cert
+                if not reply.get("ok"):
+                    raise PeerRefused(f"site {peer.name} refused: {str(reply.get('reason'))[:200]}")
+                ws = await dial_link(self.identity, address, cert, site_id)
+                attempt = 0
+                self._errors.pop(site_id, None)
+                await self._run_link(Link(ws, site_id, self.identity.site_id, self.config.rate_per_s,
+                                          self.config.burst))
+            except asyncio.CancelledError:
+                raise
+            except (PeerRefused, OSError, WebSocketException, TimeoutError, ssl.SSLError) as exc:
+                self._note_error(site_id, f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+
+    def _note_error(self, site_id: str, error: str) -> None:
+        log.info("link to site %s: %s", short_id(site_id), error)
+        self._errors[site_id] = error[:500]
+
+    # ------------------------------------------------------------ a live link
+    def _keep(self, new: Link) -> bool:
+        old = self._links.get(new.peer_id)
+        if old is not None and old.open:
+            # Both sites dialed at once: both keep the link dialed by the smaller site id.
+            preferred = min(self.identity.site_id, new.peer_id)
+            if old.dialer == preferred and new.dialer != preferred:
+                return False
+            asyncio.create_task(old.close(4409, "duplicate link"))
+        self._links[new.peer_id] = new
+        return True
+
+    async def _run_link(self, link: Link) -> None:
+        if not self._keep(link):
+            await link.close(4409, "duplicate link")
+            return
+        peer_id = link.peer_id
+        self._in_flight[peer_id] = {}
+        self.bus.publish(SiteLinkChanged(peer_id, True))
+        log.info("linked with site %s", short_id(peer_id))
+        tasks: list[asyncio.Task] = []
+        try:
+            await link.send("hello", {"name": self.config.name[:200], "versions": sorted(SUPPORTED_VERSIONS)})
+            tasks = [asyncio.create_task(self._pump(link)), asyncio.create_task(self._heartbeat(link))]
+            async for data in link.ws:
+                await self._receive(link, data)
+        except ConnectionClosed:
+            pass
+        finally:
+            for t in tasks:
+                t.cancel()
+            if self._links.get(peer_id) is link:
+                del self._links[peer_id]
+                self.bus.publish(SiteLinkChanged(peer_id, False))
+                await self._persist_health(link)
+
+    async def _persist_health(self, link: Link) -> None:
+        seen = self.clock.now().timestamp() - (time.monotonic() - link.last_seen)
+        try:
+            await self.admin.write_quiet(repo.update_peer, link.peer_id, last_seen=seen, latency_ms=link.latency_ms)
+        except StoreError:
+            log.exception("cannot store the link health of site %s", short_id(link.peer_id))
+
+    async def _receive(self, link: Link, data: str | bytes) -> None:
+        link.last_seen = time.monotonic()
+        try:
+            msg = link.session.accept(data)
+        except MessageRejected as exc:
+            log.info("site %s sent a bad message: %s", short_id(link.peer_id), exc)
+            await link.reject(exc)
+            return
+        try:
+            await self._dispatch(link, msg)
+        except MessageRejected as exc:
+            await link.reject(exc)
+        except (StoreError, ImeweError) as exc:
+            log.exception("cannot apply %s from site %s", msg.type, short_id(link.peer_id))
+            await link.reject(MessageRejected("retry" if isinstance(exc, StoreError) else "failed", str(exc),
+                                              msg.key))
+
+    async def _dispatch(self, link: Link, msg: Message) -> None:
+        from app.core.sites.handlers import handle
+
+        await handle(self, link, msg)
+
+    # ------------------------------------------------------------ sending
+    def wake(self, peer_id: str) -> None:
+        if peer_id in self._wake:
+            self._wake[peer_id].set()
+
+    async def _pump(self, link: Link) -> None:
+        """Send the outbox in order; resend what is not acknowledged in time, on this link or the next."""
+        wake = self._wake.setdefault(link.peer_id, asyncio.Event())
+        in_flight = self._in_flight[link.peer_id]
+        await self.send_summary(link)
+        while link.open:
+            wake.clear()
+            items = await self.store.run(self._pending, link.peer_id)
+            now = time.monotonic()
+            for it in items:
+                sent = in_flight.get(it.key)
+                if sent is None or now - sent > self.config.retry_s:
+                    in_flight[it.key] = now
+                    await link.send(it.type, it.body, it.key)
+            try:
+                await asyncio.wait_for(wake.wait(), min(self.config.retry_s, 1.0))
+            except TimeoutError:
+                pass
+
+    def _pending(self, peer_id: str) -> list[repo.OutboxItem]:
+        with self.store.connect() as conn:
+            return repo.pending_outbox(conn, peer_id, self.config.window)
+
+    async def _heartbeat(self, link: Link) -> None:
+        last_summary = time.monotonic()
+        while link.open:
+            await asyncio.sleep(self.config.heartbeat_s)
+            if time.monotonic() - link.last_seen > self.config.dead_after_s:
+                log.warning("site %s went silent; dropping the link", short_id(link.peer_id))
+                await link.close(1011, "no heartbeat")
+                return
+            await link.send("ping", {"t": time.monotonic()})
+            if time.monotonic() - last_summary >= self.config.summary_s:
+                last_summary = time.monotonic()
+                await self.send_summary(link)
+            await self._persist_health(link)
+
+    async def send_summary(self, link: Link) -> None:
+        await link.send("summary", await self.summaries.make())
+
+    # ------------------------------------------------------------ jobs that change here
+    async def _on_state_changed(self, event: StateChanged) -> None:
+        change = event.change
+        if change.kind not in ("job", "part"):
+            return
+        self._reconcile_soon.set()
+        if change.kind == "job" and change.to_state == "CANCELLED" and not change.actor.startswith("site:"):
+            for o in await self.admin.read(repo.offloads_for_job, str(change.obj_id)):
+                if o.direction == "out" and o.state not in ("COMPLETED", "CANCELLED", "REJECTED"):
+                    await self.admin.request_cancel(o.key, f"cancelled at site {self.config.name}", change.actor)
+
+    async def _reconciler(self) -> None:
+        while True:
+            await self._reconcile_soon.wait()
+            await asyncio.sleep(0.02)  # gather a burst of changes into one pass
+            self._reconcile_soon.clear()
+            try:
+                if await self.engine.reconcile():
+                    self._changed()
+            except ImeweError:
+                log.exception("cannot send job statuses to linked sites")
+
+    async def _on_found(self, event: SiteFound) -> None:
+        if event.site_id != self.identity.site_id and self._lan.get(event.site_id) != event.address:
+            self._lan[event.site_id] = event.address
+            self._dirty.set()
+
+    # ------------------------------------------------------------ what the UI and the CLI read
+    def link(self, site_id: str) -> Link | None:
+        link = self._links.get(site_id)
+        return link if link is not None and link.open else None
+
+    async def views(self) -> list[SiteView]:
+        peers = await self.admin.peers()
+        stored = await self.admin.summaries()
+        outbox = await self.admin.outbox_counts()
+        out = []
+        now_wall, now_mono = self.clock.now().timestamp(), time.monotonic()
+        for p in peers:
+            link = self.link(p.site_id)
+            summary, at = self._received.get(p.site_id) or stored.get(p.site_id) or (None, None)
+            seen = now_wall - (now_mono - link.last_seen) if link else p.last_seen
+            out.append(SiteView(p.site_id, p.name, p.state, p.address or self._lan.get(p.site_id, ""),
+                                link is not None, link.latency_ms if link else p.latency_ms, seen, summary, at,
+                                outbox.get(p.site_id, 0), p.attempts,
+                                self._errors.get(p.site_id, p.last_error)))
+        return out
