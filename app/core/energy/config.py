@@ -1,0 +1,105 @@
+"""The site's energy set-up from ``[energy]`` in the config file (every table optional)::
+
+    [energy]
+    policy = "solar_priority"      # spec | solar_priority | peak_shaving
+    power_cap_kw = 30              # site cap: grid import and the scheduler's plans stay under it
+    base_load_kw = 0.5             # lights, compressors... what the machines' telemetry does not see
+    [energy.solar]
+    capacity_kw = 20
+    latitude = 52.52
+    longitude = 13.40
+    weather = 1.0                  # or 24 hourly factors (UTC hours)
+    [energy.battery]
+    capacity_kwh = 40
+    soc = 0.5
+    max_charge_kw = 10
+    max_discharge_kw = 10
+    round_trip_efficiency = 0.9
+    min_soc = 0.1
+    [energy.grid]
+    tariff = [[0, 7, 0.12], [7, 17, 0.25], [17, 21, 0.40], [21, 24, 0.18]]   # local hours, price per kWh
+    carbon = 300                   # g CO2 per kWh, or 24 hourly numbers
+    timezone = "Europe/Berlin"
+    [energy.fuel_cell]
+    capacity_kw = 5
+    cost_per_kwh = 0.30
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.domain.errors import ConfigError
+from app.core.energy.policy import POLICIES, Policy
+from app.core.energy.solar import SolarPV
+from app.core.energy.sources import Battery, FuelCell, Grid
+
+
+@dataclass(slots=True)
+class SiteEnergy:
+    grid: Grid = field(default_factory=Grid)
+    solar: SolarPV | None = None
+    battery: Battery | None = None
+    fuel_cell: FuelCell | None = None
+    policy: Policy = Policy.SOLAR_PRIORITY
+    power_cap_kw: float | None = None
+    base_load_kw: float = 0.0
+    solar_price: float = 0.0  # marginal price of own solar for the scheduler
+    solar_carbon: float = 40.0  # life-cycle g CO2 per kWh of PV
+
+    @property
+    def grid_cap_kw(self) -> float | None:
+        caps = [c for c in (self.power_cap_kw, self.grid.import_limit_kw) if c is not None]
+        return min(caps) if caps else None
+
+
+def site_from_config(section: dict[str, Any]) -> SiteEnergy:
+    try:
+        site = SiteEnergy()
+        policy = str(section.get("policy", site.policy.value))
+        if policy not in POLICIES:
+            raise ConfigError(f"[energy] policy {policy!r} is not one of {', '.join(POLICIES)}")
+        site.policy = Policy(policy)
+        if section.get("power_cap_kw") is not None:
+            site.power_cap_kw = float(section["power_cap_kw"])
+            if site.power_cap_kw <= 0:
+                raise ConfigError("[energy] power_cap_kw must be positive")
+        site.base_load_kw = float(section.get("base_load_kw", 0.0))
+        if (g := section.get("grid")) is not None:
+            carbon = g.get("carbon", 300.0)
+            site.grid = Grid(tariff=tuple(tuple(float(x) for x in row) for row in g.get("tariff", [[0, 24, 0.25]])),
+                             carbon_g_per_kwh=tuple(carbon) if isinstance(carbon, list) else (float(carbon),),
+                             import_limit_kw=g.get("import_limit_kw"), timezone=str(g.get("timezone", "UTC")))
+        if (s := section.get("solar")) is not None:
+            w = s.get("weather", 1.0)
+            site.solar = SolarPV(float(s["capacity_kw"]), float(s["latitude"]), float(s["longitude"]),
+                                 float(s.get("performance_ratio", 0.85)),
+                                 tuple(float(x) for x in w) if isinstance(w, list) else float(w))
+        if (b := section.get("battery")) is not None:
+            site.battery = Battery(float(b["capacity_kwh"]), float(b.get("soc", 0.5)),
+                                   float(b.get("max_charge_kw", 5.0)), float(b.get("max_discharge_kw", 5.0)),
+                                   float(b.get("round_trip_efficiency", 0.9)), float(b.get("min_soc", 0.1)))
+        if (f := section.get("fuel_cell")) is not None:
+            site.fuel_cell = FuelCell(float(f["capacity_kw"]), float(f.get("cost_per_kwh", 0.30)),
+                                      float(f.get("carbon_g_per_kwh", 250.0)))
+        return site
+    except ConfigError:
+        raise
+    except KeyError as exc:
+        raise ConfigError(f"[energy] is missing {exc.args[0]!r}") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"[energy] has a bad value: {exc}") from exc
+
+
+def demo_site() -> SiteEnergy:
+    """The demo: a sunny midsummer day in Berlin, 20 kWp of PV, a 40 kWh battery, a time-of-use grid."""
+    return site_from_config({
+        "policy": "solar_priority", "power_cap_kw": 30.0, "base_load_kw": 0.8,
+        "solar": {"capacity_kw": 20.0, "latitude": 52.52, "longitude": 13.40, "weather": 0.95},
+        "battery": {"capacity_kwh": 40.0, "soc": 0.4, "max_charge_kw": 10.0, "max_discharge_kw": 10.0},
+        "grid": {"tariff": [[0, 7, 0.12], [7, 17, 0.25], [17, 21, 0.40], [21, 24, 0.18]],
+                 "carbon": [320, 310, 300, 300, 310, 330, 360, 380, 350, 300, 260, 230, 220, 220, 240, 270, 320,
+                            380, 420, 430, 410, 380, 350, 330], "timezone": "Europe/Berlin"},
+        "fuel_cell": {"capacity_kw": 5.0, "cost_per_kwh": 0.35, "carbon_g_per_kwh": 250.0},
+    })

@@ -1,0 +1,36 @@
+"""Energy tables (migration 0002_energy): the site's flows per step and kWh/cost/CO2 per machine, job, part
+and day. Times are UTC epoch seconds; days are local dates (YYYY-MM-DD) of the site's grid time zone."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.core.store.schema import ID, metadata
+
+energy_flows = sa.Table(
+    "energy_flows", metadata,
+    sa.Column("at", sa.Double, primary_key=True),  # end of the step
+    sa.Column("dt_s", sa.Double, nullable=False),
+    sa.Column("load_kw", sa.Double, nullable=False),
+    sa.Column("solar_kw", sa.Double, nullable=False),  # to load and battery
+    sa.Column("curtailed_kw", sa.Double, nullable=False),
+    sa.Column("battery_kw", sa.Double, nullable=False),  # + discharging, - charging
+    sa.Column("grid_kw", sa.Double, nullable=False),  # to load and battery
+    sa.Column("fuel_kw", sa.Double, nullable=False),
+    sa.Column("unserved_kw", sa.Double, nullable=False),
+    sa.Column("soc", sa.Double),
+    sa.Column("price", sa.Double, nullable=False),
+    sa.Column("carbon", sa.Double, nullable=False),
+    sa.Column("cost", sa.Double, nullable=False),
+    sa.Column("co2_g", sa.Double, nullable=False),
+)
+
+energy_usage = sa.Table(
+    "energy_usage", metadata,
+    sa.Column("kind", sa.String(8), primary_key=True),  # site, node, job, part
+    sa.Column("ref_id", ID, primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("kwh", sa.Double, nullable=False),
+    sa.Column("cost", sa.Double, nullable=False),
+    sa.Column("co2_g", sa.Double, nullable=False),
+)
