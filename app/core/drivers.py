@@ -129,6 +129,17 @@ class DriverStatus:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SerialFind:
+    """What a serial probe found on a port."""
+
+    port: str
+    protocol: str  # "marlin", "grbl"
+    firmware: str = ""
+    description: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+
 @runtime_checkable
 class FabricationDevice(Protocol):
     """The spec's FabricationDevice. Every method is safe to call from the event loop."""

@@ -118,6 +118,7 @@ class SimulatedMachine(DriverBase):
         self._link_back_at: float | None = None
         self._last = 0.0
         self.steps = 0
+        self.location = ""
 
     # ------------------------------------------------------------------ life cycle
     async def connect(self) -> None:

@@ -1,0 +1,1 @@
+"""Discovery: node agents and other machines on the network (zeroconf), machines on local serial ports."""

@@ -1,0 +1,155 @@
+"""A driver that talks to a node agent over websocket: the control room's side of ``imewe node``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from app.core.domain.capabilities import Capabilities
+from app.core.domain.enums import ProcessType
+from app.core.domain.errors import AuthError, DeviceError, ImeweError
+from app.core.drivers import DriverBase, DriverState, JobRequest
+from app.devices import agent_protocol as proto
+
+log = logging.getLogger(__name__)
+COMMAND_TIMEOUT_S = 30.0
+
+
+class AgentDriver(DriverBase):
+    protocol = "agent"
+
+    def __init__(self, url: str, token: str, *, name: str = "", expected_fingerprint: str | None = None,
+                 connect_timeout_s: float = 10.0) -> None:
+        super().__init__(name or url, Capabilities(process=ProcessType.FDM))
+        self.url = url
+        self._token = token
+        self.expected_fingerprint = expected_fingerprint
+        self.connect_timeout_s = connect_timeout_s
+        self.node_id: str | None = None
+        self.software_version = ""
+        self.remote_driver = ""
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    async def connect(self) -> None:
+        self._set_state(DriverState.CONNECTING, f"connecting to {self.url}")
+        nonce = os.urandom(16)
+        try:
+            ws = await asyncio.wait_for(connect(self.url, max_size=proto.MAX_MESSAGE_BYTES, open_timeout=None),
+                                        self.connect_timeout_s)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self._set_state(DriverState.OFFLINE, "agent unreachable")
+            raise DeviceError(f"cannot reach the node agent at {self.url}: {exc}") from exc
+        try:
+            await ws.send(proto.encode("hello", token=self._token, nonce=nonce.hex(), client="imewe"))
+            msg = proto.decode(await asyncio.wait_for(ws.recv(), self.connect_timeout_s))
+            if msg["type"] != "welcome":
+                raise AuthError(f"the node agent at {self.url} refused us: {msg.get('message', msg['type'])}; "
+                                "check the pairing token")
+            proto.verify_welcome(msg, nonce, self.expected_fingerprint)
+        except (ConnectionClosed, TimeoutError) as exc:
+            await ws.close()
+            self._set_state(DriverState.OFFLINE, "agent closed the link")
+            raise AuthError(f"the node agent at {self.url} closed the link during pairing; "
+                            "check the pairing token") from exc
+        except ImeweError:
+            await ws.close()
+            self._set_state(DriverState.OFFLINE, "pairing failed")
+            raise
+        self._ws = ws
+        self.node_id = str(msg.get("node_id") or "")
+        self.name = str(msg.get("name") or self.name)
+        self.software_version = str(msg.get("software_version") or "")
+        self.remote_driver = str(msg.get("driver") or "")
+        self._caps = Capabilities.from_dict(dict(msg.get("capabilities") or {}))
+        self._reader = asyncio.get_running_loop().create_task(self._read_loop(ws), name=f"agent:{self.url}")
+        self._set_state(DriverState(str(msg.get("state") or "idle")), "connected to node agent")
+
+    async def disconnect(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        self._set_state(DriverState.DISCONNECTED, "disconnected")
+
+    async def _read_loop(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                try:
+                    msg = proto.decode(raw)
+                    if msg["type"] == "event":
+                        self._emit(proto.event_from_wire(msg))
+                    elif msg["type"] == "result":
+                        fut = self._pending.pop(int(msg.get("id") or 0), None)
+                        if fut is not None and not fut.done():
+                            fut.set_result(msg)
+                except ImeweError as exc:
+                    log.warning("%s: ignored a message from the agent: %s", self.name, exc)
+        except ConnectionClosed:
+            pass
+        finally:
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(DeviceError(f"{self.name}: the node agent link closed"))
+            self._pending.clear()
+            if self._ws is ws:  # not our own disconnect: the agent or the network went away
+                self._ws = None
+                self._set_state(DriverState.OFFLINE, "node agent link lost")
+
+    async def _call(self, op: str, **args: Any) -> dict[str, Any]:
+        ws = self._ws
+        if ws is None:
+            raise DeviceError(f"{self.name} is not connected to its node agent")
+        req_id = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        try:
+            await ws.send(proto.encode("cmd", id=req_id, op=op, args=args))
+            reply = await asyncio.wait_for(fut, COMMAND_TIMEOUT_S)
+        except ConnectionClosed as exc:
+            raise DeviceError(f"{self.name}: node agent link closed") from exc
+        except TimeoutError as exc:
+            raise DeviceError(f"{self.name}: node agent did not answer {op} in {COMMAND_TIMEOUT_S:.0f} s") from exc
+        finally:
+            self._pending.pop(req_id, None)
+        if not reply.get("ok"):
+            raise DeviceError(f"{self.name}: {reply.get('message') or op + ' refused'}")
+        return reply
+
+    async def execute(self, job: JobRequest) -> None:
+        lines = job.gcode_lines
+        if job.gcode_path is not None and lines is None:
+            text = await asyncio.get_running_loop().run_in_executor(None, job.gcode_path.read_text, "utf-8")
+            lines = text.splitlines()
+        self._job_id = job.job_id
+        await self._call("execute", job_id=str(job.job_id) if job.job_id else None, gcode_lines=lines,
+                         estimate_s=job.estimate_s, material_g=job.material_g, spec=job.spec,
+                         start_line=job.start_line)
+
+    async def pause(self) -> None:
+        await self._call("pause")
+
+    async def resume(self) -> None:
+        await self._call("resume")
+
+    async def cancel(self) -> None:
+        await self._call("cancel")
+
+    async def emergency_stop(self) -> None:
+        await self._call("estop")
+
+    async def calibrate(self, what: str = "home") -> None:
+        await self._call("calibrate", what=what)

@@ -1,0 +1,70 @@
+"""Build concrete drivers by kind. ``app/bootstrap.py`` calls these; nothing else builds drivers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.clock import Clock, SystemClock
+from app.core.domain.capabilities import Capabilities
+from app.core.domain.errors import ValidationError
+from app.core.drivers import FabricationDevice
+from app.devices.agent_client import AgentDriver
+from app.devices.grbl_driver import GrblDriver
+from app.devices.marlin_driver import MarlinDriver
+from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
+
+DRIVER_KINDS = ("sim", "marlin", "grbl", "agent")
+
+
+def _caps(value: Capabilities | dict[str, Any] | None) -> Capabilities | None:
+    if value is None or isinstance(value, Capabilities):
+        return value
+    return Capabilities.from_dict(value)
+
+
+def sim_config(data: dict[str, Any] | SimConfig | None) -> SimConfig:
+    if isinstance(data, SimConfig):
+        return data
+    data = data or {}
+    return SimConfig(telemetry_interval_s=float(data.get("telemetry_interval_s", 1.0)),
+                     faults=[FaultSpec.from_dict(f) for f in data.get("faults") or ()],
+                     material_left_g=float(data.get("material_left_g", 1000.0)), seed=int(data.get("seed", 0)))
+
+
+def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[str, Any] | None = None,
+                port: str = "", baud: int = 115200, clock: Clock | None = None,
+                sim: dict[str, Any] | SimConfig | None = None, traffic_log: Path | None = None,
+                url: str = "", token: str = "", expected_fingerprint: str | None = None,
+                connect_timeout_s: float = 10.0) -> FabricationDevice:
+    """``kind``: sim (needs capabilities), marlin / grbl (need port), agent (needs url and token)."""
+    caps = _caps(capabilities)
+    if kind == "sim":
+        if caps is None:
+            raise ValidationError("a simulated machine needs capabilities (at least a process)", "capabilities")
+        return SimulatedMachine(name or caps.process.value, caps, clock or SystemClock(), sim_config(sim))
+    if kind in ("marlin", "grbl"):
+        if not port:
+            raise ValidationError(f"the {kind} driver needs a serial port (e.g. /dev/ttyUSB0)", "port")
+        cls = MarlinDriver if kind == "marlin" else GrblDriver
+        return cls(name or port, port, baud, caps, traffic_log=traffic_log, connect_timeout_s=connect_timeout_s)
+    if kind == "agent":
+        if not url or not token:
+            raise ValidationError("the agent driver needs the agent's url and the pairing token", "url")
+        return AgentDriver(url, token, name=name, expected_fingerprint=expected_fingerprint,
+                           connect_timeout_s=connect_timeout_s)
+    raise ValidationError(f"unknown driver {kind!r}; known: {', '.join(DRIVER_KINDS)}", "driver")
+
+
+def agent_driver_factory(token: str | Callable[[Any], str]) -> Callable[[Any], FabricationDevice]:
+    """For ``ZeroconfDiscovery``: an advertisement (``.address``, ``.name``, ``.properties``) → an agent driver
+    that pins the key fingerprint the agent advertised. ``token``: the site's pairing token, or a function that
+    picks one per advertisement."""
+
+    def build(advert: Any) -> FabricationDevice:
+        tok = token(advert) if callable(token) else token
+        return AgentDriver(advert.address, tok, name=advert.properties.get("name") or advert.name,
+                           expected_fingerprint=advert.properties.get("fp") or None)
+
+    return build
