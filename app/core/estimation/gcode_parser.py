@@ -1,0 +1,308 @@
+"""G-code to a toolpath: Marlin/RepRap/Klipper printer files and GRBL CNC/laser files.
+
+Lines that only move (G0-G3 and bare axis words) are interpreted in vectorised runs; the few lines
+that change modes (G90/G91, M82/M83, G20/G21, G92, G28) end a run and are applied in Python between
+runs. Other commands (limits, dwells, firmware retraction, spindle) are recorded against the move
+they precede without interrupting a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.estimation.errors import GcodeFileError
+from app.core.estimation.gcode_arcs import arc_segments
+from app.core.estimation.gcode_comments import scan_comments
+from app.core.estimation.gcode_lexer import Words, lex
+from app.core.estimation.gcode_model import MachineLimits, MoveKind, Toolpath
+from app.core.estimation.gcode_specials import SpecialLine, apply_special
+
+log = logging.getLogger(__name__)
+
+_C = {c: ord(c) for c in "GMTXYZEFIJRSP"}
+_AXIS_LETTERS = np.array([ord(c) for c in "XYZEFIJRS"], dtype=np.uint8)
+_MODE_CODES = {("G", 90), ("G", 91), ("M", 82), ("M", 83), ("G", 20), ("G", 21), ("G", 92), ("G", 28)}
+
+
+@dataclass(slots=True)
+class ParseState:
+    pos: np.ndarray = field(default_factory=lambda: np.zeros(3))  # machine position, mm
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # G92: machine = logical + offset
+    e: float = 0.0  # continuous filament coordinate, mm
+    e_offset: float = 0.0
+    abs_xyz: bool = True
+    abs_e: bool = True
+    scale: float = 1.0  # 25.4 after G20
+    feed: float = np.nan  # mm/s
+    code: float = 1.0
+    inch_seen: bool = False
+
+
+def parse_gcode_file(path: str | Path, flavor: str | None = None) -> Toolpath:
+    p = Path(path)
+    if not p.exists():
+        raise GcodeFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise GcodeFileError(f"{p}: is a folder, not a G-code file")
+    buf = p.read_bytes()
+    return parse_gcode(buf, p.name, flavor)
+
+
+def parse_gcode(buf: bytes, name: str = "G-code", flavor: str | None = None) -> Toolpath:
+    if not buf.strip():
+        raise GcodeFileError(f"{name}: the file is empty")
+    head = buf[:4096]
+    if head.startswith(b"GCDE"):
+        raise GcodeFileError(f"{name}: binary G-code (.bgcode) is not supported; export plain text G-code")
+    if head.count(b"\x00") > 0 or sum(b > 126 for b in head) > len(head) // 4:
+        raise GcodeFileError(f"{name}: this is not a text G-code file (binary data)")
+    words = lex(buf)
+    comments = scan_comments(buf, words.newlines)
+    figures = comments.slicer
+    rrf = str(figures.get("gcode_flavor", "")).lower().startswith("reprap")
+    motion = _motion_lines(words)
+    vals = _line_values(words, motion)
+    specials = _special_lines(words, motion)
+    has_e = bool(np.isfinite(vals["E"]).any())
+    guess = flavor or ("printer" if has_e else _cnc_or_laser(specials))
+    limits = MachineLimits() if guess == "printer" else _cnc_limits()
+    st = ParseState(code=1.0 if guess == "printer" else 0.0)
+    runs: list[dict[str, np.ndarray]] = []
+    records: dict[str, list[Any]] = {"limits": [], "dwells": [], "syncs": [], "fw": [], "spindle": []}
+    ctx = {"flavor": guess, "rrf": rrf, "figures": figures, "limits": limits}
+    run_start = 0
+    for sp in specials:
+        at = int(np.searchsorted(motion, sp.line))
+        if sp.changes_mode:
+            if at > run_start:
+                runs.append(_run(st, vals, run_start, at))
+            run_start = at
+        apply_special(sp, st, at, records, ctx)
+    if len(motion) > run_start:
+        runs.append(_run(st, vals, run_start, len(motion)))
+    if not runs:
+        raise GcodeFileError(f"{name}: no motion commands found; is this a G-code file?")
+    tp = _assemble(runs, motion, records, comments, guess, limits, words.line_count, st.inch_seen)
+    tp.slicer = figures
+    if tp.moves == 0:
+        raise GcodeFileError(f"{name}: the file moves nothing (no G0/G1/G2/G3 with coordinates)")
+    return tp
+
+
+def _motion_lines(w: Words) -> np.ndarray:
+    """Lines with a G0-G3 word, or with axis words and no other command (modal motion, CNC style)."""
+    n = w.line_count
+    cmd = ((w.letter == _C["G"]) | (w.letter == _C["M"]) | (w.letter == _C["T"])) & np.isfinite(w.value)
+    moving = cmd & (w.letter == _C["G"]) & np.isin(w.value, (0.0, 1.0, 2.0, 3.0))
+    other = np.zeros(n, dtype=bool)
+    other[w.line[cmd & ~moving]] = True
+    first = np.ones(len(w.line), dtype=bool)
+    first[1:] = w.line[1:] != w.line[:-1]
+    # Extended text commands (Klipper macros, M117-like text without a number) are not motion.
+    other[w.line[first & np.isnan(w.value)]] = True
+    is_motion = np.zeros(n, dtype=bool)
+    is_motion[w.line[np.isin(w.letter, _AXIS_LETTERS)]] = True
+    is_motion &= ~other
+    is_motion[w.line[moving]] = True
+    return np.flatnonzero(is_motion)
+
+
+def _line_values(w: Words, motion: np.ndarray) -> dict[str, np.ndarray]:
+    midx = np.full(w.line_count, -1, dtype=np.int64)
+    midx[motion] = np.arange(len(motion))
+    at = midx[w.line]
+    on_motion = at >= 0
+    out: dict[str, np.ndarray] = {}
+    for key, letter in (("X", "X"), ("Y", "Y"), ("Z", "Z"), ("E", "E"), ("F", "F"), ("I", "I"), ("J", "J"),
+                        ("R", "R"), ("S", "S")):
+        sel = on_motion & (w.letter == _C[letter])
+        arr = np.full(len(motion), np.nan)
+        arr[at[sel]] = w.value[sel]
+        out[key] = arr
+    code = np.full(len(motion), np.nan)
+    sel = on_motion & (w.letter == _C["G"]) & np.isin(w.value, (0.0, 1.0, 2.0, 3.0))
+    code[at[sel]] = w.value[sel]
+    out["code"] = code
+    return out
+
+
+def _special_lines(w: Words, motion: np.ndarray) -> list[SpecialLine]:
+    cmd = ((w.letter == _C["G"]) | (w.letter == _C["M"]) | (w.letter == _C["T"])) & np.isfinite(w.value)
+    special = cmd & ~((w.letter == _C["G"]) & np.isin(w.value, (0.0, 1.0, 2.0, 3.0)))
+    idx = np.flatnonzero(special)
+    if not len(idx):
+        return []
+    out: list[SpecialLine] = []
+    letters, values, lines = w.letter, w.value, w.line
+    bounds_lo = np.searchsorted(lines, lines[idx], "left")
+    bounds_hi = np.searchsorted(lines, lines[idx], "right")
+    for i, lo, hi in zip(idx.tolist(), bounds_lo.tolist(), bounds_hi.tolist(), strict=True):
+        letter = chr(letters[i])
+        code = float(values[i])
+        params = {chr(letters[j]): float(values[j]) for j in range(lo, hi) if j != i}
+        key = (letter, int(code)) if code.is_integer() else (letter, code)
+        out.append(SpecialLine(int(lines[i]), letter, code, params, key in _MODE_CODES))
+    return out
+
+
+def _ffill(v: np.ndarray, start: float) -> np.ndarray:
+    """Carry the last given value forward; ``start`` stands before the first element."""
+    full = np.concatenate(([start], v))
+    idx = np.where(np.isnan(full), 0, np.arange(len(full)))
+    np.maximum.accumulate(idx, out=idx)
+    return full[idx][1:]
+
+
+def _run(st: ParseState, vals: dict[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
+    """Positions after each motion line in [a, b) under the current modes; advances the state."""
+    xyz = np.empty((b - a, 3))
+    for k, key in enumerate("XYZ"):
+        v = vals[key][a:b] * st.scale
+        if st.abs_xyz:
+            xyz[:, k] = _ffill(v + st.offset[k], st.pos[k])
+        else:
+            xyz[:, k] = st.pos[k] + np.cumsum(np.nan_to_num(v))
+    st.pos = xyz[-1].copy()
+    ev = vals["E"][a:b] * st.scale
+    e = _ffill(ev + st.e_offset, st.e) if st.abs_e else st.e + np.cumsum(np.nan_to_num(ev))
+    st.e = float(e[-1])
+    feed = _ffill(vals["F"][a:b] * (st.scale / 60.0), st.feed)
+    st.feed = float(feed[-1])
+    code = _ffill(vals["code"][a:b], st.code)
+    st.code = float(code[-1])
+    return {"xyz": xyz, "e": e, "feed": feed, "code": code, "I": vals["I"][a:b] * st.scale,
+            "J": vals["J"][a:b] * st.scale, "R": vals["R"][a:b] * st.scale, "S": vals["S"][a:b],
+            "start_xyz": np.array(xyz[0]), "idx": np.arange(a, b)}
+
+
+def _assemble(runs: list[dict[str, np.ndarray]], motion: np.ndarray, rec: dict[str, list[Any]], comments: Any,
+              flavor: str, limits: MachineLimits, line_count: int, inch: bool) -> Toolpath:
+    xyz = np.concatenate([r["xyz"] for r in runs])
+    e = np.concatenate([r["e"] for r in runs])
+    idx = np.concatenate([r["idx"] for r in runs])
+    feed = np.concatenate([r["feed"] for r in runs])
+    code = np.concatenate([r["code"] for r in runs])
+    ij = np.stack([np.concatenate([r["I"] for r in runs]), np.concatenate([r["J"] for r in runs])], axis=1)
+    rad = np.concatenate([r["R"] for r in runs])
+    pts = np.vstack([np.zeros((1, 3)), xyz])
+    de = np.diff(np.concatenate(([0.0], e)))
+    moved = np.any(pts[1:] != pts[:-1], axis=1) | (de != 0)
+    keep = np.flatnonzero(moved)
+    # Motion-line index -> index of the first kept move at or after it (where events attach).
+    line_to_move = np.searchsorted(keep, np.arange(len(idx) + 1))
+    start, end = pts[keep], pts[keep + 1]
+    de, feed, code, lines = de[keep], feed[keep], code[keep], motion[idx[keep]]
+    ij, rad = ij[keep], rad[keep]
+    arcs = np.flatnonzero((code == 2) | (code == 3))
+    if len(arcs):
+        start, end, de, feed, code, lines, line_to_move = _expand_arcs(
+            arcs, start, end, de, feed, code, lines, ij, rad, line_to_move)
+    points = np.vstack([start[:1], end]) if len(end) else np.zeros((1, 3))
+    kind = _kinds(start, end, de, code, flavor, rec["spindle"], line_to_move)
+    points, de, feed, kind, lines, shift = _insert_fw_retracts(points, de, feed, kind, lines, rec["fw"], line_to_move)
+
+    def move_at(motion_index: int) -> int:
+        i = int(line_to_move[min(motion_index, len(line_to_move) - 1)])
+        return i + int(np.searchsorted(shift, i, "right")) if len(shift) else i
+
+    feature, names = _per_move_markers(lines, comments.type_lines, comments.type_names)
+    layer = np.searchsorted(comments.layer_lines, lines, "right") - 1 if len(comments.layer_lines) else _z_layers(points, kind)
+    return Toolpath(
+        points=points, de=de, feed=feed, kind=kind, line=lines, feature=feature, layer=layer.astype(np.int32),
+        flavor=flavor, feature_names=names, limits=limits,
+        limit_changes=[(move_at(i), ch) for i, ch in rec["limits"]],
+        dwells=[(move_at(i), s) for i, s in rec["dwells"]],
+        syncs=[move_at(i) for i in rec["syncs"]],
+        line_count=line_count, units_inch=inch,
+    )
+
+
+def _expand_arcs(arcs, start, end, de, feed, code, lines, ij, rad, line_to_move):  # type: ignore[no-untyped-def]
+    pts, owner, _ = arc_segments(start[arcs], end[arcs], ij[arcs], rad[arcs], code[arcs] == 2)
+    counts = np.ones(len(end), dtype=np.int64)
+    counts[arcs] = np.bincount(owner, minlength=len(arcs))
+    rep = np.repeat(np.arange(len(end)), counts)
+    new_end = end[rep].copy()
+    is_arc = np.zeros(len(end), dtype=bool)
+    is_arc[arcs] = True
+    arc_slots = np.flatnonzero(is_arc[rep])
+    new_end[arc_slots] = pts
+    new_start = np.vstack([start[:1], new_end[:-1]])
+    first_of = np.append(np.cumsum(counts) - counts, len(new_end))
+    return new_start, new_end, de[rep] / counts[rep], feed[rep], code[rep], lines[rep], first_of[line_to_move]
+
+
+def _kinds(start, end, de, code, flavor, spindle, line_to_move) -> np.ndarray:  # type: ignore[no-untyped-def]
+    dxyz = np.any(end != start, axis=1)
+    dxy = np.any(end[:, :2] != start[:, :2], axis=1)
+    kind = np.full(len(de), MoveKind.TRAVEL, dtype=np.uint8)
+    if flavor == "printer":
+        kind[(de > 0) & dxy] = MoveKind.EXTRUDE
+        kind[(de < 0) & ~dxyz] = MoveKind.RETRACT
+        kind[(de > 0) & ~dxyz] = MoveKind.UNRETRACT
+        return kind
+    kind[code == 0] = MoveKind.RAPID
+    if flavor == "cnc":
+        kind[code != 0] = MoveKind.CUT
+        return kind
+    on = np.zeros(len(de), dtype=bool)  # laser: cutting only while M3/M4 is on
+    for motion_index, state in spindle:
+        on[int(line_to_move[min(motion_index, len(line_to_move) - 1)]):] = state
+    kind[(code != 0) & on] = MoveKind.CUT
+    return kind
+
+
+def _insert_fw_retracts(points, de, feed, kind, lines, fw, line_to_move):  # type: ignore[no-untyped-def]
+    """G10/G11: the firmware moves the filament by itself; add those moves so they cost time."""
+    if not fw:
+        return points, de, feed, kind, lines, np.zeros(0, dtype=np.int64)
+    at = np.array([int(line_to_move[min(i, len(line_to_move) - 1)]) for i, _, _ in fw])
+    amount = np.array([a for _, a, _ in fw])
+    speed = np.array([s for _, _, s in fw])
+    new_points = np.insert(points, at + 1, points[at], axis=0)
+    kinds = np.where(amount < 0, MoveKind.RETRACT, MoveKind.UNRETRACT).astype(np.uint8)
+    src_line = lines[np.minimum(at, len(lines) - 1)]
+    shifted = at + np.arange(len(at))
+    return (new_points, np.insert(de, at, amount), np.insert(feed, at, speed), np.insert(kind, at, kinds),
+            np.insert(lines, at, src_line), np.sort(shifted))
+
+
+def _per_move_markers(lines: np.ndarray, marker_lines: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    uniq: dict[str, int] = {"(none)": 0}
+    ids = np.array([uniq.setdefault(n, len(uniq)) for n in names], dtype=np.int16)
+    if not len(marker_lines):
+        return np.zeros(len(lines), dtype=np.int16), list(uniq)
+    at = np.searchsorted(marker_lines, lines, "right") - 1
+    return np.where(at >= 0, ids[np.maximum(at, 0)], 0).astype(np.int16), list(uniq)
+
+
+def _z_layers(points: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Without slicer markers: a new layer starts at each higher Z where something is extruded or cut."""
+    z = points[1:, 2]
+    working = (kind == MoveKind.EXTRUDE) | (kind == MoveKind.CUT)
+    if not working.any():
+        return np.zeros(len(z), dtype=np.int32)
+    zs = np.round(z[working], 3)
+    top = np.maximum.accumulate(zs)
+    new = np.r_[True, top[1:] > top[:-1] + 1e-4]
+    layer_w = np.cumsum(new) - 1
+    out = np.full(len(z), -1, dtype=np.int64)
+    out[np.flatnonzero(working)] = layer_w
+    return np.maximum.accumulate(out)
+
+
+def _cnc_or_laser(specials: list[SpecialLine]) -> str:
+    """GRBL lasers run in M4 (dynamic power) mode; spindles use M3. Pass ``flavor`` to be sure."""
+    return "laser" if any(s.letter == "M" and s.code == 4.0 for s in specials) else "cnc"
+
+
+def _cnc_limits() -> MachineLimits:
+    """GRBL-like defaults for a hobby router; files rarely carry limits, so these are the basis."""
+    return MachineLimits(max_feed=(83.3, 83.3, 16.7, 0.0), max_acc=(250.0, 250.0, 100.0, 0.0),
+                         jerk=(0.0, 0.0, 0.0, 0.0), acc_print=250.0, acc_travel=250.0, acc_retract=250.0,
+                         junction_deviation=0.01, rapid_feed=83.3)
