@@ -49,7 +49,8 @@ class Advertiser:
         self._info = AsyncServiceInfo(SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}", port=port, properties=txt,
                                       addresses=[socket.inet_aton(a) for a in addresses], server=server)
         try:
-            await self._zc.async_register_service(self._info, allow_name_change=True)
+            # The first await probes the name; the second waits until the announcement went out.
+            await (await self._zc.async_register_service(self._info, allow_name_change=True))
         except NonUniqueNameException as exc:
             raise DeviceError(f"another node already advertises the name {instance!r}") from exc
         log.info("advertising %s on %s port %d", self._info.name, ", ".join(addresses), port)
@@ -58,6 +59,6 @@ class Advertiser:
         if self._zc is None:
             return
         if self._info is not None:
-            await self._zc.async_unregister_service(self._info)
+            await (await self._zc.async_unregister_service(self._info))  # goodbye packets sent before closing
         await self._zc.async_close()
         self._zc = None
