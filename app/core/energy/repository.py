@@ -60,6 +60,11 @@ class EnergyRepo:
             q = q.where(t.c.at <= end)
         return [FlowRow(*r) for r in conn.execute(q)]
 
+    def last_flow(self, conn: Connection) -> FlowRow | None:
+        t = te.energy_flows
+        r = conn.execute(sa.select(t).order_by(t.c.at.desc()).limit(1)).first()
+        return None if r is None else FlowRow(*r)
+
     def add_usage(self, conn: Connection, usage: dict[UsageKey, Usage]) -> None:
         """Add to the stored totals (one row per kind, id and day)."""
         if not usage:

@@ -52,6 +52,7 @@ class EnergyService:
 
     # ------------------------------------------------------------------ kernel service
     async def start(self) -> None:
+        await self.store.run(self._restore)
         self._last_tick = self.clock.now()
         self.manager.origin = self._last_tick
         self._sub = self.bus.subscribe(TelemetryReceived, self._on_telemetry, name="energy", maxsize=500_000,
@@ -117,6 +118,13 @@ class EnergyService:
                 self._errors += 1
                 raise
         return rec
+
+    def _restore(self) -> None:
+        """The battery keeps the charge it had when the site last stopped."""
+        with self.store.connect() as conn:
+            last = self.repo.last_flow(conn)
+        if last is not None and last.soc is not None and self.site.battery is not None:
+            self.site.battery.soc = min(max(last.soc, 0.0), 1.0)
 
     def _persist(self, flows: list[dict], usage: dict) -> None:
         with self.store.begin() as conn:
