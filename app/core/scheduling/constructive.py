@@ -93,12 +93,13 @@ def serial(problem: Problem, order: Sequence[int], assign: Sequence[int] | None 
 RuleKey = Callable[[int, int, int, int], tuple]
 
 
-def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift: bool = False) -> Plan:
+def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift: bool = False,
+            deadline: float | None = None) -> Plan | None:
     """Global rule: repeatedly start the ready (operation, machine) pair chosen by ``rule``.
 
     ``ect``: the pair that completes first (ties: most work left). ``mwkr``: the operation with the most work
     left, on its earliest-completing machine. ``spt``: the pair that completes first relative to its duration.
-    With ``rng``, keys get a small random jitter (for restarts).
+    With ``rng``, keys get a small random jitter (for restarts). Returns None if ``deadline`` passes first.
     """
     tail = problem.tail_work()
     weight = [problem.job_weight[j] for j in problem.op_job]
@@ -117,7 +118,11 @@ def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift
     version = [0] * problem.n_machines
     cache: dict[tuple[int, int], tuple[int, int]] = {}
     cacheable = problem.power_cap_w is None
+    steps = 0
     while ready_ops:
+        steps += 1
+        if deadline is not None and (steps & 15) == 0 and time.perf_counter() > deadline:
+            return None
         best = None
         for o in ready_ops:
             ready = release[o]
@@ -170,36 +175,35 @@ def static_order(problem: Problem, rng: random.Random | None = None) -> list[int
 
 
 def construct(problem: Problem, budget_s: float = 0.05, seed: int = 0) -> Plan:
-    """The best plan of the rules that fit in ``budget_s`` (the first one always runs)."""
+    """The best plan of the rules that fit in ``budget_s``.
+
+    The serial rule always runs first (it is linear in the work and gives a plan even for huge fleets); the
+    dynamic rules then run best-first and are abandoned the moment they would overrun the budget.
+    """
     t0 = time.perf_counter()
+    deadline = t0 + budget_s
     shifts = [False, True] if (problem.objective.energy > 0 and any(problem.power_w)) else [False]
     order = static_order(problem)
-    # Strongest first (measured on Brandimarte), so a short budget still gets the good ones.
-    def rule(r: str) -> Callable[[bool], Plan]:
-        return lambda sh: dynamic(problem, r, shift=sh)
-
-    def ser(sh: bool) -> Plan:
-        return serial(problem, order, shift=sh, source="serial")
-
-    small = problem.n_ops <= DYNAMIC_MAX_OPS
-    candidates: list[tuple[str, Callable[[bool], Plan]]] = (
-        [("mwkr", rule("mwkr")), ("serial", ser), ("est", rule("est")), ("ect", rule("ect"))]
-        if small else [("serial", ser)])
     best: Plan | None = None
     best_v = float("inf")
-    slowest = 0.0
-    for name, fn in candidates:
-        for sh in shifts:
-            # predictive: skip a rule that would likely overrun (rules cost about the same)
-            if best is not None and time.perf_counter() - t0 + slowest > budget_s:
-                break
-            t1 = time.perf_counter()
-            plan = fn(sh)
-            slowest = max(slowest, (time.perf_counter() - t1) * (0.6 if name == "serial" else 1.0))
-            v = objective_value(problem, plan)
-            log.debug("rule %s shift=%s -> %s", name, sh, v)
-            if v < best_v:
-                best, best_v = plan, v
+
+    def offer(plan: Plan | None) -> None:
+        nonlocal best, best_v
+        if plan is None:
+            return
+        v = objective_value(problem, plan)
+        if v < best_v:
+            best, best_v = plan, v
+
+    for sh in shifts:
+        offer(serial(problem, order, shift=sh, source="serial"))
+    if problem.n_ops <= DYNAMIC_MAX_OPS:
+        # strongest first (measured on Brandimarte), so a short budget still gets the good ones
+        for rule in ("mwkr", "est", "ect"):
+            for sh in shifts:
+                if time.perf_counter() >= deadline:
+                    break
+                offer(dynamic(problem, rule, shift=sh, deadline=deadline))
     assert best is not None
     best.stats["construct_s"] = time.perf_counter() - t0
     return best

@@ -70,7 +70,9 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
     while time.perf_counter() < deadline and (max_iters is None or it < max_iters):
         it += 1
         if problem.n_ops <= 1500 and it % 2:
-            plan = dynamic(problem, rng.choice(("mwkr", "ect", "est")), rng=rng, shift=shift)
+            plan = dynamic(problem, rng.choice(("mwkr", "ect", "est")), rng=rng, shift=shift, deadline=deadline)
+            if plan is None:
+                break
         else:
             plan = serial(problem, static_order(problem, rng), shift=shift, source="serial-rnd")
         offer(plan, False)
@@ -92,7 +94,9 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
              max_iters: int | None = None, on_improve: Callable[[Plan], None] | None = None) -> Plan:
     """Best plan found within ``time_limit_s`` (the constructive plan alone when the limit is 0)."""
     t0 = time.perf_counter()
-    deadline = t0 + max(time_limit_s, 0.0)
+    # keep time for the final check (and the worker hand-back) inside the budget
+    reserve = min(0.1 * time_limit_s, 0.01 + 4e-5 * problem.n_ops + (0.04 if workers > 1 else 0.0))
+    deadline = t0 + max(time_limit_s - reserve, 0.0)
     start = construct(problem, budget_s=min(CONSTRUCT_BUDGET_S, max(time_limit_s, 0.0) or CONSTRUCT_BUDGET_S),
                       seed=seed)
     if on_improve is not None:

@@ -17,6 +17,9 @@ from collections.abc import Callable
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import Problem
 
+PERTURB_RANDOM = True
+PRUNE = True
+
 
 class TabuState:
     """Machine assignment and per-machine order, with heads (r) and tails (t, including own duration)."""
@@ -115,15 +118,16 @@ class TabuState:
         return Plan(list(self.assign), list(self.r), end, source)
 
 
-def _neighbours(st: TabuState, rng: random.Random) -> list[tuple[int, int, int, int]]:
-    """(estimate, v, machine, index) for every cycle-free re-insertion of every critical operation."""
+def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int, int, int, int, int]]:
+    """(estimate, tie, v, machine, index, new machine predecessor) for every cycle-free re-insertion of every
+    critical operation. ``tie`` is a cheap seed-dependent hash so equal estimates are not taken in index order."""
     r, t, dur, cmax = st.r, st.t, st.dur, st.cmax
-    seq, jpred, jsucc = st.seq, st.jpred, st.jsucc
+    seq, jpred, jsucc, release, assign = st.seq, st.jpred, st.jsucc, st.release, st.assign
     # per machine: ends (increasing) and negated tails (increasing) for bisection
-    ends = [[r[x] + dur[x] for x in s] for s in seq]
-    ntails = [[-t[x] for x in s] for s in seq]
-    out: list[tuple[int, int, int, int]] = []
-    release = st.release
+    ends = [[r[x] + dur[x] for x in q] for q in seq]
+    ntails = [[-t[x] for x in q] for q in seq]
+    out: list[tuple[int, int, int, int, int, int]] = []
+    add = out.append
     for v in range(st.n):
         if r[v] + t[v] != cmax:
             continue
@@ -133,34 +137,41 @@ def _neighbours(st: TabuState, rng: random.Random) -> list[tuple[int, int, int, 
             if e > rj:
                 rj = e
         tj = 0
-        for s in jsucc[v]:
-            if t[s] > tj:
-                tj = t[s]
-        mv = st.assign[v]
+        for x in jsucc[v]:
+            if t[x] > tj:
+                tj = t[x]
+        mv = assign[v]
         for k, pk in st.alts[v]:
-            s = seq[k]
+            if PRUNE and rj + pk + tj > cmax + slack:
+                continue  # no position on k can bring the path through v back under the makespan
+            q = seq[k]
+            skip = -1
             if k == mv:
-                s = [x for x in s if x != v]
-                e_k = [r[x] + dur[x] for x in s]
-                nt_k = [-t[x] for x in s]
+                skip = q.index(v)
+                q = q[:skip] + q[skip + 1:]
+                e_k = ends[k][:skip] + ends[k][skip + 1:]
+                nt_k = ntails[k][:skip] + ntails[k][skip + 1:]
             else:
                 e_k, nt_k = ends[k], ntails[k]
             lo = bisect_right(e_k, rj)  # ops ending by v's job-head may be its predecessors: keep them before
             hi = bisect_left(nt_k, -tj)  # ops whose tail fits in v's job-tail may be successors: keep them after
             if lo > hi:
                 continue
-            ns = len(s)
+            ns = len(q)
+            base = (v * 7919 + k * 104729 + salt) & 0xFFFF
             for i in range(lo, hi + 1):
-                if k == mv and s is not seq[k] and i == st.seq[mv].index(v):
+                if i == skip:
                     continue
                 head = rj
-                if i > 0 and e_k[i - 1] > head:
-                    head = e_k[i - 1]
+                u = -1
+                if i > 0:
+                    u = q[i - 1]
+                    if e_k[i - 1] > head:
+                        head = e_k[i - 1]
                 tail = tj
                 if i < ns and -nt_k[i] > tail:
                     tail = -nt_k[i]
-                out.append((head + pk + tail, v, k, i))
-    rng.shuffle(out)  # ties broken by the seed, not by operation numbers
+                add((head + pk + tail, (base + i * 31337) & 0xFFFF, v, k, i, u))
     return out
 
 
@@ -178,20 +189,23 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
     n = problem.n_ops
     tmin, tmax = 2 + n // 60, 8 + n // 20
     lb = _lower_bound(problem)
+    last_step = 0.0
+    last_t = time.perf_counter()
     while best_c > lb:
         it += 1
-        if (it & 7) == 0 and time.perf_counter() > deadline:
+        now = time.perf_counter()
+        if now + last_step > deadline:  # stop when the next step would overrun, not after it
             break
+        last_step = now - last_t if it > 1 else 0.0
+        last_t = now
         if max_iters is not None and it > max_iters:
             break
-        cands = _neighbours(st, rng)
-        cands.sort(key=lambda c: c[0])
+        cands = _neighbours(st, rng.getrandbits(16))
+        if not cands:  # every machine looked hopeless: look at them all
+            cands = _neighbours(st, rng.getrandbits(16), slack=1 << 40)
+        cands.sort()
         chosen = None
-        for est, v, k, i in cands:
-            s = st.seq[k]
-            u = -1
-            if i > 0:
-                u = s[i - 1] if not (k == st.assign[v]) else [x for x in s if x != v][i - 1]
+        for est, _tie, v, k, i, u in cands:
             if tabu.get((v, k, u), 0) > it and est >= best_c:
                 continue
             chosen = (v, k, i)
@@ -199,8 +213,7 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
         if chosen is None:
             if not cands:
                 break
-            _, v, k, i = cands[0]
-            chosen = (v, k, i)
+            chosen = cands[0][2:5]
         v, k, i = chosen
         m_old = st.assign[v]
         prev_old = st.mprev[v]
@@ -232,10 +245,10 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                     st._link(s)
                 st.evaluate()
                 for _ in range(rng.randint(2, 6)):
-                    cands = _neighbours(st, rng)
+                    cands = _neighbours(st, rng.getrandbits(16))
                     if not cands:
                         break
-                    _, v, k, i = cands[0]
+                    _, _, v, k, i, _ = cands[rng.randrange(len(cands))] if PERTURB_RANDOM else min(cands)
                     st.move(v, k, i)
                     st.evaluate()
                 tabu.clear()
