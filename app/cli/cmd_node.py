@@ -1,0 +1,96 @@
+"""imewe node: run a node agent beside one machine, serve it over websocket and advertise it with zeroconf."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+
+from app import __version__
+from app.core.clock import ScaledClock, SystemClock
+from app.core.domain.capabilities import Capabilities
+from app.core.domain.enums import ProcessType
+from app.core.domain.errors import ValidationError
+from app.core.paths import Paths
+from app.devices.agent import NodeAgent
+from app.devices.agent_protocol import AgentIdentity
+from app.devices.factory import make_driver
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("node", help="run a node agent for one machine (serves it to control rooms)")
+    p.add_argument("--driver", choices=("marlin", "grbl", "sim"), required=True)
+    p.add_argument("--port", default="", help="serial port of the machine (marlin, grbl)")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--process", default=None, choices=[pt.value for pt in ProcessType],
+                   help="what the machine does (default: fdm for marlin, cnc_mill for grbl)")
+    p.add_argument("--name", default="", help="machine name shown in control rooms (default: from the driver)")
+    p.add_argument("--listen", default="0.0.0.0", help="address to serve on (default: every interface)")
+    p.add_argument("--ws-port", type=int, default=8765, help="websocket port (0: any free port)")
+    p.add_argument("--token", default="", help="pairing token (default: kept in IMEWE_HOME/keys/node-token)")
+    p.add_argument("--interfaces", default="", help="comma-separated addresses to advertise on (default: all)")
+    p.add_argument("--no-advertise", action="store_true", help="do not announce the agent with zeroconf")
+    p.add_argument("--scale", type=float, default=1.0, help="time scale for --driver sim (e.g. 60)")
+    p.set_defaults(handler=node_command)
+
+
+def node_command(args: argparse.Namespace) -> int:
+    if args.driver in ("marlin", "grbl") and not args.port:
+        raise ValidationError(f"--driver {args.driver} needs --port (e.g. /dev/ttyUSB0)")
+    if not 0 <= args.ws_port <= 65535:
+        raise ValidationError("--ws-port must be between 0 and 65535")
+    return asyncio.run(_serve(args))
+
+
+def _token(paths: Paths, given: str) -> str:
+    if given:
+        if len(given) < 8:
+            raise ValidationError("the pairing token must be at least 8 characters")
+        return given
+    path = paths.keys / "node-token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(18)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    paths = Paths.resolve(args.home).ensure()
+    default_process = {"marlin": "fdm", "grbl": "cnc_mill", "sim": "fdm"}[args.driver]
+    caps = Capabilities(process=ProcessType(args.process or default_process))
+    name = args.name or (f"{caps.process.value}-sim" if args.driver == "sim" else f"{args.driver}-node")
+    clock = ScaledClock(args.scale) if args.scale != 1.0 else SystemClock()
+    driver = make_driver(args.driver, name=name, capabilities=caps if args.driver == "sim" or args.process else None,
+                         port=args.port, baud=args.baud, clock=clock,
+                         traffic_log=paths.device_logs / f"node-{name}.log")
+    ident = AgentIdentity.load_or_create(paths.keys / f"node-{name}.key")
+    interfaces = [i.strip() for i in args.interfaces.split(",") if i.strip()] or None
+    token = _token(paths, args.token)
+    agent = NodeAgent(driver, token=token, identity=ident, host=args.listen, port=args.ws_port,
+                      advertise=not args.no_advertise, interfaces=interfaces, software_version=__version__)
+    await driver.connect()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await agent.start()
+        print(f"node agent {name!r} ({driver.capabilities.process.value}) serving ws://{args.listen}:{agent.port}\n"
+              f"  node id     {agent.node_id}\n  fingerprint {ident.fingerprint}\n"
+              f"  token       {token}\n  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
+              flush=True)
+        await stop.wait()
+    finally:
+        await agent.stop()
+        await driver.disconnect()
+    print("node agent stopped", file=sys.stderr)
+    return 0

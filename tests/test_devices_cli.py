@@ -1,0 +1,86 @@
+"""``imewe run`` and ``imewe node`` as an operator runs them: real processes, real ptys, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from app.core.drivers import DriverState
+from app.devices.agent_client import AgentDriver
+from app.devices.emulators.grbl_emulator import GrblEmulator
+from app.devices.emulators.marlin_emulator import MarlinEmulator, MarlinFaults
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imewe(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMEWE_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_run_streams_a_real_slicer_file_and_exits_0(shared: Path, tmp_path: Path) -> None:
+    gfile = shared / "data" / "gcode" / "gcode-preview_vase_prusaslicer2.7.4_ender.gcode"
+    with MarlinEmulator(MarlinFaults(corrupt_rate=0.005)) as emu:
+        r = imewe("run", str(gfile), "--driver", "marlin", "--port", emu.path, home=tmp_path)
+        executed = [c for c in emu.accepted if c[:1] in "GMT" and not c.startswith(("M110", "M115", "M155"))]
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"all (\d+) lines acknowledged", r.stdout)
+    assert m and int(m.group(1)) == len(executed) > 5000
+    assert "100%" in r.stderr  # the progress bar reached the end
+    assert list((tmp_path / "logs" / "devices").glob("marlin-*.log"))
+
+
+def test_run_ends_non_zero_with_a_clear_message_on_firmware_error_and_alarm(shared: Path, tmp_path: Path) -> None:
+    lines = tmp_path / "job.gcode"
+    lines.write_text("\n".join(f"G1 X{i}" for i in range(500)))
+    with MarlinEmulator(MarlinFaults(error_after_lines=100)) as emu:
+        r = imewe("run", str(lines), "--driver", "marlin", "--port", emu.path, "--quiet", home=tmp_path)
+    assert r.returncode == 3
+    assert "Thermal Runaway" in r.stderr and "of 500 lines" in r.stderr and "Traceback" not in r.stderr
+    ngc = shared / "data" / "gcode" / "ugs_ShapeOko_Calibration_Pattern_01b.ngc"
+    with GrblEmulator() as emu:
+        r = imewe("--json", "run", str(ngc), "--driver", "grbl", "--port", emu.path, home=tmp_path)
+    assert r.returncode == 3
+    assert "error 20" in r.stderr and '"outcome": "failed"' in r.stdout
+
+
+def test_run_refuses_bad_input_without_a_traceback(tmp_path: Path) -> None:
+    r = imewe("run", str(tmp_path / "missing.gcode"), "--driver", "marlin", "--port", "/dev/null", home=tmp_path)
+    assert r.returncode == 2 and "no G-code file" in r.stderr
+    f = tmp_path / "a.gcode"
+    f.write_text("G28\n")
+    r = imewe("run", str(f), "--driver", "grbl", "--port", str(tmp_path / "ttyNOPE"), home=tmp_path)
+    assert r.returncode == 2 and "cannot open serial port" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_node_command_serves_a_simulated_machine(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMEWE_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "node", "--driver", "sim", "--process", "sla",
+                             "--name", "resin-1", "--listen", "127.0.0.1", "--ws-port", "0", "--no-advertise",
+                             "--token", "a-long-token"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        port = int(re.search(r"ws://127\.0\.0\.1:(\d+)", first).group(1))
+
+        async def talk():
+            d = AgentDriver(f"ws://127.0.0.1:{port}", "a-long-token")
+            await d.connect()
+            caps, name, state = d.capabilities, d.name, d.state
+            await d.disconnect()
+            return caps, name, state
+
+        caps, name, state = asyncio.run(talk())
+        assert caps.process.value == "sla" and name == "resin-1" and state is DriverState.IDLE
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(10)
+    assert rc == 0
+    assert (tmp_path / "keys" / "node-resin-1.key").exists()
