@@ -81,7 +81,7 @@ def test_cnc_vibrates_while_cutting_and_faults_come_from_config() -> None:
 
     events, state_at_jam, m = asyncio.run(go())
     tele = [e.metrics for e in events if isinstance(e, DriverTelemetry)]
-    assert all(t["vibration_mm_s"] > 1.0 for t in tele if t.get("spindle_rpm"))
+    assert all(t["vibration"] > 1.0 for t in tele if t.get("spindle_rpm"))
     assert tele[0]["power_w"] > 1000
     assert state_at_jam is DriverState.PAUSED
     assert [e.outcome for e in events if isinstance(e, DriverJobFinished)] == [JobOutcome.COMPLETED]

@@ -81,7 +81,9 @@ class DriverStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class DriverTelemetry:
-    """One reading; metric names carry units (``nozzle_c``, ``power_w``, ``vibration_mm_s``...)."""
+    """One reading. Names the telemetry service understands: ``temperature`` / ``target_temperature`` (the main
+    heater, °C), ``power_w``, ``progress`` (0..1), ``vibration`` (RMS mm/s), ``material_remaining`` (g); other
+    heaters as ``<name>_c`` / ``<name>_target_c``; positions ``x_mm``...; ``spindle_rpm``, ``feed_mm_min``."""
 
     metrics: dict[str, float]
     job_id: UUID | None = None

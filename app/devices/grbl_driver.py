@@ -86,7 +86,7 @@ class GrblDriver(SerialDriver):
         metrics = {"feed_mm_min": st.feed_mm_min, "spindle_rpm": st.spindle_rpm}
         for axis, v in zip("xyz", st.wpos or st.mpos, strict=False):
             metrics[f"{axis}_mm"] = v
-        self._emit(DriverTelemetry(metrics, self._job_id))
+        self._emit(DriverTelemetry(self._with_progress(metrics), self._job_id))
         mapped = _STATE.get(st.state)
         if mapped is DriverState.PAUSED and self.state is DriverState.WORKING:
             self._set_state(DriverState.PAUSED, f"controller in {st.state}")

@@ -44,7 +44,12 @@ class MarlinDriver(SerialDriver):
             self._progress(ev.total, force=True)
             self._finish(JobOutcome.COMPLETED, f"all {ev.total} lines acknowledged")
         elif isinstance(ev, mc.Temperatures):
-            self._emit(DriverTelemetry(ev.metrics, self._job_id))
+            metrics = dict(ev.metrics)
+            if "nozzle_c" in metrics:  # the main heater under the names the telemetry rules watch
+                metrics["temperature"] = metrics["nozzle_c"]
+                if "nozzle_target_c" in metrics:
+                    metrics["target_temperature"] = metrics["nozzle_target_c"]
+            self._emit(DriverTelemetry(self._with_progress(metrics), self._job_id))
         elif isinstance(ev, mc.Ready):
             self._on_ready(ev)
         elif isinstance(ev, mc.ResendRequested):

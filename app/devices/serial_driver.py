@@ -122,6 +122,11 @@ class SerialDriver(DriverBase):
             acked, total = self._acked, self._job_total
         return JobCheckpoint(self._job_id, acked, total, acked / total if total else 0.0)
 
+    def _with_progress(self, metrics: dict[str, float]) -> dict[str, float]:
+        if self._job_req is not None and self._job_total:
+            metrics["progress"] = round(self._acked / self._job_total, 4)
+        return metrics
+
     def _progress(self, acked: int, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_progress < PROGRESS_EVERY_S:

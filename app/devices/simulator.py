@@ -188,7 +188,7 @@ class SimulatedMachine(DriverBase):
             m[f"{h.name}_target_c"] = h.target_c
         if p.vibration_mm_s > 0:
             level = p.vibration_mm_s * (1 + p.wear_per_hour * self._hours) if active else 0.05
-            m["vibration_mm_s"] = round(max(0.0, level + self._rng.gauss(0, 0.08 * max(level, 0.1))), 3)
+            m["vibration"] = round(max(0.0, level + self._rng.gauss(0, 0.08 * max(level, 0.1))), 3)
         if p.spindle_rpm:
             m["spindle_rpm"] = p.spindle_rpm if active else 0.0
         for k, v in p.extra.items():
@@ -196,7 +196,10 @@ class SimulatedMachine(DriverBase):
         if self._job is not None:
             m["progress"] = round(self._fraction, 4)
             m["material_used_g"] = round(self._used_g, 2)
-        m["material_left_g"] = round(self.material_left_g, 1)
+        m["material_remaining"] = round(self.material_left_g, 1)
+        if self._heaters:  # the main heater under the names the telemetry rules watch
+            m["temperature"] = m[f"{self._heaters[0].name}_c"]
+            m["target_temperature"] = self._heaters[0].target_c
         return m
 
     def _advance_job(self) -> None:

@@ -147,7 +147,7 @@ class DriverLink:
         self.bus.publish(TelemetryReceived(TelemetrySample(self.node_id, self.clock.now(), dict(event.metrics),
                                                            event.job_id)))
         power = event.metrics.get("power_w")
-        left = event.metrics.get("material_left_g")
+        left = event.metrics.get("material_remaining")
         levels = None
         if left is not None:
             node = self.fleet.get(self.node_id)
