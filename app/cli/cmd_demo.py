@@ -47,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window after --after seconds, then exit")
     p.add_argument("--after", type=float, default=5.0, metavar="SECONDS", help="wait before the screenshot")
     p.add_argument("--headless", action="store_true", help="render off screen (no display needed)")
+    p.add_argument("--tab", help="open on this tab: fleet, jobs, timeline, alerts")
     p.add_argument("--for", dest="run_for", type=float, metavar="SECONDS", help="close after this long")
     p.set_defaults(handler=run)
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             control = feeder
         try:
             return await show_window(app, core, control=control, screenshot=args.screenshot, after_s=args.after,
-                                     run_for_s=args.run_for)
+                                     run_for_s=args.run_for, tab=args.tab)
         finally:
             if feeder is not None:
                 await feeder.stop()
@@ -140,6 +141,13 @@ class DemoFeeder:
         for node in self.core.fleet.list():
             kind = next((k for k in KINDS if k[0] is node.process), KINDS[0])
             self.sims[node.id] = _Sim(kind)
+        if self.jobs_enabled:
+            # A newcomer should see a working site at once: most machines start mid-job.
+            for node in self.core.fleet.list():
+                sim = self.sims[node.id]
+                if node.state is N.IDLE and self.rng.random() < 0.65:
+                    await self._start_job(node, sim, done=self.rng.uniform(0.05, 0.9))
+                    sim.temp = float(sim.kind[6] or 22.0) or 22.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="demo.feeder")
@@ -188,16 +196,19 @@ class DemoFeeder:
                 m["progress"] = min(100.0, 100.0 * sim.work.done_s / sim.work.duration_s)
             self.core.bus.publish(TelemetryReceived(TelemetrySample(node.id, now, m, sim.work.job_id
                                                                     if sim.work else None)))
+            if sim.work is not None and working and (self.ticks + sim.kind[4]) % 10 == 0:
+                # stored progress, staggered across machines so the store sees a trickle, not a burst
+                await self.core.jobs.update_progress(sim.work.part_id, m["progress"])
             if sim.work is not None and sim.work.done_s >= sim.work.duration_s:
                 await self._finish(node.id, sim)
             elif sim.work is None and node.state is N.IDLE and self.jobs_enabled:
                 sim.rest_s -= dt_s
                 if sim.rest_s <= 0:
                     await self._start_job(node, sim)
-        if self.ticks % 20 == 0:
+        if self.ticks % 20 == 3:
             self._random_alert()
 
-    async def _start_job(self, node: Any, sim: _Sim) -> None:
+    async def _start_job(self, node: Any, sim: _Sim, done: float = 0.0) -> None:
         proc, mats, loaded, vol, *_ = sim.kind
         size = [round(self.rng.uniform(10, v * 0.6), 1) for v in vol]
         duration = self.rng.uniform(20, 90) * 60
@@ -213,7 +224,7 @@ class DemoFeeder:
             await self.core.jobs.transition(job.id, step, "demo dispatch", "demo", parts={part.id: step},
                                             assign={part.id: node.id})
         await self.core.fleet.set_state(node.id, [N.ASSIGNED, N.EXECUTING], "demo job", "demo")
-        sim.work = _Work(job.id, part.id, duration)
+        sim.work = _Work(job.id, part.id, duration, done_s=duration * done)
         sim.rest_s = self.rng.uniform(60, 900)
 
     async def _finish(self, node_id: UUID, sim: _Sim, outcome: JobState = S.COMPLETED) -> None:

@@ -40,6 +40,7 @@ class FleetPanel(QWidget):
         self.search = QLineEdit(placeholderText="Search machines (name, area, material, address)…")
         self.search.setClearButtonEnabled(True)
         self.search.setObjectName("fleetSearch")
+        self.search.setMinimumWidth(240)
         self.process = self._combo("All processes", [p.value for p in ProcessType])
         self.state = self._combo("All states", [s.value for s in NodeState])
         self.area = self._combo("All areas", [])

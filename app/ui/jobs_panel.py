@@ -157,7 +157,7 @@ class JobsPanel(QWidget):
         self.detail.show_job(job_id)
 
     def open_submit(self) -> SubmitDialog:
-        self.dialog = SubmitDialog(self.core.jobs, self)
+        self.dialog = SubmitDialog(self.core.jobs, self.core.fleet.list, self)
         self.dialog.submitted.connect(self._submitted)
         self.dialog.open()
         return self.dialog

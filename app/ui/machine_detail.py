@@ -66,16 +66,19 @@ class MachineDetail(QWidget):
         head.addWidget(self.state)
         head.addStretch(1)
         head.addWidget(self.estop)
-        actions = QHBoxLayout()
-        for b in (self.pause, self.resume, self.cancel, self.maint, self.maint_done, self.decommission):
-            actions.addWidget(b)
-        actions.addStretch(1)
+        # Two short rows keep the dock narrow enough to leave the fleet most of the screen.
+        actions = QVBoxLayout()
+        for group in ((self.pause, self.resume, self.cancel), (self.maint, self.maint_done, self.decommission)):
+            row = QHBoxLayout()
+            for b in group:
+                row.addWidget(b)
+            row.addStretch(1)
+            actions.addLayout(row)
         self.range = QComboBox()
         for label, secs in RANGES:
             self.range.addItem(label, secs)
         self.range.setCurrentIndex(1)
-        actions.addWidget(QLabel("Show"))
-        actions.addWidget(self.range)
+        self.range.setToolTip("How much of the recent past the charts show")
 
         self.charts = MachineCharts()
         self.caps = QPlainTextEdit(readOnly=True)
@@ -87,6 +90,7 @@ class MachineDetail(QWidget):
         self.tabs.addTab(self.charts, "Live")
         self.tabs.addTab(self.caps, "Capabilities")
         self.tabs.addTab(self.history, "Maintenance && history")
+        self.tabs.setCornerWidget(self.range)
 
         lay = QVBoxLayout(self)
         lay.addLayout(head)

@@ -84,6 +84,7 @@ class ControlRoom(QMainWindow):
         self.detail_dock.setObjectName("machineDock")
         self.detail_dock.setWidget(self.detail)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.detail_dock)
+        self.resizeDocks([self.detail_dock], [520], Qt.Orientation.Horizontal)
         self.status = StatusBar(core, self)
         self.setStatusBar(self.status)
         self.toasts: list[Toast] = []
@@ -220,6 +221,25 @@ class ControlRoom(QMainWindow):
             self.detail.show_node(node.id)
         self.detail_dock.show()
         self.detail.ask_emergency_stop()
+
+    def show_tab(self, name: str) -> None:
+        """Switch to a tab by its title (case-insensitive); unknown names raise a clear error."""
+        titles = [self.tabs.tabText(i).lower() for i in range(self.tabs.count())]
+        if name.lower() not in titles:
+            from app.core.domain.errors import ValidationError
+
+            raise ValidationError(f"no tab {name!r}; tabs: {', '.join(titles)}", "tab")
+        self.tabs.setCurrentIndex(titles.index(name.lower()))
+
+    def follow_busiest(self) -> None:
+        """Show the machine with the most recent telemetry that is working (what a screenshot should show)."""
+        from app.core.domain.enums import NodeState
+
+        nodes = [n for n in self.core.fleet.list() if n.state is NodeState.EXECUTING]
+        nodes = nodes or self.core.fleet.list()
+        if nodes:
+            self.detail.show_node(nodes[0].id)
+            self.fleet.select(nodes[0].id)
 
     def refresh_all(self) -> None:
         self.fleet_model.reload()

@@ -1,8 +1,9 @@
 """Turning the scheduler's plan (or, before one exists, the jobs' own assignments) into Gantt bars.
 
-The scheduler publishes ``PlanUpdated(plan)``. We read the shapes it may take without importing it:
-an object or dict with ``assignments`` (each with node_id, job_id, part_id, start, end: what
-``BuiltProblem.assignments`` returns), a plain list of such entries, or ``{node_id: [entries]}``.
+The production service publishes ``PlanUpdated(PlanView)``: ``rows`` of node_id, job_id, job_name, part_id,
+label, start, end, state. We read that shape without depending on it, and also an object or dict with
+``assignments`` (what ``BuiltProblem.assignments`` returns), a plain list of entries, or
+``{node_id: [entries]}``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from app.core.domain.entities import Job, Node
 from app.core.domain.enums import JobState
 from app.viz.gantt import Bar
 
-_ENTRY_LISTS = ("assignments", "entries", "operations", "ops", "items", "bars")
+_ENTRY_LISTS = ("rows", "assignments", "entries", "operations", "ops", "items", "bars")
 _MACHINE = ("node_id", "machine_id", "node", "machine")
 _START = ("start", "start_at", "starts_at", "begin")
 _END = ("end", "end_at", "ends_at", "finish")
@@ -84,16 +85,22 @@ def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
             continue
         job_id = _get(entry, ("job_id", "job"))
         part = parts.get(_get(entry, ("part_id", "part")))
-        state = part.state.value if part else (jobs[job_id].state.value if job_id in jobs else "SCHEDULED")
-        label = job_names.get(job_id, str(job_id)[:8] if job_id else "")
-        if part is not None:
-            label = f"{label} / {part.name}"
+        state = _get(entry, ("state",))
+        if not isinstance(state, str):
+            state = part.state.value if part else (jobs[job_id].state.value if job_id in jobs else "SCHEDULED")
+        label = _get(entry, ("job_name",)) or job_names.get(job_id, str(job_id)[:8] if job_id else "")
+        detail = _get(entry, ("label",)) or (part.name if part is not None else "")
+        if detail:
+            label = f"{label} / {detail}"
         bars.append(Bar(rows[machine], start, end, job_id, label, state, str(job_id)))
     return names, bars
 
 
-def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime) -> tuple[list[str], list[Bar]]:
-    """Without a plan: running parts from their progress, then assigned parts queued behind them."""
+def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
+                   live_progress: Mapping[UUID, float] | None = None) -> tuple[list[str], list[Bar]]:
+    """Without a plan: running parts from their progress, then assigned parts queued behind them.
+    ``live_progress`` (job id → percent, from telemetry) is fresher than the stored progress."""
+    live_progress = live_progress or {}
     rows = {n.id: i for i, n in enumerate(nodes)}
     cursor: dict[UUID, float] = {}
     now_ts = now.timestamp()
@@ -109,7 +116,7 @@ def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime) -> tup
                     continue
                 dur = float(max(part.estimated_duration_s * max(part.quantity, 1), 60))
                 if wanted is active:
-                    start = now_ts - dur * part.progress / 100.0
+                    start = now_ts - dur * max(part.progress, live_progress.get(job.id, 0.0)) / 100.0
                 else:
                     start = cursor.get(node, now_ts)
                 end = start + dur

@@ -57,17 +57,29 @@ def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> in
 
 
 async def show_window(app: Any, core: Any, *, control: Any = None, screenshot: Path | None = None,
-                      after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None) -> int:
+                      after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None,
+                      tab: str | None = None) -> int:
     """Open the control room on ``core``; return when it closes (or after a screenshot / ``run_for_s``)."""
+    from PySide6.QtCore import QSettings
+
     from app.ui.main_window import ControlRoom
 
+    if screenshot is not None and settings is None:
+        # A screenshot shows the default layout, not whatever the operator last arranged.
+        settings = QSettings(str(Path(core.config.paths.home) / "screenshot-layout.ini"), QSettings.Format.IniFormat)
     win = ControlRoom(core, control=control, settings=settings)
     closed = asyncio.Event()
     win.closed.connect(closed.set)
+    if screenshot is not None:
+        win.resize(1680, 1000)
+    if tab:
+        win.show_tab(tab)
     win.show()
     try:
         if screenshot is not None:
-            await asyncio.sleep(after_s)
+            await asyncio.sleep(min(1.0, after_s))
+            win.follow_busiest()
+            await asyncio.sleep(max(after_s - 1.0, 0.0))
             save_screenshot(win, screenshot)
             return 0
         if run_for_s is not None:

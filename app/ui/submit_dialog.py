@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.domain.entities import Node
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.domain.materials import KNOWN_MATERIALS, MATERIALS_BY_PROCESS
@@ -65,9 +67,11 @@ def _mark(widget: QWidget, bad: bool) -> None:
 class SubmitDialog(QDialog):
     submitted = Signal(object)  # the stored Job
 
-    def __init__(self, jobs: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: Any, nodes: Callable[[], list[Node]] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
+        self._nodes = nodes or list
         self.setWindowTitle("New job")
         self.setAcceptDrops(True)
         self.resize(1000, 620)
@@ -216,11 +220,19 @@ class SubmitDialog(QDialog):
         row.process.blockSignals(False)
         current = row.material.currentText()
         row.material.clear()
-        for m in sorted(MATERIALS_BY_PROCESS[process] or KNOWN_MATERIALS):
+        for m in self.materials_for(process):
             row.material.addItem(m)
         j = row.material.findText(current)
         if j >= 0:
             row.material.setCurrentIndex(j)
+
+    def materials_for(self, process: ProcessType) -> list[str]:
+        """Materials loaded on this site's machines of the process first, then what they take, then the rest."""
+        nodes = [n for n in self._nodes() if n.process is process]
+        loaded = sorted({n.capabilities.loaded_material for n in nodes if n.capabilities.loaded_material})
+        taken = sorted({m for n in nodes for m in n.capabilities.materials} - set(loaded))
+        rest = sorted(set(MATERIALS_BY_PROCESS[process] or KNOWN_MATERIALS) - set(loaded) - set(taken))
+        return loaded + taken + rest
 
     def remove_row(self, row: PartRow) -> None:
         self.rows.remove(row)

@@ -58,7 +58,12 @@ class TimelinePanel(QWidget):
             names, bars = bars_from_plan(self.plan, nodes, self.jobs, self.live.job_names)
             self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines")
         else:
-            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.core.clock.now())
+            progress = {}
+            for ring in self.live.rings.values():
+                value = ring.latest.get("progress")
+                if ring.job_id is not None and value is not None:
+                    progress[ring.job_id] = float(value)
+            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.core.clock.now(), progress)
         self.gantt.set_rows(names)
         self.gantt.set_bars(bars)
         self.tick()

@@ -68,6 +68,9 @@ class MachineCharts(QWidget):
                                           (self.progress, progress, "progress", "#3fb950")):
             if series is not None:
                 self._curve(plot, key, colour).setData(*series)
+            # a machine without a heater or a spindle gets no empty chart taking room
+            plot.setVisible(series is not None)
+        self.temps.setVisible(bool(temps))
 
     def set_window(self, start_ts: float, end_ts: float) -> None:
         self.temps.setXRange(start_ts, end_ts, padding=0)

@@ -1,0 +1,101 @@
+"""Support for the control-room tests (no tests here): one qasync loop per test, a real booted core on a
+SQLite file in tmp_path, a driver that records what reaches it, and a polling wait."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Plain widgets render off screen; the xcb platform under xvfb-run works the same (QT_QPA_PLATFORM=xcb).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import qasync  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from app.bootstrap import Core, build_core  # noqa: E402
+from app.core.config import load_config  # noqa: E402
+from app.core.domain.capabilities import Capabilities  # noqa: E402
+from app.core.drivers import DriverBase, DriverState  # noqa: E402
+
+FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"],
+       "loaded_material": "pla", "max_power_w": 350}
+MILL = {"process": "cnc_mill", "build_volume_mm": [600, 400, 200], "materials": ["aluminium", "pom"],
+        "loaded_material": "aluminium", "max_power_w": 1500}
+
+
+@pytest.fixture
+def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
+    """Qt's event loop as the asyncio loop, as in the application."""
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@asynccontextmanager
+async def booted_core(home: Path) -> AsyncIterator[Core]:
+    core = build_core(load_config(home=str(home)))
+    await core.kernel.boot()
+    try:
+        yield core
+    finally:
+        await core.kernel.shutdown()
+
+
+def settings_in(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+
+
+async def until(pred: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Let the one loop run (Qt events and asyncio tasks) until ``pred()`` is truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class RecordingDriver(DriverBase):
+    """A real driver object (the FabricationDevice interface) that records the commands reaching it."""
+
+    def __init__(self, name: str, caps: dict[str, Any]) -> None:
+        super().__init__(name, Capabilities.from_dict(caps))
+        self.calls: list[str] = []
+
+    async def connect(self) -> None:
+        self._set_state(DriverState.IDLE)
+
+    async def disconnect(self) -> None:
+        self._set_state(DriverState.DISCONNECTED)
+
+    async def execute(self, job: Any) -> None:
+        self.calls.append("execute")
+
+    async def pause(self) -> None:
+        self.calls.append("pause")
+
+    async def resume(self) -> None:
+        self.calls.append("resume")
+
+    async def cancel(self) -> None:
+        self.calls.append("cancel")
+
+    async def emergency_stop(self) -> None:
+        self.calls.append("emergency_stop")
+        self._set_state(DriverState.ERROR, "emergency stop")
+
+    async def calibrate(self, what: str = "home") -> None:
+        self.calls.append(f"calibrate:{what}")
