@@ -1,0 +1,406 @@
+"""Production: the path a job takes once validated (DESIGN flows 2 and 3).
+
+Plan the open work on the machines in service, publish the plan, hand each idle machine the next operation the
+plan gives it once what it waits for is done, follow progress, and close parts and jobs. When a machine fails or
+drops its link mid-job, its parts are moved back to the planner (self-healing) and the fleet is replanned; nothing
+acknowledged is lost. Operator commands to machines (pause, resume, cancel, emergency stop) go through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from app.core import audit
+from app.core.bus import EventBus, Overflow
+from app.core.clock import Clock
+from app.core.device_events import DeviceJobFinished, DeviceJobProgress
+from app.core.domain.entities import Job, Node, Part
+from app.core.domain.enums import JobState, NodeState
+from app.core.domain.errors import DeviceError, ImeweError, NotFoundError, ValidationError
+from app.core.drivers import FabricationDevice, JobRequest
+from app.core.events import PlanUpdated, ReplanRequested, StateChanged
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
+from app.core.production.plan_view import PlanRow, PlanView
+from app.core.scheduling import build_problem, critical_path, metrics, optimize
+from app.core.scheduling.forecast import EnergyForecast
+
+log = logging.getLogger(__name__)
+S = JobState
+OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
+GONE = {NodeState.OFFLINE, NodeState.ERROR, NodeState.DECOMMISSIONED, NodeState.MAINTENANCE}
+MAX_ATTEMPTS = 3
+
+
+@dataclass(slots=True)
+class _Running:
+    part_id: UUID
+    job_id: UUID
+    copy: int
+    started_at: datetime
+    fraction: float = 0.0
+
+
+class ProductionService:
+    name = "production"
+
+    def __init__(self, fleet: FleetService, jobs: JobService, bus: EventBus, clock: Clock,
+                 drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
+                 tick_s: float = 30.0, forecast: EnergyForecast | None = None,
+                 power_cap_w: Callable[[], float | None] | None = None) -> None:
+        self._fleet = fleet
+        self._jobs = jobs
+        self._bus = bus
+        self._clock = clock
+        self._drivers = drivers
+        self._store = store
+        self._budget = plan_budget_s
+        self._tick_s = tick_s
+        self._forecast = forecast
+        self._power_cap = power_cap_w or (lambda: None)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._running: dict[UUID, _Running] = {}  # node -> what it runs
+        self._done_copies: dict[UUID, int] = {}
+        self._attempts: dict[UUID, int] = {}
+        self._last_progress: dict[UUID, float] = {}
+        self.plan: PlanView | None = None
+        self.cycles = 0
+        self.last_error = ""
+
+    # ------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        self._bus.subscribe((ReplanRequested, DeviceJobFinished, StateChanged), self._on_event,
+                            name="production", maxsize=10_000, overflow=Overflow.DROP_OLDEST)
+        self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="production")
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def health(self) -> str:
+        return "ok" if not self.last_error else f"degraded: {self.last_error}"
+
+    def request_replan(self) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------ operator commands
+    def _driver(self, node_id: UUID) -> FabricationDevice:
+        driver = self._drivers.get(node_id)
+        if driver is None:
+            raise DeviceError(f"machine {self._name(node_id)} has no connected driver")
+        return driver
+
+    async def request_pause(self, node_id: UUID, actor: str = "operator") -> None:
+        await self._driver(node_id).pause()
+        await self._audit(actor, "node.pause", node_id)
+
+    async def request_resume(self, node_id: UUID, actor: str = "operator") -> None:
+        await self._driver(node_id).resume()
+        await self._audit(actor, "node.resume", node_id)
+
+    async def request_cancel(self, node_id: UUID, actor: str = "operator") -> None:
+        await self._driver(node_id).cancel()
+        await self._audit(actor, "node.cancel", node_id)
+
+    async def request_emergency_stop(self, node_id: UUID, actor: str = "operator") -> None:
+        # The stop goes out first; bookkeeping can wait.
+        await self._driver(node_id).emergency_stop()
+        await self._audit(actor, "node.emergency_stop", node_id)
+
+    async def _audit(self, actor: str, action: str, node_id: UUID) -> None:
+        if self._store is None:
+            return
+        now = self._clock.now()
+
+        def write() -> None:
+            with self._store.begin() as conn:
+                audit.record(conn, now, actor, action, f"node:{node_id}")
+
+        await self._store.run(write)
+
+    # ------------------------------------------------------------ events
+    async def _on_event(self, event: object) -> None:
+        if isinstance(event, DeviceJobFinished):
+            await self._finished(event)
+        elif isinstance(event, StateChanged):
+            c = event.change
+            relevant = (c.kind == "node" and c.to_state in {s.value for s in GONE | {NodeState.IDLE}}) or (
+                c.kind == "job" and c.to_state == S.CANCELLED.value)
+            if not relevant:
+                return
+            if c.kind == "job":
+                await self._cancel_running(c.obj_id)
+        self._wake.set()
+
+    async def _on_progress(self, event: DeviceJobProgress) -> None:
+        run = self._running.get(event.node_id)
+        if run is None or event.job_id != run.part_id:
+            return
+        run.fraction = min(max(event.fraction, 0.0), 1.0)
+        done = self._done_copies.get(run.part_id, 0)
+        try:
+            part = await self._part(run.job_id, run.part_id)
+        except NotFoundError:
+            return
+        q = max(part.quantity, 1)
+        pct = 100.0 * (done + min(max(event.fraction, 0.0), 1.0)) / q
+        if pct - self._last_progress.get(run.part_id, -100.0) >= 2.0 or pct >= 100.0:
+            self._last_progress[run.part_id] = pct
+            await self._jobs.update_progress(run.part_id, pct)
+
+    async def _cancel_running(self, job_id: UUID) -> None:
+        for node_id, run in list(self._running.items()):
+            if run.job_id == job_id:
+                self._running.pop(node_id, None)
+                with contextlib.suppress(ImeweError, KeyError):
+                    await self._driver(node_id).cancel()
+
+    async def _finished(self, ev: DeviceJobFinished) -> None:
+        run = self._running.get(ev.node_id)
+        if run is None or ev.job_id != run.part_id:
+            return
+        del self._running[ev.node_id]
+        try:
+            job = await self._jobs.get(run.job_id)
+        except NotFoundError:
+            return
+        if job.state in (S.CANCELLED, S.COMPLETED):
+            return
+        part = next(p for p in job.parts if p.id == run.part_id)
+        name = self._name(ev.node_id)
+        if ev.outcome == "completed":
+            done = self._done_copies.get(part.id, 0) + 1
+            self._done_copies[part.id] = done
+            if done >= max(part.quantity, 1):
+                await self._jobs.update_progress(part.id, 100.0)
+                await self._close_part(job, part, S.COMPLETED, f"done on {name}")
+            else:  # more copies to make: the part stays IN_PROGRESS, the planner places the next one
+                await self._jobs.update_progress(part.id, 100.0 * done / part.quantity)
+                self._wake.set()
+            return
+        # Failed, cancelled by the machine, or the link went away: the part goes back to the planner.
+        attempts = self._attempts.get(part.id, 0) + 1
+        self._attempts[part.id] = attempts
+        reason = f"{ev.outcome} on {name}: {ev.message}".strip().rstrip(":")
+        if ev.outcome == "failed" and attempts >= MAX_ATTEMPTS:
+            await self._close_part(job, part, S.FAILED, f"{reason} (attempt {attempts}, giving up)")
+            return
+        if any(r.part_id == part.id for r in self._running.values()):
+            # Other copies still run: the lost copy simply goes back into the pool of work to plan.
+            self._bus.publish(ReplanRequested(f"copy moved off {name}", job_id=job.id, node_id=ev.node_id))
+            return
+        steps = {part.id: S.PAUSED} if part.state is S.IN_PROGRESS else {}
+        await self._jobs.transition(job.id, job.state, reason, parts=steps)
+        job = await self._jobs.get(job.id)
+        await self._jobs.transition(job.id, _job_state_after_move(job, part.id), f"moving: {reason}",
+                                    parts={part.id: S.VALIDATED}, assign={part.id: None})
+        self._bus.publish(ReplanRequested(f"part moved off {name}", job_id=job.id, node_id=ev.node_id))
+
+    async def _close_part(self, job: Job, part: Part, state: JobState, reason: str) -> None:
+        others = [p for p in job.parts if p.id != part.id]
+        if state is S.FAILED:
+            target = S.FAILED
+        elif all(p.state is S.COMPLETED for p in others):
+            target = S.COMPLETED
+        else:
+            target = S.IN_PROGRESS
+        if job.state is S.PAUSED and target is S.COMPLETED:
+            await self._jobs.transition(job.id, S.IN_PROGRESS, reason)
+        await self._jobs.transition(job.id, target, reason, parts={part.id: state})
+
+    async def _part(self, job_id: UUID, part_id: UUID) -> Part:
+        job = await self._jobs.get(job_id)
+        for p in job.parts:
+            if p.id == part_id:
+                return p
+        raise NotFoundError(f"no part {part_id}")
+
+    def _name(self, node_id: UUID) -> str:
+        try:
+            return self._fleet.get(node_id).name
+        except NotFoundError:
+            return str(node_id)[:8]
+
+    # ------------------------------------------------------------ the planning loop
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(self._tick_s / self._clock_scale(), 0.05))
+            self._wake.clear()
+            try:
+                await self.cycle()
+                self.last_error = ""
+            except asyncio.CancelledError:
+                raise
+            except ImeweError as exc:
+                self.last_error = str(exc)
+                log.warning("production cycle: %s", exc)
+            except Exception as exc:  # keep the floor running; the log has the details
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("production cycle failed")
+
+    def _clock_scale(self) -> float:
+        scale = getattr(self._clock, "scale", 1.0)
+        return scale if scale and scale != float("inf") else 1.0
+
+    async def cycle(self) -> PlanView:
+        """One round: rescue parts from machines that left service, plan, publish, dispatch."""
+        self.cycles += 1
+        await self._rescue()
+        jobs = await self._jobs.list(OPEN, limit=5000)
+        nodes = self._fleet.list()
+        view, first_ops = await self._plan(jobs, nodes)
+        self.plan = view
+        self._bus.publish(PlanUpdated(view, view.made_at))
+        await self._mark_scheduled(jobs, view)
+        await self._dispatch(first_ops)
+        return view
+
+    async def _rescue(self) -> None:
+        """Parts running or assigned on a machine that is gone: back to the planner (self-healing)."""
+        for node_id, run in list(self._running.items()):
+            try:
+                node = self._fleet.get(node_id)
+            except NotFoundError:
+                node = None
+            if node is None or node.state in GONE:
+                self._running.pop(node_id, None)
+                await self._finished_like(node_id, run, f"{self._name(node_id)} left service")
+
+    async def _finished_like(self, node_id: UUID, run: _Running, message: str) -> None:
+        self._running[node_id] = run
+        await self._finished(DeviceJobFinished(node_id, run.part_id, "paused", message))
+
+    async def _plan(self, jobs: list[Job], nodes: list[Node]) -> tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]:
+        now = self._clock.now()
+        todo, alias = self._open_work(jobs)
+        usable = [n for n in nodes if n.id in self._drivers]
+        if not todo or not usable:
+            return PlanView(now, [], {}, {}, "empty"), {}
+        try:
+            built = build_problem(todo, usable, now, forecast=self._forecast, power_cap_w=self._power_cap())
+        except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
+            return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}
+        if not built.ops:
+            return PlanView(now, [], {}, built.skipped, "empty"), {}
+        problem = built.problem
+        plan = await asyncio.get_running_loop().run_in_executor(None, optimize, problem, self._budget, 0)
+        names = {n.id: n.name for n in nodes}
+        job_names = {j.id: j.name for j in jobs}
+        part_info = {p.id: p for j in jobs for p in j.parts}
+        crit = set(critical_path(problem, plan))
+        rows = []
+        first_ops: dict[UUID, tuple[UUID, UUID, int]] = {}
+        pairs = sorted(zip(built.assignments(plan), range(len(built.ops)), strict=True), key=lambda x: x[0].start)
+        for a, o in pairs:
+            pid = alias.get(a.part_id, a.part_id)
+            part = part_info[pid]
+            rows.append(PlanRow(a.node_id, names.get(a.node_id, "?"), a.job_id, job_names.get(a.job_id, "?"),
+                                pid, f"{job_names.get(a.job_id, '?')}/{part.name}", a.start, a.end,
+                                "RUNNING" if a.part_id in alias else part.state.value, o in crit))
+            if a.step == 0 and a.part_id not in alias and a.node_id not in first_ops \
+                    and a.node_id not in self._running:
+                first_ops[a.node_id] = (pid, a.job_id, a.copy)
+        return PlanView(now, rows, metrics(problem, plan).to_dict(), built.skipped, plan.source), first_ops
+
+    def _open_work(self, jobs: list[Job]) -> tuple[list[Job], dict[UUID, UUID]]:
+        """What is left to make: copies not yet done and not running are free to place; each running copy is
+        pinned to its machine for its remaining time (as a stand-in part mapped back by ``alias``)."""
+        running: dict[UUID, list[tuple[UUID, _Running]]] = {}
+        for node_id, r in self._running.items():
+            running.setdefault(r.part_id, []).append((node_id, r))
+        alias: dict[UUID, UUID] = {}
+        todo = []
+        for job in jobs:
+            parts = []
+            for p in job.parts:
+                if p.state in (S.COMPLETED, S.CANCELLED, S.FAILED):
+                    continue
+                runs = running.get(p.id, [])
+                for node_id, r in runs:
+                    stand_in = replace(p, id=uuid4(), quantity=1, state=S.IN_PROGRESS, assigned_node=node_id,
+                                       progress=100.0 * r.fraction, depends_on=[])
+                    alias[stand_in.id] = p.id
+                    parts.append(stand_in)
+                left = max(p.quantity, 1) - self._done_copies.get(p.id, 0) - len(runs)
+                if left > 0:
+                    parts.append(replace(p, quantity=left, state=S.VALIDATED, assigned_node=None))
+            if parts:
+                todo.append(replace(job, parts=parts))
+        return todo, alias
+
+    async def _mark_scheduled(self, jobs: list[Job], view: PlanView) -> None:
+        planned = {r.part_id for r in view.rows}
+        for job in jobs:
+            moves = {p.id: S.SCHEDULED for p in job.parts if p.id in planned and p.state is S.VALIDATED}
+            if not moves:
+                continue
+            target = S.SCHEDULED if job.state is S.VALIDATED else job.state
+            await self._jobs.transition(job.id, target, "planned", parts=moves)
+
+    async def _dispatch(self, first_ops: dict[UUID, tuple[UUID, UUID, int]]) -> None:
+        for node_id, (part_id, job_id, copy) in first_ops.items():
+            node = self._fleet.get(node_id)
+            driver = self._drivers.get(node_id)
+            if driver is None or node_id in self._running or not node.state.available:
+                continue
+            job = await self._jobs.get(job_id)
+            part = next((p for p in job.parts if p.id == part_id), None)
+            if part is None or part.state not in (S.SCHEDULED, S.IN_PROGRESS):
+                continue
+            if any(self._part_state(job, d) is not S.COMPLETED for d in part.depends_on):
+                continue  # an assembly waits for every part it needs (the swarm's sync point)
+            await self._start(node, driver, job, part, copy)
+
+    @staticmethod
+    def _part_state(job: Job, part_id: UUID) -> JobState | None:
+        return next((p.state for p in job.parts if p.id == part_id), None)
+
+    async def _start(self, node: Node, driver: FabricationDevice, job: Job, part: Part, copy: int) -> None:
+        gcode = part.file_path if part.file_path and part.file_path.lower().endswith((".gcode", ".gco", ".nc",
+                                                                                       ".ngc", ".g")) else None
+        from pathlib import Path
+
+        request = JobRequest(job_id=part.id, gcode_path=Path(gcode) if gcode else None,
+                             estimate_s=float(part.estimated_duration_s or 3600),
+                             material_g=part.estimated_material_g,
+                             spec={"name": f"{job.name}/{part.name}", "material": part.material_type,
+                                   "copy": copy, "job_id": str(job.id)})
+        self._running[node.id] = _Running(part.id, job.id, copy, self._clock.now())
+        try:
+            await driver.execute(request)
+        except ImeweError as exc:
+            self._running.pop(node.id, None)
+            log.warning("%s refused %s: %s", node.name, part.name, exc)
+            return
+        reason = f"on {node.name}"
+        if part.state is S.SCHEDULED:
+            target = S.ASSIGNED if job.state is S.SCHEDULED else job.state
+            job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.ASSIGNED},
+                                              assign={part.id: node.id})
+            target = S.IN_PROGRESS if job.state in (S.ASSIGNED, S.PAUSED) else job.state
+            await self._jobs.transition(job.id, target, reason, parts={part.id: S.IN_PROGRESS})
+        elif job.state is S.PAUSED:
+            await self._jobs.transition(job.id, S.IN_PROGRESS, reason, assign={part.id: node.id})
+
+
+def _job_state_after_move(job: Job, moved: UUID) -> JobState:
+    """A job whose part left a failed machine: still running if other parts run, else back to planning."""
+    if any(p.state in (S.IN_PROGRESS, S.ASSIGNED) for p in job.parts if p.id != moved):
+        return job.state if job.state is not S.PAUSED else S.IN_PROGRESS
+    if job.state in (S.IN_PROGRESS,):
+        return S.PAUSED
+    if job.state is S.PAUSED:
+        return S.VALIDATED
+    return S.VALIDATED if job.state in (S.SCHEDULED, S.ASSIGNED) else job.state
