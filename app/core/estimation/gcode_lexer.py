@@ -111,7 +111,7 @@ def _numbers(padded: np.ndarray, start: np.ndarray) -> np.ndarray:
     return value
 
 
-_SLOW_WORD = re.compile(rb"([A-Za-z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
+_SLOW_WORD = re.compile(rb"([A-Za-z])([-+]?(?:\d+\.?\d*|\.\d+)(?![\d.]))?")
 
 
 def lex_slow(buf: bytes) -> Words:

@@ -68,8 +68,9 @@ def parse_gcode(buf: bytes, name: str = "G-code", flavor: str | None = None) -> 
     motion = _motion_lines(words)
     vals = _line_values(words, motion)
     specials = _special_lines(words, motion)
-    has_e = bool(np.isfinite(vals["E"]).any())
-    guess = flavor or ("printer" if has_e else _cnc_or_laser(specials))
+    printer_codes = {82.0, 83.0, 104.0, 109.0, 140.0, 190.0, 201.0, 203.0, 204.0, 205.0, 106.0, 107.0}
+    printerish = bool(np.isfinite(vals["E"]).any()) or any(s.letter == "M" and s.code in printer_codes for s in specials)
+    guess = flavor or ("printer" if printerish else _cnc_or_laser(specials))
     limits = MachineLimits() if guess == "printer" else _cnc_limits()
     st = ParseState(code=1.0 if guess == "printer" else 0.0)
     runs: list[dict[str, np.ndarray]] = []
@@ -191,7 +192,7 @@ def _assemble(runs: list[dict[str, np.ndarray]], motion: np.ndarray, rec: dict[s
     rad = np.concatenate([r["R"] for r in runs])
     pts = np.vstack([np.zeros((1, 3)), xyz])
     de = np.diff(np.concatenate(([0.0], e)))
-    moved = np.any(pts[1:] != pts[:-1], axis=1) | (de != 0)
+    moved = np.any(pts[1:] != pts[:-1], axis=1) | (de != 0) | (code == 2) | (code == 3)  # full circles end where they start
     keep = np.flatnonzero(moved)
     # Motion-line index -> index of the first kept move at or after it (where events attach).
     line_to_move = np.searchsorted(keep, np.arange(len(idx) + 1))

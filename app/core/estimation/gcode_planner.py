@@ -28,7 +28,10 @@ class Plan:
     total_s: float
 
 
-def plan_time(tp: Toolpath) -> Plan:
+def plan_time(tp: Toolpath, lookahead: str = "prusaslicer") -> Plan:
+    """Plan every move. ``lookahead`` "prusaslicer" reproduces PrusaSlicer's estimator (forward pass
+    before reverse pass, which lets a block after a short acceleration enter a little too fast);
+    "exact" runs the reverse then forward pass so every speed change is reachable."""
     n = tp.moves
     if n == 0:
         return Plan(np.zeros(0), 0.0, 0.0)
@@ -49,15 +52,12 @@ def plan_time(tp: Toolpath) -> Plan:
     rapid = np.isnan(feed) | (tp.kind == MoveKind.RAPID) & (tp.flavor != "printer")
     feed = np.where(rapid, np.inf, feed)  # rapids run at the axis limits
     feed = np.maximum(feed, np.where(travel, lim["min_travel_feed"], lim["min_feed"]))
-    axis_feed = feed[:, None] * unit
-    abs_axis = np.abs(axis_feed)
+    # Same as scaling the feed by min(1, max_feed_a / axis_feed_a): the cap each axis puts on the path speed.
+    abs_unit = np.abs(unit)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(abs_axis > 0, lim["max_feed"] / abs_axis, np.inf)
-    ratio = np.where(lim["max_feed"] > 0, ratio, np.inf)
-    factor = np.minimum(1.0, ratio.min(axis=1))
-    cruise = np.where(np.isfinite(feed * factor), feed * factor, 0.0)
-    if not np.isfinite(feed * factor).all():
-        cruise = np.where(np.isfinite(feed * factor), cruise, 10.0)  # no limit known: a cautious 10 mm/s
+        axis_cap = np.where((abs_unit > 0) & (lim["max_feed"] > 0), lim["max_feed"] / abs_unit, np.inf)
+    cruise = np.minimum(feed, axis_cap.min(axis=1))
+    cruise = np.where(np.isfinite(cruise), cruise, 10.0)  # no feed and no limit known: a cautious 10 mm/s
     axis_feed = cruise[:, None] * unit
     abs_axis = np.abs(axis_feed)
 
@@ -86,25 +86,13 @@ def plan_time(tp: Toolpath) -> Plan:
     v_allow = np.sqrt(safe**2 + two_ad)
     entry0 = np.minimum(vmax_junction, v_allow)
     nominal = cruise <= v_allow
-    # Forward pass (PrusaSlicer runs it first): a block can only enter as fast as the previous one can
-    # accelerate to over its own length, unless that previous block reaches its nominal speed anyway.
-    w_fwd = np.where(nominal, np.inf, two_ad)
-    add = np.empty(n)
-    add[0] = np.inf
-    add[1:] = w_fwd[:-1]
-    add[first] = np.inf
-    e2 = _minplus_scan(add, entry0**2)
-    entry_fwd = np.sqrt(e2)
-    # Reverse pass: a block must be able to slow down to the next block's entry speed.
     last = np.zeros(n, dtype=bool)
     last[-1] = True
     last[np.flatnonzero(first)[1:] - 1] = True
-    untouched = np.isclose(entry_fwd, vmax_junction, rtol=0, atol=1e-9)
-    w_rev = np.where(nominal | untouched, np.inf, two_ad)
-    b = np.where(last, entry_fwd**2, vmax_junction**2)
-    add_r = np.where(last, np.inf, w_rev)
-    entry2 = _minplus_scan(add_r[::-1], b[::-1])[::-1]
-    entry = np.sqrt(entry2)
+    if lookahead == "exact":
+        entry = _exact_lookahead(entry0, vmax_junction, two_ad, first, last)
+    else:
+        entry = _prusaslicer_lookahead(entry0, vmax_junction, two_ad, nominal, first, last)
     exit_ = np.empty(n)
     exit_[:-1] = entry[1:]
     exit_[last] = safe[last]
@@ -112,6 +100,35 @@ def plan_time(tp: Toolpath) -> Plan:
     t = np.where(valid, t, 0.0)
     dwell = float(sum(s for _, s in tp.dwells))
     return Plan(t, dwell, float(t.sum() + dwell))
+
+
+def _prusaslicer_lookahead(entry0, vmax_junction, two_ad, nominal, first, last):  # type: ignore[no-untyped-def]
+    n = len(entry0)
+    # Forward pass (PrusaSlicer runs it first): a block can only enter as fast as the previous one can
+    # accelerate to over its own length, unless that previous block reaches its nominal speed anyway.
+    add = np.empty(n)
+    add[0] = np.inf
+    add[1:] = np.where(nominal, np.inf, two_ad)[:-1]
+    add[first] = np.inf
+    entry_fwd = np.sqrt(_minplus_scan(add, entry0**2))
+    # Reverse pass: a block must be able to slow down to the next block's entry speed; blocks the
+    # forward pass left at their junction maximum are not revisited.
+    untouched = np.isclose(entry_fwd, vmax_junction, rtol=0, atol=1e-9)
+    w_rev = np.where(nominal | untouched, np.inf, two_ad)
+    b = np.where(last, entry_fwd**2, vmax_junction**2)
+    add_r = np.where(last, np.inf, w_rev)
+    return np.sqrt(_minplus_scan(add_r[::-1], b[::-1])[::-1])
+
+
+def _exact_lookahead(entry0, vmax_junction, two_ad, first, last):  # type: ignore[no-untyped-def]
+    n = len(entry0)
+    b = np.where(last, entry0**2, vmax_junction**2)
+    rev = _minplus_scan(np.where(last, np.inf, two_ad)[::-1], b[::-1])[::-1]
+    add = np.empty(n)
+    add[0] = np.inf
+    add[1:] = two_ad[:-1]
+    add[first] = np.inf
+    return np.sqrt(_minplus_scan(add, rev))
 
 
 def _classic_jerk(axis_feed: np.ndarray, abs_axis: np.ndarray, cruise: np.ndarray, jerk: np.ndarray):  # type: ignore[no-untyped-def]

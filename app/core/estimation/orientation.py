@@ -1,7 +1,7 @@
 """Candidate orientations of a part and the machines it fits in them.
 
 The part is tried standing as drawn, then on each of its other sides, each turned about the vertical
-in 10 degree steps; the extents for each pose are kept in the analysis, so checking a machine later is
+in 5 (as drawn) or 15 degree steps; the extents for each pose are kept in the analysis, so checking a machine later is
 a few comparisons and needs no geometry.
 """
 
@@ -15,8 +15,9 @@ import numpy as np
 
 from app.core.domain.capabilities import Capabilities, MachineProfile
 
-UPS = (("as drawn", (0, 1, 2)), ("on its side (X up)", (1, 2, 0)), ("on its front (Y up)", (2, 0, 1)))
-STEP_DEG = 10
+# (label, axes that become X, Y, Z, turning step in degrees): fine steps on the plate as drawn,
+# coarser ones for the less likely poses, to keep big meshes fast.
+UPS = (("as drawn", (0, 1, 2), 5), ("on its side (X up)", (1, 2, 0), 15), ("on its front (Y up)", (2, 0, 1), 15))
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,17 +49,19 @@ class MachineFit:
 def orientation_candidates(vertices: np.ndarray) -> list[Orientation]:
     """Extents for every pose: projections of all points on the few directions the poses need."""
     pts = np.asarray(vertices, dtype=np.float32)
-    degs = list(range(0, 180, STEP_DEG))
-    rad = np.radians(degs)
-    dirs = []
-    for _, (ax, ay, az) in UPS:
-        for a in rad:
+    dirs: list[np.ndarray] = []
+    plan: list[tuple[str, list[int], int, int]] = []  # label, degrees, first direction, height direction
+    for label, (ax, ay, az), step in UPS:
+        degs = list(range(0, 90, step))
+        first = len(dirs)
+        for deg in degs + [d + 90 for d in degs]:
             d = np.zeros(3)
-            d[ax], d[ay] = np.cos(a), np.sin(a)
+            d[ax], d[ay] = np.cos(np.radians(deg)), np.sin(np.radians(deg))
             dirs.append(d)
         d = np.zeros(3)
         d[az] = 1.0
         dirs.append(d)
+        plan.append((label, degs, first, len(dirs) - 1))
     dmat = np.asarray(dirs, dtype=np.float32).T  # (3, k)
     lo = np.full(dmat.shape[1], np.inf, dtype=np.float32)
     hi = np.full(dmat.shape[1], -np.inf, dtype=np.float32)
@@ -68,13 +71,10 @@ def orientation_candidates(vertices: np.ndarray) -> list[Orientation]:
         np.maximum(hi, proj.max(axis=0), out=hi)
     width = (hi - lo).astype(float)
     out: list[Orientation] = []
-    per_up = len(degs) + 1
-    quarter = 90 // STEP_DEG
-    for u, (label, _) in enumerate(UPS):
-        base = u * per_up
-        height = float(width[base + len(degs)])
-        for k in range(quarter):
-            out.append(Orientation(label, degs[k], (float(width[base + k]), float(width[base + k + quarter]), height)))
+    for label, degs, first, up in plan:
+        for k, deg in enumerate(degs):
+            size = (float(width[first + k]), float(width[first + k + len(degs)]), float(width[up]))
+            out.append(Orientation(label, deg, size))
     return out
 
 
