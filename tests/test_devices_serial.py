@@ -215,3 +215,65 @@ def test_grbl_alarm_hold_resume_and_unlock() -> None:
     assert fin.outcome is JobOutcome.FAILED and "hard limit" in fin.message
     assert alarm_state is DriverState.ERROR
     assert after is DriverState.IDLE and emu_state == "Idle"
+
+
+def test_marlin_busy_keepalives_host_pause_resume_and_cancel() -> None:
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(busy_commands=("G28",), busy_s=1.2))
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=["G28"] + [f"G1 X{i}" for i in range(50_000)]))
+            await asyncio.sleep(0.6)
+            during_busy = d.status().lines_acked  # G28 still running: the printer says busy, nothing more sent
+            await asyncio.sleep(1.0)
+            await d.pause()
+            await asyncio.sleep(0.05)
+            at_pause = len(job_lines(emu.accepted))
+            await asyncio.sleep(0.3)
+            still = len(job_lines(emu.accepted))
+            state_paused = d.state
+            await d.resume()
+            await asyncio.sleep(0.3)
+            after_resume = len(job_lines(emu.accepted))
+            await d.cancel()
+            fin = await d.wait_job()
+            await asyncio.sleep(0.1)
+            return during_busy, at_pause, still, state_paused, after_resume, fin, d.state, list(emu.accepted)
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    during_busy, at_pause, still, state_paused, after_resume, fin, state, accepted = run(go())
+    assert during_busy == 0
+    assert state_paused is DriverState.PAUSED and still <= at_pause + 1  # host-side pause: no more lines go out
+    assert after_resume > still + 100
+    assert fin.outcome is JobOutcome.CANCELLED and fin.checkpoint is not None
+    assert state is DriverState.IDLE
+    assert accepted[-3:] == ["M104 S0", "M140 S0", "M107"]  # heaters off after a cancel
+
+
+def test_grbl_emergency_stop_reaches_the_controller_at_once() -> None:
+    async def go():
+        emu = GrblEmulator(GrblFaults(block_time_s=0.002))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i % 100} F900" for i in range(20_000)]))
+            await asyncio.sleep(0.3)
+            t0 = time.monotonic()
+            await d.emergency_stop()
+            while not any(ch == b"\x18" and t > t0 for t, ch in emu.realtime_seen) and time.monotonic() - t0 < 1:
+                await asyncio.sleep(0.001)
+            reset_at = next(t for t, ch in emu.realtime_seen if ch == b"\x18" and t > t0)
+            fin = await d.wait_job()
+            return reset_at - t0, fin, d.state
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    delay, fin, state = run(go())
+    assert delay < 0.1
+    assert fin.outcome is JobOutcome.FAILED and state is DriverState.ERROR

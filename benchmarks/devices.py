@@ -1,0 +1,265 @@
+"""Devices benchmarks: serial streaming throughput, discovery latency, 200 simulated machines' core CPU.
+
+Run from the repository root:  .venv/bin/python benchmarks/devices.py [--quick] [--write]
+Each figure is printed next to a reference measured in the same run. ``--write`` stores the table in
+benchmarks/results/devices.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from uuid import uuid4
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("IMEWE_SHARED") or ROOT.parent / "shared")
+
+from app.core.bus import EventBus  # noqa: E402
+from app.core.clock import SystemClock  # noqa: E402
+from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery  # noqa: E402
+from app.core.domain.capabilities import Capabilities  # noqa: E402
+from app.core.domain.enums import NodeState, ProcessType  # noqa: E402
+from app.core.drivers import JobRequest  # noqa: E402
+from app.core.fleet.driver_link import DriverLink  # noqa: E402
+from app.core.fleet.service import FleetService  # noqa: E402
+from app.core.store import open_store  # noqa: E402
+from app.devices import agent_protocol as proto  # noqa: E402
+from app.devices.agent import NodeAgent  # noqa: E402
+from app.devices.emulators.marlin_emulator import MarlinEmulator  # noqa: E402
+from app.devices.factory import agent_driver_factory  # noqa: E402
+from app.devices.gcode import load_commands, numbered  # noqa: E402
+from app.devices.marlin_driver import MarlinDriver  # noqa: E402
+from app.devices.simulator import SimConfig, SimulatedMachine  # noqa: E402
+
+VASE = SHARED / "data" / "gcode" / "gcode-preview_vase_prusaslicer2.7.4_ender.gcode"
+
+
+def cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+# ---------------------------------------------------------------------- 1. streaming
+async def driver_stream(commands: list[str]) -> float:
+    emu = MarlinEmulator()
+    emu.start()
+    d = MarlinDriver("bench", emu.path, connect_timeout_s=5)
+    try:
+        await d.connect()
+        t0 = time.perf_counter()
+        await d.execute(JobRequest(gcode_lines=commands))
+        fin = await d.wait_job()
+        dt = time.perf_counter() - t0
+        assert fin.outcome.value == "completed", fin.message
+        return len(commands) / dt
+    finally:
+        await d.disconnect()
+        emu.stop()
+
+
+def raw_pty_bulk(payload: list[bytes]) -> float:
+    """Write every numbered line into the pty and read it out the other side, no protocol."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    data = b"".join(payload)
+    got = bytearray()
+
+    def reader() -> None:
+        while len(got) < len(data):
+            got.extend(os.read(master, 65536))
+
+    t = threading.Thread(target=reader)
+    t0 = time.perf_counter()
+    t.start()
+    view = memoryview(data)
+    while view:
+        n = os.write(slave, view[:4096])
+        view = view[n:]
+    t.join()
+    dt = time.perf_counter() - t0
+    os.close(master)
+    os.close(slave)
+    return len(payload) / dt
+
+
+def raw_pty_pingpong(payload: list[bytes]) -> float:
+    """Write a line, the far side reads it and answers ``ok``, read the ``ok``: the protocol's floor in Python."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+
+    def responder() -> None:
+        buf = bytearray()
+        for _ in payload:
+            while b"\n" not in buf:
+                buf.extend(os.read(master, 4096))
+            del buf[: buf.index(b"\n") + 1]
+            os.write(master, b"ok\n")
+
+    t = threading.Thread(target=responder)
+    t.start()
+    t0 = time.perf_counter()
+    for line in payload:
+        os.write(slave, line)
+        got = b""
+        while not got.endswith(b"ok\n"):
+            got += os.read(slave, 64)
+    dt = time.perf_counter() - t0
+    t.join()
+    os.close(master)
+    os.close(slave)
+    return len(payload) / dt
+
+
+# ---------------------------------------------------------------------- 2. discovery
+async def discovery_latency(runs: int) -> list[float]:
+    loop = ["127.0.0.1"]
+    tmp = tempfile.mkdtemp(prefix="imewe-bench-")
+    store = open_store(f"sqlite:///{tmp}/d.sqlite")
+    bus = EventBus()
+    fleet = FleetService(store, bus, SystemClock())
+    await fleet.start()
+    disc = ZeroconfDiscovery(fleet, bus, SystemClock(), agent_driver_factory("bench-token-123"), interfaces=loop)
+    await disc.start()
+    out = []
+    try:
+        for i in range(runs):
+            sim = SimulatedMachine(f"bench-{i}", Capabilities(process=ProcessType.FDM), SystemClock(),
+                                   SimConfig(telemetry_interval_s=60))
+            agent = NodeAgent(sim, token="bench-token-123", identity=proto.AgentIdentity.generate(),
+                              host="127.0.0.1", interfaces=loop)
+            await sim.connect()
+            t0 = time.perf_counter()
+            start = asyncio.get_running_loop().create_task(agent.start())
+            nid = agent.node_id
+            while True:
+                node = next((n for n in fleet.list() if n.id == nid), None)
+                if node is not None and node.state is NodeState.IDLE:
+                    break
+                await asyncio.sleep(0.005)
+            out.append(time.perf_counter() - t0)
+            await start
+            await agent.stop()
+            await sim.disconnect()
+    finally:
+        await disc.stop()
+        await bus.close()
+        store.close()
+    return out
+
+
+# ---------------------------------------------------------------------- 3. 200 machines
+async def fleet_cpu(n: int, window_s: float, with_core: bool, with_telemetry: bool) -> tuple[float, int]:
+    tmp = tempfile.mkdtemp(prefix="imewe-bench-")
+    store = open_store(f"sqlite:///{tmp}/f.sqlite")
+    bus = EventBus()
+    clock = SystemClock()
+    fleet = FleetService(store, bus, clock)
+    await fleet.start()
+    telemetry = None
+    if with_telemetry:
+        from app.core.telemetry.service import TelemetryService
+
+        telemetry = TelemetryService(store, bus, clock)
+        await telemetry.start()
+    kinds = [ProcessType.FDM, ProcessType.CNC_MILL, ProcessType.LASER, ProcessType.SLA, ProcessType.ROBOT_ARM]
+    sims, links = [], []
+    count = [0]
+    for i in range(n):
+        caps = Capabilities(process=kinds[i % len(kinds)])
+        sim = SimulatedMachine(f"m{i:03d}", caps, clock, SimConfig(telemetry_interval_s=1.0, seed=i + 1))
+        if with_core:
+            node = await fleet.register(sim.name, caps, driver="sim", bring_up=True)
+            links.append(DriverLink(fleet, bus, clock, node.id, sim).attach())
+        else:
+            sim.add_listener(lambda e: count.__setitem__(0, count[0] + 1))
+        sims.append(sim)
+    for i, sim in enumerate(sims):
+        await sim.connect()
+        if i % 2 == 0:
+            await sim.execute(JobRequest(job_id=uuid4(), estimate_s=3600))
+    await asyncio.sleep(2.0)  # let every machine tick once before measuring
+    c0, t0 = cpu_s(), time.perf_counter()
+    await asyncio.sleep(window_s)
+    used = (cpu_s() - c0) / (time.perf_counter() - t0)
+    samples = telemetry.samples if telemetry is not None else 0
+    for sim in sims:
+        await sim.disconnect()
+    for link in links:
+        await link.detach()
+    if telemetry is not None:
+        await telemetry.stop()
+    await bus.close()
+    store.close()
+    return used, samples
+
+
+async def main_async(args: argparse.Namespace) -> list[str]:
+    rows: list[str] = []
+    commands = load_commands(VASE)
+    if args.quick:
+        commands = commands[:3000]
+    payload = [numbered(i + 1, c) for i, c in enumerate(commands)]
+    drv = await driver_stream(commands)
+    bulk = raw_pty_bulk(payload)
+    ping = raw_pty_pingpong(payload)
+    print(f"streaming {len(commands)} lines of {VASE.name}")
+    print(f"  Marlin driver → emulator over a pty: {drv:,.0f} lines/s")
+    print(f"  reference, raw pty ping-pong (write line, read ok): {ping:,.0f} lines/s")
+    print(f"  reference, raw pty bulk write+read: {bulk:,.0f} lines/s")
+    rows += [f"| Marlin driver → emulator over pty ({len(commands)} lines of the vase file) | {drv:,.0f} lines/s | "
+             f"raw pty ping-pong {ping:,.0f} lines/s; raw bulk write+read {bulk:,.0f} lines/s |"]
+
+    lat = await discovery_latency(args.runs)
+    med = statistics.median(lat)
+    print(f"discovery latency agent start → node IDLE, median of {len(lat)}: {med:.2f} s "
+          f"(min {min(lat):.2f}, max {max(lat):.2f}; target < 2 s)")
+    rows.append(f"| discovery: agent start → node IDLE on 127.0.0.1, median of {len(lat)} | {med:.2f} s "
+                f"(min {min(lat):.2f}, max {max(lat):.2f}) | target < 2 s |")
+
+    window = 8.0 if args.quick else 20.0
+    base, _ = await fleet_cpu(args.machines, window, with_core=False, with_telemetry=False)
+    core, _ = await fleet_cpu(args.machines, window, with_core=True, with_telemetry=False)
+    full, samples = await fleet_cpu(args.machines, window, with_core=True, with_telemetry=True)
+    print(f"{args.machines} simulated machines at 1 Hz, CPU as a share of one core over {window:.0f} s:")
+    print(f"  simulators alone: {base:.1%}")
+    print(f"  simulators + core (fleet, driver links, bus): {core:.1%} → core {core - base:.1%} (target < 25 %)")
+    print(f"  + telemetry service storing samples ({samples} stored): {full:.1%} → core {full - base:.1%}")
+    rows.append(f"| {args.machines} simulated machines at 1 Hz: core CPU (fleet + links + bus) | "
+                f"{core - base:.1%} of one core | simulators alone {base:.1%}; target < 25 % |")
+    rows.append(f"| same, with the telemetry service storing every sample | {full - base:.1%} of one core | "
+                f"simulators alone {base:.1%} |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="shorter runs")
+    ap.add_argument("--runs", type=int, default=10, help="discovery runs (median)")
+    ap.add_argument("--machines", type=int, default=200)
+    ap.add_argument("--write", action="store_true", help="write benchmarks/results/devices.md")
+    args = ap.parse_args()
+    rows = asyncio.run(main_async(args))
+    if args.write:
+        cmd = "PYTHONPATH=. .venv/bin/python benchmarks/devices.py " + " ".join(sys.argv[1:])
+        out = ROOT / "benchmarks" / "results" / "devices.md"
+        out.write_text("# Devices benchmarks\n\n" + f"Command: `{cmd.strip()}` (2-core shared machine, "
+                       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n"
+                       "| what | figure | reference (same run) |\n|---|---|---|\n" + "\n".join(rows) + "\n")
+        print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
