@@ -1,0 +1,76 @@
+"""Run a slow function (reading a big part or G-code file) off the UI thread and report back by signal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from app.core.domain.errors import ImeweError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, str], None]
+
+
+class _Worker(QObject):
+    progress = Signal(int, str)
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[Progress], Any]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def run(self) -> None:
+        try:
+            result = self._fn(lambda pct, text: self.progress.emit(int(pct), text))
+        except ImeweError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # the widget must survive any bad file; the log keeps the details
+            log.exception("background load failed")
+            self.failed.emit(f"could not load: {type(exc).__name__}: {exc}")
+        else:
+            self.done.emit(result)
+
+
+class BackgroundTask(QObject):
+    """One job on its own QThread. Signals arrive on the thread that created the task (the UI thread)."""
+
+    progress = Signal(int, str)
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[Progress], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._worker = _Worker(fn)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self.progress)
+        self._worker.done.connect(self._finish_ok)
+        self._worker.failed.connect(self._finish_err)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait(self, ms: int = 30000) -> bool:
+        return self._thread.wait(ms)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def _finish_ok(self, result: object) -> None:
+        self._stop()
+        self.done.emit(result)
+
+    def _finish_err(self, message: str) -> None:
+        self._stop()
+        self.failed.emit(message)
+
+    def _stop(self) -> None:
+        self._thread.quit()
+        self._thread.wait(5000)
