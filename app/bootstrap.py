@@ -6,15 +6,24 @@ import logging
 import logging.handlers
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from app.core.bus import EventBus
-from app.core.clock import Clock, SystemClock
+from app.core.clock import Clock, ScaledClock, SystemClock
 from app.core.config import Config, load_config
+from app.core.demo_jobs import DemoJobFeed
+from app.core.domain.entities import Node
+from app.core.domain.errors import ValidationError
+from app.core.drivers import FabricationDevice
+from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
+from app.core.production import ProductionService
 from app.core.store.db import Store, open_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -26,6 +35,17 @@ class Core:
     kernel: Kernel
     fleet: FleetService
     jobs: JobService
+    machines: MachineRoom
+    production: ProductionService
+    demo: bool = False
+    services: dict[str, Any] = field(default_factory=dict)  # optional services by name (telemetry, energy...)
+
+    @property
+    def drivers(self):
+        return self.machines.drivers
+
+    def service(self, name: str) -> Any:
+        return self.services.get(name)
 
 
 def setup_logging(config: Config, to_stderr: bool = False) -> None:
@@ -41,7 +61,24 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
     root.setLevel(config.log_level)
 
 
-def build_core(config: Config, clock: Clock | None = None) -> Core:
+def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | None:
+    """The driver a registered machine gets when this site starts (agents come through discovery)."""
+    from app.devices.factory import make_driver
+
+    if node.driver == "sim":
+        return make_driver("sim", name=node.name, capabilities=node.capabilities, clock=clock,
+                           sim={"telemetry_interval_s": 5.0})
+    if node.driver in ("marlin", "grbl"):
+        port = node.address.removeprefix("serial:")
+        if not port:
+            raise ValidationError(f"{node.name} has no serial port in its address (serial:/dev/ttyUSB0)")
+        return make_driver(node.driver, name=node.name, capabilities=node.capabilities, port=port,
+                           traffic_log=config.paths.device_logs / f"{node.id}.log")
+    return None
+
+
+def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False,
+               connect_machines: bool = True, plan_budget_s: float | None = None) -> Core:
     config.paths.ensure()
     clock = clock or SystemClock()
     store = open_store(config.db_url)
@@ -49,18 +86,62 @@ def build_core(config: Config, clock: Clock | None = None) -> Core:
     fleet = FleetService(store, bus, clock)
     jobs = JobService(store, bus, clock, fleet.list)
     kernel = Kernel(store, bus, clock, fleet, jobs)
-    return Core(config, store, bus, clock, kernel, fleet, jobs)
+    factory = (lambda node: driver_for(node, clock, config)) if connect_machines else None
+    machines = MachineRoom(fleet, bus, clock, factory)
+    kernel.add(machines, depends_on=("fleet",))
+    production = ProductionService(fleet, jobs, bus, clock, machines.drivers, store=store,
+                                   plan_budget_s=plan_budget_s if plan_budget_s is not None else 0.3 if demo else 1.0)
+    kernel.add(production, depends_on=("jobs", "machines"))
+    core = Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, demo)
+    return core
+
+
+def build_demo_core(config: Config, scale: float | None = None) -> Core:
+    """A site with the simulated demo fleet on a clock running ``scale`` times faster than real time."""
+    return build_core(config, ScaledClock(scale or config.demo_scale), demo=True, connect_machines=False)
+
+
+async def start_demo(core: Core, *, feed: bool = True) -> None:
+    """Register the demo fleet (first run only), attach its simulated machines, and start the job feed."""
+    from app.devices.demo import load_demo_fleet, read_fleet_file
+
+    data = read_fleet_file()
+    for name, caps, driver in load_demo_fleet(clock=core.clock):
+        node = next((n for n in core.fleet.list() if n.name == name), None)
+        if node is None:
+            node = await core.fleet.register(name, caps, driver="sim", location=getattr(driver, "location", ""),
+                                             address=f"sim:{name}", bring_up=True, actor="demo")
+        await core.machines.attach(node.id, driver)
+    if feed:
+        demo_feed = DemoJobFeed(core.jobs, core.clock)
+        await demo_feed.start()
+        core.services["demo-feed"] = demo_feed
+    core.config.site_name = str(data.get("site") or core.config.site_name)
+    core.production.request_replan()
+
+
+async def stop_demo(core: Core) -> None:
+    feed = core.services.pop("demo-feed", None)
+    if feed is not None:
+        await feed.stop()
 
 
 @asynccontextmanager
 async def running_core(home: str | None = None, db_url: str | None = None,
-                       clock: Clock | None = None) -> AsyncIterator[Core]:
-    """Boot the core for one CLI command or test, and always shut it down cleanly."""
+                       clock: Clock | None = None, *, connect_machines: bool = False) -> AsyncIterator[Core]:
+    """Boot the core for one CLI command or test, and always shut it down cleanly. One-shot commands do not
+    connect to machines unless asked."""
     config = load_config(home, db_url)
     setup_logging(config)
-    core = build_core(config, clock)
+    core = build_core(config, clock, connect_machines=connect_machines)
     try:
         await core.kernel.boot()
         yield core
     finally:
+        await stop_demo(core)
         await core.kernel.shutdown()
+
+
+def wire_optional_services(core: Core) -> None:
+    """Services that arrive with other parts of the product (telemetry, energy, discovery, sites) are added here
+    when their packages are present; each one is optional for the core to run."""

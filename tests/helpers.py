@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 def run_with_core(home: Path, db_url: str, fn: Callable[[Core], Awaitable[T]], clock: Clock | None = None) -> T:
     async def go() -> T:
-        core = build_core(load_config(str(home), db_url), clock or ManualClock())
+        core = build_core(load_config(str(home), db_url), clock or ManualClock(), connect_machines=False)
         await core.kernel.boot()
         try:
             return await fn(core)

@@ -39,7 +39,7 @@ class Probe:
 
 def test_kernel_boots_in_dependency_order_and_shuts_down_in_reverse(tmp_path) -> None:
     async def go():
-        core = build_core(load_config(str(tmp_path)))
+        core = build_core(load_config(str(tmp_path)), connect_machines=False)
         log: list[str] = []
         core.kernel.add(Probe("scheduler", log), depends_on=("jobs", "telemetry"))
         core.kernel.add(Probe("telemetry", log), depends_on=("fleet",))
@@ -53,7 +53,7 @@ def test_kernel_boots_in_dependency_order_and_shuts_down_in_reverse(tmp_path) ->
     order, status, metrics, log = asyncio.run(go())
     assert order.index("fleet") < order.index("telemetry") < order.index("scheduler")
     assert order.index("jobs") < order.index("scheduler")
-    assert status.healthy and set(status.services) == {"fleet", "jobs", "telemetry", "scheduler"}
+    assert status.healthy and set(status.services) >= {"fleet", "jobs", "machines", "production", "telemetry", "scheduler"}
     assert metrics["jobs_by_state"] == {"VALIDATED": 1} and metrics["nodes_by_state"] == {"IDLE": 1}
     assert metrics["db_size_bytes"] > 0 and metrics["uptime_s"] >= 0
     assert log == ["start telemetry", "start scheduler", "stop scheduler", "stop telemetry"]
@@ -61,11 +61,11 @@ def test_kernel_boots_in_dependency_order_and_shuts_down_in_reverse(tmp_path) ->
 
 def test_kernel_reports_a_failed_service_and_a_dependency_cycle(tmp_path) -> None:
     async def go():
-        core = build_core(load_config(str(tmp_path)))
+        core = build_core(load_config(str(tmp_path)), connect_machines=False)
         core.kernel.add(Probe("broken", [], fail=True), depends_on=("fleet",))
         with pytest.raises(ImeweError, match="broken failed to start: no coffee"):
             await core.kernel.boot()
-        core2 = build_core(load_config(str(tmp_path / "2")))
+        core2 = build_core(load_config(str(tmp_path / "2")), connect_machines=False)
         core2.kernel.add(Probe("a", []), depends_on=("b",))
         core2.kernel.add(Probe("b", []), depends_on=("a",))
         with pytest.raises(ImeweError, match="circle"):

@@ -9,8 +9,6 @@ from app.core.clock import ScaledClock
 from app.core.config import load_config
 from app.core.domain import JobState, NodeState
 from app.core.events import PlanUpdated
-from app.core.fleet.driver_link import DriverLink
-from app.core.production import ProductionService
 from app.devices.simulator import SimConfig, SimulatedMachine
 
 FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"], "loaded_material": "pla",
@@ -19,20 +17,15 @@ FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla"
 
 async def _site(tmp_path, n_machines: int, scale: float = 2000.0):
     clock = ScaledClock(scale)
-    core = build_core(load_config(str(tmp_path)), clock)
-    drivers: dict[UUID, SimulatedMachine] = {}
-    prod = ProductionService(core.fleet, core.jobs, core.bus, clock, drivers, store=core.store, plan_budget_s=0.05,
-                             tick_s=60)
-    core.kernel.add(prod, depends_on=("fleet", "jobs"))
+    core = build_core(load_config(str(tmp_path)), clock, connect_machines=False, plan_budget_s=0.05)
     await core.kernel.boot()
-    links = []
+    drivers: dict[UUID, SimulatedMachine] = {}
     for i in range(n_machines):
         node = await core.fleet.register(f"P{i}", FDM, bring_up=True)
         sim = SimulatedMachine(node.name, node.capabilities, clock, SimConfig(telemetry_interval_s=5.0, seed=i + 1))
         drivers[node.id] = sim
-        links.append(DriverLink(core.fleet, core.bus, clock, node.id, sim).attach())
-        await sim.connect()
-    return core, prod, drivers, links
+        await core.machines.attach(node.id, sim)
+    return core, core.production, drivers, []
 
 
 async def _wait(pred, timeout: float = 60.0) -> None:

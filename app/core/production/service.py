@@ -79,8 +79,31 @@ class ProductionService:
         self._bus.subscribe((ReplanRequested, DeviceJobFinished, StateChanged), self._on_event,
                             name="production", maxsize=10_000, overflow=Overflow.DROP_OLDEST)
         self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
+        await self._recover_interrupted()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="production")
         self._wake.set()
+
+    async def _recover_interrupted(self) -> None:
+        """Work that was on a machine when this site last stopped goes back to the planner; finished copies of
+        a part (from its progress) are kept."""
+        for job in await self._jobs.list({S.ASSIGNED, S.IN_PROGRESS, S.PAUSED, S.SCHEDULED}, limit=5000):
+            moved = {}
+            for p in job.parts:
+                q = max(p.quantity, 1)
+                self._done_copies[p.id] = min(int(p.progress * q / 100.0 + 1e-9), q)
+                if p.state in (S.ASSIGNED, S.IN_PROGRESS, S.PAUSED):
+                    moved[p.id] = p.state
+            if not moved:
+                continue
+            reason = "interrupted: the site stopped while this was on a machine"
+            pause = {pid: S.PAUSED for pid, st in moved.items() if st is S.IN_PROGRESS}
+            if pause:
+                job = await self._jobs.transition(job.id, job.state, reason, parts=pause)
+            target = S.VALIDATED if job.state in (S.SCHEDULED, S.ASSIGNED, S.PAUSED) else job.state
+            if job.state is S.IN_PROGRESS:
+                target = S.PAUSED
+            await self._jobs.transition(job.id, target, reason, parts={pid: S.VALIDATED for pid in moved},
+                                        assign={pid: None for pid in moved})
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,0 +1,44 @@
+"""imewe serve: the core with no window (a site server). Runs until Ctrl+C or SIGTERM, then shuts down cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from app.bootstrap import build_core, setup_logging, wire_optional_services
+from app.core.config import load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the site core with no window")
+    p.add_argument("--for", dest="run_for", type=float, metavar="SECONDS", help="stop after this long")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.home, args.db)
+    setup_logging(config)
+
+    async def main() -> int:
+        core = build_core(config)
+        wire_optional_services(core)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await core.kernel.boot()
+        nodes = core.fleet.list()
+        print(f"imewe: serving site {config.site_name!r} with {len(nodes)} machine(s); "
+              f"database {core.store.url}; Ctrl+C to stop", file=sys.stderr, flush=True)
+        try:
+            await asyncio.wait_for(stop.wait(), args.run_for) if args.run_for else await stop.wait()
+        except TimeoutError:
+            pass
+        finally:
+            await core.kernel.shutdown()
+        print("imewe: stopped cleanly", file=sys.stderr)
+        return 0
+
+    return asyncio.run(main())
