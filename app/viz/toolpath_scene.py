@@ -1,0 +1,84 @@
+"""Line-segment meshes of a toolpath (built on the worker thread), split into working and travel moves.
+
+Moves stay in file order, which is layer order, so "layers up to k" is always a prefix of each set:
+the layer slider only has to cut arrays, never to search or threshold a mesh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyvista as pv
+
+from app.core.estimation.gcode_model import MoveKind, Toolpath
+from app.core.estimation.gcode_parser import parse_gcode_file
+
+FEATURE_CMAP = "tab20"
+
+
+@dataclass(slots=True)
+class MoveSet:
+    """One family of moves: cells are [2, a, b] lines into the shared points."""
+
+    lines: np.ndarray  # (m, 3) int64
+    feature: np.ndarray  # (m,)
+    speed: np.ndarray  # (m,) mm/s
+    layer_end: np.ndarray  # (layers,) number of cells up to and including each layer
+
+    def mesh(self, points: np.ndarray, upto_layer: int | None = None) -> pv.PolyData:
+        count = len(self.lines) if upto_layer is None else int(self.layer_end[min(upto_layer, len(self.layer_end) - 1)])
+        mesh = pv.PolyData(points, lines=self.lines[:count].ravel() if count else None)
+        if count:
+            mesh.cell_data["feature"] = self.feature[:count]
+            mesh.cell_data["speed"] = self.speed[:count]
+        return mesh
+
+
+@dataclass(slots=True)
+class ToolpathScene:
+    toolpath: Toolpath
+    points: np.ndarray  # (n + 1, 3) float32
+    work: MoveSet
+    travel: MoveSet
+    layers: int
+    layer_z: np.ndarray  # height of each layer (first working move)
+
+
+def build_toolpath_scene(path: str, flavor: str | None = None, progress=None) -> ToolpathScene:  # type: ignore[no-untyped-def]
+    report = progress or (lambda pct, text: None)
+    report(5, "reading G-code")
+    tp = parse_gcode_file(path, flavor)
+    report(60, "building line segments")
+    return scene_from_toolpath(tp)
+
+
+def scene_from_toolpath(tp: Toolpath) -> ToolpathScene:
+    points = np.ascontiguousarray(tp.points, dtype=np.float32)
+    layer = np.maximum.accumulate(np.maximum(tp.layer, 0)).astype(np.int64)
+    layers = int(layer.max()) + 1 if len(layer) else 0
+    working = (tp.kind == MoveKind.EXTRUDE) | (tp.kind == MoveKind.CUT)
+    moving = (tp.kind == MoveKind.TRAVEL) | (tp.kind == MoveKind.RAPID)
+    if tp.flavor != "printer" and not (tp.feature > 0).any():
+        feature = tp.kind.astype(np.int16)  # CNC/laser: colour by what the tool does
+    else:
+        feature = tp.feature
+    speed = np.nan_to_num(tp.feed, nan=float(np.nanmax(tp.feed)) if np.isfinite(tp.feed).any() else 0.0)
+
+    def subset(mask: np.ndarray) -> MoveSet:
+        idx = np.flatnonzero(mask)
+        lines = np.empty((len(idx), 3), dtype=np.int64)
+        lines[:, 0] = 2
+        lines[:, 1] = idx
+        lines[:, 2] = idx + 1
+        layer_end = np.searchsorted(layer[idx], np.arange(max(layers, 1)), "right")
+        return MoveSet(lines, feature[idx].astype(np.int32), speed[idx].astype(np.float32), layer_end)
+
+    work = subset(working)
+    z = np.zeros(max(layers, 1))
+    if working.any():
+        wi = np.flatnonzero(working)
+        first = np.searchsorted(layer[wi], np.arange(max(layers, 1)))
+        valid = first < len(wi)
+        z[valid] = points[wi[first[valid]] + 1, 2]
+    return ToolpathScene(tp, points, work, subset(moving), max(layers, 1), z)

@@ -1,0 +1,227 @@
+"""Toolpath preview: G-code moves as line segments coloured by feature or speed, with a layer slider
+and a travel toggle; printers, CNC routers and lasers alike.
+
+Embed ``ToolpathView`` and call ``load(path)``. Parsing runs on a worker thread; the geometry shows
+first and the planner's time estimate follows in the info line when it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+from pyvistaqt import QtInteractor
+
+from app.core.estimation.gcode_analysis import GcodeAnalysis, summarize
+from app.viz.background import BackgroundTask
+from app.viz.toolpath_scene import FEATURE_CMAP, ToolpathScene, build_toolpath_scene
+
+log = logging.getLogger(__name__)
+
+COLOR_MODES = ("feature", "speed")
+TRAVEL_COLOUR = "#7fa7d9"
+
+
+class ToolpathView(QWidget):
+    loaded = Signal(object)  # ToolpathScene, as soon as the geometry is on screen
+    analysed = Signal(object)  # GcodeAnalysis, once the planner has run
+    failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scene: ToolpathScene | None = None
+        self.analysis: GcodeAnalysis | None = None
+        self.color_mode = "feature"
+        self.layer = 0
+        self.travel_visible = False
+        self.first_frame_s: float | None = None
+        self._t0 = 0.0
+        self._tasks: list[BackgroundTask] = []
+        self._work_actor: Any = None
+        self._travel_actor: Any = None
+        self.plotter = QtInteractor(self)
+        self.plotter.set_background("#101418")
+        self.plotter.add_axes()
+        self.slider = QSlider(Qt.Orientation.Vertical)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self._on_slider)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(40)  # rebuild at most ~25 times a second while dragging
+        self._debounce.timeout.connect(self._apply_layer)
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(COLOR_MODES)
+        self.mode_box.currentTextChanged.connect(self.set_color_mode)
+        self.travel_box = QCheckBox("travel")
+        self.travel_box.toggled.connect(self.set_travel_visible)
+        fit = QPushButton("Fit")
+        fit.clicked.connect(self.fit_view)
+        self.layer_label = QLabel("")
+        self.info = QLabel("no toolpath loaded")
+        self.info.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        bar = QHBoxLayout()
+        for w in (QLabel("colour by"), self.mode_box, self.travel_box, fit, self.layer_label):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        body = QHBoxLayout()
+        body.addWidget(self.plotter.interactor, 1)
+        body.addWidget(self.slider)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(bar)
+        lay.addLayout(body, 1)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.info)
+
+    # --- public API -------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return any(t.running for t in self._tasks)
+
+    def load(self, path: str, flavor: str | None = None) -> None:
+        self._t0 = time.perf_counter()
+        self.first_frame_s = None
+        self.analysis = None
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        task = self._start(lambda report: build_toolpath_scene(str(path), flavor, report), self._on_loaded)
+        task.progress.connect(self._on_progress)
+
+    def set_layer(self, layer: int) -> None:
+        """Show every layer up to ``layer`` (0-based)."""
+        if self.scene is None:
+            return
+        self.layer = max(0, min(int(layer), self.scene.layers - 1))
+        if self.slider.value() != self.layer:
+            self.slider.blockSignals(True)
+            self.slider.setValue(self.layer)
+            self.slider.blockSignals(False)
+        self._apply_layer()
+
+    def set_travel_visible(self, on: bool) -> None:
+        self.travel_visible = bool(on)
+        if self.travel_box.isChecked() != self.travel_visible:
+            self.travel_box.setChecked(self.travel_visible)
+        if self._travel_actor is not None:
+            self._travel_actor.SetVisibility(self.travel_visible)
+            self.plotter.render()
+
+    def set_color_mode(self, mode: str) -> None:
+        if mode not in COLOR_MODES:
+            raise ValueError(f"unknown colour mode {mode!r}; use one of {', '.join(COLOR_MODES)}")
+        self.color_mode = mode
+        if self.mode_box.currentText() != mode:
+            self.mode_box.setCurrentText(mode)
+        self._apply_layer()
+
+    def visible_cells(self) -> tuple[int, int]:
+        """(working, travel) segments currently drawn; travel counts 0 when hidden."""
+        w = self._work_actor.mapper.GetInput().GetNumberOfCells() if self._work_actor else 0
+        t = self._travel_actor.mapper.GetInput().GetNumberOfCells() if self._travel_actor and self.travel_visible else 0
+        return int(w), int(t)
+
+    def fit_view(self) -> None:
+        self.plotter.reset_camera()
+        self.plotter.render()
+
+    def close_view(self) -> None:
+        for t in self._tasks:
+            t.wait()
+        self.plotter.close()
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
+        task = BackgroundTask(fn, self)
+        task.done.connect(on_done)
+        task.failed.connect(self._on_failed)
+        self._tasks = [t for t in self._tasks if t.running] + [task]
+        task.start()
+        return task
+
+    def _on_progress(self, pct: int, text: str) -> None:
+        self.progress.setValue(pct)
+        self.progress.setFormat(f"{text} ... %p%")
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self.info.setText(f"cannot show this G-code: {message}")
+        self.failed.emit(message)
+
+    def _on_loaded(self, scene: ToolpathScene) -> None:
+        self.scene = scene
+        self.layer = scene.layers - 1
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, scene.layers - 1)
+        self.slider.setValue(self.layer)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(scene.layers > 1)
+        self._apply_layer(reset_camera=True)
+        self.first_frame_s = time.perf_counter() - self._t0
+        self.progress.setRange(0, 0)  # busy: the planner runs next
+        self.progress.setFormat("estimating time ...")
+        tp = scene.toolpath
+        self.info.setText(f"{tp.flavor}: {tp.moves} moves, {scene.layers} layers; estimating time ...")
+        self.loaded.emit(scene)
+        self._start(lambda report: summarize(tp), self._on_analysed)
+
+    def _on_analysed(self, analysis: GcodeAnalysis) -> None:
+        self.analysis = analysis
+        self.progress.setVisible(False)
+        a = analysis
+        h, rem = divmod(int(round(a.estimated_time_s)), 3600)
+        text = f"{a.flavor}: {h}h {rem // 60:02d}m, {a.layers} layers, {a.moves} moves"
+        if a.flavor == "printer":
+            text += f", filament {a.filament_mm / 1000:.2f} m / {a.filament_g:.1f} g"
+        if a.slicer_difference is not None:
+            text += f" (slicer's estimate {a.slicer_difference:+.1%})"
+        self.info.setText(text)
+        self.analysed.emit(analysis)
+
+    def _on_slider(self, value: int) -> None:
+        self.layer = int(value)
+        self._debounce.start()
+
+    def _apply_layer(self, reset_camera: bool = False) -> None:
+        s = self.scene
+        if s is None:
+            return
+        work = s.work.mesh(s.points, self.layer)
+        travel = s.travel.mesh(s.points, self.layer)
+        if self.color_mode == "feature":
+            names = s.toolpath.feature_names
+            kw: dict[str, Any] = {"scalars": "feature", "cmap": FEATURE_CMAP, "clim": (0, max(len(names), 20) - 1),
+                                  "show_scalar_bar": False}
+        else:
+            top = float(s.work.speed.max()) if len(s.work.speed) else 1.0
+            kw = {"scalars": "speed", "cmap": "viridis", "clim": (0.0, top), "scalar_bar_args": {"title": "mm/s"}}
+        if work.n_cells:
+            self._work_actor = self.plotter.add_mesh(work, name="work", line_width=1, render=False, **kw)
+        elif self._work_actor is not None:
+            self.plotter.remove_actor(self._work_actor, render=False)
+            self._work_actor = None
+        if travel.n_cells:
+            self._travel_actor = self.plotter.add_mesh(travel, name="travel", color=TRAVEL_COLOUR, line_width=1,
+                                                       opacity=0.5, render=False)
+            self._travel_actor.SetVisibility(self.travel_visible)
+        z = s.layer_z[min(self.layer, len(s.layer_z) - 1)]
+        self.layer_label.setText(f"layer {self.layer + 1}/{s.layers}  z {z:.2f} mm")
+        if reset_camera:
+            self.plotter.view_isometric()
+            self.plotter.reset_camera()
+        self.plotter.render()
