@@ -219,8 +219,12 @@ async def main_async(args: argparse.Namespace) -> list[str]:
     print(f"  Marlin driver → emulator over a pty: {drv:,.0f} lines/s")
     print(f"  reference, raw pty ping-pong (write line, read ok): {ping:,.0f} lines/s")
     print(f"  reference, raw pty bulk write+read: {bulk:,.0f} lines/s")
+    # A real USB-serial link at 115200 baud moves 11,520 bytes/s (10 bits a byte): the ceiling on real hardware.
+    wire = 11_520 / (sum(len(p) + 3 for p in payload) / len(payload))  # + "ok\n" back
+    print(f"  reference, what 115200 baud can carry of these lines: {wire:,.0f} lines/s")
     rows += [f"| Marlin driver → emulator over pty ({len(commands)} lines of the vase file) | {drv:,.0f} lines/s | "
-             f"raw pty ping-pong {ping:,.0f} lines/s; raw bulk write+read {bulk:,.0f} lines/s |"]
+             f"raw pty ping-pong {ping:,.0f} lines/s; raw bulk write+read {bulk:,.0f} lines/s; "
+             f"115200 baud wire limit {wire:,.0f} lines/s |"]
 
     lat = await discovery_latency(args.runs)
     med = statistics.median(lat)

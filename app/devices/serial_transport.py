@@ -113,6 +113,8 @@ class SerialTransport:
         while not self._stop.is_set():
             try:
                 data = ser.read(max(1, ser.in_waiting))
+                if data and ser.in_waiting:  # the rest of a reply that arrived with its first byte: one hop
+                    data += ser.read(ser.in_waiting)
             except (serial.SerialException, OSError, TypeError) as exc:
                 # TypeError: pyserial's posix read races with close and can see a None fd.
                 if not self._stop.is_set():
