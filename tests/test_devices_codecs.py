@@ -169,3 +169,22 @@ def test_grbl_status_realtime_alarm_and_errors() -> None:
                                           ("G0 (rapid) X5", "G0  X5"), ("%", "")])
 def test_commands_are_cleaned(raw: str, expected: str) -> None:
     assert commands_from_lines([raw]) == ([expected] if expected else [])
+
+
+def test_marlin_lost_ok_is_recovered_after_the_timeout() -> None:
+    c = ready_marlin()
+    c.receive_data(b"ok\n")  # M155
+    c.data_to_send()
+    c.start_job(["G1 X1", "G1 X2"])
+    assert c.data_to_send() == numbered(3, "G1 X1")
+    c.tick(0.0)
+    c.tick(5.0)
+    c.receive_data(b"echo:busy: processing\n")  # keep-alives hold the timeout off
+    c.tick(9.0)
+    c.tick(12.0)
+    assert c.data_to_send() == b"" and c.timeouts == 0
+    c.tick(19.5)  # silence for 10 s with a line in flight: the ok was lost
+    assert c.data_to_send() == b"M105\n" and c.timeouts == 1
+    ev = c.receive_data(b"ok T:20.0 /0.0 B:20.0 /0.0\n")
+    assert mc.LineAcked(0, 3) in ev
+    assert c.data_to_send() == numbered(4, "G1 X2")

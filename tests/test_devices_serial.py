@@ -109,6 +109,7 @@ def test_a_port_that_vanishes_mid_job_leaves_the_job_paused_with_its_position() 
     executed = len(job_lines(emu.accepted))
     assert cp.lines_acked in (executed - 1, executed)
     assert "lost the serial port" in fin.message
+    assert cp.position["x_mm"] == float(cp.lines_acked - 1)  # the last acknowledged move: G1 X<n>
 
 
 def test_firmware_error_puts_the_machine_in_error_with_the_job_state_saved() -> None:

@@ -157,3 +157,24 @@ def test_driver_link_moves_the_node_and_publishes_telemetry_alerts_and_job_event
     tele = [e for e in seen if isinstance(e, TelemetryReceived)]
     assert len(tele) > 100 and tele[0].sample.node_id == node.id and "power_w" in tele[0].sample.metrics
     assert node.energy_level > 0 and node.material_levels["pla"] < 1000
+
+
+def test_telemetry_stream_yields_readings_on_the_injected_clock() -> None:
+    from app.core.clock import ScaledClock
+    from app.core.drivers import event_stream
+
+    async def go():
+        m = SimulatedMachine("arm", Capabilities(process=ProcessType.ROBOT_ARM), ScaledClock(1000),
+                             SimConfig(telemetry_interval_s=5))
+        await m.connect()
+        got = []
+        async for ev in event_stream(m):
+            got.append(ev)
+            if len(got) == 20:
+                break
+        await m.disconnect()
+        return got, m
+
+    got, m = asyncio.run(asyncio.wait_for(go(), 10))
+    assert len(got) == 20 and all("power_w" in e.metrics for e in got)
+    assert m._listeners == []  # the stream let go of the machine

@@ -7,8 +7,10 @@ telemetry. Concrete drivers live in ``app/devices`` and are built by ``app/boots
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -227,3 +229,24 @@ class DriverBase:
 
     def _set_state(self, state: DriverState, reason: str = "") -> None:
         self._emit(DriverStateChanged(state, reason))
+
+
+async def event_stream(device: FabricationDevice, types: tuple[type, ...] = (DriverTelemetry,),
+                       maxsize: int = 1000) -> AsyncIterator[DriverEvent]:
+    """The spec's telemetry stream: ``async for ev in event_stream(driver): ...``. A slow reader loses the
+    oldest readings, never stalls the machine."""
+    queue: asyncio.Queue[DriverEvent] = asyncio.Queue(maxsize)
+
+    def listener(ev: DriverEvent) -> None:
+        if isinstance(ev, types):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(ev)
+
+    device.add_listener(listener)
+    try:
+        while True:
+            yield await queue.get()
+    finally:
+        device.remove_listener(listener)

@@ -116,6 +116,10 @@ class MarlinCodec:
     _job: _Job | None = None
     _last_poll: float = float("-inf")
     _handshake_seen_at: float | None = None
+    comm_timeout_s: float = 10.0
+    _rx_seen: bool = False
+    _last_rx: float | None = None
+    timeouts: int = 0
     handshake_retry_s: float = 2.0
     halted: bool = False
 
@@ -198,12 +202,26 @@ class MarlinCodec:
                 self.start()
             return
         self._handshake_seen_at = None
+        self._check_timeout(now)
         if self._phase != "ready" or self.autoreport or self.halted:
             return
         if now - self._last_poll >= self.poll_interval_s and "M105" not in self._host:
             self._last_poll = now
             self._host.append("M105")
             self._pump()
+
+    def _check_timeout(self, now: float) -> None:
+        """A line in flight and nothing heard for a long time (busy: keep-alives count): its ok was lost on the
+        wire. An unnumbered M105 draws an ok that frees the slot; if the line itself was lost, the printer asks
+        for it again with a resend, served from history."""
+        if self._rx_seen or self._last_rx is None:
+            self._rx_seen = False
+            self._last_rx = now
+            return
+        if self._inflight is not None and not self.halted and now - self._last_rx >= self.comm_timeout_s:
+            self._last_rx = now
+            self.timeouts += 1
+            self._out += b"M105\n"
 
     def data_to_send(self) -> bytes:
         out = bytes(self._out)
@@ -212,6 +230,7 @@ class MarlinCodec:
 
     # ---------------------------------------------------------------- machine side
     def receive_data(self, data: bytes) -> list[MarlinEvent]:
+        self._rx_seen = True
         self._buf += data
         events: list[MarlinEvent] = []
         while True:

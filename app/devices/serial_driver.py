@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -28,6 +29,24 @@ TICK_S = 0.05
 PROGRESS_EVERY_S = 0.25
 
 
+_AXIS_WORD = re.compile(r"([XYZEF])\s*(-?\d*\.?\d+)", re.IGNORECASE)
+
+
+def last_position(commands: list[str], acked: int, lookback: int = 20_000) -> dict[str, float]:
+    """The last commanded value of each axis (and feed) among the acknowledged lines: where to resume from.
+    Words are taken as written (absolute positioning, as slicers emit)."""
+    found: dict[str, float] = {}
+    for cmd in reversed(commands[max(0, acked - lookback):acked]):
+        if cmd[:1] not in "Gg":
+            continue
+        for axis, value in _AXIS_WORD.findall(cmd):
+            key = f"{axis.lower()}_mm" if axis.upper() != "F" else "feed_mm_min"
+            found.setdefault(key, float(value))
+        if len(found) == 5:
+            break
+    return found
+
+
 class SerialDriver(DriverBase):
     """Subclasses set ``self.codec`` and implement ``_on_bytes``; everything runs on the event loop thread."""
 
@@ -48,6 +67,7 @@ class SerialDriver(DriverBase):
         self._last_progress = 0.0
         self._done: asyncio.Future[DriverJobFinished] | None = None
         self.firmware: dict[str, str] = {}
+        self._commands: list[str] = []
 
     # ------------------------------------------------------------------ life cycle
     async def connect(self) -> None:
@@ -103,6 +123,7 @@ class SerialDriver(DriverBase):
         if not 0 <= job.start_line <= len(commands):
             raise ValidationError(f"start line {job.start_line} is outside the program ({len(commands)} lines)")
         self._job_req = job
+        self._commands = commands
         self._job_id = job.job_id
         self._job_total = len(commands)
         self._done = asyncio.get_running_loop().create_future()
@@ -120,7 +141,8 @@ class SerialDriver(DriverBase):
         acked, total = self.codec.job_position()
         if total == 0:
             acked, total = self._acked, self._job_total
-        return JobCheckpoint(self._job_id, acked, total, acked / total if total else 0.0)
+        return JobCheckpoint(self._job_id, acked, total, acked / total if total else 0.0,
+                             last_position(self._commands, acked))
 
     def _with_progress(self, metrics: dict[str, float]) -> dict[str, float]:
         if self._job_req is not None and self._job_total:
