@@ -102,3 +102,17 @@ def test_validator_catches_each_broken_rule() -> None:
             plan = Plan([0, 0, 1], [0, 3, 0], [3, 5, 5])
         found = validate_plan(problem, plan)
         assert any(needle in v for v in found), (needle, found)
+
+
+def test_cpsat_component_improves_a_hinted_plan(fjsp: Path, bks: dict[str, int]) -> None:
+    from app.core.scheduling.cpsat import available, cpsat_improve
+
+    if not available():
+        pytest.skip("OR-Tools is not installed")
+    p = load_instance(fjsp / "kacem" / "kacem2.fjs")
+    start = construct(p)
+    plan = cpsat_improve(p, start, time_limit_s=3.0, seed=0)
+    assert validate_plan(p, plan) == []
+    assert plan.makespan <= start.makespan and plan.makespan == bks["kacem2"]
+    both = optimize(p, time_limit_s=1.0, workers=2, use_cpsat=True)
+    assert validate_plan(p, both) == [] and both.makespan == bks["kacem2"]

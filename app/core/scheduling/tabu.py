@@ -17,9 +17,6 @@ from collections.abc import Callable
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import Problem
 
-PERTURB_RANDOM = True
-PRUNE = True
-
 
 class TabuState:
     """Machine assignment and per-machine order, with heads (r) and tails (t, including own duration)."""
@@ -142,7 +139,7 @@ def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int
                 tj = t[x]
         mv = assign[v]
         for k, pk in st.alts[v]:
-            if PRUNE and rj + pk + tj > cmax + slack:
+            if rj + pk + tj > cmax + slack:
                 continue  # no position on k can bring the path through v back under the makespan
             q = seq[k]
             skip = -1
@@ -248,7 +245,7 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                     cands = _neighbours(st, rng.getrandbits(16))
                     if not cands:
                         break
-                    _, _, v, k, i, _ = cands[rng.randrange(len(cands))] if PERTURB_RANDOM else min(cands)
+                    _, _, v, k, i, _ = cands[rng.randrange(len(cands))]
                     st.move(v, k, i)
                     st.evaluate()
                 tabu.clear()
