@@ -87,7 +87,9 @@ def test_swarm_job_assembly_waits_for_every_copy_and_shows_its_critical_path() -
     assert plan.makespan == 5 * 3600 + 1800  # the body is the bottleneck
     cp = critical_path(prob, plan)
     assert built.ops[cp[0]].part_id == body.id and cp[-1] == a
+    assert critical_path(prob, plan, job=0) == cp  # the only job: its own critical path is the plan's
     d = plan_to_dict(prob, plan)
+    assert d["jobs"][0]["critical_path"] == d["critical_path"]
     assert d["critical_path"][-1].startswith("drone/assembly")
     got = built.assignments(plan)
     assert got[a].start == NOW + timedelta(seconds=plan.start[a]) and got[a].node_id == nodes[-1].id
@@ -163,3 +165,17 @@ def test_dispatch_gives_the_freed_machine_the_right_part() -> None:
     big.active_jobs = [normal.id]
     big.state = NodeState.EXECUTING
     assert dispatch(small, [p_big], [small, big], priority=prio) is None  # it cannot take the big part
+
+
+def test_each_job_has_its_own_critical_path() -> None:
+    nodes = [fdm(f"p{i}") for i in range(3)]
+    big, small = Job("big"), Job("small")
+    part(big, "slab", secs=8 * 3600)
+    first = part(small, "base", secs=1800)
+    top = part(small, "top", secs=900)
+    top.depends_on = [first.id]
+    built = build_problem([big, small], nodes, NOW)
+    plan = optimize(built.problem, time_limit_s=0.2)
+    names = built.problem.op_names
+    assert [names[o] for o in critical_path(built.problem, plan)] == ["big/slab#1"]
+    assert [names[o] for o in critical_path(built.problem, plan, job=1)] == ["small/base#1", "small/top#1"]

@@ -95,16 +95,22 @@ def objective_value(problem: Problem, plan: Plan, mt: Metrics | None = None) -> 
             + w.setups * mt.setup_time + w.balance * mt.load_imbalance)
 
 
-def critical_path(problem: Problem, plan: Plan) -> list[int]:
-    """Operations on a longest chain (precedence or same machine) that ends at the makespan, first to last."""
+def critical_path(problem: Problem, plan: Plan, job: int | None = None) -> list[int]:
+    """Operations on a longest chain (precedence or same machine) that ends at the makespan, first to last.
+
+    With ``job``, the chain that ends at that job's last operation: what holds a swarm job back.
+    """
     if not plan.end:
+        return []
+    ops = range(problem.n_ops) if job is None else [o for o in range(problem.n_ops) if problem.op_job[o] == job]
+    if not ops:
         return []
     seqs = plan.sequences(problem.n_machines)
     mprev: dict[int, int] = {}
     for seq in seqs:
         for a, b in zip(seq, seq[1:], strict=False):
             mprev[b] = a
-    o = max(range(problem.n_ops), key=lambda x: plan.end[x])
+    o = max(ops, key=lambda x: plan.end[x])
     path = [o]
     while True:
         s = plan.start[o]
@@ -132,4 +138,8 @@ def plan_to_dict(problem: Problem, plan: Plan) -> dict[str, Any]:
             for m, seq in enumerate(seqs)
         ],
         "critical_path": [problem.op_names[o] for o in critical_path(problem, plan)],
+        "jobs": [{"job": problem.job_names[j], "end": max((plan.end[o] for o in range(problem.n_ops)
+                                                          if problem.op_job[o] == j), default=0),
+                  "critical_path": [problem.op_names[o] for o in critical_path(problem, plan, j)]}
+                 for j in range(problem.n_jobs)],
     }
