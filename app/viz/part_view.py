@@ -18,7 +18,14 @@ from pyvistaqt import QtInteractor
 from app.core.domain.capabilities import Capabilities
 from app.core.estimation import PartAnalysis, fitting_machines
 from app.viz.background import BackgroundTask
-from app.viz.part_scene import OBJECT_COLOURS, OVERHANG_COLOUR, PartScene, build_part_scene, placement, plate_and_volume
+from app.viz.part_scene import (
+    OBJECT_COLOURS,
+    OVERHANG_COLOUR,
+    PartScene,
+    build_part_scene,
+    placement,
+    plate_and_volume,
+)
 
 log = logging.getLogger(__name__)
 

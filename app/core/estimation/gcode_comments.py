@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-_TYPE = re.compile(rb"^;\s*TYPE:([^\r\n]*)", re.M)
 _LAYER = re.compile(rb"^;(?:LAYER_CHANGE|LAYER:-?\d+)\s*$", re.M)
 _HEAD_TAIL = 256 * 1024
 
@@ -41,11 +40,25 @@ class CommentScan:
 
 
 def scan_comments(buf: bytes, newlines: np.ndarray) -> CommentScan:
-    types = [(m.start(), m.group(1).decode("utf-8", "replace").strip()) for m in _TYPE.finditer(buf)]
-    layers = [m.start() for m in _LAYER.finditer(buf)]
+    # bytes.find runs at memchr speed; a multi-line regex over 50 MB is ten times slower.
+    types = []
+    for at in _line_starts_with(buf, b";TYPE:"):
+        end = buf.find(b"\n", at)
+        types.append((at, buf[at + 6 : end if end >= 0 else len(buf)].decode("utf-8", "replace").strip()))
+    layers = [at for at in _line_starts_with(buf, b";LAYER") if _LAYER.match(buf, at)]
     type_lines = np.searchsorted(newlines, np.array([p for p, _ in types], dtype=np.int64))
     layer_lines = np.searchsorted(newlines, np.array(layers, dtype=np.int64))
     return CommentScan(type_lines, [n for _, n in types], layer_lines, slicer_figures(buf))
+
+
+def _line_starts_with(buf: bytes, token: bytes) -> list[int]:
+    out: list[int] = []
+    at = buf.find(token)
+    while at >= 0:
+        if at == 0 or buf[at - 1] in b"\r\n":
+            out.append(at)
+        at = buf.find(token, at + len(token))
+    return out
 
 
 def slicer_figures(buf: bytes) -> dict[str, Any]:
