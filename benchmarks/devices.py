@@ -240,7 +240,7 @@ async def main_async(args: argparse.Namespace) -> list[str]:
     print(f"{args.machines} simulated machines at 1 Hz, CPU as a share of one core over {window:.0f} s:")
     print(f"  simulators alone: {base:.1%}")
     print(f"  simulators + core (fleet, driver links, bus): {core:.1%} → core {core - base:.1%} (target < 25 %)")
-    print(f"  + telemetry service storing samples ({samples} stored): {full:.1%} → core {full - base:.1%}")
+    print(f"  + telemetry service (buffers, detectors, batched writes; {samples} samples handled): {full:.1%} → core {full - base:.1%}")
     rows.append(f"| {args.machines} simulated machines at 1 Hz: core CPU (fleet + links + bus) | "
                 f"{core - base:.1%} of one core | simulators alone {base:.1%}; target < 25 % |")
     rows.append(f"| same, with the telemetry service storing every sample | {full - base:.1%} of one core | "
@@ -260,7 +260,8 @@ def main() -> None:
         cmd = "PYTHONPATH=. .venv/bin/python benchmarks/devices.py " + " ".join(sys.argv[1:])
         out = ROOT / "benchmarks" / "results" / "devices.md"
         out.write_text("# Devices benchmarks\n\n" + f"Command: `{cmd.strip()}` (2-core shared machine, "
-                       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n"
+                       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at the end "
+                       f"{os.getloadavg()[0]:.1f} from other work on the machine)\n\n"
                        "| what | figure | reference (same run) |\n|---|---|---|\n" + "\n".join(rows) + "\n")
         print(f"written {out}")
 
