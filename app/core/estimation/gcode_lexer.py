@@ -70,7 +70,69 @@ def _outside_comments(pos: np.ndarray, ch: np.ndarray, is_nl: np.ndarray) -> np.
     return is_letter & ~in_semi & ~in_paren
 
 
+_ONES = 0x0101010101010101
+_HIGH = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+_BYTE_MASK = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_ALIGN_SHIFT = np.array([0] + [8 * (8 - k) for k in range(1, 9)], dtype=np.uint64)
+
+
+def _u(v: int) -> np.uint64:
+    return np.uint64(v)
+
+
 def _numbers(padded: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Parse the number after each letter, eight bytes at a time (SWAR: SIMD within a register).
+
+    Each number's first eight bytes are read as one little-endian uint64; byte classes, the length,
+    the dot and the digits' value all come from a few dozen whole-array integer operations. Numbers
+    that do not end within eight bytes, or look malformed, go to the byte-by-byte parser below.
+    """
+    m = len(start)
+    first = padded[start]
+    neg = first == MINUS
+    body = start + (neg | (first == PLUS))
+    # A uint64 view that starts at every byte offset (unaligned, stride 1): one gather reads 8 bytes.
+    w = np.ndarray((len(padded) - 8,), dtype="<u8", buffer=padded, strides=(1,))[body]
+    x = w ^ _u(0x30 * _ONES)
+    nondigit = (((x & _LOW7) + _u(0x76 * _ONES)) | x) & _HIGH
+    y = w ^ _u(0x2E * _ONES)
+    dots = ~((((y & _LOW7) + _LOW7) | y)) & _HIGH
+    stop = nondigit & ~dots
+    ended = stop != 0
+    low = stop & (~stop + _u(1))  # lowest set bit: the first byte that is neither digit nor dot
+    before = low - _u(1)
+    # Trailing zeros = popcount(lowest bit - 1); the marker bit of byte k is bit 8k+7. Everything
+    # per-number below stays uint8 and goes through small lookup tables: numpy's mixed-type
+    # arithmetic on millions of elements costs more than the bit tricks themselves.
+    length = np.bitwise_count(before) >> np.uint8(3)
+    dots_in = dots & before
+    ndots = np.bitwise_count(dots_in)
+    dot_low = dots_in & (~dots_in + _u(1))
+    p = np.minimum(np.bitwise_count(dot_low - _u(1)) >> np.uint8(3), length)  # no dot: p = length
+    nd = length - (ndots == 1).view(np.uint8)
+    lowmask_p = _BYTE_MASK[p]
+    w2 = (w & lowmask_p) | ((w >> _u(8)) & ~lowmask_p)  # drop the dot: later bytes move down one
+    keep = _BYTE_MASK[nd]
+    d = (w2 & keep) - (_u(0x30 * _ONES) & keep)
+    d <<= _ALIGN_SHIFT[nd]  # right-align: missing leading digits become zeros
+    d = ((d & _u(0x0F * _ONES)) * _u(2561)) >> _u(8)
+    d = ((d & _u(0x00FF00FF00FF00FF)) * _u(6553601)) >> _u(16)
+    d = ((d & _u(0x0000FFFF0000FFFF)) * _u(42949672960001)) >> _u(32)
+    value = (d & _u(0xFFFFFFFF)).astype(np.float64)
+    value /= _POW10[nd - p]
+    np.negative(value, out=value, where=neg)
+    value[nd == 0] = np.nan
+    slow = ~ended | (ndots > 1) | (length > 8)
+    if slow.any():
+        idx = np.flatnonzero(slow)
+        value[idx] = _numbers_bytewise(padded, start[idx])
+    return value
+
+
+def _numbers_bytewise(padded: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Parse the number after each letter (sign, digits, one dot); NaN where there is none.
 
     Column by column: round k reads the k-th byte of every number at once, so each round is a few
