@@ -278,3 +278,50 @@ def test_grbl_emergency_stop_reaches_the_controller_at_once() -> None:
     delay, fin, state = run(go())
     assert delay < 0.1
     assert fin.outcome is JobOutcome.FAILED and state is DriverState.ERROR
+
+
+def test_lost_port_through_the_driver_link_leaves_the_node_offline_and_the_job_paused(tmp_path: Path) -> None:
+    from app.core.bus import EventBus
+    from app.core.clock import SystemClock
+    from app.core.device_events import DeviceJobFinished
+    from app.core.domain.enums import NodeState
+    from app.core.events import AlertRaised
+    from app.core.fleet.driver_link import DriverLink
+    from app.core.fleet.service import FleetService
+    from app.core.store import open_store
+
+    async def go():
+        store = open_store(f"sqlite:///{tmp_path}/t.sqlite")
+        bus = EventBus()
+        fleet = FleetService(store, bus, SystemClock())
+        await fleet.start()
+        seen: list = []
+        bus.subscribe((DeviceJobFinished, AlertRaised), seen.append)
+        emu = MarlinEmulator(MarlinFaults(drop_after_lines=800))
+        emu.start()
+        d = MarlinDriver("ender", emu.path, connect_timeout_s=5)
+        node = await fleet.register("ender", d.capabilities, driver="marlin", address=f"serial:{emu.path}")
+        link = DriverLink(fleet, bus, SystemClock(), node.id, d).attach()
+        try:
+            await d.connect()
+            await link.drain()
+            idle = fleet.get(node.id).state
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i}" for i in range(2000)]))
+            await d.wait_job()
+            await link.drain()
+            await bus.drain()
+            return idle, fleet.get(node.id).state, seen, [c.to_state for c in await fleet.timeline(node.id)]
+        finally:
+            await d.disconnect()
+            await link.detach()
+            emu.stop()
+            await bus.close()
+            store.close()
+
+    idle, state, seen, states = run(go())
+    assert idle is NodeState.IDLE  # REGISTERED → CONFIGURED → IDLE once the firmware answered
+    assert state is NodeState.OFFLINE
+    assert states[:5] == ["REGISTERED", "CONFIGURED", "IDLE", "ASSIGNED", "EXECUTING"] and states[-1] == "OFFLINE"
+    fin = next(e for e in seen if isinstance(e, DeviceJobFinished))
+    assert fin.outcome == "paused" and 700 < fin.checkpoint["lines_acked"] < 800
+    assert any(isinstance(e, AlertRaised) and e.alert.type == "link_lost" for e in seen)

@@ -14,7 +14,8 @@ from app import __version__
 from app.core.clock import ScaledClock, SystemClock
 from app.core.domain.capabilities import Capabilities
 from app.core.domain.enums import ProcessType
-from app.core.domain.errors import ValidationError
+from app.core.domain.errors import ImeweError, ValidationError
+from app.core.drivers import DriverState, FabricationDevice
 from app.core.paths import Paths
 from app.devices.agent import NodeAgent
 from app.devices.agent_protocol import AgentIdentity
@@ -88,9 +89,25 @@ async def _serve(args: argparse.Namespace) -> int:
               f"  node id     {agent.node_id}\n  fingerprint {ident.fingerprint}\n"
               f"  token       {token}\n  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
               flush=True)
-        await stop.wait()
+        await _supervise(driver, stop)
     finally:
         await agent.stop()
         await driver.disconnect()
     print("node agent stopped", file=sys.stderr)
     return 0
+
+
+async def _supervise(driver: FabricationDevice, stop: asyncio.Event, retry_s: float = 5.0) -> None:
+    """Until asked to stop: when the machine's port goes away (cable pulled, power cycled), keep trying to
+    reconnect, so the control room sees it come back by itself."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), retry_s)
+        if stop.is_set():
+            return
+        if driver.status().state in (DriverState.OFFLINE, DriverState.DISCONNECTED):
+            try:
+                await driver.connect()
+                log.info("%s reconnected", driver.name)
+            except ImeweError as exc:
+                log.info("%s still unreachable: %s", driver.name, exc)

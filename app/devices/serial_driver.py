@@ -71,6 +71,11 @@ class SerialDriver(DriverBase):
 
     # ------------------------------------------------------------------ life cycle
     async def connect(self) -> None:
+        if self._tick_task is not None:  # reconnecting after a lost port
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+            self._tick_task = None
         self._set_state(DriverState.CONNECTING, f"opening {self.port}")
         await self._transport.open()
         self._ready.clear()

@@ -56,6 +56,7 @@ class SerialTransport:
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._write_lock = threading.Lock()
+        self._traffic_path = traffic_log
         self._traffic = TrafficLog(traffic_log)
         self.bytes_out = 0
         self.bytes_in = 0
@@ -65,6 +66,8 @@ class SerialTransport:
         return self._serial is not None and self._serial.is_open
 
     async def open(self) -> None:
+        if self._serial is not None:  # reopening after a lost port: let go of the dead one first
+            await self.close()
         self._loop = asyncio.get_running_loop()
         try:
             # Opening can block for a moment on real USB adapters; keep it off the loop.
@@ -72,6 +75,8 @@ class SerialTransport:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceError(f"cannot open serial port {self.port}: {exc}") from exc
         self._stop.clear()
+        self._traffic.close()
+        self._traffic = TrafficLog(self._traffic_path)
         self._thread = threading.Thread(target=self._read_loop, name=f"serial:{self.port}", daemon=True)
         self._thread.start()
 
