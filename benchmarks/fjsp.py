@@ -212,7 +212,11 @@ def main() -> int:
     if not BENCH.is_dir():
         print(f"benchmark data not found in {BENCH} (set IMEWE_SHARED)", file=sys.stderr)
         return 2
-    lines: list[str] = []
+    load = os.getloadavg()
+    note = (f"machine: {os.cpu_count()} cores, load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+            f"(1/5/15 min); workers per run: {args.workers}; seed {args.seed}")
+    print(note, flush=True)
+    lines: list[str] = [note, ""]
     if not args.scale_only:
         lines += run_sets(args)
     if not args.no_scale:

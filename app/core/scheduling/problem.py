@@ -6,6 +6,7 @@ plan time units (seconds for the shop, abstract units for benchmark files) count
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,19 @@ class Problem:
                     raise ValidationError(f"operation {self.op_names[o]}: bad machine {m} or duration {d}", "alts")
         if len(self.topo_order()) != self.n_ops:
             raise ValidationError("the precedence graph has a cycle", "preds")
+
+    def evolve(self, **changes: object) -> Problem:
+        """A copy with some fields changed, without re-checking the whole shop (replanning stays fast on big
+        fleets); the successor lists are rebuilt when the precedences change. Callers keep it consistent."""
+        new = copy.copy(self)
+        for k, v in changes.items():
+            setattr(new, k, v)
+        if "preds" in changes:
+            new.succs = [[] for _ in range(new.n_ops)]
+            for o, ps in enumerate(new.preds):
+                for p in ps:
+                    new.succs[p].append(o)
+        return new
 
     @property
     def n_ops(self) -> int:

@@ -15,6 +15,7 @@ from app.core.domain.errors import ValidationError
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import INF, Problem
 from app.core.scheduling.timeline import Timelines
+from app.core.scheduling.util import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,17 @@ def _pin_started(problem: Problem, plan: Plan, now: int, exclude: set[int]) -> d
 
 def repair(problem: Problem, plan: Plan, now: int, seeds: Iterable[int]) -> ReplanResult:
     """Re-place ``seeds`` and their job successors (those not started) at or after ``now``."""
+    with gc_paused():
+        return _repair(problem, plan, now, seeds)
+
+
+def _repair(problem: Problem, plan: Plan, now: int, seeds: Iterable[int]) -> ReplanResult:
     affected = {o for o in _closure(problem, seeds) if o not in problem.fixed}
     tl = Timelines(problem)
     new = plan.copy()
-    for o in sorted((o for o in range(problem.n_ops) if o not in affected), key=lambda o: plan.start[o]):
-        tl.place(o, plan.machine[o], plan.start[o], plan.end[o] - plan.start[o])
-    rank = {o: i for i, o in enumerate(problem.topo_order())} if affected else {}
+    tl.load([(o, plan.machine[o], plan.start[o], plan.end[o] - plan.start[o])
+             for o in range(problem.n_ops) if o not in affected])
+    rank = _local_topo_rank(problem, affected)
     moved: list[int] = []
     for o in sorted(affected, key=lambda o: (plan.start[o], rank[o])):
         ready = max(problem.release[o], now)
@@ -65,7 +71,7 @@ def repair(problem: Problem, plan: Plan, now: int, seeds: Iterable[int]) -> Repl
             key = (s + d, m != plan.machine[o], d)  # prefer staying put when it is as good
             if best is None or key < best[0]:
                 best = (key, m, s, d)
-        if best is None:
+        if best is None or best[2] >= INF // 2:
             raise ValidationError(f"{problem.op_names[o]} has no machine left that can run it")
         _, m, s, d = best
         tl.place(o, m, s, d)
@@ -74,6 +80,22 @@ def repair(problem: Problem, plan: Plan, now: int, seeds: Iterable[int]) -> Repl
         new.machine[o], new.start[o], new.end[o] = m, s, s + d
     new.source = "replan"
     return ReplanResult(problem, new, moved)
+
+
+def _local_topo_rank(problem: Problem, ops: set[int]) -> dict[int, int]:
+    """A topological rank of a subset (ties in start time must still put predecessors first)."""
+    indeg = {o: sum(1 for p in problem.preds[o] if p in ops) for o in ops}
+    stack = [o for o, k in indeg.items() if k == 0]
+    rank: dict[int, int] = {}
+    while stack:
+        o = stack.pop()
+        rank[o] = len(rank)
+        for x in problem.succs[o]:
+            if x in indeg:
+                indeg[x] -= 1
+                if indeg[x] == 0:
+                    stack.append(x)
+    return rank
 
 
 def machine_failed(problem: Problem, plan: Plan, machine: int, at: int) -> ReplanResult:
@@ -92,10 +114,10 @@ def machine_failed(problem: Problem, plan: Plan, machine: int, at: int) -> Repla
     alts = list(problem.alts)
     for o in lost:
         alts[o] = [(m, d) for m, d in problem.alts[o] if m != machine]
-    fixed = {o: v for o, v in problem.fixed.items() if o not in set(lost)}
-    base = replace(problem, unavailable=unavailable, alts=alts, fixed=fixed)
-    fixed = _pin_started(base, plan, at, set(lost))
-    newp = replace(base, fixed=fixed)
+    lost_set = set(lost)
+    fixed = _pin_started(problem, plan, at, lost_set)
+    fixed = {o: v for o, v in fixed.items() if o not in lost_set}
+    newp = problem.evolve(unavailable=unavailable, alts=alts, fixed=fixed)
     res = repair(newp, plan, at, lost)
     log.info("machine %s failed at %s: %d operations moved", problem.machine_names[machine], at, len(res.moved))
     return res
@@ -117,10 +139,10 @@ def op_finished(problem: Problem, plan: Plan, op: int, at: int) -> ReplanResult:
     seeds = [o for o in range(problem.n_ops) if plan.machine[o] == m and s <= plan.start[o] < at and o != op
              and o not in problem.fixed]
     seeds += list(problem.succs[op])
-    base = replace(problem, alts=alts)
+    base = problem.evolve(alts=alts)
     fixed = _pin_started(base, plan, at, _closure(problem, seeds))
     fixed[op] = (m, s)
-    newp = replace(base, fixed=fixed)
+    newp = base.evolve(fixed=fixed)
     shifted = plan.copy()
     shifted.end[op] = at
     return repair(newp, shifted, at, seeds)

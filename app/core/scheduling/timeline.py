@@ -108,6 +108,41 @@ class Timelines:
         if self.cap is not None and w > 0 and d > 0:
             self._add_power(s, s + d, w)
 
+    def load(self, items: list[tuple[int, int, int, int]]) -> None:
+        """Place many (op, machine, start, duration) at once (replanning keeps most of a big plan as it is)."""
+        per: dict[int, list[tuple[int, int, int]]] = {}
+        for op, m, st, d in items:
+            per.setdefault(m, []).append((st, st + d, op))
+        fam = self.p.family
+        for m, ivs in per.items():
+            ivs.extend(zip(self.starts[m], self.ends[m], self.owner[m], strict=True))
+            ivs.sort(key=lambda x: (x[0], x[1]))
+            self.starts[m] = [a for a, _, _ in ivs]
+            self.ends[m] = [b for _, b, _ in ivs]
+            self.owner[m] = [o for _, _, o in ivs]
+            for _a, b, o in ivs:
+                if o != BLOCK and b >= self.last_end[m]:
+                    self.last_end[m] = b
+                    if fam[o] >= 0:
+                        self.last_fam[m] = fam[o]
+        if self.cap is not None:
+            events: dict[int, float] = {}
+            for op, _m, st, d in items:
+                w = self.p.power_w[op]
+                if w > 0 and d > 0:
+                    events[st] = events.get(st, 0.0) + w
+                    events[st + d] = events.get(st + d, 0.0) - w
+            level = 0.0
+            pt, pl = [0], [0.0]
+            for t in sorted(events):
+                level += events[t]
+                if t == pt[-1]:
+                    pl[-1] = level
+                else:
+                    pt.append(t)
+                    pl.append(level)
+            self.pt, self.pl = pt, pl
+
     def occupied(self, m: int) -> list[int]:
         return [o for o in self.owner[m] if o != BLOCK]
 
