@@ -142,6 +142,37 @@ async def running_core(home: str | None = None, db_url: str | None = None,
         await core.kernel.shutdown()
 
 
+def node_token(config: Config) -> str:
+    """The pairing token agents expect: IMEWE_NODE_TOKEN, ``node_token`` in config.toml, or the one
+    ``imewe node`` keeps in keys/node-token (made on first use)."""
+    import os
+    import secrets
+
+    token = os.environ.get("IMEWE_NODE_TOKEN") or str(config.raw.get("node_token") or "")
+    if token:
+        return token
+    path = config.paths.keys / "node-token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    token = secrets.token_urlsafe(18)
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token
+
+
+def wire_site_services(core: Core, *, discovery: bool | None = None) -> None:
+    """What a running site adds to the one-shot core: network discovery of machines (when enabled)."""
+    use_discovery = core.config.discovery if discovery is None else discovery
+    if use_discovery:
+        from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+        from app.devices.factory import agent_driver_factory
+
+        disc = ZeroconfDiscovery(core.fleet, core.bus, core.clock, agent_driver_factory(node_token(core.config)),
+                                 interfaces=core.config.interfaces or None)
+        core.kernel.add(disc, depends_on=("fleet",))
+        core.machines.add_extra(lambda: disc.links)
+        core.services["discovery"] = disc
+
+
 def wire_optional_services(core: Core) -> None:
-    """Services that arrive with other parts of the product (telemetry, energy, discovery, sites) are added here
-    when their packages are present; each one is optional for the core to run."""
+    wire_site_services(core)

@@ -196,6 +196,8 @@ class ZeroconfDiscovery:
                 await driver.disconnect()
                 return
             log.info("registered node agent %s (%s) at %s", node.name, node_id, advert.address)
+        elif node.address != advert.address:  # the agent came back on another address or port
+            await self.fleet.configure(node_id, address=advert.address, actor="discovery")
         link = DriverLink(self.fleet, self.bus, self.clock, node_id, driver).attach()
         self.links[node_id] = link
         await link.sync_state()

@@ -34,9 +34,19 @@ class MachineRoom:
         self._bus = bus
         self._clock = clock
         self._factory = factory
-        self._extra = extra  # links owned by others (discovery)
+        self._extras: list[Callable[[], Mapping[UUID, DriverLink]]] = [extra] if extra else []
         self.links: dict[UUID, DriverLink] = {}
         self.failures: dict[UUID, str] = {}
+
+    def add_extra(self, links: Callable[[], Mapping[UUID, DriverLink]]) -> None:
+        """Links owned by someone else (discovery's agents) that the driver map should include."""
+        self._extras.append(links)
+
+    def extra_links(self) -> dict[UUID, DriverLink]:
+        out: dict[UUID, DriverLink] = {}
+        for get in self._extras:
+            out.update(get())
+        return out
 
     async def start(self) -> None:
         if self._factory is None:
@@ -88,8 +98,7 @@ class DriverMap(Mapping[UUID, FabricationDevice]):
         self._room = room
 
     def _all(self) -> dict[UUID, DriverLink]:
-        extra = self._room._extra() if self._room._extra else {}
-        return {**extra, **self._room.links}
+        return {**self._room.extra_links(), **self._room.links}
 
     def __getitem__(self, key: UUID) -> FabricationDevice:
         return self._all()[key].driver
@@ -101,4 +110,4 @@ class DriverMap(Mapping[UUID, FabricationDevice]):
         return len(self._all())
 
     def __contains__(self, key: object) -> bool:
-        return key in self._room.links or (self._room._extra is not None and key in self._room._extra())
+        return key in self._room.links or key in self._room.extra_links()

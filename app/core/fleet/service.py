@@ -129,7 +129,8 @@ class FleetService:
 
     async def configure(
         self, node_id: UUID, capabilities: Capabilities | dict[str, Any] | None = None, *,
-        settings: dict[str, Any] | None = None, location: str | None = None, actor: str = "system",
+        settings: dict[str, Any] | None = None, location: str | None = None, address: str | None = None,
+        actor: str = "system",
     ) -> Node:
         node = self.get(node_id)
         before = _summary(node)
@@ -139,6 +140,8 @@ class FleetService:
                                 else Capabilities.from_dict(capabilities))
         if location is not None:
             new.location = location
+        if address is not None:
+            new.address = address
         cfg = NodeConfig(node_id=node.id, capabilities=new.capabilities, software_version=node.software_version,
                          custom_settings=settings or {})
         new.config_profile_id = cfg.id
