@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 
-from app.core.estimation import PartAnalysis, analyze_part, load_part
-from app.core.estimation.topology import weld
+from app.core.estimation import PartAnalysis, load_part
+from app.core.estimation.mesh_analysis import analyze_part_with_topology
 
 OBJECT_COLOURS = ["#9db4c0", "#c2a878", "#8fbc8f", "#b39ddb", "#f4a261", "#90caf9", "#e6b8a2", "#a5d6a7"]
 OVERHANG_COLOUR = "#d64545"
@@ -28,16 +28,17 @@ def build_part_scene(path: str, overhang_deg: float, progress=None) -> PartScene
     report(5, "reading")
     part = load_part(path)
     report(35, "analysing")
-    analysis = analyze_part(part, overhang_deg)
+    analysis, topos = analyze_part_with_topology(part, overhang_deg)
     report(70, "building the 3D view")
     zmin = min(float(o.triangles[..., 2].min()) for o in part.objects)
-    meshes = [_object_mesh(o.triangles, overhang_deg, zmin, analysis.volume_mm3 < 0) for o in part.objects]
+    meshes = [_object_mesh(o.triangles, t.vertices, t.faces, overhang_deg, zmin, analysis.volume_mm3 < 0)
+              for o, t in zip(part.objects, topos, strict=True)]
     report(95, "drawing")
     return PartScene(analysis, meshes, [o.name for o in part.objects])
 
 
-def _object_mesh(tris: np.ndarray, overhang_deg: float, zmin: float, inside_out: bool) -> pv.PolyData:
-    verts, faces = weld(tris)
+def _object_mesh(tris: np.ndarray, verts: np.ndarray, faces: np.ndarray, overhang_deg: float, zmin: float,
+                 inside_out: bool) -> pv.PolyData:
     cells = np.empty((len(faces), 4), dtype=np.int64)
     cells[:, 0] = 3
     cells[:, 1:] = faces

@@ -110,14 +110,16 @@ class PartView(QWidget):
         self._machine_actors = []
         if capabilities and any(capabilities.build_volume_mm):
             plate, outline = plate_and_volume(capabilities.build_volume_mm)
-            self._machine_actors.append(self.plotter.add_mesh(plate, color="#d9dde3", name="plate", pickable=False))
-            self._machine_actors.append(self.plotter.add_mesh(outline, color="#4a5a6a", line_width=2, name="volume"))
+            self._machine_actors.append(self.plotter.add_mesh(plate, color="#d9dde3", name="plate", pickable=False,
+                                                              render=False))
+            self._machine_actors.append(self.plotter.add_mesh(outline, color="#4a5a6a", line_width=2, name="volume",
+                                                              render=False))
         self._place()
         self._update_info()
         self.plotter.render()
 
     def fit_view(self) -> None:
-        self.plotter.reset_camera()
+        self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
 
     def set_view(self, preset: str) -> None:
@@ -125,8 +127,8 @@ class PartView(QWidget):
                  "side": self.plotter.view_yz}
         if preset not in views:
             raise ValueError(f"unknown view {preset!r}; use one of {', '.join(VIEW_PRESETS)}")
-        views[preset]()
-        self.plotter.reset_camera()
+        views[preset](render=False)
+        self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
 
     def set_overhangs_visible(self, on: bool) -> None:
@@ -167,14 +169,17 @@ class PartView(QWidget):
         for i, mesh in enumerate(scene.meshes):
             colour = OBJECT_COLOURS[i % len(OBJECT_COLOURS)]
             actor = self.plotter.add_mesh(mesh, scalars="overhang", cmap=[colour, OVERHANG_COLOUR], clim=(0, 1),
-                                          show_scalar_bar=False, name=f"object-{i}", smooth_shading=False)
+                                          show_scalar_bar=False, name=f"object-{i}", smooth_shading=False,
+                                          render=False)
             actor.mapper.scalar_visibility = self._show_overhangs
             self._part_actors.append(actor)
         self.scale = 25.4 if scene.analysis.units_guess == "inch" else 1.0
         self._place()
         self._update_info()
-        self.plotter.view_isometric()
-        self.plotter.reset_camera()
+        # One render for the first frame: each pyvista call renders by default, and a software-GL
+        # render of a million triangles costs most of a second.
+        self.plotter.view_isometric(render=False)
+        self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
         self.first_frame_s = time.perf_counter() - self._t0
         self.progress.setVisible(False)

@@ -137,7 +137,7 @@ class ToolpathView(QWidget):
         return int(w), int(t)
 
     def fit_view(self) -> None:
-        self.plotter.reset_camera()
+        self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
 
     def close_view(self) -> None:
@@ -222,6 +222,6 @@ class ToolpathView(QWidget):
         z = s.layer_z[min(self.layer, len(s.layer_z) - 1)]
         self.layer_label.setText(f"layer {self.layer + 1}/{s.layers}  z {z:.2f} mm")
         if reset_camera:
-            self.plotter.view_isometric()
-            self.plotter.reset_camera()
+            self.plotter.view_isometric(render=False)
+            self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()

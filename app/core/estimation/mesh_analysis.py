@@ -82,6 +82,13 @@ def analyze_file(path: str | Path, overhang_deg: float = DEFAULT_OVERHANG_DEG) -
 
 
 def analyze_part(part: LoadedPart, overhang_deg: float = DEFAULT_OVERHANG_DEG) -> PartAnalysis:
+    return analyze_part_with_topology(part, overhang_deg)[0]
+
+
+def analyze_part_with_topology(
+    part: LoadedPart, overhang_deg: float = DEFAULT_OVERHANG_DEG
+) -> tuple[PartAnalysis, list[Topology]]:
+    """The analysis plus each object's welded mesh, for callers (the preview) that draw it."""
     summaries: list[ObjectSummary] = []
     topos: list[Topology] = []
     volumes: list[float] = []
@@ -142,7 +149,7 @@ def analyze_part(part: LoadedPart, overhang_deg: float = DEFAULT_OVERHANG_DEG) -
         orientations=orientation_candidates(verts),
     )
     result.warnings = _warnings(result)
-    return result
+    return result, topos
 
 
 def _integrals(tris: np.ndarray, overhang_deg: float, zmin: float) -> tuple[float, float, float]:
