@@ -113,7 +113,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     """
     t0 = time.perf_counter()
     # keep time for the final check (and the worker hand-back) inside the budget
-    reserve = min(0.1 * time_limit_s, 0.01 + 4e-5 * problem.n_ops + (0.04 if workers > 1 else 0.0))
+    reserve = min(0.1 * time_limit_s, 0.02 + 4e-5 * problem.n_ops + (0.06 if workers > 1 else 0.0))
     deadline = t0 + max(time_limit_s - reserve, 0.0)
     start = construct(problem, budget_s=min(CONSTRUCT_BUDGET_S, max(time_limit_s, 0.0) or CONSTRUCT_BUDGET_S),
                       seed=seed)
