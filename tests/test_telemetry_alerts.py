@@ -220,3 +220,20 @@ def test_service_on_the_bus_writes_every_sample(tmp_path: Path) -> None:
         assert rig.svc.health() == "ok"
     finally:
         rig.close()
+
+
+def test_finished_job_with_heaters_on_is_not_a_stall(tmp_path: Path) -> None:
+    """Drivers send progress as a fraction and stop sending it when the job ends; the heaters stay on."""
+    rig = Rig(tmp_path, RuleLimits(stall_s=60))
+    try:
+        async def go():
+            rig.bus.start()
+            for k in range(11):
+                await rig.run(5, {"progress": k / 10, "power_w": 150.0})
+            await rig.run(120, {"progress": 1.0, "power_w": 150.0})
+            await rig.run(300, {"power_w": 150.0})
+
+        asyncio.run(go())
+        assert rig.alerts() == []
+    finally:
+        rig.close()

@@ -138,7 +138,9 @@ class RuleEngine:
         power = m.get("power_w")
         if power is None:
             return
-        working = power > lim.working_power_w and st.progress is not None and 0.0 < st.progress < 100.0
+        # A job is running when this very sample reports progress short of done: drivers send a fraction
+        # (0..1), the spec's schema a percentage (0..100); both are at rest at 0 and at their end.
+        working = (power > lim.working_power_w and prog is not None and 0.0 < prog < 100.0 and prog != 1.0)
         if not working:
             st.powered_since = None
             return
