@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +45,8 @@ class EnergyService:
         self.manager = EnergyManager(site)
         self.ledger = EnergyLedger(site.grid._tz, part_of)  # noqa: SLF001 - the grid owns the site's zone
         self.repo = EnergyRepo()
-        self.history: deque[StepRecord] = deque(maxlen=history_steps)
+        self.history: deque[FlowRow] = deque(maxlen=history_steps)  # recent flows for the dashboard
+        self._history_lock = threading.Lock()  # appended on the event loop, read on the UI thread
         self._last_tick: datetime | None = None
         self._sub: Subscription | None = None
         self._task: asyncio.Task | None = None
@@ -105,7 +107,8 @@ class EnergyService:
         self.ledger.close_interval(cost_rate, co2_rate, day, load_kwh, rec.cost, rec.co2_g)
         self.manager.expected_load_kw = 0.9 * self.manager.expected_load_kw + 0.1 * (machine_kwh / (dt / 3600))
         self._last_tick = now
-        self.history.append(rec)
+        with self._history_lock:
+            self.history.append(FlowRow(**flow_row(rec)))
         return rec
 
     async def tick(self, now: datetime | None = None) -> StepRecord | None:
@@ -125,6 +128,11 @@ class EnergyService:
             last = self.repo.last_flow(conn)
         if last is not None and last.soc is not None and self.site.battery is not None:
             self.site.battery.soc = min(max(last.soc, 0.0), 1.0)
+        if last is not None:
+            with self.store.connect() as conn:
+                rows = self.repo.flows(conn, last.at - 8 * 86400)
+            with self._history_lock:
+                self.history.extend(rows)
 
     def _persist(self, flows: list[dict], usage: dict) -> None:
         with self.store.begin() as conn:
@@ -184,6 +192,12 @@ class EnergyService:
         """All-time kWh, cost and CO2 of one machine, job or part (e.g. for a job's detail view)."""
         with self.store.connect() as conn:
             return self.repo.usage(conn, kind, str(ref_id)).get(str(ref_id), Usage())
+
+    def recent(self, since: datetime) -> list[FlowRow]:
+        """Flows since ``since`` from memory (the last 8 days): cheap enough for the UI thread."""
+        t = since.timestamp()
+        with self._history_lock:
+            return [r for r in self.history if r.at > t]
 
     def flows(self, since: datetime) -> list[FlowRow]:
         with self.store.connect() as conn:

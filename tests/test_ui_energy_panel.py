@@ -1,0 +1,106 @@
+"""The energy dashboard on a real energy service with twelve simulated hours of a sunny day behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app.core.bus import EventBus
+from app.core.clock import ManualClock
+from app.core.energy.config import demo_site
+from app.core.energy.service import EnergyService
+from app.core.store.db import open_store
+from app.ui.energy_panel import EnergyPanel
+
+pytestmark = pytest.mark.gui
+START = datetime(2026, 6, 20, 22, 0, tzinfo=UTC)  # local midnight in Berlin
+NODES = [uuid.UUID(int=500 + i) for i in range(8)]
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    store = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    clock = ManualClock(START)
+    svc = EnergyService(store, EventBus(), clock, demo_site())
+
+    async def go():
+        svc._last_tick = START
+        for s in range(0, 14 * 3600 + 1, 60):
+            at = START + timedelta(seconds=s)
+            for i, n in enumerate(NODES):
+                svc.record(n, at, 300.0 + 150 * i if (s // 3600 + i) % 3 else 15.0)
+            if s % 300 == 0 and s:
+                await svc.tick(at)
+        clock.advance(14 * 3600)
+
+    asyncio.run(go())
+    yield svc
+    store.close()
+
+
+def test_dashboard_shows_sources_battery_cap_prices_and_ranking(qtbot, service: EnergyService) -> None:
+    names = {str(n): f"printer-{i}" for i, n in enumerate(NODES)}
+    panel = EnergyPanel(service, name_of=names.get, interval_ms=60_000)
+    qtbot.addWidget(panel)
+    panel.resize(1400, 800)
+    panel.show()
+    ch = panel.charts
+    rows = list(service.history)
+    load = np.array([r.load_kw for r in rows])
+    stack = ch.stack.totals()
+    assert len(stack) == len(rows) == 14 * 12
+    assert np.all(stack >= load - 1e-9)  # sources cover the load (plus what charges the battery)
+    expected = np.array([r.solar_kw + max(r.battery_kw, 0) + r.fuel_kw + r.grid_kw for r in rows])
+    assert np.allclose(stack, expected)
+    _x, soc = ch.soc_curve.getData()
+    assert np.allclose(soc, [r.soc * 100 for r in rows]) and soc.max() > soc.min() + 5  # the battery moved
+    assert ch.cap_line.isVisible() and ch.cap_line.value() == pytest.approx(30.0)
+    now = service.clock.now().timestamp()
+    xa, pa = ch.price_ahead.getData()
+    assert xa[0] <= now < xa[0] + 3600 and xa[-1] >= now + 22 * 3600 and set(pa) <= {0.12, 0.25, 0.40, 0.18}
+    assert ch.now_lines[0].value() == pytest.approx(now)
+    assert len(ch.bars.labels) == len(NODES)
+    assert ch.bars.labels[0].toPlainText().startswith("printer-7")  # the biggest consumer on top
+    today = service.totals("day")
+    assert f"{today['load_kwh']:,.1f} kWh" in panel.today_label.text()
+    assert "battery" in panel.now_label.text() and "30.0 kW cap" in panel.now_label.text()
+    (lo, hi), _ = ch.sources.getViewBox().viewRange()
+    assert hi - lo == pytest.approx(48 * 3600, rel=0.01)
+
+    qtbot.mouseClick(panel.buttons.button(1), pg_left())
+    assert panel.period == "week"
+    (lo, hi), _ = ch.sources.getViewBox().viewRange()
+    assert hi - lo == pytest.approx(8 * 86400, rel=0.01)
+    assert panel.last_refresh_ms < 250, panel.last_refresh_ms
+
+
+def pg_left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_panel_finds_the_service_on_the_core_and_names_machines(qtbot, service: EnergyService) -> None:
+    fleet = SimpleNamespace(get=lambda nid: SimpleNamespace(name=f"m-{str(nid)[-3:]}"))
+    core = SimpleNamespace(energy=service, fleet=fleet, kernel=None)
+    panel = EnergyPanel(core, interval_ms=60_000)
+    qtbot.addWidget(panel)
+    assert panel.charts is not None
+    assert panel.charts.bars.labels[0].toPlainText().startswith(f"m-{str(NODES[7])[-3:]}")
+
+
+def test_panel_without_an_energy_service_says_so(qtbot) -> None:
+    class Kernel:
+        def service(self, name):
+            raise KeyError(name)
+
+    panel = EnergyPanel(SimpleNamespace(kernel=Kernel()))
+    qtbot.addWidget(panel)
+    assert panel.charts is None
+    assert "energy service is not running" in panel.findChild(type(panel.layout().itemAt(0).widget())).text()
