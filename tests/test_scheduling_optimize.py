@@ -116,3 +116,35 @@ def test_cpsat_component_improves_a_hinted_plan(fjsp: Path, bks: dict[str, int])
     assert plan.makespan <= start.makespan and plan.makespan == bks["kacem2"]
     both = optimize(p, time_limit_s=1.0, workers=2, use_cpsat=True)
     assert validate_plan(p, both) == [] and both.makespan == bks["kacem2"]
+
+
+def test_tardiness_objective_puts_the_urgent_job_first() -> None:
+    from app.core.scheduling import INF, Objective, metrics
+
+    # one machine; a long low-priority job and a short urgent one due early: makespan is the same either way
+    p = Problem(n_machines=1, op_job=[0, 1], alts=[[(0, 100)], [(0, 10)]], preds=[[], []],
+                job_weight=[1.0, 10.0], job_due=[INF, 15], objective=Objective(makespan=1.0, tardiness=1.0))
+    plan = optimize(p, time_limit_s=0.2)
+    assert validate_plan(p, plan) == []
+    assert plan.start[1] == 0 and metrics(p, plan).weighted_tardiness == 0
+
+
+def test_material_setups_are_planned_and_counted() -> None:
+    from app.core.scheduling import metrics
+
+    # two machines loaded with family 0; jobs of family 0 and 1; a change of material costs 30
+    fam = [0, 1, 0, 1, 1, 0]
+    p = Problem(n_machines=2, op_job=list(range(6)), alts=[[(0, 10), (1, 12)] for _ in range(6)],
+                preds=[[] for _ in range(6)], family=fam, setup_time=[[0, 30], [30, 0]], machine_family=[0, 0])
+    plan = optimize(p, time_limit_s=0.3)
+    assert validate_plan(p, plan) == []
+    seqs = plan.sequences(2)
+    changes = sum(1 for s in seqs for a, b in zip([0] + [fam[o] for o in s], [fam[o] for o in s], strict=False)
+                  if a != b)
+    assert metrics(p, plan).setup_time == 30 * changes
+    assert changes <= 2  # families grouped: at most one change per machine
+    broken = plan.copy()
+    o = next(o for s in seqs for a, o in zip([-1, *s], s, strict=False) if (fam[a] if a >= 0 else 0) != fam[o])
+    broken.start[o] -= 1
+    broken.end[o] -= 1
+    assert any("setup" in v for v in validate_plan(p, broken))
