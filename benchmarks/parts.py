@@ -58,8 +58,9 @@ def make_gcode(path: Path, target_mb: float = 50.0, seed: int = 1) -> int:
     while size < target_mb * 1_000_000:
         layer += 1
         z = 0.2 * layer
+        # A spiral of short moves, like perimeters and infill: segments of about 1.5 mm.
         ang = np.linspace(0, 40 * np.pi, 4000)
-        r = 40 + 20 * rng.random(4000)
+        r = 40 + 20 * np.linspace(0, 1, 4000) + 0.05 * rng.random(4000)
         xs, ys, es = 110 + r * np.cos(ang), 110 + r * np.sin(ang), rng.random(4000) * 0.05
         body = b"".join(b"G1 X%.3f Y%.3f E%.5f\n" % t for t in zip(xs, ys, es, strict=True))
         chunk = (b";LAYER_CHANGE\n;Z:%.2f\nG1 Z%.2f F720\n;TYPE:%s\nG1 F1800\n" % (z, z, kinds[layer % 4]) + body

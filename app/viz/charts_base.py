@@ -16,6 +16,7 @@ def time_plot(title: str, unit: str, legend: bool = True) -> pg.PlotWidget:
     w = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
     w.setTitle(title, size="11pt")
     w.setLabel("left", unit)
+    w.getAxis("left").enableAutoSIPrefix(False)  # a price axis labelled "x0.001" reads as nonsense
     w.showGrid(x=True, y=True, alpha=0.2)
     w.setMouseEnabled(x=True, y=False)
     if legend:
@@ -74,7 +75,7 @@ class RightAxis:
         pi.scene().addItem(self.view)
         pi.getAxis("right").linkToView(self.view)
         pi.getAxis("right").setLabel(label)
-        self.view.setXLink(pi)
+        self.view.setXLink(pi.vb)
         pi.vb.sigResized.connect(self._sync)
         self._sync()
 

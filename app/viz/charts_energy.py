@@ -33,7 +33,7 @@ class EnergyCharts(QWidget):
         self.load = time_plot("Site load and cap", "kW")
         self.load_curve = self.load.plot(name="load", pen=pg.mkPen(COLOURS["load"], width=2))
         self.cap_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(COLOURS["cap"], width=2, style=DASH),
-                                        label="cap {value:.1f} kW", labelOpts={"position": 0.05})
+                                        label="cap {value:.1f} kW", labelOpts={"position": 0.85})
         self.cap_line.setVisible(False)
         self.load.addItem(self.cap_line)
 
@@ -70,7 +70,8 @@ class EnergyCharts(QWidget):
 
     # -------------------------------------------------------------------------------- updates
     def set_window(self, start_ts: float, end_ts: float, now_ts: float) -> None:
-        self.sources.setXRange(start_ts, end_ts, padding=0)
+        for p in (self.sources, self.soc, self.load, self.prices):  # linked, but set all: no autorange race
+            p.setXRange(start_ts, end_ts, padding=0)
         for line in self.now_lines:
             line.setValue(now_ts)
 

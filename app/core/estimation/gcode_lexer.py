@@ -90,7 +90,6 @@ def _numbers(padded: np.ndarray, start: np.ndarray) -> np.ndarray:
     the dot and the digits' value all come from a few dozen whole-array integer operations. Numbers
     that do not end within eight bytes, or look malformed, go to the byte-by-byte parser below.
     """
-    m = len(start)
     first = padded[start]
     neg = first == MINUS
     body = start + (neg | (first == PLUS))
@@ -99,7 +98,7 @@ def _numbers(padded: np.ndarray, start: np.ndarray) -> np.ndarray:
     x = w ^ _u(0x30 * _ONES)
     nondigit = (((x & _LOW7) + _u(0x76 * _ONES)) | x) & _HIGH
     y = w ^ _u(0x2E * _ONES)
-    dots = ~((((y & _LOW7) + _LOW7) | y)) & _HIGH
+    dots = ~(((y & _LOW7) + _LOW7) | y) & _HIGH
     stop = nondigit & ~dots
     ended = stop != 0
     low = stop & (~stop + _u(1))  # lowest set bit: the first byte that is neither digit nor dot

@@ -25,7 +25,13 @@ from app.core.estimation.gcode_specials import SpecialLine, apply_special
 log = logging.getLogger(__name__)
 
 _C = {c: ord(c) for c in "GMTXYZEFIJRSP"}
-_AXIS_LETTERS = np.array([ord(c) for c in "XYZEFIJRS"], dtype=np.uint8)
+_SLOTS = "XYZEFIJRS"  # the words a motion line may carry, in table column order
+_DUMP = len(_SLOTS)
+_SLOT_LUT = np.full(256, _DUMP, dtype=np.uint8)
+for _k, _ch in enumerate(_SLOTS):
+    _SLOT_LUT[ord(_ch)] = _k
+_CMD_LUT = np.zeros(256, dtype=bool)
+_CMD_LUT[[ord("G"), ord("M"), ord("T")]] = True
 _MODE_CODES = {("G", 90), ("G", 91), ("M", 82), ("M", 83), ("G", 20), ("G", 21), ("G", 92), ("G", 28)}
 
 
@@ -65,9 +71,10 @@ def parse_gcode(buf: bytes, name: str = "G-code", flavor: str | None = None) -> 
     comments = scan_comments(buf, words.newlines)
     figures = comments.slicer
     rrf = str(figures.get("gcode_flavor", "")).lower().startswith("reprap")
-    motion = _motion_lines(words)
-    vals = _line_values(words, motion)
-    specials = _special_lines(words, motion)
+    cmd, moving = _command_masks(words)
+    motion = _motion_lines(words, cmd, moving)
+    vals = _line_values(words, motion, moving)
+    specials = _special_lines(words, cmd, moving)
     printer_codes = {82.0, 83.0, 104.0, 109.0, 140.0, 190.0, 201.0, 203.0, 204.0, 205.0, 106.0, 107.0}
     printerish = bool(np.isfinite(vals["E"]).any()) or any(s.letter == "M" and s.code in printer_codes for s in specials)
     guess = flavor or ("printer" if printerish else _cnc_or_laser(specials))
@@ -95,47 +102,52 @@ def parse_gcode(buf: bytes, name: str = "G-code", flavor: str | None = None) -> 
     return tp
 
 
-def _motion_lines(w: Words) -> np.ndarray:
+def _command_masks(w: Words) -> tuple[np.ndarray, np.ndarray]:
+    """(command words G/M/T with a number, of those the G0-G3 motion words); computed once per file."""
+    cmd = _CMD_LUT[w.letter] & np.isfinite(w.value)
+    g = np.flatnonzero(w.letter == _C["G"])
+    v = w.value[g]
+    moving = np.zeros(len(w.letter), dtype=bool)
+    moving[g[(v == 0) | (v == 1) | (v == 2) | (v == 3)]] = True
+    return cmd, moving
+
+
+def _motion_lines(w: Words, cmd: np.ndarray, moving: np.ndarray) -> np.ndarray:
     """Lines with a G0-G3 word, or with axis words and no other command (modal motion, CNC style)."""
     n = w.line_count
-    cmd = ((w.letter == _C["G"]) | (w.letter == _C["M"]) | (w.letter == _C["T"])) & np.isfinite(w.value)
-    moving = cmd & (w.letter == _C["G"]) & np.isin(w.value, (0.0, 1.0, 2.0, 3.0))
     other = np.zeros(n, dtype=bool)
     other[w.line[cmd & ~moving]] = True
     first = np.ones(len(w.line), dtype=bool)
-    first[1:] = w.line[1:] != w.line[:-1]
+    np.not_equal(w.line[1:], w.line[:-1], out=first[1:])
     # Extended text commands (Klipper macros, M117-like text without a number) are not motion.
     other[w.line[first & np.isnan(w.value)]] = True
     is_motion = np.zeros(n, dtype=bool)
-    is_motion[w.line[np.isin(w.letter, _AXIS_LETTERS)]] = True
+    is_motion[w.line[_SLOT_LUT[w.letter] < _DUMP]] = True
     is_motion &= ~other
     is_motion[w.line[moving]] = True
     return np.flatnonzero(is_motion)
 
 
-def _line_values(w: Words, motion: np.ndarray) -> dict[str, np.ndarray]:
+def _line_values(w: Words, motion: np.ndarray, moving: np.ndarray) -> dict[str, np.ndarray]:
+    """Per motion line, the value of each axis word (NaN when absent): one scatter into a table."""
     midx = np.full(w.line_count, -1, dtype=np.int64)
     midx[motion] = np.arange(len(motion))
     at = midx[w.line]
-    on_motion = at >= 0
-    out: dict[str, np.ndarray] = {}
-    for key, letter in (("X", "X"), ("Y", "Y"), ("Z", "Z"), ("E", "E"), ("F", "F"), ("I", "I"), ("J", "J"),
-                        ("R", "R"), ("S", "S")):
-        sel = on_motion & (w.letter == _C[letter])
-        arr = np.full(len(motion), np.nan)
-        arr[at[sel]] = w.value[sel]
-        out[key] = arr
+    slot = _SLOT_LUT[w.letter].astype(np.int64)
+    sel = np.flatnonzero((at >= 0) & (slot < _DUMP))
+    table = np.full(len(motion) * _DUMP, np.nan)
+    table[at[sel] * _DUMP + slot[sel]] = w.value[sel]
+    table = table.reshape(len(motion), _DUMP)
+    out = {key: np.ascontiguousarray(table[:, k]) for k, key in enumerate(_SLOTS)}
     code = np.full(len(motion), np.nan)
-    sel = on_motion & (w.letter == _C["G"]) & np.isin(w.value, (0.0, 1.0, 2.0, 3.0))
-    code[at[sel]] = w.value[sel]
+    sel_g = moving & (at >= 0)
+    code[at[sel_g]] = w.value[sel_g]
     out["code"] = code
     return out
 
 
-def _special_lines(w: Words, motion: np.ndarray) -> list[SpecialLine]:
-    cmd = ((w.letter == _C["G"]) | (w.letter == _C["M"]) | (w.letter == _C["T"])) & np.isfinite(w.value)
-    special = cmd & ~((w.letter == _C["G"]) & np.isin(w.value, (0.0, 1.0, 2.0, 3.0)))
-    idx = np.flatnonzero(special)
+def _special_lines(w: Words, cmd: np.ndarray, moving: np.ndarray) -> list[SpecialLine]:
+    idx = np.flatnonzero(cmd & ~moving)
     if not len(idx):
         return []
     out: list[SpecialLine] = []
