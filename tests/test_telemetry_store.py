@@ -165,3 +165,24 @@ def test_import_rejects_bad_records_and_changes_nothing(tmp_path: Path) -> None:
                 export_telemetry(store, tmp_path / "x.parquet")
     finally:
         store.close()
+
+
+def test_import_and_export_on_every_backend(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
+    try:
+        src = tmp_path / "in.jsonl"
+        src.write_text("\n".join(json.dumps({
+            "node_id": NODES[0], "timestamp": f"2026-06-21T00:0{i // 60}:{i % 60:02d}Z",
+            "metrics": {"temperature": 20.0 + i, "progress": i / 100},
+            "alerts": [{"type": "temperature_high", "severity": "warning", "message": "hot"}] if i == 5 else [],
+        }) for i in range(90)))
+        res = import_telemetry(store, src)
+        assert (res.samples, res.records, res.alerts) == (180, 90, 1)
+        out = tmp_path / "out.json"
+        back = export_telemetry(store, out)
+        assert (back.samples, back.records, back.alerts) == (180, 90, 1)
+        recs = json.loads(out.read_text())
+        assert recs[5]["alerts"] == [{"type": "temperature_high", "severity": "warning", "message": "hot"}]
+        _compare(store)
+    finally:
+        store.close()
