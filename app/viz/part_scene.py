@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 
-from app.core.estimation import PartAnalysis, load_part
-from app.core.estimation.mesh_analysis import analyze_part_with_topology
+from app.core.estimation import LoadedPart, PartAnalysis, analyze_part, load_part
+from app.core.estimation.mesh_analysis import units_guess
+from app.core.estimation.topology import weld
 
 OBJECT_COLOURS = ["#9db4c0", "#c2a878", "#8fbc8f", "#b39ddb", "#f4a261", "#90caf9", "#e6b8a2", "#a5d6a7"]
 OVERHANG_COLOUR = "#d64545"
@@ -17,24 +18,53 @@ OVERHANG_COLOUR = "#d64545"
 
 @dataclass(slots=True)
 class PartScene:
-    analysis: PartAnalysis
+    """What the first frame needs; the full ``analysis`` follows from a second background step."""
+
+    part: LoadedPart
     meshes: list[pv.PolyData]  # one per object, cell array "overhang" (0/1)
     names: list[str]
+    bbox_min: tuple[float, float, float]
+    bbox_max: tuple[float, float, float]
+    units_guess: str
+    analysis: PartAnalysis | None = None
 
 
 def build_part_scene(path: str, overhang_deg: float, progress=None) -> PartScene:  # type: ignore[no-untyped-def]
-    """Runs in the worker thread: read, analyse and make meshes; nothing here touches a window."""
+    """Runs in the worker thread: read the file and make the meshes; nothing here touches a window.
+
+    Only what drawing needs happens here (weld, overhang faces, bounds); edge topology, bodies and
+    orientations come after the first frame, in ``analyse_scene``.
+    """
     report = progress or (lambda pct, text: None)
     report(5, "reading")
     part = load_part(path)
-    report(35, "analysing")
-    analysis, topos = analyze_part_with_topology(part, overhang_deg)
-    report(70, "building the 3D view")
+    report(40, "building the 3D view")
     zmin = min(float(o.triangles[..., 2].min()) for o in part.objects)
-    meshes = [_object_mesh(o.triangles, t.vertices, t.faces, overhang_deg, zmin, analysis.volume_mm3 < 0)
-              for o, t in zip(part.objects, topos, strict=True)]
-    report(95, "drawing")
-    return PartScene(analysis, meshes, [o.name for o in part.objects])
+    meshes = []
+    for obj in part.objects:
+        verts, faces = weld(obj.triangles)
+        meshes.append(_object_mesh(obj.triangles, verts, faces, overhang_deg, zmin, False))
+    lo = np.min([m.bounds[::2] for m in meshes], axis=0)
+    hi = np.max([m.bounds[1::2] for m in meshes], axis=0)
+    units, _ = units_guess(hi - lo, part.declared_units)
+    report(90, "drawing")
+    return PartScene(part, meshes, [o.name for o in part.objects], _t(lo), _t(hi), units)
+
+
+def analyse_scene(scene: PartScene, overhang_deg: float) -> PartAnalysis:
+    """The full analysis of an already shown part (worker thread)."""
+    analysis = analyze_part(scene.part, overhang_deg)
+    if analysis.inverted:  # inside-out mesh: its overhangs face the other way
+        zmin = scene.bbox_min[2]
+        for obj, mesh in zip(scene.part.objects, scene.meshes, strict=True):
+            verts, faces = weld(obj.triangles)
+            mesh.cell_data["overhang"] = _object_mesh(obj.triangles, verts, faces, overhang_deg, zmin, True)[
+                "overhang"]
+    return analysis
+
+
+def _t(v: np.ndarray) -> tuple[float, float, float]:
+    return (float(v[0]), float(v[1]), float(v[2]))
 
 
 def _object_mesh(tris: np.ndarray, verts: np.ndarray, faces: np.ndarray, overhang_deg: float, zmin: float,
@@ -61,12 +91,8 @@ def plate_and_volume(size_mm: tuple[float, float, float]) -> tuple[pv.PolyData, 
     return plate, outline
 
 
-def placement(analysis: PartAnalysis, size_mm: tuple[float, float, float] | None) -> tuple[float, float, float]:
-    """Shift that puts the part on the plate: centred in XY, lowest point at z = 0."""
-    lo, hi = np.array(analysis.bbox_min_mm), np.array(analysis.bbox_max_mm)
+def placement(bbox_min: tuple[float, float, float], bbox_max: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Shift that puts the part's footprint centre at the origin and its lowest point at z = 0."""
+    lo, hi = np.array(bbox_min), np.array(bbox_max)
     centre = (lo + hi) / 2
-    if size_mm and any(size_mm):
-        target = (size_mm[0] / 2, size_mm[1] / 2)
-    else:
-        target = (0.0, 0.0)
-    return (float(target[0] - centre[0]), float(target[1] - centre[1]), float(-lo[2]))
+    return (float(-centre[0]), float(-centre[1]), float(-lo[2]))

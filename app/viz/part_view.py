@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
@@ -22,6 +23,7 @@ from app.viz.part_scene import (
     OBJECT_COLOURS,
     OVERHANG_COLOUR,
     PartScene,
+    analyse_scene,
     build_part_scene,
     placement,
     plate_and_volume,
@@ -33,7 +35,8 @@ VIEW_PRESETS = ("iso", "top", "front", "side")
 
 
 class PartView(QWidget):
-    loaded = Signal(object)  # PartAnalysis
+    shown = Signal(float)  # seconds from load() to the first frame
+    loaded = Signal(object)  # PartAnalysis, once the full analysis is done
     failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, overhang_deg: float = 45.0) -> None:
@@ -44,7 +47,7 @@ class PartView(QWidget):
         self.machine_name = ""
         self.scale = 1.0
         self.first_frame_s: float | None = None
-        self._task: BackgroundTask | None = None
+        self._tasks: list[BackgroundTask] = []
         self._t0 = 0.0
         self._part_actors: list[Any] = []
         self._machine_actors: list[Any] = []
@@ -85,21 +88,18 @@ class PartView(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and self._task.running
+        return any(t.running for t in self._tasks)
 
     def load(self, path: str) -> None:
         """Start loading ``path`` in the background; ``loaded`` or ``failed`` tells the outcome."""
         self._t0 = time.perf_counter()
         self.first_frame_s = None
+        self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.setFormat(f"loading {path} ... %p%")
         self.progress.setVisible(True)
-        task = BackgroundTask(lambda report: build_part_scene(str(path), self.overhang_deg, report), self)
+        task = self._start(lambda report: build_part_scene(str(path), self.overhang_deg, report), self._on_shown)
         task.progress.connect(self._on_progress)
-        task.done.connect(self._on_loaded)
-        task.failed.connect(self._on_failed)
-        self._task = task
-        task.start()
 
     def set_machine(self, capabilities: Capabilities | None, name: str = "") -> None:
         """Show this machine's plate and build volume (None: no machine) and re-place the part."""
@@ -147,11 +147,19 @@ class PartView(QWidget):
         self.plotter.render()
 
     def close_view(self) -> None:
-        if self._task is not None:
-            self._task.wait()
+        for t in self._tasks:
+            t.wait(300_000)
         self.plotter.close()
 
     # --- internals ---------------------------------------------------------------------------------
+    def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
+        task = BackgroundTask(fn, self)
+        task.done.connect(on_done)
+        task.failed.connect(self._on_failed)
+        self._tasks = [t for t in self._tasks if t.running] + [task]
+        task.start()
+        return task
+
     def _on_progress(self, pct: int, text: str) -> None:
         self.progress.setValue(pct)
         self.progress.setFormat(f"{text} ... %p%")
@@ -161,7 +169,7 @@ class PartView(QWidget):
         self.info.setText(f"cannot show this part: {message}")
         self.failed.emit(message)
 
-    def _on_loaded(self, scene: PartScene) -> None:
+    def _on_shown(self, scene: PartScene) -> None:
         for actor in self._part_actors:
             self.plotter.remove_actor(actor, render=False)
         self.scene = scene
@@ -173,24 +181,38 @@ class PartView(QWidget):
                                           render=False)
             actor.mapper.scalar_visibility = self._show_overhangs
             self._part_actors.append(actor)
-        self.scale = 25.4 if scene.analysis.units_guess == "inch" else 1.0
+        self.scale = 25.4 if scene.units_guess == "inch" else 1.0
         self._place()
-        self._update_info()
+        lo, hi = (np.array(v) * self.scale for v in (scene.bbox_min, scene.bbox_max))
+        w, d, h = hi - lo
+        self.info.setText(f"{w:.1f} x {d:.1f} x {h:.1f} mm  |  analysing ...")
         # One render for the first frame: each pyvista call renders by default, and a software-GL
         # render of a million triangles costs most of a second.
         self.plotter.view_isometric(render=False)
         self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
         self.first_frame_s = time.perf_counter() - self._t0
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("analysing ...")
+        self.shown.emit(self.first_frame_s)
+        self._start(lambda report: analyse_scene(scene, self.overhang_deg), self._on_analysed)
+
+    def _on_analysed(self, analysis: PartAnalysis) -> None:
+        if self.scene is None:
+            return
+        self.scene.analysis = analysis
+        self.progress.setRange(0, 100)
         self.progress.setVisible(False)
-        self.loaded.emit(scene.analysis)
+        self._update_info()
+        if analysis.inverted:
+            self.plotter.render()
+        self.loaded.emit(analysis)
 
     def _place(self) -> None:
-        a = self.analysis
-        if a is None:
+        if self.scene is None:
             return
         size = self.machine.build_volume_mm if self.machine else None
-        shift = placement(a, None)
+        shift = placement(self.scene.bbox_min, self.scene.bbox_max)
         dx, dy, dz = (s * self.scale for s in shift)
         if size and any(size):
             dx += size[0] / 2

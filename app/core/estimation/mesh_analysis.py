@@ -117,7 +117,7 @@ def analyze_part_with_topology(
     verts = np.concatenate([t.vertices for t in topos]) if len(topos) > 1 else topos[0].vertices
     lo, hi = _bounds(verts)
     size = hi - lo
-    units, basis = _units_guess(size, part.declared_units)
+    units, basis = units_guess(size, part.declared_units)
     boundary = sum(t.boundary_edges for t in topos)
     nonman = sum(t.non_manifold_edges for t in topos)
     volume = float(sum(volumes))
@@ -188,7 +188,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _units_guess(size: np.ndarray, declared: str | None) -> tuple[str, str]:
+def units_guess(size: np.ndarray, declared: str | None) -> tuple[str, str]:
     if declared:
         d = declared.lower()
         if d.startswith("inch") or d == "in":
