@@ -17,8 +17,9 @@ from app.core.domain.entities import TelemetrySample
 from app.core.energy.config import demo_site
 from app.core.energy.service import EnergyService
 from app.core.events import TelemetryReceived
+from app.core.scheduling.forecast import EnergyForecast
 from app.core.scheduling.optimize import optimize
-from app.core.scheduling.problem import Objective, Problem
+from app.core.scheduling.problem import Objective
 from app.core.scheduling.validate import validate_plan
 from app.core.store.db import open_store
 
@@ -118,30 +119,50 @@ def test_service_restarts_with_the_battery_where_it_was(tmp_path: Path) -> None:
         store.close()
 
 
-def test_plan_under_the_site_cap_never_exceeds_it() -> None:
-    """The scheduler plans 30 printer jobs against this energy manager's forecast and power cap."""
-    svc_site = demo_site()
-    from app.core.energy.manager import EnergyManager
+def test_plan_under_the_site_cap_never_exceeds_it(tmp_path: Path) -> None:
+    """The scheduler's public API (build_problem, optimize) plans 30 print jobs on 12 printers against this
+    energy service's forecast and cap; at no moment does the planned draw exceed the cap."""
+    from app.core.domain.capabilities import Capabilities
+    from app.core.domain.entities import Job, Node, Part
+    from app.core.domain.enums import NodeState, ProcessType
+    from app.core.scheduling.builder import build_problem
 
-    mgr = EnergyManager(svc_site, origin=START, expected_load_kw=2.0)
-    cap = mgr.power_cap_w()
-    assert cap == pytest.approx((30.0 - 0.8) * 1000)
-    n_machines, n_ops = 12, 30
-    power = [3500.0 + 250.0 * (o % 5) for o in range(n_ops)]  # 3.5..4.5 kW: all 12 at once would be ~48 kW
-    alts = [[(m, 3600 + 600 * ((o + m) % 4)) for m in range(n_machines) if (o + m) % 3] for o in range(n_ops)]
-    problem = Problem(n_machines, list(range(n_ops)), alts, [[] for _ in range(n_ops)], power_w=power,
-                      power_cap_w=cap, forecast=mgr, objective=Objective(makespan=1.0, energy=50.0))
-    plan = optimize(problem, time_limit_s=1.0)
-    assert validate_plan(problem, plan) == []
-    events = sorted([(plan.start[o], power[o]) for o in range(n_ops)] + [(plan.end[o], -power[o])
-                                                                         for o in range(n_ops)])
-    level = peak = 0.0
-    i = 0
-    while i < len(events):  # ends before starts at the same instant: the sweep sees every moment's load
-        t = events[i][0]
-        same = [w for tt, w in events if tt == t]
-        level += sum(same)
-        peak = max(peak, level)
-        i += len(same)
-    assert 0 < peak <= cap + 1e-6
-    assert peak > 0.7 * cap  # the cap binds: the plan uses the room it has
+    store = open_store(f"sqlite:///{tmp_path / 'cap.sqlite3'}")
+    try:
+        site = demo_site()
+        site.power_cap_kw = 12.0
+        svc = EnergyService(store, EventBus(), ManualClock(START), site)
+        cap = svc.power_cap_w()
+        assert cap == pytest.approx((12.0 - 0.8) * 1000)
+        nodes = [Node(f"printer-{i}", Capabilities(ProcessType.FDM, (250, 210, 210), frozenset({"pla"}),
+                                                   loaded_material="pla", max_power_w=1500.0 + 100 * (i % 4),
+                                                   max_speed_mm_s=100.0), state=NodeState.IDLE)
+                 for i in range(12)]
+        jobs = []
+        for k in range(30):
+            job = Job(f"job-{k}", priority=1 + k % 10)
+            job.parts = [Part(job.id, f"part-{k}", ProcessType.FDM, "pla", (40, 40, 20),
+                              estimated_duration_s=1800 + 600 * (k % 5))]
+            jobs.append(job)
+        built = build_problem(jobs, nodes, START, power_cap_w=cap, forecast=svc.plan_forecast(START),
+                              objective=Objective(makespan=1.0, energy=100.0))
+        problem = built.problem
+        assert problem.power_cap_w == cap and isinstance(problem.forecast, EnergyForecast)
+        plan = optimize(problem, time_limit_s=1.0)
+        assert validate_plan(problem, plan) == []
+        power = problem.power_w
+        events = sorted([(plan.start[o], power[o]) for o in range(problem.n_ops)]
+                        + [(plan.end[o], -power[o]) for o in range(problem.n_ops)])
+        level = peak = 0.0
+        i = 0
+        while i < len(events):  # every instant: ends and starts at the same time are applied together
+            t = events[i][0]
+            same = [w for tt, w in events if tt == t]
+            level += sum(same)
+            peak = max(peak, level)
+            i += len(same)
+        assert 0 < peak <= cap + 1e-6
+        assert peak > 0.7 * cap  # the cap binds: 12 printers at once would draw ~19 kW
+        assert sum(power[o] for o in range(problem.n_ops)) > 2 * cap
+    finally:
+        store.close()

@@ -44,3 +44,19 @@ def test_flows_and_usage_add_up_on_every_backend(db_url: str) -> None:
         assert len(svc.flows(START)) == 18
     finally:
         store.close()
+
+
+def test_service_segments_follow_the_clock_unless_an_origin_is_set(tmp_path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    try:
+        clock = ManualClock(START.replace(hour=20))  # 22:00 in Berlin: night, no sun
+        svc = EnergyService(store, EventBus(), clock, demo_site())
+        assert svc.segments(0, 3600) == svc.plan_forecast(clock.now()).segments(0, 3600)
+        assert svc.segments(0, 3600)[0][2] == 0.18  # the 21-24 h tariff: no solar at night
+        clock.advance(3 * 3600)  # 01:00 local: the cheap night tariff
+        assert svc.segments(0, 3600)[0][2] == 0.12
+        svc.set_plan_origin(START.replace(hour=20))
+        clock.advance(3600)
+        assert svc.segments(0, 3600)[0][2] == 0.18
+    finally:
+        store.close()

@@ -83,8 +83,8 @@ class EnergyManager:
     origin: datetime | None = None  # plan time zero for the scheduler's segments
     expected_load_kw: float = 0.0  # machine load the forecast assumes (updated from the measured average)
     last: StepRecord | None = None
-    _seg_cache: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
-    _seg_key: tuple[datetime, float] | None = field(default=None, repr=False)
+    _plan: PlanForecast | None = field(default=None, repr=False)
+    _plan_key: tuple[datetime, float] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ live
     def cheap(self, when: datetime) -> bool:
@@ -156,23 +156,35 @@ class EnergyManager:
 
     def segments(self, start_s: float, end_s: float) -> list[tuple[float, float, float, float]]:
         """The scheduler's EnergyForecast: hourly (start, end, price, gCO2) in seconds from ``origin``."""
+        if self.origin is None:
+            raise RuntimeError("set the energy manager's origin to the plan's time zero first")
+        key = (self.origin, self.expected_load_kw)
+        if self._plan is None or self._plan_key != key:
+            self._plan, self._plan_key = PlanForecast(self, self.origin), key
+        return self._plan.segments(start_s, end_s)
+
+
+class PlanForecast:
+    """The forecast in one plan's time (seconds from ``origin``), computed once per hour range and cached:
+    the scheduler asks many times per plan."""
+
+    def __init__(self, manager: EnergyManager, origin: datetime) -> None:
+        self.manager = manager
+        self.origin = origin
+        self._hours: dict[int, tuple[float, float]] = {}
+
+    def segments(self, start_s: float, end_s: float) -> list[tuple[float, float, float, float]]:
         if end_s <= start_s:
             return []
-        origin = self.origin
-        if origin is None:
-            raise RuntimeError("set the energy manager's origin to the plan's time zero first")
         first = int(start_s // 3600)
         last = int(-(-end_s // 3600))
-        # The scheduler asks many times per plan: one dry run per origin, extended when it looks further.
-        key = (origin, self.expected_load_kw)
-        if key != self._seg_key or any(h not in self._seg_cache for h in (first, last - 1)):
-            lo = min(first, 0)
-            hours = max(last, 48) - lo
-            pts = self.forecast(origin + timedelta(hours=lo), hours=hours)
-            self._seg_cache = {lo + i: (p.marginal_price, p.marginal_carbon) for i, p in enumerate(pts)}
-            self._seg_key = key
+        if first not in self._hours or (last - 1) not in self._hours:
+            lo = min(first, 0, *self._hours) if self._hours else min(first, 0)
+            hi = max(last, 48, *(h + 1 for h in self._hours)) if self._hours else max(last, 48)
+            pts = self.manager.forecast(self.origin + timedelta(hours=lo), hours=hi - lo)
+            self._hours = {lo + i: (p.marginal_price, p.marginal_carbon) for i, p in enumerate(pts)}
         out = []
         for h in range(first, last):
-            price, carbon = self._seg_cache[h]
+            price, carbon = self._hours[h]
             out.append((max(h * 3600.0, start_s), min((h + 1) * 3600.0, end_s), price, carbon))
         return out

@@ -17,7 +17,7 @@ from app.core.clock import Clock
 from app.core.domain.errors import StoreError
 from app.core.energy.accounting import EnergyLedger, PartResolver, Usage
 from app.core.energy.config import SiteEnergy
-from app.core.energy.manager import EnergyManager, ForecastPoint, StepRecord
+from app.core.energy.manager import EnergyManager, ForecastPoint, PlanForecast, StepRecord
 from app.core.energy.repository import EnergyRepo, FlowRow, flow_row, week_days
 from app.core.events import TelemetryReceived
 from app.core.store.db import Store
@@ -51,12 +51,12 @@ class EnergyService:
         self._sub: Subscription | None = None
         self._task: asyncio.Task | None = None
         self._errors = 0
+        self._fixed_origin: datetime | None = None
 
     # ------------------------------------------------------------------ kernel service
     async def start(self) -> None:
         await self.store.run(self._restore)
         self._last_tick = self.clock.now()
-        self.manager.origin = self._last_tick
         self._sub = self.bus.subscribe(TelemetryReceived, self._on_telemetry, name="energy", maxsize=500_000,
                                        overflow=Overflow.DROP_NEWEST)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="energy.tick")
@@ -153,12 +153,24 @@ class EnergyService:
         start = (start or self.clock.now()).replace(minute=0, second=0, microsecond=0)
         return self.manager.forecast(start, hours)
 
+    def plan_forecast(self, origin: datetime) -> PlanForecast:
+        """The scheduler's EnergyForecast for a plan whose time zero is ``origin`` (pass the ``now`` given to
+        build_problem): marginal price and carbon per hour, cached for the plan."""
+        return PlanForecast(self.manager, origin)
+
     def segments(self, start_s: float, end_s: float) -> list[tuple[float, float, float, float]]:
-        """The scheduler's EnergyForecast (plan time from ``set_plan_origin``)."""
+        """EnergyForecast with plan time zero at ``set_plan_origin`` or, if never set, the current minute
+        (for callers that hold one forecast object and plan from "now" every cycle)."""
+        if self._fixed_origin is None:
+            now = self.clock.now().replace(second=0, microsecond=0)
+            if self.manager.origin != now:
+                self.manager.origin = now
         return self.manager.segments(start_s, end_s)
 
-    def set_plan_origin(self, origin: datetime) -> None:
-        self.manager.origin = origin
+    def set_plan_origin(self, origin: datetime | None) -> None:
+        self._fixed_origin = origin
+        if origin is not None:
+            self.manager.origin = origin
 
     def power_cap_w(self) -> float | None:
         return self.manager.power_cap_w()
