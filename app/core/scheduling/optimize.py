@@ -115,6 +115,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     # keep time for the final check (and the worker hand-back) inside the budget
     reserve = min(0.1 * time_limit_s, 0.02 + 4e-5 * problem.n_ops + (0.06 if workers > 1 else 0.0))
     deadline = t0 + max(time_limit_s - reserve, 0.0)
+    hard_deadline = t0 + max(time_limit_s - 0.01 - 2e-5 * problem.n_ops, 0.0)
     start = construct(problem, budget_s=min(CONSTRUCT_BUDGET_S, max(time_limit_s, 0.0) or CONSTRUCT_BUDGET_S),
                       seed=seed)
     if on_improve is not None:
@@ -134,7 +135,11 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
         if pool is not None:
             try:
                 for f in futures:
-                    other = f.get(timeout=max(deadline - time.perf_counter(), 0) + 5)
+                    try:  # a worker that is late (a loaded machine) is dropped, the budget is kept
+                        other = f.get(timeout=max(hard_deadline - time.perf_counter(), 0.001))
+                    except mp.TimeoutError:
+                        log.debug("a search worker missed the deadline; its plan is not used")
+                        continue
                     if objective_value(problem, other) < objective_value(problem, best):
                         best = other
                         if on_improve is not None:
