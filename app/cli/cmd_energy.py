@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.bootstrap import Core
-from app.cli.output import add_json_flag, emit, table, with_core
+from app.cli.cmd_telemetry import StoreOnly, with_store
+from app.cli.output import add_json_flag, emit, table
 from app.core.energy.config import site_from_config
 from app.core.energy.service import EnergyService
 
@@ -16,14 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = p.add_subparsers(dest="energy_cmd", metavar="ACTION", required=True)
     st = a.add_parser("status", help="sources now, battery, cap, totals today and this week")
     add_json_flag(st)
-    st.set_defaults(handler=lambda args: with_core(args, lambda c: _status(args, c)))
+    st.set_defaults(handler=lambda args: with_store(args, lambda c: _status(args, c)))
     fc = a.add_parser("forecast", help="solar, price, carbon and available power for the next hours")
     fc.add_argument("--hours", type=int, default=24, choices=range(1, 169), metavar="1..168")
     add_json_flag(fc)
-    fc.set_defaults(handler=lambda args: with_core(args, lambda c: _forecast(args, c)))
+    fc.set_defaults(handler=lambda args: with_store(args, lambda c: _forecast(args, c)))
 
 
-def _service(core: Core) -> EnergyService:
+def _service(core: StoreOnly) -> EnergyService:
     svc = EnergyService(core.store, core.bus, core.clock, site_from_config(core.config.section("energy")))
     svc._restore()  # noqa: SLF001 - the battery's last stored charge, without starting the service
     return svc
@@ -37,7 +37,7 @@ def _fmt(v: Any, unit: str = "", digits: int = 2) -> str:
     return "-" if v is None else f"{v:,.{digits}f}{unit}"
 
 
-async def _status(args: argparse.Namespace, core: Core) -> int:
+async def _status(args: argparse.Namespace, core: StoreOnly) -> int:
     def read() -> dict[str, Any]:
         svc = _service(core)
         data = svc.status()
@@ -67,7 +67,7 @@ async def _status(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _forecast(args: argparse.Namespace, core: Core) -> int:
+async def _forecast(args: argparse.Namespace, core: StoreOnly) -> int:
     pts = await core.store.run(lambda: _service(core).forecast(args.hours))
     rows = [{"at": p.at, "solar_kw": round(p.solar_kw, 3), "price": p.price, "carbon_g_per_kwh": p.carbon,
              "available_kw": _finite(round(p.available_kw, 2)), "battery_soc": p.soc, "marginal_price": p.marginal_price}
