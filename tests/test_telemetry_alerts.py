@@ -237,3 +237,15 @@ def test_finished_job_with_heaters_on_is_not_a_stall(tmp_path: Path) -> None:
         assert rig.alerts() == []
     finally:
         rig.close()
+
+
+def test_heater_that_keeps_heating_when_off(rig: Rig) -> None:
+    async def go():
+        rig.bus.start()
+        await rig.run(60)  # off and cold
+        rig.heater.stuck_on = True
+        await rig.run(120)
+
+    asyncio.run(go())
+    got = [(a.type, a.severity) for a in rig.alerts()]
+    assert got == [("heater_uncommanded", Severity.CRITICAL)]

@@ -33,6 +33,7 @@ class RuleLimits:
     max_heatup_s: float = 600.0  # heating longer than this without reaching target
     watch_period_s: float = 30.0  # while heating, the temperature must rise ...
     watch_rise_c: float = 2.0  # ... at least this much per watch period
+    off_alarm_c: float = 50.0  # a heater commanded off that still climbs above this is stuck on
     working_power_w: float = 80.0  # above this a machine is doing something
     stall_s: float = 300.0  # progress unchanged this long while drawing working power
     vibration_limit: float | None = None  # per machine; None: no limit known
@@ -92,7 +93,15 @@ class RuleEngine:
             h.watch_t, h.watch_temp = ts, temp
             if h.heat_start is None and target > 0:
                 h.reached = abs(temp - target) <= lim.band_c
-        if target <= 0:
+        if target <= 0:  # heater commanded off: it must not keep heating (a MOSFET failed closed)
+            if h.watch_t is None:
+                h.watch_t, h.watch_temp = ts, temp
+            elif ts - h.watch_t >= lim.watch_period_s:
+                if temp - h.watch_temp >= 2 * lim.watch_rise_c and temp > lim.off_alarm_c:
+                    out.append(Finding("heater_uncommanded", Severity.CRITICAL,
+                                       f"heater is off but the temperature rose {temp - h.watch_temp:.1f} °C in "
+                                       f"{ts - h.watch_t:.0f} s to {temp:.1f} °C", "temperature"))
+                h.watch_t, h.watch_temp = ts, temp
             return
         err = temp - target
         if not h.reached:
