@@ -32,6 +32,10 @@ DAY_S = 86400.0
 
 @dataclass(slots=True)
 class TelemetrySettings:
+    """From ``[telemetry]``: raw_keep_hours, rollup_keep_days, ring_capacity, flush_interval_s, detector_metrics,
+    reorder_thresholds (material -> amount), reorder_default, and ``[telemetry.rules]`` (RuleLimits fields,
+    e.g. vibration_limit = 8.0, stall_s = 300)."""
+
     raw_keep_s: float = DAY_S
     rollup_keep_s: float = 90 * DAY_S
     ring_capacity: int = 600
@@ -41,6 +45,7 @@ class TelemetrySettings:
     detector_metrics: tuple[str, ...] = ("vibration", "quality_score")
     material_thresholds: dict[str, float] = field(default_factory=dict)
     material_default: float = 100.0
+    limits: RuleLimits = field(default_factory=RuleLimits)  # every machine's, unless limits_for says otherwise
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> TelemetrySettings:
@@ -53,6 +58,12 @@ class TelemetrySettings:
             s.detector_metrics = tuple(section.get("detector_metrics", s.detector_metrics))
             s.material_thresholds = {str(k): float(v) for k, v in section.get("reorder_thresholds", {}).items()}
             s.material_default = float(section.get("reorder_default", s.material_default))
+            rules = section.get("rules", {})
+            known = set(RuleLimits.__dataclass_fields__)
+            unknown = set(rules) - known
+            if unknown:
+                raise ConfigError(f"[telemetry.rules] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+            s.limits = RuleLimits(**{k: (None if v is None else float(v)) for k, v in rules.items()})
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"[telemetry] in the config file has a bad value: {exc}") from exc
         if s.raw_keep_s <= 0 or s.rollup_keep_s < s.raw_keep_s or s.ring_capacity < 2:
@@ -72,7 +83,7 @@ class TelemetryService:
         self.writer = BatchedWriter(store, batch_size=self.settings.batch_size)
         self.repo = TelemetryRepo()
         self.alerts = AlertService(store, bus, clock)
-        self.rules = RuleEngine(limits_for)
+        self.rules = RuleEngine(limits_for or (lambda _n: self.settings.limits))
         self.materials = MaterialMonitor(dict(self.settings.material_thresholds), self.settings.material_default)
         self._materials_of = materials_of
         self._detectors: dict[tuple[UUID, str], EwmaZ] = {}
