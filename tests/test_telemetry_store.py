@@ -186,3 +186,28 @@ def test_import_and_export_on_every_backend(db_url: str, tmp_path: Path) -> None
         _compare(store)
     finally:
         store.close()
+
+
+def test_service_retention_in_slices_keeps_rollups(tmp_path: Path) -> None:
+    import asyncio
+
+    from app.core.bus import EventBus
+    from app.core.clock import ManualClock
+    from app.core.telemetry.service import TelemetryService, TelemetrySettings
+
+    store = open_store(f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    repo = TelemetryRepo()
+    try:
+        with store.connect() as conn:
+            names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"ix_telemetry_raw_ts", "ix_telemetry_rollup_minute"} <= names
+        svc = TelemetryService(store, EventBus(), ManualClock(T0), TelemetrySettings(raw_keep_s=3600.0))
+        for s in samples([uuid.UUID(NODES[0])], 2 * 3600, seed=3):
+            svc.writer.add_sample(NODES[0], s.timestamp.timestamp(), s.metrics)
+        svc.writer.flush_sync(final=True)
+        res = asyncio.run(svc.prune(now=T0S + 2 * 3600))
+        assert res.raw_deleted == 3600 * 6 and res.rollups_deleted == 0
+        with store.connect() as conn:
+            assert repo.count_raw(conn) == 3600 * 6 and repo.count_rollups(conn) == 120 * 6
+    finally:
+        store.close()

@@ -1,11 +1,12 @@
 """Energy tables (migration 0002_energy): the site's flows per step and kWh/cost/CO2 per machine, job, part
-and day. Times are UTC epoch seconds; days are local dates (YYYY-MM-DD) of the site's grid time zone."""
+and day, plus two time indexes on the telemetry tables. Times are UTC epoch seconds; days are local dates
+(YYYY-MM-DD) of the site's grid time zone."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.core.store.schema import ID, metadata
+from app.core.store.schema import ID, metadata, telemetry_raw, telemetry_rollup
 
 energy_flows = sa.Table(
     "energy_flows", metadata,
@@ -34,3 +35,7 @@ energy_usage = sa.Table(
     sa.Column("cost", sa.Double, nullable=False),
     sa.Column("co2_g", sa.Double, nullable=False),
 )
+
+# Added by 0002_energy to the telemetry tables of 0001 (retention by time, rollup merges by minute).
+ix_telemetry_raw_ts = sa.Index("ix_telemetry_raw_ts", telemetry_raw.c.ts)
+ix_telemetry_rollup_minute = sa.Index("ix_telemetry_rollup_minute", telemetry_rollup.c.minute)

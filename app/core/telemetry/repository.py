@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.core.store import schema as t
+from app.core.store import schema_energy  # noqa: F401 - registers the time indexes 0002 adds
 from app.core.telemetry.rollup import RollupRow
 
 RawRow = tuple[str, str, float, float, str | None]  # node_id, metric, ts, value, job_id

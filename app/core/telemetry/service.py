@@ -182,15 +182,29 @@ class TelemetryService:
                 log.error("telemetry write failed, will retry: %s", exc)
 
     # ------------------------------------------------------------------ retention
-    async def prune(self, now: float | None = None) -> PruneResult:
+    async def prune(self, now: float | None = None, slice_s: float = 600.0) -> PruneResult:
+        """Retention in slices of ``slice_s`` of data, one transaction each, so the samples arriving meanwhile
+        are written between slices instead of waiting behind one huge delete."""
         now = self.clock.now().timestamp() if now is None else now
         s = self.settings
-        return await self.store.run(self.prune_sync, now - s.raw_keep_s, now - s.rollup_keep_s)
+        raw_before, roll_before = now - s.raw_keep_s, now - s.rollup_keep_s
 
-    def prune_sync(self, raw_before: float, rollups_before: float | None) -> PruneResult:
-        with self.store.begin() as conn:
-            res = self.repo.prune(conn, raw_before, rollups_before)
+        def oldest() -> float | None:
+            with self.store.connect() as conn:
+                return self.repo.time_range(conn)[0]
+
+        lo = await self.store.run(oldest)
+        raw_n = 0
+        cut = lo
+        while cut is not None and cut < raw_before:
+            cut = min(cut + slice_s, raw_before)
+            raw_n += (await self.store.run(self.prune_sync, cut, None)).raw_deleted
+        roll = await self.store.run(self.prune_sync, raw_before, roll_before)
+        res = PruneResult(raw_n + roll.raw_deleted, roll.rollups_deleted)
         if res.raw_deleted or res.rollups_deleted:
             log.info("pruned %d raw samples and %d rollups", res.raw_deleted, res.rollups_deleted)
         return res
 
+    def prune_sync(self, raw_before: float, rollups_before: float | None) -> PruneResult:
+        with self.store.begin() as conn:
+            return self.repo.prune(conn, raw_before, rollups_before)

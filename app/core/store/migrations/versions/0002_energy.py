@@ -1,4 +1,4 @@
-"""energy flows and usage
+"""energy flows and usage; time indexes for telemetry retention and rollup merges
 
 Revision ID: 0002_energy
 Revises: 0001_initial
@@ -46,6 +46,14 @@ def upgrade() -> None:
     )
 
 
+    # Retention deletes by time and rollup merges look up by minute: without these both scan whole tables
+    # (the existing indexes start with node_id).
+    op.create_index("ix_telemetry_raw_ts", "telemetry_raw", ["ts"])
+    op.create_index("ix_telemetry_rollup_minute", "telemetry_rollup", ["minute"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_telemetry_rollup_minute", table_name="telemetry_rollup")
+    op.drop_index("ix_telemetry_raw_ts", table_name="telemetry_raw")
     op.drop_table("energy_usage")
     op.drop_table("energy_flows")
