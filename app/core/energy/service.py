@@ -119,6 +119,8 @@ class EnergyService:
                 await self.store.run(self._persist, [flow_row(rec)], usage)
             except StoreError:
                 self._errors += 1
+                for key, u in usage.items():  # keep the priced usage for the next attempt
+                    self.ledger._bump(key, u.kwh, u.cost, u.co2_g)  # noqa: SLF001 - same package
                 raise
         return rec
 
