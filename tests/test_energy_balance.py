@@ -166,3 +166,24 @@ def test_plan_under_the_site_cap_never_exceeds_it(tmp_path: Path) -> None:
         assert sum(power[o] for o in range(problem.n_ops)) > 2 * cap
     finally:
         store.close()
+
+
+def test_load_shifting_moves_flexible_work_into_the_sun() -> None:
+    """With the manager's forecast and an energy weight, the scheduler starts flexible prints in the sunny
+    hours (own solar is the cheapest kWh) instead of at midnight."""
+    from app.core.energy.manager import EnergyManager
+    from app.core.scheduling.forecast import energy_cost
+    from app.core.scheduling.problem import Problem
+
+    fc = EnergyManager(demo_site(), expected_load_kw=1.0, origin=START)  # plan time 0: local midnight
+    n = 6
+    problem = Problem(n, list(range(n)), [[(i, 3600)] for i in range(n)], [[] for _ in range(n)],
+                      power_w=[2000.0] * n, forecast=fc, objective=Objective(makespan=0.001, energy=100.0))
+    plan = optimize(problem, time_limit_s=0.5)
+    assert validate_plan(problem, plan) == []
+    for o in range(n):
+        hour_local = (plan.start[o] // 3600) % 24
+        assert 6 <= hour_local <= 18, plan.start  # in daylight
+    shifted = sum(energy_cost(fc, plan.start[o], plan.end[o], 2000.0)[0] for o in range(n))
+    at_once = sum(energy_cost(fc, 0, 3600, 2000.0)[0] for _ in range(n))
+    assert shifted < 0.2 * at_once
