@@ -71,8 +71,10 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
     rng = random.Random(seed)
     it = 0
     shift = problem.objective.energy > 0 and any(problem.power_w)
-    while time.perf_counter() < deadline and (max_iters is None or it < max_iters):
+    step = 0.0
+    while time.perf_counter() + step < deadline and (max_iters is None or it < max_iters):
         it += 1
+        t_step = time.perf_counter()
         if problem.n_ops <= 1500 and it % 2:
             plan = dynamic(problem, rng.choice(("mwkr", "ect", "est")), rng=rng, shift=shift, deadline=deadline)
             if plan is None:
@@ -80,6 +82,7 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
         else:
             plan = serial(problem, static_order(problem, rng), shift=shift, source="serial-rnd")
         offer(plan, False)
+        step = time.perf_counter() - t_step  # stop before a restart that would overrun
     return best
 
 
@@ -90,10 +93,11 @@ def _relaxed_start(relaxed: Problem, start: Plan) -> Plan:
 
 
 def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
-    problem, start, budget, seed, max_iters, use_cpsat = args
+    # perf_counter is the system-wide monotonic clock on Linux, so the parent's deadline holds here too
+    problem, start, deadline, seed, max_iters, use_cpsat = args
     if use_cpsat:
-        return cpsat_improve(problem, start, budget, seed=seed)
-    return _search(problem, start, time.perf_counter() + budget, seed, max_iters, None)
+        return cpsat_improve(problem, start, deadline - time.perf_counter(), seed=seed)
+    return _search(problem, start, deadline, seed, max_iters, None)
 
 
 def _pool(workers: int) -> Any:
@@ -127,8 +131,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
         futures = []
         if workers > 1:
             pool = _pool(workers - 1)
-            left = deadline - time.perf_counter()
-            futures = [pool.apply_async(_worker, ((problem, start, left, seed + 1000 * (w + 1), max_iters,
+            futures = [pool.apply_async(_worker, ((problem, start, deadline, seed + 1000 * (w + 1), max_iters,
                                                    cp and w == workers - 2),))
                        for w in range(workers - 1)]
         best = _search(problem, start, deadline, seed, max_iters, on_improve)
