@@ -51,7 +51,7 @@ def test_malformed_oversized_and_out_of_order_messages_are_rejected_without_harm
                 json.dumps({"v": 2, "type": "ping", "seq": nxt(), "body": {"t": 1.0}}),
                 json.dumps({"v": 1, "type": "format_disk", "seq": nxt(), "body": {}}),
                 json.dumps({"v": 1, "type": "ping", "seq": nxt(), "body": {"t": "soon"}}),
-                '{"v": 1, "type": "ping", "seq": %d, "body": {"t": NaN}}' % nxt(),
+                '{"v": 1, "type": "ping", "seq": ' + str(nxt()) + ', "body": {"t": NaN}}',
                 json.dumps({"v": 1, "type": "ping", "seq": nxt(), "body": {"t": 1.0, "evil": True}}),
                 encode("ping", 1, {"t": 1.0}),  # out of order: an old sequence number
                 encode("hello", nxt(), {"name": "again", "versions": [1]}),  # a second hello

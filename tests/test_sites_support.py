@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.bootstrap import Core, build_core
-from app.core.clock import SystemClock
+from app.core.clock import Clock, SystemClock
 from app.core.config import load_config
 from app.core.sites.config import SitesConfig
 from app.core.sites.identity import load_or_create_identity
@@ -31,8 +31,9 @@ def fast_config(name: str, **over: Any) -> SitesConfig:
 class SiteRig:
     """One Imewe site: its own home folder, SQLite file, identity and site-link service."""
 
-    def __init__(self, root: Path, name: str, **cfg: Any) -> None:
+    def __init__(self, root: Path, name: str, clock: Clock | None = None, **cfg: Any) -> None:
         self.name = name
+        self.clock = clock or SystemClock()
         self.home = root / name
         self.db_url = f"sqlite:///{self.home / 'imewe.sqlite3'}"
         self.cfg = cfg
@@ -51,7 +52,8 @@ class SiteRig:
 
     async def start(self) -> SiteRig:
         config = load_config(str(self.home), self.db_url)
-        self.core = build_core(config, SystemClock())
+        # A short planning budget: two whole sites share the test machine's cores.
+        self.core = build_core(config, self.clock, plan_budget_s=0.05)
         self.sites = SitesService(self.core.store, self.core.bus, self.core.clock, self.identity, self.core.jobs,
                                   self.core.fleet.list, fast_config(self.name, port=self.port, **self.cfg),
                                   noise_seed=1)

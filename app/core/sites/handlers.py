@@ -28,6 +28,9 @@ async def handle(svc: SitesService, link: Link, msg: Message) -> None:
         rtt = time.monotonic() - msg.body["t"]
         if 0 <= rtt < 600:  # our own clock came back; anything else is not a reply to our ping
             link.latency_ms = round(rtt * 1000, 3)
+            link.pongs += 1
+            if link.pong_waiter is not None and not link.pong_waiter.done():
+                link.pong_waiter.set_result(rtt)
     elif t == "hello":
         if not set(msg.body["versions"]) & SUPPORTED_VERSIONS:
             raise MessageRejected("version", f"no common protocol version (this site: {sorted(SUPPORTED_VERSIONS)})")

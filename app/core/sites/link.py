@@ -48,6 +48,8 @@ class Link:
         self.last_seen = time.monotonic()
         self.opened_at = time.monotonic()
         self.errors_sent = 0
+        self.pongs = 0
+        self.pong_waiter: asyncio.Future[float] | None = None  # for whoever measures round trips
         self._seq = 0
         self._lock = asyncio.Lock()
         self._error_bucket = TokenBucket(20.0, 40.0)

@@ -10,6 +10,7 @@ restart or a dropped event cannot lose one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from typing import Any
@@ -33,7 +34,8 @@ from app.core.store.repositories import HistoryRepo, JobRepo
 
 log = logging.getLogger(__name__)
 FINAL = frozenset({"COMPLETED", "CANCELLED", "REJECTED"})
-_STATES = frozenset(s.value for s in JobState) | {"REJECTED", "PENDING"}
+_JOB_STATES = frozenset(s.value for s in JobState)
+_STATES = _JOB_STATES | {"REJECTED", "PENDING"}
 
 
 def actor_for(peer_id: str) -> str:
@@ -68,6 +70,8 @@ class OffloadEngine:
         self.jobs = jobs
         self._repo = JobRepo()
         self._history = HistoryRepo()
+        # One mirror at a time: two passes reading the same job state would race to the same transition.
+        self._mirror_lock = asyncio.Lock()
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -202,14 +206,18 @@ class OffloadEngine:
 
     async def mirror(self, o: Offload) -> None:
         """Our job follows what the other site reports, along legal transitions only."""
-        if o.job_id is None or o.state not in {s.value for s in JobState}:
+        async with self._mirror_lock:
+            await self._mirror(o)
+
+    async def _mirror(self, o: Offload) -> None:
+        if o.job_id is None or o.state not in _JOB_STATES:
             return
         job = await self.jobs.get(UUID(o.job_id))
         whole = len(o.parts) == len(job.parts)
         jpath = path(job.state, JobState(o.state)) if whole else []
         ppaths: dict[UUID, list[JobState]] = {}
         for i, st in zip(o.parts, o.part_states, strict=False):
-            if st in {s.value for s in JobState} and i < len(job.parts):
+            if st in _JOB_STATES and i < len(job.parts):
                 ppaths[job.parts[i].id] = path(job.parts[i].state, JobState(st))
         if whole and job.state.value != o.state and not jpath:
             log.warning("job %s is %s here but %s at site %s; it cannot follow", job.name, job.state.value,
@@ -227,13 +235,26 @@ class OffloadEngine:
                 log.warning("job %s cannot follow site %s: %s", job.name, short_id(o.peer_id), exc)
                 return
 
-    async def mirror_all(self) -> None:
-        def read() -> list[Offload]:
-            with self.store.connect() as conn:
-                return repo.list_offloads(conn, "out")
+    async def mirror_all(self) -> int:
+        """Bring every job we sent in line with its last reported state (after a restart, or a failed pass)."""
 
-        for o in await self.store.run(read):
+        def read() -> list[Offload]:
+            out = []
+            with self.store.connect() as conn:
+                for o in repo.list_offloads(conn, "out"):
+                    if o.job_id is None or o.state not in _JOB_STATES:
+                        continue
+                    job = self._repo.get(conn, UUID(o.job_id))
+                    parts = [job.parts[i].state.value for i in o.parts if i < len(job.parts)]
+                    whole = len(o.parts) == len(job.parts)
+                    if (whole and job.state.value != o.state) or parts != o.part_states:
+                        out.append(o)
+            return out
+
+        stale = await self.store.run(read)
+        for o in stale:
             await self.mirror(o)
+        return len(stale)
 
 
 def _status_body(o: Offload) -> dict[str, Any]:

@@ -86,6 +86,7 @@ class SitesService:
         self._ctx: ssl.SSLContext | None = None
         self._dirty = asyncio.Event()
         self._reconcile_soon = asyncio.Event()
+        self._mirror_soon = False
         self._discovery: Any = None
         self._health = "stopped"
 
@@ -154,6 +155,7 @@ class SitesService:
                 await asyncio.wait_for(self._dirty.wait(), self.config.heartbeat_s)
             except TimeoutError:
                 self._reconcile_soon.set()
+                self._mirror_soon = True
             self._dirty.clear()
             await self._reload()
             for sid, link in list(self._links.items()):
@@ -374,6 +376,9 @@ class SitesService:
             try:
                 if await self.engine.reconcile():
                     self._changed()
+                if self._mirror_soon:
+                    self._mirror_soon = False
+                    await self.engine.mirror_all()
             except ImeweError:
                 log.exception("cannot send job statuses to linked sites")
 

@@ -1,0 +1,169 @@
+"""imewe sites id|add|accept|remove|list|status: this site's ID, the allow list of linked sites, link health.
+
+Changes land in the store; a running site (``imewe serve`` or the control room) picks them up within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from app.bootstrap import Core
+from app.cli.output import add_json_flag, emit, table, with_core
+from app.core.sites.admin import SiteAdmin
+from app.core.sites.identity import load_or_create_identity
+from app.core.sites.repo import Peer
+from app.core.sites.site_id import short_id
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sites", help="linked sites: this site's ID, pairing, link status")
+    ss = p.add_subparsers(dest="sites_cmd", metavar="ACTION", required=True)
+
+    x = ss.add_parser("id", help="show this site's ID (give it to the admin of the other site)")
+    x.add_argument("--qr", action="store_true", help="also draw it as a QR code (needs segno or qrcode)")
+    add_json_flag(x)
+    x.set_defaults(handler=lambda a: with_core(a, lambda c: _id(a, c)))
+
+    x = ss.add_parser("add", help="allow a site by its ID, and dial it at ADDRESS (host:port)")
+    x.add_argument("site_id")
+    x.add_argument("address", nargs="?", default="", help="host:port of the other site, e.g. 10.0.0.5:47470")
+    x.add_argument("--name", default="", help="a name to show for it")
+    add_json_flag(x)
+    x.set_defaults(handler=lambda a: with_core(a, lambda c: _allow(a, c)))
+
+    x = ss.add_parser("accept", help="accept a site that asked to link (see 'imewe sites list')")
+    x.add_argument("site_id", help="its ID (or the first group of it, as 'sites list' shows)")
+    x.add_argument("--address", default="", help="host:port, if this site should dial it too")
+    x.add_argument("--name", default="")
+    add_json_flag(x)
+    x.set_defaults(handler=lambda a: with_core(a, lambda c: _accept(a, c)))
+
+    x = ss.add_parser("remove", help="revoke a site: its link drops and it is refused from now on")
+    x.add_argument("site", help="name or ID")
+    add_json_flag(x)
+    x.set_defaults(handler=lambda a: with_core(a, lambda c: _remove(a, c)))
+
+    for name, fn, help_ in (("list", _list, "every known site: allowed, pending (asked to link) or revoked"),
+                            ("status", _status, "link health, queued messages and the last summary of each")):
+        x = ss.add_parser(name, help=help_)
+        add_json_flag(x)
+        x.set_defaults(handler=lambda a, fn=fn: with_core(a, lambda c: fn(a, c)))
+
+
+def admin_for(core: Core) -> SiteAdmin:
+    identity = load_or_create_identity(core.config.paths.keys, core.config.site_name)
+    return SiteAdmin(core.store, core.clock, identity)
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def peer_dict(p: Peer) -> dict[str, Any]:
+    return {"site_id": p.site_id, "name": p.name, "state": p.state, "address": p.address,
+            "last_seen": _when(p.last_seen) if p.last_seen else None, "latency_ms": p.latency_ms,
+            "attempts": p.attempts, "last_error": p.last_error, "pinned": p.cert_der is not None}
+
+
+def qr_text(data: str) -> str | None:
+    """The ID as a text QR code, if a QR library is installed."""
+    try:
+        import segno  # type: ignore[import-not-found]
+
+        return segno.make(data, error="m").terminal(compact=True) or None
+    except ImportError:
+        pass
+    try:
+        import io
+
+        import qrcode  # type: ignore[import-not-found]
+
+        q = qrcode.QRCode(border=1)
+        q.add_data(data)
+        buf = io.StringIO()
+        q.print_ascii(out=buf)
+        return buf.getvalue()
+    except ImportError:
+        return None
+
+
+async def _id(args: argparse.Namespace, core: Core) -> int:
+    admin = admin_for(core)
+    data = {"site_id": admin.identity.site_id, "name": core.config.site_name}
+
+    def text(d: dict) -> str:
+        out = f"{d['site_id']}\n({d['name']}; give this ID to the admin of the site you want to link with)"
+        if args.qr:
+            qr = qr_text(d["site_id"])
+            out += "\n" + (qr or "(no QR library installed: pip install segno)")
+        return out
+
+    emit(args, data, text)
+    return 0
+
+
+async def _allow(args: argparse.Namespace, core: Core) -> int:
+    peer = await admin_for(core).pair(args.site_id, args.address, args.name, actor="cli")
+    emit(args, peer_dict(peer), lambda d: f"allowed site {d['name']} ({short_id(d['site_id'])})"
+         + (f", dialing {d['address']}" if d["address"] else "")
+         + "; the admin there must accept this site's ID too ('imewe sites id')")
+    return 0
+
+
+async def _accept(args: argparse.Namespace, core: Core) -> int:
+    admin = admin_for(core)
+    ref = args.site_id
+    try:
+        ref = (await admin.find_peer(ref)).site_id
+    except Exception:  # noqa: BLE001 - not known yet: take it as a full ID
+        pass
+    peer = await admin.accept(ref, args.address, args.name, actor="cli")
+    emit(args, peer_dict(peer), lambda d: f"accepted site {d['name']} ({short_id(d['site_id'])})")
+    return 0
+
+
+async def _remove(args: argparse.Namespace, core: Core) -> int:
+    peer = await admin_for(core).revoke(args.site, actor="cli")
+    emit(args, peer_dict(peer), lambda d: f"revoked site {d['name']} ({short_id(d['site_id'])})")
+    return 0
+
+
+async def _list(args: argparse.Namespace, core: Core) -> int:
+    peers = await admin_for(core).peers()
+    rows = [[short_id(p.site_id), p.name, p.state, p.address or "-", _when(p.last_seen), p.attempts,
+             p.last_error[:50]] for p in peers]
+    emit(args, [peer_dict(p) for p in peers], lambda _: table(
+        rows, ["ID", "NAME", "STATE", "ADDRESS", "LAST SEEN", "TRIES", "LAST ERROR"]) if rows else
+        "no linked sites; add one with 'imewe sites add ID ADDRESS'")
+    return 0
+
+
+async def _status(args: argparse.Namespace, core: Core) -> int:
+    admin = admin_for(core)
+    peers = await admin.peers()
+    outbox = await admin.outbox_counts()
+    summaries = await admin.summaries()
+    offloads = await admin.offloads(open_only=True)
+    data = []
+    for p in peers:
+        s, at = summaries.get(p.site_id, (None, None))
+        data.append(peer_dict(p) | {"queued": outbox.get(p.site_id, 0), "summary": s,
+                                    "summary_at": _when(at) if at else None,
+                                    "open_offloads": sum(1 for o in offloads if o.peer_id == p.site_id)})
+
+    def text(ds: list[dict]) -> str:
+        if not ds:
+            return "no linked sites"
+        rows = []
+        for d in ds:
+            s = d["summary"] or {}
+            machines = sum(sum(v.values()) for v in (s.get("machines") or {}).values())
+            lat = f"{d['latency_ms']:.1f}" if d["latency_ms"] is not None else "-"
+            rows.append([short_id(d["site_id"]), d["name"], d["state"], d["last_seen"] or "-", lat, d["queued"],
+                         d["open_offloads"], machines if s else "-", s.get("alerts", "-") if s else "-"])
+        return table(rows, ["ID", "NAME", "STATE", "LAST SEEN", "MS", "QUEUED", "OFFLOADS", "MACHINES", "ALERTS"])
+
+    emit(args, data, text)
+    return 0
