@@ -52,7 +52,9 @@ class PartView(QWidget):
         self._part_actors: list[Any] = []
         self._machine_actors: list[Any] = []
         self._show_overhangs = True
-        self.plotter = QtInteractor(self)
+        # No timed re-rendering: it would redraw a million triangles 5 times a second for nothing; the
+        # interactor renders on mouse input and we render after each change.
+        self.plotter = QtInteractor(self, auto_update=False)
         self.plotter.set_background("#f4f5f7")
         self.plotter.add_axes()
         self.info = QLabel("no part loaded")

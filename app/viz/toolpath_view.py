@@ -52,7 +52,9 @@ class ToolpathView(QWidget):
         self._tasks: list[BackgroundTask] = []
         self._work_actor: Any = None
         self._travel_actor: Any = None
-        self.plotter = QtInteractor(self)
+        # No timed re-rendering: it would redraw a million triangles 5 times a second for nothing; the
+        # interactor renders on mouse input and we render after each change.
+        self.plotter = QtInteractor(self, auto_update=False)
         self.plotter.set_background("#101418")
         self.plotter.add_axes()
         self.slider = QSlider(Qt.Orientation.Vertical)
