@@ -144,7 +144,7 @@ class ToolpathView(QWidget):
 
     def close_view(self) -> None:
         for t in self._tasks:
-            t.wait()
+            t.wait(300_000)
         self.plotter.close()
 
     # --- internals ---------------------------------------------------------------------------------
