@@ -37,6 +37,9 @@ class TabuState:
         self.mnext = [-1] * n
         for s in self.seq:
             self._link(s)
+        self.chains = all(len(p) <= 1 for p in self.jpred) and all(len(x) <= 1 for x in self.jsucc)
+        self.jprev = [p[0] if p else -1 for p in self.jpred]
+        self.jnext = [x[0] if x else -1 for x in self.jsucc]
         self.r = [0] * n
         self.t = [0] * n
         self.cmax = 0
@@ -55,16 +58,22 @@ class TabuState:
             mnext[prev] = -1
 
     def evaluate(self) -> bool:
+        """Heads, tails and makespan by one topological sweep; False when the machine orders make a cycle."""
+        if self.chains:
+            return self._evaluate_chains()
         n, jpred, jsucc, mprev, mnext, dur = self.n, self.jpred, self.jsucc, self.mprev, self.mnext, self.dur
         indeg = [len(jpred[o]) + (mprev[o] >= 0) for o in range(n)]
         r = list(self.release)
         stack = [o for o in range(n) if indeg[o] == 0]
         order: list[int] = []
         push, pop, add = stack.append, stack.pop, order.append
+        cm = 0
         while stack:
             o = pop()
             add(o)
             e = r[o] + dur[o]
+            if e > cm:
+                cm = e
             for s in jsucc[o]:
                 if r[s] < e:
                     r[s] = e
@@ -90,8 +99,49 @@ class TabuState:
             if s >= 0 and t[s] > best:
                 best = t[s]
             t[o] = best + dur[o]
-        self.r, self.t = r, t
-        self.cmax = max((r[o] + dur[o] for o in range(n)), default=0)
+        self.r, self.t, self.cmax = r, t, cm
+        return True
+
+    def _evaluate_chains(self) -> bool:
+        """The same sweep when every job is a chain (classic FJSP): scalar next/previous links, no inner lists."""
+        n, jprev, jnext, mprev, mnext, dur = self.n, self.jprev, self.jnext, self.mprev, self.mnext, self.dur
+        indeg = [(jprev[o] >= 0) + (mprev[o] >= 0) for o in range(n)]
+        r = list(self.release)
+        stack = [o for o in range(n) if indeg[o] == 0]
+        order: list[int] = []
+        push, pop, add = stack.append, stack.pop, order.append
+        cm = 0
+        while stack:
+            o = pop()
+            add(o)
+            e = r[o] + dur[o]
+            if e > cm:
+                cm = e
+            s = jnext[o]
+            if s >= 0:
+                if r[s] < e:
+                    r[s] = e
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    push(s)
+            s = mnext[o]
+            if s >= 0:
+                if r[s] < e:
+                    r[s] = e
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    push(s)
+        if len(order) < n:
+            return False
+        t = [0] * n
+        for o in reversed(order):
+            a = jnext[o]
+            b = mnext[o]
+            x = t[a] if a >= 0 else 0
+            if b >= 0 and t[b] > x:
+                x = t[b]
+            t[o] = x + dur[o]
+        self.r, self.t, self.cmax = r, t, cm
         return True
 
     def move(self, v: int, k: int, i: int) -> tuple[int, int]:
