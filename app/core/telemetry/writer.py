@@ -51,13 +51,29 @@ class BatchedWriter:
         return True
 
     def add_sample(self, node_id: str, ts: float, metrics: dict[str, float], job_id: str | None = None) -> None:
+        """Queue every value of one reading (the hot path: the rollup bookkeeping is inlined)."""
         if len(self._pending) + len(metrics) > self.max_pending:
             self.stats.dropped += len(metrics)
             return
-        pend, acc = self._pending, self.rollups
+        append = self._pending.append
+        acc = self.rollups
+        cells = acc._open  # noqa: SLF001 - same package, the hot path
+        minute = ts - ts % 60.0
         for name, value in metrics.items():
-            pend.append((node_id, name, ts, value, job_id))
-            acc.add(node_id, name, ts, value)
+            append((node_id, name, ts, value, job_id))
+            key = (node_id, name, minute)
+            cell = cells.get(key)
+            if cell is None:
+                cells[key] = [1, value, value, value]
+            else:
+                cell[0] += 1
+                if value < cell[1]:
+                    cell[1] = value
+                cell[2] += value
+                if value > cell[3]:
+                    cell[3] = value
+        if ts > acc.watermark:
+            acc.watermark = ts
 
     @property
     def pending(self) -> int:
