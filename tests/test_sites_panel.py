@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.core.sites.identity import load_or_create_identity  # noqa: E402
-from app.core.sites.service import SiteView  # noqa: E402
+from app.core.sites.views import SiteView  # noqa: E402
 from app.ui.sites_panel import PairDialog, SitesPanel, summary_cells  # noqa: E402
 
 

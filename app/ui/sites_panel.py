@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.sites.admin import check_address
-from app.core.sites.service import SiteView
+from app.core.sites.views import SiteView
 from app.core.sites.site_id import parse_site_id, short_id
 from app.ui.tasks import spawn
 

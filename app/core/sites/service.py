@@ -10,7 +10,6 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -28,35 +27,19 @@ from app.core.sites.config import SitesConfig
 from app.core.sites.dp import Noiser
 from app.core.sites.errors import MessageRejected, PeerRefused
 from app.core.sites.events import SiteFound, SiteLinkChanged, SitePeerRefused
+from app.core.sites.handlers import handle
 from app.core.sites.identity import SiteIdentity
 from app.core.sites.link import WS_OPTIONS, Gate, Link, dial_link, say_hello
 from app.core.sites.offload import OffloadEngine
-from app.core.sites.protocol import SUPPORTED_VERSIONS, Message
+from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
 from app.core.sites.site_id import short_id
 from app.core.sites.summary import SummaryMaker, SummarySources
+from app.core.sites.views import SiteView
 from app.core.store.db import Store
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass(slots=True)
-class SiteView:
-    """One linked (or knocking) site as the Sites view and ``imewe sites status`` show it."""
-
-    site_id: str
-    name: str
-    state: str
-    address: str
-    connected: bool
-    latency_ms: float | None
-    last_seen: float | None
-    summary: dict[str, Any] | None
-    summary_at: float | None
-    outbox: int
-    attempts: int
-    last_error: str
 
 
 class SitesService:
@@ -299,18 +282,13 @@ class SitesService:
             await link.reject(exc)
             return
         try:
-            await self._dispatch(link, msg)
+            await handle(self, link, msg)
         except MessageRejected as exc:
             await link.reject(exc)
         except (StoreError, ImeweError) as exc:
             log.exception("cannot apply %s from site %s", msg.type, short_id(link.peer_id))
             await link.reject(MessageRejected("retry" if isinstance(exc, StoreError) else "failed", str(exc),
                                               msg.key))
-
-    async def _dispatch(self, link: Link, msg: Message) -> None:
-        from app.core.sites.handlers import handle
-
-        await handle(self, link, msg)
 
     # ------------------------------------------------------------ sending
     def wake(self, peer_id: str) -> None:
