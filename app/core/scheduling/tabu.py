@@ -156,8 +156,6 @@ class TabuState:
         self._link(old)
         if k != m:
             self._link(self.seq[k])
-        if old == [] and m >= 0:
-            pass
         return m, oi
 
     def to_plan(self, source: str) -> Plan:
