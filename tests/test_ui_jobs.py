@@ -11,7 +11,10 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.domain.enums import JobState
 from app.ui.main_window import ControlRoom
-from tests.test_ui_support import FDM, booted_core, qloop, settings_in, until  # noqa: F401
+from tests import test_ui_support as ui
+from tests.test_ui_support import FDM, booted_core, settings_in, until
+
+qloop = ui.qloop  # the fixture
 
 
 def _drop(widget, paths: list[Path]) -> bool:

@@ -31,7 +31,9 @@ MILL = {"process": "cnc_mill", "build_volume_mm": [600, 400, 200], "materials": 
 
 @pytest.fixture
 def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
-    """Qt's event loop as the asyncio loop, as in the application."""
+    """Qt's event loop as the asyncio loop, as in the application (where closing the window ends the
+    scenario, not the loop: the core still shuts down on it)."""
+    qapp.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:

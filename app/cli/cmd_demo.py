@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         feeder: DemoFeeder | None = None
         if hasattr(bootstrap, "build_demo_core") and hasattr(bootstrap, "start_demo"):
             core = bootstrap.build_demo_core(config, config.demo_scale)
+            wire = getattr(bootstrap, "wire_optional_services", None)
+            if wire is not None:
+                wire(core)
             await core.kernel.boot()
             await bootstrap.start_demo(core)
         else:
@@ -193,12 +196,12 @@ class DemoFeeder:
             if sim.work is not None:
                 if working:
                     sim.work.done_s += dt_s
-                m["progress"] = min(100.0, 100.0 * sim.work.done_s / sim.work.duration_s)
+                m["progress"] = min(1.0, sim.work.done_s / sim.work.duration_s)  # a fraction, as drivers send
             self.core.bus.publish(TelemetryReceived(TelemetrySample(node.id, now, m, sim.work.job_id
                                                                     if sim.work else None)))
             if sim.work is not None and working and (self.ticks + sim.kind[4]) % 10 == 0:
                 # stored progress, staggered across machines so the store sees a trickle, not a burst
-                await self.core.jobs.update_progress(sim.work.part_id, m["progress"])
+                await self.core.jobs.update_progress(sim.work.part_id, 100.0 * m["progress"])
             if sim.work is not None and sim.work.done_s >= sim.work.duration_s:
                 await self._finish(node.id, sim)
             elif sim.work is None and node.state is N.IDLE and self.jobs_enabled:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import build_core, setup_logging
+from app import bootstrap
 from app.core.config import load_config
 
 
@@ -22,10 +22,13 @@ def run(args: argparse.Namespace) -> int:
     from app.ui.runner import run_app, show_window
 
     config = load_config(args.home, args.db)
-    setup_logging(config)
+    bootstrap.setup_logging(config)
 
     async def main(app: Any) -> int:
-        core = build_core(config)
+        core = bootstrap.build_core(config)
+        wire = getattr(bootstrap, "wire_optional_services", None)
+        if wire is not None:
+            wire(core)  # telemetry, energy, discovery, sites: whatever this install has
         await core.kernel.boot()
         try:
             return await show_window(app, core, screenshot=args.screenshot, after_s=args.after)

@@ -59,7 +59,7 @@ class DriverMapControl:
         await self._driver(node_id).emergency_stop()
 
 
-class _ProductionControl:
+class ProductionControl:
     """Adapts a production service whose methods are ``request_pause(node_id)``... or ``pause(node_id)``..."""
 
     def __init__(self, service: Any) -> None:
@@ -90,7 +90,7 @@ def control_for(core: Any) -> MachineControl | None:
     """The control the core offers, if any (production service first, then a driver map)."""
     production = getattr(core, "production", None)
     if production is not None:
-        return _ProductionControl(production)
+        return ProductionControl(production)
     drivers = getattr(core, "drivers", None)
     if isinstance(drivers, Mapping):
         return DriverMapControl(drivers)

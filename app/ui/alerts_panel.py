@@ -31,10 +31,14 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 21
 
 
 def alert_service(core: Any) -> Any:
-    """The core's alert service when it is wired (``core.alerts`` or ``core.telemetry.alerts``)."""
+    """The core's alert service when it is wired (``core.alerts``, ``core.telemetry.alerts`` or
+    ``core.service("telemetry").alerts``)."""
     svc = getattr(core, "alerts", None)
+    telemetry = getattr(core, "telemetry", None)
+    if telemetry is None and callable(getattr(core, "service", None)):
+        telemetry = core.service("telemetry")
     if svc is None:
-        svc = getattr(getattr(core, "telemetry", None), "alerts", None)
+        svc = getattr(telemetry, "alerts", None)
     return svc if svc is not None and hasattr(svc, "acknowledge") else None
 
 
@@ -43,10 +47,11 @@ class AlertsPanel(QWidget):
     count_changed = Signal(int, int)  # open alerts, open critical alerts
     machine_clicked = Signal(object)  # node id
 
-    def __init__(self, core: Any, live: LiveData, parent: QWidget | None = None) -> None:
+    def __init__(self, core: Any, live: LiveData, service: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core = core
         self.live = live
+        self.service = service if service is not None else alert_service(core)
         self.table = QTableWidget(0, 6)
         self.table.setObjectName("alertsTable")
         self.table.setHorizontalHeaderLabels(["Severity", "Time", "Source", "Type", "Message", "Acknowledged"])
@@ -71,7 +76,7 @@ class AlertsPanel(QWidget):
         self.ack_all_btn.clicked.connect(self.acknowledge_all)
         self.show_acked.toggled.connect(lambda _: self.refresh())
         self.table.cellDoubleClicked.connect(self._double)
-        svc = alert_service(core)
+        svc = self.service
         if svc is not None and hasattr(svc, "open_alerts"):
             for a in svc.open_alerts():
                 live.add_alert(a)
@@ -126,7 +131,7 @@ class AlertsPanel(QWidget):
                 self.acknowledge(a.id)
 
     def acknowledge(self, alert_id: UUID, by: str = "operator") -> None:
-        svc = alert_service(self.core)
+        svc = self.service
         alert = self.live.alerts.get(alert_id)
         if alert is None or alert.acknowledged:
             return

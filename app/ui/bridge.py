@@ -27,6 +27,11 @@ from app.core.events import (
 )
 from app.ui.live_data import LiveData
 
+try:  # progress and job ends as the machines report them (present once drivers are wired)
+    from app.core.device_events import DeviceJobFinished, DeviceJobProgress
+except ImportError:  # pragma: no cover - older cores
+    DeviceJobFinished = DeviceJobProgress = None  # type: ignore[assignment,misc]
+
 log = logging.getLogger(__name__)
 FLUSH_MS = 100
 
@@ -62,6 +67,9 @@ class CoreBridge(QObject):
             bus.subscribe((StateChanged, JobSubmitted, JobUpdated, NodeRegistered, NodeUpdated, AlertRaised,
                            AlertAcknowledged, PlanUpdated), self._on_event, name="ui.events", maxsize=50_000),
         ]
+        if DeviceJobProgress is not None:
+            self._subs.append(bus.subscribe((DeviceJobProgress, DeviceJobFinished), self._on_device_job,
+                                            name="ui.progress", maxsize=20_000, overflow=Overflow.DROP_OLDEST))
         self._timer = QTimer(self)
         self._timer.setInterval(flush_ms)
         self._timer.timeout.connect(self.flush)
@@ -77,6 +85,13 @@ class CoreBridge(QObject):
     def _on_telemetry(self, event: TelemetryReceived) -> None:
         self.live.add_sample(event.sample)
         self._tele.add(event.sample.node_id)
+
+    def _on_device_job(self, event: Any) -> None:
+        if isinstance(event, DeviceJobProgress):
+            self.live.progress[event.node_id] = (event.job_id, max(0.0, min(1.0, float(event.fraction))))
+        else:
+            self.live.progress.pop(event.node_id, None)
+        self._tele.add(event.node_id)
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, StateChanged):

@@ -18,8 +18,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from app.core.domain.entities import Node
-from app.core.domain.enums import Severity
-from app.ui.live_data import LiveData, is_temperature, progress_fraction, temperature_label
+from app.core.domain.enums import NodeState, Severity
+from app.ui.live_data import LiveData, temperature_label, temperatures
 from app.ui.theme import PROCESS_GLYPHS, SEVERITY_COLOURS, node_colour
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -28,6 +28,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 3
 
 COLUMNS = ["Machine", "Process", "State", "Area", "Material", "Job", "Progress", "Temp °C", "Power W", "Alerts"]
 _Index = QModelIndex | QPersistentModelIndex
+BUSY = {NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.ERROR}
 
 
 @dataclass(slots=True)
@@ -45,7 +46,7 @@ class MachineRow:
 
 def key_temperatures(metrics: dict[str, float]) -> list[tuple[str, float]]:
     """Temperatures worth a glance: readings named ``*_c`` that are not targets, hottest first."""
-    temps = [(temperature_label(k), v) for k, v in metrics.items() if is_temperature(k)]
+    temps = [(temperature_label(k), v) for k, v in temperatures(metrics).items()]
     return sorted(temps, key=lambda kv: -kv[1])[:2]
 
 
@@ -88,12 +89,17 @@ class FleetModel(QAbstractTableModel):
 
     def machine_row(self, node: Node) -> MachineRow:
         metrics = self._live.latest(node.id)
-        job_id = self._live.current_job(node.id) or (node.active_jobs[0] if node.active_jobs else None)
-        job = self._live.job_names.get(job_id, str(job_id)[:8]) if job_id else ""
+        job = ""
+        progress = None
+        # A machine shows its work while it has some; an idle one may still echo its last job id.
+        if node.state in BUSY:
+            job_id = self._live.current_job(node.id) or (node.active_jobs[0] if node.active_jobs else None)
+            job = self._live.job_names.get(job_id, str(job_id)[:8]) if job_id else ""
+            progress = self._live.current_progress(node.id)
         power = metrics.get("power_w", node.energy_level or None)
         open_alerts = self._live.open_alerts(node.id)
-        return MachineRow(node, job, progress_fraction(metrics) if job else None, key_temperatures(metrics),
-                          power, self._live.worst_open(node.id), len(open_alerts))
+        return MachineRow(node, job, progress, key_temperatures(metrics), power, self._live.worst_open(node.id),
+                          len(open_alerts))
 
     # ------------------------------------------------------------ Qt model API
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature

@@ -73,7 +73,7 @@ class TileDelegate(QStyledItemDelegate):
             p.setBrush(QColor("#3fb950"))
             p.drawRoundedRect(QRect(bar.left(), bar.top(), int(bar.width() * row.progress), bar.height()), 3, 3)
 
-        bits = [f"{n} {v:.0f}°C" for n, v in row.temps]
+        bits = [f"{n} {v:.0f}°C" for n, v in row.temps[:1]]  # the hottest heater; the table shows more
         if row.power_w is not None:
             bits.append(f"{row.power_w:.0f} W")
         p.setPen(QColor("#9da7b3"))

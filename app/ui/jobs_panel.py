@@ -124,6 +124,9 @@ class JobsPanel(QWidget):
         self._loading = False
         for j in jobs:
             self.live.job_names[j.id] = j.name
+            for part in j.parts:  # drivers report the part they work on
+                self.live.job_names[part.id] = f"{j.name} / {part.name}" if len(j.parts) > 1 else j.name
+                self.live.part_job[part.id] = j.id
         self.model.set_jobs(jobs)
         if self.detail.job is not None and self.detail.job.id in {j.id for j in jobs}:
             self.detail.reload()

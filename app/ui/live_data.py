@@ -66,16 +66,26 @@ class MetricRing:
 
 
 def progress_fraction(metrics: dict[str, float]) -> float | None:
-    """A machine's job progress from its telemetry: ``progress`` / ``progress_pct`` are percent (0..100),
-    as the telemetry rules read them."""
-    for key in ("progress", "progress_pct"):
-        if key in metrics:
-            return max(0.0, min(1.0, float(metrics[key]) / 100.0))
+    """A machine's job progress from its telemetry: ``progress`` is a fraction 0..1 (what the drivers send),
+    ``progress_pct`` a percentage."""
+    if "progress" in metrics:
+        return max(0.0, min(1.0, float(metrics["progress"])))
+    if "progress_pct" in metrics:
+        return max(0.0, min(1.0, float(metrics["progress_pct"]) / 100.0))
     return None
 
 
 def is_temperature(name: str) -> bool:
     return (name.endswith("_c") or name == "temperature") and not is_target(name)
+
+
+def temperatures(metrics: dict[str, float]) -> dict[str, float]:
+    """Named heater readings; the generic ``temperature`` only when the machine sends no named ones (drivers
+    often send both, the generic one being a copy of the main heater)."""
+    named = {k: v for k, v in metrics.items() if k.endswith("_c") and not is_target(k)}
+    if named:
+        return named
+    return {k: v for k, v in metrics.items() if k == "temperature"}
 
 
 def is_target(name: str) -> bool:
@@ -100,6 +110,8 @@ class LiveData:
     alerts: dict[UUID, Alert] = field(default_factory=dict)  # by alert id, newest last
     job_names: dict[UUID, str] = field(default_factory=dict)
     paused: set[UUID] = field(default_factory=set)  # machines the operator paused (drivers report PAUSED too)
+    progress: dict[UUID, tuple[UUID | None, float]] = field(default_factory=dict)  # node -> (work id, 0..1)
+    part_job: dict[UUID, UUID] = field(default_factory=dict)  # part id -> job id (drivers report part ids)
 
     def add_sample(self, sample: TelemetrySample) -> None:
         ring = self.rings.get(sample.node_id)
@@ -112,8 +124,22 @@ class LiveData:
         return ring.latest if ring is not None else {}
 
     def current_job(self, node_id: UUID) -> UUID | None:
+        """What the machine works on (a part id from drivers, or a job id), as it last reported."""
+        if node_id in self.progress:
+            return self.progress[node_id][0]
         ring = self.rings.get(node_id)
         return ring.job_id if ring is not None else None
+
+    def current_progress(self, node_id: UUID) -> float | None:
+        if node_id in self.progress:
+            return self.progress[node_id][1]
+        return progress_fraction(self.latest(node_id))
+
+    def job_of(self, work_id: UUID | None) -> UUID | None:
+        """The job a reported work id belongs to (drivers report part ids)."""
+        if work_id is None:
+            return None
+        return self.part_job.get(work_id, work_id)
 
     def add_alert(self, alert: Alert) -> None:
         self.alerts[alert.id] = alert

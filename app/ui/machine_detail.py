@@ -27,7 +27,7 @@ from app.core.domain.entities import Node
 from app.core.domain.errors import ImeweError
 from app.ui.actions import MachineControl, allowed_actions
 from app.ui.confirm import confirm
-from app.ui.live_data import LiveData, is_target, is_temperature, target_of, temperature_label
+from app.ui.live_data import LiveData, is_target, target_of, temperature_label, temperatures
 from app.ui.tasks import spawn
 from app.ui.theme import NODE_COLOURS
 from app.viz.machine_charts import MachineCharts
@@ -172,13 +172,18 @@ class MachineDetail(QWidget):
         since = last - secs if secs else None
         temps, targets = {}, {}
         names = ring.metric_names()
+        shown = set(temperatures(dict.fromkeys(names, 0.0)))
         for name in names:
-            if is_temperature(name):
+            if name in shown:
                 temps[temperature_label(name)] = ring.series(name, since)
-            elif is_target(name) and target_of(name) in names:
+            elif is_target(name) and target_of(name) in shown:
                 targets[temperature_label(target_of(name))] = ring.series(name, since)
-        prog_key = next((k for k in ("progress", "progress_pct") if k in ring.values), None)
-        progress = ring.series(prog_key, since) if prog_key else None
+        progress = None
+        if "progress" in ring.values:  # a fraction from the drivers; the chart shows percent
+            t, v = ring.series("progress", since)
+            progress = (t, v * 100.0)
+        elif "progress_pct" in ring.values:
+            progress = ring.series("progress_pct", since)
         vib = next((n for n in names if n.startswith("vibration")), None)
         self.charts.update_series(temps, targets,
                                   ring.series("power_w", since) if "power_w" in ring.values else None,

@@ -51,7 +51,7 @@ class ControlRoom(QMainWindow):
     closed = Signal()
 
     def __init__(self, core: Any, control: MachineControl | None = None, settings: QSettings | None = None,
-                 parent: QWidget | None = None) -> None:
+                 alerts: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core = core
         self.control = control if control is not None else control_for(core)
@@ -65,7 +65,7 @@ class ControlRoom(QMainWindow):
         self.fleet = FleetPanel(self.fleet_model)
         self.jobs = JobsPanel(core, self.live)
         self.timeline = TimelinePanel(core, self.live)
-        self.alerts = AlertsPanel(core, self.live)
+        self.alerts = AlertsPanel(core, self.live, alerts)
         self.detail = MachineDetail(core, self.live, self.control)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")

@@ -80,7 +80,7 @@ async def show_window(app: Any, core: Any, *, control: Any = None, screenshot: P
             await asyncio.sleep(min(1.0, after_s))
             win.follow_busiest()
             await asyncio.sleep(max(after_s - 1.0, 0.0))
-            save_screenshot(win, screenshot)
+            await grab_later(win, screenshot)
             return 0
         if run_for_s is not None:
             try:
@@ -97,12 +97,27 @@ async def show_window(app: Any, core: Any, *, control: Any = None, screenshot: P
         await asyncio.sleep(0)
 
 
+async def grab_later(win: Any, path: Path) -> Path:
+    """Grab from a plain Qt callback, outside any asyncio task: rendering may spin Qt's loop, and qasync must
+    not step other tasks while one is running."""
+    from PySide6.QtCore import QTimer
+
+    done: asyncio.Future[Path] = asyncio.get_running_loop().create_future()
+
+    def grab() -> None:
+        try:
+            done.set_result(save_screenshot(win, path))
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            done.set_exception(exc)
+
+    QTimer.singleShot(0, grab)
+    return await done
+
+
 def save_screenshot(win: Any, path: Path) -> Path:
+    """Render the window to a PNG. Call it from a Qt callback, never from inside an asyncio task."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from PySide6.QtWidgets import QApplication
-
-    QApplication.processEvents()
     image = win.grab()
     if image.isNull() or not image.save(str(path)):
         raise ImeweError(f"could not write the screenshot to {path}")

@@ -59,10 +59,11 @@ class TimelinePanel(QWidget):
             self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines")
         else:
             progress = {}
-            for ring in self.live.rings.values():
-                value = ring.latest.get("progress")
-                if ring.job_id is not None and value is not None:
-                    progress[ring.job_id] = float(value)
+            for node_id in self.live.rings.keys() | self.live.progress.keys():
+                job_id = self.live.job_of(self.live.current_job(node_id))
+                fraction = self.live.current_progress(node_id)
+                if job_id is not None and fraction is not None:
+                    progress[job_id] = 100.0 * fraction
             names, bars = bars_from_jobs(self.jobs.values(), nodes, self.core.clock.now(), progress)
         self.gantt.set_rows(names)
         self.gantt.set_bars(bars)
