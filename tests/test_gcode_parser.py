@@ -106,3 +106,18 @@ def test_bad_files(data: bytes, match: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(GcodeFileError, match="no such file"):
         parse_gcode_file(tmp_path / "nothing.gcode")
+
+
+def test_klipper_macros_are_not_moves() -> None:
+    text = (b"PRINT_START EXTRUDER=210 BED=60\nEXCLUDE_OBJECT_DEFINE NAME=cube CENTER=100,100\n"
+            b"SET_VELOCITY_LIMIT ACCEL=3000\nG90\nM83\nG1 X10 Y10 F6000\nEXCLUDE_OBJECT_START NAME=cube\n"
+            b"G1 X20 Y10 E1 F1800\nG1 X20 Y20 E1\nEXCLUDE_OBJECT_END NAME=cube\nEND_PRINT\n")
+    tp = parse_gcode(text)
+    assert tp.flavor == "printer"
+    assert tp.points.tolist() == [[0, 0, 0], [10, 10, 0], [20, 10, 0], [20, 20, 0]]
+    assert tp.de.tolist() == [0, 1, 1]
+
+
+def test_reprapfirmware_feed_limits_are_per_minute() -> None:
+    tp = parse_gcode(b"; gcode_flavor = reprapfirmware\nM203 X12000 Y12000 Z600 E3600\nG1 X10 E1 F600\n")
+    assert tp.limits.max_feed == (200, 200, 10, 60)
