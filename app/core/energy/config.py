@@ -92,14 +92,15 @@ def site_from_config(section: dict[str, Any]) -> SiteEnergy:
         raise ConfigError(f"[energy] has a bad value: {exc}") from exc
 
 
-def demo_site() -> SiteEnergy:
-    """The demo: a sunny midsummer day in Berlin, 20 kWp of PV, a 40 kWh battery, a time-of-use grid."""
+def demo_site(latitude: float = 52.52, longitude: float = 13.40, timezone: str = "Europe/Berlin") -> SiteEnergy:
+    """The demo: 20 kWp of PV in a clear sky, a 40 kWh battery, a time-of-use grid (Berlin by default; the
+    sun there is strong from April to September: start the demo clock on a summer day for the sunny day)."""
     return site_from_config({
         "policy": "solar_priority", "power_cap_kw": 30.0, "base_load_kw": 0.8,
-        "solar": {"capacity_kw": 20.0, "latitude": 52.52, "longitude": 13.40, "weather": 0.95},
+        "solar": {"capacity_kw": 20.0, "latitude": latitude, "longitude": longitude, "weather": 0.95},
         "battery": {"capacity_kwh": 40.0, "soc": 0.4, "max_charge_kw": 10.0, "max_discharge_kw": 10.0},
         "grid": {"tariff": [[0, 7, 0.12], [7, 17, 0.25], [17, 21, 0.40], [21, 24, 0.18]],
                  "carbon": [320, 310, 300, 300, 310, 330, 360, 380, 350, 300, 260, 230, 220, 220, 240, 270, 320,
-                            380, 420, 430, 410, 380, 350, 330], "timezone": "Europe/Berlin"},
+                            380, 420, 430, 410, 380, 350, 330], "timezone": timezone},
         "fuel_cell": {"capacity_kw": 5.0, "cost_per_kwh": 0.35, "carbon_g_per_kwh": 250.0},
     })
