@@ -101,3 +101,17 @@ def test_other_formats_round_trip(tmp_path: Path, file_type: str) -> None:
     a = analyze_file(out)
     assert a.volume_mm3 == pytest.approx(cube.volume, rel=1e-4)
     assert a.watertight
+
+
+def test_broken_ascii_stl(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.stl"
+    bad.write_text("solid broken\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 zero\n")
+    with pytest.raises(PartFileError, match="broken.stl"):
+        analyze_file(bad)
+
+
+def test_points_only_ply_is_empty(tmp_path: Path) -> None:
+    cloud = tmp_path / "cloud.ply"
+    trimesh.PointCloud(np.random.default_rng(1).random((50, 3))).export(cloud)
+    with pytest.raises(EmptyPartError):
+        load_part(cloud)
