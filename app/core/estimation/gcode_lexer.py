@@ -95,32 +95,58 @@ def _numbers(padded: np.ndarray, start: np.ndarray) -> np.ndarray:
     body = start + (neg | (first == PLUS))
     # A uint64 view that starts at every byte offset (unaligned, stride 1): one gather reads 8 bytes.
     w = np.ndarray((len(padded) - 8,), dtype="<u8", buffer=padded, strides=(1,))[body]
-    x = w ^ _u(0x30 * _ONES)
-    nondigit = (((x & _LOW7) + _u(0x76 * _ONES)) | x) & _HIGH
-    y = w ^ _u(0x2E * _ONES)
-    dots = ~(((y & _LOW7) + _LOW7) | y) & _HIGH
-    stop = nondigit & ~dots
+    # In-place steps where possible: each temporary is 8 bytes per number, and memory traffic, not
+    # arithmetic, is what these steps cost.
+    t = w ^ _u(0x30 * _ONES)
+    nondigit = t & _LOW7
+    nondigit += _u(0x76 * _ONES)
+    nondigit |= t
+    nondigit &= _HIGH
+    np.bitwise_xor(w, _u(0x2E * _ONES), out=t)
+    dots = t & _LOW7
+    dots += _LOW7
+    dots |= t
+    np.invert(dots, out=dots)
+    dots &= _HIGH
+    stop = nondigit
+    stop &= ~dots
     ended = stop != 0
-    low = stop & (~stop + _u(1))  # lowest set bit: the first byte that is neither digit nor dot
-    before = low - _u(1)
-    # Trailing zeros = popcount(lowest bit - 1); the marker bit of byte k is bit 8k+7. Everything
-    # per-number below stays uint8 and goes through small lookup tables: numpy's mixed-type
-    # arithmetic on millions of elements costs more than the bit tricks themselves.
+    np.invert(stop, out=t)
+    t += _u(1)
+    t &= stop  # lowest set bit: the first byte that is neither digit nor dot
+    t -= _u(1)
+    before = t
+    # Trailing zeros = popcount(lowest bit - 1); the marker bit of byte k is bit 8k+7. Per-number
+    # sizes stay uint8 and index small lookup tables instead of mixed-type arithmetic.
     length = np.bitwise_count(before) >> np.uint8(3)
-    dots_in = dots & before
-    ndots = np.bitwise_count(dots_in)
-    dot_low = dots_in & (~dots_in + _u(1))
-    p = np.minimum(np.bitwise_count(dot_low - _u(1)) >> np.uint8(3), length)  # no dot: p = length
+    dots &= before
+    ndots = np.bitwise_count(dots)
+    np.invert(dots, out=stop)
+    stop += _u(1)
+    stop &= dots  # lowest dot bit
+    stop -= _u(1)
+    p = np.minimum(np.bitwise_count(stop) >> np.uint8(3), length)  # no dot: p = length
     nd = length - (ndots == 1).view(np.uint8)
-    lowmask_p = _BYTE_MASK[p]
-    w2 = (w & lowmask_p) | ((w >> _u(8)) & ~lowmask_p)  # drop the dot: later bytes move down one
-    keep = _BYTE_MASK[nd]
-    d = (w2 & keep) - (_u(0x30 * _ONES) & keep)
+    mask = _BYTE_MASK[p]
+    d = w >> _u(8)
+    d &= ~mask
+    w &= mask
+    d |= w  # the dot dropped: later bytes moved down one
+    np.take(_BYTE_MASK, nd, out=mask)
+    d &= mask
+    mask &= _u(0x30 * _ONES)
+    d -= mask
     d <<= _ALIGN_SHIFT[nd]  # right-align: missing leading digits become zeros
-    d = ((d & _u(0x0F * _ONES)) * _u(2561)) >> _u(8)
-    d = ((d & _u(0x00FF00FF00FF00FF)) * _u(6553601)) >> _u(16)
-    d = ((d & _u(0x0000FFFF0000FFFF)) * _u(42949672960001)) >> _u(32)
-    value = (d & _u(0xFFFFFFFF)).astype(np.float64)
+    d &= _u(0x0F * _ONES)
+    d *= _u(2561)
+    d >>= _u(8)
+    d &= _u(0x00FF00FF00FF00FF)
+    d *= _u(6553601)
+    d >>= _u(16)
+    d &= _u(0x0000FFFF0000FFFF)
+    d *= _u(42949672960001)
+    d >>= _u(32)
+    value = d.astype(np.float64)
     value /= _POW10[nd - p]
     np.negative(value, out=value, where=neg)
     value[nd == 0] = np.nan

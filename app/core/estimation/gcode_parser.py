@@ -204,10 +204,11 @@ def _assemble(runs: list[dict[str, np.ndarray]], motion: np.ndarray, rec: dict[s
     rad = np.concatenate([r["R"] for r in runs])
     pts = np.vstack([np.zeros((1, 3)), xyz])
     de = np.diff(np.concatenate(([0.0], e)))
-    moved = np.any(pts[1:] != pts[:-1], axis=1) | (de != 0) | (code == 2) | (code == 3)  # full circles end where they start
+    moved = _changed(pts[:-1], pts[1:]) | (de != 0) | (code == 2) | (code == 3)  # full circles end where they start
     keep = np.flatnonzero(moved)
     # Motion-line index -> index of the first kept move at or after it (where events attach).
-    line_to_move = np.searchsorted(keep, np.arange(len(idx) + 1))
+    line_to_move = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum(moved, out=line_to_move[1:])
     start, end = pts[keep], pts[keep + 1]
     de, feed, code, lines = de[keep], feed[keep], code[keep], motion[idx[keep]]
     ij, rad = ij[keep], rad[keep]
@@ -235,6 +236,11 @@ def _assemble(runs: list[dict[str, np.ndarray]], motion: np.ndarray, rec: dict[s
     )
 
 
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows that differ; column by column, as numpy reduces (n, 3) arrays along axis 1 slowly."""
+    return (a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1]) | (a[:, 2] != b[:, 2])
+
+
 def _expand_arcs(arcs, start, end, de, feed, code, lines, ij, rad, line_to_move):  # type: ignore[no-untyped-def]
     pts, owner, _ = arc_segments(start[arcs], end[arcs], ij[arcs], rad[arcs], code[arcs] == 2)
     counts = np.ones(len(end), dtype=np.int64)
@@ -251,8 +257,8 @@ def _expand_arcs(arcs, start, end, de, feed, code, lines, ij, rad, line_to_move)
 
 
 def _kinds(start, end, de, code, flavor, spindle, line_to_move) -> np.ndarray:  # type: ignore[no-untyped-def]
-    dxyz = np.any(end != start, axis=1)
-    dxy = np.any(end[:, :2] != start[:, :2], axis=1)
+    dxy = (end[:, 0] != start[:, 0]) | (end[:, 1] != start[:, 1])
+    dxyz = dxy | (end[:, 2] != start[:, 2])
     kind = np.full(len(de), MoveKind.TRAVEL, dtype=np.uint8)
     if flavor == "printer":
         kind[(de > 0) & dxy] = MoveKind.EXTRUDE
