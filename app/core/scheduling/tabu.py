@@ -221,7 +221,7 @@ def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int
 
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
-                on_improve: Callable[[Plan], None] | None = None, stall_limit: int = 1500) -> Plan:
+                on_improve: Callable[[Plan], None] | None = None, stall_limit: int = 150) -> Plan:
     """Improve ``start`` until ``deadline`` (perf_counter seconds) or ``max_iters``; returns the best plan."""
     rng = random.Random(seed)
     st = TabuState(problem, start)
