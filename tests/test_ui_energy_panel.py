@@ -88,7 +88,7 @@ def pg_left():
 
 def test_panel_finds_the_service_on_the_core_and_names_machines(qtbot, service: EnergyService) -> None:
     fleet = SimpleNamespace(get=lambda nid: SimpleNamespace(name=f"m-{str(nid)[-3:]}"))
-    core = SimpleNamespace(energy=service, fleet=fleet, kernel=None)
+    core = SimpleNamespace(service={"energy": service}.get, fleet=fleet, kernel=None)
     panel = EnergyPanel(core, interval_ms=60_000)
     qtbot.addWidget(panel)
     assert panel.charts is not None

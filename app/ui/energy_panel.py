@@ -1,7 +1,7 @@
 """The energy dashboard: power by source, battery, site load against the cap, price and carbon with the
 forecast ahead, the machines that used most, and totals for today and this week; a day/week switch.
 
-It reads the energy service (``core.energy`` or the kernel's "energy" service) on a timer: recent flows come
+It reads the energy service (``core.energy``, ``core.service("energy")`` or the kernel's) on a timer: recent flows come
 from the service's memory and the totals from small grouped queries, so a refresh stays well under 50 ms.
 """
 
@@ -28,6 +28,8 @@ def energy_service_of(core: Any) -> Any | None:
     if callable(getattr(core, "forecast", None)) and callable(getattr(core, "recent", None)):
         return core  # the service itself
     svc = getattr(core, "energy", None)
+    if svc is None and callable(getattr(core, "service", None)):
+        svc = core.service("energy")  # the bootstrap Core's optional services
     if svc is None and getattr(core, "kernel", None) is not None:
         try:
             svc = core.kernel.service("energy")
