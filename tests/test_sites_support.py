@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import Core, build_core
+from app.core.bus import EventBus
 from app.core.clock import Clock, SystemClock
-from app.core.config import load_config
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
+from app.core.kernel import Kernel
 from app.core.sites.config import SitesConfig
 from app.core.sites.identity import load_or_create_identity
 from app.core.sites.service import SitesService
+from app.core.store.db import Store, open_store
 
 FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"], "loaded_material": "pla",
        "max_power_w": 350}
@@ -28,6 +32,27 @@ def fast_config(name: str, **over: Any) -> SitesConfig:
     return cfg
 
 
+@dataclass(slots=True)
+class MiniCore:
+    """The foundation's core (store, bus, fleet, jobs, kernel) without the other teams' services, so these
+    tests see the site links alone; the test itself plays the remote planner and machines."""
+
+    store: Store
+    bus: EventBus
+    clock: Clock
+    kernel: Kernel
+    fleet: FleetService
+    jobs: JobService
+
+
+def mini_core(db_url: str, clock: Clock) -> MiniCore:
+    store = open_store(db_url)
+    bus = EventBus()
+    fleet = FleetService(store, bus, clock)
+    jobs = JobService(store, bus, clock, fleet.list)
+    return MiniCore(store, bus, clock, Kernel(store, bus, clock, fleet, jobs), fleet, jobs)
+
+
 class SiteRig:
     """One Imewe site: its own home folder, SQLite file, identity and site-link service."""
 
@@ -38,7 +63,7 @@ class SiteRig:
         self.db_url = f"sqlite:///{self.home / 'imewe.sqlite3'}"
         self.cfg = cfg
         self.port = 0
-        self.core: Core | None = None
+        self.core: MiniCore | None = None
         self.sites: SitesService | None = None
         self.identity = load_or_create_identity(self.home / "keys", name)
 
@@ -51,9 +76,8 @@ class SiteRig:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> SiteRig:
-        config = load_config(str(self.home), self.db_url)
-        # A short planning budget: two whole sites share the test machine's cores.
-        self.core = build_core(config, self.clock, plan_budget_s=0.05)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.core = mini_core(self.db_url, self.clock)
         self.sites = SitesService(self.core.store, self.core.bus, self.core.clock, self.identity, self.core.jobs,
                                   self.core.fleet.list, fast_config(self.name, port=self.port, **self.cfg),
                                   noise_seed=1)

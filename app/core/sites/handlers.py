@@ -87,6 +87,7 @@ async def _acked(svc: SitesService, link: Link, keys: list[str]) -> None:
     in_flight = svc._in_flight.get(link.peer_id, {})  # noqa: SLF001
     for k in keys:
         in_flight.pop(k, None)
+        link.first_sent.pop(k, None)
     await svc.admin.write_quiet(repo.ack_outbox, link.peer_id, keys, svc.clock.now().timestamp())
     svc.wake(link.peer_id)
 

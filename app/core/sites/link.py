@@ -49,6 +49,8 @@ class Link:
         self.opened_at = time.monotonic()
         self.errors_sent = 0
         self.pongs = 0
+        self.tasks: list[asyncio.Task] = []  # its sender and heartbeat
+        self.first_sent: dict[str, float] = {}  # outbox key -> when this link first sent it
         self.pong_waiter: asyncio.Future[float] | None = None  # for whoever measures round trips
         self._seq = 0
         self._lock = asyncio.Lock()

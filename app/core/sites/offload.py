@@ -220,8 +220,9 @@ class OffloadEngine:
             if st in _JOB_STATES and i < len(job.parts):
                 ppaths[job.parts[i].id] = path(job.parts[i].state, JobState(st))
         if whole and job.state.value != o.state and not jpath:
-            log.warning("job %s is %s here but %s at site %s; it cannot follow", job.name, job.state.value,
-                        o.state, short_id(o.peer_id))
+            # Usually a cancel on its way (cancelled here, not yet there); logged quietly, tried again later.
+            log.info("job %s is %s here but %s at site %s; it cannot follow", job.name, job.state.value,
+                     o.state, short_id(o.peer_id))
             return
         steps = max([len(jpath), *(len(p) for p in ppaths.values())], default=0)
         target = job.state

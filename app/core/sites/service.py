@@ -253,7 +253,11 @@ class SitesService:
         tasks: list[asyncio.Task] = []
         try:
             await link.send("hello", {"name": self.config.name[:200], "versions": sorted(SUPPORTED_VERSIONS)})
-            tasks = [asyncio.create_task(self._pump(link)), asyncio.create_task(self._heartbeat(link))]
+            tasks = [asyncio.create_task(self._pump(link), name=f"sites:pump:{peer_id[:7]}"),
+                     asyncio.create_task(self._heartbeat(link), name=f"sites:beat:{peer_id[:7]}")]
+            link.tasks = tasks
+            for t in tasks:
+                t.add_done_callback(_log_failure)
             async for data in link.ws:
                 await self._receive(link, data)
         except ConnectionClosed:
@@ -289,6 +293,11 @@ class SitesService:
             log.exception("cannot apply %s from site %s", msg.type, short_id(link.peer_id))
             await link.reject(MessageRejected("retry" if isinstance(exc, StoreError) else "failed", str(exc),
                                               msg.key))
+        except (ConnectionClosed, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug in a handler must not take the link down; it is logged in full
+            log.exception("failed on %s from site %s", msg.type, short_id(link.peer_id))
+            await link.reject(MessageRejected("retry", f"internal error: {type(exc).__name__}", msg.key))
 
     # ------------------------------------------------------------ sending
     def wake(self, peer_id: str) -> None:
@@ -304,11 +313,19 @@ class SitesService:
             wake.clear()
             items = await self.store.run(self._pending, link.peer_id)
             now = time.monotonic()
+            first_sent: dict[str, float] = link.first_sent
             for it in items:
                 sent = in_flight.get(it.key)
                 if sent is None or now - sent > self.config.retry_s:
                     in_flight[it.key] = now
+                    first_sent.setdefault(it.key, now)
                     await link.send(it.type, it.body, it.key)
+            oldest = min((first_sent[it.key] for it in items if it.key in first_sent), default=now)
+            if now - oldest > 5 * self.config.retry_s:
+                # Sent again and again and never acknowledged: this link is stuck somewhere; start afresh.
+                log.warning("site %s acknowledges nothing; restarting the link", short_id(link.peer_id))
+                await link.close(1011, "no acknowledgements")
+                return
             try:
                 await asyncio.wait_for(wake.wait(), min(self.config.retry_s, 1.0))
             except TimeoutError:
@@ -385,3 +402,9 @@ class SitesService:
                                 outbox.get(p.site_id, 0), p.attempts,
                                 self._errors.get(p.site_id, p.last_error)))
         return out
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None and \
+            not isinstance(task.exception(), ConnectionClosed):
+        log.error("%s stopped: %r", task.get_name(), task.exception())
