@@ -7,6 +7,7 @@ import logging.handlers
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core.bus import EventBus
@@ -14,7 +15,7 @@ from app.core.clock import Clock, ScaledClock, SystemClock
 from app.core.config import Config, load_config
 from app.core.demo_jobs import DemoJobFeed
 from app.core.domain.entities import Node
-from app.core.domain.errors import ValidationError
+from app.core.domain.errors import ImeweError, ValidationError
 from app.core.drivers import FabricationDevice
 from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
@@ -22,6 +23,7 @@ from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
 from app.core.production import ProductionService
 from app.core.store.db import Store, open_store
+from app.core.telemetry.wiring import build_energy, build_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +91,39 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     factory = (lambda node: driver_for(node, clock, config)) if connect_machines else None
     machines = MachineRoom(fleet, bus, clock, factory)
     kernel.add(machines, depends_on=("fleet",))
-    production = ProductionService(fleet, jobs, bus, clock, machines.drivers, store=store,
-                                   plan_budget_s=plan_budget_s if plan_budget_s is not None else 0.3 if demo else 1.0)
-    kernel.add(production, depends_on=("jobs", "machines"))
-    core = Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, demo)
+    telemetry = build_telemetry(config, store, bus, clock, materials_of=lambda n: _materials(fleet, n))
+    kernel.add(telemetry, depends_on=("fleet",))
+    holder: dict[str, ProductionService] = {}
+    energy = build_energy(config, store, bus, clock, demo=demo,
+                          part_of=lambda node, job: holder["p"].part_of(node, job) if "p" in holder else None)
+    kernel.add(energy)
+    scheduler_cfg = config.section("scheduler")
+    production = ProductionService(
+        fleet, jobs, bus, clock, machines.drivers, store=store,
+        plan_budget_s=plan_budget_s if plan_budget_s is not None else float(
+            scheduler_cfg.get("plan_budget_s", 0.3 if demo else 1.0)),
+        forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
+        energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)))
+    holder["p"] = production
+    kernel.add(production, depends_on=("jobs", "machines", "energy"))
+    core = Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, demo,
+                services={"telemetry": telemetry, "energy": energy})
     return core
 
 
+def _materials(fleet: FleetService, node_id) -> dict[str, float]:
+    try:
+        return fleet.get(node_id).material_levels
+    except ImeweError:
+        return {}
+
+
 def build_demo_core(config: Config, scale: float | None = None) -> Core:
-    """A site with the simulated demo fleet on a clock running ``scale`` times faster than real time."""
-    return build_core(config, ScaledClock(scale or config.demo_scale), demo=True, connect_machines=False)
+    """A site with the simulated demo fleet on a clock running ``scale`` times faster than real time, starting
+    at dawn on midsummer's day so the solar charts move."""
+    start = datetime(2026, 6, 21, 5, 0, tzinfo=UTC)
+    return build_core(config, ScaledClock(scale or config.demo_scale, start=start), demo=True,
+                      connect_machines=False)
 
 
 async def start_demo(core: Core, *, feed: bool = True) -> None:

@@ -41,8 +41,8 @@ def test_kernel_boots_in_dependency_order_and_shuts_down_in_reverse(tmp_path) ->
     async def go():
         core = build_core(load_config(str(tmp_path)), connect_machines=False)
         log: list[str] = []
-        core.kernel.add(Probe("scheduler", log), depends_on=("jobs", "telemetry"))
-        core.kernel.add(Probe("telemetry", log), depends_on=("fleet",))
+        core.kernel.add(Probe("planner", log), depends_on=("jobs", "probe-telemetry"))
+        core.kernel.add(Probe("probe-telemetry", log), depends_on=("fleet",))
         status = await core.kernel.boot()
         await core.fleet.register("P1", FDM, bring_up=True)
         await core.jobs.submit(job_spec())
@@ -51,12 +51,12 @@ def test_kernel_boots_in_dependency_order_and_shuts_down_in_reverse(tmp_path) ->
         return core.kernel.boot_order(), status, metrics, log
 
     order, status, metrics, log = asyncio.run(go())
-    assert order.index("fleet") < order.index("telemetry") < order.index("scheduler")
-    assert order.index("jobs") < order.index("scheduler")
-    assert status.healthy and set(status.services) >= {"fleet", "jobs", "machines", "production", "telemetry", "scheduler"}
+    assert order.index("fleet") < order.index("probe-telemetry") < order.index("planner")
+    assert order.index("jobs") < order.index("planner")
+    assert status.healthy and set(status.services) >= {"fleet", "jobs", "machines", "production", "telemetry", "energy", "probe-telemetry", "planner"}
     assert metrics["jobs_by_state"] == {"VALIDATED": 1} and metrics["nodes_by_state"] == {"IDLE": 1}
     assert metrics["db_size_bytes"] > 0 and metrics["uptime_s"] >= 0
-    assert log == ["start telemetry", "start scheduler", "stop scheduler", "stop telemetry"]
+    assert log == ["start probe-telemetry", "start planner", "stop planner", "stop probe-telemetry"]
 
 
 def test_kernel_reports_a_failed_service_and_a_dependency_cycle(tmp_path) -> None:

@@ -28,7 +28,7 @@ from app.core.events import PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production.plan_view import PlanRow, PlanView
-from app.core.scheduling import build_problem, critical_path, metrics, optimize
+from app.core.scheduling import Objective, build_problem, critical_path, metrics, optimize
 from app.core.scheduling.forecast import EnergyForecast
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ class ProductionService:
 
     def __init__(self, fleet: FleetService, jobs: JobService, bus: EventBus, clock: Clock,
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
-                 tick_s: float = 30.0, forecast: EnergyForecast | None = None,
-                 power_cap_w: Callable[[], float | None] | None = None) -> None:
+                 tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
+                 power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0) -> None:
         self._fleet = fleet
         self._jobs = jobs
         self._bus = bus
@@ -62,9 +62,11 @@ class ProductionService:
         self._store = store
         self._budget = plan_budget_s
         self._tick_s = tick_s
-        self._forecast = forecast
+        self._forecast_for = forecast_for
+        self._energy_weight = energy_weight
         self._power_cap = power_cap_w or (lambda: None)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task | None = None
         self._running: dict[UUID, _Running] = {}  # node -> what it runs
         self._done_copies: dict[UUID, int] = {}
@@ -106,16 +108,23 @@ class ProductionService:
                                         assign={pid: None for pid in moved})
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 10)
 
     def health(self) -> str:
         return "ok" if not self.last_error else f"degraded: {self.last_error}"
 
     def request_replan(self) -> None:
         self._wake.set()
+
+    def part_of(self, node_id: UUID, job_id: UUID | None) -> UUID | None:
+        """The part a machine is making for ``job_id`` now (energy accounting per part)."""
+        run = self._running.get(node_id)
+        return run.part_id if run is not None and run.job_id == job_id else None
 
     # ------------------------------------------------------------ operator commands
     def _driver(self, node_id: UUID) -> FabricationDevice:
@@ -168,7 +177,7 @@ class ProductionService:
 
     async def _on_progress(self, event: DeviceJobProgress) -> None:
         run = self._running.get(event.node_id)
-        if run is None or event.job_id != run.part_id:
+        if run is None or event.job_id != run.job_id:
             return
         run.fraction = min(max(event.fraction, 0.0), 1.0)
         done = self._done_copies.get(run.part_id, 0)
@@ -191,7 +200,7 @@ class ProductionService:
 
     async def _finished(self, ev: DeviceJobFinished) -> None:
         run = self._running.get(ev.node_id)
-        if run is None or ev.job_id != run.part_id:
+        if run is None or ev.job_id != run.job_id:
             return
         del self._running[ev.node_id]
         try:
@@ -257,10 +266,15 @@ class ProductionService:
 
     # ------------------------------------------------------------ the planning loop
     async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(self._tick_s / self._clock_scale(), 0.05))
+        while not self._stopping:
+            try:
+                async with asyncio.timeout(max(self._tick_s / self._clock_scale(), 0.05)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.cycle()
                 self.last_error = ""
@@ -303,7 +317,7 @@ class ProductionService:
 
     async def _finished_like(self, node_id: UUID, run: _Running, message: str) -> None:
         self._running[node_id] = run
-        await self._finished(DeviceJobFinished(node_id, run.part_id, "paused", message))
+        await self._finished(DeviceJobFinished(node_id, run.job_id, "paused", message))
 
     async def _plan(self, jobs: list[Job], nodes: list[Node]) -> tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]:
         now = self._clock.now()
@@ -312,7 +326,10 @@ class ProductionService:
         if not todo or not usable:
             return PlanView(now, [], {}, {}, "empty"), {}
         try:
-            built = build_problem(todo, usable, now, forecast=self._forecast, power_cap_w=self._power_cap())
+            forecast = self._forecast_for(now) if self._forecast_for else None
+            objective = Objective(makespan=1.0, energy=self._energy_weight) if self._energy_weight else None
+            built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=self._power_cap(),
+                                  objective=objective)
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
             return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}
         if not built.ops:
@@ -395,11 +412,11 @@ class ProductionService:
                                                                                        ".ngc", ".g")) else None
         from pathlib import Path
 
-        request = JobRequest(job_id=part.id, gcode_path=Path(gcode) if gcode else None,
+        request = JobRequest(job_id=job.id, gcode_path=Path(gcode) if gcode else None,
                              estimate_s=float(part.estimated_duration_s or 3600),
                              material_g=part.estimated_material_g,
                              spec={"name": f"{job.name}/{part.name}", "material": part.material_type,
-                                   "copy": copy, "job_id": str(job.id)})
+                                   "copy": copy, "part_id": str(part.id)})
         self._running[node.id] = _Running(part.id, job.id, copy, self._clock.now())
         try:
             await driver.execute(request)
