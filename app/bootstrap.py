@@ -103,7 +103,8 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         plan_budget_s=plan_budget_s if plan_budget_s is not None else float(
             scheduler_cfg.get("plan_budget_s", 0.3 if demo else 1.0)),
         forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
-        energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)))
+        energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
+        mode=str(scheduler_cfg.get("mode", "plan")))
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy"))
     core = Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, demo,

@@ -4,6 +4,8 @@ drops its link mid-job has its part moved to a similar machine and nothing is lo
 import asyncio
 from uuid import UUID
 
+import pytest
+
 from app.bootstrap import build_core
 from app.core.clock import ScaledClock
 from app.core.config import load_config
@@ -15,9 +17,10 @@ FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla"
        "max_power_w": 350, "max_speed_mm_s": 150}
 
 
-async def _site(tmp_path, n_machines: int, scale: float = 2000.0):
+async def _site(tmp_path, n_machines: int, scale: float = 2000.0, mode: str = "plan"):
     clock = ScaledClock(scale)
     core = build_core(load_config(str(tmp_path)), clock, connect_machines=False, plan_budget_s=0.05)
+    core.production.mode = mode
     await core.kernel.boot()
     drivers: dict[UUID, SimulatedMachine] = {}
     for i in range(n_machines):
@@ -44,9 +47,10 @@ async def _shutdown(core, drivers, links) -> None:
     await core.kernel.shutdown()
 
 
-def test_jobs_flow_through_plan_machines_and_complete(tmp_path) -> None:
+@pytest.mark.parametrize("mode", ["plan", "dispatch"])
+def test_jobs_flow_through_plan_machines_and_complete(tmp_path, mode) -> None:
     async def go():
-        core, prod, drivers, links = await _site(tmp_path, 3)
+        core, prod, drivers, links = await _site(tmp_path, 3, mode=mode)
         plans: list = []
         core.bus.subscribe(PlanUpdated, lambda e: plans.append(e.plan))
         swarm = await core.jobs.submit({"name": "swarm", "parts": [

@@ -28,7 +28,7 @@ from app.core.events import PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production.plan_view import PlanRow, PlanView
-from app.core.scheduling import Objective, build_problem, critical_path, metrics, optimize
+from app.core.scheduling import Objective, build_problem, critical_path, dispatch, metrics, optimize
 from app.core.scheduling.forecast import EnergyForecast
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,14 @@ class ProductionService:
     def __init__(self, fleet: FleetService, jobs: JobService, bus: EventBus, clock: Clock,
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
                  tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
-                 power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0) -> None:
+                 power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
+                 mode: str = "plan") -> None:
+        """``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
+        machine that frees up take the ready part the spec's weighted node score gives it (the plan is still made
+        and shown)."""
+        if mode not in ("plan", "dispatch"):
+            raise ValueError(f"unknown production mode {mode!r}; use plan or dispatch")
+        self.mode = mode
         self._fleet = fleet
         self._jobs = jobs
         self._bus = bus
@@ -301,8 +308,36 @@ class ProductionService:
         self.plan = view
         self._bus.publish(PlanUpdated(view, view.made_at))
         await self._mark_scheduled(jobs, view)
-        await self._dispatch(first_ops)
+        if self.mode == "plan":
+            await self._dispatch(first_ops)
+        else:
+            await self._dispatch_by_score()
         return view
+
+    async def _dispatch_by_score(self) -> None:
+        jobs = await self._jobs.list({S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}, limit=5000)
+        by_part = {p.id: (j, p) for j in jobs for p in j.parts}
+        nodes = self._fleet.list()
+        for node in nodes:
+            driver = self._drivers.get(node.id)
+            if driver is None or node.id in self._running or not node.state.available:
+                continue
+            ready = [p for j, p in by_part.values() if self._startable(j, p)]
+            part = dispatch(node, ready, [n for n in nodes if n.id in self._drivers],
+                            priority={j.id: j.priority for j in jobs})
+            if part is not None:
+                job, part = by_part[part.id]
+                copy = self._done_copies.get(part.id, 0) + sum(r.part_id == part.id for r in self._running.values())
+                await self._start(node, driver, job, part, copy)
+                by_part[part.id] = (await self._jobs.get(job.id), part)
+
+    def _startable(self, job: Job, part: Part) -> bool:
+        if part.state not in (S.SCHEDULED, S.IN_PROGRESS):
+            return False
+        running = sum(r.part_id == part.id for r in self._running.values())
+        if max(part.quantity, 1) - self._done_copies.get(part.id, 0) - running <= 0:
+            return False
+        return all(self._part_state(job, d) is S.COMPLETED for d in part.depends_on)
 
     async def _rescue(self) -> None:
         """Parts running or assigned on a machine that is gone: back to the planner (self-healing)."""
