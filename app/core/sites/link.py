@@ -53,7 +53,6 @@ class Link:
         self.first_sent: dict[str, float] = {}  # outbox key -> when this link first sent it
         self.pong_waiter: asyncio.Future[float] | None = None  # for whoever measures round trips
         self._seq = 0
-        self._lock = asyncio.Lock()
         self._error_bucket = TokenBucket(20.0, 40.0)
 
     @property
@@ -61,10 +60,10 @@ class Link:
         return self.ws.state.name == "OPEN"
 
     async def send(self, type_: str, body: dict[str, Any], key: str | None = None) -> None:
-        # One lock keeps sequence numbers and wire order the same even with several senders.
-        async with self._lock:
-            self._seq += 1
-            await self.ws.send(encode(type_, self._seq, body, key))
+        # No lock needed for sequence order: websockets writes a text frame to the transport before its first
+        # await (it only waits afterwards, to drain), so numbering and writing happen in one step of the loop.
+        self._seq += 1
+        await self.ws.send(encode(type_, self._seq, body, key))
 
     async def reject(self, exc: MessageRejected) -> None:
         """Tell the other side what was wrong with its message (rate-limited, so a flood cannot echo back)."""

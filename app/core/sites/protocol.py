@@ -61,8 +61,10 @@ SCHEMAS: dict[str, dict[str, F]] = {
                 "at": F(NUM)},
 }
 
+_KEYS = {t: frozenset(fields) for t, fields in SCHEMAS.items()}
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to build, and this is on every message
 class Message:
     type: str
     seq: int
@@ -70,11 +72,20 @@ class Message:
     key: str | None = None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+# Built once: json.dumps/loads with options build a new coder on every call, which shows on a busy link.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_DECODE = json.JSONDecoder(parse_constant=_no_constant).decode
+
+
 def encode(type_: str, seq: int, body: dict[str, Any], key: str | None = None) -> str:
     env: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": type_, "seq": seq, "body": body}
     if key is not None:
         env["key"] = key
-    return json.dumps(env, separators=(",", ":"), allow_nan=False)
+    return _ENCODE(env)
 
 
 def decode(data: str | bytes) -> Message:
@@ -84,7 +95,7 @@ def decode(data: str | bytes) -> Message:
     if isinstance(data, bytes):
         raise MessageRejected("malformed", "binary messages are not part of the protocol")
     try:
-        env = json.loads(data, parse_constant=_no_constant)
+        env = _DECODE(data)
     except (ValueError, RecursionError) as exc:
         raise MessageRejected("malformed", f"not JSON: {str(exc)[:100]}") from exc
     if not isinstance(env, dict):
@@ -113,7 +124,7 @@ def decode(data: str | bytes) -> Message:
 
 def check_body(type_: str, body: dict[str, Any], key: str | None = None) -> None:
     schema = SCHEMAS[type_]
-    extra = set(body) - set(schema)
+    extra = body.keys() - _KEYS[type_]
     if extra:
         raise MessageRejected("schema", f"{type_}: unexpected field {sorted(extra)[0][:40]!r}", key)
     for name, f in schema.items():
@@ -141,10 +152,6 @@ def _check_field(type_: str, name: str, f: F, value: Any, key: str | None) -> No
         raise MessageRejected("schema", f"{type_}: {name} is out of range", key)
     if f.choices is not None and value not in f.choices:
         raise MessageRejected("schema", f"{type_}: {name} must be one of {sorted(f.choices)}", key)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 @dataclass(slots=True)
@@ -177,9 +184,9 @@ class Session:
     greeted: bool = False
     rejected: int = 0
 
-    def accept(self, data: str | bytes) -> Message:
+    def accept(self, data: str | bytes, now: float | None = None) -> Message:
         """Everything a message must pass before it is handled. Raises ``MessageRejected``; the link stays."""
-        if not self.bucket.allow():
+        if not self.bucket.allow(now):
             raise MessageRejected("rate_limited", "too many messages; slow down")
         msg = decode(data)
         if msg.seq <= self.last_seq:

@@ -278,9 +278,9 @@ class SitesService:
             log.exception("cannot store the link health of site %s", short_id(link.peer_id))
 
     async def _receive(self, link: Link, data: str | bytes) -> None:
-        link.last_seen = time.monotonic()
+        link.last_seen = now = time.monotonic()
         try:
-            msg = link.session.accept(data)
+            msg = link.session.accept(data, now)
         except MessageRejected as exc:
             log.info("site %s sent a bad message: %s", short_id(link.peer_id), exc)
             await link.reject(exc)
