@@ -74,7 +74,9 @@ class SummaryMaker:
         for n in nodes:
             if n.state.available:
                 free[n.capabilities.process.value] = free.get(n.capabilities.process.value, 0) + 1
-        start, end = round(now.timestamp()), round((now + HORIZON).timestamp())
+        # Whole hours: the window (and so its noised value) stays the same between publications.
+        start = int(now.timestamp()) // 3600 * 3600
+        end = start + int(HORIZON.total_seconds())
         return [{"process": p, "start": start, "end": end, "machines": c} for p, c in sorted(free.items())]
 
     async def _open_alerts(self) -> int:
