@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 
 from app.core.estimation.mesh_io import LoadedPart, load_part
 from app.core.estimation.orientation import Orientation, orientation_candidates
-from app.core.estimation.topology import Topology, analyse_topology
+from app.core.estimation.topology import Topology, analyse_topology, weld
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +96,34 @@ def analyze_part_with_topology(
     areas: list[float] = []
     overhang = 0.0
     zmin = min(float(o.triangles[..., 2].min()) for o in part.objects)
-    for obj in part.objects:
-        topo = analyse_topology(obj.triangles)
-        vol, area, ovh = _integrals(obj.triangles, overhang_deg, zmin)
-        lo, hi = _bounds(topo.vertices)
-        summaries.append(
-            ObjectSummary(
-                name=obj.name,
-                triangles=len(obj.triangles),
-                volume_mm3=vol,
-                area_mm2=area,
-                bbox_mm=_t(hi - lo),
-                watertight=topo.boundary_edges == 0 and topo.non_manifold_edges == 0,
-                bodies=topo.bodies,
+    single = len(part.objects) == 1
+    orientations_future = None
+    # numpy releases the GIL in its sorts, ufuncs and matrix products: the surface integrals (and
+    # the pose extents) run on a second core while this thread sorts edges.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for obj in part.objects:
+            welded = weld(obj.triangles)
+            integrals = pool.submit(_integrals, obj.triangles, overhang_deg, zmin)
+            if single:
+                orientations_future = pool.submit(orientation_candidates, welded[0])
+            topo = analyse_topology(obj.triangles, welded)
+            vol, area, ovh = integrals.result()
+            lo, hi = _bounds(topo.vertices)
+            summaries.append(
+                ObjectSummary(
+                    name=obj.name,
+                    triangles=len(obj.triangles),
+                    volume_mm3=vol,
+                    area_mm2=area,
+                    bbox_mm=_t(hi - lo),
+                    watertight=topo.boundary_edges == 0 and topo.non_manifold_edges == 0,
+                    bodies=topo.bodies,
+                )
             )
-        )
-        topos.append(topo)
-        volumes.append(vol)
-        areas.append(area)
-        overhang += ovh
+            topos.append(topo)
+            volumes.append(vol)
+            areas.append(area)
+            overhang += ovh
     verts = np.concatenate([t.vertices for t in topos]) if len(topos) > 1 else topos[0].vertices
     lo, hi = _bounds(verts)
     size = hi - lo
@@ -146,7 +156,7 @@ def analyze_part_with_topology(
         overhang_angle_deg=overhang_deg,
         overhang_area_mm2=overhang,
         objects=summaries,
-        orientations=orientation_candidates(verts),
+        orientations=orientations_future.result() if orientations_future else orientation_candidates(verts),
     )
     result.warnings = _warnings(result)
     return result, topos

@@ -41,14 +41,13 @@ def weld(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo = [float(corners[:, k].min()) for k in range(3)]
     reach = max(float(corners[:, k].max()) - lo[k] for k in range(3))
     scale = _CELLS / max(reach, 1e-9)
-    key = np.zeros(len(corners), dtype=np.int64)
-    for k, shift in ((0, 42), (1, 21), (2, 0)):
-        col = corners[:, k] - np.float32(lo[k])
-        col *= np.float32(scale)
-        cell = np.rint(col, out=col).astype(np.int64)
-        if shift:
-            cell <<= shift
-        key |= cell
+    grid = corners - np.asarray(lo, dtype=np.float32)
+    grid *= np.float32(scale)
+    cells = np.rint(grid, out=grid).astype(np.int32)
+    key = cells[:, 0].astype(np.int64)
+    key <<= 42
+    key |= cells[:, 1].astype(np.int64) << 21
+    key |= cells[:, 2]
     order = np.argsort(key)
     sorted_key = key[order]
     starts = np.empty(len(key), dtype=bool)
@@ -60,8 +59,8 @@ def weld(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return corners[order[starts]], inverse.reshape(-1, 3)
 
 
-def analyse_topology(triangles: np.ndarray) -> Topology:
-    vertices, faces = weld(triangles)
+def analyse_topology(triangles: np.ndarray, welded: tuple[np.ndarray, np.ndarray] | None = None) -> Topology:
+    vertices, faces = welded if welded is not None else weld(triangles)
     nv = len(vertices)
     f0, f1, f2 = faces[:, 0], faces[:, 1], faces[:, 2]
     degenerate = (f0 == f1) | (f1 == f2) | (f0 == f2)
