@@ -4,6 +4,7 @@ SQLite file in tmp_path, a driver that records what reaches it, and a polling wa
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -39,8 +40,17 @@ def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
     try:
         yield loop
     finally:
+        # Callbacks the scenario left (task ends, deleteLater, widget timers) run while the loop still exists,
+        # not later inside another test's event processing.
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0.1))
+        qapp.processEvents()
         loop.close()
         asyncio.set_event_loop(None)
+        del loop
+        gc.collect()  # the loop's Qt helpers go now, not inside a later test's event processing
+        qapp.processEvents()
 
 
 @asynccontextmanager

@@ -164,4 +164,7 @@ class Toast(QFrame):
         self.move(parent.width() - self.width() - 24, 80)
         self.raise_()
         self.show()
-        QTimer.singleShot(ms, self.close)
+        self._timer = QTimer(self)  # owned by the toast: gone with it if the window goes first
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.close)
+        self._timer.start(ms)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 from uuid import UUID
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -47,6 +47,9 @@ class JobsPanel(QWidget):
         self._loading = False
         self._again = False
         self._last = 0.0
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self._timer_reload)
 
         self.new_btn = QPushButton("New job…")
         self.new_btn.setObjectName("newJob")
@@ -104,18 +107,14 @@ class JobsPanel(QWidget):
         wait = MIN_RELOAD_S - (time.monotonic() - self._last)
         if wait > 0:
             self._again = True
-            from PySide6.QtCore import QTimer
-
-            if not getattr(self, "_timer_armed", False):
-                self._timer_armed = True
-                QTimer.singleShot(int(wait * 1000), self._timer_reload)
+            if not self._later.isActive():  # a timer owned by the panel dies with it
+                self._later.start(int(wait * 1000) + 1)
             return
         self._loading = True
         self._last = time.monotonic()
         spawn(self.core.jobs.list(limit=2000), self._loaded, self._failed)
 
     def _timer_reload(self) -> None:
-        self._timer_armed = False
         if self._again:
             self._again = False
             self.reload()

@@ -37,11 +37,24 @@ SHORTCUTS = [
 ]
 
 
-def _optional_panel(module: str, cls: str, core: Any) -> QWidget | None:
+def _service(core: Any, name: str) -> Any:
+    """An optional service of the core: ``core.<name>``, ``core.service(name)`` or the kernel's."""
+    svc = getattr(core, name, None)
+    if svc is None and callable(getattr(core, "service", None)):
+        svc = core.service(name)
+    if svc is None:
+        try:
+            svc = core.kernel.service(name)
+        except (KeyError, AttributeError):
+            svc = None
+    return svc
+
+
+def _optional_panel(module: str, cls: str, arg: Any) -> QWidget | None:
     """Panels other teams write (energy, sites): shown when they import and build, skipped otherwise."""
     try:
         factory = getattr(importlib.import_module(module), cls)
-        return factory(core)
+        return factory(arg)
     except Exception:  # noqa: BLE001 - an optional tab must never keep the control room from opening
         log.info("optional panel %s.%s not available", module, cls, exc_info=True)
         return None
@@ -76,7 +89,7 @@ class ControlRoom(QMainWindow):
         self.energy = _optional_panel("app.ui.energy_panel", "EnergyPanel", core)
         if self.energy is not None:
             self.tabs.addTab(self.energy, "Energy")
-        self.sites = _optional_panel("app.ui.sites_panel", "SitesPanel", core)
+        self.sites = _optional_panel("app.ui.sites_panel", "SitesPanel", _service(core, "sites"))
         if self.sites is not None:
             self.tabs.addTab(self.sites, "Sites")
         self.setCentralWidget(self.tabs)
