@@ -35,7 +35,7 @@ from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
 from app.core.sites.site_id import short_id
 from app.core.sites.summary import SummaryMaker, SummarySources
-from app.core.sites.views import SiteView
+from app.core.sites.views import SiteView, site_views
 from app.core.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -388,21 +388,7 @@ class SitesService:
         return link if link is not None and link.open else None
 
     async def views(self) -> list[SiteView]:
-        peers = await self.admin.peers()
-        stored = await self.admin.summaries()
-        outbox = await self.admin.outbox_counts()
-        out = []
-        now_wall, now_mono = self.clock.now().timestamp(), time.monotonic()
-        for p in peers:
-            link = self.link(p.site_id)
-            summary, at = self._received.get(p.site_id) or stored.get(p.site_id) or (None, None)
-            seen = now_wall - (now_mono - link.last_seen) if link else p.last_seen
-            out.append(SiteView(p.site_id, p.name, p.state, p.address or self._lan.get(p.site_id, ""),
-                                link is not None, link.latency_ms if link else p.latency_ms, seen, summary, at,
-                                outbox.get(p.site_id, 0), p.attempts,
-                                self._errors.get(p.site_id, p.last_error)))
-        return out
-
+        return await site_views(self)
 
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None and \

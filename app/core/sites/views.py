@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.core.sites.service import SitesService
 
 
 @dataclass(slots=True)
@@ -22,3 +26,22 @@ class SiteView:
     outbox: int
     attempts: int
     last_error: str
+
+
+async def site_views(svc: SitesService) -> list[SiteView]:
+    """Every known site with its link health and last summary (live values from the service's links)."""
+    peers = await svc.admin.peers()
+    stored = await svc.admin.summaries()
+    outbox = await svc.admin.outbox_counts()
+    out = []
+    now_wall, now_mono = svc.clock.now().timestamp(), time.monotonic()
+    for p in peers:
+        link = svc.link(p.site_id)
+        # The service's live caches come first; the store holds what was last known before a restart.
+        summary, at = svc._received.get(p.site_id) or stored.get(p.site_id) or (None, None)
+        seen = now_wall - (now_mono - link.last_seen) if link else p.last_seen
+        out.append(SiteView(p.site_id, p.name, p.state, p.address or svc._lan.get(p.site_id, ""),
+                            link is not None, link.latency_ms if link else p.latency_ms, seen, summary, at,
+                            outbox.get(p.site_id, 0), p.attempts,
+                            svc._errors.get(p.site_id, p.last_error)))
+    return out
