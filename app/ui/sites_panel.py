@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.sites.admin import check_address
-from app.core.sites.views import SiteView
 from app.core.sites.site_id import parse_site_id, short_id
+from app.core.sites.views import SiteView
 from app.ui.tasks import spawn
 
 log = logging.getLogger(__name__)
