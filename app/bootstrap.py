@@ -7,7 +7,7 @@ import logging.handlers
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.core.bus import EventBus
@@ -186,8 +186,53 @@ def node_token(config: Config) -> str:
     return token
 
 
-def wire_site_services(core: Core, *, discovery: bool | None = None) -> None:
-    """What a running site adds to the one-shot core: network discovery of machines (when enabled)."""
+def free_capacity(core: Core, horizon_h: float = 24.0) -> list[dict[str, Any]]:
+    """Per process: from when machines are free in the current plan, up to the horizon (for linked sites)."""
+    now = core.clock.now()
+    end = now + timedelta(hours=horizon_h)
+    busy_until: dict = {}
+    plan = core.production.plan
+    for row in plan.rows if plan else []:
+        busy_until[row.node_id] = max(busy_until.get(row.node_id, now), row.end)
+    windows: dict[str, dict[str, Any]] = {}
+    for node in core.fleet.list():
+        if not node.state.in_service:
+            continue
+        free_from = min(max(busy_until.get(node.id, now), now), end)
+        w = windows.setdefault(node.process.value, {"process": node.process.value, "start": free_from,
+                                                    "end": end, "machines": 0})
+        w["machines"] += 1
+        w["start"] = min(w["start"], free_from)
+    return [dict(w, start=w["start"].isoformat(), end=w["end"].isoformat()) for w in windows.values()
+            if w["start"] < end]
+
+
+def energy_now(core: Core) -> dict[str, Any] | None:
+    energy = core.service("energy")
+    if energy is None:
+        return None
+    st = energy.status()
+    return {"solar_w": (st.get("solar_kw") or 0.0) * 1000.0, "battery_pct": (st.get("battery_soc") or 0.0) * 100.0,
+            "price_per_kwh": st.get("price") or 0.0}
+
+
+def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool = True) -> None:
+    """What a running site adds to the one-shot core: network discovery of machines (when enabled) and the
+    links to other sites (listening on the ``[sites]`` port)."""
+    if sites:
+        from app.core.sites import SummarySources, make_sites_service
+
+        telemetry = core.service("telemetry")
+
+        async def open_alerts() -> int:
+            return len(telemetry.alerts.open_alerts()) if telemetry is not None else 0
+
+        link = make_sites_service(core.config, core.store, core.bus, core.clock, core.jobs, core.fleet.list,
+                                  SummarySources(core.fleet.list, capacity=lambda: free_capacity(core),
+                                                 energy=lambda: energy_now(core), alerts=open_alerts))
+        core.kernel.add(link, depends_on=("jobs",))
+        core.services["sites"] = link
+        core.production.exclude_jobs(link.admin.offloaded_job_ids)
     use_discovery = core.config.discovery if discovery is None else discovery
     if use_discovery:
         from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery

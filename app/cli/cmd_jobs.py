@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(pr)
     pr.set_defaults(handler=lambda a: with_core(a, lambda c: _priority(a, c)))
 
+    from app.cli.cmd_offload import add_offload_parser
+
+    add_offload_parser(js)
+
 
 def job_dict(j: Job) -> dict[str, Any]:
     return {"id": j.id, "name": j.name, "state": j.state, "priority": j.priority, "submitted_at": j.submitted_at,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -80,6 +80,7 @@ class ProductionService:
         self._attempts: dict[UUID, int] = {}
         self._last_progress: dict[UUID, float] = {}
         self.plan: PlanView | None = None
+        self._excluded: Callable[[], Awaitable[set[UUID]]] | None = None
         self.cycles = 0
         self.last_error = ""
 
@@ -124,6 +125,10 @@ class ProductionService:
 
     def health(self) -> str:
         return "ok" if not self.last_error else f"degraded: {self.last_error}"
+
+    def exclude_jobs(self, source: Callable[[], Awaitable[set[UUID]]]) -> None:
+        """Jobs this site must not plan or run (e.g. offloaded to a linked site)."""
+        self._excluded = source
 
     def request_replan(self) -> None:
         self._wake.set()
@@ -218,6 +223,12 @@ class ProductionService:
             return
         part = next(p for p in job.parts if p.id == run.part_id)
         name = self._name(ev.node_id)
+        if part.state not in (S.IN_PROGRESS, S.PAUSED):
+            # Someone (an operator, a linked site) took the part back meanwhile: this result is not ours to book.
+            log.warning("%s finished %s (%s) but the part is %s now; ignored", name, part.name, ev.outcome,
+                        part.state.value)
+            self._wake.set()
+            return
         if ev.outcome == "completed":
             done = self._done_copies.get(part.id, 0) + 1
             self._done_copies[part.id] = done
@@ -303,6 +314,9 @@ class ProductionService:
         self.cycles += 1
         await self._rescue()
         jobs = await self._jobs.list(OPEN, limit=5000)
+        if self._excluded is not None:
+            away = await self._excluded()
+            jobs = [j for j in jobs if j.id not in away]
         nodes = self._fleet.list()
         view, first_ops = await self._plan(jobs, nodes)
         self.plan = view
