@@ -39,14 +39,13 @@ async def build(home: str, machines: int):
     from app.core.config import load_config
 
     core = build_core(load_config(home=home), connect_machines=False)
-    try:  # the real site ingests telemetry into the store; include it when the service exists
+    if "telemetry" not in core.kernel.boot_order():
+        # the real site ingests telemetry into the store; older bootstraps did not wire it yet
         from app.core.telemetry.service import TelemetryService
 
         telemetry = TelemetryService(core.store, core.bus, core.clock)
         core.kernel.add(telemetry)
         core.services["telemetry"] = telemetry
-    except ImportError:
-        pass
     await core.kernel.boot()
     kinds = [{"process": "fdm", "build_volume_mm": [250, 210, 220], "materials": ["pla", "petg"],
               "loaded_material": "pla", "max_power_w": 250},

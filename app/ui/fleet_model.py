@@ -78,8 +78,17 @@ class FleetModel(QAbstractTableModel):
             return
         for r in rows:
             self._nodes[r] = current[self._nodes[r].id]
-        # one signal for the span: cheaper than one per row when hundreds change in the same tick
-        self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+        # One signal per run of neighbouring rows: views repaint only what changed, and hundreds of machines
+        # changing at once still cost a handful of signals.
+        rows.sort()
+        start = prev = rows[0]
+        for r in [*rows[1:], None]:
+            if r is not None and r - prev <= 2:
+                prev = r
+                continue
+            self.dataChanged.emit(self.index(start, 0), self.index(prev, len(COLUMNS) - 1))
+            if r is not None:
+                start = prev = r
 
     def node_at(self, row: int) -> Node:
         return self._nodes[row]

@@ -17,6 +17,21 @@ TILE = QSize(250, 128)
 
 
 class TileDelegate(QStyledItemDelegate):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fonts: tuple[QFont, QFont, QFont] | None = None  # made once: paint runs for every visible tile
+
+    def fonts(self, base: QFont) -> tuple[QFont, QFont, QFont]:
+        if self._fonts is None:
+            title, small, normal = QFont(base), QFont(base), QFont(base)
+            title.setPointSize(13)
+            title.setBold(True)
+            small.setPointSize(10)
+            small.setBold(True)
+            normal.setPointSize(11)
+            self._fonts = (title, small, normal)
+        return self._fonts
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return TILE
 
@@ -38,16 +53,11 @@ class TileDelegate(QStyledItemDelegate):
         p.drawRoundedRect(QRect(r.left(), r.top(), 8, r.height()), 3, 3)
 
         x, w = r.left() + 16, r.width() - 22
-        font = QFont(option.font)  # type: ignore[attr-defined]
-        font.setPointSize(13)
-        font.setBold(True)
+        font, small, normal = self.fonts(option.font)  # type: ignore[attr-defined]
         p.setFont(font)
         p.setPen(QColor("#e6edf3"))
         p.drawText(QRect(x, r.top() + 6, w - 60, 24), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                    p.fontMetrics().elidedText(node.name, Qt.TextElideMode.ElideRight, w - 60))
-        small = QFont(option.font)  # type: ignore[attr-defined]
-        small.setPointSize(10)
-        small.setBold(True)
         p.setFont(small)
         p.setPen(QColor("#8b949e"))
         glyph = PROCESS_GLYPHS.get(node.process, node.process.value)
@@ -58,8 +68,6 @@ class TileDelegate(QStyledItemDelegate):
         p.drawText(QRect(x, r.top() + 32, w, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                    node.state.value + (f"  ·  {node.location}" if node.location else ""))
 
-        normal = QFont(option.font)  # type: ignore[attr-defined]
-        normal.setPointSize(11)
         p.setFont(normal)
         p.setPen(QColor("#c9d4df"))
         job = row.job or "no job"

@@ -162,7 +162,7 @@ class MachineDetail(QWidget):
             self.estop.setToolTip("No driver is connected to this machine: use its physical stop button")
 
     def update_charts(self) -> None:
-        if self.node_id is None or not self.isVisible():
+        if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.charts:
             return
         ring = self.live.rings.get(self.node_id)
         if ring is None or ring.count == 0:
