@@ -148,6 +148,8 @@ class AlertsPanel(QWidget):
 class Toast(QFrame):
     """A desktop-style notice in the window's top-right corner; it goes away by itself."""
 
+    gone = Signal()
+
     def __init__(self, parent: QWidget, text: str, ms: int = 8000) -> None:
         super().__init__(parent)
         self.setObjectName("toast")
@@ -160,7 +162,7 @@ class Toast(QFrame):
         lay.addWidget(self.label, 1)
         lay.addWidget(close)
         self.setFixedWidth(min(460, max(parent.width() // 3, 300)))
-        self.adjustSize()
+        self.setFixedHeight(self.heightForWidth(self.width()) if self.hasHeightForWidth() else self.sizeHint().height())
         self.move(parent.width() - self.width() - 24, 80)
         self.raise_()
         self.show()
@@ -168,3 +170,7 @@ class Toast(QFrame):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.close)
         self._timer.start(ms)
+
+    def closeEvent(self, event: Any) -> None:
+        super().closeEvent(event)
+        self.gone.emit()

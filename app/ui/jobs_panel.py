@@ -75,6 +75,8 @@ class JobsPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
+        for col, width in enumerate((280, 130, 80, 60, 90, 200, 150)):  # readable names and states
+            self.table.setColumnWidth(col, width)
         self.detail = JobDetail(core)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)

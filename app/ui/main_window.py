@@ -28,6 +28,7 @@ from app.ui.timeline_panel import TimelinePanel
 
 log = logging.getLogger(__name__)
 SETTINGS_ORG, SETTINGS_APP = "Imewe", "Imewe Control Room"
+MAX_TOASTS = 3
 LIVE_MS = 500  # live values (temperatures, power, progress) repaint at most twice a second
 SHORTCUTS = [
     ("Ctrl+1 … Ctrl+6", "switch tab (fleet, jobs, timeline, alerts, energy, sites)"),
@@ -219,11 +220,24 @@ class ControlRoom(QMainWindow):
         self.status.showMessage(text, 8000)
 
     def show_toast(self, text: str) -> Toast:
-        self.toasts = [t for t in self.toasts if t.isVisible()][-3:]
+        """At most three notices at once, newest at the bottom; older ones make room."""
+        self.toasts = [t for t in self.toasts if t.isVisible()]
+        while len(self.toasts) >= MAX_TOASTS:
+            self.toasts.pop(0).close()
         toast = Toast(self, text)
-        toast.move(toast.x(), 80 + 90 * len(self.toasts))
+        toast.gone.connect(self._restack_toasts)
         self.toasts.append(toast)
+        self._restack_toasts()
         return toast
+
+    def _restack_toasts(self) -> None:
+        """Bottom-right, above the status bar: never over the toolbar or the machine's e-stop."""
+        self.toasts = [t for t in self.toasts if t.isVisible()]
+        y = self.height() - self.status.height() - 16
+        for t in reversed(self.toasts):
+            y -= t.height()
+            t.move(self.width() - t.width() - 24, y)
+            y -= 8
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.fleet)
