@@ -76,9 +76,17 @@ class FleetPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.empty = QLabel("No machines on this site yet.\n\nMachines on the network appear here by themselves; "
+                            "add one with 'imewe nodes add NAME --process fdm',\nor try 'imewe demo' for a "
+                            "simulated site.")
+        self.empty.setObjectName("emptyFleet")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: #8b949e; font-size: 14pt;")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.tiles)
         self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty)
+        self._view = "tiles"
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -117,6 +125,7 @@ class FleetPanel(QWidget):
 
     def _update_count(self, *_: object) -> None:
         self.count.setText(f"{self.proxy.rowCount()} / {self.model.rowCount()}")
+        self.show_view(self._view)
 
     def _areas_changed(self) -> None:
         areas = sorted({self.model.node_at(r).location for r in range(self.model.rowCount())} - {""})
@@ -132,11 +141,15 @@ class FleetPanel(QWidget):
 
     def show_view(self, which: str) -> None:
         table = which == "table"
-        self.stack.setCurrentWidget(self.table if table else self.tiles)
+        self._view = "table" if table else "tiles"
+        if self.model.rowCount() == 0:  # say how machines get here instead of an empty grid
+            self.stack.setCurrentWidget(self.empty)
+        else:
+            self.stack.setCurrentWidget(self.table if table else self.tiles)
         (self.table_btn if table else self.tiles_btn).setChecked(True)
 
     def current_view(self) -> str:
-        return "table" if self.stack.currentWidget() is self.table else "tiles"
+        return self._view
 
     def _current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
         node = current.data(NODE_ROLE) if current.isValid() else None
