@@ -1,0 +1,53 @@
+"""The window's frame: shortcuts reach their actions, the About box names versions, the status bar tells the
+site, kernel health and demo time scale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from app import __version__
+from app.ui.about import about_text, versions
+from app.ui.main_window import ControlRoom
+from tests import test_ui_support as ui
+from tests.test_ui_support import FDM, booted_core, settings_in, until
+
+qloop = ui.qloop  # the fixture
+
+
+def test_shortcuts_about_and_status_bar(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            await core.fleet.register("FDM-A", FDM, bring_up=True)
+            win = ControlRoom(core, settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            win.activateWindow()
+            win.windowHandle().requestActivate()
+            try:
+                # shortcuts act in the active window, as on the operator's screen
+                await until(lambda: win.isActiveWindow(), what="the window to become active")
+                QTest.keyClick(win, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+                assert win.tabs.currentWidget() is win.timeline
+                QTest.keyClick(win, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+                await until(lambda: win.jobs.dialog is not None and win.jobs.dialog.isVisible(), what="the dialog")
+                win.jobs.dialog.reject()
+                QTest.keyClick(win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+                assert win.tabs.currentWidget() is win.fleet and win.fleet.search.hasFocus()
+
+                v = versions()
+                assert v["Imewe"] == __version__ and v["Qt"] and v["pyqtgraph"] != "not installed"
+                text = about_text(core)
+                assert core.config.site_name in text and str(core.config.paths.home) in text
+
+                win.status.refresh()
+                assert win.status.site.text() == f"Site: {core.config.site_name}"
+                assert win.status.health.text() == "Kernel: OK"
+                assert win.status.machines.text() == "Machines: 1 online / 1"
+                await until(lambda: win.status.jobs.text().startswith("Running jobs: 0"), what="the job count")
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
