@@ -241,7 +241,4 @@ def _limit_arrays(tp: Toolpath, n: int) -> dict[str, np.ndarray]:
                     out[key][at:, i] = v
             elif key in out:
                 out[key][at:] = val
-    if tp.flavor == "printer":
-        # Marlin clamps the requested print/travel accelerations to machine_max_acceleration_extruding.
-        pass
     return out
