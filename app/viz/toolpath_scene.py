@@ -15,6 +15,10 @@ from app.core.estimation.gcode_model import MoveKind, Toolpath
 from app.core.estimation.gcode_parser import parse_gcode_file
 
 FEATURE_CMAP = "tab20"
+# Above this many working segments the view joins neighbouring segments of the same path (every
+# k-th point kept, path ends always kept): software OpenGL draws ~1M lines a second, and at screen
+# resolution a 50 MB file's 1.5 mm moves are not told apart anyway.
+MAX_DRAWN_SEGMENTS = 600_000
 
 
 @dataclass(slots=True)
@@ -65,16 +69,18 @@ def scene_from_toolpath(tp: Toolpath) -> ToolpathScene:
         feature = tp.feature
     speed = np.nan_to_num(tp.feed, nan=float(np.nanmax(tp.feed)) if np.isfinite(tp.feed).any() else 0.0)
 
-    def subset(mask: np.ndarray) -> MoveSet:
+    def subset(mask: np.ndarray, limit: int | None = None) -> MoveSet:
         idx = np.flatnonzero(mask)
-        lines = np.empty((len(idx), 3), dtype=np.int64)
+        a, b = (idx, idx + 1) if limit is None else _joined(idx, feature, layer, limit)
+        first = a
+        lines = np.empty((len(a), 3), dtype=np.int64)
         lines[:, 0] = 2
-        lines[:, 1] = idx
-        lines[:, 2] = idx + 1
-        layer_end = np.searchsorted(layer[idx], np.arange(max(layers, 1)), "right")
-        return MoveSet(lines, feature[idx].astype(np.int32), speed[idx].astype(np.float32), layer_end)
+        lines[:, 1] = a
+        lines[:, 2] = b
+        layer_end = np.searchsorted(layer[first], np.arange(max(layers, 1)), "right")
+        return MoveSet(lines, feature[first].astype(np.int32), speed[first].astype(np.float32), layer_end)
 
-    work = subset(working)
+    work = subset(working, MAX_DRAWN_SEGMENTS)
     z = np.zeros(max(layers, 1))
     if working.any():
         wi = np.flatnonzero(working)
@@ -82,3 +88,21 @@ def scene_from_toolpath(tp: Toolpath) -> ToolpathScene:
         valid = first < len(wi)
         z[valid] = points[wi[first[valid]] + 1, 2]
     return ToolpathScene(tp, points, work, subset(moving), max(layers, 1), z)
+
+
+def _joined(idx: np.ndarray, feature: np.ndarray, layer: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end points of drawn segments: runs of consecutive moves (same feature and layer)
+    drawn with every k-th point so that about ``limit`` segments remain."""
+    n = len(idx)
+    k = -(-n // limit)
+    if k <= 1:
+        return idx, idx + 1
+    brk = np.ones(n, dtype=bool)
+    brk[1:] = (idx[1:] != idx[:-1] + 1) | (feature[idx[1:]] != feature[idx[:-1]]) | (layer[idx[1:]] != layer[idx[:-1]])
+    run_id = np.cumsum(brk) - 1
+    run_start = np.flatnonzero(brk)
+    pos = np.arange(n) - run_start[run_id]
+    kept = np.flatnonzero(pos % k == 0)
+    run_end = np.append(run_start[1:], n)
+    stop = np.minimum(np.append(kept[1:], n), run_end[run_id[kept]])
+    return idx[kept], idx[stop - 1] + 1
