@@ -80,7 +80,12 @@ class _Heater:
         else:  # hold: the duty whose steady state is the target
             self.duty = max(0.0, min(1.0, (self.target_c - AMBIENT_C) / (self.max_c - AMBIENT_C)))
         settle = AMBIENT_C + self.duty * (self.max_c - AMBIENT_C) * (1.6 if self.runaway else 1.0)
+        heating_up = not self.runaway and self.duty >= 1.0 and self.temp_c < self.target_c
         self.temp_c += (settle - self.temp_c) * (1.0 - math.exp(-dt / self.tau_s))
+        if heating_up and self.temp_c > self.target_c:
+            # The firmware's controller drops to hold duty as it reaches the target; a coarse simulation step
+            # must not overshoot past it (real PID overshoot is a degree or two).
+            self.temp_c = self.target_c + 0.5
 
     @property
     def ready(self) -> bool:

@@ -54,7 +54,7 @@ class ProductionService:
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
                  tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
-                 mode: str = "plan") -> None:
+                 mode: str = "plan", min_interval_s: float = 0.2) -> None:
         """``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
         machine that frees up take the ready part the spec's weighted node score gives it (the plan is still made
         and shown)."""
@@ -73,6 +73,10 @@ class ProductionService:
         self._energy_weight = energy_weight
         self._power_cap = power_cap_w or (lambda: None)
         self._wake = asyncio.Event()
+        # Event handlers and planning rounds take turns: a round must never see a machine free whose finished
+        # work is only half booked.
+        self._turn = asyncio.Lock()
+        self._min_interval_s = min_interval_s
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._running: dict[UUID, _Running] = {}  # node -> what it runs
@@ -176,7 +180,8 @@ class ProductionService:
     # ------------------------------------------------------------ events
     async def _on_event(self, event: object) -> None:
         if isinstance(event, DeviceJobFinished):
-            await self._finished(event)
+            async with self._turn:
+                await self._finished(event)
         elif isinstance(event, StateChanged):
             c = event.change
             relevant = (c.kind == "node" and c.to_state in {s.value for s in GONE | {NodeState.IDLE}}) or (
@@ -184,7 +189,8 @@ class ProductionService:
             if not relevant:
                 return
             if c.kind == "job":
-                await self._cancel_running(c.obj_id)
+                async with self._turn:
+                    await self._cancel_running(c.obj_id)
         self._wake.set()
 
     async def _on_progress(self, event: DeviceJobProgress) -> None:
@@ -296,6 +302,8 @@ class ProductionService:
             try:
                 await self.cycle()
                 self.last_error = ""
+                # Bursts of events (a fleet coming online) make one round, not dozens.
+                await asyncio.sleep(self._min_interval_s)
             except asyncio.CancelledError:
                 raise
             except ImeweError as exc:
@@ -311,6 +319,10 @@ class ProductionService:
 
     async def cycle(self) -> PlanView:
         """One round: rescue parts from machines that left service, plan, publish, dispatch."""
+        async with self._turn:
+            return await self._cycle()
+
+    async def _cycle(self) -> PlanView:
         self.cycles += 1
         await self._rescue()
         jobs = await self._jobs.list(OPEN, limit=5000)

@@ -33,6 +33,9 @@ class RuleLimits:
     max_heatup_s: float = 600.0  # heating longer than this without reaching target
     watch_period_s: float = 30.0  # while heating, the temperature must rise ...
     watch_rise_c: float = 2.0  # ... at least this much per watch period
+    # Warm-only heaters (resin vats, chambers) rise slowly by design and pose no fire risk: the rise watch
+    # applies to set points above this; the heat-up timeout still covers the rest.
+    watch_min_target_c: float = 45.0
     off_alarm_c: float = 50.0  # a heater commanded off that still climbs above this is stuck on
     working_power_w: float = 80.0  # above this a machine is doing something
     stall_s: float = 300.0  # progress unchanged this long while drawing working power
@@ -120,7 +123,7 @@ class RuleEngine:
                                    f"heater has not reached {target:.0f} °C in {lim.max_heatup_s:.0f} s "
                                    f"(now {temp:.1f} °C)", "temperature"))
             elif h.watch_t is not None and ts - h.watch_t >= lim.watch_period_s:
-                if temp - h.watch_temp < lim.watch_rise_c:
+                if temp - h.watch_temp < lim.watch_rise_c and target >= lim.watch_min_target_c:
                     out.append(Finding("heater_not_heating", Severity.CRITICAL,
                                        f"temperature rose only {temp - h.watch_temp:.1f} °C in "
                                        f"{ts - h.watch_t:.0f} s towards {target:.0f} °C", "temperature"))

@@ -143,7 +143,8 @@ class TelemetryService:
             if det is None:
                 det = self._detectors[(node, metric)] = EwmaZ()
             verdict = det.update(value)
-            if verdict is not None:
+            # Only a rise is a warning sign: a drop (a spindle stopping, a job ending) is the machine at rest.
+            if verdict is not None and verdict.score > 0:
                 findings.append(Finding("anomaly", Severity.WARNING, f"{metric} {value:.3g} is unusual "
                                         f"(z = {verdict.score:.1f} from a baseline of {verdict.baseline:.3g})",
                                         metric))
