@@ -140,6 +140,8 @@ def preview_child(stl: str, gc: str) -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv)
+    from PySide6.QtCore import QEventLoop, QTimer
+
     from app.viz.part_view import PartView
     from app.viz.toolpath_view import ToolpathView
 
@@ -149,11 +151,15 @@ def preview_child(stl: str, gc: str) -> None:
         view.resize(1024, 768)
         view.show()
         app.processEvents()
-        t = time.perf_counter()
+        # Wait in a real event loop (as the application does), not a polling loop that would
+        # compete with the loading thread for the interpreter.
+        loop = QEventLoop()
+        first_frame = view.shown if name == "part" else view.loaded
+        first_frame.connect(lambda *_, q=loop: q.quit())
+        view.failed.connect(lambda *_, q=loop: q.quit())
+        QTimer.singleShot(300_000, loop.quit)
         view.load(path)
-        while view.first_frame_s is None and time.perf_counter() - t < 300:
-            app.processEvents()
-            time.sleep(0.005)
+        loop.exec()
         out[name] = view.first_frame_s
         view.close_view()
     print("PREVIEW " + json.dumps(out))
