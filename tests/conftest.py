@@ -57,3 +57,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             pytest.fail("IMEWE_TEST_PG_URL is not set in CI: PostgreSQL tests must run")
         pytest.skip("IMEWE_TEST_PG_URL not set (./dev test starts PostgreSQL and sets it)")
     yield from _pg_database()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Widget tests run last: once a QApplication exists, pytest-qt processes Qt events after every test, and
+    leftovers of a closed window must not meet the plain asyncio tests that follow."""
+    items.sort(key=lambda item: Path(str(item.fspath)).name.startswith(("test_ui_", "test_viz_")))

@@ -6,6 +6,7 @@ the audit entry are written together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -21,6 +22,7 @@ from app.core.domain.errors import NotFoundError, ValidationError
 from app.core.domain.states import StateChange, advance
 from app.core.events import JobSubmitted, JobUpdated, ReplanRequested, StateChanged
 from app.core.jobs.feasibility import check_feasible
+from app.core.jobs.part_files import complete_from_files
 from app.core.jobs.validation import JobSpec, _int, parse_job_spec
 from app.core.store.db import Store
 from app.core.store.repositories import HistoryRepo, JobRepo
@@ -51,6 +53,9 @@ class JobService:
 
     # ------------------------------------------------------------ submit
     def _build(self, spec: JobSpec, actor: str) -> tuple[Job, list[StateChange]]:
+        for i, p in enumerate(spec.parts):
+            if p.size_mm is None:
+                raise ValidationError(f"part {p.name!r} has no size and its file was not read here", f"parts[{i}].size")
         now = self._clock.now()
         job = Job(name=spec.name, priority=spec.priority, submitted_at=now, due_at=spec.due_at,
                   metadata=dict(spec.metadata, submitted_by=actor))
@@ -73,8 +78,15 @@ class JobService:
         changes += [advance(p, S.VALIDATED, now, "", actor) for p in parts]
         return job, changes
 
+    async def _spec(self, data: JobSpec | dict[str, Any]) -> JobSpec:
+        spec = parse_job_spec(data)
+        if any(p.file_path or p.size_mm is None for p in spec.parts):
+            # Reading and analysing part files is heavy: never on the event loop.
+            spec = await asyncio.get_running_loop().run_in_executor(None, complete_from_files, spec)
+        return spec
+
     async def submit(self, data: JobSpec | dict[str, Any], actor: str = "system") -> Job:
-        job, changes = self._build(parse_job_spec(data), actor)
+        job, changes = self._build(await self._spec(data), actor)
         await self._store.run(self._write_new, [job], changes, actor)
         self._announce([job], changes)
         return job
@@ -89,7 +101,7 @@ class JobService:
         changes: list[StateChange] = []
         for i, data in enumerate(items):
             try:
-                job, ch = self._build(parse_job_spec(data), actor)
+                job, ch = self._build(await self._spec(data), actor)
             except ValidationError as exc:
                 raise ValidationError(f"job {i + 1} of the batch: {exc}", f"batch[{i}].{exc.field}") from exc
             built.append(job)

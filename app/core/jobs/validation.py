@@ -28,7 +28,7 @@ class PartSpec:
     name: str
     process: ProcessType
     material: str
-    size_mm: tuple[float, float, float]
+    size_mm: tuple[float, float, float] | None  # None: taken from the file
     quantity: int = 1
     complexity: int = 5
     batch_group: str = ""
@@ -135,7 +135,9 @@ def parse_part(data: Any, index: int, count: int) -> PartSpec:
     if not material_fits_process(material, process):
         raise ValidationError(f"part {name!r}: {process.value} cannot use {material}", f"{where}.material")
     units = str(data.get("units", "mm")).strip().lower()
-    size = _size(data.get("size_mm", data.get("size")), units, f"{where}.size")
+    raw_size = data.get("size_mm", data.get("size"))
+    has_file = bool(data.get("file") or data.get("file_path"))
+    size = None if raw_size in (None, "") and has_file else _size(raw_size, units, f"{where}.size")
     deps_raw = data.get("depends_on") or []
     if not isinstance(deps_raw, list):
         raise ValidationError(f"part {name!r}: depends_on must be a list of part numbers", f"{where}.depends_on")
