@@ -41,6 +41,10 @@ def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> in
         import qasync
     except ImportError as exc:
         raise ImeweError("the control room needs qasync: .venv/bin/pip install qasync") from exc
+    if (not headless and sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        # Qt would abort the process; say what to do instead.
+        raise ImeweError("no display to open a window on; use 'imewe demo --text', '--headless', or set DISPLAY")
     try:
         app = make_app(headless)
     except Exception as exc:  # noqa: BLE001 - no display, missing platform plugin...
