@@ -64,3 +64,13 @@ def test_demo_text_mode_prints_the_live_fleet_without_a_window(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MACHINE" in proc.stdout and "Prusa MK4 #1" in proc.stdout
     assert "EXECUTING" in proc.stdout  # jobs are flowing within seconds
+
+
+def test_open_without_a_display_says_what_to_do(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(var, None)
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(tmp_path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("imewe: no display") and "Traceback" not in proc.stderr
