@@ -74,3 +74,37 @@ class BackgroundTask(QObject):
     def _stop(self) -> None:
         self._thread.quit()
         self._thread.wait(5000)
+
+
+class BackgroundLoading:
+    """What a preview widget needs to load off the UI thread: its tasks, a progress bar fed by them, and a
+    clean close. The widget provides ``progress`` (QProgressBar), ``plotter`` and ``_on_failed``."""
+
+    _tasks: list[BackgroundTask]
+    failure_text = "cannot show this file"
+
+    @property
+    def busy(self) -> bool:
+        return any(t.running for t in self._tasks)
+
+    def close_view(self) -> None:
+        for t in self._tasks:
+            t.wait(300_000)
+        self.plotter.close()  # type: ignore[attr-defined]
+
+    def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
+        task = BackgroundTask(fn, self)  # type: ignore[arg-type]
+        task.done.connect(on_done)
+        task.failed.connect(self._on_failed)
+        self._tasks = [t for t in self._tasks if t.running] + [task]
+        task.start()
+        return task
+
+    def _on_progress(self, pct: int, text: str) -> None:
+        self.progress.setValue(pct)  # type: ignore[attr-defined]
+        self.progress.setFormat(f"{text} ... %p%")  # type: ignore[attr-defined]
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.setVisible(False)  # type: ignore[attr-defined]
+        self.info.setText(f"{self.failure_text}: {message}")  # type: ignore[attr-defined]
+        self.failed.emit(message)  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from pyvistaqt import QtInteractor
 
 from app.core.domain.capabilities import Capabilities
 from app.core.estimation import PartAnalysis, fitting_machines
-from app.viz.background import BackgroundTask
+from app.viz.background import BackgroundLoading, BackgroundTask
 from app.viz.part_scene import (
     OBJECT_COLOURS,
     OVERHANG_COLOUR,
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 VIEW_PRESETS = ("iso", "top", "front", "side")
 
 
-class PartView(QWidget):
+class PartView(BackgroundLoading, QWidget):
+    failure_text = "cannot show this part"
     shown = Signal(float)  # seconds from load() to the first frame
     loaded = Signal(object)  # PartAnalysis, once the full analysis is done
     failed = Signal(str)
@@ -87,10 +88,6 @@ class PartView(QWidget):
     @property
     def analysis(self) -> PartAnalysis | None:
         return self.scene.analysis if self.scene else None
-
-    @property
-    def busy(self) -> bool:
-        return any(t.running for t in self._tasks)
 
     def load(self, path: str) -> None:
         """Start loading ``path`` in the background; ``loaded`` or ``failed`` tells the outcome."""
@@ -148,29 +145,7 @@ class PartView(QWidget):
         self._update_info()
         self.plotter.render()
 
-    def close_view(self) -> None:
-        for t in self._tasks:
-            t.wait(300_000)
-        self.plotter.close()
-
     # --- internals ---------------------------------------------------------------------------------
-    def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
-        task = BackgroundTask(fn, self)
-        task.done.connect(on_done)
-        task.failed.connect(self._on_failed)
-        self._tasks = [t for t in self._tasks if t.running] + [task]
-        task.start()
-        return task
-
-    def _on_progress(self, pct: int, text: str) -> None:
-        self.progress.setValue(pct)
-        self.progress.setFormat(f"{text} ... %p%")
-
-    def _on_failed(self, message: str) -> None:
-        self.progress.setVisible(False)
-        self.info.setText(f"cannot show this part: {message}")
-        self.failed.emit(message)
-
     def _on_shown(self, scene: PartScene) -> None:
         for actor in self._part_actors:
             self.plotter.remove_actor(actor, render=False)

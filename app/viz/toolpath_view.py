@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from pyvistaqt import QtInteractor
 
 from app.core.estimation.gcode_analysis import GcodeAnalysis, summarize
-from app.viz.background import BackgroundTask
+from app.viz.background import BackgroundLoading, BackgroundTask
 from app.viz.toolpath_scene import FEATURE_CMAP, ToolpathScene, build_toolpath_scene
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ COLOR_MODES = ("feature", "speed")
 TRAVEL_COLOUR = "#7fa7d9"
 
 
-class ToolpathView(QWidget):
+class ToolpathView(BackgroundLoading, QWidget):
+    failure_text = "cannot show this G-code"
     loaded = Signal(object)  # ToolpathScene, as soon as the geometry is on screen
     analysed = Signal(object)  # GcodeAnalysis, once the planner has run
     failed = Signal(str)
@@ -91,10 +92,6 @@ class ToolpathView(QWidget):
         lay.addWidget(self.info)
 
     # --- public API -------------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return any(t.running for t in self._tasks)
-
     def load(self, path: str, flavor: str | None = None) -> None:
         self._t0 = time.perf_counter()
         self.first_frame_s = None
@@ -142,29 +139,7 @@ class ToolpathView(QWidget):
         self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
 
-    def close_view(self) -> None:
-        for t in self._tasks:
-            t.wait(300_000)
-        self.plotter.close()
-
     # --- internals ---------------------------------------------------------------------------------
-    def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
-        task = BackgroundTask(fn, self)
-        task.done.connect(on_done)
-        task.failed.connect(self._on_failed)
-        self._tasks = [t for t in self._tasks if t.running] + [task]
-        task.start()
-        return task
-
-    def _on_progress(self, pct: int, text: str) -> None:
-        self.progress.setValue(pct)
-        self.progress.setFormat(f"{text} ... %p%")
-
-    def _on_failed(self, message: str) -> None:
-        self.progress.setVisible(False)
-        self.info.setText(f"cannot show this G-code: {message}")
-        self.failed.emit(message)
-
     def _on_loaded(self, scene: ToolpathScene) -> None:
         self.scene = scene
         self.layer = scene.layers - 1
