@@ -108,3 +108,20 @@ def test_loading_keeps_the_window_responsive(qtbot, view: PartView, tmp_path: Pa
     timer.stop()
     assert len(ticks) >= 2  # the UI thread kept running its timers while the worker loaded the file
     assert not view.progress.isVisible()
+
+
+def test_closing_while_the_analysis_runs_does_not_hang(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    big = tmp_path / "many.stl"
+    import trimesh
+
+    trimesh.creation.icosphere(subdivisions=7).export(big)  # ~330k faces: the analysis takes a while
+    v = PartView()
+    qtbot.addWidget(v)
+    v.show()
+    with qtbot.waitSignal(v.shown, timeout=120_000):
+        v.load(str(big))
+    t0 = time.monotonic()
+    v.close_view()  # the full analysis is still running in its thread
+    assert time.monotonic() - t0 < 60

@@ -59,6 +59,12 @@ class BackgroundTask(QObject):
     def wait(self, ms: int = 30000) -> bool:
         return self._thread.wait(ms)
 
+    def finish(self, ms: int = 300_000) -> bool:
+        """Let the running job end, then stop its thread, without the UI thread's help: its result signal is
+        queued to the UI thread, which is the one waiting here, so waiting alone would never end."""
+        self._thread.quit()  # thread-safe: the thread's loop exits once the job in progress returns
+        return self._thread.wait(ms)
+
     @property
     def running(self) -> bool:
         return self._thread.isRunning()
@@ -89,7 +95,7 @@ class BackgroundLoading:
 
     def close_view(self) -> None:
         for t in self._tasks:
-            t.wait(300_000)
+            t.finish()
         self.plotter.close()  # type: ignore[attr-defined]
 
     def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
