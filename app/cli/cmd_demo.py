@@ -17,6 +17,7 @@ from typing import Any
 
 from app import bootstrap
 from app.core.config import Config, load_config
+from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
 
 TABS = ("fleet", "jobs", "timeline", "alerts", "energy", "sites")
@@ -112,7 +113,7 @@ async def fleet_text(core: bootstrap.Core) -> str:
     from app.cli.output import table
 
     running = {}
-    for job in await core.jobs.list({s for s in _active_states()}, limit=500):
+    for job in await core.jobs.list({JobState.ASSIGNED, JobState.IN_PROGRESS, JobState.PAUSED}, limit=500):
         for p in job.parts:
             if p.assigned_node and p.state.value == "IN_PROGRESS":
                 running[p.assigned_node] = (f"{job.name}/{p.name}"[:34], p.progress)
@@ -128,11 +129,3 @@ async def fleet_text(core: bootstrap.Core) -> str:
     head = (f"\n{core.clock.now():%Y-%m-%d %H:%M} (simulated)  jobs: "
             + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())))
     return head + "\n" + table(rows, ["MACHINE", "PROCESS", "STATE", "WORKING ON", "DONE", "POWER", "TEMP"])
-
-
-def _active_states():
-    from app.core.domain.enums import JobState
-
-    return {JobState.ASSIGNED, JobState.IN_PROGRESS, JobState.PAUSED}
-
-

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from app.core import audit
@@ -43,7 +44,7 @@ class _Running:
     part_id: UUID
     job_id: UUID
     copy: int
-    started_at: datetime
+    quantity: int  # copies of the part in all, for progress without a store read per report
     fraction: float = 0.0
 
 
@@ -198,13 +199,7 @@ class ProductionService:
         if run is None or event.job_id != run.job_id:
             return
         run.fraction = min(max(event.fraction, 0.0), 1.0)
-        done = self._done_copies.get(run.part_id, 0)
-        try:
-            part = await self._part(run.job_id, run.part_id)
-        except NotFoundError:
-            return
-        q = max(part.quantity, 1)
-        pct = 100.0 * (done + min(max(event.fraction, 0.0), 1.0)) / q
+        pct = 100.0 * (self._done_copies.get(run.part_id, 0) + run.fraction) / run.quantity
         if pct - self._last_progress.get(run.part_id, -100.0) >= 2.0 or pct >= 100.0:
             self._last_progress[run.part_id] = pct
             await self._jobs.update_progress(run.part_id, pct)
@@ -274,13 +269,6 @@ class ProductionService:
         if job.state is S.PAUSED and target is S.COMPLETED:
             await self._jobs.transition(job.id, S.IN_PROGRESS, reason)
         await self._jobs.transition(job.id, target, reason, parts={part.id: state})
-
-    async def _part(self, job_id: UUID, part_id: UUID) -> Part:
-        job = await self._jobs.get(job_id)
-        for p in job.parts:
-            if p.id == part_id:
-                return p
-        raise NotFoundError(f"no part {part_id}")
 
     def _name(self, node_id: UUID) -> str:
         try:
@@ -471,14 +459,12 @@ class ProductionService:
     async def _start(self, node: Node, driver: FabricationDevice, job: Job, part: Part, copy: int) -> None:
         gcode = part.file_path if part.file_path and part.file_path.lower().endswith((".gcode", ".gco", ".nc",
                                                                                        ".ngc", ".g")) else None
-        from pathlib import Path
-
         request = JobRequest(job_id=job.id, gcode_path=Path(gcode) if gcode else None,
                              estimate_s=float(part.estimated_duration_s or 3600),
                              material_g=part.estimated_material_g,
                              spec={"name": f"{job.name}/{part.name}", "material": part.material_type,
                                    "copy": copy, "part_id": str(part.id)})
-        self._running[node.id] = _Running(part.id, job.id, copy, self._clock.now())
+        self._running[node.id] = _Running(part.id, job.id, copy, max(part.quantity, 1))
         try:
             await driver.execute(request)
         except ImeweError as exc:
