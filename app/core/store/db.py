@@ -116,7 +116,7 @@ def upgrade(store: Store) -> None:
     cfg.set_main_option("sqlalchemy.url", store.url.replace("%", "%%"))
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")  # one head: a second one is a mistake to fix, not to run
 
 
 def _make_engine(url: str) -> Engine:

@@ -94,3 +94,26 @@ site_summaries = sa.Table(
     sa.Column("body", sa.JSON, nullable=False),
     sa.Column("received_at", sa.Double, nullable=False),
 )
+
+# Differential privacy of what a site publishes (issue 11): each noisy quantity is drawn once per period and kept,
+# so publishing it again (to any site, after any restart) reveals nothing new ...
+site_dp_values = sa.Table(
+    "site_dp_values", metadata,
+    sa.Column("quantity", sa.String(120), primary_key=True),  # e.g. "machines:fdm:IDLE"
+    sa.Column("period", sa.Integer, primary_key=True),  # index of the period (0 for values kept for good)
+    sa.Column("value", sa.JSON, nullable=False),  # the noisy value as published (a number, or [lat, lon])
+    sa.Column("epsilon", sa.Double, nullable=False),
+    sa.Column("drawn_at", sa.Double, nullable=False),
+)
+
+# ... and each linked site's daily epsilon budget is charged once for each value it is shown.
+site_dp_spent = sa.Table(
+    "site_dp_spent", metadata,
+    sa.Column("peer_id", SITE_ID, primary_key=True),
+    sa.Column("quantity", sa.String(120), primary_key=True),
+    sa.Column("period", sa.Integer, primary_key=True),
+    sa.Column("day", sa.Integer, nullable=False),  # UTC day number the budget is charged to
+    sa.Column("epsilon", sa.Double, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Index("ix_site_dp_spent_peer_day", "peer_id", "day"),
+)
