@@ -208,6 +208,8 @@ async def fleet_cpu(n: int, window_s: float, with_core: bool, with_telemetry: bo
 
 async def main_async(args: argparse.Namespace) -> list[str]:
     rows: list[str] = []
+    if not VASE.is_file():
+        raise SystemExit(f"shared corpus not found: {VASE} (set IMEWE_SHARED); the streaming benchmark needs it")
     commands = load_commands(VASE)
     if args.quick:
         commands = commands[:3000]

@@ -9,16 +9,22 @@ from pathlib import Path
 
 import pytest
 
+from .shared_data import HAVE_SHARED, REASON, SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("IMEWE_SHARED") or ROOT.parent / "shared")
 PG_URL = os.environ.get("IMEWE_TEST_PG_URL")
 
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared data not found at {SHARED}; set IMEWE_SHARED")
+    """The shared corpus; a test that asks for it skips, with one line saying why, in a clone without it."""
+    if not HAVE_SHARED:
+        pytest.skip(REASON)
     return SHARED
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"shared corpus: {SHARED}" if HAVE_SHARED else f"shared corpus: absent ({REASON})"
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +9,7 @@ import pytest
 
 from app.core.estimation.gcode_lexer import lex, lex_slow
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-GCODE = sorted((SHARED / "data" / "gcode").iterdir())
+from .shared_data import GCODE, files_in
 
 
 def _same(buf: bytes) -> None:
@@ -22,7 +20,7 @@ def _same(buf: bytes) -> None:
     assert np.allclose(fast.value, slow.value, rtol=1e-12, atol=0, equal_nan=True)
 
 
-@pytest.mark.parametrize("path", GCODE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", files_in(GCODE))
 def test_real_files(path: Path) -> None:
     _same(path.read_bytes())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,8 @@ from app.core.estimation.gcode_model import MoveKind
 from app.core.estimation.gcode_parser import parse_gcode, parse_gcode_file
 from app.core.estimation.gcode_planner import plan_time
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-GCODE = SHARED / "data" / "gcode"
+from .shared_data import GCODE, needs_shared
+
 PRUSA = GCODE / "gcode-preview_vase_prusaslicer2.7.4_ender.gcode"
 
 
@@ -62,6 +61,7 @@ def test_firmware_retraction_adds_filament_moves() -> None:
     assert plan_time(b).total_s > plan_time(a).total_s
 
 
+@needs_shared
 def test_limits_from_the_file() -> None:
     tp = parse_gcode_file(PRUSA)
     assert tp.limits.max_acc[:3] == (500, 500, 100)
@@ -70,6 +70,7 @@ def test_limits_from_the_file() -> None:
     assert tp.limits.acc_retract == 1000
 
 
+@needs_shared
 def test_features_and_layers() -> None:
     prusa = parse_gcode_file(PRUSA)
     assert {"External perimeter", "Solid infill", "Skirt/Brim"} <= set(prusa.feature_names)
@@ -80,6 +81,7 @@ def test_features_and_layers() -> None:
     assert "WALL-OUTER" in cura.feature_names
 
 
+@needs_shared
 def test_cnc_files() -> None:
     tp = parse_gcode_file(GCODE / "grbl-sim_HelloWorld.nc")
     assert tp.flavor == "cnc" and tp.units_inch

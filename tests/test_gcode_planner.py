@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,8 +9,8 @@ from app.core.estimation.gcode_analysis import analyze_gcode
 from app.core.estimation.gcode_parser import parse_gcode
 from app.core.estimation.gcode_planner import _minplus_scan, plan_time
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-GCODE = SHARED / "data" / "gcode"
+from .shared_data import GCODE, needs_shared
+
 LIMITS = b"M201 X1000 Y1000 Z100 E5000\nM203 X500 Y500 Z10 E60\nM204 P1000 R1000 T1000\nM205 X8 Y8 Z0.4 E5\n"
 
 
@@ -58,6 +55,7 @@ def test_minplus_scan_equals_the_loop() -> None:
     assert np.allclose(_minplus_scan(add, cap), want)
 
 
+@needs_shared
 def test_prusaslicer_estimate_within_two_percent() -> None:
     a = analyze_gcode(GCODE / "gcode-preview_vase_prusaslicer2.7.4_ender.gcode")
     assert a.slicer_time_s == 4000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,10 @@ from app.core.domain import Capabilities, MachineProfile, ProcessType
 from app.core.estimation import analyze_file, analyze_part, fitting_machines
 from app.core.estimation.mesh_io import LoadedPart, PartObject
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-MESHES = SHARED / "data" / "meshes"
+from .shared_data import MESHES, needs_shared
 
 
+@needs_shared
 @pytest.mark.parametrize("name", ["20mm-xyz-cube.stl", "featuretype.STL", "teapot.stl", "bp_case.stl", "pyramids.3mf",
                                   "featuretype.3MF", "soup.stl"])
 def test_matches_trimesh(name: str) -> None:
@@ -30,6 +29,7 @@ def test_matches_trimesh(name: str) -> None:
         assert a.volume_mm3 == pytest.approx(ref.volume, rel=1e-5)
 
 
+@needs_shared
 def test_cube_facts() -> None:
     a = analyze_file(MESHES / "20mm-xyz-cube.stl")
     assert a.bbox_mm == pytest.approx((20, 20, 20), abs=1e-3)
@@ -38,6 +38,7 @@ def test_cube_facts() -> None:
     assert not a.inverted and not a.warnings
 
 
+@needs_shared
 def test_inch_part_is_flagged() -> None:
     stl = analyze_file(MESHES / "featuretype.STL")
     assert stl.units_guess == "inch" and "127 mm" in stl.units_basis
@@ -46,6 +47,7 @@ def test_inch_part_is_flagged() -> None:
     assert not threemf.watertight and threemf.holes >= 1 and threemf.bodies == 2
 
 
+@needs_shared
 def test_open_and_broken_meshes() -> None:
     teapot = analyze_file(MESHES / "teapot.stl")
     assert not teapot.watertight and teapot.holes > 0 and teapot.bodies == 4
@@ -54,6 +56,7 @@ def test_open_and_broken_meshes() -> None:
     assert any("not watertight" in w for w in soup.warnings)
 
 
+@needs_shared
 def test_several_objects_of_a_3mf() -> None:
     a = analyze_file(MESHES / "pyramids.3mf")
     assert len(a.objects) == 12 and a.bodies == 12 and a.watertight
@@ -97,6 +100,7 @@ def test_fit_per_machine_with_orientation() -> None:
     assert fits["conveyor"].fits
 
 
+@needs_shared
 def test_fit_uses_scale_for_inch_parts() -> None:
     a = analyze_file(MESHES / "featuretype.STL")
     mini = Capabilities(ProcessType.FDM, (100, 100, 100))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from app.cli.main import main
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-MESHES = SHARED / "data" / "meshes"
+from .shared_data import MESHES, needs_shared
 
 
+@needs_shared
 @pytest.mark.parametrize("argv", [["part", "info", "{f}", "--json"], ["--json", "part", "info", "{f}"]])
 def test_json_fields(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     f = str(MESHES / "teapot.stl")
@@ -24,6 +22,7 @@ def test_json_fields(argv: list[str], capsys: pytest.CaptureFixture[str]) -> Non
     assert data["bodies"] == 4 and data["watertight"] is False
 
 
+@needs_shared
 def test_text_output_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["part", "info", str(MESHES / "featuretype.STL")]) == 0
     out = capsys.readouterr().out

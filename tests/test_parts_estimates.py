@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from app.core.estimation import analyze_file, estimate_cnc, estimate_fdm, estimate_resin, estimates_for
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
+from .shared_data import SHARED, needs_shared
 
 
 def test_fdm_grams_follow_infill_and_material() -> None:
@@ -38,6 +35,7 @@ def test_cnc_stock_and_time() -> None:
     assert estimate_cnc(8000, 2400, (20, 20, 20), material="pom").time_s < e.time_s
 
 
+@needs_shared
 def test_estimates_for_a_real_part() -> None:
     a = analyze_file(SHARED / "data" / "meshes" / "20mm-xyz-cube.stl")
     fdm, resin, cnc = estimates_for(a)

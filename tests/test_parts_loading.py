@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,10 @@ from app.core.estimation import (
     load_part,
 )
 
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-MESHES = SHARED / "data" / "meshes"
+from .shared_data import MESHES, needs_shared
 
 
+@needs_shared
 @pytest.mark.parametrize(
     ("name", "fmt", "triangles", "objects"),
     [
@@ -41,17 +40,20 @@ def test_real_files_load(name: str, fmt: str, triangles: int, objects: int) -> N
     assert all(o.triangles.shape[1:] == (3, 3) for o in part.objects)
 
 
+@needs_shared
 def test_fast_stl_reader_matches_trimesh() -> None:
     ours = load_part(MESHES / "featuretype.STL").objects[0].triangles
     ref = trimesh.load(MESHES / "featuretype.STL", process=False)
     assert np.allclose(ours, ref.triangles, atol=1e-6)
 
 
+@needs_shared
 def test_empty_stl_is_a_clear_error() -> None:
     with pytest.raises(EmptyPartError, match="no triangles"):
         load_part(MESHES / "empty.stl")
 
 
+@needs_shared
 def test_truncated_binary_stl(tmp_path: Path) -> None:
     data = (MESHES / "20mm-xyz-cube.stl").read_bytes()
     bad = tmp_path / "cut.stl"
@@ -92,6 +94,7 @@ def test_unknown_format_and_step_hint(tmp_path: Path) -> None:
             load_part(step)
 
 
+@needs_shared
 @pytest.mark.parametrize("file_type", ["stl_ascii", "obj", "ply", "glb"])
 def test_other_formats_round_trip(tmp_path: Path, file_type: str) -> None:
     cube = trimesh.load(MESHES / "20mm-xyz-cube.stl")

@@ -16,9 +16,9 @@ from PySide6.QtCore import QTimer  # noqa: E402
 from app.core.domain import Capabilities, ProcessType  # noqa: E402
 from app.viz.part_view import PartView  # noqa: E402
 
+from .shared_data import MESHES, needs_shared
+
 pytestmark = pytest.mark.gui
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-MESHES = SHARED / "data" / "meshes"
 
 
 @pytest.fixture
@@ -37,6 +37,7 @@ def _load(qtbot, view: PartView, path: Path):  # type: ignore[no-untyped-def]
     return sig.args[0]
 
 
+@needs_shared
 def test_cube_on_the_plate(qtbot, view: PartView) -> None:  # type: ignore[no-untyped-def]
     a = _load(qtbot, view, MESHES / "20mm-xyz-cube.stl")
     assert a.watertight and len(view._part_actors) == 1
@@ -52,6 +53,7 @@ def test_cube_on_the_plate(qtbot, view: PartView) -> None:  # type: ignore[no-un
     assert (img != img[0, 0]).any(axis=2).mean() > 0.01  # something besides background is drawn
 
 
+@needs_shared
 def test_presets_fit_and_overhangs(qtbot, view: PartView) -> None:  # type: ignore[no-untyped-def]
     _load(qtbot, view, MESHES / "teapot.stl")
     view.set_view("top")
@@ -68,6 +70,7 @@ def test_presets_fit_and_overhangs(qtbot, view: PartView) -> None:  # type: igno
     assert not view._part_actors[0].mapper.scalar_visibility
 
 
+@needs_shared
 def test_several_objects_of_a_3mf(qtbot, view: PartView) -> None:  # type: ignore[no-untyped-def]
     a = _load(qtbot, view, MESHES / "pyramids.3mf")
     assert len(view._part_actors) == len(a.objects) == 12
@@ -78,6 +81,7 @@ def test_several_objects_of_a_3mf(qtbot, view: PartView) -> None:  # type: ignor
     assert "exceeds the build volume" in view.info.text()
 
 
+@needs_shared
 def test_inch_part_is_scaled(qtbot, view: PartView) -> None:  # type: ignore[no-untyped-def]
     _load(qtbot, view, MESHES / "featuretype.STL")
     assert view.scale == 25.4 and "inches" in view.info.text()
@@ -85,6 +89,7 @@ def test_inch_part_is_scaled(qtbot, view: PartView) -> None:  # type: ignore[no-
     assert view.scale == 1.0 and "5.0 x 2.5" in view.info.text()
 
 
+@needs_shared
 def test_broken_file_then_a_good_one(qtbot, view: PartView) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(view.failed, timeout=60_000) as sig:
         view.load(str(MESHES / "empty.stl"))

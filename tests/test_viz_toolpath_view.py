@@ -12,9 +12,9 @@ if not os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscr
 
 from app.viz.toolpath_view import ToolpathView  # noqa: E402
 
+from .shared_data import GCODE, needs_shared
+
 pytestmark = pytest.mark.gui
-SHARED = Path(os.environ.get("IMEWE_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-GCODE = SHARED / "data" / "gcode"
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def _load(qtbot, view: ToolpathView, path: Path) -> None:  # type: ignore[no-unt
         view.load(str(path))
 
 
+@needs_shared
 def test_printer_layers_travel_and_colours(qtbot, view: ToolpathView) -> None:  # type: ignore[no-untyped-def]
     _load(qtbot, view, GCODE / "gcode-preview_vase_prusaslicer2.7.4_ender.gcode")
     scene = view.scene
@@ -54,12 +55,14 @@ def test_printer_layers_travel_and_colours(qtbot, view: ToolpathView) -> None:  
     assert (img != img[0, 0]).any(axis=2).mean() > 0.01
 
 
+@needs_shared
 def test_slider_drag_is_debounced(qtbot, view: ToolpathView) -> None:  # type: ignore[no-untyped-def]
     _load(qtbot, view, GCODE / "octoprint_bp_case_cura14.gcode")
     view.slider.setValue(4)
     qtbot.waitUntil(lambda: view.visible_cells()[0] == view.scene.work.layer_end[4], timeout=5000)
 
 
+@needs_shared
 def test_cnc_paths(qtbot, view: ToolpathView) -> None:  # type: ignore[no-untyped-def]
     _load(qtbot, view, GCODE / "grbl-sim_HelloWorld.nc")
     assert view.scene.toolpath.flavor == "cnc"
