@@ -65,8 +65,13 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
 
 def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | None:
     """The driver a registered machine gets when this site starts (agents come through discovery)."""
-    from app.devices.factory import make_driver
+    from app.devices.factory import NETWORK_DRIVERS, make_driver
 
+    if node.driver in NETWORK_DRIVERS:  # OctoPrint, Moonraker, ...: secrets from keys/, by node id
+        from app.devices.network.secrets import SecretStore
+
+        return make_driver(node.driver, name=node.name, capabilities=node.capabilities, url=node.address,
+                           secrets=SecretStore(config.paths.keys).load(node.id))
     if node.driver == "sim":
         return make_driver("sim", name=node.name, capabilities=node.capabilities, clock=clock,
                            sim={"telemetry_interval_s": 5.0})

@@ -71,6 +71,6 @@ def test_bad_fleet_files_and_driver_kinds_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="unknown fault"):
         load_demo_fleet(bad)
     with pytest.raises(ValidationError, match="unknown driver"):
-        make_driver("octoprint")
+        make_driver("teleporter")
     with pytest.raises(ValidationError, match="serial port"):
         make_driver("marlin")

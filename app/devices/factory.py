@@ -13,9 +13,19 @@ from app.core.drivers import FabricationDevice
 from app.devices.agent_client import AgentDriver
 from app.devices.grbl_driver import GrblDriver
 from app.devices.marlin_driver import MarlinDriver
+from app.devices.network.driver import NetworkDriver
 from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
 
-DRIVER_KINDS = ("sim", "marlin", "grbl", "agent")
+# Network printers by ``node.driver`` kind; each protocol adds its driver class here (one line).
+NETWORK_DRIVERS: dict[str, type[NetworkDriver]] = {}
+SERIAL_KINDS = ("sim", "marlin", "grbl", "agent")
+
+
+def driver_kinds() -> tuple[str, ...]:
+    return (*SERIAL_KINDS, *NETWORK_DRIVERS)
+
+
+DRIVER_KINDS = SERIAL_KINDS  # kept for older callers; driver_kinds() includes the network printers
 
 
 def _caps(value: Capabilities | dict[str, Any] | None) -> Capabilities | None:
@@ -37,9 +47,13 @@ def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[
                 port: str = "", baud: int = 115200, clock: Clock | None = None,
                 sim: dict[str, Any] | SimConfig | None = None, traffic_log: Path | None = None,
                 url: str = "", token: str = "", expected_fingerprint: str | None = None,
-                connect_timeout_s: float = 10.0) -> FabricationDevice:
-    """``kind``: sim (needs capabilities), marlin / grbl (need port), agent (needs url and token)."""
+                connect_timeout_s: float = 10.0, secrets: dict[str, str] | None = None) -> FabricationDevice:
+    """``kind``: sim (needs capabilities), marlin / grbl (need port), agent (needs url and token), a network
+    printer kind from ``NETWORK_DRIVERS`` (needs url, and its secrets)."""
     caps = _caps(capabilities)
+    if kind in NETWORK_DRIVERS:
+        return network_driver(kind, name=name, address=url, secrets=secrets or {}, capabilities=caps,
+                              connect_timeout_s=connect_timeout_s)
     if kind == "sim":
         if caps is None:
             raise ValidationError("a simulated machine needs capabilities (at least a process)", "capabilities")
@@ -54,7 +68,28 @@ def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[
             raise ValidationError("the agent driver needs the agent's url and the pairing token", "url")
         return AgentDriver(url, token, name=name, expected_fingerprint=expected_fingerprint,
                            connect_timeout_s=connect_timeout_s)
-    raise ValidationError(f"unknown driver {kind!r}; known: {', '.join(DRIVER_KINDS)}", "driver")
+    raise ValidationError(f"unknown driver {kind!r}; known: {', '.join(driver_kinds())}", "driver")
+
+
+def network_driver(kind: str, *, name: str = "", address: str, secrets: dict[str, str],
+                   capabilities: Capabilities | None = None, connect_timeout_s: float = 10.0) -> NetworkDriver:
+    """A network printer's driver; says which secret is missing instead of failing at the first request."""
+    cls = NETWORK_DRIVERS.get(kind)
+    if cls is None:
+        raise ValidationError(f"unknown network driver {kind!r}; known: {', '.join(NETWORK_DRIVERS)}", "driver")
+    address = address.strip()
+    example = f"{cls.schemes[0]}://host[:port]"
+    if not address:
+        raise ValidationError(f"the {kind} driver needs the machine's address ({example})", "address")
+    if "://" not in address:
+        address = f"{cls.schemes[0]}://{address}"
+    if address.split("://", 1)[0].lower() not in cls.schemes:
+        raise ValidationError(f"{cls.label} address {address!r} must look like {example}", "address")
+    missing = [f for f in cls.secret_fields if not secrets.get(f)]
+    if missing:
+        raise ValidationError(f"the {kind} driver needs the machine's {cls.credential_name} "
+                              f"({', '.join(missing)})", missing[0])
+    return cls(name or address, address, secrets, capabilities, connect_timeout_s=connect_timeout_s)
 
 
 def agent_driver_factory(token: str | Callable[[Any], str]) -> Callable[[Any], FabricationDevice]:
