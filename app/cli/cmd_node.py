@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 from app import __version__
 from app.core.clock import ScaledClock, SystemClock
@@ -18,6 +20,7 @@ from app.core.domain.errors import ImeweError, ValidationError
 from app.core.drivers import DriverState, FabricationDevice
 from app.core.paths import Paths
 from app.devices.agent import NodeAgent
+from app.devices.agent_journal import RunJournal
 from app.devices.agent_protocol import AgentIdentity
 from app.devices.factory import make_driver
 
@@ -34,10 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="", help="machine name shown in control rooms (default: from the driver)")
     p.add_argument("--listen", default="0.0.0.0", help="address to serve on (default: every interface)")
     p.add_argument("--ws-port", type=int, default=8765, help="websocket port (0: any free port)")
-    p.add_argument("--token", default="", help="pairing token (default: kept in IMEWE_HOME/keys/node-token)")
+    p.add_argument("--token", default="", help="pairing token (default: IMEWE_NODE_TOKEN, else the one kept in "
+                                               "IMEWE_HOME/keys/node-token)")
     p.add_argument("--interfaces", default="", help="comma-separated addresses to advertise on (default: all)")
     p.add_argument("--no-advertise", action="store_true", help="do not announce the agent with zeroconf")
     p.add_argument("--scale", type=float, default=1.0, help="time scale for --driver sim (e.g. 60)")
+    p.add_argument("--files", default="", help="folder whose G-code files control rooms may ask the agent to "
+                                              "read itself (default: IMEWE_HOME/node-files)")
     p.set_defaults(handler=node_command)
 
 
@@ -50,6 +56,9 @@ def node_command(args: argparse.Namespace) -> int:
 
 
 def _token(paths: Paths, given: str) -> str:
+    """``--token``, else IMEWE_NODE_TOKEN (kept off the command line, where other users can read it), else the
+    token in keys/node-token (made on first use, readable by this user only)."""
+    given = given or os.environ.get("IMEWE_NODE_TOKEN", "")
     if given:
         if len(given) < 8:
             raise ValidationError("the pairing token must be at least 8 characters")
@@ -58,8 +67,9 @@ def _token(paths: Paths, given: str) -> str:
     if path.exists():
         return path.read_text().strip()
     token = secrets.token_urlsafe(18)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
     return token
 
 
@@ -75,8 +85,14 @@ async def _serve(args: argparse.Namespace) -> int:
     ident = AgentIdentity.load_or_create(paths.keys / f"node-{name}.key")
     interfaces = [i.strip() for i in args.interfaces.split(",") if i.strip()] or None
     token = _token(paths, args.token)
+    token_from = ("given with --token" if args.token else "from IMEWE_NODE_TOKEN" if os.environ.get("IMEWE_NODE_TOKEN")
+                  else f"in {paths.keys / 'node-token'}")
+    files = Path(args.files).expanduser() if args.files else paths.home / "node-files"
+    files.mkdir(parents=True, exist_ok=True)
+    journal = RunJournal(paths.home / f"node-{name}-runs.json")
     agent = NodeAgent(driver, token=token, identity=ident, host=args.listen, port=args.ws_port,
-                      advertise=not args.no_advertise, interfaces=interfaces, software_version=__version__)
+                      advertise=not args.no_advertise, interfaces=interfaces, software_version=__version__,
+                      files_dir=files, journal=journal)
     await driver.connect()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,7 +103,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await agent.start()
         print(f"node agent {name!r} ({driver.capabilities.process.value}) serving ws://{args.listen}:{agent.port}\n"
               f"  node id     {agent.node_id}\n  fingerprint {ident.fingerprint}\n"
-              f"  token       {token}\n  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
+              f"  token       {token_from} (never shown)\n  files       {files}\n"
+              f"  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
               flush=True)
         await _supervise(driver, stop)
     finally:

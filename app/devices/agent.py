@@ -14,9 +14,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.core.domain.errors import ImeweError
-from app.core.drivers import DriverEvent, FabricationDevice, JobRequest
+from app.core.drivers import DriverEvent, DriverJobFinished, DriverJobProgress, FabricationDevice
 from app.devices import agent_protocol as proto
 from app.devices.agent_advertise import Advertiser
+from app.devices.agent_commands import execute_request
+from app.devices.agent_journal import RunJournal
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 5.0
@@ -26,7 +28,10 @@ CLIENT_QUEUE = 2000
 class NodeAgent:
     def __init__(self, driver: FabricationDevice, *, token: str, identity: proto.AgentIdentity,
                  host: str = "127.0.0.1", port: int = 0, advertise: bool = True,
-                 interfaces: list[str] | None = None, software_version: str = "") -> None:
+                 interfaces: list[str] | None = None, software_version: str = "", files_dir: Path | None = None,
+                 journal: RunJournal | None = None) -> None:
+        """``files_dir``: the only folder whose files a control room may ask the agent to read itself;
+        ``journal``: where the record of what ran is kept (in memory only when not given)."""
         if len(token) < 8:
             raise ImeweError("the pairing token must be at least 8 characters")
         self.driver = driver
@@ -37,6 +42,8 @@ class NodeAgent:
         self._advertise = advertise
         self._interfaces = interfaces
         self.software_version = software_version
+        self.files_dir = files_dir
+        self.journal = journal or RunJournal()
         self._server: Server | None = None
         self._clients: dict[ServerConnection, asyncio.Queue[str]] = {}
         self._advertiser: Advertiser | None = None
@@ -48,7 +55,8 @@ class NodeAgent:
 
     async def start(self) -> None:
         self.driver.add_listener(self._on_driver_event)
-        self._server = await serve(self._handle, self.host, self.port, max_size=proto.MAX_MESSAGE_BYTES)
+        # Small frames until a client has shown the token: a stranger cannot make the agent hold big messages.
+        self._server = await serve(self._handle, self.host, self.port, max_size=proto.PRE_AUTH_MAX_BYTES)
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
         log.info("node agent %s serving on %s:%d", self.driver.name, self.host, self.port)
@@ -88,6 +96,7 @@ class NodeAgent:
             nonce = bytes.fromhex(str(msg.get("nonce", "")))
         except ValueError:
             nonce = b""
+        ws.protocol.max_message_size = proto.MAX_MESSAGE_BYTES  # paired: a whole G-code program may follow
         await ws.send(proto.encode("welcome", **self._welcome(nonce)))
         queue: asyncio.Queue[str] = asyncio.Queue(CLIENT_QUEUE)
         self._clients[ws] = queue
@@ -108,7 +117,8 @@ class NodeAgent:
         return {"node_id": str(self.node_id), "name": self.driver.name,
                 "capabilities": self.driver.capabilities.to_dict(), "state": st.state.value,
                 "driver": getattr(self.driver, "protocol", ""), "software_version": self.software_version,
-                "public_key": self.identity.public_raw.hex(), "signature": self.identity.sign(nonce).hex()}
+                "public_key": self.identity.public_raw.hex(), "signature": self.identity.sign(nonce).hex(),
+                "jobs": self.journal.recent()}
 
     async def _sender(self, ws: ServerConnection, queue: asyncio.Queue[str]) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -116,6 +126,11 @@ class NodeAgent:
                 await ws.send(await queue.get())
 
     def _on_driver_event(self, event: DriverEvent) -> None:
+        if isinstance(event, DriverJobProgress):
+            self.journal.progress(event.fraction, event.lines_acked, event.lines_total)
+        elif isinstance(event, DriverJobFinished):
+            self.journal.finished(None if event.job_id is None else str(event.job_id), event.outcome.value,
+                                  event.message)
         text = proto.encode("event", **proto.event_to_wire(event))
         for queue in self._clients.values():
             if queue.full():  # a stalled control room loses old readings, never the machine's time
@@ -137,7 +152,7 @@ class NodeAgent:
             reply = {"ok": True, "message": ""}
         except ImeweError as exc:
             reply = {"ok": False, "message": str(exc)}
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError, KeyError) as exc:
             reply = {"ok": False, "message": f"bad arguments: {exc}"}
         st = self.driver.status()
         reply["status"] = {"state": st.state.value, "fraction": st.fraction, "lines_acked": st.lines_acked,
@@ -147,13 +162,16 @@ class NodeAgent:
     async def _command(self, op: str, args: dict[str, Any]) -> None:
         d = self.driver
         if op == "execute":
-            job_id = args.get("job_id")
-            path = args.get("gcode_path")
-            await d.execute(JobRequest(
-                job_id=UUID(job_id) if job_id else None, gcode_lines=args.get("gcode_lines"),
-                gcode_path=Path(path) if path and args.get("agent_file") else None,
-                estimate_s=float(args.get("estimate_s") or 0.0), material_g=float(args.get("material_g") or 0.0),
-                spec=dict(args.get("spec") or {}), start_line=int(args.get("start_line") or 0)))
+            request, run_id = execute_request(args, self.files_dir)
+            copy = request.spec.get("copy")
+            # Recorded before the machine starts: a job that ends at once still finds its record.
+            self.journal.started(run_id, None if request.job_id is None else str(request.job_id),
+                                 _text(request.spec.get("part_id")), copy if isinstance(copy, int) else None)
+            try:
+                await d.execute(request)
+            except BaseException:
+                self.journal.refused(run_id)
+                raise
         elif op == "pause":
             await d.pause()
         elif op == "resume":
@@ -166,3 +184,7 @@ class NodeAgent:
             await d.calibrate(str(args.get("what") or "home"))
         elif op != "status":
             raise ImeweError(f"unknown command {op!r}")
+
+
+def _text(v: Any) -> str | None:
+    return None if v in (None, "") else str(v)[:64]

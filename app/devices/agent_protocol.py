@@ -2,10 +2,15 @@
 
     client → agent   {"v":1,"type":"hello","token":...,"nonce":<hex>,"client":...}
     agent  → client  {"v":1,"type":"welcome","node_id":...,"name":...,"capabilities":{...},"state":...,
-                      "public_key":<hex>,"signature":<hex of Ed25519(nonce)>}
+                      "public_key":<hex>,"signature":<hex of Ed25519(nonce)>,
+                      "jobs":[{"run_id","job_id","part_id","copy","state","fraction",...}, ...]}
     client → agent   {"v":1,"type":"cmd","id":n,"op":"execute|pause|resume|cancel|estop|calibrate|status","args":{}}
     agent  → client  {"v":1,"type":"result","id":n,"ok":true|false,"message":...,"status":{...}}
     agent  → client  {"v":1,"type":"event","event":"state|telemetry|progress|finished|fault",...}
+
+``jobs`` is the agent's record of its current and last runs (newest first): a control room that lost the link
+learns from it what ran, finished or failed while apart. Before the hello is accepted, frames are limited to
+``PRE_AUTH_MAX_BYTES``.
 
 The pairing token admits a control room; the agent proves who it is by signing the client's nonce with its
 Ed25519 key, whose fingerprint (SHA-256 of the public key) is also in the zeroconf TXT record, so a control room
@@ -40,7 +45,8 @@ from app.core.drivers import (
 
 PROTOCOL_VERSION = 1
 SERVICE_TYPE = "_imewe-node._tcp.local."
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a large G-code program travels in one execute message
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a large G-code program travels in one execute message (once paired)
+PRE_AUTH_MAX_BYTES = 64 * 1024  # a hello is tiny: anything bigger before pairing is refused unread
 AUTH_CLOSE_CODE = 4401
 
 
