@@ -6,9 +6,10 @@ import logging
 import logging.handlers
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.core.bus import EventBus
 from app.core.clock import Clock, ScaledClock, SystemClock
@@ -17,13 +18,21 @@ from app.core.demo_jobs import DemoJobFeed
 from app.core.domain.entities import Node
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.drivers import FabricationDevice
+from app.core.energy.service import EnergyService
+from app.core.energy.wiring import build_energy
 from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
 from app.core.production import ProductionService
 from app.core.store.db import Store, open_store
-from app.core.telemetry.wiring import build_energy, build_telemetry
+from app.core.telemetry.service import TelemetryService
+from app.core.telemetry.wiring import build_telemetry
+
+if TYPE_CHECKING:
+    from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+    from app.core.sites.service import SitesService
+    from app.ui.ports import Ports
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +48,21 @@ class Core:
     jobs: JobService
     machines: MachineRoom
     production: ProductionService
+    telemetry: TelemetryService
+    energy: EnergyService
     demo: bool = False
-    services: dict[str, Any] = field(default_factory=dict)  # optional services by name (telemetry, energy...)
+    # What a running site adds (wire_site_services, start_demo); None when not wired.
+    sites: SitesService | None = None
+    discovery: ZeroconfDiscovery | None = None
+    demo_feed: DemoJobFeed | None = None
 
     @property
     def drivers(self):
         return self.machines.drivers
 
-    def service(self, name: str) -> Any:
-        return self.services.get(name)
+
+def log_file(config: Config) -> Path:
+    return config.paths.logs / "imewe.log"
 
 
 def setup_logging(config: Config, to_stderr: bool = False) -> None:
@@ -55,7 +70,7 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_imewe", False) for h in root.handlers):
         return
-    handler = logging.handlers.RotatingFileHandler(config.paths.logs / "imewe.log", maxBytes=5_000_000,
+    handler = logging.handlers.RotatingFileHandler(log_file(config), maxBytes=5_000_000,
                                                    backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler._imewe = True  # type: ignore[attr-defined]
@@ -112,9 +127,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         mode=str(scheduler_cfg.get("mode", "plan")))
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy"))
-    core = Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, demo,
-                services={"telemetry": telemetry, "energy": energy})
-    return core
+    return Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, telemetry, energy, demo)
 
 
 def _materials(fleet: FleetService, node_id) -> dict[str, float]:
@@ -146,13 +159,13 @@ async def start_demo(core: Core, *, feed: bool = True) -> None:
     if feed:
         demo_feed = DemoJobFeed(core.jobs, core.clock)
         await demo_feed.start()
-        core.services["demo-feed"] = demo_feed
+        core.demo_feed = demo_feed
     core.config.site_name = str(data.get("site") or core.config.site_name)
     core.production.request_replan()
 
 
 async def stop_demo(core: Core) -> None:
-    feed = core.services.pop("demo-feed", None)
+    feed, core.demo_feed = core.demo_feed, None
     if feed is not None:
         await feed.stop()
 
@@ -213,10 +226,7 @@ def free_capacity(core: Core, horizon_h: float = 24.0) -> list[dict[str, Any]]:
 
 
 def energy_now(core: Core) -> dict[str, Any] | None:
-    energy = core.service("energy")
-    if energy is None:
-        return None
-    st = energy.status()
+    st = core.energy.status()
     return {"solar_w": (st.get("solar_kw") or 0.0) * 1000.0, "battery_pct": (st.get("battery_soc") or 0.0) * 100.0,
             "price_per_kwh": st.get("price") or 0.0}
 
@@ -227,16 +237,16 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
     if sites:
         from app.core.sites import SummarySources, make_sites_service
 
-        telemetry = core.service("telemetry")
+        telemetry = core.telemetry
 
         async def open_alerts() -> int:
-            return len(telemetry.alerts.open_alerts()) if telemetry is not None else 0
+            return len(telemetry.alerts.open_alerts())
 
         link = make_sites_service(core.config, core.store, core.bus, core.clock, core.jobs, core.fleet.list,
                                   SummarySources(core.fleet.list, capacity=lambda: free_capacity(core),
                                                  energy=lambda: energy_now(core), alerts=open_alerts))
         core.kernel.add(link, depends_on=("jobs",))
-        core.services["sites"] = link
+        core.sites = link
         core.production.exclude_jobs(link.admin.offloaded_job_ids)
     use_discovery = core.config.discovery if discovery is None else discovery
     if use_discovery:
@@ -247,8 +257,18 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
                                  interfaces=core.config.interfaces or None)
         core.kernel.add(disc, depends_on=("fleet",))
         core.machines.add_extra(lambda: disc.links)
-        core.services["discovery"] = disc
+        core.discovery = disc
 
 
 def wire_optional_services(core: Core) -> None:
     wire_site_services(core)
+
+
+def ui_ports(core: Core) -> Ports:
+    """What the control room may use of a running core: one typed port per panel (see ``app/ui/ports.py``)."""
+    from app.ui.ports import Ports, SiteInfo
+
+    config = core.config
+    site = SiteInfo(config.site_name, config.paths.home, core.store.url, log_file(config))
+    return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
+                 alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites)

@@ -39,13 +39,6 @@ async def build(home: str, machines: int):
     from app.core.config import load_config
 
     core = build_core(load_config(home=home), connect_machines=False)
-    if "telemetry" not in core.kernel.boot_order():
-        # the real site ingests telemetry into the store; older bootstraps did not wire it yet
-        from app.core.telemetry.service import TelemetryService
-
-        telemetry = TelemetryService(core.store, core.bus, core.clock)
-        core.kernel.add(telemetry)
-        core.services["telemetry"] = telemetry
     await core.kernel.boot()
     kinds = [{"process": "fdm", "build_volume_mm": [250, 210, 220], "materials": ["pla", "petg"],
               "loaded_material": "pla", "max_power_w": 250},
@@ -127,9 +120,10 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
         build_s = time.perf_counter() - t_build
         win = None
         if mode == "window":
+            from app.bootstrap import ui_ports
             from app.ui.main_window import ControlRoom
 
-            win = ControlRoom(core, settings=QSettings(str(Path(home) / "ui.ini"), QSettings.Format.IniFormat))
+            win = ControlRoom(ui_ports(core), settings=QSettings(str(Path(home) / "ui.ini"), QSettings.Format.IniFormat))
             win.resize(1680, 1000)
             win.show()
             win.detail.show_node(core.fleet.list()[0].id)  # one machine's live charts too

@@ -15,11 +15,12 @@ from app.core.clock import ManualClock
 from app.core.config import load_config
 from app.core.domain.entities import TelemetrySample
 from app.core.domain.errors import ConfigError
+from app.core.energy.wiring import build_energy
 from app.core.events import NodeUpdated, TelemetryReceived
 from app.core.store.db import open_store
 from app.core.store.repositories import AlertRepo
 from app.core.telemetry.repository import TelemetryRepo
-from app.core.telemetry.wiring import build_energy, build_telemetry
+from app.core.telemetry.wiring import build_telemetry
 
 CONFIG = """
 [telemetry]

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -86,21 +85,21 @@ def pg_left():
     return Qt.MouseButton.LeftButton
 
 
-def test_panel_finds_the_service_on_the_core_and_names_machines(qtbot, service: EnergyService) -> None:
-    fleet = SimpleNamespace(get=lambda nid: SimpleNamespace(name=f"m-{str(nid)[-3:]}"))
-    core = SimpleNamespace(service={"energy": service}.get, fleet=fleet, kernel=None)
-    panel = EnergyPanel(core, interval_ms=60_000)
-    qtbot.addWidget(panel)
-    assert panel.charts is not None
-    assert panel.charts.bars.labels[0].toPlainText().startswith(f"m-{str(NODES[7])[-3:]}")
-
-
 def test_panel_without_an_energy_service_says_so(qtbot) -> None:
-    class Kernel:
-        def service(self, name):
-            raise KeyError(name)
-
-    panel = EnergyPanel(SimpleNamespace(kernel=Kernel()))
+    panel = EnergyPanel(None)
     qtbot.addWidget(panel)
     assert panel.charts is None
     assert "energy service is not running" in panel.findChild(type(panel.layout().itemAt(0).widget())).text()
+
+
+def test_a_source_that_fails_its_first_read_fails_the_build(qtbot, service: EnergyService) -> None:
+    """So the window shows the error in the tab instead of empty charts (see test_ui_ports)."""
+
+    class Broken:
+        clock, site = service.clock, service.site
+
+        def recent(self, since):
+            raise OSError("energy history unreadable")
+
+    with pytest.raises(OSError, match="energy history unreadable"):
+        EnergyPanel(Broken(), interval_ms=60_000)

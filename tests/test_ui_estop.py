@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.domain.enums import NodeState
 from app.core.production import ProductionService
 from app.core.store.repositories import AuditRepo
-from app.ui.actions import DriverMapControl, ProductionControl
+from app.ui.actions import DriverMapControl
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, RecordingDriver, booted_core, settings_in, until
+from tests.test_ui_support import FDM, RecordingDriver, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 
@@ -28,7 +28,7 @@ def test_estop_confirms_then_reaches_the_driver(qloop, qtbot, tmp_path: Path) ->
         async with booted_core(tmp_path / "home") as core:
             node = await core.fleet.register("FDM-A", FDM, bring_up=True)
             driver = RecordingDriver("FDM-A", FDM)
-            win = ControlRoom(core, control=DriverMapControl({node.id: driver}), settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core, control=DriverMapControl({node.id: driver})), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             try:
@@ -58,7 +58,7 @@ def test_estop_through_the_production_service_and_state_gated_actions(qloop, qtb
             node = await core.fleet.register("FDM-A", FDM, bring_up=True)
             driver = RecordingDriver("FDM-A", FDM)
             prod = ProductionService(core.fleet, core.jobs, core.bus, core.clock, {node.id: driver}, store=core.store)
-            win = ControlRoom(core, control=ProductionControl(prod), settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core, control=prod), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             try:

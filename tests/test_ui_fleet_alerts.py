@@ -11,7 +11,7 @@ from app.core.telemetry.alerts import AlertService
 from app.ui.fleet_model import NODE_ROLE, ROW_ROLE
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, MILL, booted_core, settings_in, until
+from tests.test_ui_support import FDM, MILL, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 
@@ -30,7 +30,7 @@ def test_state_change_reaches_tile_and_table_row(qloop, qtbot, tmp_path: Path) -
         async with booted_core(tmp_path / "home") as core:
             a = await core.fleet.register("FDM-A", FDM, location="bay 1", bring_up=True)
             b = await core.fleet.register("MILL-B", MILL, location="bay 2", bring_up=True)
-            win = ControlRoom(core, settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             try:
@@ -76,7 +76,7 @@ def test_alert_appears_with_count_toast_and_badge_and_is_acknowledged(qloop, qtb
             alerts = AlertService(core.store, core.bus, core.clock)
             acks: list[AlertAcknowledged] = []
             core.bus.subscribe(AlertAcknowledged, acks.append)
-            win = ControlRoom(core, settings=settings_in(tmp_path), alerts=alerts)
+            win = ControlRoom(ports_of(core, alerts=alerts), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             try:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.domain.enums import JobState
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, booted_core, settings_in, until
+from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 
@@ -41,7 +41,7 @@ def test_submit_through_dialog_stores_the_job_and_lists_it(qloop, qtbot, tmp_pat
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("FDM-1", FDM, bring_up=True)
-            win = ControlRoom(core, settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             try:
@@ -88,7 +88,7 @@ def test_bad_part_shows_the_error_beside_its_field_and_stores_nothing(qloop, qtb
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("FDM-1", FDM, bring_up=True)
-            win = ControlRoom(core, settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             try:

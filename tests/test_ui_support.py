@@ -4,6 +4,7 @@ SQLite file in tmp_path, a driver that records what reaches it, and a polling wa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,10 +20,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import qasync  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from app.bootstrap import Core, build_core  # noqa: E402
+from app.bootstrap import Core, build_core, ui_ports  # noqa: E402
 from app.core.config import load_config  # noqa: E402
 from app.core.domain.capabilities import Capabilities  # noqa: E402
 from app.core.drivers import DriverBase, DriverState  # noqa: E402
+from app.ui.ports import Ports  # noqa: E402
 
 FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"],
        "loaded_material": "pla", "max_power_w": 350}
@@ -61,6 +63,11 @@ async def booted_core(home: Path) -> AsyncIterator[Core]:
         yield core
     finally:
         await core.kernel.shutdown()
+
+
+def ports_of(core: Core, **over: Any) -> Ports:
+    """The ports the composition root gives the window, with some replaced (a test's control or alerts)."""
+    return dataclasses.replace(ui_ports(core), **over)
 
 
 def settings_in(tmp_path: Path) -> QSettings:

@@ -21,7 +21,7 @@ from app.ui.live_data import LiveData
 from app.ui.main_window import ControlRoom
 from app.ui.plan_adapter import bars_from_plan
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, MILL, RecordingDriver, booted_core, settings_in, until
+from tests.test_ui_support import FDM, MILL, RecordingDriver, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 
@@ -50,7 +50,7 @@ def test_the_production_plan_shows_and_a_click_opens_the_job(qloop, qtbot, tmp_p
             b = await core.fleet.register("FDM-B", FDM, bring_up=True)
             for node in (a, b):
                 await core.machines.attach(node.id, RecordingDriver(node.name, FDM))
-            win = ControlRoom(core, settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             win.tabs.setCurrentWidget(win.timeline)
@@ -114,7 +114,7 @@ def test_layout_is_remembered_between_runs(qloop, qtbot, tmp_path: Path) -> None
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("FDM-A", FDM, bring_up=True)
-            win = ControlRoom(core, settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             win.tabs.setCurrentWidget(win.alerts)
@@ -122,7 +122,7 @@ def test_layout_is_remembered_between_runs(qloop, qtbot, tmp_path: Path) -> None
             win.detail_dock.hide()
             win.close()  # saves the layout
 
-            again = ControlRoom(core, settings=settings_in(tmp_path))
+            again = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(again)
             again.show()
             try:

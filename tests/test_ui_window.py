@@ -12,7 +12,7 @@ from app import __version__
 from app.ui.about import about_text, versions
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, booted_core, settings_in, until
+from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 
@@ -21,7 +21,7 @@ def test_shortcuts_about_and_status_bar(qloop, qtbot, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("FDM-A", FDM, bring_up=True)
-            win = ControlRoom(core, settings=settings_in(tmp_path))
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()
             win.activateWindow()
@@ -39,8 +39,9 @@ def test_shortcuts_about_and_status_bar(qloop, qtbot, tmp_path: Path) -> None:
 
                 v = versions()
                 assert v["Imewe"] == __version__ and v["Qt"] and v["pyqtgraph"] != "not installed"
-                text = about_text(core)
+                text = about_text(win.ports.site)
                 assert core.config.site_name in text and str(core.config.paths.home) in text
+                assert str(core.config.paths.logs) in text  # where support finds the log
 
                 win.status.refresh()
                 assert win.status.site.text() == f"Site: {core.config.site_name}"

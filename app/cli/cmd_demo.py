@@ -77,7 +77,7 @@ def _window(config: Config, args: argparse.Namespace) -> int:
     async def main(app: Any) -> int:
         core = await _started(config)
         try:
-            return await show_window(app, core, screenshot=args.screenshot, after_s=args.after,
+            return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
                                      run_for_s=args.run_for, tab=args.tab)
         finally:
             await bootstrap.stop_demo(core)
@@ -117,10 +117,9 @@ async def fleet_text(core: bootstrap.Core) -> str:
         for p in job.parts:
             if p.assigned_node and p.state.value == "IN_PROGRESS":
                 running[p.assigned_node] = (f"{job.name}/{p.name}"[:34], p.progress)
-    telemetry = core.service("telemetry")
     rows = []
     for n in core.fleet.list():
-        last = telemetry.buffers.last(n.id, "temperature") if telemetry is not None else None
+        last = core.telemetry.buffers.last(n.id, "temperature")
         work, pct = running.get(n.id, ("-", 0.0))
         temp = last[1] if last else None
         rows.append([n.name, n.process.value, n.state.value, work, f"{pct:5.1f}%" if work != "-" else "",

@@ -26,12 +26,10 @@ def run(args: argparse.Namespace) -> int:
 
     async def main(app: Any) -> int:
         core = bootstrap.build_core(config)
-        wire = getattr(bootstrap, "wire_optional_services", None)
-        if wire is not None:
-            wire(core)  # telemetry, energy, discovery, sites: whatever this install has
+        bootstrap.wire_optional_services(core)  # discovery and the links to other sites
         await core.kernel.boot()
         try:
-            return await show_window(app, core, screenshot=args.screenshot, after_s=args.after)
+            return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after)
         finally:
             await core.kernel.shutdown()
 

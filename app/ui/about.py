@@ -5,13 +5,13 @@ from __future__ import annotations
 import platform
 import sys
 from importlib import metadata
-from typing import Any
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app import __version__
+from app.ui.ports import SiteInfo
 
 
 def versions() -> dict[str, str]:
@@ -25,15 +25,15 @@ def versions() -> dict[str, str]:
     return out
 
 
-def about_text(core: Any) -> str:
+def about_text(site: SiteInfo) -> str:
     rows = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in versions().items())
     return (f"<h2>Imewe {__version__}</h2><p>Control room for fabrication fleets.</p>"
-            f"<p>Site: <b>{core.config.site_name}</b><br>Data: {core.config.paths.home}<br>"
-            f"Database: {core.store.url}</p><table cellspacing='6'>{rows}</table>")
+            f"<p>Site: <b>{site.name}</b><br>Data: {site.home}<br>"
+            f"Database: {site.database}<br>Log: {site.log_file}</p><table cellspacing='6'>{rows}</table>")
 
 
-def show_about(parent: QWidget, core: Any) -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.Information, "About Imewe", about_text(core), QMessageBox.StandardButton.Ok,
+def show_about(parent: QWidget, site: SiteInfo) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, "About Imewe", about_text(site), QMessageBox.StandardButton.Ok,
                       parent)
     box.setObjectName("aboutBox")
     box.finished.connect(lambda _r: box.deleteLater())

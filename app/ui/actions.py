@@ -1,8 +1,8 @@
 """What the operator's buttons reach: a small control protocol over the machines' drivers.
 
-The window never builds drivers. It receives a ``MachineControl`` (or derives one from the core: a
-``production`` service with ``request_*`` methods, or a ``drivers`` mapping of node id to driver) and
-decides which actions a machine offers from its capabilities and state.
+The window never builds drivers. It receives a ``MachineControl`` in its ports (the site's production service
+satisfies it; ``DriverMapControl`` adapts a plain mapping of node id to driver) and decides which actions a
+machine offers from its capabilities and state.
 """
 
 from __future__ import annotations
@@ -57,44 +57,6 @@ class DriverMapControl:
 
     async def request_emergency_stop(self, node_id: UUID) -> None:
         await self._driver(node_id).emergency_stop()
-
-
-class ProductionControl:
-    """Adapts a production service whose methods are ``request_pause(node_id)``... or ``pause(node_id)``..."""
-
-    def __init__(self, service: Any) -> None:
-        self._svc = service
-
-    async def _call(self, verb: str, node_id: UUID) -> None:
-        fn = getattr(self._svc, f"request_{verb}", None) or getattr(self._svc, verb, None)
-        if fn is None:
-            raise DeviceError(f"this site cannot {verb.replace('_', ' ')} machines")
-        result = fn(node_id)
-        if hasattr(result, "__await__"):
-            await result
-
-    async def request_pause(self, node_id: UUID) -> None:
-        await self._call("pause", node_id)
-
-    async def request_resume(self, node_id: UUID) -> None:
-        await self._call("resume", node_id)
-
-    async def request_cancel(self, node_id: UUID) -> None:
-        await self._call("cancel", node_id)
-
-    async def request_emergency_stop(self, node_id: UUID) -> None:
-        await self._call("emergency_stop", node_id)
-
-
-def control_for(core: Any) -> MachineControl | None:
-    """The control the core offers, if any (production service first, then a driver map)."""
-    production = getattr(core, "production", None)
-    if production is not None:
-        return ProductionControl(production)
-    drivers = getattr(core, "drivers", None)
-    if isinstance(drivers, Mapping):
-        return DriverMapControl(drivers)
-    return None
 
 
 @dataclass(frozen=True, slots=True)

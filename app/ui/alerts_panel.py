@@ -20,26 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.bus import EventBus
 from app.core.domain.entities import Alert
 from app.core.domain.enums import Severity
 from app.core.events import AlertAcknowledged
 from app.ui.live_data import LiveData
+from app.ui.ports import AlertsPort, NodeNames
 from app.ui.tasks import spawn
 from app.ui.theme import SEVERITY_COLOURS
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 21
-
-
-def alert_service(core: Any) -> Any:
-    """The core's alert service when it is wired (``core.alerts``, ``core.telemetry.alerts`` or
-    ``core.service("telemetry").alerts``)."""
-    svc = getattr(core, "alerts", None)
-    telemetry = getattr(core, "telemetry", None)
-    if telemetry is None and callable(getattr(core, "service", None)):
-        telemetry = core.service("telemetry")
-    if svc is None:
-        svc = getattr(telemetry, "alerts", None)
-    return svc if svc is not None and hasattr(svc, "acknowledge") else None
 
 
 class AlertsPanel(QWidget):
@@ -47,11 +37,15 @@ class AlertsPanel(QWidget):
     count_changed = Signal(int, int)  # open alerts, open critical alerts
     machine_clicked = Signal(object)  # node id
 
-    def __init__(self, core: Any, live: LiveData, service: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, alerts: AlertsPort | None, live: LiveData, bus: EventBus, name_of: NodeNames,
+                 parent: QWidget | None = None) -> None:
+        """``alerts``: the site's alert service (None when telemetry is not wired: acknowledgements then stay in
+        this window and go out on the ``bus``); ``name_of``: a machine's name for the Source column."""
         super().__init__(parent)
-        self.core = core
         self.live = live
-        self.service = service if service is not None else alert_service(core)
+        self.bus = bus
+        self.name_of = name_of
+        self.service = alerts
         self.table = QTableWidget(0, 6)
         self.table.setObjectName("alertsTable")
         self.table.setHorizontalHeaderLabels(["Severity", "Time", "Source", "Type", "Message", "Acknowledged"])
@@ -76,19 +70,13 @@ class AlertsPanel(QWidget):
         self.ack_all_btn.clicked.connect(self.acknowledge_all)
         self.show_acked.toggled.connect(lambda _: self.refresh())
         self.table.cellDoubleClicked.connect(self._double)
-        svc = self.service
-        if svc is not None and hasattr(svc, "open_alerts"):
-            for a in svc.open_alerts():
+        if alerts is not None:
+            for a in alerts.open_alerts():
                 live.add_alert(a)
         self.refresh()
 
-    def _source(self, a: Alert) -> str:
-        if a.node_id is not None:
-            try:
-                return self.core.fleet.get(a.node_id).name
-            except Exception:  # noqa: BLE001 - machine gone since
-                pass
-        return a.source
+    def source_of(self, a: Alert) -> str:
+        return self.name_of(a.node_id) if a.node_id is not None else a.source
 
     def visible_alerts(self) -> list[Alert]:
         alerts = list(self.live.alerts.values())
@@ -100,7 +88,7 @@ class AlertsPanel(QWidget):
         alerts = self.visible_alerts()
         self.table.setRowCount(len(alerts))
         for r, a in enumerate(alerts):
-            cells = [a.severity.value.upper(), a.raised_at.strftime("%H:%M:%S"), self._source(a), a.type, a.message,
+            cells = [a.severity.value.upper(), a.raised_at.strftime("%H:%M:%S"), self.source_of(a), a.type, a.message,
                      f"{a.acknowledged_by} {a.acknowledged_at:%H:%M}" if a.acknowledged_at else ""]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -141,7 +129,7 @@ class AlertsPanel(QWidget):
             return
         # No alert service yet: the acknowledgement lives in this window, and the bus tells the others.
         alert.acknowledged_at, alert.acknowledged_by = datetime.now(UTC), by
-        self.core.bus.publish(AlertAcknowledged(alert_id, by))
+        self.bus.publish(AlertAcknowledged(alert_id, by))
         self.refresh()
 
 

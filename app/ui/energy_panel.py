@@ -1,7 +1,7 @@
 """The energy dashboard: power by source, battery, site load against the cap, price and carbon with the
 forecast ahead, the machines that used most, and totals for today and this week; a day/week switch.
 
-It reads the energy service (``core.energy``, ``core.service("energy")`` or the kernel's) on a timer: recent flows come
+It reads its ``EnergyPort`` (the site's energy service) on a timer: recent flows come
 from the service's memory and the totals from small grouped queries, so a refresh stays well under 50 ms.
 """
 
@@ -11,45 +11,20 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
-from uuid import UUID
 
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.ui.ports import EnergyPort
 from app.viz.charts_energy import EnergyCharts
 
 log = logging.getLogger(__name__)
 SPAN = {"day": timedelta(hours=24), "week": timedelta(days=7)}
 
 
-def energy_service_of(core: Any) -> Any | None:
-    if callable(getattr(core, "forecast", None)) and callable(getattr(core, "recent", None)):
-        return core  # the service itself
-    svc = getattr(core, "energy", None)
-    if svc is None and callable(getattr(core, "service", None)):
-        svc = core.service("energy")  # the bootstrap Core's optional services
-    if svc is None and getattr(core, "kernel", None) is not None:
-        try:
-            svc = core.kernel.service("energy")
-        except KeyError:
-            svc = None
-    return svc
-
-
-def _names_from(core: Any) -> Callable[[str], str]:
-    fleet = getattr(core, "fleet", None)
-
-    def name(node_id: str) -> str:
-        if fleet is not None:
-            try:
-                return fleet.get(UUID(node_id)).name
-            except Exception:  # noqa: BLE001 - a machine removed since: show its id
-                pass
-        return node_id[:8]
-
-    return name
+def _short_id(node_id: str) -> str:
+    return node_id[:8]
 
 
 def _totals_text(label: str, t: dict[str, float]) -> str:
@@ -60,12 +35,15 @@ def _totals_text(label: str, t: dict[str, float]) -> str:
 
 
 class EnergyPanel(QWidget):
-    def __init__(self, core: Any, name_of: Callable[[str], str] | None = None, interval_ms: int = 2000,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, source: EnergyPort | None, name_of: Callable[[str], str] | None = None,
+                 interval_ms: int = 2000, parent: QWidget | None = None) -> None:
+        """``source``: the site's energy service (None: the tab says how to set one up); ``name_of``: a machine's
+        name from its id (short ids when not given). A source that fails on the first read fails the build, so
+        the window shows the error in the tab instead of empty charts."""
         super().__init__(parent)
         self.setObjectName("energyPanel")
-        self.source = energy_service_of(core)
-        self.name_of = name_of or _names_from(core)
+        self.source = source
+        self.name_of = name_of or _short_id
         self.period = "day"
         self.last_refresh_ms = 0.0
         lay = QVBoxLayout(self)
@@ -101,8 +79,8 @@ class EnergyPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.refresh)
+        self._refresh()
         self.timer.start()
-        self.refresh()
 
     def set_period(self, which: str) -> None:
         if which not in SPAN:

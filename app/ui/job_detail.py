@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 
 from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
 from app.ui.confirm import confirm
 from app.ui.tasks import spawn
 from app.ui.theme import JOB_COLOURS
@@ -49,9 +51,10 @@ class JobDetail(QWidget):
     message = Signal(str)
     changed = Signal(object)  # job id
 
-    def __init__(self, core: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: JobService, fleet: FleetService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
+        self.jobs = jobs
+        self.fleet = fleet
         self.job: Job | None = None
         self.confirm_box: QMessageBox | None = None
         self.title = QLabel("Select a job")
@@ -85,7 +88,7 @@ class JobDetail(QWidget):
 
     def show_job(self, job_id: UUID) -> None:
         async def load() -> tuple[Job, list]:
-            return await self.core.jobs.get(job_id), await self.core.jobs.timeline(job_id)
+            return await self.jobs.get(job_id), await self.jobs.timeline(job_id)
 
         spawn(load(), lambda r: self._show(*r), lambda e: self.message.emit(str(e)))
 
@@ -113,7 +116,7 @@ class JobDetail(QWidget):
         if node_id is None:
             return ""
         try:
-            return self.core.fleet.get(node_id).name
+            return self.fleet.get(node_id).name
         except Exception:  # noqa: BLE001 - a machine removed since: show its id
             return str(node_id)[:8]
 
@@ -135,12 +138,12 @@ class JobDetail(QWidget):
 
     def _set_priority(self) -> None:
         if self.job is not None:
-            spawn(self.core.jobs.set_priority(self.job.id, self.priority.value(), actor="operator"),
+            spawn(self.jobs.set_priority(self.job.id, self.priority.value(), actor="operator"),
                   self._done(f"priority {self.priority.value()}"), lambda e: self.message.emit(str(e)))
 
     def _reschedule(self) -> None:
         if self.job is not None:
-            spawn(self.core.jobs.request_reschedule(self.job.id, actor="operator"), self._done("reschedule requested"),
+            spawn(self.jobs.request_reschedule(self.job.id, actor="operator"), self._done("reschedule requested"),
                   lambda e: self.message.emit(str(e)))
 
     def _ask_cancel(self) -> None:
@@ -148,6 +151,6 @@ class JobDetail(QWidget):
         if job is None:
             return
         self.confirm_box = confirm(self, "Cancel job", f"Cancel {job.name}? Work already done is kept, the rest "
-                                   "is dropped.", lambda: spawn(self.core.jobs.cancel(job.id, actor="operator"),
+                                   "is dropped.", lambda: spawn(self.jobs.cancel(job.id, actor="operator"),
                                                                  self._done("cancelled"),
                                                                  lambda e: self.message.emit(str(e))))

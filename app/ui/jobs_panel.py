@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 from uuid import UUID
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
@@ -22,6 +21,8 @@ from PySide6.QtWidgets import (
 
 from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
 from app.ui.job_detail import JobDetail
 from app.ui.jobs_model import JOB_ROLE, JobsFilter, JobsModel
 from app.ui.live_data import LiveData
@@ -36,9 +37,10 @@ class JobsPanel(QWidget):
     message = Signal(str)
     loaded = Signal()
 
-    def __init__(self, core: Any, live: LiveData, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: JobService, fleet: FleetService, live: LiveData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
+        self.jobs_service = jobs
+        self.fleet = fleet
         self.live = live
         self.model = JobsModel(self._machine_name, self)
         self.proxy = JobsFilter(self)
@@ -77,7 +79,7 @@ class JobsPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         for col, width in enumerate((280, 130, 80, 60, 90, 200, 150)):  # readable names and states
             self.table.setColumnWidth(col, width)
-        self.detail = JobDetail(core)
+        self.detail = JobDetail(jobs, fleet)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)
         self.split.addWidget(self.detail)
@@ -97,7 +99,7 @@ class JobsPanel(QWidget):
 
     def _machine_name(self, node_id: UUID) -> str:
         try:
-            return self.core.fleet.get(node_id).name
+            return self.fleet.get(node_id).name
         except Exception:  # noqa: BLE001 - a machine gone since: its id will do
             return str(node_id)[:8]
 
@@ -114,7 +116,7 @@ class JobsPanel(QWidget):
             return
         self._loading = True
         self._last = time.monotonic()
-        spawn(self.core.jobs.list(limit=2000), self._loaded, self._failed)
+        spawn(self.jobs_service.list(limit=2000), self._loaded, self._failed)
 
     def _timer_reload(self) -> None:
         if self._again:
@@ -161,7 +163,7 @@ class JobsPanel(QWidget):
         self.detail.show_job(job_id)
 
     def open_submit(self) -> SubmitDialog:
-        self.dialog = SubmitDialog(self.core.jobs, self.core.fleet.list, self)
+        self.dialog = SubmitDialog(self.jobs_service, self.fleet.list, self)
         self.dialog.submitted.connect(self._submitted)
         self.dialog.open()
         return self.dialog

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.domain.entities import Node
 from app.core.domain.errors import ImeweError
+from app.core.fleet.service import FleetService
 from app.ui.actions import MachineControl, allowed_actions
 from app.ui.confirm import confirm
 from app.ui.live_data import LiveData, is_target, target_of, temperature_label, temperatures
@@ -39,10 +40,10 @@ RANGES = [("1 min", 60), ("10 min", 600), ("1 hour", 3600), ("all", 0)]
 class MachineDetail(QWidget):
     message = Signal(str)  # status-bar feedback
 
-    def __init__(self, core: Any, live: LiveData, control: MachineControl | None,
+    def __init__(self, fleet: FleetService, live: LiveData, control: MachineControl | None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
+        self.fleet = fleet
         self.live = live
         self.control = control
         self.node_id: UUID | None = None
@@ -114,7 +115,7 @@ class MachineDetail(QWidget):
         if self.node_id is None:
             return None
         try:
-            return self.core.fleet.get(self.node_id)
+            return self.fleet.get(self.node_id)
         except ImeweError:
             return None
 
@@ -200,9 +201,9 @@ class MachineDetail(QWidget):
             rows = [(m.scheduled_date.strftime("%Y-%m-%d %H:%M"), f"maintenance ({m.type.value})",
                      ("done " + m.completed_date.strftime("%Y-%m-%d %H:%M") if m.completed_date else "open")
                      + (f": {m.notes}" if m.notes else ""), "")
-                    for m in await self.core.fleet.maintenance(node_id)]
+                    for m in await self.fleet.maintenance(node_id)]
             rows += [(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.from_state or '-'} → {c.to_state}", c.reason, c.actor)
-                     for c in await self.core.fleet.timeline(node_id)]
+                     for c in await self.fleet.timeline(node_id)]
             return sorted(rows, reverse=True)
 
         def show(rows: list[tuple[str, str, str, str]]) -> None:
@@ -257,7 +258,7 @@ class MachineDetail(QWidget):
             self.refresh()
             self.refresh_history()
 
-        spawn(getattr(self.core.fleet, verb)(node.id, actor="operator"), ok,
+        spawn(getattr(self.fleet, verb)(node.id, actor="operator"), ok,
               lambda e: self.message.emit(f"{node.name}: {e}"))
 
     def focus_estop(self) -> None:

@@ -1,28 +1,35 @@
 """The control room: fleet, jobs, timeline and alerts in one window on the embedded core.
 
-The window receives a running ``Core`` (and optionally a ``MachineControl``); it never builds services.
+The window receives ``Ports`` (``app/ui/ports.py``) from the composition root; it never builds or looks up services,
+and each panel gets only its own port.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget
 
 from app.core.domain.enums import Severity
+from app.core.domain.errors import ImeweError
 from app.ui.about import show_about
-from app.ui.actions import MachineControl, control_for
 from app.ui.alerts_panel import AlertsPanel, Toast
 from app.ui.bridge import CoreBridge
+from app.ui.energy_panel import EnergyPanel
+from app.ui.error_panel import ErrorPanel
 from app.ui.fleet_model import FleetModel
 from app.ui.fleet_panel import FleetPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.live_data import LiveData
 from app.ui.machine_detail import MachineDetail
+from app.ui.ports import Ports
+from app.ui.sites_panel import SitesPanel
 from app.ui.status_bar import StatusBar
 from app.ui.timeline_panel import TimelinePanel
 
@@ -39,68 +46,59 @@ SHORTCUTS = [
 ]
 
 
-def _service(core: Any, name: str) -> Any:
-    """An optional service of the core: ``core.<name>``, ``core.service(name)`` or the kernel's."""
-    svc = getattr(core, name, None)
-    if svc is None and callable(getattr(core, "service", None)):
-        svc = core.service(name)
-    if svc is None:
-        try:
-            svc = core.kernel.service(name)
-        except (KeyError, AttributeError):
-            svc = None
-    return svc
+@dataclass(frozen=True, slots=True)
+class TabSpec:
+    """A tab after the four core ones: its title and how to build its panel from the ports."""
+
+    title: str
+    build: Callable[[Ports, ControlRoom], QWidget]
 
 
-def _optional_panel(module: str, cls: str, arg: Any) -> QWidget | None:
-    """Panels other teams write (energy, sites): shown when they import and build, skipped otherwise."""
-    try:
-        factory = getattr(importlib.import_module(module), cls)
-        return factory(arg)
-    except Exception:  # noqa: BLE001 - an optional tab must never keep the control room from opening
-        log.info("optional panel %s.%s not available", module, cls, exc_info=True)
-        return None
+def _energy_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    return EnergyPanel(ports.energy, name_of=win.node_name)
+
+
+def _sites_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    panel = SitesPanel(ports.sites)
+    panel.message.connect(win.notify)
+    return panel
 
 
 class ControlRoom(QMainWindow):
     closed = Signal()
 
-    def __init__(self, core: Any, control: MachineControl | None = None, settings: QSettings | None = None,
-                 alerts: Any = None, parent: QWidget | None = None) -> None:
+    # Tabs after fleet, jobs, timeline and alerts (which the window wires together); add new panels here.
+    EXTRA_TABS: tuple[TabSpec, ...] = (TabSpec("Energy", _energy_tab), TabSpec("Sites", _sites_tab))
+
+    def __init__(self, ports: Ports, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
-        self.control = control if control is not None else control_for(core)
+        self.ports = ports
         self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
         self.live = LiveData()
-        self.bridge = CoreBridge(core.bus, self.live, self)
-        self.setWindowTitle(f"Imewe — {core.config.site_name}")
+        self.bridge = CoreBridge(ports.bus, self.live, self)
+        self.setWindowTitle(f"Imewe — {ports.site.name}")
         self.resize(1600, 960)
 
-        self.fleet_model = FleetModel(core.fleet.list, self.live, self)
+        self.fleet_model = FleetModel(ports.fleet.list, self.live, self)
         self.fleet = FleetPanel(self.fleet_model)
-        self.jobs = JobsPanel(core, self.live)
-        self.timeline = TimelinePanel(core, self.live)
-        self.alerts = AlertsPanel(core, self.live, alerts)
-        self.detail = MachineDetail(core, self.live, self.control)
+        self.jobs = JobsPanel(ports.jobs, ports.fleet, self.live)
+        self.timeline = TimelinePanel(ports.fleet, ports.clock, self.live)
+        self.alerts = AlertsPanel(ports.alerts, self.live, ports.bus, self.node_name)
+        self.detail = MachineDetail(ports.fleet, self.live, ports.control)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(self.fleet, "Fleet")
         self.tabs.addTab(self.jobs, "Jobs")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self.alerts, "Alerts")
-        self.energy = _optional_panel("app.ui.energy_panel", "EnergyPanel", core)
-        if self.energy is not None:
-            self.tabs.addTab(self.energy, "Energy")
-        self.sites = _optional_panel("app.ui.sites_panel", "SitesPanel", _service(core, "sites"))
-        if self.sites is not None:
-            self.tabs.addTab(self.sites, "Sites")
+        self.panels: dict[str, QWidget] = {spec.title.lower(): self._build_tab(spec) for spec in self.EXTRA_TABS}
         self.setCentralWidget(self.tabs)
         self.detail_dock = QDockWidget("Machine", self)
         self.detail_dock.setObjectName("machineDock")
         self.detail_dock.setWidget(self.detail)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.detail_dock)
         self.resizeDocks([self.detail_dock], [520], Qt.Orientation.Horizontal)
-        self.status = StatusBar(core, self)
+        self.status = StatusBar(ports.site.name, ports.health, ports.fleet, ports.jobs, ports.clock, self)
         self.setStatusBar(self.status)
         self.toasts: list[Toast] = []
         self._build_actions()
@@ -118,6 +116,22 @@ class ControlRoom(QMainWindow):
         self.restore_layout()
         self.jobs.reload()
         self._on_tick()
+
+    def _build_tab(self, spec: TabSpec) -> QWidget:
+        try:
+            panel = spec.build(self.ports, self)
+        except Exception as exc:  # noqa: BLE001 - one broken view must not keep the control room from opening
+            log.exception("the %s tab could not be built", spec.title)
+            panel = ErrorPanel(spec.title, exc, self.ports.site.log_file)
+        self.tabs.addTab(panel, spec.title)
+        return panel
+
+    def node_name(self, node_id: UUID | str) -> str:
+        """A machine's name for panels that hold ids (a short id once the machine is gone)."""
+        try:
+            return self.ports.fleet.get(node_id if isinstance(node_id, UUID) else UUID(node_id)).name
+        except (ImeweError, ValueError):
+            return str(node_id)[:8]
 
     # ------------------------------------------------------------ wiring
     def _build_actions(self) -> None:
@@ -158,7 +172,7 @@ class ControlRoom(QMainWindow):
         quit_action.triggered.connect(self.close)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction("Keyboard shortcuts").triggered.connect(self.show_shortcuts)
-        help_menu.addAction("About Imewe").triggered.connect(lambda: show_about(self, self.core))
+        help_menu.addAction("About Imewe").triggered.connect(lambda: show_about(self, self.ports.site))
 
     def _wire(self) -> None:
         b = self.bridge
@@ -172,7 +186,7 @@ class ControlRoom(QMainWindow):
         self.fleet.machine_selected.connect(lambda n: self.detail.show_node(n.id))
         self.fleet.machine_opened.connect(self.open_machine)
         self.timeline.job_clicked.connect(self.open_job)
-        self.alerts.machine_clicked.connect(lambda nid: self.open_machine(self.core.fleet.get(nid)))
+        self.alerts.machine_clicked.connect(lambda nid: self.open_machine(self.ports.fleet.get(nid)))
         self.alerts.count_changed.connect(self.status.set_alerts)
         self.status.alerts_clicked.connect(lambda: self.tabs.setCurrentWidget(self.alerts))
         for panel in (self.detail, self.jobs, self.alerts):
@@ -209,7 +223,7 @@ class ControlRoom(QMainWindow):
         self.alerts.refresh()
         for alert in new:
             if alert.severity is Severity.CRITICAL and not alert.acknowledged:
-                self.show_toast(f"CRITICAL · {self.alerts._source(alert)}: {alert.message}")
+                self.show_toast(f"CRITICAL · {self.alerts.source_of(alert)}: {alert.message}")
 
     def _on_tick(self) -> None:
         self.status.refresh()
@@ -276,8 +290,8 @@ class ControlRoom(QMainWindow):
         """Show the machine with the most recent telemetry that is working (what a screenshot should show)."""
         from app.core.domain.enums import NodeState
 
-        nodes = [n for n in self.core.fleet.list() if n.state is NodeState.EXECUTING]
-        nodes = nodes or self.core.fleet.list()
+        nodes = [n for n in self.ports.fleet.list() if n.state is NodeState.EXECUTING]
+        nodes = nodes or self.ports.fleet.list()
         if nodes:
             self.detail.show_node(nodes[0].id)
             self.fleet.select(nodes[0].id)

@@ -1,6 +1,6 @@
 """One loop for Qt and asyncio (qasync), the window's life, and screenshots.
 
-The CLI builds the core (bootstrap) and hands it in; this module only needs what the core offers.
+The CLI builds the core (bootstrap) and hands the window its ports (``app.bootstrap.ui_ports``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.domain.errors import ImeweError
+
+if TYPE_CHECKING:
+    from app.ui.ports import Ports
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +63,18 @@ def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> in
         asyncio.set_event_loop(None)
 
 
-async def show_window(app: Any, core: Any, *, control: Any = None, screenshot: Path | None = None,
+async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
                       after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None,
                       tab: str | None = None) -> int:
-    """Open the control room on ``core``; return when it closes (or after a screenshot / ``run_for_s``)."""
+    """Open the control room on ``ports``; return when it closes (or after a screenshot / ``run_for_s``)."""
     from PySide6.QtCore import QSettings
 
     from app.ui.main_window import ControlRoom
 
     if screenshot is not None and settings is None:
         # A screenshot shows the default layout, not whatever the operator last arranged.
-        settings = QSettings(str(Path(core.config.paths.home) / "screenshot-layout.ini"), QSettings.Format.IniFormat)
-    win = ControlRoom(core, control=control, settings=settings)
+        settings = QSettings(str(Path(ports.site.home) / "screenshot-layout.ini"), QSettings.Format.IniFormat)
+    win = ControlRoom(ports, settings=settings)
     closed = asyncio.Event()
     win.closed.connect(closed.set)
     if screenshot is not None:

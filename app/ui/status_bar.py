@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
+from app.core.clock import Clock
 from app.core.domain.enums import NodeState
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
+from app.ui.ports import HealthPort
 from app.ui.tasks import spawn
 
 ONLINE = {NodeState.IDLE, NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.COMPLETED, NodeState.CONFIGURED}
@@ -17,10 +20,11 @@ ONLINE = {NodeState.IDLE, NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.COM
 class StatusBar(QStatusBar):
     alerts_clicked = Signal()
 
-    def __init__(self, core: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, site_name: str, health: HealthPort, fleet: FleetService, jobs: JobService, clock: Clock,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
-        self.site = QLabel(f"Site: {core.config.site_name}")
+        self.kernel, self.fleet, self.jobs_service, self.clock = health, fleet, jobs, clock
+        self.site = QLabel(f"Site: {site_name}")
         self.health = QLabel()
         self.machines = QLabel()
         self.jobs = QLabel("Running jobs: –")
@@ -35,19 +39,19 @@ class StatusBar(QStatusBar):
         self._counting = False
 
     def refresh(self) -> None:
-        st = self.core.kernel.status()
+        st = self.kernel.status()
         ok = st.healthy
         bad = [n for n, s in st.services.items() if s["health"] != "ok"]
         self.health.setText("Kernel: OK" if ok else f"Kernel: {st.state}{' · ' + ', '.join(bad) if bad else ''}")
         self.health.setStyleSheet("color: #3fb950;" if ok else "color: #f85149; font-weight: bold;")
-        nodes = [n for n in self.core.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
+        nodes = [n for n in self.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
         online = sum(n.state in ONLINE for n in nodes)
         self.machines.setText(f"Machines: {online} online / {len(nodes)}")
-        scale = getattr(self.core.clock, "scale", 1.0)
+        scale = getattr(self.clock, "scale", 1.0)
         if scale and math.isfinite(scale) and scale != 1.0:
-            self.scale.setText(f"Demo time ×{scale:g}  ·  {self.core.clock.now():%H:%M:%S} UTC")
+            self.scale.setText(f"Demo time ×{scale:g}  ·  {self.clock.now():%H:%M:%S} UTC")
         else:
-            self.scale.setText(f"{self.core.clock.now():%H:%M:%S} UTC")
+            self.scale.setText(f"{self.clock.now():%H:%M:%S} UTC")
         self._count_jobs()
 
     def _count_jobs(self) -> None:
@@ -64,7 +68,7 @@ class StatusBar(QStatusBar):
         def failed(_e: Exception) -> None:
             self._counting = False
 
-        spawn(self.core.jobs.counts_by_state(), done, failed)
+        spawn(self.jobs_service.counts_by_state(), done, failed)
 
     def set_alerts(self, open_count: int, critical: int) -> None:
         self.alerts.setText(f"Alerts: {open_count}" + (f" ({critical} critical)" if critical else ""))

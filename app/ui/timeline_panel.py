@@ -10,8 +10,10 @@ from uuid import UUID
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.core.clock import Clock
 from app.core.domain.entities import Job
 from app.core.domain.enums import NodeState
+from app.core.fleet.service import FleetService
 from app.ui.live_data import LiveData
 from app.ui.plan_adapter import bars_from_jobs, bars_from_plan
 from app.ui.theme import JOB_COLOURS
@@ -23,9 +25,10 @@ log = logging.getLogger(__name__)
 class TimelinePanel(QWidget):
     job_clicked = Signal(object)  # job id
 
-    def __init__(self, core: Any, live: LiveData, parent: QWidget | None = None) -> None:
+    def __init__(self, fleet: FleetService, clock: Clock, live: LiveData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
+        self.fleet = fleet
+        self.clock = clock
         self.live = live
         self.plan: Any = None
         self.jobs: dict[UUID, Job] = {}
@@ -50,10 +53,10 @@ class TimelinePanel(QWidget):
         self.redraw()
 
     def tick(self) -> None:
-        self.gantt.set_now(self.core.clock.now().timestamp())
+        self.gantt.set_now(self.clock.now().timestamp())
 
     def redraw(self) -> None:
-        nodes = [n for n in self.core.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
+        nodes = [n for n in self.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
         if self.plan is not None:
             names, bars = bars_from_plan(self.plan, nodes, self.jobs, self.live.job_names)
             self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines")
@@ -64,7 +67,7 @@ class TimelinePanel(QWidget):
                 fraction = self.live.current_progress(node_id)
                 if job_id is not None and fraction is not None:
                     progress[job_id] = 100.0 * fraction
-            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.core.clock.now(), progress)
+            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.clock.now(), progress)
         self.gantt.set_rows(names)
         self.gantt.set_bars(bars)
         self.tick()

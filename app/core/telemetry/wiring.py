@@ -1,4 +1,4 @@
-"""Building the telemetry and energy services from the config (called by ``app/bootstrap.py``)."""
+"""Building the telemetry service from the config (called by ``app/bootstrap.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from uuid import UUID
 from app.core.bus import EventBus
 from app.core.clock import Clock
 from app.core.config import Config
-from app.core.energy.accounting import PartResolver
-from app.core.energy.config import demo_site, site_from_config
-from app.core.energy.service import EnergyService
 from app.core.store.db import Store
 from app.core.telemetry.service import TelemetryService, TelemetrySettings
 
@@ -21,11 +18,3 @@ def build_telemetry(config: Config, store: Store, bus: EventBus, clock: Clock,
     material is checked when a NodeUpdated event says materials changed."""
     settings = TelemetrySettings.from_config(config.section("telemetry"))
     return TelemetryService(store, bus, clock, settings, materials_of=materials_of)
-
-
-def build_energy(config: Config, store: Store, bus: EventBus, clock: Clock, *, demo: bool = False,
-                 part_of: PartResolver | None = None) -> EnergyService:
-    """The demo site (sunny day, battery, time-of-use grid) unless the config has an ``[energy]`` table."""
-    section = config.section("energy")
-    site = demo_site() if demo and not section else site_from_config(section)
-    return EnergyService(store, bus, clock, site, part_of=part_of)

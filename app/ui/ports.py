@@ -1,0 +1,126 @@
+"""The ports the control room is handed: typed views of the site's services, one per panel.
+
+The composition root (``app.bootstrap.ui_ports``) fills a ``Ports`` from a running core; the window
+(``app.ui.main_window.ControlRoom``) passes each panel exactly the port it needs and never looks a service up by
+name. The core's services satisfy these protocols structurally (nothing inherits from them), so a test can hand a
+panel any object with the same methods. A port is ``None`` when this site does not run that service; the panel
+then says so in its tab.
+
+Adding a panel (e.g. a design review tab):
+
+1. here, a ``Protocol`` with only what the panel reads and calls, and a field for it on ``Ports``;
+2. in ``app/bootstrap.py`` ``ui_ports()``, fill that field from the core;
+3. in ``ControlRoom.EXTRA_TABS`` (``app/ui/main_window.py``), one ``TabSpec("Review", build)`` line where
+   ``build(ports, window)`` returns the panel. A panel whose build raises shows an ``ErrorPanel`` in its tab with
+   the message and where the log is, so a broken tab is visible, never silently missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from app.core.bus import EventBus
+from app.core.clock import Clock
+from app.core.domain.entities import Alert
+from app.core.energy.accounting import Usage
+from app.core.energy.config import SiteEnergy
+from app.core.energy.manager import ForecastPoint
+from app.core.energy.repository import FlowRow
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
+from app.core.kernel import KernelStatus
+from app.core.sites.views import SiteView
+from app.ui.actions import MachineControl
+
+NodeNames = Callable[[UUID | str], str]  # a machine's name from its id (a short id when it is gone)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """What the title bar, status bar and About box say about the site."""
+
+    name: str
+    home: Path
+    database: str
+    log_file: Path  # where a panel that failed to build tells the operator to look
+
+
+class HealthPort(Protocol):
+    """The kernel's health (the status bar)."""
+
+    def status(self) -> KernelStatus: ...
+
+
+class AlertsPort(Protocol):
+    """Open alerts and acknowledging them (the Alerts tab)."""
+
+    def open_alerts(self) -> list[Alert]: ...
+
+    async def acknowledge(self, alert_id: UUID, by: str) -> bool: ...
+
+
+class EnergyPort(Protocol):
+    """Recorded flows, the forecast ahead, who used most and the totals (the Energy tab)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def site(self) -> SiteEnergy: ...
+
+    def recent(self, since: datetime) -> list[FlowRow]: ...
+
+    def forecast(self, hours: int = 24, start: datetime | None = None) -> list[ForecastPoint]: ...
+
+    def ranking(self, which: str = "day", now: datetime | None = None,
+                kind: str = "node") -> list[tuple[str, Usage]]: ...
+
+    def totals(self, which: str = "day", now: datetime | None = None) -> dict[str, float]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class SiteIdentityPort(Protocol):
+    @property
+    def site_id(self) -> str: ...
+
+
+class SitesAdminPort(Protocol):
+    async def pair(self, site_ref: str, address: str = "", name: str = "", actor: str = "admin") -> Any: ...
+
+    async def accept(self, site_ref: str, address: str = "", name: str = "", actor: str = "admin") -> Any: ...
+
+    async def revoke(self, site_ref: str, actor: str = "admin") -> Any: ...
+
+
+class SitesPort(Protocol):
+    """Linked sites, their health and summaries, and pairing (the Sites tab)."""
+
+    @property
+    def identity(self) -> SiteIdentityPort: ...
+
+    @property
+    def admin(self) -> SitesAdminPort: ...
+
+    async def views(self) -> list[SiteView]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Everything the window may use. ``fleet`` and ``jobs`` always run; the rest are None when not wired."""
+
+    site: SiteInfo
+    clock: Clock
+    bus: EventBus
+    fleet: FleetService
+    jobs: JobService
+    health: HealthPort
+    control: MachineControl | None = None
+    alerts: AlertsPort | None = None
+    energy: EnergyPort | None = None
+    sites: SitesPort | None = None

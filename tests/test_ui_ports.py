@@ -1,0 +1,113 @@
+"""The window gets typed ports from the composition root: every tab shows, each panel gets its own port, and a
+panel that fails to build shows its error (and where the log is) in its tab instead of disappearing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from app.bootstrap import build_core, ui_ports, wire_site_services
+from app.core.config import load_config
+from app.ui.energy_panel import EnergyPanel
+from app.ui.error_panel import ErrorPanel
+from app.ui.main_window import ControlRoom
+from app.ui.sites_panel import SitesPanel
+from tests import test_ui_support as ui
+from tests.test_ui_support import FDM, booted_core, ports_of, settings_in
+
+qloop = ui.qloop  # the fixture
+TABS = ["Fleet", "Jobs", "Timeline", "Alerts", "Energy", "Sites"]
+
+
+class UnreadableEnergy:
+    """The site's energy service whose history cannot be read (a locked or damaged store)."""
+
+    def __init__(self, real: Any) -> None:
+        self.clock, self.site = real.clock, real.site
+
+    def recent(self, since: Any) -> list:
+        raise RuntimeError("energy history unreadable: database is locked")
+
+
+def _titles(win: ControlRoom) -> list[str]:
+    return [win.tabs.tabText(i) for i in range(win.tabs.count())]
+
+
+def test_a_port_that_raises_shows_its_error_in_the_tab(qloop, qtbot, tmp_path: Path, caplog) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            await core.fleet.register("FDM-A", FDM, bring_up=True)
+            with caplog.at_level(logging.ERROR, logger="app.ui.main_window"):
+                win = ControlRoom(ports_of(core, energy=UnreadableEnergy(core.energy)),
+                                  settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            try:
+                assert _titles(win) == TABS  # the broken tab is still there
+                win.show_tab("energy")
+                panel = win.tabs.currentWidget()
+                assert isinstance(panel, ErrorPanel) and panel is win.panels["energy"]
+                assert panel.isVisible()
+                text = panel.label.text()
+                assert "The Energy view could not be opened" in text
+                assert "energy history unreadable: database is locked" in text
+                assert str(core.config.paths.logs / "imewe.log") in text
+                # the traceback went to the log the panel names
+                assert any("Energy tab could not be built" in r.getMessage() and r.exc_info for r in caplog.records)
+                # the other tabs work
+                assert isinstance(win.panels["sites"], SitesPanel)
+                win.show_tab("fleet")
+                assert win.fleet.proxy.rowCount() == 1
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_each_tab_gets_its_port_from_the_composition_root(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        config = load_config(home=str(tmp_path / "home"))
+        config.raw.setdefault("sites", {})["port"] = 0  # a free port on this machine
+        core = build_core(config, connect_machines=False)
+        wire_site_services(core, discovery=False)
+        await core.kernel.boot()
+        try:
+            node = await core.fleet.register("FDM-A", FDM, bring_up=True)
+            ports = ui_ports(core)
+            assert ports.energy is core.energy and ports.alerts is core.telemetry.alerts
+            assert ports.sites is core.sites and ports.control is core.production
+            win = ControlRoom(ports, settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            try:
+                assert _titles(win) == TABS
+                energy, sites = win.panels["energy"], win.panels["sites"]
+                assert isinstance(energy, EnergyPanel) and energy.source is core.energy and energy.charts is not None
+                assert energy.name_of(str(node.id)) == "FDM-A"  # machines by name, not id
+                assert energy.name_of("no-such-machine") == "no-such-"
+                assert isinstance(sites, SitesPanel) and sites.sites is core.sites
+                assert win.alerts.service is core.telemetry.alerts and win.detail.control is core.production
+                assert win.windowTitle() == f"Imewe — {core.config.site_name}"
+            finally:
+                win.close()
+        finally:
+            await core.kernel.shutdown()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_without_optional_services_the_tabs_say_so(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            win = ControlRoom(ports_of(core, energy=None, sites=None, alerts=None), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            try:
+                assert _titles(win) == TABS
+                assert win.panels["energy"].charts is None  # "the energy service is not running ..."
+                assert win.panels["sites"].sites is None
+                assert win.alerts.service is None
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
