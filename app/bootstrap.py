@@ -76,6 +76,8 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
     handler._imewe = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(config.log_level)
+    for problem in config.problems:
+        log.warning("%s: %s (see: imewe config check)", config.paths.config_file, problem)
 
 
 def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | None:

@@ -24,7 +24,7 @@ from app.core.telemetry.wiring import build_telemetry
 
 CONFIG = """
 [telemetry]
-raw_keep_hours = 12
+raw_hours = 12
 reorder_default = 200
 [telemetry.rules]
 vibration_limit = 2.0
@@ -80,7 +80,7 @@ def test_built_services_run_on_the_bus(tmp_path: Path) -> None:
 def test_bad_telemetry_config_is_named(tmp_path: Path) -> None:
     home = Path(os.environ["IMEWE_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text("[telemetry]\nraw_keep_hours = -1\n")
+    (home / "config.toml").write_text("[telemetry]\nraw_hours = -1\n")
     store = open_store(f"sqlite:///{tmp_path / 'w.sqlite3'}")
     try:
         with pytest.raises(ConfigError, match="telemetry"):

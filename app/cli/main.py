@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.print_help()
             return 0
+    from app.cli.cmd_config import warn_on_start
+
+    warn_on_start(args)
     try:
         return int(handler(args) or 0)
     except ImeweError as exc:

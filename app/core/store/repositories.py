@@ -19,11 +19,8 @@ from app.core.domain.entities import (
     NodeConfig,
     NodeMaintenance,
     Part,
-    Playbook,
-    Template,
-    User,
 )
-from app.core.domain.enums import JobState, MaintenanceType, NodeState, ProcessType, RoleName, Severity
+from app.core.domain.enums import JobState, MaintenanceType, NodeState, ProcessType, Severity
 from app.core.domain.errors import NotFoundError
 from app.core.domain.states import StateChange
 from app.core.store import schema as t
@@ -139,8 +136,6 @@ class JobRepo:
         q = sa.select(t.jobs.c.state, sa.func.count()).group_by(t.jobs.c.state)
         return {s: n for s, n in conn.execute(q)}
 
-    def count(self, conn: Connection) -> int:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(t.jobs)).scalar_one())
 
 
 # ---------------------------------------------------------------- nodes
@@ -181,23 +176,11 @@ class NodeRepo:
             raise NotFoundError(f"no machine {node_id}")
         return _node(r)
 
-    def find_by_name(self, conn: Connection, name: str) -> Node | None:
-        r = conn.execute(sa.select(t.nodes).where(t.nodes.c.name == name)).first()
-        return None if r is None else _node(r)
-
-    def find_by_address(self, conn: Connection, address: str) -> Node | None:
-        r = conn.execute(sa.select(t.nodes).where(t.nodes.c.address == address)).first()
-        return None if r is None else _node(r)
-
     def list(self, conn: Connection, states: Iterable[NodeState] | None = None) -> list[Node]:
         q = sa.select(t.nodes).order_by(t.nodes.c.name)
         if states is not None:
             q = q.where(t.nodes.c.state.in_([s.value for s in states]))
         return [_node(r) for r in conn.execute(q)]
-
-    def count_by_state(self, conn: Connection) -> dict[str, int]:
-        q = sa.select(t.nodes.c.state, sa.func.count()).group_by(t.nodes.c.state)
-        return {s: n for s, n in conn.execute(q)}
 
     def add_config(self, conn: Connection, cfg: NodeConfig, at: float) -> None:
         conn.execute(t.node_configs.insert(), [{
@@ -205,16 +188,6 @@ class NodeRepo:
             "capabilities": cfg.capabilities.to_dict(), "layout": cfg.layout, "sensors": cfg.sensors,
             "custom_settings": cfg.custom_settings, "created_at": at,
         }])
-
-    def configs(self, conn: Connection, node_id: UUID) -> list[NodeConfig]:
-        q = sa.select(t.node_configs).where(t.node_configs.c.node_id == str(node_id)).order_by(
-            t.node_configs.c.created_at)
-        return [
-            NodeConfig(id=UUID(r.id), node_id=UUID(r.node_id), capabilities=Capabilities.from_dict(r.capabilities),
-                       software_version=r.software_version, layout=r.layout, sensors=r.sensors,
-                       custom_settings=r.custom_settings)
-            for r in conn.execute(q)
-        ]
 
     def add_maintenance(self, conn: Connection, m: NodeMaintenance) -> None:
         conn.execute(t.node_maintenance.insert(), [_maint_row(m)])
@@ -275,8 +248,6 @@ class AuditRepo:
         return [AuditEntry(id=UUID(r.id), actor=r.actor, action=r.action, target=r.target, at=dt(r.at),
                            before=r.before, after=r.after) for r in conn.execute(q)]
 
-    def count(self, conn: Connection) -> int:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)).scalar_one())
 
 
 class AlertRepo:
@@ -301,55 +272,3 @@ class AlertRepo:
                       message=r.message, raised_at=dt(r.raised_at), node_id=uid(r.node_id),
                       acknowledged_at=dt(r.acknowledged_at), acknowledged_by=r.acknowledged_by)
                 for r in conn.execute(q)]
-
-
-# ---------------------------------------------------------------- catalog and users
-class CatalogRepo:
-    def add_template(self, conn: Connection, tpl: Template) -> None:
-        conn.execute(t.templates.insert(), [{"id": str(tpl.id), "name": tpl.name, "description": tpl.description,
-                                             "parts": tpl.parts, "version": tpl.version,
-                                             "vendor_id": sid(tpl.vendor_id)}])
-
-    def templates(self, conn: Connection) -> list[Template]:
-        return [Template(id=UUID(r.id), name=r.name, description=r.description, parts=r.parts, version=r.version,
-                         vendor_id=uid(r.vendor_id))
-                for r in conn.execute(sa.select(t.templates).order_by(t.templates.c.name))]
-
-    def add_playbook(self, conn: Connection, pb: Playbook) -> None:
-        conn.execute(t.playbooks.insert(), [{"id": str(pb.id), "name": pb.name, "steps": pb.steps,
-                                             "description": pb.description, "version": pb.version}])
-
-    def playbooks(self, conn: Connection) -> list[Playbook]:
-        return [Playbook(id=UUID(r.id), name=r.name, steps=r.steps, description=r.description, version=r.version)
-                for r in conn.execute(sa.select(t.playbooks).order_by(t.playbooks.c.name))]
-
-
-class UserRepo:
-    def add(self, conn: Connection, u: User) -> None:
-        conn.execute(t.users.insert(), [{"id": str(u.id), "username": u.username, "role": u.role.value,
-                                         "display_name": u.display_name, "password_hash": u.password_hash,
-                                         "active": u.active, "created_at": ts(u.created_at)}])
-
-    def get_by_name(self, conn: Connection, username: str) -> User | None:
-        r = conn.execute(sa.select(t.users).where(t.users.c.username == username)).first()
-        if r is None:
-            return None
-        return User(id=UUID(r.id), username=r.username, role=RoleName(r.role), display_name=r.display_name,
-                    password_hash=r.password_hash, active=r.active, created_at=dt(r.created_at))
-
-    def list(self, conn: Connection) -> list[User]:
-        return [User(id=UUID(r.id), username=r.username, role=RoleName(r.role), display_name=r.display_name,
-                     active=r.active, created_at=dt(r.created_at))
-                for r in conn.execute(sa.select(t.users).order_by(t.users.c.username))]
-
-
-class SettingsRepo:
-    def get(self, conn: Connection, key: str, default: Any = None) -> Any:
-        r = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == key)).first()
-        return default if r is None else r[0]
-
-    def put(self, conn: Connection, key: str, value: Any) -> None:
-        if conn.execute(sa.select(t.settings.c.key).where(t.settings.c.key == key)).first() is None:
-            conn.execute(t.settings.insert(), [{"key": key, "value": value}])
-        else:
-            conn.execute(t.settings.update().where(t.settings.c.key == key).values(value=value))

@@ -19,7 +19,7 @@ from app.core.domain.errors import ConfigError, StoreError
 from app.core.events import NodeUpdated, TelemetryReceived
 from app.core.store.db import Store
 from app.core.telemetry.alerts import AlertService
-from app.core.telemetry.detectors import EwmaZ
+from app.core.telemetry.detectors import EwmaZ, RobustZ
 from app.core.telemetry.materials import MaterialMonitor
 from app.core.telemetry.repository import PruneResult, TelemetryRepo
 from app.core.telemetry.ring import LiveBuffers
@@ -28,13 +28,14 @@ from app.core.telemetry.writer import BatchedWriter
 
 log = logging.getLogger(__name__)
 DAY_S = 86400.0
+DETECTORS: dict[str, Callable[[], EwmaZ | RobustZ]] = {"ewma": EwmaZ, "robust": RobustZ}
 
 
 @dataclass(slots=True)
 class TelemetrySettings:
-    """From ``[telemetry]``: raw_keep_hours, rollup_keep_days, ring_capacity, flush_interval_s, detector_metrics,
-    reorder_thresholds (material -> amount), reorder_default, and ``[telemetry.rules]`` (RuleLimits fields,
-    e.g. vibration_limit = 8.0, stall_s = 300)."""
+    """From ``[telemetry]`` (keys declared in ``app.core.config.SCHEMA``): raw_hours, rollup_days, ring_capacity,
+    flush_interval_s, detector, detector_metrics, reorder_thresholds (material -> amount), reorder_default, and
+    ``[telemetry.rules]`` (RuleLimits fields, e.g. vibration_limit = 8.0, stall_s = 300)."""
 
     raw_keep_s: float = DAY_S
     rollup_keep_s: float = 90 * DAY_S
@@ -42,6 +43,7 @@ class TelemetrySettings:
     flush_interval_s: float = 1.0  # wall seconds between batches
     batch_size: int = 5000
     prune_every_s: float = 3600.0  # simulated seconds between retention passes
+    detector: str = "ewma"  # ewma: cheap and quick to follow; robust: rolling median/MAD, unmoved by outliers
     detector_metrics: tuple[str, ...] = ("vibration", "quality_score")
     material_thresholds: dict[str, float] = field(default_factory=dict)
     material_default: float = 100.0
@@ -51,11 +53,12 @@ class TelemetrySettings:
     def from_config(cls, section: dict[str, Any]) -> TelemetrySettings:
         s = cls()
         try:
-            s.raw_keep_s = float(section.get("raw_keep_hours", s.raw_keep_s / 3600)) * 3600
-            s.rollup_keep_s = float(section.get("rollup_keep_days", s.rollup_keep_s / DAY_S)) * DAY_S
+            s.raw_keep_s = float(section.get("raw_hours", s.raw_keep_s / 3600)) * 3600
+            s.rollup_keep_s = float(section.get("rollup_days", s.rollup_keep_s / DAY_S)) * DAY_S
             s.ring_capacity = int(section.get("ring_capacity", s.ring_capacity))
             s.flush_interval_s = float(section.get("flush_interval_s", s.flush_interval_s))
             s.detector_metrics = tuple(section.get("detector_metrics", s.detector_metrics))
+            s.detector = str(section.get("detector", s.detector))
             s.material_thresholds = {str(k): float(v) for k, v in section.get("reorder_thresholds", {}).items()}
             s.material_default = float(section.get("reorder_default", s.material_default))
             rules = section.get("rules", {})
@@ -66,6 +69,8 @@ class TelemetrySettings:
             s.limits = RuleLimits(**{k: (None if v is None else float(v)) for k, v in rules.items()})
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"[telemetry] in the config file has a bad value: {exc}") from exc
+        if s.detector not in DETECTORS:
+            raise ConfigError(f"[telemetry] detector {s.detector!r} is not one of {', '.join(DETECTORS)}")
         if s.raw_keep_s <= 0 or s.rollup_keep_s < s.raw_keep_s or s.ring_capacity < 2:
             raise ConfigError("[telemetry]: keep raw data > 0 h, rollups at least as long, ring_capacity >= 2")
         return s
@@ -86,7 +91,7 @@ class TelemetryService:
         self.rules = RuleEngine(limits_for or (lambda _n: self.settings.limits))
         self.materials = MaterialMonitor(dict(self.settings.material_thresholds), self.settings.material_default)
         self._materials_of = materials_of
-        self._detectors: dict[tuple[UUID, str], EwmaZ] = {}
+        self._detectors: dict[tuple[UUID, str], EwmaZ | RobustZ] = {}
         self._node_str: dict[UUID, str] = {}
         self._subs: list[Subscription] = []
         self._tasks: list[asyncio.Task] = []
@@ -141,7 +146,7 @@ class TelemetryService:
                 continue
             det = self._detectors.get((node, metric))
             if det is None:
-                det = self._detectors[(node, metric)] = EwmaZ()
+                det = self._detectors[(node, metric)] = DETECTORS[self.settings.detector]()
             verdict = det.update(value)
             # Only a rise is a warning sign: a drop (a spindle stopping, a job ending) is the machine at rest.
             if verdict is not None and verdict.score > 0:
