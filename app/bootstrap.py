@@ -78,6 +78,9 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
     root.setLevel(config.log_level)
     for problem in config.problems:
         log.warning("%s: %s (see: imewe config check)", config.paths.config_file, problem)
+    # httpx logs every request URL at INFO, and a Duet's rr_connect carries its password in the query string
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | None:

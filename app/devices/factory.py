@@ -14,12 +14,14 @@ from app.devices.agent_client import AgentDriver
 from app.devices.grbl_driver import GrblDriver
 from app.devices.marlin_driver import MarlinDriver
 from app.devices.network.driver import NetworkDriver
+from app.devices.network.duet import DuetDriver
 from app.devices.network.prusalink import PrusaLinkDriver
 from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
 
 # Network printers by ``node.driver`` kind; each protocol adds its driver class here (one line).
 NETWORK_DRIVERS: dict[str, type[NetworkDriver]] = {
     PrusaLinkDriver.kind: PrusaLinkDriver,
+    DuetDriver.kind: DuetDriver,
 }
 SERIAL_KINDS = ("sim", "marlin", "grbl", "agent")
 
