@@ -3,15 +3,18 @@ panel that fails to build shows its error (and where the log is) in its tab inst
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any
 
 from app.bootstrap import build_core, ui_ports, wire_site_services
 from app.core.config import load_config
+from app.ui.actions import MachineControl
 from app.ui.energy_panel import EnergyPanel
 from app.ui.error_panel import ErrorPanel
 from app.ui.main_window import ControlRoom
+from app.ui.ports import AlertsPort, EnergyPort, HealthPort, SiteIdentityPort, SitesAdminPort, SitesPort
 from app.ui.sites_panel import SitesPanel
 from tests import test_ui_support as ui
 from tests.test_ui_support import FDM, booted_core, ports_of, settings_in
@@ -28,6 +31,28 @@ class UnreadableEnergy:
 
     def recent(self, since: Any) -> list:
         raise RuntimeError("energy history unreadable: database is locked")
+
+
+def _mismatches(proto: type, obj: Any) -> list[str]:
+    """What ``obj`` lacks of ``proto`` (no type checker runs here): every member, each method's parameters by
+    name, and async where the port is async."""
+    out = []
+    for name, member in vars(proto).items():
+        if name.startswith("_"):
+            continue
+        if not hasattr(obj, name):
+            out.append(f"{type(obj).__name__} has no {name}")
+            continue
+        if isinstance(member, property) or not callable(member):
+            continue
+        impl = getattr(obj, name)
+        if inspect.iscoroutinefunction(member) != inspect.iscoroutinefunction(impl):
+            out.append(f"{type(obj).__name__}.{name}: async differs")
+        theirs = inspect.signature(impl).parameters
+        for pname in list(inspect.signature(member).parameters)[1:]:
+            if pname not in theirs and not any(p.kind is p.VAR_KEYWORD for p in theirs.values()):
+                out.append(f"{type(obj).__name__}.{name} takes no {pname}")
+    return out
 
 
 def _titles(win: ControlRoom) -> list[str]:
@@ -77,6 +102,12 @@ def test_each_tab_gets_its_port_from_the_composition_root(qloop, qtbot, tmp_path
             ports = ui_ports(core)
             assert ports.energy is core.energy and ports.alerts is core.telemetry.alerts
             assert ports.sites is core.sites and ports.control is core.production
+            assert ports.sites is not None
+            for proto, obj in [(EnergyPort, ports.energy), (AlertsPort, ports.alerts), (SitesPort, ports.sites),
+                               (SitesAdminPort, ports.sites.admin), (SiteIdentityPort, ports.sites.identity),
+                               (HealthPort, ports.health), (MachineControl, ports.control)]:
+                assert _mismatches(proto, obj) == [], proto.__name__
+            assert _mismatches(EnergyPort, UnreadableEnergy(core.energy))  # the check can fail
             win = ControlRoom(ports, settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.show()

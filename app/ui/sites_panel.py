@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.core.sites.admin import check_address
 from app.core.sites.site_id import parse_site_id, short_id
 from app.core.sites.views import SiteView
+from app.ui.ports import SitesPort
 from app.ui.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,8 @@ class PairDialog(QDialog):
 class SitesPanel(QWidget):
     message = Signal(str)
 
-    def __init__(self, sites: Any = None, parent: QWidget | None = None, refresh_ms: int = 2000) -> None:
-        """``sites``: the SitesService (``views()``, ``admin``, ``identity``); None shows an empty view."""
+    def __init__(self, sites: SitesPort | None = None, parent: QWidget | None = None, refresh_ms: int = 2000) -> None:
+        """``sites``: the site links (``app.ui.ports.SitesPort``); None shows an empty view."""
         super().__init__(parent)
         self.sites = sites
         self.table = QTableWidget(0, len(COLUMNS))
