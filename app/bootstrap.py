@@ -90,8 +90,12 @@ def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | 
     if node.driver in NETWORK_DRIVERS:  # OctoPrint, Moonraker, ...: secrets from keys/, by node id
         from app.devices.network.secrets import SecretStore
 
-        return make_driver(node.driver, name=node.name, capabilities=node.capabilities, url=node.address,
-                           secrets=SecretStore(config.paths.keys).load(node.id))
+        store = SecretStore(config.paths.keys)
+        driver = make_driver(node.driver, name=node.name, capabilities=node.capabilities, url=node.address,
+                             secrets=store.load(node.id))
+        # a secret the driver learns (a Bambu printer's certificate, pinned on first use) is kept with the others
+        driver.save_secrets = lambda values, node_id=node.id: store.update(node_id, **values)  # type: ignore[attr-defined]
+        return driver
     if node.driver == "sim":
         return make_driver("sim", name=node.name, capabilities=node.capabilities, clock=clock,
                            sim={"telemetry_interval_s": 5.0})

@@ -13,6 +13,7 @@ from app.core.drivers import FabricationDevice
 from app.devices.agent_client import AgentDriver
 from app.devices.grbl_driver import GrblDriver
 from app.devices.marlin_driver import MarlinDriver
+from app.devices.network.bambu import BambuDriver
 from app.devices.network.driver import NetworkDriver
 from app.devices.network.duet import DuetDriver
 from app.devices.network.prusalink import PrusaLinkDriver
@@ -22,6 +23,7 @@ from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
 NETWORK_DRIVERS: dict[str, type[NetworkDriver]] = {
     PrusaLinkDriver.kind: PrusaLinkDriver,
     DuetDriver.kind: DuetDriver,
+    BambuDriver.kind: BambuDriver,
 }
 SERIAL_KINDS = ("sim", "marlin", "grbl", "agent")
 

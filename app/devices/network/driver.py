@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -81,6 +82,8 @@ class NetworkDriver(DriverBase):
         self._last_fraction = -1.0
         self.last_error = ""
         self.info = MachineInfo()
+        # Where a driver stores a secret it learns (a pinned certificate): bootstrap points it at SecretStore.
+        self.save_secrets: Callable[[dict[str, str]], None] | None = None
 
     @property
     def where(self) -> str:
@@ -218,7 +221,7 @@ class NetworkDriver(DriverBase):
         if self._first is not None and not self._first.done():
             self._first.set_result(exc)
         log.warning("%s", exc)
-        self._emit(DriverFault("auth_refused", str(exc), fatal=True))
+        self._emit(DriverFault(getattr(exc, "alert_kind", "auth_refused"), str(exc), fatal=True))
         self._set_state(DriverState.ERROR, str(exc))
 
     # ------------------------------------------------------------------ what the machine reports
