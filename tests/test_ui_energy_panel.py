@@ -103,3 +103,30 @@ def test_a_source_that_fails_its_first_read_fails_the_build(qtbot, service: Ener
 
     with pytest.raises(OSError, match="energy history unreadable"):
         EnergyPanel(Broken(), interval_ms=60_000)
+
+
+def test_a_failed_refresh_is_shown_on_the_dashboard_until_one_succeeds(qtbot, service: EnergyService, caplog) -> None:
+    class Flaky:
+        def __init__(self) -> None:
+            self.fail = False
+
+        def __getattr__(self, name):
+            if name == "recent" and self.fail:
+                raise OSError("database is locked")
+            return getattr(service, name)
+
+    source = Flaky()
+    panel = EnergyPanel(source, interval_ms=60_000)
+    qtbot.addWidget(panel)
+    live = panel.now_label.text()
+    assert "battery" in live and panel.failure == ""
+    source.fail = True
+    with caplog.at_level("ERROR", logger="app.ui.energy_panel"):
+        panel.refresh()
+        panel.refresh()
+    assert "could not be refreshed (database is locked)" in panel.now_label.text()
+    assert panel.failure == "database is locked"
+    assert sum("refresh failed" in r.getMessage() for r in caplog.records) == 1  # logged once, not every tick
+    source.fail = False
+    panel.refresh()
+    assert panel.failure == "" and "battery" in panel.now_label.text() and panel.now_label.styleSheet() == ""

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.bootstrap import build_core, ui_ports, wire_site_services
 from app.core.config import load_config
+from app.core.domain.enums import Severity
 from app.ui.actions import MachineControl
 from app.ui.energy_panel import EnergyPanel
 from app.ui.error_panel import ErrorPanel
@@ -17,7 +18,7 @@ from app.ui.main_window import ControlRoom
 from app.ui.ports import AlertsPort, EnergyPort, HealthPort, SiteIdentityPort, SitesAdminPort, SitesPort
 from app.ui.sites_panel import SitesPanel
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, booted_core, ports_of, settings_in
+from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 TABS = ["Fleet", "Jobs", "Timeline", "Alerts", "Energy", "Sites"]
@@ -84,6 +85,44 @@ def test_a_port_that_raises_shows_its_error_in_the_tab(qloop, qtbot, tmp_path: P
                 assert isinstance(win.panels["sites"], SitesPanel)
                 win.show_tab("fleet")
                 assert win.fleet.proxy.rowCount() == 1
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
+
+
+class UnloadableAlerts:
+    """The site's alert service whose open alerts cannot be read at start; new alerts still come on the bus."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def open_alerts(self) -> list:
+        raise RuntimeError("alerts table unreadable")
+
+    async def acknowledge(self, alert_id: Any, by: str) -> bool:
+        return await self.real.acknowledge(alert_id, by)
+
+
+def test_alerts_that_cannot_load_say_so_on_top_of_the_working_panel(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            node = await core.fleet.register("FDM-A", FDM, bring_up=True)
+            real = core.telemetry.alerts
+            win = ControlRoom(ports_of(core, alerts=UnloadableAlerts(real)), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            try:
+                assert _titles(win) == TABS
+                win.show_tab("alerts")
+                banner = win.alerts.findChild(ErrorPanel)
+                assert banner is not None and banner.isVisible()
+                assert "alerts table unreadable" in banner.label.text()
+                assert str(core.config.paths.logs / "imewe.log") in banner.label.text()
+                await real.raise_alert(str(node.id), "thermal_runaway", Severity.CRITICAL, "hot end rising",
+                                       node_id=node.id)
+                await until(lambda: win.alerts.table.rowCount() == 1, what="a new alert in the list")
+                assert win.alerts.table.item(0, 2).text() == "FDM-A"
             finally:
                 win.close()
 

@@ -70,9 +70,6 @@ class Kernel:
             raise ImeweError(f"service {service.name} is added twice")
         self._entries[service.name] = _Entry(service, tuple(depends_on))
 
-    def service(self, name: str) -> Any:
-        return self._entries[name].service
-
     def boot_order(self) -> list[str]:
         order: list[str] = []
         marks: dict[str, int] = {}

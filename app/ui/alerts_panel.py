@@ -70,9 +70,14 @@ class AlertsPanel(QWidget):
         self.ack_all_btn.clicked.connect(self.acknowledge_all)
         self.show_acked.toggled.connect(lambda _: self.refresh())
         self.table.cellDoubleClicked.connect(self._double)
-        if alerts is not None:
-            for a in alerts.open_alerts():
-                live.add_alert(a)
+        self.refresh()
+
+    def load_open(self) -> None:
+        """The alerts already open on the site (new ones arrive on the bus). The window calls it once and shows
+        a failure on top of this panel."""
+        if self.service is not None:
+            for a in self.service.open_alerts():
+                self.live.add_alert(a)
         self.refresh()
 
     def source_of(self, a: Alert) -> str:

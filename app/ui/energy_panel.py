@@ -46,6 +46,7 @@ class EnergyPanel(QWidget):
         self.name_of = name_of or _short_id
         self.period = "day"
         self.last_refresh_ms = 0.0
+        self.failure = ""  # the last refresh error shown, empty while refreshes succeed
         lay = QVBoxLayout(self)
         if self.source is None:
             msg = QLabel("The energy service is not running on this site. Describe the site's sources in "
@@ -95,9 +96,23 @@ class EnergyPanel(QWidget):
         t0 = time.perf_counter()
         try:
             self._refresh()
-        except Exception:  # a failed read must not take the window down; the next tick tries again
-            log.exception("energy dashboard refresh failed")
+        except Exception as exc:  # noqa: BLE001 - a failed read must not take the window down; the next tick retries
+            self._show_failure(exc)
+        else:
+            if self.failure:
+                self.failure = ""
+                self.now_label.setStyleSheet("")
         self.last_refresh_ms = (time.perf_counter() - t0) * 1000
+
+    def _show_failure(self, exc: Exception) -> None:
+        """Say so on the dashboard (stale charts must not pass for live ones); log each new error once, not
+        every tick."""
+        text = str(exc) or type(exc).__name__
+        if text != self.failure:
+            log.error("energy dashboard refresh failed", exc_info=exc)
+        self.failure = text
+        self.now_label.setText(f"The energy figures could not be refreshed ({text}); retrying. Details in the log.")
+        self.now_label.setStyleSheet("color: #f85149; font-weight: bold;")
 
     def _refresh(self) -> None:
         src, charts = self.source, self.charts

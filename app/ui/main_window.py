@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget
+from PySide6.QtWidgets import QBoxLayout, QDockWidget, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget
 
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
@@ -126,6 +126,16 @@ class ControlRoom(QMainWindow):
         self.tabs.addTab(panel, spec.title)
         return panel
 
+    def _first_load(self, title: str, panel: QWidget, load: Callable[[], None]) -> None:
+        """A core panel's first read of its port: on failure the panel stays (live updates still reach it) with
+        the error on top."""
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - shown in the panel; the window must still open
+            log.exception("the %s tab could not load", title)
+            banner = ErrorPanel(title, exc, self.ports.site.log_file, headline=f"{title}: not everything could be loaded")
+            cast(QBoxLayout, panel.layout()).insertWidget(0, banner)
+
     def node_name(self, node_id: UUID | str) -> str:
         """A machine's name for panels that hold ids (a short id once the machine is gone)."""
         try:
@@ -191,7 +201,7 @@ class ControlRoom(QMainWindow):
         self.status.alerts_clicked.connect(lambda: self.tabs.setCurrentWidget(self.alerts))
         for panel in (self.detail, self.jobs, self.alerts):
             panel.message.connect(self.notify)
-        self.alerts.refresh()
+        self._first_load("Alerts", self.alerts, self.alerts.load_open)
 
     def _fleet_changed(self) -> None:
         self.fleet_model.reload()

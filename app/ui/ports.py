@@ -12,7 +12,9 @@ Adding a panel (e.g. a design review tab):
 2. in ``app/bootstrap.py`` ``ui_ports()``, fill that field from the core;
 3. in ``ControlRoom.EXTRA_TABS`` (``app/ui/main_window.py``), one ``TabSpec("Review", build)`` line where
    ``build(ports, window)`` returns the panel. A panel whose build raises shows an ``ErrorPanel`` in its tab with
-   the message and where the log is, so a broken tab is visible, never silently missing.
+   the message and where the log is, so a broken tab is visible, never silently missing. (The four core tabs are
+   wired to each other by the window; their first read of a port goes through ``ControlRoom._first_load``, which
+   puts the error on top of the still-working panel.)
 """
 
 from __future__ import annotations
