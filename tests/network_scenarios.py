@@ -75,17 +75,21 @@ def read_state(state_file: Path) -> dict[str, Any]:
 
 
 class LoopWatch:
-    """Measures how late the event loop runs a 20 ms timer: a blocked loop shows up as a large lag."""
+    """Measures how late the event loop runs a 20 ms timer, and how much CPU this thread spent in the worst
+    interval. Code that blocks the loop shows as both; a machine so busy that the process waits for a core
+    (2 shared cores here) shows only as lateness, so the CPU figure is the strict one."""
 
     def __init__(self) -> None:
         self.worst_s = 0.0
+        self.worst_cpu_s = 0.0
         self._task: asyncio.Task | None = None
 
     async def _run(self) -> None:
         while True:
-            t0 = time.monotonic()
+            t0, c0 = time.monotonic(), time.thread_time()
             await asyncio.sleep(0.02)
             self.worst_s = max(self.worst_s, time.monotonic() - t0 - 0.02)
+            self.worst_cpu_s = max(self.worst_cpu_s, time.thread_time() - c0)
 
     def __enter__(self) -> LoopWatch:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -202,7 +206,8 @@ async def garbage_replies(driver: NetworkDriver) -> Recorder:
         assert "JSON" in str(err.value) or "not" in str(err.value)
         assert len(rec.faults("bad_reply")) == 1  # one alert per outage, however many retries
         assert driver.state is DriverState.OFFLINE
-        assert watch.worst_s < 0.2, f"the event loop was blocked for {watch.worst_s:.3f} s"
+        assert watch.worst_cpu_s < 0.1, f"the event loop was busy for {watch.worst_cpu_s:.3f} s at a stretch"
+        assert watch.worst_s < 1.0, f"the event loop was blocked for {watch.worst_s:.3f} s"
         return rec
     finally:
         await driver.disconnect()

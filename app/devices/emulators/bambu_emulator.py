@@ -144,23 +144,31 @@ async def run_mqtt(printer: BambuPrinter, port: int, access_code: str) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    sim = PrintSim(Path(args.storage), args.print_s, Path(args.state_file) if args.state_file else None)
-    printer = BambuPrinter(sim, args.serial, args.report_s, args.garbage)
+    ports = [int(p) for p in str(args.broker_port).split(",")]
+    tasks, ftps_ports = [], []
+    for i, broker_port in enumerate(ports):  # several printers, one broker each (benchmarks)
+        suffix = f"-{i}" if len(ports) > 1 else ""
+        state = Path(args.state_file + suffix) if args.state_file else None
+        sim = PrintSim(Path(args.storage + suffix), args.print_s, state, stamp=args.stamp)
+        printer = BambuPrinter(sim, args.serial + suffix.replace("-", ""), args.report_s, args.garbage)
 
-    def size(name: str) -> int | None:
-        name = name.lstrip("/").rsplit("/", 1)[-1]
-        return sim.size(name) if sim.has(name) else None
+        def size(name: str, sim: PrintSim = sim) -> int | None:
+            name = name.lstrip("/").rsplit("/", 1)[-1]
+            return sim.size(name) if sim.has(name) else None
 
-    ftps = await start_ftps(tls_server_context(Path(args.cert), Path(args.key)), args.ftps_port, "bblp",
-                            args.access_code, sim.store, size)
-    sys.stdout.write(f"READY {ftps.sockets[0].getsockname()[1]}\n")
+        ftps = await start_ftps(tls_server_context(Path(args.cert), Path(args.key)),
+                                args.ftps_port + i if args.ftps_port else 0, "bblp", args.access_code, sim.store,
+                                size)
+        ftps_ports.append(ftps.sockets[0].getsockname()[1])
+        tasks.append(run_mqtt(printer, broker_port, args.access_code))
+    sys.stdout.write("READY " + " ".join(map(str, ftps_ports)) + "\n")
     sys.stdout.flush()
-    await run_mqtt(printer, args.broker_port, args.access_code)
+    await asyncio.gather(*tasks)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--broker-port", type=int, required=True)
+    parser.add_argument("--broker-port", required=True, help="the broker's port (comma-separated: one printer each)")
     parser.add_argument("--ftps-port", type=int, default=0)
     parser.add_argument("--serial", required=True)
     parser.add_argument("--access-code", required=True)
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--print-s", type=float, default=6.0)
     parser.add_argument("--report-s", type=float, default=1.0)
     parser.add_argument("--garbage", action="store_true")
+    parser.add_argument("--stamp", action="store_true", help="benchmarks: nozzle reading = wall clock mod 1000")
     asyncio.run(serve(parser.parse_args(argv)))
 
 

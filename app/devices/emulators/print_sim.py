@@ -34,8 +34,12 @@ class PrintState:
 class PrintSim:
     """One printer. ``print_s``: how long a print takes (wall clock), whatever the file."""
 
-    def __init__(self, storage: Path, print_s: float = 6.0, state_file: Path | None = None) -> None:
+    def __init__(self, storage: Path, print_s: float = 6.0, state_file: Path | None = None,
+                 stamp: bool = False) -> None:
         self.storage = storage
+        # Benchmarks: the nozzle reading carries the wall-clock second it was made (mod 1000, in ms steps), so
+        # the delay from the machine's report to the event on the control room's bus can be read off the event.
+        self.stamp = stamp
         storage.mkdir(parents=True, exist_ok=True)
         self.print_s = print_s
         self.state_file = state_file
@@ -140,7 +144,8 @@ class PrintSim:
         k = min(1.0, dt / 2.0)  # first-order approach with a 2 s time constant
         self._nozzle_c += (max(self.s.nozzle_target_c, 24.0) - self._nozzle_c) * k
         self._bed_c += (max(self.s.bed_target_c, 23.0) - self._bed_c) * k
-        return round(self._nozzle_c, 1), self.s.nozzle_target_c, round(self._bed_c, 1), self.s.bed_target_c
+        nozzle = round(time.time() % 1000.0, 3) if self.stamp else round(self._nozzle_c, 1)
+        return nozzle, self.s.nozzle_target_c, round(self._bed_c, 1), self.s.bed_target_c
 
     def tick(self) -> None:
         if self.s.state == "printing" and self.fraction() >= 1.0:

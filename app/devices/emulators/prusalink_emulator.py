@@ -196,14 +196,16 @@ class PrusaLinkEmulator:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    sim = PrintSim(Path(args.storage), args.print_s, Path(args.state_file) if args.state_file else None)
-    emulator = PrusaLinkEmulator(sim, DigestGuard(args.user, args.password), args.garbage)
-    runner = web.AppRunner(emulator.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port)
-    await site.start()
-    port = runner.addresses[0][1]
-    sys.stdout.write(f"READY {port}\n")
+    ports: list[int] = []
+    for i in range(args.count):  # --count N: N printers, one port each (benchmarks), state kept per printer
+        suffix = f"-{i}" if args.count > 1 else ""
+        state = Path(args.state_file + suffix) if args.state_file else None
+        sim = PrintSim(Path(args.storage + suffix), args.print_s, state, stamp=args.stamp)
+        runner = web.AppRunner(PrusaLinkEmulator(sim, DigestGuard(args.user, args.password), args.garbage).app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port + i if args.port else 0).start()
+        ports.append(runner.addresses[0][1])
+    sys.stdout.write("READY " + " ".join(map(str, ports)) + "\n")
     sys.stdout.flush()
     await asyncio.Event().wait()
 
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-file", default="")
     parser.add_argument("--print-s", type=float, default=6.0)
     parser.add_argument("--garbage", action="store_true")
+    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--stamp", action="store_true", help="benchmarks: nozzle reading = wall clock mod 1000")
     asyncio.run(serve(parser.parse_args(argv)))
 
 

@@ -18,6 +18,7 @@ class EmulatorProcess:
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.ports: list[int] = []
         self.ready_line = ""
 
     def start(self) -> EmulatorProcess:
@@ -43,7 +44,8 @@ class EmulatorProcess:
         parts = self.ready_line.split()
         if parts[:1] != ["READY"]:
             raise RuntimeError(f"{self.module}: unexpected first line {self.ready_line!r}")
-        self.port = int(parts[1])
+        self.ports = [int(p) for p in parts[1:]]
+        self.port = self.ports[0]
         return self
 
     def stderr(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -306,7 +307,7 @@ class NetworkDriver(DriverBase):
     def _http(self, headers: dict[str, str] | None = None, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
         timeout = httpx.Timeout(self.request_timeout_s, connect=self.connect_timeout_s)
         return httpx.AsyncClient(base_url=self.address, headers=headers or {}, auth=auth, timeout=timeout,
-                                 follow_redirects=False)
+                                 follow_redirects=False, verify=_tls_context(self.address))
 
     def _check(self, resp: httpx.Response, what: str) -> httpx.Response:
         if resp.status_code in (401, 403):
@@ -324,6 +325,22 @@ class NetworkDriver(DriverBase):
         if not isinstance(data, dict):
             raise BadReply(f"{self.where}: {what} answered {type(data).__name__}, not a JSON object")
         return data
+
+
+# httpx builds a fresh SSL context, loading a CA store, for every client unless given one: 0.1-0.2 s of the event
+# loop on each (re)connect of every machine. Plain-HTTP links get a context that is never used (and verifies
+# against no CA, so it could not be misused); HTTPS links share one verifying context per process.
+_UNUSED_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+_VERIFYING_TLS: ssl.SSLContext | None = None
+
+
+def _tls_context(address: str) -> ssl.SSLContext:
+    global _VERIFYING_TLS
+    if not address.lower().startswith("https://"):
+        return _UNUSED_TLS
+    if _VERIFYING_TLS is None:
+        _VERIFYING_TLS = ssl.create_default_context()
+    return _VERIFYING_TLS
 
 
 def _snippet(text: str, limit: int = 60) -> str:
