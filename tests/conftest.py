@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,3 +69,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Widget tests run last: once a QApplication exists, pytest-qt processes Qt events after every test, and
     leftovers of a closed window must not meet the plain asyncio tests that follow."""
     items.sort(key=lambda item: Path(str(item.fspath)).name.startswith(("test_ui_", "test_viz_")))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Like ``db_url`` for tests that need several databases of one kind (two linked sites): each call gives a
+    new, empty database on a real SQLite file or on the real PostgreSQL server."""
+    if request.param == "postgres" and not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("IMEWE_TEST_PG_URL is not set in CI: PostgreSQL tests must run")
+        pytest.skip("IMEWE_TEST_PG_URL not set (./dev test starts PostgreSQL and sets it)")
+    made: list[Iterator[str]] = []
+    count = [0]
+
+    def new() -> str:
+        count[0] += 1
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path / f'db{count[0]}' / 'imewe.sqlite3'}"
+        gen = _pg_database()
+        made.append(gen)
+        return next(gen)
+
+    yield new
+    for gen in made:
+        next(gen, None)  # drops the database

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 
 from app.core.sites.protocol import MAX_MESSAGE_BYTES, encode
@@ -12,20 +11,15 @@ from app.core.sites.protocol import MAX_MESSAGE_BYTES, encode
 from .test_sites_support import FDM, SiteRig, wait_for
 
 
-def _dump(rig: SiteRig) -> list[str]:
-    path = rig.db_url.removeprefix("sqlite:///")
-    con = sqlite3.connect(path)
-    try:
-        return list(con.iterdump())
-    finally:
-        con.close()
+def _dump(rig: SiteRig) -> dict[str, list[str]]:
+    return rig.dump()
 
 
-def test_malformed_oversized_and_out_of_order_messages_are_rejected_without_harm(tmp_path) -> None:
+def test_malformed_oversized_and_out_of_order_messages_are_rejected_without_harm(tmp_path, db_urls) -> None:
     async def go():
         quiet = {"heartbeat_s": 60.0, "summary_s": 1e6, "dead_after_s": 120.0}
-        a = await SiteRig(tmp_path, "alpha", **quiet).start()
-        b = await SiteRig(tmp_path, "beta", **quiet).start()
+        a = await SiteRig(tmp_path, "alpha", db_url=db_urls(), **quiet).start()
+        b = await SiteRig(tmp_path, "beta", db_url=db_urls(), **quiet).start()
         try:
             await b.core.fleet.register("P1", FDM, bring_up=True)
             await a.core.fleet.register("P1", FDM, bring_up=True)
@@ -89,8 +83,4 @@ def test_malformed_oversized_and_out_of_order_messages_are_rejected_without_harm
 
 
 def _count_jobs(rig: SiteRig) -> int:
-    con = sqlite3.connect(rig.db_url.removeprefix("sqlite:///"))
-    try:
-        return con.execute("select count(*) from jobs").fetchone()[0]
-    finally:
-        con.close()
+    return rig.rows("select count(*) from jobs")[0][0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 from uuid import UUID
 
 import pytest
@@ -21,11 +20,7 @@ S = JobState
 
 
 def _rows(rig: SiteRig, sql: str) -> list[tuple]:
-    con = sqlite3.connect(rig.db_url.removeprefix("sqlite:///"))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return rig.rows(sql)
 
 
 async def _move(rig: SiteRig, job_id: UUID, target: JobState) -> None:
@@ -44,12 +39,12 @@ def test_path_follows_the_state_machine() -> None:
 
 
 @pytest.mark.slow
-def test_100_offloads_through_10_cuts_and_restarts_land_exactly_once_and_agree(tmp_path) -> None:
+def test_100_offloads_through_10_cuts_and_restarts_land_exactly_once_and_agree(tmp_path, db_urls) -> None:
     rnd = random.Random(8)
 
     async def go():
-        a = await SiteRig(tmp_path, "origin").start()
-        b = await SiteRig(tmp_path, "remote").start()
+        a = await SiteRig(tmp_path, "origin", db_url=db_urls()).start()
+        b = await SiteRig(tmp_path, "remote", db_url=db_urls()).start()
         proxy = await CutProxy(b.port).start()
         try:
             await a.core.fleet.register("P-A", FDM, bring_up=True)
@@ -82,7 +77,12 @@ def test_100_offloads_through_10_cuts_and_restarts_land_exactly_once_and_agree(t
             def remote_ids() -> dict[str, str]:
                 return dict(_rows(b, "select key, job_id from site_offloads where direction='in'"))
 
-            await wait_for(lambda: len(remote_ids()) == 100, timeout=60, what="all 100 jobs at the remote site")
+            try:
+                await wait_for(lambda: len(remote_ids()) == 100, timeout=60, what="all 100 jobs at the remote site")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {len(remote_ids())} there, "
+                                     f"{_rows(a, 'select count(*) from site_outbox where acked_at is null')} "
+                                     f"not acknowledged") from None
             by_key = remote_ids()
             # The remote site works: planned, running, done; one job cancelled there by its operator.
             for n, job in enumerate(jobs[30:60]):

@@ -11,9 +11,10 @@ from app.core.domain.enums import JobState
 from .test_sites_support import FDM, SiteRig, wait_for
 
 
-def test_shared_items_comments_and_partial_offload(tmp_path) -> None:
+def test_shared_items_comments_and_partial_offload(tmp_path, db_urls) -> None:
     async def go():
-        a, b = await SiteRig(tmp_path, "alpha").start(), await SiteRig(tmp_path, "beta").start()
+        a = await SiteRig(tmp_path, "alpha", db_url=db_urls()).start()
+        b = await SiteRig(tmp_path, "beta", db_url=db_urls()).start()
         try:
             for s in (a, b):
                 await s.core.fleet.register("P1", FDM, bring_up=True)
@@ -73,10 +74,4 @@ def test_shared_items_comments_and_partial_offload(tmp_path) -> None:
 
 
 def _remote(rig: SiteRig) -> bool:
-    import sqlite3
-
-    con = sqlite3.connect(rig.db_url.removeprefix("sqlite:///"))
-    try:
-        return con.execute("select count(*) from jobs").fetchone()[0] == 1
-    finally:
-        con.close()
+    return rig.rows("select count(*) from jobs")[0][0] == 1

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.core.bus import EventBus
 from app.core.clock import Clock, SystemClock
 from app.core.fleet.service import FleetService
@@ -18,7 +20,7 @@ from app.core.kernel import Kernel
 from app.core.sites.config import SitesConfig
 from app.core.sites.identity import load_or_create_identity
 from app.core.sites.service import SitesService
-from app.core.store.db import Store, open_store
+from app.core.store.db import Store, _make_engine, open_store
 
 FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"], "loaded_material": "pla",
        "max_power_w": 350}
@@ -56,11 +58,12 @@ def mini_core(db_url: str, clock: Clock) -> MiniCore:
 class SiteRig:
     """One Imewe site: its own home folder, SQLite file, identity and site-link service."""
 
-    def __init__(self, root: Path, name: str, clock: Clock | None = None, **cfg: Any) -> None:
+    def __init__(self, root: Path, name: str, clock: Clock | None = None, db_url: str | None = None,
+                 **cfg: Any) -> None:
         self.name = name
         self.clock = clock or SystemClock()
         self.home = root / name
-        self.db_url = f"sqlite:///{self.home / 'imewe.sqlite3'}"
+        self.db_url = db_url or f"sqlite:///{self.home / 'imewe.sqlite3'}"
         self.cfg = cfg
         self.port = 0
         self.core: MiniCore | None = None
@@ -94,6 +97,25 @@ class SiteRig:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+    def dump(self) -> dict[str, list[str]]:
+        """Every row of every table, in a stable order: to check that nothing was written."""
+        engine = _make_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return {name: sorted(repr(tuple(r)) for r in conn.execute(sa.text(f"SELECT * FROM {name}")))
+                        for name in sorted(sa.inspect(conn).get_table_names())}
+        finally:
+            engine.dispose()
+
+    def rows(self, sql: str) -> list[tuple]:
+        """What the site's database holds now, read on a connection of its own (SQLite or PostgreSQL)."""
+        engine = _make_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql))]
+        finally:
+            engine.dispose()
 
 
 async def wait_for(cond: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0, what: str = "condition") -> None:

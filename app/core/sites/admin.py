@@ -16,6 +16,7 @@ from uuid import UUID
 from app.core import audit
 from app.core.clock import Clock
 from app.core.domain.entities import Job
+from app.core.domain.enums import JobState
 from app.core.domain.errors import NotFoundError, ValidationError
 from app.core.sites import repo
 from app.core.sites.errors import BadSiteId, SiteError
@@ -175,6 +176,13 @@ class SiteAdmin:
         body = {"name": job.name, "spec": spec_from_job(job, idx), "parts": idx}
 
         def write(conn) -> Offload:
+            # The job's row lock makes offloads of one job queue up (four CLIs at once on PostgreSQL included):
+            # each one sees the offloads the others committed before it.
+            state = repo.lock_job(conn, str(job.id))
+            if state is None:
+                raise NotFoundError(f"job {job.name} is no longer in the store")
+            if JobState(state).terminal or JobState(state).active:
+                raise ValidationError(f"job {job.name} is {state}; only waiting jobs can be sent", "job")
             for o in repo.offloads_for_job(conn, str(job.id)):
                 if o.direction == "out" and o.state in OPEN_STATES and set(o.parts) & set(idx):
                     raise ValidationError(f"job {job.name} is already sent to a linked site ({o.key[:8]})", "job")
@@ -198,9 +206,8 @@ class SiteAdmin:
         def write(conn) -> Offload:
             cur = repo.get_offload(conn, o.key)
             assert cur is not None
-            if cur.cancel_requested:
-                return cur
-            repo.update_offload(conn, o.key, cancel_requested=True, updated_at=now)
+            if not repo.flag_cancel(conn, o.key, now):
+                return cur  # already asked for, here or by another process at the same moment
             repo.enqueue(conn, o.peer_id, new_key(), "offload.cancel", {"offload": o.key, "reason": reason[:1000]},
                          now)
             audit.record(conn, self.clock.now(), actor, "site.offload.cancel", f"offload:{o.key}", None,

@@ -65,19 +65,18 @@ async def _reliable(svc: SitesService, link: Link, msg: Message) -> None:
 
 
 def _share(conn, peer: str, key: str, body: dict, now: float) -> None:
-    if repo.inbox_seen(conn, peer, key):
+    if not repo.inbox_claim(conn, peer, key, "share", now):
         return
-    repo.inbox_add(conn, peer, key, "share", now)
     repo.put_shared(conn, peer, body["kind"], body["id"], body["name"], body["version"], body["item"], now)
 
 
 def _comment(conn, peer: str, key: str, body: dict, now: float) -> None:
-    if repo.inbox_seen(conn, peer, key):
+    if not repo.inbox_claim(conn, peer, key, "comment", now):
         return
     o = repo.get_offload(conn, body["offload"])
     if o is None or o.peer_id != peer:
+        # Raising rolls the claim back with the rest: the key stays unseen.
         raise MessageRejected("unknown_offload", "no offload shared with your site has that key", key)
-    repo.inbox_add(conn, peer, key, "comment", now)
     repo.add_comment(conn, key, o.key, peer, body["author"], body["text"], body["at"])
 
 

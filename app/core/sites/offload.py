@@ -97,11 +97,10 @@ class OffloadEngine:
 
         def write() -> bool:
             with self.store.begin() as conn:
-                if repo.inbox_seen(conn, peer_id, key):
+                if not repo.inbox_claim(conn, peer_id, key, "offload.request", now):
                     return False
                 if repo.get_offload(conn, key) is not None:
                     raise MessageRejected("conflict", "that offload key is already in use here", key)
-                repo.inbox_add(conn, peer_id, key, "offload.request", now)
                 if built is None:
                     o = Offload(key, "in", peer_id, None, str(body["name"])[:200], list(body["parts"]), "REJECTED",
                                 ["REJECTED"] * parts_n, reason=reason[:1000], version=1, created_at=now,
@@ -129,13 +128,12 @@ class OffloadEngine:
 
         def write() -> Offload | None:
             with self.store.begin() as conn:
-                if repo.inbox_seen(conn, peer_id, key):
+                if not repo.inbox_claim(conn, peer_id, key, "offload.cancel", now):
                     return None
-                repo.inbox_add(conn, peer_id, key, "offload.cancel", now)
                 o = repo.get_offload(conn, body["offload"])
                 if o is None or o.direction != "in" or o.peer_id != peer_id:
                     return None
-                repo.update_offload(conn, o.key, cancel_requested=True, updated_at=now)
+                repo.flag_cancel(conn, o.key, now)
                 return o
 
         o = await self.store.run(write)
@@ -158,16 +156,19 @@ class OffloadEngine:
             with self.store.begin() as conn:
                 rows = ([o for k in keys if (o := repo.get_offload(conn, k))] if keys is not None
                         else repo.list_offloads(conn, "in", open_only=True))
+                rows = [o for o in rows if o.direction == "in" and o.job_id is not None and o.state not in FINAL]
+                stored = repo.job_states(conn, [o.job_id for o in rows if o.job_id])
                 for o in rows:
-                    if o.direction != "in" or o.job_id is None or o.state in FINAL:
+                    if o.job_id not in stored:
                         continue
-                    job = self._repo.get(conn, UUID(o.job_id))
-                    states = [p.state.value for p in job.parts]
-                    if job.state.value == o.state and states == o.part_states:
+                    state, states = stored[o.job_id]
+                    if state == o.state and states == o.part_states:
                         continue
-                    o.state, o.part_states, o.version = job.state.value, states, o.version + 1
-                    repo.update_offload(conn, o.key, state=o.state, part_states=states, version=o.version,
-                                        updated_at=now)
+                    o.state, o.part_states, o.version = state, states, o.version + 1
+                    # Another process may send the same status at the same time: one version, one message.
+                    if not repo.move_offload(conn, o.key, o.version, state=o.state, part_states=states,
+                                             version=o.version, updated_at=now):
+                        continue
                     repo.enqueue(conn, o.peer_id, new_key(), "offload.status", _status_body(o), now)
                     sent += 1
             return sent
@@ -183,20 +184,20 @@ class OffloadEngine:
 
         def write() -> Offload | None:
             with self.store.begin() as conn:
-                if repo.inbox_seen(conn, peer_id, key):
+                if not repo.inbox_claim(conn, peer_id, key, "offload.status", now):
                     return None
                 o = repo.get_offload(conn, body["offload"])
                 if o is None or o.direction != "out" or o.peer_id != peer_id:
                     raise MessageRejected("unknown_offload", "no offload of ours with that key", key)
-                repo.inbox_add(conn, peer_id, key, "offload.status", now)
-                if body["version"] <= o.version:
-                    return None  # an older status arriving late: the newer one already counts
                 if len(body["part_states"]) != len(o.parts):
                     raise MessageRejected("schema", "offload.status: one state per part sent", key)
                 o.state, o.part_states, o.version = state, list(body["part_states"]), body["version"]
                 o.reason, o.remote_job_id = body["reason"], body.get("remote_job_id") or o.remote_job_id
-                repo.update_offload(conn, o.key, state=o.state, part_states=o.part_states, version=o.version,
-                                    reason=o.reason, remote_job_id=o.remote_job_id, updated_at=now)
+                # Newest version wins; an older status arriving late (or at once in another process) changes nothing.
+                if not repo.move_offload(conn, o.key, o.version, state=o.state, part_states=o.part_states,
+                                         version=o.version, reason=o.reason, remote_job_id=o.remote_job_id,
+                                         updated_at=now):
+                    return None
                 return o
 
         o = await self.store.run(write)
@@ -240,16 +241,18 @@ class OffloadEngine:
         """Bring every job we sent in line with its last reported state (after a restart, or a failed pass)."""
 
         def read() -> list[Offload]:
-            out = []
             with self.store.connect() as conn:
-                for o in repo.list_offloads(conn, "out"):
-                    if o.job_id is None or o.state not in _JOB_STATES:
-                        continue
-                    job = self._repo.get(conn, UUID(o.job_id))
-                    parts = [job.parts[i].state.value for i in o.parts if i < len(job.parts)]
-                    whole = len(o.parts) == len(job.parts)
-                    if (whole and job.state.value != o.state) or parts != o.part_states:
-                        out.append(o)
+                rows = [o for o in repo.list_offloads(conn, "out") if o.job_id is not None and o.state in _JOB_STATES]
+                stored = repo.job_states(conn, [o.job_id for o in rows if o.job_id])
+            out = []
+            for o in rows:
+                if o.job_id not in stored:
+                    continue
+                state, states = stored[o.job_id]
+                parts = [states[i] for i in o.parts if i < len(states)]
+                whole = len(o.parts) == len(states)
+                if (whole and state != o.state) or parts != o.part_states:
+                    out.append(o)
             return out
 
         stale = await self.store.run(read)

@@ -1,4 +1,10 @@
-"""Store access for site links. Functions take a Connection (one transaction) and hand out plain objects."""
+"""Store access for site links. Functions take a Connection (one transaction) and hand out plain objects.
+
+Exactly once is the database's job, on SQLite and on PostgreSQL alike: a message key is claimed by inserting it
+(a primary key, ``ON CONFLICT DO NOTHING``), a job is locked (``SELECT ... FOR UPDATE``) before its open offloads
+are counted, and versions and flags move by compare-and-set. Never read-then-insert: under PostgreSQL's
+READ COMMITTED two transactions both read "not there yet".
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.core.store import schema as core_t
 from app.core.store import schema_sites as t
 
 ALLOWED, PENDING, REVOKED = "allowed", "pending", "revoked"
 MAX_PENDING = 100  # unknown sites remembered for an admin to accept; more are only logged
+MAX_PENDING_PER_ADDRESS = 5  # ... and at most this many from one network address (one host minting IDs)
 
 
 @dataclass(slots=True)
@@ -56,6 +64,25 @@ class OutboxItem:
     body: dict[str, Any]
 
 
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which knows ``ON CONFLICT`` (SQLite and PostgreSQL spell it the same)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _upsert(conn: Connection, table: sa.Table, row: dict[str, Any], keys: list[str],
+            where: Any = None) -> bool:
+    """Insert the row, or update it in place when its key exists (and ``where`` holds). True if written."""
+    ins = _insert(conn, table).values(**row)
+    changes = {k: ins.excluded[k] for k in row if k not in keys}
+    # RETURNING, not rowcount: the PostgreSQL driver reports no row count for an INSERT ... ON CONFLICT.
+    stmt = ins.on_conflict_do_update(index_elements=keys, set_=changes, where=where).returning(table.c[keys[0]])
+    return conn.execute(stmt).first() is not None
+
+
 # ---------------------------------------------------------------- peers
 def _peer(r: Any) -> Peer:
     return Peer(r.site_id, r.name, r.address, r.state, r.cert_der, r.added_at, r.updated_at, r.last_seen,
@@ -73,27 +100,28 @@ def list_peers(conn: Connection) -> list[Peer]:
 
 
 def put_peer(conn: Connection, peer: Peer) -> None:
-    row = {k: getattr(peer, k) for k in Peer.__slots__}
-    if get_peer(conn, peer.site_id) is None:
-        conn.execute(t.site_peers.insert(), [row])
-    else:
-        row.pop("site_id")
-        conn.execute(t.site_peers.update().where(t.site_peers.c.site_id == peer.site_id).values(**row))
+    _upsert(conn, t.site_peers, {k: getattr(peer, k) for k in Peer.__slots__}, ["site_id"])
 
 
 def update_peer(conn: Connection, site_id: str, **values: Any) -> None:
     conn.execute(t.site_peers.update().where(t.site_peers.c.site_id == site_id).values(**values))
 
 
-def record_attempt(conn: Connection, site_id: str, now: float, error: str, name: str = "") -> Peer | None:
-    """A refused site: counted on its row; an unknown one becomes pending (while there is room)."""
+def record_attempt(conn: Connection, site_id: str, now: float, error: str, name: str = "",
+                   address: str = "") -> Peer | None:
+    """A refused site: counted on its row; an unknown one becomes pending while there is room, overall and for
+    its network address. A pending site keeps the address it knocked from (host only) for the admin to see;
+    it is not dialed, since the site listens on its own port."""
     peer = get_peer(conn, site_id)
     if peer is None:
+        c = t.site_peers.c
         pending = conn.execute(sa.select(sa.func.count()).select_from(t.site_peers)
-                               .where(t.site_peers.c.state == PENDING)).scalar_one()
-        if pending >= MAX_PENDING:
+                               .where(c.state == PENDING)).scalar_one()
+        same_host = conn.execute(sa.select(sa.func.count()).select_from(t.site_peers)
+                                 .where(c.state == PENDING, c.address == address)).scalar_one() if address else 0
+        if pending >= MAX_PENDING or same_host >= MAX_PENDING_PER_ADDRESS:
             return None
-        peer = Peer(site_id, name[:200], "", PENDING, None, now, now)
+        peer = Peer(site_id, name[:200], address[:300], PENDING, None, now, now)
     peer.attempts += 1
     peer.last_attempt_at = now
     peer.last_error = error[:500]
@@ -128,13 +156,12 @@ def outbox_counts(conn: Connection) -> dict[str, int]:
     return {p: n for p, n in conn.execute(q)}
 
 
-def inbox_seen(conn: Connection, peer_id: str, key: str) -> bool:
-    q = sa.select(t.site_inbox.c.key).where(t.site_inbox.c.peer_id == peer_id, t.site_inbox.c.key == key)
-    return conn.execute(q).first() is not None
-
-
-def inbox_add(conn: Connection, peer_id: str, key: str, type_: str, now: float) -> None:
-    conn.execute(t.site_inbox.insert(), [{"peer_id": peer_id, "key": key, "type": type_, "received_at": now}])
+def inbox_claim(conn: Connection, peer_id: str, key: str, type_: str, now: float) -> bool:
+    """Mark a message key as received. True for the first claim only, whoever else claims it at the same time
+    (the second waits for the first to commit, then finds the key)."""
+    ins = _insert(conn, t.site_inbox).values(peer_id=peer_id, key=key, type=type_, received_at=now)
+    stmt = ins.on_conflict_do_nothing(index_elements=["peer_id", "key"]).returning(t.site_inbox.c.key)
+    return conn.execute(stmt).first() is not None
 
 
 # ---------------------------------------------------------------- offloads
@@ -171,21 +198,52 @@ def update_offload(conn: Connection, key: str, **values: Any) -> None:
     conn.execute(t.site_offloads.update().where(t.site_offloads.c.key == key).values(**values))
 
 
+def move_offload(conn: Connection, key: str, below_version: int, **values: Any) -> bool:
+    """Compare-and-set: write ``values`` only if the stored version is below ``below_version``."""
+    c = t.site_offloads.c
+    res = conn.execute(t.site_offloads.update().where(c.key == key, c.version < below_version).values(**values))
+    return res.rowcount == 1
+
+
+def flag_cancel(conn: Connection, key: str, now: float) -> bool:
+    """Set the cancel flag once: True only for the transaction that set it."""
+    c = t.site_offloads.c
+    res = conn.execute(t.site_offloads.update().where(c.key == key, c.cancel_requested.is_(False))
+                       .values(cancel_requested=True, updated_at=now))
+    return res.rowcount == 1
+
+
+def job_states(conn: Connection, job_ids: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """The state of each job and of its parts in order, in two queries whatever the number of jobs (the
+    status sweeps run often; one query per job is too slow on a remote database)."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    for i in range(0, len(job_ids), 500):
+        chunk = job_ids[i:i + 500]
+        jc, pc = core_t.jobs.c, core_t.parts.c
+        for jid, state in conn.execute(sa.select(jc.id, jc.state).where(jc.id.in_(chunk))):
+            out[jid] = (state, [])
+        q = sa.select(pc.job_id, pc.state).where(pc.job_id.in_(chunk)).order_by(pc.job_id, pc.idx)
+        for jid, state in conn.execute(q):
+            if jid in out:
+                out[jid][1].append(state)
+    return out
+
+
+def lock_job(conn: Connection, job_id: str) -> str | None:
+    """Lock our job's row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's write transaction
+    already excludes other writers) and return its current state; None if there is no such job."""
+    q = sa.select(core_t.jobs.c.state).where(core_t.jobs.c.id == job_id).with_for_update()
+    return conn.execute(q).scalar_one_or_none()
+
+
 # ---------------------------------------------------------------- shared items, comments, summaries
 def put_shared(conn: Connection, peer_id: str, kind: str, item_id: str, name: str, version: int,
                body: dict[str, Any], now: float) -> bool:
     """Keep the newest version of a shared item; an older or equal one changes nothing."""
-    c = t.site_shared.c
-    where = (c.peer_id == peer_id, c.kind == kind, c.item_id == item_id)
-    have = conn.execute(sa.select(c.version).where(*where)).first()
-    if have is not None and have[0] >= version:
-        return False
-    row = {"name": name, "version": version, "body": body, "received_at": now}
-    if have is None:
-        conn.execute(t.site_shared.insert(), [{"peer_id": peer_id, "kind": kind, "item_id": item_id, **row}])
-    else:
-        conn.execute(t.site_shared.update().where(*where).values(**row))
-    return True
+    row = {"peer_id": peer_id, "kind": kind, "item_id": item_id, "name": name, "version": version, "body": body,
+           "received_at": now}
+    return _upsert(conn, t.site_shared, row, ["peer_id", "kind", "item_id"],
+                   where=t.site_shared.c.version < version)
 
 
 def list_shared(conn: Connection, kind: str | None = None) -> list[dict[str, Any]]:
@@ -207,11 +265,7 @@ def comments(conn: Connection, offload_key: str) -> list[dict[str, Any]]:
 
 
 def put_summary(conn: Connection, peer_id: str, body: dict[str, Any], now: float) -> None:
-    c = t.site_summaries.c
-    if conn.execute(sa.select(c.peer_id).where(c.peer_id == peer_id)).first() is None:
-        conn.execute(t.site_summaries.insert(), [{"peer_id": peer_id, "body": body, "received_at": now}])
-    else:
-        conn.execute(t.site_summaries.update().where(c.peer_id == peer_id).values(body=body, received_at=now))
+    _upsert(conn, t.site_summaries, {"peer_id": peer_id, "body": body, "received_at": now}, ["peer_id"])
 
 
 def summaries(conn: Connection) -> dict[str, tuple[dict[str, Any], float]]:
