@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from app.core.api.channel import process_alive
+from app.core.api.operations import SiteOps
 from app.core.bus import EventBus
 from app.core.clock import Clock, ScaledClock, SystemClock
 from app.core.config import Config, load_config
@@ -24,12 +27,16 @@ from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
+from app.core.ownership import OwnerIdentity, Ownership, SiteLock, site_lock
 from app.core.production import ProductionService
+from app.core.sites.admin import SiteAdmin
+from app.core.sites.identity import load_or_create_identity
 from app.core.store.db import Store, open_store
 from app.core.telemetry.service import TelemetryService
 from app.core.telemetry.wiring import build_telemetry
 
 if TYPE_CHECKING:
+    from app.core.api.server import ControlServer
     from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
     from app.core.sites.service import SitesService
     from app.ui.ports import Ports
@@ -55,10 +62,25 @@ class Core:
     sites: SitesService | None = None
     discovery: ZeroconfDiscovery | None = None
     demo_feed: DemoJobFeed | None = None
+    ownership: Ownership | None = None
+    control: ControlServer | None = None
 
     @property
     def drivers(self):
         return self.machines.drivers
+
+
+@dataclass(slots=True)
+class StoreCore:
+    """A process that does not own the site (a CLI command): the store with the fleet and jobs services."""
+
+    config: Config
+    store: Store
+    bus: EventBus
+    clock: Clock
+    kernel: Kernel
+    fleet: FleetService
+    jobs: JobService
 
 
 def log_file(config: Config) -> Path:
@@ -109,7 +131,11 @@ def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | 
 
 
 def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False,
-               connect_machines: bool = True, plan_budget_s: float | None = None) -> Core:
+               connect_machines: bool = True, plan_budget_s: float | None = None,
+               lock: SiteLock | None = None, command: str = "serve") -> Core:
+    """The core of the process that owns the site. Nothing that acts as the owner (machines, telemetry, energy,
+    production and its crash recovery) starts before the ``ownership`` service has taken the site's lock, and a
+    boot on a site that has an owner stops there with SiteBusyError."""
     config.paths.ensure()
     clock = clock or SystemClock()
     store = open_store(config.db_url)
@@ -117,15 +143,17 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     fleet = FleetService(store, bus, clock)
     jobs = JobService(store, bus, clock, fleet.list)
     kernel = Kernel(store, bus, clock, fleet, jobs)
+    ownership = Ownership(lock or site_lock(config.paths.home, config.db_url, command))
+    kernel.add(ownership)
     factory = (lambda node: driver_for(node, clock, config)) if connect_machines else None
     machines = MachineRoom(fleet, bus, clock, factory)
-    kernel.add(machines, depends_on=("fleet",))
+    kernel.add(machines, depends_on=("fleet", "ownership"))
     telemetry = build_telemetry(config, store, bus, clock, materials_of=lambda n: _materials(fleet, n))
-    kernel.add(telemetry, depends_on=("fleet",))
+    kernel.add(telemetry, depends_on=("fleet", "ownership"))
     holder: dict[str, ProductionService] = {}
     energy = build_energy(config, store, bus, clock, demo=demo,
                           part_of=lambda node, job: holder["p"].part_of(node, job) if "p" in holder else None)
-    kernel.add(energy)
+    kernel.add(energy, depends_on=("ownership",))
     scheduler_cfg = config.section("scheduler")
     production = ProductionService(
         fleet, jobs, bus, clock, machines.drivers, store=store,
@@ -133,10 +161,69 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
             scheduler_cfg.get("plan_budget_s", 0.3 if demo else 1.0)),
         forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
         energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
-        mode=str(scheduler_cfg.get("mode", "plan")))
+        mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership)
     holder["p"] = production
-    kernel.add(production, depends_on=("jobs", "machines", "energy"))
-    return Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, telemetry, energy, demo)
+    kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))
+    return Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, telemetry, energy, demo,
+                ownership=ownership)
+
+
+def build_store_core(config: Config, clock: Clock | None = None) -> StoreCore:
+    """The core of a process that does not own the site: the fleet and jobs services over the store."""
+    config.paths.ensure()
+    clock = clock or SystemClock()
+    store = open_store(config.db_url)
+    bus = EventBus()
+    fleet = FleetService(store, bus, clock)
+    jobs = JobService(store, bus, clock, fleet.list)
+    return StoreCore(config, store, bus, clock, Kernel(store, bus, clock, fleet, jobs), fleet, jobs)
+
+
+def claim_site(config: Config, command: str) -> SiteLock:
+    """Take the site's lock now, before anything slow starts; SiteBusyError names the owner if there is one."""
+    config.paths.ensure()
+    lock = site_lock(config.paths.home, config.db_url, command)
+    lock.acquire()
+    return lock
+
+
+def site_owner(config: Config) -> OwnerIdentity | None:
+    """The live owner of the site, as the lock tells it (whether or not its control channel answers)."""
+    owner = site_lock(config.paths.home, config.db_url, "").owner()
+    if owner is None:
+        return None
+    if owner.host == socket.gethostname() and not process_alive(owner.pid):
+        return None  # a lock file left by a killed owner: the OS released its lock
+    return owner
+
+
+def site_admin(config: Config, store: Store, clock: Clock) -> SiteAdmin:
+    identity = load_or_create_identity(config.paths.keys, config.site_name)
+    return SiteAdmin(store, clock, identity)
+
+
+def site_ops(core: Core | StoreCore, actor: str = "cli") -> SiteOps:
+    """What control-channel operations act on: the owner's live services, or the store-side ones."""
+    if isinstance(core, Core):
+        link = core.sites
+        admin = (lambda: link.admin) if link is not None else (lambda: site_admin(core.config, core.store,
+                                                                                  core.clock))
+        me = core.ownership.lock.owner() if core.ownership is not None else None
+        return SiteOps(core.kernel, core.fleet, core.jobs, admin, str(core.config.paths.home),
+                       core.config.site_name, replan=core.production.request_replan,
+                       owner={"pid": me.pid, "command": me.command} if me else None, actor=actor)
+    return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
+                   str(core.config.paths.home), core.config.site_name, actor=actor)
+
+
+def wire_control_channel(core: Core, command: str) -> None:
+    """The owner's local control channel, for the CLI and other windows on this site."""
+    from app.core.api.server import ControlServer
+
+    server = ControlServer(core.config.paths.home, site_ops(core), command)
+    needs = ("ownership", "jobs") + (("sites",) if core.sites is not None else ())
+    core.kernel.add(server, depends_on=needs)
+    core.control = server
 
 
 def _materials(fleet: FleetService, node_id) -> dict[str, float]:
@@ -146,12 +233,12 @@ def _materials(fleet: FleetService, node_id) -> dict[str, float]:
         return {}
 
 
-def build_demo_core(config: Config, scale: float | None = None) -> Core:
+def build_demo_core(config: Config, scale: float | None = None, lock: SiteLock | None = None) -> Core:
     """A site with the simulated demo fleet on a clock running ``scale`` times faster than real time, starting
     at dawn on midsummer's day so the solar charts move."""
     start = datetime(2026, 6, 21, 5, 0, tzinfo=UTC)
     return build_core(config, ScaledClock(scale or config.demo_scale, start=start), demo=True,
-                      connect_machines=False)
+                      connect_machines=False, lock=lock, command="demo")
 
 
 async def start_demo(core: Core, *, feed: bool = True) -> None:
@@ -180,18 +267,17 @@ async def stop_demo(core: Core) -> None:
 
 
 @asynccontextmanager
-async def running_core(home: str | None = None, db_url: str | None = None,
-                       clock: Clock | None = None, *, connect_machines: bool = False) -> AsyncIterator[Core]:
-    """Boot the core for one CLI command or test, and always shut it down cleanly. One-shot commands do not
-    connect to machines unless asked."""
+async def store_core(home: str | None = None, db_url: str | None = None,
+                     clock: Clock | None = None) -> AsyncIterator[StoreCore]:
+    """Boot the store-side core for one CLI command, and always shut it down cleanly. It never drives machines,
+    plans or recovers: that is the owner's work."""
     config = load_config(home, db_url)
     setup_logging(config)
-    core = build_core(config, clock, connect_machines=connect_machines)
+    core = build_store_core(config, clock)
     try:
         await core.kernel.boot()
         yield core
     finally:
-        await stop_demo(core)
         await core.kernel.shutdown()
 
 
@@ -213,33 +299,6 @@ def node_token(config: Config) -> str:
     return token
 
 
-def free_capacity(core: Core, horizon_h: float = 24.0) -> list[dict[str, Any]]:
-    """Per process: from when machines are free in the current plan, up to the horizon (for linked sites)."""
-    now = core.clock.now()
-    end = now + timedelta(hours=horizon_h)
-    busy_until: dict = {}
-    plan = core.production.plan
-    for row in plan.rows if plan else []:
-        busy_until[row.node_id] = max(busy_until.get(row.node_id, now), row.end)
-    windows: dict[str, dict[str, Any]] = {}
-    for node in core.fleet.list():
-        if not node.state.in_service:
-            continue
-        free_from = min(max(busy_until.get(node.id, now), now), end)
-        w = windows.setdefault(node.process.value, {"process": node.process.value, "start": free_from,
-                                                    "end": end, "machines": 0})
-        w["machines"] += 1
-        w["start"] = min(w["start"], free_from)
-    return [dict(w, start=w["start"].isoformat(), end=w["end"].isoformat()) for w in windows.values()
-            if w["start"] < end]
-
-
-def energy_now(core: Core) -> dict[str, Any] | None:
-    st = core.energy.status()
-    return {"solar_w": (st.get("solar_kw") or 0.0) * 1000.0, "battery_pct": (st.get("battery_soc") or 0.0) * 100.0,
-            "price_per_kwh": st.get("price") or 0.0}
-
-
 def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool = True) -> None:
     """What a running site adds to the one-shot core: network discovery of machines (when enabled) and the
     links to other sites (listening on the ``[sites]`` port)."""
@@ -252,8 +311,8 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
             return len(telemetry.alerts.open_alerts())
 
         link = make_sites_service(core.config, core.store, core.bus, core.clock, core.jobs, core.fleet.list,
-                                  SummarySources(core.fleet.list, capacity=lambda: free_capacity(core),
-                                                 energy=lambda: energy_now(core), alerts=open_alerts))
+                                  SummarySources(core.fleet.list, capacity=core.production.free_capacity,
+                                                 energy=core.energy.now_summary, alerts=open_alerts))
         core.kernel.add(link, depends_on=("jobs",))
         core.sites = link
         core.production.exclude_jobs(link.admin.offloaded_job_ids)
@@ -269,8 +328,9 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
         core.discovery = disc
 
 
-def wire_optional_services(core: Core) -> None:
+def wire_optional_services(core: Core, command: str = "serve") -> None:
     wire_site_services(core)
+    wire_control_channel(core, command)
 
 
 def ui_ports(core: Core) -> Ports:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.bootstrap import Core
+from app.bootstrap import StoreCore
 from app.cli.output import add_json_flag, emit, when, with_core
 from app.core.store.repositories import AuditRepo
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(handler=lambda args: with_core(args, lambda c: _list(args, c)))
 
 
-async def _list(args: argparse.Namespace, core: Core) -> int:
+async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     def read():
         with core.store.connect() as conn:
             return AuditRepo().list(conn, max(1, min(args.limit, 10_000)), args.target)

@@ -19,6 +19,7 @@ from app import bootstrap
 from app.core.config import Config, load_config
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
+from app.core.ownership import SiteLock
 
 TABS = ("fleet", "jobs", "timeline", "alerts", "energy", "sites")
 
@@ -55,27 +56,33 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _demo_config(args, args.home or temp_home)
         bootstrap.setup_logging(config)
-        if args.text:
-            return asyncio.run(_text(config, args.run_for))
-        return _window(config, args)
+        # On a real home (--home) the demo owns that site like 'imewe serve' would, so it refuses beside one.
+        lock = bootstrap.claim_site(config, "demo")
+        try:
+            if args.text:
+                return asyncio.run(_text(config, lock, args.run_for))
+            return _window(config, lock, args)
+        finally:
+            lock.release()
     finally:
         if temp_home:
             shutil.rmtree(temp_home, ignore_errors=True)
 
 
-async def _started(config: Config) -> bootstrap.Core:
-    core = bootstrap.build_demo_core(config, config.demo_scale)
+async def _started(config: Config, lock: SiteLock) -> bootstrap.Core:
+    core = bootstrap.build_demo_core(config, config.demo_scale, lock=lock)
     bootstrap.wire_site_services(core, discovery=False)
+    bootstrap.wire_control_channel(core, "demo")
     await core.kernel.boot()
     await bootstrap.start_demo(core)
     return core
 
 
-def _window(config: Config, args: argparse.Namespace) -> int:
+def _window(config: Config, lock: SiteLock, args: argparse.Namespace) -> int:
     from app.ui.runner import run_app, show_window
 
     async def main(app: Any) -> int:
-        core = await _started(config)
+        core = await _started(config, lock)
         try:
             return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
                                      run_for_s=args.run_for, tab=args.tab)
@@ -86,8 +93,8 @@ def _window(config: Config, args: argparse.Namespace) -> int:
     return run_app(main, headless=args.headless)
 
 
-async def _text(config: Config, run_for: float | None) -> int:
-    core = await _started(config)
+async def _text(config: Config, lock: SiteLock, run_for: float | None) -> int:
+    core = await _started(config, lock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import Core
-from app.cli.output import add_json_flag, emit, table, when, with_core
-from app.core.domain.entities import Job
+from app.bootstrap import StoreCore
+from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
+from app.core.api.views import job_dict
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
 
@@ -32,12 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--due", help="due date, ISO (2026-12-01T17:00)")
     s.add_argument("--file", help="the part's model or G-code file")
     add_json_flag(s)
-    s.set_defaults(handler=lambda a: with_core(a, lambda c: _submit(a, c)))
+    s.set_defaults(handler=_submit)
 
     b = js.add_parser("batch", help="submit many jobs at once from a JSON list (all or nothing)")
     b.add_argument("spec", type=Path)
     add_json_flag(b)
-    b.set_defaults(handler=lambda a: with_core(a, lambda c: _batch(a, c)))
+    b.set_defaults(handler=_batch)
 
     ls = js.add_parser("list", help="list jobs")
     ls.add_argument("--state", help="only jobs in this state")
@@ -47,32 +48,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(handler=lambda a: with_core(a, lambda c: _list(a, c)))
 
     for name, fn, help_ in (("show", _show, "one job with its parts"), ("parts", _parts, "a job's parts"),
-                            ("timeline", _timeline, "every state change of a job and its parts"),
-                            ("cancel", _cancel, "cancel a job"),
-                            ("reschedule", _reschedule, "send a job back to the planner")):
+                            ("timeline", _timeline, "every state change of a job and its parts")):
         x = js.add_parser(name, help=help_)
         x.add_argument("job", help="job id or its first characters")
         add_json_flag(x)
         x.set_defaults(handler=lambda a, fn=fn: with_core(a, lambda c: fn(a, c)))
+    for name, help_, text in (("cancel", "cancel a job", lambda d: f"{d['name']}: {d['state']}"),
+                              ("reschedule", "send a job back to the planner",
+                               lambda d: f"{d['name']}: back to the planner ({d['state']})")):
+        x = js.add_parser(name, help=help_)
+        x.add_argument("job", help="job id or its first characters")
+        add_json_flag(x)
+        x.set_defaults(handler=lambda a, name=name, text=text: _on_job(a, f"jobs.{name}", {}, text))
 
     pr = js.add_parser("priority", help="change a job's priority (1-10, 10 most urgent)")
     pr.add_argument("job")
     pr.add_argument("priority")
     add_json_flag(pr)
-    pr.set_defaults(handler=lambda a: with_core(a, lambda c: _priority(a, c)))
+    pr.set_defaults(handler=lambda a: _on_job(a, "jobs.priority", {"priority": a.priority},
+                                              lambda d: f"{d['name']}: priority {d['priority']}"))
 
     from app.cli.cmd_offload import add_offload_parser
 
     add_offload_parser(js)
-
-
-def job_dict(j: Job) -> dict[str, Any]:
-    return {"id": j.id, "name": j.name, "state": j.state, "priority": j.priority, "submitted_at": j.submitted_at,
-            "due_at": j.due_at, "completed_at": j.completed_at, "progress": round(j.progress, 1),
-            "estimated_duration_s": j.estimated_duration_s, "estimated_energy_kwh": j.estimated_energy_kwh,
-            "parts": [{"id": p.id, "name": p.name, "process": p.process, "material": p.material_type,
-                       "size_mm": list(p.size_mm), "quantity": p.quantity, "state": p.state,
-                       "assigned_node": p.assigned_node, "progress": p.progress} for p in j.parts]}
 
 
 def _read_json(path: Path) -> Any:
@@ -86,7 +84,17 @@ def _read_json(path: Path) -> Any:
         raise ValidationError(f"{path} is not a readable JSON file: {exc}") from exc
 
 
-async def _submit(args: argparse.Namespace, core: Core) -> int:
+def _absolute_files(data: Any, base: Path) -> Any:
+    """Part files named relative to where the command runs, made absolute: the owner runs elsewhere."""
+    for part in data.get("parts", []) if isinstance(data, dict) and isinstance(data.get("parts"), list) else []:
+        for key in ("file", "file_path"):
+            if isinstance(part, dict) and isinstance(part.get(key), str) and part[key] \
+                    and not Path(part[key]).is_absolute():
+                part[key] = str(base / part[key])
+    return data
+
+
+def _submit(args: argparse.Namespace) -> int:
     if args.spec:
         data = _read_json(args.spec)
     else:
@@ -95,19 +103,26 @@ async def _submit(args: argparse.Namespace, core: Core) -> int:
         data = {"name": args.name, "priority": args.priority, "due_at": args.due,
                 "parts": [{"name": args.name, "process": args.process, "material": args.material,
                            "size": args.size, "units": args.units, "quantity": args.quantity, "file": args.file}]}
-    job = await core.jobs.submit(data, actor="cli")
-    emit(args, job_dict(job), lambda d: f"job {d['id']} {d['name']}: {d['state']}, {len(d['parts'])} part(s)")
+    job = call_site(args, "jobs.submit", {"spec": _absolute_files(data, Path.cwd())})
+    emit(args, job, lambda d: f"job {d['id']} {d['name']}: {d['state']}, {len(d['parts'])} part(s)")
     return 0
 
 
-async def _batch(args: argparse.Namespace, core: Core) -> int:
+def _batch(args: argparse.Namespace) -> int:
     data = _read_json(args.spec)
-    jobs = await core.jobs.submit_batch(data, actor="cli")
-    emit(args, [job_dict(j) for j in jobs], lambda d: f"{len(d)} jobs submitted")
+    if isinstance(data, list):
+        data = [_absolute_files(d, Path.cwd()) for d in data]
+    jobs = call_site(args, "jobs.batch", {"specs": data})
+    emit(args, jobs, lambda d: f"{len(d)} jobs submitted")
     return 0
 
 
-async def _list(args: argparse.Namespace, core: Core) -> int:
+def _on_job(args: argparse.Namespace, op: str, params: dict[str, Any], text: Callable[[dict], str]) -> int:
+    emit(args, call_site(args, op, {"job": args.job} | params), text)
+    return 0
+
+
+async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     states = None
     if args.state:
         try:
@@ -122,7 +137,7 @@ async def _list(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _show(args: argparse.Namespace, core: Core) -> int:
+async def _show(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
 
     def text(d: dict) -> str:
@@ -136,7 +151,7 @@ async def _show(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _parts(args: argparse.Namespace, core: Core) -> int:
+async def _parts(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
     d = job_dict(job)["parts"]
     emit(args, d, lambda ps: table([[p["name"], p["process"], p["material"], "x".join(f"{s:g}" for s in p["size_mm"]),
@@ -145,7 +160,7 @@ async def _parts(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _timeline(args: argparse.Namespace, core: Core) -> int:
+async def _timeline(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
     names = {job.id: f"job {job.name}"} | {p.id: f"part {p.name}" for p in job.parts}
     changes = await core.jobs.timeline(job.id)
@@ -153,25 +168,4 @@ async def _timeline(args: argparse.Namespace, core: Core) -> int:
              "to": c.to_state, "reason": c.reason, "actor": c.actor} for c in changes]
     emit(args, data, lambda d: "\n".join(
         f"{when(c['at'])}  {c['object']:<30} {c['from'] or '-':>11} -> {c['to']:<11} {c['reason']}" for c in d))
-    return 0
-
-
-async def _priority(args: argparse.Namespace, core: Core) -> int:
-    job = await core.jobs.find(args.job)
-    job = await core.jobs.set_priority(job.id, args.priority, actor="cli")
-    emit(args, job_dict(job), lambda d: f"{d['name']}: priority {d['priority']}")
-    return 0
-
-
-async def _cancel(args: argparse.Namespace, core: Core) -> int:
-    job = await core.jobs.find(args.job)
-    job = await core.jobs.cancel(job.id, actor="cli")
-    emit(args, job_dict(job), lambda d: f"{d['name']}: {d['state']}")
-    return 0
-
-
-async def _reschedule(args: argparse.Namespace, core: Core) -> int:
-    job = await core.jobs.find(args.job)
-    job = await core.jobs.request_reschedule(job.id, actor="cli")
-    emit(args, job_dict(job), lambda d: f"{d['name']}: back to the planner ({d['state']})")
     return 0

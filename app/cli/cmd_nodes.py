@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import Core
-from app.cli.output import add_json_flag, emit, table, when, with_core
+from app.bootstrap import StoreCore
+from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
+from app.core.api.views import node_dict
 from app.core.domain.enums import MaintenanceType
 from app.core.domain.errors import ValidationError
 
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--driver", default="sim", help="sim, marlin, grbl, agent")
     a.add_argument("--capabilities", type=Path, help="a JSON file with the capabilities instead")
     add_json_flag(a)
-    a.set_defaults(handler=lambda args: with_core(args, lambda c: _add(args, c)))
+    a.set_defaults(handler=_add)
 
     ls = ns.add_parser("list", help="list machines")
     ls.add_argument("--state", help="only machines in this state")
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cf.add_argument("--loaded", help="material loaded now")
     cf.add_argument("--location")
     add_json_flag(cf)
-    cf.set_defaults(handler=lambda args: with_core(args, lambda c: _configure(args, c)))
+    cf.set_defaults(handler=_configure)
 
     mt = ns.add_parser("maintenance", help="schedule, start or complete maintenance")
     mt.add_argument("action", choices=["schedule", "start", "done", "list"])
@@ -57,12 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     mt.add_argument("--type", default="scheduled", choices=[t.value for t in MaintenanceType])
     mt.add_argument("--notes", default="")
     add_json_flag(mt)
-    mt.set_defaults(handler=lambda args: with_core(args, lambda c: _maintenance(args, c)))
+    mt.set_defaults(handler=_maintenance)
 
     dc = ns.add_parser("decommission", help="take a machine out of service for good")
     dc.add_argument("node")
     add_json_flag(dc)
-    dc.set_defaults(handler=lambda args: with_core(args, lambda c: _decommission(args, c)))
+    dc.set_defaults(handler=lambda args: _done(args, call_site(args, "nodes.decommission", {"node": args.node}),
+                                               lambda d: f"{d['name']} decommissioned"))
 
 
 def _caps_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,21 +87,19 @@ def _caps_from_args(args: argparse.Namespace) -> dict[str, Any]:
             "loaded_material": args.loaded, "max_power_w": args.max_power}
 
 
-def node_dict(n) -> dict[str, Any]:
-    return {"id": n.id, "name": n.name, "state": n.state, "process": n.process, "location": n.location,
-            "address": n.address, "driver": n.driver, "capabilities": n.capabilities.to_dict(),
-            "material_levels": n.material_levels, "power_w": n.energy_level,
-            "last_maintenance": n.last_maintenance, "registered_at": n.registered_at}
-
-
-async def _add(args: argparse.Namespace, core: Core) -> int:
-    node = await core.fleet.register(args.name, _caps_from_args(args), address=args.address, driver=args.driver,
-                                     location=args.location, actor="cli", bring_up=True)
-    emit(args, node_dict(node), lambda d: f"registered {d['name']} ({d['id']}), {d['state']}")
+def _done(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> int:
+    emit(args, data, text)
     return 0
 
 
-async def _list(args: argparse.Namespace, core: Core) -> int:
+def _add(args: argparse.Namespace) -> int:
+    node = call_site(args, "nodes.add", {"name": args.name, "capabilities": _caps_from_args(args),
+                                         "address": args.address, "driver": args.driver,
+                                         "location": args.location})
+    return _done(args, node, lambda d: f"registered {d['name']} ({d['id']}), {d['state']}")
+
+
+async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     nodes = core.fleet.list()
     if args.state:
         nodes = [n for n in nodes if n.state.value == args.state.upper()]
@@ -110,7 +110,7 @@ async def _list(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _show(args: argparse.Namespace, core: Core) -> int:
+async def _show(args: argparse.Namespace, core: StoreCore) -> int:
     node = core.fleet.find(args.node)
     data = node_dict(node)
     data["history"] = [{"from": c.from_state, "to": c.to_state, "at": c.at, "reason": c.reason}
@@ -134,46 +134,31 @@ async def _show(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _configure(args: argparse.Namespace, core: Core) -> int:
-    node = core.fleet.find(args.node)
-    caps = None
+def _configure(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"node": args.node, "location": args.location, "loaded": args.loaded}
     if args.capabilities:
-        caps = _caps_from_args(args)
-    elif args.loaded is not None:
-        caps = node.capabilities.to_dict() | {"loaded_material": args.loaded}
-    node = await core.fleet.configure(node.id, caps, location=args.location, actor="cli")
-    emit(args, node_dict(node), lambda d: f"configured {d['name']}")
-    return 0
+        params["capabilities"] = _caps_from_args(args)
+    return _done(args, call_site(args, "nodes.configure", params), lambda d: f"configured {d['name']}")
 
 
-async def _maintenance(args: argparse.Namespace, core: Core) -> int:
-    node = core.fleet.find(args.node)
+def _maintenance(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return with_core(args, lambda c: _maintenance_list(args, c))
+    out = call_site(args, "nodes.maintenance", {"node": args.node, "action": args.action, "when": args.when,
+                                                "type": args.type, "notes": args.notes})
+    node, m = out["node"], out["maintenance"]
     if args.action == "schedule":
-        if not args.when:
-            raise ValidationError("say when with --when 2026-12-01T08:00")
-        try:
-            at = datetime.fromisoformat(args.when)
-        except ValueError as exc:
-            raise ValidationError(f"--when {args.when!r} is not a date and time") from exc
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        m = await core.fleet.schedule_maintenance(node.id, at, MaintenanceType(args.type), args.notes, actor="cli")
-        emit(args, m, lambda m: f"maintenance {m.id} scheduled for {node.name} at {when(m.scheduled_date)}")
-    elif args.action == "start":
-        n = await core.fleet.start_maintenance(node.id, args.notes or "maintenance", actor="cli")
-        emit(args, node_dict(n), lambda d: f"{d['name']} is in MAINTENANCE")
-    elif args.action == "done":
-        n = await core.fleet.complete_maintenance(node.id, args.notes, actor="cli")
-        emit(args, node_dict(n), lambda d: f"{d['name']} is back: {d['state']}")
-    else:
-        records = await core.fleet.maintenance(node.id)
-        emit(args, records, lambda rs: "\n".join(
-            f"{m.type.value:<10} {when(m.scheduled_date)}  done {when(m.completed_date)}  {m.notes}" for m in rs)
-            or "no maintenance recorded")
-    return 0
+        return _done(args, m, lambda m: f"maintenance {m['id']} scheduled for {node['name']} at "
+                                        f"{when(m['scheduled_date'])}")
+    if args.action == "start":
+        return _done(args, node, lambda d: f"{d['name']} is in MAINTENANCE")
+    return _done(args, node, lambda d: f"{d['name']} is back: {d['state']}")
 
 
-async def _decommission(args: argparse.Namespace, core: Core) -> int:
+async def _maintenance_list(args: argparse.Namespace, core: StoreCore) -> int:
     node = core.fleet.find(args.node)
-    node = await core.fleet.decommission(node.id, actor="cli")
-    emit(args, node_dict(node), lambda d: f"{d['name']} decommissioned")
+    records = await core.fleet.maintenance(node.id)
+    emit(args, records, lambda rs: "\n".join(
+        f"{m.type.value:<10} {when(m.scheduled_date)}  done {when(m.completed_date)}  {m.notes}" for m in rs)
+        or "no maintenance recorded")
     return 0

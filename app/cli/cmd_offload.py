@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.bootstrap import Core
-from app.cli.output import add_json_flag, emit, with_core
+from app.cli.output import add_json_flag, call_site, emit
 from app.core.domain.errors import ValidationError
 
 
@@ -21,7 +20,7 @@ def add_offload_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", required=True, dest="to", help="the linked site: name or ID")
     p.add_argument("--parts", default="", help="part numbers to send, e.g. 0,2 (default: all)")
     add_json_flag(p)
-    p.set_defaults(handler=lambda a: with_core(a, lambda c: _offload(a, c)))
+    p.set_defaults(handler=_offload)
 
 
 def _parts(text: str) -> list[int] | None:
@@ -33,12 +32,8 @@ def _parts(text: str) -> list[int] | None:
         raise ValidationError(f"--parts takes part numbers like 0,2, not {text[:40]!r}", "parts") from exc
 
 
-async def _offload(args: argparse.Namespace, core: Core) -> int:
-    from app.cli.cmd_sites import admin_for
-
-    job = await core.jobs.find(args.job)
-    o = await admin_for(core).offload(job, args.to, _parts(args.parts), actor="cli")
-    emit(args, {"key": o.key, "job": o.job_id, "site": o.peer_id, "parts": o.parts, "state": o.state},
-         lambda d: f"job {job.name}: queued for the linked site (offload {d['key'][:8]}); "
-                   "it is sent when the link is up")
+def _offload(args: argparse.Namespace) -> int:
+    o = call_site(args, "jobs.offload", {"job": args.job, "to": args.to, "parts": _parts(args.parts)})
+    emit(args, o, lambda d: f"job {d['job_name']}: queued for the linked site (offload {d['key'][:8]}); "
+                            "it is sent when the link is up")
     return 0

@@ -1,4 +1,8 @@
-"""imewe open: the control room on the local site (also what plain ``imewe`` runs)."""
+"""imewe open: the control room on the local site (also what plain ``imewe`` runs).
+
+The window owns the site it opens. With ``imewe serve`` (or another window) running on the same home or
+database it refuses before any window or service starts, with one line naming the owner: it never starts a
+second production loop or crash recovery beside the owner."""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from app import bootstrap
-from app.core.config import load_config
+from app.core.config import Config, load_config
+from app.core.ownership import SiteLock
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,18 +24,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.ui.runner import run_app, show_window
-
     config = load_config(args.home, args.db)
     bootstrap.setup_logging(config)
+    lock = bootstrap.claim_site(config, "open")
+    try:
+        from app.ui.runner import run_app
 
-    async def main(app: Any) -> int:
-        core = bootstrap.build_core(config)
-        bootstrap.wire_optional_services(core)  # discovery and the links to other sites
-        await core.kernel.boot()
-        try:
-            return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after)
-        finally:
-            await core.kernel.shutdown()
+        return run_app(lambda app: _window(app, config, lock, args), headless=args.headless)
+    finally:
+        lock.release()
 
-    return run_app(main, headless=args.headless)
+
+async def _window(app: Any, config: Config, lock: SiteLock, args: argparse.Namespace) -> int:
+    from app.ui.runner import show_window
+
+    core = bootstrap.build_core(config, lock=lock, command="open")
+    bootstrap.wire_optional_services(core, "open")  # telemetry, energy, discovery, sites, control channel
+    await core.kernel.boot()
+    try:
+        return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after)
+    finally:
+        await core.kernel.shutdown()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
-from app.bootstrap import build_core, setup_logging, wire_optional_services
+from app.bootstrap import build_core, claim_site, setup_logging, wire_optional_services
 from app.core.config import load_config
 
 
@@ -20,10 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.home, args.db)
     setup_logging(config)
+    lock = claim_site(config, "serve")  # first: a second serve on this site stops here, naming the owner
 
     async def main() -> int:
-        core = build_core(config)
-        wire_optional_services(core)
+        core = build_core(config, lock=lock)
+        wire_optional_services(core, "serve")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -31,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         await core.kernel.boot()
         nodes = core.fleet.list()
         print(f"imewe: serving site {config.site_name!r} with {len(nodes)} machine(s); "
-              f"database {core.store.url}; Ctrl+C to stop", file=sys.stderr, flush=True)
+              f"database {core.store.url}; process {os.getpid()} owns the site; Ctrl+C to stop",
+              file=sys.stderr, flush=True)
         try:
             await asyncio.wait_for(stop.wait(), args.run_for) if args.run_for else await stop.wait()
         except TimeoutError:
@@ -41,4 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print("imewe: stopped cleanly", file=sys.stderr)
         return 0
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        lock.release()

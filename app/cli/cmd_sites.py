@@ -6,14 +6,11 @@ Changes land in the store; a running site (``imewe serve`` or the control room) 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
-from typing import Any
 
-from app.bootstrap import Core
-from app.cli.output import add_json_flag, emit, table, with_core
+from app.bootstrap import StoreCore, site_admin
+from app.cli.output import add_json_flag, call_site, emit, table, with_core
+from app.core.api.views import peer_dict, stamp
 from app.core.sites.admin import SiteAdmin
-from app.core.sites.identity import load_or_create_identity
-from app.core.sites.repo import Peer
 from app.core.sites.site_id import short_id
 
 
@@ -31,19 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("address", nargs="?", default="", help="host:port of the other site, e.g. 10.0.0.5:47470")
     x.add_argument("--name", default="", help="a name to show for it")
     add_json_flag(x)
-    x.set_defaults(handler=lambda a: with_core(a, lambda c: _allow(a, c)))
+    x.set_defaults(handler=_allow)
 
     x = ss.add_parser("accept", help="accept a site that asked to link (see 'imewe sites list')")
     x.add_argument("site_id", help="its ID (or the first group of it, as 'sites list' shows)")
     x.add_argument("--address", default="", help="host:port, if this site should dial it too")
     x.add_argument("--name", default="")
     add_json_flag(x)
-    x.set_defaults(handler=lambda a: with_core(a, lambda c: _accept(a, c)))
+    x.set_defaults(handler=_accept)
 
     x = ss.add_parser("remove", help="revoke a site: its link drops and it is refused from now on")
     x.add_argument("site", help="name or ID")
     add_json_flag(x)
-    x.set_defaults(handler=lambda a: with_core(a, lambda c: _remove(a, c)))
+    x.set_defaults(handler=_remove)
 
     for name, fn, help_ in (("list", _list, "every known site: allowed, pending (asked to link) or revoked"),
                             ("status", _status, "link health, queued messages and the last summary of each")):
@@ -52,19 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         x.set_defaults(handler=lambda a, fn=fn: with_core(a, lambda c: fn(a, c)))
 
 
-def admin_for(core: Core) -> SiteAdmin:
-    identity = load_or_create_identity(core.config.paths.keys, core.config.site_name)
-    return SiteAdmin(core.store, core.clock, identity)
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
-
-
-def peer_dict(p: Peer) -> dict[str, Any]:
-    return {"site_id": p.site_id, "name": p.name, "state": p.state, "address": p.address,
-            "last_seen": _when(p.last_seen) if p.last_seen else None, "latency_ms": p.latency_ms,
-            "attempts": p.attempts, "last_error": p.last_error, "pinned": p.cert_der is not None}
+def admin_for(core: StoreCore) -> SiteAdmin:
+    return site_admin(core.config, core.store, core.clock)
 
 
 def qr_text(data: str) -> str | None:
@@ -89,7 +75,7 @@ def qr_text(data: str) -> str | None:
         return None
 
 
-async def _id(args: argparse.Namespace, core: Core) -> int:
+async def _id(args: argparse.Namespace, core: StoreCore) -> int:
     admin = admin_for(core)
     data = {"site_id": admin.identity.site_id, "name": core.config.site_name}
 
@@ -104,35 +90,29 @@ async def _id(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _allow(args: argparse.Namespace, core: Core) -> int:
-    peer = await admin_for(core).pair(args.site_id, args.address, args.name, actor="cli")
-    emit(args, peer_dict(peer), lambda d: f"allowed site {d['name']} ({short_id(d['site_id'])})"
+def _allow(args: argparse.Namespace) -> int:
+    peer = call_site(args, "sites.add", {"site_id": args.site_id, "address": args.address, "name": args.name})
+    emit(args, peer, lambda d: f"allowed site {d['name']} ({short_id(d['site_id'])})"
          + (f", dialing {d['address']}" if d["address"] else "")
          + "; the admin there must accept this site's ID too ('imewe sites id')")
     return 0
 
 
-async def _accept(args: argparse.Namespace, core: Core) -> int:
-    admin = admin_for(core)
-    ref = args.site_id
-    try:
-        ref = (await admin.find_peer(ref)).site_id
-    except Exception:  # noqa: BLE001 - not known yet: take it as a full ID
-        pass
-    peer = await admin.accept(ref, args.address, args.name, actor="cli")
-    emit(args, peer_dict(peer), lambda d: f"accepted site {d['name']} ({short_id(d['site_id'])})")
+def _accept(args: argparse.Namespace) -> int:
+    peer = call_site(args, "sites.accept", {"site": args.site_id, "address": args.address, "name": args.name})
+    emit(args, peer, lambda d: f"accepted site {d['name']} ({short_id(d['site_id'])})")
     return 0
 
 
-async def _remove(args: argparse.Namespace, core: Core) -> int:
-    peer = await admin_for(core).revoke(args.site, actor="cli")
-    emit(args, peer_dict(peer), lambda d: f"revoked site {d['name']} ({short_id(d['site_id'])})")
+def _remove(args: argparse.Namespace) -> int:
+    peer = call_site(args, "sites.revoke", {"site": args.site})
+    emit(args, peer, lambda d: f"revoked site {d['name']} ({short_id(d['site_id'])})")
     return 0
 
 
-async def _list(args: argparse.Namespace, core: Core) -> int:
+async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     peers = await admin_for(core).peers()
-    rows = [[short_id(p.site_id), p.name, p.state, p.address or "-", _when(p.last_seen), p.attempts,
+    rows = [[short_id(p.site_id), p.name, p.state, p.address or "-", stamp(p.last_seen), p.attempts,
              p.last_error[:50]] for p in peers]
     emit(args, [peer_dict(p) for p in peers], lambda _: table(
         rows, ["ID", "NAME", "STATE", "ADDRESS", "LAST SEEN", "TRIES", "LAST ERROR"]) if rows else
@@ -140,7 +120,7 @@ async def _list(args: argparse.Namespace, core: Core) -> int:
     return 0
 
 
-async def _status(args: argparse.Namespace, core: Core) -> int:
+async def _status(args: argparse.Namespace, core: StoreCore) -> int:
     admin = admin_for(core)
     peers = await admin.peers()
     outbox = await admin.outbox_counts()
@@ -150,7 +130,7 @@ async def _status(args: argparse.Namespace, core: Core) -> int:
     for p in peers:
         s, at = summaries.get(p.site_id, (None, None))
         data.append(peer_dict(p) | {"queued": outbox.get(p.site_id, 0), "summary": s,
-                                    "summary_at": _when(at) if at else None,
+                                    "summary_at": stamp(at) if at else None,
                                     "open_offloads": sum(1 for o in offloads if o.peer_id == p.site_id)})
 
     def text(ds: list[dict]) -> str:

@@ -5,37 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from enum import Enum
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from app.bootstrap import Core, running_core
+from app.bootstrap import StoreCore, setup_logging, site_ops, site_owner, store_core
+from app.core.api.channel import live_channel
+from app.core.api.jsonable import to_jsonable
+from app.core.api.operations import OPS
+from app.core.config import load_config
+from app.core.domain.errors import ImeweError
+
+log = logging.getLogger(__name__)
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-
-
-def to_jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [to_jsonable(v) for v in value]
-        return sorted(items) if isinstance(value, set | frozenset) else items
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, UUID | Path):
-        return str(value)
-    return value
 
 
 def emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str] | str | None = None) -> None:
@@ -56,13 +43,46 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def with_core(args: argparse.Namespace, fn: Callable[[Core], Awaitable[int | None]]) -> int:
+def with_core(args: argparse.Namespace, fn: Callable[[StoreCore], Awaitable[int | None]]) -> int:
+    """Run a command on the store-side core: reads, and nothing that drives machines, plans or recovers."""
     async def go() -> int:
-        async with running_core(args.home, args.db) as core:
+        async with store_core(args.home, args.db) as core:
             return int(await fn(core) or 0)
 
     return asyncio.run(go())
 
 
-def when(value: datetime | None) -> str:
+def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *, read_only: bool = False) -> Any:
+    """Run one site operation: through the site's owner when one runs (its machines and plan see the change at
+    once), else on the store from here, without starting production. The result is plain JSON either way."""
+    config = load_config(args.home, args.db)
+    setup_logging(config)
+    op = OPS[op_name]
+
+    async def go() -> Any:
+        info = live_channel(config.paths.home)
+        if info is not None:
+            from app.core.api.client import OwnerClient, OwnerUnreachable
+
+            try:
+                return await OwnerClient(info).call(op, params)
+            except OwnerUnreachable as exc:
+                log.info("%s", exc)
+        if not read_only:
+            owner = await asyncio.to_thread(site_owner, config)
+            if owner is not None:
+                raise ImeweError(f"this site is run by {owner.describe()}, but its control channel "
+                                 f"(run/owner.json) does not answer; try again in a moment")
+        async with store_core(args.home, args.db) as core:
+            return await op.run(site_ops(core), params)
+
+    return asyncio.run(go())
+
+
+def when(value: datetime | str | None) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"

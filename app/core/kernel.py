@@ -15,6 +15,7 @@ from app.core.domain.entities import Node
 from app.core.domain.errors import ImeweError
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
+from app.core.ownership import SiteBusyError
 from app.core.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,10 @@ class Kernel:
             except Exception as exc:
                 entry.status, entry.error = "failed", str(exc) or type(exc).__name__
                 self._state = "failed"
+                if isinstance(exc, SiteBusyError):  # not a fault: another process owns the site, say who
+                    log.warning("%s", exc)
+                    await self.shutdown()
+                    raise
                 log.exception("service %s failed to start", name)
                 await self.shutdown()
                 raise ImeweError(f"service {name} failed to start: {entry.error}") from exc

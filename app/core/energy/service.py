@@ -217,6 +217,12 @@ class EnergyService:
         with self.store.connect() as conn:
             return self.repo.flows(conn, since.timestamp())
 
+    def now_summary(self) -> dict[str, float]:
+        """Solar power, battery charge and grid price now: the energy part of what linked sites are told."""
+        st = self.status()
+        return {"solar_w": (st.get("solar_kw") or 0.0) * 1000.0,
+                "battery_pct": (st.get("battery_soc") or 0.0) * 100.0, "price_per_kwh": st.get("price") or 0.0}
+
     def status(self) -> dict[str, Any]:
         now = self.clock.now()
         s = self.site

@@ -22,7 +22,6 @@ from app.core.domain.errors import NotFoundError, ValidationError
 from app.core.domain.states import StateChange, advance
 from app.core.events import JobSubmitted, JobUpdated, ReplanRequested, StateChanged
 from app.core.jobs.feasibility import check_feasible
-from app.core.jobs.part_files import complete_from_files
 from app.core.jobs.validation import JobSpec, _int, parse_job_spec
 from app.core.store.db import Store
 from app.core.store.repositories import HistoryRepo, JobRepo
@@ -82,6 +81,9 @@ class JobService:
         spec = parse_job_spec(data)
         if any(p.file_path or p.size_mm is None for p in spec.parts):
             # Reading and analysing part files is heavy: never on the event loop.
+            # Imported here: mesh and G-code analysis is heavy, and most commands never read a part file.
+            from app.core.jobs.part_files import complete_from_files
+
             spec = await asyncio.get_running_loop().run_in_executor(None, complete_from_files, spec)
         return spec
 

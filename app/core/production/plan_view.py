@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from app.core.domain.entities import Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +38,24 @@ class PlanView:
         for r in sorted(self.rows, key=lambda r: r.start):
             out.setdefault(r.node_id, []).append(r)
         return out
+
+
+def free_capacity(plan: PlanView | None, nodes: Iterable[Node], now: datetime,
+                  horizon_h: float = 24.0) -> list[dict[str, Any]]:
+    """Per process: from when machines in service are free in ``plan``, up to the horizon (what linked sites
+    are told this site can take on)."""
+    end = now + timedelta(hours=horizon_h)
+    busy_until: dict[UUID, datetime] = {}
+    for row in plan.rows if plan else []:
+        busy_until[row.node_id] = max(busy_until.get(row.node_id, now), row.end)
+    windows: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        if not node.state.in_service:
+            continue
+        free_from = min(max(busy_until.get(node.id, now), now), end)
+        w = windows.setdefault(node.process.value, {"process": node.process.value, "start": free_from,
+                                                    "end": end, "machines": 0})
+        w["machines"] += 1
+        w["start"] = min(w["start"], free_from)
+    return [dict(w, start=w["start"].isoformat(), end=w["end"].isoformat()) for w in windows.values()
+            if w["start"] < end]

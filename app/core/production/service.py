@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from app.core import audit
@@ -28,7 +29,7 @@ from app.core.drivers import FabricationDevice, JobRequest
 from app.core.events import PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
-from app.core.production.plan_view import PlanRow, PlanView
+from app.core.production.plan_view import PlanRow, PlanView, free_capacity
 from app.core.scheduling import Objective, build_problem, critical_path, dispatch, metrics, optimize
 from app.core.scheduling.forecast import EnergyForecast
 
@@ -37,6 +38,11 @@ S = JobState
 OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
 GONE = {NodeState.OFFLINE, NodeState.ERROR, NodeState.DECOMMISSIONED, NodeState.MAINTENANCE}
 MAX_ATTEMPTS = 3
+
+
+class Owned(Protocol):
+    @property
+    def held(self) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -55,13 +61,15 @@ class ProductionService:
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
                  tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
-                 mode: str = "plan", min_interval_s: float = 0.2) -> None:
-        """``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
+                 mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None) -> None:
+        """``ownership``: the site's lock; production (and its crash recovery) starts only while it is held.
+        ``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
         machine that frees up take the ready part the spec's weighted node score gives it (the plan is still made
         and shown)."""
         if mode not in ("plan", "dispatch"):
             raise ValueError(f"unknown production mode {mode!r}; use plan or dispatch")
         self.mode = mode
+        self._ownership = ownership
         self._fleet = fleet
         self._jobs = jobs
         self._bus = bus
@@ -91,6 +99,10 @@ class ProductionService:
 
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
+        if self._ownership is not None and not self._ownership.held:
+            # Recovery resets work a crash interrupted; in a process that does not own the site that work is
+            # running somewhere else, and resetting it would make the part twice.
+            raise ImeweError("production runs only in the process that owns the site")
         self._bus.subscribe((ReplanRequested, DeviceJobFinished, StateChanged), self._on_event,
                             name="production", maxsize=10_000, overflow=Overflow.DROP_OLDEST)
         self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
@@ -137,6 +149,10 @@ class ProductionService:
 
     def request_replan(self) -> None:
         self._wake.set()
+
+    def free_capacity(self, horizon_h: float = 24.0) -> list[dict]:
+        """Per process, when machines are free in the current plan (for linked sites)."""
+        return free_capacity(self.plan, self._fleet.list(), self._clock.now(), horizon_h)
 
     def part_of(self, node_id: UUID, job_id: UUID | None) -> UUID | None:
         """The part a machine is making for ``job_id`` now (energy accounting per part)."""

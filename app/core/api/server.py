@@ -1,0 +1,138 @@
+"""The owner's control channel server: aiohttp on 127.0.0.1, an ephemeral port, on the site's own event loop.
+
+Each request carries the bearer token from ``run/owner.json`` (mode 0600, so only the site's user can read it).
+Bodies are JSON objects; answers are JSON, errors ``{"error": "...", "kind": "..."}`` with a status that says
+what went wrong (400 bad input, 401 no or wrong token, 404 not found, 409 refused by the rules, 413 too large).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from app.core.api.channel import ChannelInfo, remove_channel, write_channel
+from app.core.api.operations import OPS, Op, SiteOps
+from app.core.domain.errors import AuthError, ImeweError, NotFoundError, ValidationError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 24_000_000  # a batch of jobs may be large; the job service bounds its content
+MAX_JSON_DEPTH = 64
+
+
+def error_status(exc: ImeweError) -> int:
+    if isinstance(exc, ValidationError):
+        return 400
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, NotFoundError):
+        return 404
+    return 409
+
+
+def _error(status: int, message: str, kind: str) -> web.Response:
+    return web.json_response({"error": message, "kind": kind}, status=status)
+
+
+def _depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth, without recursion (a hostile body must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+class ControlServer:
+    """A kernel service: listens once the site is owned, writes the channel file, removes it on stop."""
+
+    name = "control"
+
+    def __init__(self, home: Path, site: SiteOps, command: str) -> None:
+        self._home = home
+        self._site = site
+        self._command = command
+        self._token = secrets.token_urlsafe(32)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.requests = 0
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
+        app.router.add_get("/owner", self._who)
+        for op in OPS.values():
+            app.router.add_route(op.method, op.path, self._handler(op))
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        info = ChannelInfo(os.getpid(), socket.gethostname(), self.port, self._token, self._command,
+                           datetime.now(UTC).isoformat())
+        path = write_channel(self._home, info)
+        log.info("control channel on 127.0.0.1:%d (%s)", self.port, path)
+
+    async def stop(self) -> None:
+        remove_channel(self._home, os.getpid())
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def health(self) -> str:
+        return "ok" if self.port else "not listening"
+
+    @web.middleware
+    async def _guard(self, request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+            return _error(401, "the control channel needs the token from run/owner.json", "auth")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status == 413:
+                return _error(413, f"request larger than {MAX_BODY_BYTES // 1_000_000} MB", "too_large")
+            return _error(exc.status, exc.reason, "http")
+        except ImeweError as exc:
+            return _error(error_status(exc), str(exc), type(exc).__name__)
+        except Exception as exc:  # the owner keeps serving; the log has the details
+            log.exception("control request %s %s failed", request.method, request.path)
+            return _error(500, f"internal error in the site process: {type(exc).__name__}", "internal")
+
+    async def _who(self, _: web.Request) -> web.Response:
+        return web.json_response({"pid": os.getpid(), "command": self._command, "requests": self.requests})
+
+    def _handler(self, op: Op) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            self.requests += 1
+            params: dict[str, Any] = {}
+            if request.can_read_body:
+                try:
+                    params = json.loads(await request.read())
+                except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                    raise ValidationError(f"the request body is not JSON: {str(exc)[:80]}") from exc
+                if not isinstance(params, dict):
+                    raise ValidationError("the request body must be a JSON object")
+                if _depth(params) > MAX_JSON_DEPTH:
+                    raise ValidationError(f"the request nests deeper than {MAX_JSON_DEPTH} levels")
+            params.update(request.match_info)
+            log.info("control: %s (%s)", op.name, request.remote)
+            return web.json_response(await op.run(self._site, params))
+
+        return handle
