@@ -11,12 +11,14 @@ from uuid import uuid4
 import pytest
 
 from app.core.drivers import DriverState, JobRequest
+from app.devices.emulators.bambu_emulator import notify_datagram
 from app.devices.emulators.mosquitto_broker import MosquittoBroker, make_printer_cert, mosquitto_available
 from app.devices.emulators.spawn import EmulatorProcess
 from app.devices.factory import network_driver
 from app.devices.network import bambu_protocol as proto
 from app.devices.network.backoff import Backoff
 from app.devices.network.bambu import BambuDriver
+from app.devices.network.bambu_ssdp import BambuAnnouncement, BambuSsdpListener, parse_notify
 from app.devices.network.errors import BadReply
 from app.devices.network.pinned_tls import CertificateChanged
 from app.devices.network.report import MachinePhase as P
@@ -32,8 +34,9 @@ needs_mosquitto = pytest.mark.skipif(mosquitto_available() is None,
 class BambuPeer:
     """The printer: its broker (mosquitto) and its firmware side (the emulator), killed and restarted together."""
 
-    def __init__(self, tmp: Path, garbage: bool = False) -> None:
+    def __init__(self, tmp: Path, garbage: bool = False, ssdp_port: int = 0) -> None:
         self.tmp = tmp
+        self.ssdp_port = ssdp_port
         self.state_file = tmp / "printer-state.json"
         self.garbage = garbage
         self.cert, self.key = make_printer_cert(tmp / "cert", SERIAL)
@@ -50,7 +53,7 @@ class BambuPeer:
         args = ["--broker-port", str(self.broker.port), "--ftps-port", str(self.ftps_port), "--serial", SERIAL,
                 "--access-code", CODE, "--cert", str(self.cert), "--key", str(self.key),
                 "--storage", str(self.tmp / "sdcard"), "--state-file", str(self.state_file), "--print-s", "4",
-                "--report-s", "0.25"] + (["--garbage"] if self.garbage else [])
+                "--report-s", "0.25", "--ssdp-port", str(self.ssdp_port)] + (["--garbage"] if self.garbage else [])
         self.proc = EmulatorProcess("app.devices.emulators.bambu_emulator", args).start()
         self.ftps_port = self.proc.port
 
@@ -122,7 +125,39 @@ def test_commands_are_the_lan_mode_requests():
     assert len(set(seqs)) == 3  # every command carries its own sequence number
 
 
+def test_ssdp_notify_is_read_and_other_datagrams_ignored():
+    found = parse_notify(notify_datagram(SERIAL, "192.168.1.50"))
+    assert found == BambuAnnouncement(SERIAL, "192.168.1.50", f"Emulated P1S {SERIAL[-4:]}", "P1S", "01.08.02.00",
+                                      lan_mode=True)
+    assert found.address == "mqtts://192.168.1.50:8883"
+    assert parse_notify(b"M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n") is None
+    assert parse_notify(b"NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\nUSN: x\r\nLocation: h\r\n\r\n") is None
+    assert parse_notify(b"\xff\xfe garbage") is None
+
+
 # ---------------------------------------------------------------------------------------------- the driver
+@needs_mosquitto
+def test_found_by_its_ssdp_announcement_then_probed(tmp_path: Path):
+    async def go():
+        listener = BambuSsdpListener("127.0.0.1", 0)
+        await listener.start()
+        p = BambuPeer(tmp_path, ssdp_port=listener.port)
+        await asyncio.get_running_loop().run_in_executor(None, p.start)
+        try:
+            await sc.until(lambda: listener.found(), 10, "the SSDP announcement")
+            found = listener.found()[0]
+            assert (found.serial, found.host, found.model, found.lan_mode) == (SERIAL, "127.0.0.1", "P1S", True)
+            driver = network_driver("bambu", name=found.name, address=p.address,
+                                    secrets={"access_code": CODE, "serial": found.serial})
+            info = await driver.probe()
+            assert info.firmware == "01.08.02.00" and driver.pin.seen is not None  # pinned while probing
+        finally:
+            listener.stop()
+            p.kill()
+
+    asyncio.run(go())
+
+
 @needs_mosquitto
 def test_job_upload_start_progress_pause_resume_cancel_and_complete(peer: BambuPeer, tmp_path: Path):
     driver = driver_for(peer)

@@ -104,13 +104,36 @@ class BambuPrinter:
         return json.dumps(echo).encode(), True
 
 
+def notify_datagram(serial: str, host: str = "127.0.0.1") -> bytes:
+    """The SSDP NOTIFY a Bambu printer broadcasts (to port 2021) in LAN mode."""
+    lines = ["NOTIFY * HTTP/1.1", "HOST: 239.255.255.250:1990", "Server: UPnP/1.0", f"Location: {host}",
+             "NT: urn:bambulab-com:device:3dprinter:1", f"USN: {serial}", "Cache-Control: max-age=1800",
+             "DevModel.bambu.com: C12", f"DevName.bambu.com: Emulated P1S {serial[-4:]}",
+             "DevSignal.bambu.com: -44", "DevConnect.bambu.com: lan", "DevBind.bambu.com: free",
+             "Devseclink.bambu.com: secure", "DevVersion.bambu.com: 01.08.02.00", "DevCap.bambu.com: 1"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def announce(serials: list[str], port: int, every_s: float = 2.0) -> None:
+    """Announce the printers by SSDP to 127.0.0.1:``port`` (a real printer broadcasts to the LAN)."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=("127.0.0.1", port))
+    try:
+        while True:
+            for serial in serials:
+                transport.sendto(notify_datagram(serial))
+            await asyncio.sleep(every_s)
+    finally:
+        transport.close()
+
+
 def tls_server_context(cert: Path, key: Path) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     return ctx
 
 
-async def run_mqtt(printer: BambuPrinter, port: int, access_code: str) -> None:
+async def run_mqtt(printer: BambuPrinter, port: int, access_code: str, ready: asyncio.Event) -> None:
     client_ctx = ssl.create_default_context()
     client_ctx.check_hostname = False
     client_ctx.verify_mode = ssl.CERT_NONE  # the printer talks to its own broker on the same board
@@ -120,6 +143,7 @@ async def run_mqtt(printer: BambuPrinter, port: int, access_code: str) -> None:
             async with aiomqtt.Client("127.0.0.1", port, username="bblp", password=access_code,
                                       tls_context=client_ctx, identifier=f"printer-{printer.serial}") as client:
                 await client.subscribe(request)
+                ready.set()  # the printer's firmware is on its broker: requests are heard from now on
 
                 async def ticker() -> None:
                     while True:
@@ -145,7 +169,7 @@ async def run_mqtt(printer: BambuPrinter, port: int, access_code: str) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     ports = [int(p) for p in str(args.broker_port).split(",")]
-    tasks, ftps_ports = [], []
+    tasks, ftps_ports, readies = [], [], []
     for i, broker_port in enumerate(ports):  # several printers, one broker each (benchmarks)
         suffix = f"-{i}" if len(ports) > 1 else ""
         state = Path(args.state_file + suffix) if args.state_file else None
@@ -160,7 +184,12 @@ async def serve(args: argparse.Namespace) -> None:
                                 args.ftps_port + i if args.ftps_port else 0, "bblp", args.access_code, sim.store,
                                 size)
         ftps_ports.append(ftps.sockets[0].getsockname()[1])
-        tasks.append(run_mqtt(printer, broker_port, args.access_code))
+        readies.append(asyncio.Event())
+        tasks.append(asyncio.create_task(run_mqtt(printer, broker_port, args.access_code, readies[-1])))
+    if args.ssdp_port:
+        serials = [args.serial + (str(i) if len(ports) > 1 else "") for i in range(len(ports))]
+        tasks.append(asyncio.create_task(announce(serials, args.ssdp_port)))
+    await asyncio.gather(*(r.wait() for r in readies))
     sys.stdout.write("READY " + " ".join(map(str, ftps_ports)) + "\n")
     sys.stdout.flush()
     await asyncio.gather(*tasks)
@@ -179,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--print-s", type=float, default=6.0)
     parser.add_argument("--report-s", type=float, default=1.0)
     parser.add_argument("--garbage", action="store_true")
+    parser.add_argument("--ssdp-port", type=int, default=0, help="announce by SSDP to this UDP port on 127.0.0.1")
     parser.add_argument("--stamp", action="store_true", help="benchmarks: nozzle reading = wall clock mod 1000")
     asyncio.run(serve(parser.parse_args(argv)))
 

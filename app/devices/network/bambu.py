@@ -9,6 +9,7 @@ MQTT topics) and, once pinned, ``cert_sha256``. The protocol itself is in ``bamb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ftplib
 import logging
 import ssl
@@ -121,13 +122,18 @@ class BambuDriver(NetworkDriver):
                 await client.publish(proto.request_topic(self.serial), codec.request_version())
                 await client.publish(proto.request_topic(self.serial), codec.request_pushall())
 
-                async def first() -> None:
-                    async for message in client.messages:
-                        payload = message.payload if isinstance(message.payload, bytes | str) else b""
-                        if codec.update_report(payload) is not None and codec.info:
-                            return
+                messages = client.messages.__aiter__()
 
-                await asyncio.wait_for(first(), FIRST_REPORT_S)
+                async def until(done: Any) -> None:
+                    while not done():
+                        message = await messages.__anext__()
+                        codec.update_report(message.payload if isinstance(message.payload, bytes | str) else b"")
+
+                await asyncio.wait_for(until(lambda: "gcode_state" in codec.state), FIRST_REPORT_S)
+                if not codec.info:  # the version answer is only for the dialog: ask once more, briefly
+                    await client.publish(proto.request_topic(self.serial), codec.request_version())
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(until(lambda: bool(codec.info)), 3.0)
         except aiomqtt.MqttError as exc:
             raise self._translate(exc) from exc
         except TimeoutError as exc:
