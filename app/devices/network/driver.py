@@ -151,8 +151,9 @@ class NetworkDriver(DriverBase):
         task, self._loop_task = self._loop_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait([task], timeout=5.0)  # a stuck session must not hang the shutdown
+            if not done:
+                log.warning("%s: the link task did not stop in 5 s", self.where)
         with contextlib.suppress(ImeweError, OSError, httpx.HTTPError):
             await self._close()
         self._link_up = False
@@ -249,11 +250,10 @@ class NetworkDriver(DriverBase):
     async def execute(self, job: JobRequest) -> None:
         path = job.gcode_path
         if path is None:
-            raise ValidationError(f"{self.name} is a {self.label}: it prints a sliced file, and the job has none",
-                                  "job")
+            raise ValidationError(f"{self.name} ({self.label}) prints a sliced file, and the job has none", "job")
         if path.suffix.lower() not in self.job_suffixes:
-            raise ValidationError(f"{self.name} is a {self.label}: it prints {', '.join(self.job_suffixes)} files,"
-                                  f" not {path.name}", "job")
+            raise ValidationError(f"{self.name} ({self.label}) prints {', '.join(self.job_suffixes)} files, "
+                                  f"not {path.name}", "job")
         self._require_link()
         if self.state is not DriverState.IDLE or self.tracker.job is not None:
             raise DeviceError(f"{self.name} cannot start a job while {self.state.value}")

@@ -20,6 +20,7 @@ class MachinePhase(StrEnum):
     PAUSED = "paused"
     FINISHED = "finished"  # the last job completed (the machine still shows it)
     CANCELLED = "cancelled"  # the last job was cancelled on the machine
+    FAILED = "failed"  # the last job failed on the machine, which is usable again
     ERROR = "error"  # the machine is in a fault state
     OFFLINE = "offline"  # the host answers but the printer behind it is not connected (e.g. OctoPrint, no serial)
 

@@ -112,6 +112,9 @@ class JobTracker:
                     *self._finish(JobOutcome.COMPLETED, f"finished {_base(job.remote_name)}", DriverState.IDLE)]
         if phase is P.CANCELLED and mine and (job.seen_running or report.job_file is not None):
             return self._finish(JobOutcome.CANCELLED, "cancelled on the machine", DriverState.IDLE)
+        if phase is P.FAILED and mine and (job.seen_running or report.job_file is not None):
+            return self._finish(JobOutcome.FAILED, report.message or "the print failed on the machine",
+                                DriverState.IDLE)
         if phase is P.ERROR:
             return self._finish(JobOutcome.FAILED, report.message or "the machine reported an error",
                                 DriverState.ERROR)
