@@ -12,6 +12,22 @@ from app.cli.main import main
 NODE = "00000000-0000-0000-0000-0000000000aa"
 
 
+@pytest.fixture(autouse=True)
+def _known_machine() -> None:
+    """The machine the files speak of is registered on the site (import refuses readings of unknown machines)."""
+    import os
+
+    from app.core.config import load_config
+    from app.core.store.db import open_store
+    from tests.test_telemetry_support import register_nodes
+
+    store = open_store(load_config(os.environ["IMEWE_HOME"]).db_url)
+    try:
+        register_nodes(store, [NODE])
+    finally:
+        store.close()
+
+
 def _write(path: Path, n: int, year: int = 2020) -> None:
     with path.open("w") as f:
         for i in range(n):

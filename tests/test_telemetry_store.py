@@ -17,7 +17,7 @@ from app.core.store.db import open_store
 from app.core.telemetry.repository import TelemetryRepo
 from app.core.telemetry.transfer import export_telemetry, import_telemetry
 from app.core.telemetry.writer import BatchedWriter
-from tests.test_telemetry_support import T0, samples
+from tests.test_telemetry_support import T0, register_nodes, samples
 
 NODES = [str(uuid.UUID(int=i + 1)) for i in range(3)]
 T0S = T0.timestamp()
@@ -126,6 +126,7 @@ def test_export_then_import_gives_the_same_data(tmp_path: Path, fmt: str) -> Non
             assert first["timestamp"].endswith("Z") and first["job_id"] == job
             assert set(first["metrics"]) == {"temperature", "target_temperature", "power_w", "vibration",
                                              "progress", "material_remaining"}
+        register_nodes(dst, NODES[:2])
         back = import_telemetry(dst, out)
         assert back.samples == res.samples
         with src.connect() as a, dst.connect() as b:
@@ -138,6 +139,7 @@ def test_export_then_import_gives_the_same_data(tmp_path: Path, fmt: str) -> Non
 
 def test_import_rejects_bad_records_and_changes_nothing(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    register_nodes(store, NODES[:1])
     try:
         good = {"node_id": NODES[0], "timestamp": "2026-06-21T00:00:00Z", "metrics": {"temperature": 20.5}}
         cases = [
@@ -169,6 +171,7 @@ def test_import_rejects_bad_records_and_changes_nothing(tmp_path: Path) -> None:
 
 def test_import_and_export_on_every_backend(db_url: str, tmp_path: Path) -> None:
     store = open_store(db_url)
+    register_nodes(store, NODES[:1])
     try:
         src = tmp_path / "in.jsonl"
         src.write_text("\n".join(json.dumps({

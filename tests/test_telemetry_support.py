@@ -68,3 +68,15 @@ def samples(node_ids: list[UUID], seconds: int, start: datetime = T0, seed: int 
             }
             out.append(TelemetrySample(node, at, {m: values[m] for m in metrics}))
     return out
+
+
+def register_nodes(store, node_ids) -> None:  # type: ignore[no-untyped-def]
+    """Machines the store knows, so their telemetry may be imported (import refuses unknown machines)."""
+    from app.core.domain.capabilities import Capabilities
+    from app.core.domain.enums import ProcessType
+    from app.core.domain.entities import Node
+    from app.core.store.repositories import NodeRepo
+
+    with store.begin() as conn:
+        for i, nid in enumerate(node_ids):
+            NodeRepo().add(conn, Node(f"machine-{i}", Capabilities(process=ProcessType.FDM), id=UUID(str(nid))))

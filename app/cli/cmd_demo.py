@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app import bootstrap
+from app.cli.args import finite_float
 from app.core.config import Config, load_config
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
@@ -26,13 +27,13 @@ TABS = ("fleet", "jobs", "timeline", "alerts", "energy", "sites")
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="open the control room on a simulated site with jobs flowing")
-    p.add_argument("--scale", type=float, help="simulated seconds per real second (default: IMEWE_DEMO_SCALE or 60)")
+    p.add_argument("--scale", type=finite_float, help="simulated seconds per real second (default: IMEWE_DEMO_SCALE or 60)")
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window after --after seconds, then exit")
-    p.add_argument("--after", type=float, default=5.0, metavar="SECONDS", help="wait before the screenshot")
+    p.add_argument("--after", type=finite_float, default=5.0, metavar="SECONDS", help="wait before the screenshot")
     p.add_argument("--headless", action="store_true", help="render the window off screen (no display needed)")
     p.add_argument("--text", action="store_true", help="no window: print the live fleet in the terminal")
     p.add_argument("--tab", choices=TABS, help="open on this tab")
-    p.add_argument("--for", dest="run_for", type=float, metavar="SECONDS", help="close after this long")
+    p.add_argument("--for", dest="run_for", type=finite_float, metavar="SECONDS", help="close after this long")
     p.set_defaults(handler=run)
 
 

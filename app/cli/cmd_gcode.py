@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from app.cli.output import dumps
 from app.core.estimation.gcode_analysis import analyze_gcode
 
 
@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
 def _info(args: argparse.Namespace) -> int:
     a = analyze_gcode(args.file, flavor=args.flavor, material=args.material)
     if getattr(args, "json", False):
-        print(json.dumps(a.to_dict(), indent=2))
+        print(dumps(a.to_dict()))
         return 0
     print(f"file        {a.path} ({a.flavor}, {a.lines} lines, {a.moves} moves)")
     slicer = ""

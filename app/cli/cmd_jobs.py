@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from app.cli.output import add_json_flag, call_site, emit, table, when, with_cor
 from app.core.api.views import job_dict
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
+from app.core.json_input import read_json_file
 
 MAX_SPEC_BYTES = 20_000_000
 
@@ -74,14 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            raise ValidationError(f"{path} is larger than {MAX_SPEC_BYTES // 1_000_000} MB")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ValidationError(f"no such file: {path}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(f"{path} is not a readable JSON file: {exc}") from exc
+    return read_json_file(path, MAX_SPEC_BYTES)
 
 
 def _absolute_files(data: Any, base: Path) -> Any:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from app.bootstrap import StoreCore
+from app.cli.args import finite_float
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
 from app.core.api.views import node_dict
 from app.core.domain.enums import MaintenanceType
 from app.core.domain.errors import ValidationError
+from app.core.json_input import read_json_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--volume", help="build volume in mm, e.g. 220x220x250")
     a.add_argument("--materials", default="", help="comma-separated materials it takes")
     a.add_argument("--loaded", help="material loaded now")
-    a.add_argument("--max-power", type=float, default=0.0, help="maximum power draw in W")
+    a.add_argument("--max-power", type=finite_float, default=0.0, help="maximum power draw in W")
     a.add_argument("--location", default="", help="site area, e.g. 'bay 2'")
     a.add_argument("--address", default="", help="how to reach it (serial:/dev/ttyUSB0, ws://host:port)")
     a.add_argument("--driver", default="sim", help="sim, marlin, grbl, agent")
@@ -69,10 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _caps_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.capabilities:
-        try:
-            data = json.loads(args.capabilities.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValidationError(f"cannot read capabilities from {args.capabilities}: {exc}") from exc
+        data = read_json_file(args.capabilities, 1_000_000)
         if not isinstance(data, dict):
             raise ValidationError("capabilities must be a JSON object")
         return data

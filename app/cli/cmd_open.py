@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app import bootstrap
+from app.cli.args import finite_float
 from app.core.config import Config, load_config
 from app.core.ownership import SiteLock
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("open", help="open the control room on the local site")
     p.add_argument("--headless", action="store_true", help="render off screen (no display needed)")
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window, then exit")
-    p.add_argument("--after", type=float, default=3.0, metavar="SECONDS", help="wait before the screenshot")
+    p.add_argument("--after", type=finite_float, default=3.0, metavar="SECONDS", help="wait before the screenshot")
     p.set_defaults(handler=run)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from app.cli.args import finite_float
+from app.cli.output import dumps
 from app.core.estimation import analyze_file, estimates_for
 
 
@@ -14,7 +15,7 @@ def register(sub: Any) -> None:
     psub = parser.add_subparsers(dest="part_command", metavar="ACTION", required=True)
     info = psub.add_parser("info", help="analysis and estimates of a part file")
     info.add_argument("file", help="part file")
-    info.add_argument("--overhang", type=float, default=45.0, help="overhang angle from vertical, degrees (45)")
+    info.add_argument("--overhang", type=finite_float, default=45.0, help="overhang angle from vertical, degrees (45)")
     info.add_argument("--units", choices=("auto", "mm", "inch"), default="auto",
                       help="file units for the estimates (auto: the analysis' guess)")
     info.add_argument("--json", dest="json", action="store_true", default=argparse.SUPPRESS, help="JSON output")
@@ -30,7 +31,7 @@ def _info(args: argparse.Namespace) -> int:
         d = a.to_dict()
         d["estimates"] = [e.to_dict() for e in ests]
         d["scale_to_mm"] = scale
-        print(json.dumps(d, indent=2))
+        print(dumps(d))
         return 0
     bx = a.bbox_mm
     print(f"file        {a.path} ({a.format}, {a.triangles} triangles, {len(a.objects)} object(s))")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
+from app.cli.args import finite_float
+from app.cli.output import dumps
 from app.core.domain.errors import ValidationError
 from app.core.scheduling.fjs_io import load_instance
-from app.core.scheduling.optimize import optimize
+from app.core.scheduling.optimize import cores_available, optimize
 from app.core.scheduling.plan import metrics
 from app.core.scheduling.validate import validate_plan
 
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("schedule", help="plan a flexible job shop file (.fjs, or a Birgin assembly .txt)",
                        description="Solve a standard FJSP file and print the plan and its makespan.")
     p.add_argument("file", help="instance file: .fjs (machines 1-indexed) or Birgin FAJSP .txt (0-indexed)")
-    p.add_argument("--time-limit", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=finite_float, default=1.0, metavar="SECONDS",
                    help="how long to improve the plan (0: the constructive plan only; default 1)")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel searches with different seeds (default 1)")
@@ -33,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError("--workers must be at least 1", "workers")
     path = Path(args.file)
     problem = load_instance(path)
+    cores = cores_available()
+    if args.workers > cores:
+        print(f"imewe: note: --workers {args.workers} capped at {cores}, the cores available", file=sys.stderr)
+        args.workers = cores
     plan = optimize(problem, time_limit_s=args.time_limit, seed=args.seed, workers=args.workers)
     violations = validate_plan(problem, plan)
     base = 0 if path.suffix.lower() == ".txt" else 1  # print machines numbered as the file numbers them
@@ -49,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             "violations": violations,
             "time_limit_s": args.time_limit,
             "seed": args.seed,
+            "workers": args.workers,
             "metrics": metrics(problem, plan).to_dict(),
             "operations": [
                 {"job": problem.op_job[o], "op": index_in_job[o], "machine": plan.machine[o] + base,
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 for o in range(problem.n_ops)
             ],
         }
-        print(json.dumps(out))
+        print(dumps(out, indent=None))
     else:
         print(f"{path.name}: {problem.n_jobs} jobs, {problem.n_ops} operations, {problem.n_machines} machines")
         for m, seq in enumerate(plan.sequences(problem.n_machines)):

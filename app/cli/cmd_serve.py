@@ -9,12 +9,13 @@ import signal
 import sys
 
 from app.bootstrap import build_core, claim_site, setup_logging, wire_optional_services
+from app.cli.args import finite_float
 from app.core.config import load_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the site core with no window")
-    p.add_argument("--for", dest="run_for", type=float, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--for", dest="run_for", type=finite_float, metavar="SECONDS", help="stop after this long")
     p.set_defaults(handler=run)
 
 

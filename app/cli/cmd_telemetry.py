@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.bootstrap import setup_logging
+from app.cli.args import finite_float
 from app.cli.output import add_json_flag, emit
 from app.core.bus import EventBus
 from app.core.clock import Clock, SystemClock
@@ -67,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     im.set_defaults(handler=lambda args: with_store(args, lambda c: _import(args, c)))
 
     pr = a.add_parser("prune", help="delete raw samples and rollups older than the retention windows")
-    pr.add_argument("--raw-hours", type=float, help="keep raw samples this long (default: config, 24)")
-    pr.add_argument("--rollup-days", type=float, help="keep rollups this long (default: config, 90)")
+    pr.add_argument("--raw-hours", type=finite_float, help="keep raw samples this long (default: config, 24)")
+    pr.add_argument("--rollup-days", type=finite_float, help="keep rollups this long (default: config, 90)")
     pr.add_argument("--export", type=Path, help="first export the raw samples about to be deleted to this file")
     add_json_flag(pr)
     pr.set_defaults(handler=lambda args: with_store(args, lambda c: _prune(args, c)))
@@ -94,7 +95,8 @@ async def _export(args: argparse.Namespace, core: StoreOnly) -> int:
 
 
 async def _import(args: argparse.Namespace, core: StoreOnly) -> int:
-    res = await core.store.run(import_telemetry, core.store, args.path, args.format)
+    now_s = core.clock.now().timestamp()
+    res = await core.store.run(lambda: import_telemetry(core.store, args.path, args.format, now_s=now_s))
     emit(args, res, lambda r: _summary(r, "imported"))
     return 0
 

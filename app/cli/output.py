@@ -25,9 +25,14 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
 
 
+def dumps(data: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """Strict JSON for other programs: never a bare NaN or Infinity (they are mapped to null first)."""
+    return json.dumps(to_jsonable(data), indent=indent, sort_keys=sort_keys, allow_nan=False)
+
+
 def emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str] | str | None = None) -> None:
     if getattr(args, "json", False):
-        json.dump(to_jsonable(data), sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write(dumps(data, sort_keys=True))
         sys.stdout.write("\n")
     elif text is not None:
         out = text(data) if callable(text) else text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from enum import Enum
@@ -24,4 +26,9 @@ def to_jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, UUID | Path):
         return str(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, int):
+        return int(value)  # numpy integers
+    if isinstance(value, numbers.Real) and not isinstance(value, int):
+        value = float(value)
+        return value if math.isfinite(value) else None  # JSON has no NaN or infinity: such a figure is absent
     return value

@@ -9,6 +9,8 @@ they precede without interrupting a run.
 from __future__ import annotations
 
 import logging
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import numpy as np
 from app.core.estimation.errors import GcodeFileError
 from app.core.estimation.gcode_arcs import arc_segments
 from app.core.estimation.gcode_comments import scan_comments
-from app.core.estimation.gcode_lexer import Words, lex
+from app.core.estimation.gcode_lexer import MAX_NUMBER_CHARS, Words, lex
 from app.core.estimation.gcode_model import MachineLimits, MoveKind, Toolpath
 from app.core.estimation.gcode_specials import SpecialLine, apply_special
 
@@ -73,6 +75,7 @@ def parse_gcode(buf: bytes, name: str = "G-code", flavor: str | None = None) -> 
     rrf = str(figures.get("gcode_flavor", "")).lower().startswith("reprap")
     cmd, moving = _command_masks(words)
     motion = _motion_lines(words, cmd, moving)
+    _refuse_bad_numbers(buf, words, motion, name)
     vals = _line_values(words, motion, moving)
     specials = _special_lines(words, cmd, moving)
     printer_codes = {82.0, 83.0, 104.0, 109.0, 140.0, 190.0, 201.0, 203.0, 204.0, 205.0, 106.0, 107.0}
@@ -100,6 +103,40 @@ def parse_gcode(buf: bytes, name: str = "G-code", flavor: str | None = None) -> 
     if tp.moves == 0:
         raise GcodeFileError(f"{name}: the file moves nothing (no G0/G1/G2/G3 with coordinates)")
     return tp
+
+
+# A coordinate or feed a machine cannot use: NaN, infinity, or a number that only an exponent makes (1e400: Marlin
+# reads it as X1 E400, Prusa firmware as infinity). Only lines that move are checked; M117 text may say anything.
+_EXPONENT = re.compile(rb"[0-9.][eE][-+]?[0-9]{3,}")
+_TOKEN = re.compile(rb"([XYZEFIJRS])([-+]?(?:nan|inf(?:inity)?)(?![a-z])|[-+.0-9][-+.0-9e]*)", re.I)
+
+
+def _refuse_bad_numbers(buf: bytes, w: Words, motion: np.ndarray, name: str) -> None:
+    """Refuse the file, naming the line, when a motion line holds a coordinate or feed that is not a plain finite
+    number. An estimate of such a file would be a guess, and a machine would read it one of several ways."""
+    slot_word = _SLOT_LUT[w.letter] < _DUMP
+    suspects = set(w.line[slot_word & np.isnan(w.value)].tolist())  # letters the lexer found no number for
+    if _EXPONENT.search(buf):
+        starts = w.newlines
+        suspects.update(int(np.searchsorted(starts, m.start())) for m in _EXPONENT.finditer(buf))
+    if not suspects:
+        return
+    moving = np.zeros(w.line_count, dtype=bool)
+    moving[motion] = True
+    for line in sorted(n for n in suspects if moving[n]):
+        lo = 0 if line == 0 else int(w.newlines[line - 1]) + 1
+        hi = int(w.newlines[line]) if line < len(w.newlines) else len(buf)
+        code = re.sub(rb"\([^)]*\)?", b" ", buf[lo:hi].split(b";", 1)[0])
+        for m in _TOKEN.finditer(code):
+            token = m.group(2).decode("ascii", "replace")
+            try:
+                finite = math.isfinite(float(token)) and len(token) <= MAX_NUMBER_CHARS
+            except ValueError:
+                finite = False
+            if not finite:
+                word = (m.group(1).decode("ascii") + token)[:40]
+                raise GcodeFileError(f"{name} line {line + 1}: {word} is not a finite number a machine can use; "
+                                     "coordinates and feeds must be plain numbers")
 
 
 def _command_masks(w: Words) -> tuple[np.ndarray, np.ndarray]:

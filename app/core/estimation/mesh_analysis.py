@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from app.core.domain.errors import ValidationError
 from app.core.estimation.mesh_io import LoadedPart, load_part
 from app.core.estimation.orientation import Orientation, orientation_candidates
 from app.core.estimation.topology import Topology, analyse_topology, weld
@@ -79,7 +80,14 @@ class PartAnalysis:
 
 def analyze_file(path: str | Path, overhang_deg: float = DEFAULT_OVERHANG_DEG) -> PartAnalysis:
     """Load and analyse a part file; raises ``PartFileError`` subclasses for unreadable files."""
+    check_overhang(overhang_deg)
     return analyze_part(load_part(path), overhang_deg)
+
+
+def check_overhang(overhang_deg: float) -> None:
+    if not (isinstance(overhang_deg, int | float) and 0 < overhang_deg < 90):
+        raise ValidationError(f"the overhang angle must be a number of degrees between 0 and 90, not {overhang_deg}",
+                              "overhang_deg")
 
 
 def analyze_part(part: LoadedPart, overhang_deg: float = DEFAULT_OVERHANG_DEG) -> PartAnalysis:
@@ -90,6 +98,7 @@ def analyze_part_with_topology(
     part: LoadedPart, overhang_deg: float = DEFAULT_OVERHANG_DEG
 ) -> tuple[PartAnalysis, list[Topology]]:
     """The analysis plus each object's welded mesh, for callers (the preview) that draw it."""
+    check_overhang(overhang_deg)
     summaries: list[ObjectSummary] = []
     topos: list[Topology] = []
     volumes: list[float] = []

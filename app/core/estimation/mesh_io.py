@@ -1,7 +1,7 @@
 """Loading part files into plain triangle arrays, one per object.
 
-Binary STL goes through our own numpy reader (the common case and the big files); every other
-format goes through trimesh. Whatever trimesh raises is turned into a ``PartFileError`` that names the
+Binary STL goes through our own numpy reader (the common case and the big files); 3MF through our own streaming
+reader, which bounds what its archive may inflate (``threemf.py``); every other format goes through trimesh. Whatever trimesh raises is turned into a ``PartFileError`` that names the
 file and the problem, so a broken file never reaches the operator as a traceback.
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from app.core.estimation.errors import EmptyPartError, PartFileError, UnsupportedFormatError
 from app.core.estimation.stl_fast import is_binary_stl, read_binary_stl
+from app.core.estimation.threemf import read_3mf
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,18 @@ def load_part(path: str | Path) -> LoadedPart:
     if suffix == ".stl" and is_binary_stl(p):
         tris = read_binary_stl(p)
         return LoadedPart(p, "stl-binary", [PartObject(p.stem, tris)])
+    if suffix == ".3mf":
+        return _load_3mf(p)
     return _load_with_trimesh(p, suffix)
+
+
+def _load_3mf(p: Path) -> LoadedPart:
+    found, unit = read_3mf(p)
+    objects = [PartObject(name, tris) for name, tris in found if len(tris)]
+    if not objects:
+        raise EmptyPartError(f"{p.name}: the file holds no triangles (empty or only points/lines)")
+    _check_finite(p, objects)
+    return LoadedPart(p, "3mf", objects, declared_units=unit)
 
 
 def _load_with_trimesh(p: Path, suffix: str) -> LoadedPart:
@@ -112,11 +124,16 @@ def _load_with_trimesh(p: Path, suffix: str) -> LoadedPart:
         raise PartFileError(f"{p.name}: cannot read the objects of this {fmt.upper()}: {_reason(exc)}") from exc
     if not objects:
         raise EmptyPartError(f"{p.name}: the file holds no triangles (empty or only points/lines)")
-    for obj in objects:
-        if not np.isfinite(obj.triangles).all():
-            raise PartFileError(f"{p.name}: object {obj.name!r} has non-numeric coordinates; file is corrupt")
+    _check_finite(p, objects)
     log.debug("loaded %s: %d objects via trimesh", p, len(objects))
     return LoadedPart(p, fmt, objects, declared_units=str(units) if units else None)
+
+
+def _check_finite(p: Path, objects: list[PartObject]) -> None:
+    for obj in objects:
+        if not np.isfinite(obj.triangles).all():
+            raise PartFileError(f"{p.name}: object {obj.name!r} has coordinates that are not finite numbers "
+                                "(NaN or infinity); file is corrupt")
 
 
 def _reason(exc: BaseException) -> str:

@@ -26,21 +26,42 @@ def load_instance(path: str | Path) -> Problem:
     return parse_fjs(text, str(p))
 
 
+MAX_NUMBER = 10**9  # durations, counts and machine numbers: beyond this a file is not a shop's plan
+MAX_MACHINES = 100_000
+MAX_OPERATIONS = 1_000_000
+
+
 def _ints(line: str, where: str) -> list[int]:
-    try:
-        return [int(float(t)) for t in line.split()]
-    except ValueError as exc:
-        raise FjsFormatError(f"{where}: expected numbers, got {line.strip()[:60]!r}") from exc
+    """Whole numbers (written 5 or 5.0) from 0 to MAX_NUMBER; anything else names the line."""
+    out: list[int] = []
+    for t in line.split():
+        try:
+            v = float(t)
+        except ValueError as exc:
+            raise FjsFormatError(f"{where}: expected numbers, got {line.strip()[:60]!r}") from exc
+        if not (v.is_integer() and abs(v) <= MAX_NUMBER):
+            raise FjsFormatError(f"{where}: {t[:30]!r} is not a whole number up to {MAX_NUMBER:,}")
+        out.append(int(v))
+    return out
+
+
+def _check_size(name: str, n_machines: int, n_ops: int) -> None:
+    if n_machines > MAX_MACHINES:
+        raise FjsFormatError(f"{name}: {n_machines:,} machines; at most {MAX_MACHINES:,} are planned")
+    if n_ops > MAX_OPERATIONS:
+        raise FjsFormatError(f"{name}: {n_ops:,} operations; at most {MAX_OPERATIONS:,} are planned")
 
 
 def parse_fjs(text: str, name: str = "<fjs>") -> Problem:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise FjsFormatError(f"{name}: empty file")
-    head = _ints(lines[0], f"{name} line 1")
+    # '#jobs #machines', often followed by the mean machines per operation (a fraction, not read).
+    head = _ints(" ".join(lines[0].split()[:2]), f"{name} line 1")
     if len(head) < 2 or head[0] <= 0 or head[1] <= 0:
         raise FjsFormatError(f"{name} line 1: expected '#jobs #machines', got {lines[0].strip()[:60]!r}")
     n_jobs, n_machines = head[0], head[1]
+    _check_size(name, n_machines, 0)
     if len(lines) - 1 < n_jobs:
         raise FjsFormatError(f"{name}: header announces {n_jobs} jobs but the file has {len(lines) - 1} job lines")
     op_job: list[int] = []
@@ -53,6 +74,9 @@ def parse_fjs(text: str, name: str = "<fjs>") -> Problem:
         if not nums:
             raise FjsFormatError(f"{where}: empty job line")
         n_ops, i = nums[0], 1
+        if n_ops <= 0:
+            raise FjsFormatError(f"{where}: job {j} has {n_ops} operations; every job has at least one")
+        _check_size(name, n_machines, len(op_job) + n_ops)
         for k in range(n_ops):
             if i >= len(nums):
                 raise FjsFormatError(f"{where}: job {j} announces {n_ops} operations, line ends at operation {k}")
@@ -89,6 +113,9 @@ def parse_fajsp(text: str, name: str = "<fajsp>") -> Problem:
     if len(head) != 3:
         raise FjsFormatError(f"{name} line 1: expected '#operations #arcs #machines'")
     n_ops, n_arcs, n_machines = head
+    if n_ops <= 0 or n_machines <= 0 or n_arcs < 0:
+        raise FjsFormatError(f"{name} line 1: needs at least one operation and one machine")
+    _check_size(name, n_machines, n_ops)
     if len(lines) < 1 + n_arcs + n_ops:
         raise FjsFormatError(f"{name}: expected {n_arcs} arcs and {n_ops} operations, the file is shorter")
     preds: list[list[int]] = [[] for _ in range(n_ops)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import random
 import threading
 import time
@@ -100,6 +101,14 @@ def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
     return _search(problem, start, deadline, seed, max_iters, None)
 
 
+def cores_available() -> int:
+    """Cores this process may run on (its affinity, which containers and taskset narrow), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _pool(workers: int) -> Any:
     # fork is fast (the CLI and benchmarks are single-threaded); a threaded host (the app) gets spawn, safe
     method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
@@ -117,6 +126,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     """
     t0 = time.perf_counter()
     # keep time for the final check (and the worker hand-back) inside the budget
+    workers = max(1, min(int(workers), cores_available()))  # more searches than cores only slow each other
     reserve = min(0.1 * time_limit_s, 0.02 + 4e-5 * problem.n_ops + (0.06 if workers > 1 else 0.0))
     deadline = t0 + max(time_limit_s - reserve, 0.0)
     hard_deadline = t0 + max(time_limit_s - 0.01 - 2e-5 * problem.n_ops, 0.0)

@@ -8,16 +8,19 @@ import json
 import math
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from app.core.domain.errors import ValidationError
+from app.core.json_input import parse_json
 from app.core.telemetry.repository import RawRow
 from app.core.telemetry.rollup import RollupRow
 
 FORMATS = ("json", "jsonl", "csv", "parquet")
 CSV_HEADER = ["node_id", "job_id", "timestamp", "metric", "value"]
+MAX_LINE_BYTES = 1_000_000  # one JSON Lines record
 ROLLUP_HEADER = ["node_id", "metric", "minute", "n", "min", "mean", "max"]
 
 
@@ -61,6 +64,8 @@ def _record(key: tuple[str, float, str | None], metrics: dict[str, float],
     node, ts, job = key
     # A stable id: the same sample exported twice gets the same telemetry_id.
     tid = uuid.uuid5(uuid.NAMESPACE_URL, f"imewe:telemetry:{node}:{ts!r}:{job}")
+    # JSON has no NaN: a reading that was not a number is exported as null.
+    metrics = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
     return {"telemetry_id": str(tid), "node_id": node, "job_id": job, "timestamp": iso(ts), "metrics": metrics,
             "alerts": (alerts or {}).get((node, ts), [])}
 
@@ -69,12 +74,12 @@ def write_json(out: TextIO, recs: Iterable[dict[str, Any]], lines: bool) -> int:
     n = 0
     if lines:
         for r in recs:
-            out.write(json.dumps(r, separators=(",", ":")) + "\n")
+            out.write(json.dumps(r, separators=(",", ":"), allow_nan=False) + "\n")
             n += 1
         return n
     out.write("[\n")
     for r in recs:
-        out.write((",\n" if n else "") + json.dumps(r, separators=(",", ":")))
+        out.write((",\n" if n else "") + json.dumps(r, separators=(",", ":"), allow_nan=False))
         n += 1
     out.write("\n]\n")
     return n
@@ -116,6 +121,32 @@ def write_parquet(path: Path, rows: Iterable[RawRow]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- import
+EARLIEST_S = 946_684_800.0  # 2000-01-01: no machine of ours logged before it
+FUTURE_SLACK_S = 3600.0  # clocks disagree a little; a reading from next year is not a clock
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRules:
+    """What an imported reading must satisfy beyond its own shape: a machine this site knows, a plausible time."""
+
+    known_nodes: frozenset[str] | None = None  # None: any machine
+    now_s: float | None = None  # None: no upper bound
+
+    def check(self, node: str, ts: float, where: str) -> None:
+        if self.known_nodes is not None and node not in self.known_nodes:
+            raise ValidationError(f"{where}: no machine {node} on this site (register it first)", "node_id")
+        if not EARLIEST_S <= ts or (self.now_s is not None and ts > self.now_s + FUTURE_SLACK_S):
+            raise ValidationError(f"{where}: timestamp {_safe_iso(ts)} is not a plausible time of a reading "
+                                  "(before 2000 or in the future)", "timestamp")
+
+
+def _safe_iso(ts: float) -> str:
+    try:
+        return iso(ts)
+    except (OverflowError, ValueError, OSError):
+        return repr(ts)
+
+
 def parse_time(value: Any, where: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -139,13 +170,15 @@ def _uuid(value: Any, where: str, field: str, optional: bool = False) -> str | N
         raise ValidationError(f"{where}: {field} {value!r} is not a UUID", field) from exc
 
 
-def rows_from_record(rec: Any, where: str) -> tuple[list[RawRow], list[dict[str, Any]]]:
+def rows_from_record(rec: Any, where: str, rules: ImportRules = ImportRules()
+                     ) -> tuple[list[RawRow], list[dict[str, Any]]]:
     """Validate one schema record; its raw rows and its alerts."""
     if not isinstance(rec, dict):
         raise ValidationError(f"{where}: a telemetry record is a JSON object")
     node = _uuid(rec.get("node_id"), where, "node_id")
     job = _uuid(rec.get("job_id"), where, "job_id", optional=True)
     ts = parse_time(rec.get("timestamp"), where)
+    rules.check(node or "", ts, where)
     metrics = rec.get("metrics")
     if not isinstance(metrics, dict) or not metrics:
         raise ValidationError(f"{where}: metrics must be a non-empty object of name: number", "metrics")
@@ -162,44 +195,54 @@ def rows_from_record(rec: Any, where: str) -> tuple[list[RawRow], list[dict[str,
     return rows, [dict(a, node_id=node, ts=ts) for a in alerts if isinstance(a, dict)]
 
 
-def read_json(path: Path) -> Iterator[tuple[list[RawRow], list[dict[str, Any]]]]:
-    with path.open(encoding="utf-8") as f:
-        head = f.read(256).lstrip()[:1]
-    if head == "[":
+def read_json(path: Path, rules: ImportRules = ImportRules()) -> Iterator[tuple[list[RawRow], list[dict[str, Any]]]]:
+    try:
+        with path.open("rb") as f:
+            head = f.read(256).lstrip()[:1]
+        if head == b"[":
+            data = parse_json(path.read_bytes(), path.name)
+            for i, rec in enumerate(data):
+                yield rows_from_record(rec, f"{path.name} record {i + 1}", rules)
+            return
+        with path.open("rb") as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                if len(line) > MAX_LINE_BYTES:
+                    raise ValidationError(f"{path.name} line {i}: longer than {MAX_LINE_BYTES // 1000} kB")
+                where = f"{path.name} record {i} (line {i})"
+                yield rows_from_record(parse_json(line, where), where, rules)
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+
+
+def read_csv(path: Path, rules: ImportRules = ImportRules()) -> Iterator[RawRow]:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            yield from _csv_rows(path, csv.reader(f), rules)
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path.name}: not a CSV text file (bytes that are not UTF-8 at {exc.start})") from exc
+    except csv.Error as exc:  # a NUL byte, or a field larger than the csv module's limit
+        raise ValidationError(f"{path.name}: not a readable CSV file ({exc})") from exc
+
+
+def _csv_rows(path: Path, r: Any, rules: ImportRules) -> Iterator[RawRow]:
+    header = next(r, None)
+    if header != CSV_HEADER:
+        raise ValidationError(f"{path.name}: the header must be {','.join(CSV_HEADER)}")
+    for i, row in enumerate(r, 2):
+        where = f"{path.name} record {i - 1} (line {i})"
+        if len(row) != 5:
+            raise ValidationError(f"{where}: expected 5 columns, found {len(row)}")
+        node, job, when, metric, value = row
+        if len(metric) > 40 or len(value) > 40 or len(when) > 40:
+            raise ValidationError(f"{where}: a field is too long for telemetry")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-        for i, rec in enumerate(data):
-            yield rows_from_record(rec, f"{path.name} record {i + 1}")
-        return
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(f"{path.name} line {i}: not valid JSON ({exc.msg})") from exc
-            yield rows_from_record(rec, f"{path.name} line {i}")
-
-
-def read_csv(path: Path) -> Iterator[RawRow]:
-    with path.open(newline="", encoding="utf-8") as f:
-        r = csv.reader(f)
-        header = next(r, None)
-        if header != CSV_HEADER:
-            raise ValidationError(f"{path.name}: the header must be {','.join(CSV_HEADER)}")
-        for i, row in enumerate(r, 2):
-            where = f"{path.name} line {i}"
-            if len(row) != 5:
-                raise ValidationError(f"{where}: expected 5 columns, found {len(row)}")
-            node, job, when, metric, value = row
-            try:
-                v = float(value)
-            except ValueError as exc:
-                raise ValidationError(f"{where}: value {value!r} is not a number") from exc
-            if not math.isfinite(v) or not metric:
-                raise ValidationError(f"{where}: needs a metric name and a finite value")
-            yield (_uuid(node, where, "node_id") or "", metric, parse_time(when, where),
-                   v, _uuid(job, where, "job_id", optional=True))
+            v = float(value)
+        except ValueError as exc:
+            raise ValidationError(f"{where}: value {value[:40]!r} is not a number") from exc
+        if not math.isfinite(v) or not metric:
+            raise ValidationError(f"{where}: needs a metric name and a finite value")
+        node_id, ts = _uuid(node, where, "node_id") or "", parse_time(when, where)
+        rules.check(node_id, ts, where)
+        yield (node_id, metric, ts, v, _uuid(job, where, "job_id", optional=True))

@@ -61,7 +61,9 @@ def export_telemetry(store: Store, path: Path, fmt: str | None = None, *, start:
         return TransferResult(str(path), fmt, counted.n, n, sum(len(v) for v in alerts.values()))
 
 
-def import_telemetry(store: Store, path: Path, fmt: str | None = None) -> TransferResult:
+def import_telemetry(store: Store, path: Path, fmt: str | None = None, *, now_s: float | None = None
+                     ) -> TransferResult:
+    """Readings of machines this site knows, dated from 2000 to ``now_s`` (plus an hour of clock slack)."""
     if not path.is_file():
         raise ValidationError(f"{path} does not exist or is not a file", "path")
     fmt = archive.format_of(path, fmt)
@@ -71,6 +73,7 @@ def import_telemetry(store: Store, path: Path, fmt: str | None = None) -> Transf
     acc = RollupAccumulator()
     n = recs = n_alerts = 0
     with store.begin() as conn:
+        rules = archive.ImportRules(frozenset(conn.execute(sa.select(t.nodes.c.id)).scalars()), now_s)
         batch: list[RawRow] = []
 
         def push(rows: list[RawRow]) -> None:
@@ -85,7 +88,7 @@ def import_telemetry(store: Store, path: Path, fmt: str | None = None) -> Transf
 
         if fmt == "csv":
             chunk: list[RawRow] = []
-            for row in archive.read_csv(path):
+            for row in archive.read_csv(path, rules):
                 chunk.append(row)
                 if len(chunk) >= _BATCH:
                     push(chunk)
@@ -93,7 +96,7 @@ def import_telemetry(store: Store, path: Path, fmt: str | None = None) -> Transf
             push(chunk)
         else:
             alert_repo = AlertRepo()
-            for rows, alerts in archive.read_json(path):
+            for rows, alerts in archive.read_json(path, rules):
                 push(rows)
                 recs += 1
                 for a in alerts:
