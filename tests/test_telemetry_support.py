@@ -73,8 +73,8 @@ def samples(node_ids: list[UUID], seconds: int, start: datetime = T0, seed: int 
 def register_nodes(store, node_ids) -> None:  # type: ignore[no-untyped-def]
     """Machines the store knows, so their telemetry may be imported (import refuses unknown machines)."""
     from app.core.domain.capabilities import Capabilities
-    from app.core.domain.enums import ProcessType
     from app.core.domain.entities import Node
+    from app.core.domain.enums import ProcessType
     from app.core.store.repositories import NodeRepo
 
     with store.begin() as conn:
