@@ -30,6 +30,7 @@ def test_run_streams_a_real_slicer_file_and_exits_0(shared: Path, tmp_path: Path
         r = imewe("run", str(gfile), "--driver", "marlin", "--port", emu.path, home=tmp_path)
         executed = [c for c in emu.accepted if c[:1] in "GMT" and not c.startswith(("M110", "M115", "M155"))]
     assert r.returncode == 0, r.stderr
+    assert executed.pop() == "M400"  # done means the printer said its planner is empty
     m = re.search(r"all (\d+) lines acknowledged", r.stdout)
     assert m and int(m.group(1)) == len(executed) > 5000
     assert "100%" in r.stderr  # the progress bar reached the end

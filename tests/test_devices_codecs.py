@@ -46,7 +46,11 @@ def test_marlin_handshake_turns_on_autoreport_and_streams_with_line_numbers() ->
     assert mc.LineAcked(0, 3) in ev
     assert c.data_to_send() == numbered(4, "G1 X10")
     ev = c.receive_data(b"ok\n")
-    assert any(isinstance(e, mc.JobDone) for e in ev)
+    assert mc.LineAcked(1, 4) in ev and not any(isinstance(e, mc.JobDone) for e in ev)
+    assert c.data_to_send() == numbered(5, "M400")  # every line acknowledged: wait for the planner to empty
+    c.receive_data(b"echo:busy: processing\n")
+    ev = c.receive_data(b"ok\n")
+    assert mc.JobDone(2) in ev
 
 
 def test_marlin_resend_serves_the_line_from_history_and_does_not_count_the_rejected_ok() -> None:
@@ -58,7 +62,7 @@ def test_marlin_resend_serves_the_line_from_history_and_does_not_count_the_rejec
     c.receive_data(b"ok\n")
     assert c.data_to_send() == numbered(4, "G1 X2")
     ev = c.receive_data(b"Error:checksum mismatch, Last Line: 3\nResend: 4\nok\n")
-    assert mc.ResendRequested(4) in ev
+    assert mc.ResendRequested(4, "checksum mismatch, Last Line: 3") in ev
     assert not any(isinstance(e, (mc.LineAcked, mc.FirmwareError)) for e in ev)
     assert c.data_to_send() == numbered(4, "G1 X2")  # the same line again, same number
     ev = c.receive_data(b"ok\n")
@@ -85,8 +89,11 @@ def test_marlin_polls_m105_without_autoreport_and_parses_temperatures() -> None:
 def test_marlin_firmware_error_and_reset_and_estop() -> None:
     c = ready_marlin()
     c.data_to_send()
-    ev = c.receive_data(b"Error:Thermal Runaway, system stopped! Heater_ID: 0\n")
-    assert mc.FirmwareError("Thermal Runaway, system stopped! Heater_ID: 0") in ev
+    ev = c.receive_data(b"Error:Thermal Runaway, system stopped! Heater_ID: 0\nError:Printer halted. kill() called!\n")
+    assert ev == []  # an error waits to see whether a resend request follows
+    c.tick(100.0)
+    ev = c.tick(100.6)  # none did: a machine fault
+    assert mc.FirmwareError("Thermal Runaway, system stopped! Heater_ID: 0; Printer halted. kill() called!") in ev
     c.start_job(["G1 X1"] * 5)
     assert c.emergency_stop() == b"M112\n"
     assert c.job_position() == (0, 0)
@@ -109,6 +116,9 @@ def test_marlin_resend_of_a_forgotten_line_is_a_protocol_error() -> None:
 def grbl_ready() -> gc.GrblCodec:
     c = gc.GrblCodec()
     c.start()
+    assert c.data_to_send() == b"?"  # never a reset first: ask how the controller is
+    c.tick(0.0)
+    c.tick(1.5)  # no answer within the probe time: now a soft reset
     assert c.data_to_send() == b"\x18"
     ev = c.receive_data(b"\r\nGrbl 1.1h ['$' for help]\r\n")
     assert gc.Welcome("1.1h") in ev
@@ -132,14 +142,13 @@ def test_grbl_character_counting_never_exceeds_128_bytes() -> None:
     assert more == (lines[4] + "\n").encode()
     assert c.buffered <= 128
     done = []
-    while True:
-        ev = c.receive_data(b"ok\r\n")
+    for _ in range(49):
+        done += c.receive_data(b"ok\r\n")
         c.data_to_send()
         assert c.buffered <= 128
-        done += ev
-        if any(isinstance(e, gc.JobDone) for e in ev):
-            break
     assert [e.index for e in done if isinstance(e, gc.LineAcked)][-1] == 49
+    assert not any(isinstance(e, gc.JobDone) for e in done)  # acknowledged is not finished
+    assert gc.JobDone(50) in c.receive_data(b"<Idle|MPos:0.000,0.000,0.000>\r\n")
 
 
 def test_grbl_status_realtime_alarm_and_errors() -> None:
@@ -188,3 +197,136 @@ def test_marlin_lost_ok_is_recovered_after_the_timeout() -> None:
     ev = c.receive_data(b"ok T:20.0 /0.0 B:20.0 /0.0\n")
     assert mc.LineAcked(0, 3) in ev
     assert c.data_to_send() == numbered(4, "G1 X2")
+
+
+# ---------------------------------------------------------------- transmission errors vs machine faults
+def streaming_marlin() -> mc.MarlinCodec:
+    c = ready_marlin()
+    c.receive_data(b"ok\n")  # M155
+    c.data_to_send()
+    c.start_job(["G1 X1", "G1 X2", "G1 X3"])
+    assert c.data_to_send() == numbered(3, "G1 X1")
+    c.receive_data(b"ok\n")
+    assert c.data_to_send() == numbered(4, "G1 X2")
+    return c
+
+
+# How real firmwares answer a damaged line. None of these wordings is known to the codec: only the shape counts
+# (an error line, or none, then a resend request; with or without a trailing ok).
+WORDINGS = {
+    "marlin2_line_number": b"Error:Line Number is not Last Line Number+1, Last Line: 3\nResend: 4\nok\n",
+    "marlin2_checksum": b"Error:checksum mismatch, Last Line: 3\nResend: 4\nok\n",
+    "marlin2_no_checksum": b"Error:No Checksum with line number, Last Line: 3\nResend: 4\nok\n",
+    "marlin1_no_line_number": b"Error:No Line Number with checksum, Last Line: 3\nResend:4\nok\n",
+    "missing_checksum": b"Error: Missing checksum\nResend: 4\nok\n",
+    "prusa_style": b"Error:checksum mismatch, Last Line: 3\nResend: 4\nok\n",
+    "reprapfirmware_style": b"Error: Bad command checksum\nrs 4\nok\n",
+    "lowercase_error": b"error:line corrupted\nResend: N4\nok\n",
+    "teacup_style_rs_with_text": b"rs N4 Expected checksum 66\nok\n",
+    "smoothie_rs_only": b"rs N4\r\n",
+    "smoothie_bang_then_rs": b"!! checksum failed\r\nrs N4\r\n",
+    "words_never_seen": b"Error:zzz quux frobnicated, LL=3\nResend: 4\nok\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORDINGS))
+def test_an_error_followed_by_a_resend_request_is_a_transmission_error_whatever_its_wording(name: str) -> None:
+    c = streaming_marlin()
+    ev = c.receive_data(WORDINGS[name])
+    c.tick(10.0)
+    ev += c.tick(10.4)  # past the resend-ok grace (firmwares that send no ok after "rs") and the error grace
+    ev += c.tick(11.0)
+    assert any(isinstance(e, mc.ResendRequested) and e.line_no == 4 for e in ev)
+    assert not any(isinstance(e, (mc.FirmwareError, mc.ProtocolError, mc.LineAcked)) for e in ev), ev
+    assert c.data_to_send() == numbered(4, "G1 X2")  # the same line again under the same number
+    ev = c.receive_data(b"ok\n")
+    assert mc.LineAcked(1, 4) in ev  # and it goes on
+    assert c.data_to_send() == numbered(5, "G1 X3")
+    assert c.resends == 1
+
+
+@pytest.mark.parametrize("reply", [b"Error:Printer halted. kill() called!\n", b"Error: Heating failed\nok\n",
+                                   b"!!\n", b"error:MINTEMP triggered\nok\n"])
+def test_an_error_no_resend_follows_is_a_machine_fault(reply: bytes) -> None:
+    c = streaming_marlin()
+    ev = c.receive_data(reply)
+    ev += c.tick(20.0)
+    ev += c.tick(20.6)
+    assert any(isinstance(e, mc.FirmwareError) for e in ev), ev
+    assert not any(isinstance(e, mc.ResendRequested) for e in ev)
+
+
+def test_whether_an_ok_follows_a_resend_is_learnt_from_the_firmware() -> None:
+    c = streaming_marlin()
+    c.tick(1.0)
+    c.receive_data(b"rs N4\n")  # Smoothieware: no ok follows
+    assert c.data_to_send() == b""  # waits a moment for a trailing ok...
+    c.tick(1.4)
+    assert c.data_to_send() == numbered(4, "G1 X2")  # ...none came: resend
+    c.receive_data(b"ok\n")
+    assert c.data_to_send() == numbered(5, "G1 X3")
+    c.receive_data(b"rs N5\n")
+    assert c.data_to_send() == numbered(5, "G1 X3")  # learnt: at once from now on
+
+
+def test_marlin_stall_without_progress_or_busy_is_reported_once() -> None:
+    c = streaming_marlin()
+    c.stall_timeout_s = 3.0
+    assert c.tick(50.0) == []
+    assert c.tick(52.0) == []
+    c.receive_data(b"echo:busy: processing\n")  # life at 52.0
+    assert c.tick(54.5) == []
+    c.receive_data(b" T:200.0 /200.0 B:60.0 /60.0\n@@garbage\xff\n")  # temperatures and garbage are not life
+    ev = c.tick(55.1)
+    stall = next(e for e in ev if isinstance(e, mc.Stalled))
+    assert stall.index == 1 and stall.file_line == 2
+    assert c.tick(60.0) == []  # once
+
+
+def test_file_line_numbers_follow_the_file_not_the_stream() -> None:
+    from app.devices.gcode import program_from_lines
+
+    cmds, lines = program_from_lines(["; header", "", "G28 ; home", "(comment)", "G1 X1", "%", "M6 T2"])
+    assert cmds == ["G28", "G1 X1", "M6 T2"] and lines == [3, 5, 7]
+    c = grbl_ready()
+    c.start_job(cmds, file_lines=lines)
+    c.data_to_send()
+    ev = c.receive_data(b"ok\r\nok\r\nerror:20\r\n")
+    err = next(e for e in ev if isinstance(e, gc.GrblError))
+    assert (err.job_index, err.file_line, err.command) == (2, 7, "M6 T2")
+
+
+def test_grbl_job_is_done_only_when_a_fresh_status_says_idle_with_an_empty_planner() -> None:
+    c = grbl_ready()
+    c.build["OPT"] = "V,15,128"
+    c.start_job(["G1 X10 F100", "G1 X20"])
+    c.data_to_send()
+    ev = c.receive_data(b"<Idle|MPos:0.000,0.000,0.000|Bf:15,128>\r\n")  # asked before the oks: stale
+    ev += c.receive_data(b"ok\r\nok\r\n")
+    assert not any(isinstance(e, gc.JobDone) for e in ev)
+    assert c.data_to_send() == b"?"  # all acknowledged: ask at once
+    ev = c.receive_data(b"<Run|MPos:5.000,0.000,0.000|Bf:14,128>\r\n")
+    assert not any(isinstance(e, gc.JobDone) for e in ev)
+    ev = c.receive_data(b"<Idle|MPos:20.000,0.000,0.000|Bf:14,128>\r\n")  # a block still planned
+    assert not any(isinstance(e, gc.JobDone) for e in ev)
+    ev = c.receive_data(b"<Idle|MPos:20.000,0.000,0.000|Bf:15,128>\r\n")
+    assert gc.JobDone(2) in ev
+
+
+def test_grbl_connect_takes_an_idle_or_alarmed_controller_as_it_is_and_never_resets_a_moving_one() -> None:
+    for state in ("Idle", "Alarm"):
+        c = gc.GrblCodec()
+        c.start()
+        assert c.data_to_send() == b"?"
+        c.receive_data(f"<{state}|MPos:0.000,0.000,0.000>\r\n".encode())
+        assert c.data_to_send() == b"$I\n$$\n"  # straight to the handshake, no Ctrl-X
+        c.receive_data(b"[VER:1.1h.20190825:]\r\nok\r\n$0=10\r\nok\r\n")
+        assert c.ready
+    c = gc.GrblCodec()
+    c.start()
+    c.data_to_send()
+    c.receive_data(b"<Run|MPos:1.000,0.000,0.000>\r\n")
+    for t in range(20):
+        c.tick(t * 0.3)
+    sent = c.data_to_send()
+    assert b"\x18" not in sent and set(sent) == {ord("?")}  # keeps asking, never resets it

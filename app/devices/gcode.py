@@ -18,25 +18,39 @@ def clean_line(raw: str) -> str:
     return line.strip()
 
 
-def commands_from_lines(lines: list[str]) -> list[str]:
-    out = []
-    for raw in lines:
+def program_from_lines(lines: list[str]) -> tuple[list[str], list[int]]:
+    """The commands of a program and, for each, its line number in the text (1-based): comments and blank
+    lines are not sent, so the two differ and operators look for the file's number."""
+    cmds: list[str] = []
+    numbers: list[int] = []
+    for no, raw in enumerate(lines, start=1):
         cmd = clean_line(raw)
         if cmd and cmd != "%":  # '%' marks program start/end in CNC files, not a command
-            out.append(cmd)
-    return out
+            cmds.append(cmd)
+            numbers.append(no)
+    return cmds, numbers
 
 
-def load_commands(path: Path) -> list[str]:
-    """Every command of a G-code file, in order. Raises an operator-facing error for unreadable files."""
+def commands_from_lines(lines: list[str]) -> list[str]:
+    return program_from_lines(lines)[0]
+
+
+def load_program(path: Path) -> tuple[list[str], list[int]]:
+    """Every command of a G-code file in order, with its file line number. Raises an operator-facing error for
+    unreadable or empty files."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise ValidationError(f"cannot read G-code file {path}: {exc.strerror or exc}", "file") from exc
-    cmds = commands_from_lines(text.splitlines())
+    cmds, numbers = program_from_lines(text.splitlines())
     if not cmds:
         raise ValidationError(f"{path.name} holds no G-code commands", "file")
-    return cmds
+    return cmds, numbers
+
+
+def load_commands(path: Path) -> list[str]:
+    """Every command of a G-code file, in order."""
+    return load_program(path)[0]
 
 
 def xor_checksum(data: bytes) -> int:

@@ -3,6 +3,15 @@
 Streaming uses character counting: GRBL's serial receive buffer holds 128 bytes, so the host keeps the sum of
 the lengths of lines sent but not yet answered (``ok``/``error:N``) within that size. Real-time commands (``?``
 status, ``!`` feed hold, ``~`` cycle start, 0x18 soft reset) bypass the buffer and go out at once.
+
+Connecting does not reset the controller: a reset while it moves loses position (ALARM 3) and, with homing
+enabled, locks it again. ``start`` asks for a status first; a controller that answers is taken as it is (the
+banner of a board that rebooted when the port opened is as good); only silence earns a soft reset.
+
+A job is done when every line is acknowledged *and* a status asked for after the last acknowledgement says
+``Idle`` (or ``Check`` in check mode) with the planner empty: an ``ok`` only means a line entered the planner.
+GRBL answers ``?`` at once whatever it is doing, so status replies are its heartbeat: silence while work is
+outstanding is a stall.
 """
 
 from __future__ import annotations
@@ -11,13 +20,17 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from app.devices.gcode import clean_line
 from app.devices.grbl_messages import alarm_text, error_text
+from app.devices.line_stream import JobDone, LineAcked, LineStream, Sent, Stalled
+
+__all__ = ["JobDone", "LineAcked", "Stalled", "GrblCodec"]
 
 RX_BUFFER_SIZE = 128
+PLANNER_BLOCKS = 15  # GRBL 1.1 on an ATmega328p; [OPT:...,<blocks>,<rx>] tells the real figure
 STATUS_MIN_INTERVAL_S = 0.2  # GRBL's docs ask for no more than 5 status queries per second
 _BANNER = re.compile(r"^Grbl\s+(\S+)", re.IGNORECASE)
 _SETTING = re.compile(r"^\$(\d+)=(\S+)")
+_RESTING = ("Idle", "Check")  # states in which nothing moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +43,7 @@ class Ready:
     version: str
     settings: dict[int, str]
     build: dict[str, str]
+    state: str = ""  # the controller's state when the handshake ended ("Alarm": it needs $X or $H)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +55,11 @@ class Status:
     spindle_rpm: float = 0.0
     planner_free: int | None = None
     rx_free: int | None = None
+    substate: str = ""  # Hold:0 = hold complete, Hold:1 = still decelerating
 
-
-@dataclass(frozen=True, slots=True)
-class LineAcked:
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobDone:
-    total: int
+    @property
+    def hold_complete(self) -> bool:
+        return self.state == "Hold" and self.substate == "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,7 @@ class GrblError:
     message: str
     job_index: int | None  # the job line the controller refused, if it was one
     command: str
+    file_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,38 +82,48 @@ class Feedback:
     text: str  # [MSG:...], [GC:...], etc.
 
 
-GrblEvent = Welcome | Ready | Status | LineAcked | JobDone | GrblError | Alarm | Feedback
+@dataclass(frozen=True, slots=True)
+class CommandDone:
+    """A host command (not a job line) was answered: ``error`` is None for ``ok``."""
+
+    command: str
+    error: int | None
+
+
+GrblEvent = Welcome | Ready | Status | LineAcked | JobDone | Stalled | GrblError | Alarm | Feedback | CommandDone
 
 
 @dataclass(slots=True)
-class _Job:
-    commands: list[str]
-    next_index: int = 0
-    acked: int = 0
-    paused: bool = False
-
-
-@dataclass(slots=True)
-class GrblCodec:
+class GrblCodec(LineStream):
     rx_buffer_size: int = RX_BUFFER_SIZE
     status_interval_s: float = 0.25
-    _out: bytearray = field(default_factory=bytearray)
-    _buf: bytearray = field(default_factory=bytearray)
-    _phase: str = "idle"  # idle → banner → info → settings → ready
+    probe_timeout_s: float = 1.0  # silence this long after the first status query: reset the controller
+    _phase: str = "idle"  # idle → probe → (banner →) info → settings → ready
     version: str = ""
     settings: dict[int, str] = field(default_factory=dict)
     build: dict[str, str] = field(default_factory=dict)
-    _inflight: deque[tuple[int, int | None, str]] = field(default_factory=deque)  # (bytes, job index, cmd)
-    _host: deque[str] = field(default_factory=deque)
-    _job: _Job | None = None
+    planner_blocks: int = PLANNER_BLOCKS
+    _inflight: deque[Sent] = field(default_factory=deque)
     _last_status_q: float = float("-inf")
-    _status_pending: bool = False
+    _probe_at: float | None = None
+    _queries: int = 0  # status queries sent
+    _replies: int = 0  # status replies seen
+    _drain_after: int | None = None  # a status reply numbered above this one was asked after the last ok
     last_status: Status | None = None
     _wco: tuple[float, ...] = ()
 
     # ---------------------------------------------------------------- host side
     def start(self) -> None:
-        """Reset the controller so it prints its banner; the handshake follows from there."""
+        """Ask the controller how it is; the handshake follows from its answer (see the module docstring)."""
+        self._inflight.clear()
+        self._host.clear()
+        self._phase = "probe"
+        self._probe_at = None
+        self.last_status = None
+        self._query()
+
+    def reset(self) -> None:
+        """Soft reset now (the handshake follows the banner)."""
         self._out += self.soft_reset()
 
     @property
@@ -112,19 +132,7 @@ class GrblCodec:
 
     @property
     def buffered(self) -> int:
-        return sum(n for n, _, _ in self._inflight)
-
-    def send_command(self, cmd: str) -> None:
-        cmd = clean_line(cmd)
-        if cmd:
-            self._host.append(cmd)
-            self._pump()
-
-    def start_job(self, commands: list[str], start_index: int = 0) -> None:
-        if self._job is not None and self._job.next_index < len(self._job.commands):
-            raise RuntimeError("a job is already streaming")
-        self._job = _Job(commands, next_index=start_index, acked=start_index)
-        self._pump()
+        return sum(s.size for s in self._inflight)
 
     def pause_job(self) -> bytes:
         """Stop feeding and hold motion now (feed hold)."""
@@ -138,14 +146,6 @@ class GrblCodec:
             self._pump()
         return b"~"
 
-    def cancel_job(self) -> int:
-        acked = self._job.acked if self._job else 0
-        self._job = None
-        return acked
-
-    def job_position(self) -> tuple[int, int]:
-        return (self._job.acked, len(self._job.commands)) if self._job else (0, 0)
-
     def soft_reset(self) -> bytes:
         """Ctrl-X: the controller drops its buffers and prints its banner again."""
         self._inflight.clear()
@@ -155,42 +155,46 @@ class GrblCodec:
         return b"\x18"
 
     def status_query(self) -> bytes:
+        self._queries += 1
         return b"?"
 
-    def tick(self, now: float) -> None:
+    def _query(self) -> None:
+        """A status query, never more often than GRBL asks (5 a second): one too soon waits for the next tick."""
+        if self._now is not None and self._now - self._last_status_q < STATUS_MIN_INTERVAL_S:
+            return
+        self._last_status_q = self._now if self._now is not None else float("inf")  # stamped at the next tick
+        self._out += self.status_query()
+
+    def tick(self, now: float) -> list:
+        self._now = now
+        if self._last_status_q == float("inf"):
+            self._last_status_q = now
+        if self._phase == "probe":
+            if self._probe_at is None:
+                self._probe_at = now
+            elif self.last_status is not None:
+                # It answered but is moving (a job still running): never reset it; ask until it rests.
+                self._query()
+            elif now - self._probe_at >= self.probe_timeout_s:
+                self.reset()  # no answer to a status query: a controller that lost its way, or still booting
+            return []
         interval = max(self.status_interval_s, STATUS_MIN_INTERVAL_S)
         if self._phase == "ready" and now - self._last_status_q >= interval:
-            self._last_status_q = now
-            self._out += b"?"
+            self._query()
+        return LineStream.tick(self, now)
 
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
+    def _work_outstanding(self) -> bool:
+        return self._phase == "ready" and (bool(self._inflight) or
+                                           (self._job is not None and (self._job.draining or not self._job.paused)))
 
     # ---------------------------------------------------------------- machine side
-    def receive_data(self, data: bytes) -> list[GrblEvent]:
-        self._buf += data
-        events: list[GrblEvent] = []
-        while True:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                break
-            line = bytes(self._buf[:nl]).decode("ascii", errors="replace").strip()
-            del self._buf[: nl + 1]
-            if line:
-                self._on_line(line, events)
-        self._pump()
-        return events
-
-    def _on_line(self, line: str, events: list[GrblEvent]) -> None:
+    def _on_line(self, line: str, events: list) -> None:
         if line == "ok":
             self._on_answer(None, events)
         elif line.startswith("error:"):
             self._on_answer(_int(line[6:]), events)
         elif line.startswith("<") and line.endswith(">"):
-            self.last_status = self._parse_status(line[1:-1])
-            events.append(self.last_status)
+            self._on_status(self._parse_status(line[1:-1]), events)
         elif line.startswith("ALARM:"):
             code = _int(line[6:])
             self._inflight.clear()  # an alarm flushes the controller's buffers: nothing more will be answered
@@ -201,43 +205,73 @@ class GrblCodec:
             self._inflight.clear()
             self._job = None
             events.append(Welcome(self.version))
-            self._phase = "info"
-            self._host.clear()
-            self._host.extend(["$I", "$$"])
+            self._begin_info()
         elif m := _SETTING.match(line):
             self.settings[int(m.group(1))] = m.group(2)
         elif line.startswith("[VER:") or line.startswith("[OPT:"):
             key, _, val = line[1:-1].partition(":")
             self.build[key] = val
+            if key == "OPT":
+                parts = val.split(",")
+                if len(parts) >= 2 and parts[1].isdigit():
+                    self.planner_blocks = int(parts[1])
         else:
             events.append(Feedback(line))
 
-    def _on_answer(self, error: int | None, events: list[GrblEvent]) -> None:
+    def _begin_info(self) -> None:
+        self._replies = self._queries  # queries a reset or a boot swallowed will never be answered
+        self._phase = "info"
+        self._host.clear()
+        self._host.extend(["$I", "$$"])
+
+    def _on_status(self, st: Status, events: list) -> None:
+        self._replies += 1
+        self.last_status = st
+        self._alive()
+        events.append(st)
+        if self._phase == "probe" and st.state in ("Idle", "Alarm", "Check", "Sleep"):
+            self._begin_info()  # it answered and nothing moves: take it as it is, no reset
+            return
+        job = self._job
+        if job is not None and job.draining and self._drain_after is not None and self._replies > self._drain_after \
+                and st.state in _RESTING and (st.planner_free is None or st.planner_free >= self.planner_blocks):
+            self._drain_after = None
+            self._job_done(events)
+
+    def _on_answer(self, error: int | None, events: list) -> None:
         if not self._inflight:
             return
-        _, job_index, cmd = self._inflight.popleft()
-        if self._phase == "info" and cmd == "$I":
+        self._alive()
+        sent = self._inflight.popleft()
+        if self._phase == "info" and sent.cmd == "$I":
             self._phase = "settings"
             return
-        if self._phase == "settings" and cmd == "$$":
+        if self._phase == "settings" and sent.cmd == "$$":
             self._phase = "ready"
-            events.append(Ready(self.version, dict(self.settings), dict(self.build)))
+            state = self.last_status.state if self.last_status else ""
+            events.append(Ready(self.version, dict(self.settings), dict(self.build), state))
+            return
+        if sent.job_index is None:
+            events.append(CommandDone(sent.cmd, error))
+            if error is not None:
+                events.append(GrblError(error, error_text(error), None, sent.cmd))
             return
         if error is not None:
-            events.append(GrblError(error, error_text(error), job_index, cmd))
-            if job_index is not None and self._job is not None:
+            events.append(GrblError(error, error_text(error), sent.job_index, sent.cmd,
+                                    self.file_line(sent.job_index)))
+            if self._job is not None:
                 self._job.paused = True  # do not feed more of a program the controller refuses
             return
-        if job_index is not None and self._job is not None:
-            self._job.acked = job_index + 1
-            events.append(LineAcked(job_index))
-            if self._job.acked == len(self._job.commands):
-                events.append(JobDone(len(self._job.commands)))
-                self._job = None
+        self._ack_job_line(sent.job_index, events)
+
+    def _on_all_acked(self, events: list) -> None:
+        # Done once a status asked from now on says nothing moves; ask at once rather than at the next tick.
+        self._drain_after = self._queries
+        self._query()
 
     def _parse_status(self, body: str) -> Status:
         fields = body.split("|")
-        state = fields[0].split(":")[0]
+        state, _, substate = fields[0].partition(":")
         values: dict[str, str] = {}
         for f in fields[1:]:
             k, _, v = f.partition(":")
@@ -258,7 +292,7 @@ class GrblCodec:
         if "Bf" in values:
             bf = values["Bf"].split(",")
             planner, rx = _int(bf[0]), _int(bf[1]) if len(bf) > 1 else None
-        return Status(state, mpos, wpos, feed, spindle, planner, rx)
+        return Status(state, mpos, wpos, feed, spindle, planner, rx, substate)
 
     # ---------------------------------------------------------------- sending
     def _pump(self) -> None:
@@ -270,14 +304,16 @@ class GrblCodec:
                 self._host.popleft()
                 self._send(cmd, None)
                 continue
-            job = self._job
-            if self._phase != "ready" or job is None or job.paused or job.next_index >= len(job.commands):
+            if self._phase != "ready":
                 return
-            cmd = job.commands[job.next_index]
+            nxt = self._next_job_command()
+            if nxt is None:
+                return
+            idx, cmd = nxt
             if not self._fits(cmd):
                 return
-            self._send(cmd, job.next_index)
-            job.next_index += 1
+            self._mark_sent(idx)
+            self._send(cmd, idx)
 
     def _fits(self, cmd: str) -> bool:
         # A line longer than the whole buffer is sent alone once the buffer is empty; GRBL will refuse it.
@@ -286,7 +322,7 @@ class GrblCodec:
 
     def _send(self, cmd: str, job_index: int | None) -> None:
         data = cmd.encode("ascii", errors="replace") + b"\n"
-        self._inflight.append((len(data), job_index, cmd))
+        self._inflight.append(Sent(cmd, job_index, len(data)))
         self._out += data
 
 

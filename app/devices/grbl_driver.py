@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from app.core.domain.capabilities import Capabilities
 from app.core.domain.enums import ProcessType
-from app.core.domain.errors import ValidationError
+from app.core.domain.errors import DeviceError, ValidationError
 from app.core.drivers import DriverFault, DriverState, DriverTelemetry, JobOutcome
 from app.devices import grbl_codec as gc
+from app.devices.grbl_codec import STATUS_MIN_INTERVAL_S
+from app.devices.line_stream import DEFAULT_STALL_TIMEOUT_S
 from app.devices.serial_driver import SerialDriver
 
 log = logging.getLogger(__name__)
@@ -22,50 +26,94 @@ _CALIBRATIONS = {"home": ["$H"], "unlock": ["$X"], "probe_z": ["G38.2 Z-20 F50"]
 _STATE = {"Idle": DriverState.IDLE, "Run": DriverState.WORKING, "Jog": DriverState.WORKING,
           "Home": DriverState.WORKING, "Hold": DriverState.PAUSED, "Door": DriverState.PAUSED,
           "Alarm": DriverState.ERROR, "Check": DriverState.WORKING, "Sleep": DriverState.IDLE}
+_AT_REST = ("Idle", "Alarm", "Check", "Sleep", "Door")
 
 
 class GrblDriver(SerialDriver):
     protocol = "GRBL"
+    codec: gc.GrblCodec
 
     def __init__(self, name: str, port: str, baud: int = 115200, capabilities: Capabilities | None = None, *,
                  traffic_log: Path | None = None, connect_timeout_s: float = 10.0,
-                 status_interval_s: float = 0.25) -> None:
+                 status_interval_s: float = 0.25, stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+                 hold_timeout_s: float = 5.0) -> None:
         self.codec = gc.GrblCodec(status_interval_s=status_interval_s)
         super().__init__(name, port, baud, capabilities or DEFAULT_CAPS, traffic_log=traffic_log,
-                         connect_timeout_s=connect_timeout_s)
+                         connect_timeout_s=connect_timeout_s, stall_timeout_s=stall_timeout_s)
+        self.hold_timeout_s = hold_timeout_s
         self.last_status: gc.Status | None = None
+        self._statuses = 0
         self.errors: list[gc.GrblError] = []
+        self.connect_state = ""
+        self._answers: dict[str, asyncio.Future[int | None]] = {}
 
-    def _on_bytes(self, data: bytes) -> None:
-        for ev in self.codec.receive_data(data):
-            self._handle(ev)
-        self._flush()
-
-    def _handle(self, ev: gc.GrblEvent) -> None:
-        if isinstance(ev, gc.LineAcked):
-            self._progress(ev.index + 1)
-        elif isinstance(ev, gc.JobDone):
-            self._progress(ev.total, force=True)
-            self._finish(JobOutcome.COMPLETED, f"all {ev.total} lines acknowledged")
-        elif isinstance(ev, gc.Status):
+    def _handle(self, ev: object) -> None:
+        if isinstance(ev, gc.Status):
             self._on_status(ev)
         elif isinstance(ev, gc.Ready):
             self._on_ready(ev)
+        elif isinstance(ev, gc.CommandDone):
+            fut = self._answers.pop(ev.command, None)
+            if fut is not None and not fut.done():
+                fut.set_result(ev.error)
         elif isinstance(ev, gc.GrblError):
             self.errors.append(ev)
             if ev.job_index is not None and self._job_req is not None:
                 # A refused program line: the program is wrong, the machine is fine.
-                msg = f"{self.name}: line {ev.job_index + 1} ({ev.command!r}) refused: {ev.message}"
+                msg = f"{self.name}: {self._where(ev.job_index)} refused: {ev.message}"
                 self._fault("firmware_error", msg, fatal=False, code=ev.code, next_state=DriverState.IDLE)
             else:
-                log.warning("%s: %r refused: %s", self.name, ev.command, ev.message)
+                log.info("%s: %r refused: %s", self.name, ev.command, ev.message)
         elif isinstance(ev, gc.Alarm):
-            self._fault("alarm", f"{self.name}: {ev.message}", code=ev.code)
+            # GRBL has already stopped every motion and flushed its buffers; a reset now would only lock it again.
+            self._fault("alarm", f"{self.name}: {ev.message}; the controller stopped all motion itself",
+                        code=ev.code, stop=False)
         elif isinstance(ev, gc.Welcome):
             if self.state in (DriverState.WORKING, DriverState.PAUSED):
-                self._fault("firmware_reset", f"{self.name}: the controller reset during the job")
+                self._fault("firmware_reset", f"{self.name}: the controller reset during the job", stop=False)
         elif isinstance(ev, gc.Feedback):
             log.debug("%s says: %s", self.name, ev.text)
+        else:
+            super()._handle(ev)
+
+    # ------------------------------------------------------------------ connecting
+    async def connect(self) -> None:
+        try:
+            await super().connect()
+        except DeviceError as exc:
+            st = self.codec.last_status
+            if st is not None and st.state not in ("Idle", "Alarm", "Check", "Sleep"):
+                raise DeviceError(f"{self.name}: the controller on {self.port} is busy ({st.state}); it was left "
+                                  "alone (a reset would stop it mid-move): wait for it to finish") from exc
+            raise
+        if self.connect_state == "Alarm":
+            self._set_state(DriverState.ERROR, "controller is in alarm; unlock ($X) or home ($H)")
+
+    async def prepare(self, *, unlock: bool = False, home: bool = False, check: bool = False) -> None:
+        """Before a job: home ($H) or unlock ($X) a controller in alarm, and enter check mode ($C) if asked.
+        Waits for each answer; a refusal is an operator-facing error."""
+        if home:
+            await self._command("$H", 300.0)  # a homing cycle can take minutes on a big machine
+        elif unlock:
+            await self._command("$X", 10.0)
+        if home or unlock:
+            self._set_state(DriverState.IDLE, "homed" if home else "unlocked")
+        if check and (self.last_status is None or self.last_status.state != "Check"):
+            await self._command("$C", 10.0)
+
+    async def _command(self, cmd: str, timeout_s: float) -> None:
+        fut: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._answers[cmd] = fut
+        self.codec.send_command(cmd)
+        self._flush()
+        try:
+            error = await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError as exc:
+            raise DeviceError(f"{self.name}: no answer to {cmd} within {timeout_s:g} s") from exc
+        finally:
+            self._answers.pop(cmd, None)
+        if error is not None:
+            raise DeviceError(f"{self.name}: {cmd} refused: {gc.error_text(error)}")
 
     def _on_ready(self, ev: gc.Ready) -> None:
         self.firmware = {"FIRMWARE_NAME": f"Grbl {ev.version}", **{k: v for k, v in ev.build.items()}}
@@ -79,10 +127,12 @@ class GrblDriver(SerialDriver):
         except (KeyError, ValueError):
             pass
         self._caps = replace(caps, features=frozenset(feats))
+        self.connect_state = ev.state
         self._ready.set()
 
     def _on_status(self, st: gc.Status) -> None:
         self.last_status = st
+        self._statuses += 1
         metrics = {"feed_mm_min": st.feed_mm_min, "spindle_rpm": st.spindle_rpm}
         for axis, v in zip("xyz", st.wpos or st.mpos, strict=False):
             metrics[f"{axis}_mm"] = v
@@ -107,16 +157,40 @@ class GrblDriver(SerialDriver):
 
     def _cancel_commands(self) -> None:
         # Stop motion now: a soft reset drops what the controller buffered; the banner restarts the handshake.
-        self._transport.write(b"!")
-        self._transport.write(self.codec.soft_reset())
+        self._safe_stop()
+
+    def _safe_stop(self) -> str:
+        """Feed hold now; once the hold has brought the machine to rest (or ``hold_timeout_s`` passed), a soft
+        reset drops whatever is still buffered and stops the spindle. Resetting only after the hold keeps the
+        position (a reset while moving loses it: ALARM 3)."""
+        if not self._write_now(b"!"):
+            return ""
         self._ready.clear()
+        self._stop_task = asyncio.get_running_loop().create_task(self._reset_after_hold(),
+                                                                 name=f"safe-stop:{self.name}")
+        return "; sent feed hold (!) and soft reset (Ctrl-X)"
+
+    async def _reset_after_hold(self) -> None:
+        deadline = time.monotonic() + self.hold_timeout_s
+        seen = self._statuses
+        while time.monotonic() < deadline:
+            st = self.last_status
+            if self._statuses > seen and st is not None and (st.hold_complete or st.state in _AT_REST):
+                break
+            self._write_now(self.codec.status_query())
+            await asyncio.sleep(STATUS_MIN_INTERVAL_S)
+        self._write_now(self.codec.soft_reset())
 
     async def emergency_stop(self) -> None:
         checkpoint = self._checkpoint() if self._job_req is not None else None
-        if self._transport.is_open:
-            self._transport.write(b"!" + self.codec.soft_reset())
+        self._write_now(b"!" + self.codec.soft_reset())
         self._emit(DriverFault("estop", f"{self.name}: emergency stop (feed hold + reset); home before going on"))
         self._finish(JobOutcome.FAILED, "emergency stop", checkpoint, DriverState.ERROR)
+
+    async def disconnect(self) -> None:
+        for fut in self._answers.values():
+            fut.cancel()
+        await super().disconnect()
 
     async def unlock(self) -> None:
         self.codec.send_command("$X")

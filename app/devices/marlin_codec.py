@@ -1,27 +1,36 @@
 """The Marlin/RepRap host protocol without I/O: bytes in → events, commands in → bytes out.
 
-Every line goes out numbered with an XOR checksum and is kept in a history so a ``Resend:``/``rs`` request can be
-served. One line is in flight at a time (ping-pong, like OctoPrint's default): it is the only scheme under which
-Marlin's resend requests are unambiguous, and a pty or USB link is fast enough that it is not the bottleneck.
+Every line goes out numbered with an XOR checksum and is kept in a history so a resend request (``Resend: N``,
+``rs N``, ``rs N5 ...``) can be served. One line is in flight at a time (ping-pong, like OctoPrint's default): it
+is the only scheme under which resend requests are unambiguous, and a pty or USB link is fast enough that it is not
+the bottleneck.
+
+Errors are told apart by what follows them, never by their wording (firmwares word them many ways): an error
+line followed by a resend request is a transmission error (the line is sent again and the job goes on; the count
+is a link-quality figure); an error that no resend follows (the next ``ok`` comes, or ``error_grace_s`` passes)
+is a machine fault. Marlin and Prusa answer a damaged line ``Error:...`` / ``Resend: N`` / ``ok``; Smoothieware
+says only ``rs N`` with no ``ok``: whether an ``ok`` follows a resend request is learnt from the first one.
 
 Handshake: ``M110 N0`` (reset line numbers) → ``M115`` (firmware and ``Cap:`` report) → ``M155 S<n>`` when the
 firmware auto-reports temperatures, else ``M105`` is polled from ``tick``. A ``start`` line (the board reset)
-restarts the handshake.
+restarts the handshake. A finished job sends ``M400`` (wait for the planner to empty) and is done when it is
+answered, so "done" means the printer stopped moving.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
-from app.devices.gcode import clean_line, numbered
+from app.devices.gcode import numbered
+from app.devices.line_stream import JobDone, LineAcked, LineStream, Sent, Stalled
+
+__all__ = ["JobDone", "LineAcked", "Stalled", "MarlinCodec"]
 
 _TEMP = re.compile(r"\b([TBC]\d?):\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(-?\d+(?:\.\d+)?))?")
 _RESEND = re.compile(r"^(?:resend|rs)[:\s]\s*N?(\d+)", re.IGNORECASE)
 _M115_KEYS = re.compile(r"\b(FIRMWARE_NAME|SOURCE_CODE_URL|PROTOCOL_VERSION|MACHINE_TYPE|EXTRUDER_COUNT|UUID):")
-# Error lines that only announce a resend request that follows; they are link noise, not machine faults.
-_COMM_ERRORS = ("checksum mismatch", "line number is not", "no checksum", "no line number", "format error")
+_DRAIN = -1  # job_index of the end-of-job drain command (M400)
 
 
 # ------------------------------------------------------------------ events
@@ -29,17 +38,6 @@ _COMM_ERRORS = ("checksum mismatch", "line number is not", "no checksum", "no li
 class Ready:
     firmware: dict[str, str]
     caps: dict[str, bool]
-
-
-@dataclass(frozen=True, slots=True)
-class LineAcked:
-    index: int  # index into the job's commands
-    line_no: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobDone:
-    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +52,16 @@ class Busy:
 
 @dataclass(frozen=True, slots=True)
 class ResendRequested:
+    """A transmission error: the printer asks for ``line_no`` again (``error``: what it said before, if any)."""
+
     line_no: int
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class FirmwareError:
+    """An error no resend request followed: the machine itself reports a fault."""
+
     message: str
 
 
@@ -79,48 +82,41 @@ class ProtocolError:
     message: str
 
 
-MarlinEvent = Ready | LineAcked | JobDone | Temperatures | Busy | ResendRequested | FirmwareError | \
+MarlinEvent = Ready | LineAcked | JobDone | Stalled | Temperatures | Busy | ResendRequested | FirmwareError | \
     FirmwareReset | Message | ProtocolError
 
 
 @dataclass(slots=True)
-class _Sent:
-    cmd: str
-    job_index: int | None  # None for host commands
-
-
-@dataclass(slots=True)
-class _Job:
-    commands: list[str]
-    next_index: int = 0
-    acked: int = 0
-    paused: bool = False
-
-
-@dataclass(slots=True)
-class MarlinCodec:
+class MarlinCodec(LineStream):
     autoreport_interval_s: int = 2
     poll_interval_s: float = 2.0
     history_size: int = 2000
-    _out: bytearray = field(default_factory=bytearray)
-    _buf: bytearray = field(default_factory=bytearray)
+    comm_timeout_s: float = 10.0  # a line in flight and silence this long: its ok was lost, ask again (M105)
+    handshake_retry_s: float = 2.0
+    error_grace_s: float = 0.5  # how long an error line waits for the resend request that would excuse it
+    resend_ok_grace_s: float = 0.3  # how long to wait for the ok that Marlin sends after a resend request
+    drain_command: str = "M400"  # "" to call a job done at the last acknowledgement
     _phase: str = "idle"  # idle → m110 → m115 → ready
     _firmware: dict[str, str] = field(default_factory=dict)
     _caps: dict[str, bool] = field(default_factory=dict)
     _line_no: int = 0  # last number used
-    _history: dict[int, _Sent] = field(default_factory=dict)
+    _history: dict[int, Sent] = field(default_factory=dict)
     _inflight: int | None = None  # line number awaiting its ok
-    _skip_ok: int = 0  # oks that answer a rejected line, not a processed one
     _resend_next: int | None = None
-    _host: deque[str] = field(default_factory=deque)
-    _job: _Job | None = None
+    _requeue: Sent | None = None  # a rejected line to send again under a new number (the printer lost count)
+    _resend_ok_wait: bool = False  # a resend request whose trailing ok has not come yet
+    _resend_ok_since: float | None = None  # since when (set by the first tick after the request)
+    _ok_follows_resend: bool | None = None  # learnt from the firmware: does an ok follow a resend request?
+    _errors: list[str] = field(default_factory=list)  # error lines waiting to see whether a resend follows
+    _error_at: float | None = None
+    _drain_sent: bool = False
     _last_poll: float = float("-inf")
     _handshake_seen_at: float | None = None
-    comm_timeout_s: float = 10.0
-    _rx_seen: bool = False
     _last_rx: float | None = None
+    _rx_seen: bool = False
     timeouts: int = 0
-    handshake_retry_s: float = 2.0
+    resends: int = 0
+    lines_sent: int = 0
     halted: bool = False
 
     # ---------------------------------------------------------------- host side
@@ -130,10 +126,13 @@ class MarlinCodec:
         self._line_no = 0
         self._history.clear()
         self._inflight = None
-        self._skip_ok = 0
         self._resend_next = None
+        self._requeue = None
+        self._resend_ok_wait = False
+        self._errors.clear()
         self._host.clear()
         self._handshake_seen_at = None
+        self.halted = False
         self._emit_line(0, "M110 N0", None)
 
     @property
@@ -152,18 +151,9 @@ class MarlinCodec:
     def caps(self) -> dict[str, bool]:
         return dict(self._caps)
 
-    def send_command(self, cmd: str) -> None:
-        """A host command; goes before the remaining job lines."""
-        cmd = clean_line(cmd)
-        if cmd:
-            self._host.append(cmd)
-            self._pump()
-
-    def start_job(self, commands: list[str], start_index: int = 0) -> None:
-        if self._job is not None and self._job.next_index < len(self._job.commands):
-            raise RuntimeError("a job is already streaming")
-        self._job = _Job(commands, next_index=start_index, acked=start_index)
-        self._pump()
+    def start_job(self, commands: list[str], start_index: int = 0, file_lines: list[int] | None = None) -> None:
+        self._drain_sent = False
+        LineStream.start_job(self, commands, start_index, file_lines)
 
     def pause_job(self) -> None:
         if self._job:
@@ -174,25 +164,33 @@ class MarlinCodec:
             self._job.paused = False
             self._pump()
 
-    def cancel_job(self) -> int:
-        """Stop feeding the job; returns how many of its lines the machine acknowledged."""
-        acked = self._job.acked if self._job else 0
-        self._job = None
-        return acked
-
-    def job_position(self) -> tuple[int, int]:
-        return (self._job.acked, len(self._job.commands)) if self._job else (0, 0)
-
     def emergency_stop(self) -> bytes:
         """Bytes to write at once, ahead of anything queued. Marlin's emergency parser acts on an unnumbered M112
         even while its command buffer is full."""
-        self._job = None
-        self._host.clear()
-        self.halted = True
+        self._stop_streaming()
         return b"M112\n"
 
-    def tick(self, now: float) -> None:
-        """Called periodically with a monotonic time: polls temperatures when the firmware does not auto-report."""
+    def safe_stop(self, spindle: bool = False) -> bytes:
+        """After a failure: stop streaming and turn heaters, fan (and spindle or laser) off. The lines go out
+        unnumbered so they are taken whatever line number the printer expects next."""
+        self._stop_streaming()
+        cmds = ["M104 S0", "M140 S0", "M107"] + (["M5"] if spindle else [])
+        return "".join(f"{c}\n" for c in cmds).encode()
+
+    def _stop_streaming(self) -> None:
+        self._job = None
+        self._host.clear()
+        self._inflight = None
+        self._resend_next = None
+        self._requeue = None
+        self._resend_ok_wait = False
+        self.halted = True
+
+    def tick(self, now: float) -> list:
+        """Called periodically with a monotonic time: handshake retries, errors no resend followed, the trailing
+        ok a resend request did not get, lost-ok recovery, temperature polls and stall detection."""
+        self._now = now
+        events: list = []
         if self._phase in ("m110", "m115"):
             # A board that was still booting drops what we sent; say hello again until it answers.
             if self._handshake_seen_at is None:
@@ -200,15 +198,29 @@ class MarlinCodec:
             elif now - self._handshake_seen_at >= self.handshake_retry_s:
                 self._handshake_seen_at = now
                 self.start()
-            return
+            return events
         self._handshake_seen_at = None
+        if self._errors:
+            if self._error_at is None:
+                self._error_at = now
+            elif now - self._error_at >= self.error_grace_s:
+                self._commit_errors(events)
+        if self._resend_ok_wait and self._ok_follows_resend is not True:
+            if self._resend_ok_since is None:
+                self._resend_ok_since = now
+            elif now - self._resend_ok_since >= self.resend_ok_grace_s:
+                self._resend_ok_wait = False
+                self._ok_follows_resend = False  # this firmware does not answer a resend request with an ok
+                self._pump()
         self._check_timeout(now)
+        events += LineStream.tick(self, now)
         if self._phase != "ready" or self.autoreport or self.halted:
-            return
+            return events
         if now - self._last_poll >= self.poll_interval_s and "M105" not in self._host:
             self._last_poll = now
             self._host.append("M105")
             self._pump()
+        return events
 
     def _check_timeout(self, now: float) -> None:
         """A line in flight and nothing heard for a long time (busy: keep-alives count): its ok was lost on the
@@ -223,28 +235,16 @@ class MarlinCodec:
             self.timeouts += 1
             self._out += b"M105\n"
 
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
+    def _work_outstanding(self) -> bool:
+        return self._phase == "ready" and not self.halted and (
+            self._inflight is not None or self._resend_ok_wait)
 
     # ---------------------------------------------------------------- machine side
-    def receive_data(self, data: bytes) -> list[MarlinEvent]:
+    def receive_data(self, data: bytes) -> list:
         self._rx_seen = True
-        self._buf += data
-        events: list[MarlinEvent] = []
-        while True:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                break
-            raw = bytes(self._buf[:nl]).decode("ascii", errors="replace").strip()
-            del self._buf[: nl + 1]
-            if raw:
-                self._on_line(raw, events)
-        self._pump()
-        return events
+        return LineStream.receive_data(self, data)
 
-    def _on_line(self, line: str, events: list[MarlinEvent]) -> None:
+    def _on_line(self, line: str, events: list) -> None:
         low = line.lower()
         if low.startswith("ok"):
             self._on_ok(line, events)
@@ -255,18 +255,19 @@ class MarlinCodec:
             return
         if low == "start":
             events.append(FirmwareReset())
-            self.halted = False
             self.start()
             return
         if low.startswith("echo:busy") or low.startswith("busy:"):
+            self._alive()
             events.append(Busy(line.split(":", 2)[-1].strip()))
             return
         if low == "wait":
             return  # idle keep-alive
-        if low.startswith("error:") or low.startswith("!!"):
-            msg = line.split(":", 1)[1].strip() if ":" in line else line[2:].strip()
-            if not any(k in msg.lower() for k in _COMM_ERRORS):
-                events.append(FirmwareError(msg))
+        if low.startswith("error") or low.startswith("!!"):
+            if not self._errors:
+                self._error_at = self._now  # None before the first tick: the next tick starts the clock
+            text = line[2:] if low.startswith("!!") else line[5:]
+            self._errors.append(text.lstrip(":").strip() or "halted")
             return
         if line.startswith("FIRMWARE_NAME:"):
             self._firmware = _parse_m115(line)
@@ -280,17 +281,27 @@ class MarlinCodec:
             return
         events.append(Message(line))
 
-    def _on_ok(self, line: str, events: list[MarlinEvent]) -> None:
+    def _commit_errors(self, events: list) -> None:
+        """Errors that no resend request followed: the machine reports a fault."""
+        if self._errors:
+            events.append(FirmwareError("; ".join(self._errors)))
+            self._errors.clear()
+
+    def _on_ok(self, line: str, events: list) -> None:
         if "T:" in line:
             events.append(Temperatures(parse_temperatures(line)))
-        if self._skip_ok:
-            self._skip_ok -= 1
-            self._inflight = None
+        if self._resend_ok_wait:
+            # The ok that closes a resend request (Marlin, Prusa); it answers the rejected line, not a new one.
+            self._resend_ok_wait = False
+            self._ok_follows_resend = True
+            self._alive()
             return
+        self._commit_errors(events)
         line_no = self._inflight
         self._inflight = None
         if line_no is None:
             return  # an unsolicited ok (after a reset, or a keep-alive): nothing to acknowledge
+        self._alive()
         sent = self._history.get(line_no)
         if self._phase == "m110" and line_no == 0:
             self._phase = "m115"
@@ -302,30 +313,45 @@ class MarlinCodec:
                 self._host.appendleft(f"M155 S{self.autoreport_interval_s}")
             events.append(Ready(dict(self._firmware), dict(self._caps)))
             return
-        if sent is not None and sent.job_index is not None and self._job is not None:
-            self._job.acked = sent.job_index + 1
-            events.append(LineAcked(sent.job_index, line_no))
-            if self._job.acked == len(self._job.commands):
-                events.append(JobDone(len(self._job.commands)))
-                self._job = None
+        if sent is None or sent.job_index is None or self._job is None:
+            return
+        if sent.job_index == _DRAIN:
+            self._job_done(events)
+        else:
+            self._ack_job_line(sent.job_index, events, line_no)
 
-    def _on_resend(self, line_no: int, events: list[MarlinEvent]) -> None:
-        events.append(ResendRequested(line_no))
+    def _on_all_acked(self, events: list) -> None:
+        if not self.drain_command:
+            self._job_done(events)
+
+    def _on_resend(self, line_no: int, events: list) -> None:
+        self._alive()
+        self.resends += 1
+        events.append(ResendRequested(line_no, "; ".join(self._errors)))
+        self._errors.clear()  # they were about the damaged line: link noise, not a fault
+        rejected = self._history.get(self._inflight) if self._inflight is not None else None
+        self._inflight = None  # the request answers the line in flight
+        if self._ok_follows_resend is not False:
+            self._resend_ok_wait = True
+            self._resend_ok_since = self._now
         if line_no > self._line_no:
-            # The firmware asks for a line we never sent: it lost count (e.g. after a reset). Resynchronise.
-            self._skip_ok += 1 if self._inflight is not None else 0
+            # The firmware asks for a line we never sent: it lost count (e.g. after a reset). Renumber from there.
             self._line_no = line_no - 1
+            self._resend_next = None
+            self._requeue = rejected
             return
         if line_no not in self._history:
             events.append(ProtocolError(f"printer asked to resend line {line_no}, which is no longer held"))
             return
-        if self._inflight is not None:
-            self._skip_ok += 1  # the rejected line still gets its ok; it must not count as processed
         self._resend_next = line_no
 
     # ---------------------------------------------------------------- sending
     def _pump(self) -> None:
-        if self._inflight is not None or self._skip_ok or self.halted:
+        if self._inflight is not None or self._resend_ok_wait or self.halted:
+            return
+        if self._requeue is not None:
+            sent, self._requeue = self._requeue, None
+            self._send_numbered(sent.cmd, sent.job_index)
             return
         if self._resend_next is not None:
             n = self._resend_next
@@ -339,21 +365,27 @@ class MarlinCodec:
             self._send_numbered(self._host.popleft(), None)
             return
         job = self._job
-        if job is not None and not job.paused and job.next_index < len(job.commands):
-            idx = job.next_index
-            job.next_index += 1
-            self._send_numbered(job.commands[idx], idx)
+        if job is not None and job.draining and not self._drain_sent and self.drain_command:
+            self._drain_sent = True
+            self._send_numbered(self.drain_command, _DRAIN)
+            return
+        nxt = self._next_job_command()
+        if nxt is not None:
+            idx, cmd = nxt
+            self._mark_sent(idx)
+            self._send_numbered(cmd, idx)
 
     def _send_numbered(self, cmd: str, job_index: int | None) -> None:
         self._line_no += 1
         self._emit_line(self._line_no, cmd, job_index)
 
     def _emit_line(self, line_no: int, cmd: str, job_index: int | None) -> None:
-        self._history[line_no] = _Sent(cmd, job_index)
+        self._history[line_no] = Sent(cmd, job_index)
         old = line_no - self.history_size
         if old in self._history:
             del self._history[old]
         self._inflight = line_no
+        self.lines_sent += 1
         self._out += numbered(line_no, cmd)
 
 

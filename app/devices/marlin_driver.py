@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,9 +12,11 @@ from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ValidationError
 from app.core.drivers import DriverFault, DriverState, DriverTelemetry, JobCheckpoint, JobOutcome
 from app.devices import marlin_codec as mc
+from app.devices.line_stream import DEFAULT_STALL_TIMEOUT_S
 from app.devices.serial_driver import SerialDriver
 
 log = logging.getLogger(__name__)
+LINK_REPORT_EVERY_S = 5.0
 
 DEFAULT_CAPS = Capabilities(process=ProcessType.FDM, build_volume_mm=(220.0, 220.0, 250.0), nozzle_mm=0.4,
                             max_power_w=350.0, idle_power_w=8.0, max_speed_mm_s=150.0)
@@ -23,39 +26,39 @@ _CALIBRATIONS = {"home": ["G28"], "bed_level": ["G28", "G29"], "pid_nozzle": ["M
 
 class MarlinDriver(SerialDriver):
     protocol = "Marlin"
+    codec: mc.MarlinCodec
 
     def __init__(self, name: str, port: str, baud: int = 115200, capabilities: Capabilities | None = None, *,
                  traffic_log: Path | None = None, connect_timeout_s: float = 10.0,
-                 autoreport_interval_s: int = 2, poll_interval_s: float = 2.0) -> None:
+                 autoreport_interval_s: int = 2, poll_interval_s: float = 2.0,
+                 stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S) -> None:
         self.codec = mc.MarlinCodec(autoreport_interval_s=autoreport_interval_s, poll_interval_s=poll_interval_s)
         super().__init__(name, port, baud, capabilities or DEFAULT_CAPS, traffic_log=traffic_log,
-                         connect_timeout_s=connect_timeout_s)
+                         connect_timeout_s=connect_timeout_s, stall_timeout_s=stall_timeout_s)
         self.resends = 0
+        self._link_reported = 0.0
 
-    def _on_bytes(self, data: bytes) -> None:
-        for ev in self.codec.receive_data(data):
-            self._handle(ev)
-        self._flush()
-
-    def _handle(self, ev: mc.MarlinEvent) -> None:
-        if isinstance(ev, mc.LineAcked):
-            self._progress(ev.index + 1)
-        elif isinstance(ev, mc.JobDone):
-            self._progress(ev.total, force=True)
-            self._finish(JobOutcome.COMPLETED, f"all {ev.total} lines acknowledged")
-        elif isinstance(ev, mc.Temperatures):
+    def _handle(self, ev: object) -> None:
+        if isinstance(ev, mc.Temperatures):
             metrics = dict(ev.metrics)
             if "nozzle_c" in metrics:  # the main heater under the names the telemetry rules watch
                 metrics["temperature"] = metrics["nozzle_c"]
                 if "nozzle_target_c" in metrics:
                     metrics["target_temperature"] = metrics["nozzle_target_c"]
+            metrics.update(self._link_metrics())
             self._emit(DriverTelemetry(self._with_progress(metrics), self._job_id))
         elif isinstance(ev, mc.Ready):
             self._on_ready(ev)
         elif isinstance(ev, mc.ResendRequested):
             self.resends += 1
+            log.debug("%s: transmission error, resending line %d (%s)", self.name, ev.line_no, ev.error or "rs")
+            now = time.monotonic()
+            if now - self._link_reported >= LINK_REPORT_EVERY_S:
+                self._link_reported = now
+                self._emit(DriverTelemetry(self._link_metrics(), self._job_id))
         elif isinstance(ev, mc.FirmwareError):
-            self._fault("firmware_error", f"{self.name}: firmware reported an error: {ev.message}")
+            where = f" while on {self._where(self.codec.current_index)}" if self._job_req is not None else ""
+            self._fault("firmware_error", f"{self.name}: firmware reported an error{where}: {ev.message}")
         elif isinstance(ev, mc.ProtocolError):
             self._fault("protocol_error", f"{self.name}: {ev.message}")
         elif isinstance(ev, mc.FirmwareReset):
@@ -65,6 +68,19 @@ class MarlinDriver(SerialDriver):
             log.debug("%s busy: %s", self.name, ev.text)
         elif isinstance(ev, mc.Message):
             log.debug("%s says: %s", self.name, ev.text)
+        else:
+            super()._handle(ev)
+
+    def _link_metrics(self) -> dict[str, float]:
+        """Link quality: resend requests so far and their share of the lines sent (transmission errors)."""
+        sent = max(self.codec.lines_sent, 1)
+        return {"link_resends": float(self.codec.resends), "link_error_rate": round(self.codec.resends / sent, 5)}
+
+    def _safe_stop(self) -> str:
+        spindle = any(c[:2].upper() in ("M3", "M4") and not c[2:3].isdigit() for c in self._commands)
+        if not self._write_now(self.codec.safe_stop(spindle)):
+            return ""
+        return f"; sent heaters and fan off (M104 S0, M140 S0, M107{', M5' if spindle else ''})"
 
     def _on_ready(self, ev: mc.Ready) -> None:
         self.firmware = ev.firmware
@@ -94,9 +110,7 @@ class MarlinDriver(SerialDriver):
 
     async def emergency_stop(self) -> None:
         checkpoint = self._checkpoint() if self._job_req is not None else None
-        data = self.codec.emergency_stop()
-        if self._transport.is_open:
-            self._transport.write(data)  # straight out, ahead of anything queued
+        self._write_now(self.codec.emergency_stop())
         self._emit_estop(checkpoint)
 
     def _emit_estop(self, checkpoint: JobCheckpoint | None) -> None:

@@ -1,4 +1,7 @@
-"""A GRBL 1.1h emulator: 128-byte receive buffer (overflows are counted), planner, status, hold, reset, alarms."""
+"""A GRBL 1.1h emulator: 128-byte receive buffer (overflows are counted), a 15-block planner that runs moves in
+real time (``time_scale`` > 0: each block takes its length / feed rate, scaled), status, feed hold that decelerates
+(``Hold:1`` then ``Hold:0``), soft reset (ALARM 3 if it cuts a move), check mode (``$C``), homing lock, alarms,
+and hostile behaviours (silence, line noise)."""
 
 from __future__ import annotations
 
@@ -31,6 +34,11 @@ class GrblFaults:
     alarm_after_lines: int | None = None
     alarm_code: int = 1
     drop_after_lines: int | None = None
+    time_scale: float = 0.0  # > 0: a block lasts its length / feed (G0 at $110) times this; 0: block_time_s
+    hold_decel_s: float = 0.05  # a feed hold takes this long to bring the axes to rest (Hold:1 → Hold:0)
+    homing_lock: bool = False  # $22=1 with the lock: alarm at power-up and after every reset until $H or $X
+    silent_after_lines: int | None = None  # stops answering anything, status included (a hung board)
+    garbage_after_lines: int | None = None  # answers with line noise from then on
     seed: int = 1
 
 
@@ -54,8 +62,25 @@ class GrblEmulator(PtyEmulator):
         self._block_started = 0.0
         self.realtime_seen: list[tuple[float, bytes]] = []
         self.resets = 0
+        self._hold_at = 0.0
+        self._rapid = False
+        self.check_mode = False
+        self.alarm3 = 0  # resets that cut a move short
+        if self.faults.homing_lock:
+            self.state = "Alarm"
+
+    def _gone(self) -> bool:
+        f, done = self.faults, len(self.executed)
+        if f.silent_after_lines is not None and done >= f.silent_after_lines:
+            return True
+        if f.garbage_after_lines is not None and done >= f.garbage_after_lines:
+            self.write(bytes(self._rng.randrange(256) for _ in range(24)) + b"\r\n")
+            return True
+        return False
 
     def on_bytes(self, data: bytes) -> None:
+        if self._gone():
+            return
         for b in data:
             ch = bytes([b])
             if ch in (b"?", b"!", b"~", b"\x18"):
@@ -75,23 +100,35 @@ class GrblEmulator(PtyEmulator):
         elif ch == b"!":
             if self.state in ("Run", "Idle") and self._planner:
                 self.state = "Hold"
+                self._hold_at = time.monotonic()
         elif ch == b"~":
             if self.state == "Hold":
                 self.state = "Run" if self._planner else "Idle"
         elif ch == b"\x18":
             self.resets += 1
-            was_moving = self.state == "Run"
+            was_moving = self.state == "Run" or (self.state == "Hold" and self._decelerating())
             self._rx.clear()
             self._planner.clear()
-            self.state = "Alarm" if was_moving else ("Alarm" if self.state == "Alarm" else "Idle")
+            self.check_mode = False
+            locked = self.state == "Alarm" or self.faults.homing_lock
+            self.state = "Alarm" if was_moving or locked else "Idle"
             self.write(b"\r\nGrbl 1.1h ['$' for help]\r\n")
             if was_moving:
+                self.alarm3 += 1
                 self.write(b"ALARM:3\r\n")
+            elif locked:
+                self.write(b"[MSG:'$H'|'$X' to unlock]\r\n")
+
+    def _decelerating(self) -> bool:
+        return time.monotonic() - self._hold_at < self.faults.hold_decel_s
 
     def _status(self) -> str:
         pos = ",".join(f"{p:.3f}" for p in self.pos)
         free_rx = RX_SIZE - len(self._rx)
-        return (f"<{self.state}|MPos:{pos}|Bf:{PLANNER_BLOCKS - len(self._planner)},{free_rx}"
+        state = self.state
+        if state == "Hold":
+            state = "Hold:1" if self._decelerating() else "Hold:0"
+        return (f"<{state}|MPos:{pos}|Bf:{PLANNER_BLOCKS - len(self._planner)},{free_rx}"
                 f"|FS:{self.feed:.0f},{self.spindle:.0f}>\r\n")
 
     def _process_rx(self) -> None:
@@ -120,6 +157,9 @@ class GrblEmulator(PtyEmulator):
             self._error(line, code)
             return
         self.executed.append(line)
+        if self.check_mode:  # parsed and checked, never moved
+            self.write(b"ok\r\n")
+            return
         f = self.faults
         if f.drop_after_lines is not None and len(self.executed) >= f.drop_after_lines:
             self.drop()
@@ -138,10 +178,18 @@ class GrblEmulator(PtyEmulator):
         for i, axis in enumerate("XYZ"):
             if axis in words:
                 target[i] = float(words[axis])
-        if f.block_time_s > 0:
+        block_s = f.block_time_s
+        if f.time_scale > 0:
+            dist = sum((a - b) ** 2 for a, b in zip(target, self.pos, strict=True)) ** 0.5
+            rapid = words.get("G") in ("0", "00") or (words.get("G") is None and self._rapid)
+            rate = float(SETTINGS[110]) if rapid else max(self.feed, 1.0)
+            block_s = dist / rate * 60.0 * f.time_scale
+        if "G" in words:
+            self._rapid = words["G"] in ("0", "00")
+        if block_s > 0:
             if not self._planner:
                 self._block_started = time.monotonic()
-            self._planner.append((f.block_time_s, ",".join(map(str, target))))
+            self._planner.append((block_s, ",".join(map(str, target))))
             if self.state == "Idle":
                 self.state = "Run"
         self.pos = target
@@ -178,6 +226,16 @@ class GrblEmulator(PtyEmulator):
             self.pos = [0.0, 0.0, 0.0]
             self.state = "Idle"
             self.write(b"ok\r\n")
+        elif cmd == "$C":
+            if self.state not in ("Idle", "Check"):
+                self._error(line, 8)
+            elif self.check_mode:  # leaving check mode resets the controller, as GRBL does
+                self.write(b"[MSG:Disabled]\r\nok\r\n")
+                self._realtime(b"\x18")
+            else:
+                self.check_mode = True
+                self.state = "Check"
+                self.write(b"[MSG:Enabled]\r\nok\r\n")
         else:
             self._error(line, 3)
 

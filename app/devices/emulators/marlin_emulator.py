@@ -1,4 +1,12 @@
-"""A Marlin 2.x firmware emulator: line numbers, checksums, resends, M115, M105/M155, busy, M112, faults."""
+"""A Marlin 2.x firmware emulator: line numbers, checksums, resends, M115, M105/M155, busy, M112, faults.
+
+Lines can be damaged "on the wire" (seeded) before the firmware parses them; the firmware then checks them the
+way Marlin's command queue does (line number first, then the checksum's presence, then its value) and asks for
+the line it expected. ``style`` words the answer as other firmwares do, so hosts are tested against the shape of
+the protocol rather than one wording: ``marlin`` (``Error:...`` / ``Resend: N`` / ``ok``), ``prusa`` (Marlin's
+words, ``Resend:`` without the space), ``reprap`` (``Error: ...`` / ``rs N`` / ``ok``), ``smoothie`` (``rs N`` only,
+no ok; ``!!`` once halted), ``terse`` (``Error: Missing checksum`` or ``Error: Bad line`` / ``Resend: N`` / ``ok``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,6 @@ from dataclasses import dataclass
 from app.devices.emulators.pty_base import PtyEmulator
 from app.devices.gcode import xor_checksum
 
-_NUMBERED = re.compile(r"^N(\d+)\s*(.*?)\*(\d+)$")
 _WORD = re.compile(r"([A-Z])(-?\d+(?:\.\d+)?)")
 
 
@@ -24,6 +31,9 @@ class MarlinFaults:
     error_after_lines: int | None = None  # the firmware halts with an error after this many lines
     error_message: str = "Thermal Runaway, system stopped! Heater_ID: 0"
     autoreport: bool = True
+    style: str = "marlin"  # how errors and resend requests are worded (see the module docstring)
+    silent_after_lines: int | None = None  # the firmware stops answering anything (a hung board)
+    garbage_after_lines: int | None = None  # it answers with line noise from then on (a wrong baud, a bad cable)
     seed: int = 1
 
 
@@ -62,48 +72,79 @@ class MarlinEmulator(PtyEmulator):
                 self._on_line(raw.decode("ascii", errors="replace"))
 
     def _on_line(self, line: str) -> None:
+        if self._gone():
+            return
         if line.strip() == "M112":  # the emergency parser acts before anything else
             self.estop_at = time.monotonic()
             self.halted = True
             self.write(b"echo:Emergency stop\nError:Printer halted. kill() called!\n")
             return
         if self.halted:
+            if self.faults.style == "smoothie":
+                self.write(b"!!\r\n")
             return
         if self._rng.random() < self.faults.corrupt_rate and line.startswith("N"):
             line = self._corrupt(line)
-        m = _NUMBERED.match(line)
+            self.corrupted += 1
+        star = line.rfind("*")
         if line.startswith("N"):
-            if m is None:
-                self._reject("No Checksum with line number")
+            m = re.match(r"N(-?\d+)", line)
+            n = int(m.group(1)) if m else -1
+            is_m110 = "M110" in line
+            if n != self.last_n + 1 and not is_m110:
+                self._reject("Line Number is not Last Line Number+1", "line")
                 return
-            n, cmd, cs = int(m.group(1)), m.group(2).strip(), int(m.group(3))
-            body = line[: line.rindex("*")].encode("ascii", errors="replace")
-            if xor_checksum(body) != cs:
-                self.corrupted += 1
-                self._reject("checksum mismatch")
+            if star < 0:
+                self._reject("No Checksum with line number", "missing")
                 return
-            if n != self.last_n + 1 and not cmd.startswith("M110"):
-                self._reject("Line Number is not Last Line Number+1")
+            body = line[:star].encode("ascii", errors="replace")
+            cs_text = line[star + 1:].strip()
+            if not cs_text.isdigit() or int(cs_text) != xor_checksum(body):
+                self._reject("checksum mismatch", "checksum")
                 return
-            if self._rng.random() < self.faults.spurious_resend_rate and not cmd.startswith("M110"):
-                self._reject("checksum mismatch")  # a good line refused anyway: the host must send it again
+            cmd = re.sub(r"^N-?\d+\s*", "", line[:star]).strip()
+            if self._rng.random() < self.faults.spurious_resend_rate and not is_m110:
+                self._reject("checksum mismatch", "checksum")  # a good line refused anyway: send it again
                 return
-            self.last_n = n
-        elif "*" in line:
-            self._reject("No Line Number with checksum")
+            if not is_m110:
+                self.last_n = n
+        elif star >= 0:
+            self._reject("No Line Number with checksum", "line")
             return
         else:
             cmd = line
         self._execute(cmd)
+
+    def _gone(self) -> bool:
+        """A hung board says nothing; a garbled link says nonsense. Both from a chosen point of the job."""
+        f, done = self.faults, len(self.accepted)
+        if f.silent_after_lines is not None and done >= f.silent_after_lines:
+            return True
+        if f.garbage_after_lines is not None and done >= f.garbage_after_lines:
+            self.write(bytes(self._rng.randrange(256) for _ in range(24)) + b"\n")
+            return True
+        return False
 
     def _corrupt(self, line: str) -> str:
         i = self._rng.randrange(len(line))
         alt = chr(((ord(line[i]) - 32 + self._rng.randrange(1, 94)) % 95) + 32)
         return line[:i] + alt + line[i + 1:]
 
-    def _reject(self, why: str) -> None:
+    def _reject(self, why: str, kind: str) -> None:
         self.resends_requested += 1
-        self.write(f"Error:{why}, Last Line: {self.last_n}\nResend: {self.last_n + 1}\nok\n".encode())
+        want = self.last_n + 1
+        style = self.faults.style
+        if style == "smoothie":
+            self.write(f"rs N{want}\r\n".encode())
+        elif style == "reprap":
+            self.write(f"Error: {why}\nrs {want}\nok\n".encode())
+        elif style == "prusa":
+            self.write(f"Error:{why}, Last Line: {self.last_n}\nResend:{want}\nok\n".encode())
+        elif style == "terse":
+            text = "Missing checksum" if kind == "missing" else "Bad line"
+            self.write(f"Error: {text}\nResend: {want}\nok\n".encode())
+        else:
+            self.write(f"Error:{why}, Last Line: {self.last_n}\nResend: {want}\nok\n".encode())
 
     # ---------------------------------------------------------------- commands
     def _execute(self, cmd: str) -> None:
