@@ -126,7 +126,8 @@ def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | 
         if not port:
             raise ValidationError(f"{node.name} has no serial port in its address (serial:/dev/ttyUSB0)")
         return make_driver(node.driver, name=node.name, capabilities=node.capabilities, port=port,
-                           traffic_log=config.paths.device_logs / f"{node.id}.log")
+                           traffic_log=config.paths.device_logs / f"{node.id}.log",
+                           stall_timeout_s=config.serial_stall_timeout_s)
     return None
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
+
+import pytest
 
 from app.core.drivers import DriverFault, DriverState, JobOutcome, JobRequest
 from app.devices.emulators.grbl_emulator import GrblEmulator, GrblFaults
@@ -325,3 +328,214 @@ def test_lost_port_through_the_driver_link_leaves_the_node_offline_and_the_job_p
     fin = next(e for e in seen if isinstance(e, DeviceJobFinished))
     assert fin.outcome == "paused" and 700 < fin.checkpoint["lines_acked"] < 800
     assert any(isinstance(e, AlertRaised) and e.alert.type == "link_lost" for e in seen)
+
+
+# ---------------------------------------------------------------- line noise: errors told apart by their shape
+def _stream_marlin(faults: MarlinFaults, commands: list[str], **kw):
+    async def go():
+        emu = MarlinEmulator(faults)
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5, **kw)
+        telemetry: list = []
+        d.add_listener(lambda e: telemetry.append(e) if type(e).__name__ == "DriverTelemetry" else None)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=commands))
+            fin = await d.wait_job()
+            return fin, emu, d, telemetry
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    return run(go())
+
+
+@pytest.mark.parametrize("style,rate", [("marlin", 0.01), ("marlin", 0.10), ("prusa", 0.05), ("reprap", 0.05),
+                                        ("smoothie", 0.05), ("terse", 0.05)])
+def test_corrupted_lines_are_resent_and_the_job_completes_whatever_the_firmware_says(style: str, rate: float) -> None:
+    commands = [f"G1 X{i % 200}.{i % 10} Y{(i * 7) % 200} E{i * 0.013:.3f}" for i in range(1500)]
+    fin, emu, d, telemetry = _stream_marlin(MarlinFaults(corrupt_rate=rate, style=style, seed=11), commands)
+    assert fin.outcome is JobOutcome.COMPLETED, fin.message
+    assert emu.corrupted >= 1500 * rate / 3  # the faults really happened
+    assert d.resends >= emu.corrupted  # every damaged line was asked for again, and resent
+    assert job_lines(emu.accepted) == commands  # complete, once, in order
+    link = [t.metrics for t in telemetry if "link_resends" in t.metrics]
+    assert link and link[-1]["link_resends"] >= 1 and 0 < link[-1]["link_error_rate"] < 0.5
+
+
+def test_the_issue_case_missing_checksum_then_resend_at_5_percent_is_not_fatal() -> None:
+    commands = [f"G1 X{i % 100} Y{i % 50} F3000" for i in range(800)]
+    fin, emu, d, _ = _stream_marlin(MarlinFaults(corrupt_rate=0.05, style="terse", seed=5), commands)
+    assert fin.outcome is JobOutcome.COMPLETED, fin.message
+    assert d.resends >= emu.corrupted > 10
+
+
+# ---------------------------------------------------------------- hostile peers: silence and garbage mid-stream
+@pytest.mark.parametrize("fault", ["silent_after_lines", "garbage_after_lines"])
+def test_a_marlin_peer_that_goes_silent_or_babbles_mid_stream_is_a_clear_error(fault: str) -> None:
+    lines = ["; a header the file has", "M104 S200"] + [f"G1 X{i}" for i in range(400)]
+    t0 = time.monotonic()
+
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(**{fault: 150}, autoreport=False))
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5, stall_timeout_s=0.6, poll_interval_s=100)
+        faults: list = []
+        d.add_listener(lambda e: faults.append(e) if isinstance(e, DriverFault) else None)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=lines))
+            fin = await d.wait_job()
+            return fin, d.state, faults, emu
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, state, faults, emu = run(go())
+    assert time.monotonic() - t0 < 10
+    assert fin.outcome is JobOutcome.FAILED and state is DriverState.ERROR
+    assert "no answer from the machine for 0.6 s" in fin.message
+    # the file's line number: 2 header lines, then G1 X<n> on file line n + 3
+    n = int(re.search(r"'G1 X(\d+)'", fin.message).group(1))
+    assert f"file line {n + 3} " in fin.message
+    assert "heaters and fan off" in fin.message and "M104 S0" in emu.heard[-4:]
+    assert [f.kind for f in faults] == ["stall"]
+
+
+def test_a_grbl_peer_that_stops_answering_status_is_a_stall() -> None:
+    async def go():
+        emu = GrblEmulator(GrblFaults(silent_after_lines=60))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05, stall_timeout_s=0.6,
+                       hold_timeout_s=0.3)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i % 100} F900" for i in range(300)]))
+            fin = await d.wait_job()
+            return fin, d.state
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, state = run(go())
+    assert fin.outcome is JobOutcome.FAILED and state is DriverState.ERROR
+    assert "no answer from the machine for 0.6 s" in fin.message and "feed hold" in fin.message
+
+
+# ---------------------------------------------------------------- GRBL: done is idle, failures stop safely
+def test_grbl_job_ends_only_when_the_planner_has_run_empty() -> None:
+    # 12 moves of 10 mm at 2400 mm/min = 0.25 s each: 3 s of motion, all of it fits in the 15-block planner, so
+    # every line is acknowledged long before the machine stops.
+    lines = ["G21 G90", "F2400"] + [f"G1 X{10 * (i + 1)}" for i in range(12)]
+
+    async def go():
+        emu = GrblEmulator(GrblFaults(time_scale=1.0))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.1)
+        acked_at: list[float] = []
+
+        async def watch(t0: float) -> None:
+            while len(emu.executed) < len(lines):  # the controller answers ok as a line enters its planner
+                await asyncio.sleep(0.01)
+            acked_at.append(time.monotonic() - t0)
+
+        try:
+            await d.connect()
+            t0 = time.monotonic()
+            watcher = asyncio.get_running_loop().create_task(watch(t0))
+            await d.execute(JobRequest(gcode_lines=lines))
+            fin = await d.wait_job()
+            done_s = time.monotonic() - t0
+            await watcher
+            return fin, done_s, acked_at[0], emu.state, len(emu._planner)
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, done_s, acked_s, emu_state, planned = run(go())
+    assert fin.outcome is JobOutcome.COMPLETED
+    assert acked_s < 1.0  # every line was in the controller within a second...
+    assert done_s >= 2.9  # ...but the job ended only when the motion had
+    assert emu_state == "Idle" and planned == 0
+
+
+def test_grbl_refused_line_holds_then_resets_and_names_the_file_line(tmp_path: Path) -> None:
+    prog = ["(calibration)", "G21 G90", "M3 S8000", "F1200"] + [f"G1 X{5 * i}" for i in range(1, 9)] + \
+        ["; tool change", "T4 M6", "G1 X0"]
+    gfile = tmp_path / "tool.ngc"
+    gfile.write_text("\n".join(prog) + "\n")
+
+    async def go():
+        emu = GrblEmulator(GrblFaults(time_scale=1.0, hold_decel_s=0.15))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.1)
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_path=gfile))
+            fin = await d.wait_job()
+            moving = emu.state
+            await d.disconnect()
+            return fin, moving, emu
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, moving, emu = run(go())
+    assert fin.outcome is JobOutcome.FAILED
+    assert "file line 14 ('T4 M6')" in fin.message and "error 20" in fin.message
+    assert "feed hold (!) and soft reset (Ctrl-X)" in fin.message
+    assert moving in ("Hold", "Run")  # the motion already queued was still running when the error came
+    hold = next(t for t, ch in emu.realtime_seen if ch == b"!")
+    reset = next(t for t, ch in emu.realtime_seen if ch == b"\x18")
+    assert reset - hold >= 0.14  # the reset waited for the hold to bring the axes to rest ...
+    assert emu.alarm3 == 0 and emu.state == "Idle"  # ... so no position was lost
+    assert emu.spindle == 0 and not emu._planner  # spindle off, nothing left to run
+
+
+def test_grbl_connect_leaves_an_idle_controller_alone_and_unlock_or_home_clear_a_homing_lock() -> None:
+    async def go():
+        emu = GrblEmulator(GrblFaults(homing_lock=True))
+        emu.start()
+        out = []
+        try:
+            for how in ("none", "unlock", "home"):
+                emu.state = "Alarm"
+                d = GrblDriver("cnc", emu.path, connect_timeout_s=5)
+                await d.connect()
+                locked = d.state
+                if how != "none":
+                    await d.prepare(unlock=how == "unlock", home=how == "home")
+                out.append((how, locked, d.state, emu.state))
+                await d.disconnect()
+            return out, emu.resets
+        finally:
+            emu.stop()
+
+    out, resets = run(go())
+    assert resets == 0  # connecting never reset the controller (a reset would lock it again)
+    assert out[0][1:] == (DriverState.ERROR, DriverState.ERROR, "Alarm")
+    assert out[1][2:] == (DriverState.IDLE, "Idle") and out[2][2:] == (DriverState.IDLE, "Idle")
+
+
+def test_grbl_check_mode_runs_a_program_without_moving() -> None:
+    async def go():
+        emu = GrblEmulator(GrblFaults(time_scale=1.0))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
+        try:
+            await d.connect()
+            await d.prepare(check=True)
+            t0 = time.monotonic()
+            await d.execute(JobRequest(gcode_lines=["F100"] + [f"G1 X{i}" for i in range(1, 200)]))
+            fin = await d.wait_job()
+            took = time.monotonic() - t0
+            await d.leave_check_mode()
+            return fin, took, emu.pos, emu.check_mode, len(emu.executed)
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, took, pos, check_mode, executed = run(go())
+    assert fin.outcome is JobOutcome.COMPLETED and executed == 200
+    assert took < 5  # 199 mm at 100 mm/min would take two minutes: nothing moved
+    assert not check_mode

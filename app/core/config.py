@@ -117,6 +117,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "cost_per_kwh": Key(NUM, 0.30, "price of its energy"),
         "carbon_g_per_kwh": Key(NUM, 250.0, "g CO2 per kWh"),
     },
+    "serial": {
+        "stall_timeout_s": Key(NUM, 30.0, "a serial machine given work that shows no progress and no keep-alive "
+                                          "this long is in error (imewe run --stall-timeout overrides it)"),
+    },
     "sites": {
         "name": Key(str, None, "the name linked sites see; default site_name"),
         "host": Key(str, "0.0.0.0", "address the site-link server listens on"),
@@ -220,6 +224,7 @@ class Config:
     interfaces: list[str] = field(default_factory=list)  # empty: all
     discovery: bool = True
     demo_scale: float = 60.0
+    serial_stall_timeout_s: float = 30.0  # [serial] stall_timeout_s
     raw: dict[str, Any] = field(default_factory=dict)  # the whole config file, for services' own sections
     problems: list[str] = field(default_factory=list)  # unknown keys and bad types in the file (check_config)
 
@@ -254,5 +259,9 @@ def load_config(home: str | None = None, db_url: str | None = None, env: dict[st
         raise ConfigError("IMEWE_DEMO_SCALE must be a number") from exc
     if cfg.demo_scale <= 0:
         raise ConfigError("the demo time scale must be positive")
+    stall = cfg.section("serial").get("stall_timeout_s", cfg.serial_stall_timeout_s)
+    if isinstance(stall, bool) or not isinstance(stall, int | float) or not 0 < stall < float("inf"):
+        raise ConfigError(f"[serial] stall_timeout_s = {stall!r:.40} should be a positive number of seconds")
+    cfg.serial_stall_timeout_s = float(stall)
     cfg.db_url = db_url or env.get("IMEWE_DB_URL") or raw.get("db_url") or sqlite_url(paths.database)
     return cfg

@@ -12,6 +12,7 @@ from app.core.domain.errors import ValidationError
 from app.core.drivers import FabricationDevice
 from app.devices.agent_client import AgentDriver
 from app.devices.grbl_driver import GrblDriver
+from app.devices.line_stream import DEFAULT_STALL_TIMEOUT_S
 from app.devices.marlin_driver import MarlinDriver
 from app.devices.network.bambu import BambuDriver
 from app.devices.network.driver import NetworkDriver
@@ -56,7 +57,8 @@ def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[
                 port: str = "", baud: int = 115200, clock: Clock | None = None,
                 sim: dict[str, Any] | SimConfig | None = None, traffic_log: Path | None = None,
                 url: str = "", token: str = "", expected_fingerprint: str | None = None,
-                connect_timeout_s: float = 10.0, secrets: dict[str, str] | None = None) -> FabricationDevice:
+                connect_timeout_s: float = 10.0, secrets: dict[str, str] | None = None,
+                stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S) -> FabricationDevice:
     """``kind``: sim (needs capabilities), marlin / grbl (need port), agent (needs url and token), a network
     printer kind from ``NETWORK_DRIVERS`` (needs url, and its secrets)."""
     caps = _caps(capabilities)
@@ -71,7 +73,8 @@ def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[
         if not port:
             raise ValidationError(f"the {kind} driver needs a serial port (e.g. /dev/ttyUSB0)", "port")
         cls = MarlinDriver if kind == "marlin" else GrblDriver
-        return cls(name or port, port, baud, caps, traffic_log=traffic_log, connect_timeout_s=connect_timeout_s)
+        return cls(name or port, port, baud, caps, traffic_log=traffic_log, connect_timeout_s=connect_timeout_s,
+                   stall_timeout_s=stall_timeout_s)
     if kind == "agent":
         if not url or not token:
             raise ValidationError("the agent driver needs the agent's url and the pairing token", "url")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import replace
@@ -100,6 +101,12 @@ class GrblDriver(SerialDriver):
             self._set_state(DriverState.IDLE, "homed" if home else "unlocked")
         if check and (self.last_status is None or self.last_status.state != "Check"):
             await self._command("$C", 10.0)
+
+    async def leave_check_mode(self) -> None:
+        """Out of check mode ($C again; GRBL resets itself as it leaves it), so the next job moves."""
+        if self.last_status is not None and self.last_status.state == "Check":
+            with contextlib.suppress(DeviceError):
+                await self._command("$C", 5.0)
 
     async def _command(self, cmd: str, timeout_s: float) -> None:
         fut: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()

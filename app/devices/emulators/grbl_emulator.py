@@ -109,6 +109,7 @@ class GrblEmulator(PtyEmulator):
             was_moving = self.state == "Run" or (self.state == "Hold" and self._decelerating())
             self._rx.clear()
             self._planner.clear()
+            self.spindle = 0.0  # a reset stops the spindle
             self.check_mode = False
             locked = self.state == "Alarm" or self.faults.homing_lock
             self.state = "Alarm" if was_moving or locked else "Idle"

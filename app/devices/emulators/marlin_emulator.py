@@ -46,6 +46,7 @@ class MarlinEmulator(PtyEmulator):
         self.last_n = 0
         self.accepted: list[str] = []  # every accepted command, in order (what the machine executed)
         self.corrupted = 0
+        self.heard: list[str] = []  # every line that reached the board, even one it ignored
         self.resends_requested = 0
         self.estop_at: float | None = None
         self.halted = False
@@ -72,6 +73,7 @@ class MarlinEmulator(PtyEmulator):
                 self._on_line(raw.decode("ascii", errors="replace"))
 
     def _on_line(self, line: str) -> None:
+        self.heard.append(line)
         if self._gone():
             return
         if line.strip() == "M112":  # the emergency parser acts before anything else
