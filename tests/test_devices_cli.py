@@ -8,11 +8,12 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from app.core.drivers import DriverState
 from app.devices.agent_client import AgentDriver
-from app.devices.emulators.grbl_emulator import GrblEmulator
+from app.devices.emulators.grbl_emulator import GrblEmulator, GrblFaults
 from app.devices.emulators.marlin_emulator import MarlinEmulator, MarlinFaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +86,64 @@ def test_node_command_serves_a_simulated_machine(tmp_path: Path) -> None:
         rc = proc.wait(10)
     assert rc == 0
     assert (tmp_path / "keys" / "node-resin-1.key").exists()
+
+
+def test_run_exits_0_only_when_grbl_has_stopped_moving_and_the_next_run_does_not_reset_it(tmp_path: Path) -> None:
+    ngc = tmp_path / "square.ngc"
+    ngc.write_text("G21 G90\nF3000\n" + "".join(f"G1 X{x} Y{y}\n" for x, y in
+                                                 [(20, 0), (20, 20), (0, 20), (0, 0)]))  # 4 x 0.4 s
+    with GrblEmulator(GrblFaults(time_scale=1.0)) as emu:
+        t0 = time.monotonic()
+        r = imewe("run", str(ngc), "--driver", "grbl", "--port", emu.path, "--quiet", home=tmp_path)
+        took = time.monotonic() - t0
+        after = (emu.state, len(emu._planner))
+        r2 = imewe("run", str(ngc), "--driver", "grbl", "--port", emu.path, "--quiet", home=tmp_path)
+        resets, alarm3 = emu.resets, emu.alarm3
+    assert r.returncode == 0, r.stderr
+    assert took >= 1.6 and after == ("Idle", 0)  # it returned only once the 1.6 s of motion had run
+    assert r2.returncode == 0, r2.stderr
+    assert resets == 0 and alarm3 == 0
+
+
+def test_run_failures_are_one_line_and_the_stall_timeout_comes_from_the_config(tmp_path: Path) -> None:
+    job = tmp_path / "job.gcode"
+    job.write_text("\n".join(f"G1 X{i}" for i in range(500)))
+    (tmp_path / "config.toml").write_text("[serial]\nstall_timeout_s = 0.5\n")
+    with MarlinEmulator(MarlinFaults(silent_after_lines=100)) as emu:
+        r = imewe("run", str(job), "--driver", "marlin", "--port", emu.path, "--quiet", home=tmp_path)
+    assert r.returncode == 3
+    assert r.stderr.count("\n") == 1, r.stderr  # no warning lines around the error
+    assert "no answer from the machine for 0.5 s" in r.stderr and "file line" in r.stderr
+    with MarlinEmulator(MarlinFaults(error_after_lines=100)) as emu:
+        r = imewe("run", str(job), "--driver", "marlin", "--port", emu.path, "--quiet", "--stall-timeout", "5",
+                  home=tmp_path)
+    assert r.returncode == 3 and r.stderr.count("\n") == 1, r.stderr
+    assert "Thermal Runaway" in r.stderr and "heaters and fan off" in r.stderr
+
+
+def test_run_unlock_and_home_flags_clear_a_homing_lock(tmp_path: Path) -> None:
+    ngc = tmp_path / "a.ngc"
+    ngc.write_text("G21\nG1 X1 F500\n")
+    with GrblEmulator(GrblFaults(homing_lock=True)) as emu:
+        r = imewe("run", str(ngc), "--driver", "grbl", "--port", emu.path, "--quiet", home=tmp_path)
+        assert r.returncode == 3 and r.stderr.count("\n") == 1
+        assert "alarm" in r.stderr and "--unlock" in r.stderr and "--home" in r.stderr
+        r = imewe("run", str(ngc), "--driver", "grbl", "--port", emu.path, "--quiet", "--home", home=tmp_path)
+        assert r.returncode == 0, r.stderr  # (--unlock is the same path with $X: see test_devices_serial)
+        assert emu.resets == 0
+
+
+def test_ctrl_c_at_any_moment_of_the_first_second_is_one_line(tmp_path: Path) -> None:
+    job = tmp_path / "job.gcode"
+    job.write_text("\n".join(f"G1 X{i}" for i in range(20000)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMEWE_HOME": str(tmp_path)}
+    for delay in (0.3, 0.6, 1.0):  # earlier than ~0.2 s the interpreter itself is still starting
+        with MarlinEmulator() as emu:
+            p = subprocess.Popen([sys.executable, "-m", "app.cli.main", "run", str(job), "--driver", "marlin",
+                                  "--port", emu.path, "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            time.sleep(delay)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        assert "Traceback" not in err, (delay, err)
+        assert p.returncode in (130, 3) and err.count("\n") == 1 and "interrupted" in err, (delay, err)
