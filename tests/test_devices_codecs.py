@@ -53,7 +53,8 @@ def test_marlin_handshake_turns_on_autoreport_and_streams_with_line_numbers() ->
     assert mc.JobDone(2) in ev
 
 
-def test_marlin_resend_serves_the_line_from_history_and_does_not_count_the_rejected_ok() -> None:
+# ---------------------------------------------------------------- transmission errors vs machine faults
+def streaming_marlin() -> mc.MarlinCodec:
     c = ready_marlin()
     c.receive_data(b"ok\n")  # M155
     c.data_to_send()
@@ -61,6 +62,11 @@ def test_marlin_resend_serves_the_line_from_history_and_does_not_count_the_rejec
     assert c.data_to_send() == numbered(3, "G1 X1")
     c.receive_data(b"ok\n")
     assert c.data_to_send() == numbered(4, "G1 X2")
+    return c
+
+
+def test_marlin_resend_serves_the_line_from_history_and_does_not_count_the_rejected_ok() -> None:
+    c = streaming_marlin()
     ev = c.receive_data(b"Error:checksum mismatch, Last Line: 3\nResend: 4\nok\n")
     assert mc.ResendRequested(4, "checksum mismatch, Last Line: 3") in ev
     assert not any(isinstance(e, (mc.LineAcked, mc.FirmwareError)) for e in ev)
@@ -197,18 +203,6 @@ def test_marlin_lost_ok_is_recovered_after_the_timeout() -> None:
     ev = c.receive_data(b"ok T:20.0 /0.0 B:20.0 /0.0\n")
     assert mc.LineAcked(0, 3) in ev
     assert c.data_to_send() == numbered(4, "G1 X2")
-
-
-# ---------------------------------------------------------------- transmission errors vs machine faults
-def streaming_marlin() -> mc.MarlinCodec:
-    c = ready_marlin()
-    c.receive_data(b"ok\n")  # M155
-    c.data_to_send()
-    c.start_job(["G1 X1", "G1 X2", "G1 X3"])
-    assert c.data_to_send() == numbered(3, "G1 X1")
-    c.receive_data(b"ok\n")
-    assert c.data_to_send() == numbered(4, "G1 X2")
-    return c
 
 
 # How real firmwares answer a damaged line. None of these wordings is known to the codec: only the shape counts

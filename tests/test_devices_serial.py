@@ -25,26 +25,33 @@ def job_lines(emu_accepted: list[str]) -> list[str]:
     return [c for c in emu_accepted if c.startswith("G1 ")]
 
 
+def stream_marlin(faults: MarlinFaults, job: JobRequest, **kw):
+    async def go():
+        emu = MarlinEmulator(faults)
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5, **kw)
+        telemetry: list = []
+        d.add_listener(lambda e: telemetry.append(e) if type(e).__name__ == "DriverTelemetry" else None)
+        try:
+            await d.connect()
+            await d.execute(job)
+            fin = await d.wait_job()
+            return fin, emu, d, telemetry
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    return run(go())
+
+
 def test_10000_lines_with_1_percent_corruption_arrive_complete_once_in_order(tmp_path: Path) -> None:
     lines = [f"G1 X{i % 200}.{i % 10} Y{(i * 7) % 200} E{i * 0.013:.3f} ; move {i}" for i in range(10_000)]
     gfile = tmp_path / "big.gcode"
     gfile.write_text("\n".join(lines) + "\n")
 
-    async def go():
-        emu = MarlinEmulator(MarlinFaults(corrupt_rate=0.01, spurious_resend_rate=0.002, seed=7))
-        emu.start()
-        log_path = tmp_path / "traffic" / "m1.log"
-        d = MarlinDriver("m1", emu.path, traffic_log=log_path, connect_timeout_s=5)
-        try:
-            await d.connect()
-            await d.execute(JobRequest(gcode_path=gfile))
-            fin = await d.wait_job()
-            return fin, emu, d, log_path
-        finally:
-            await d.disconnect()
-            emu.stop()
-
-    fin, emu, d, log_path = run(go())
+    log_path = tmp_path / "traffic" / "m1.log"
+    fin, emu, d, _ = stream_marlin(MarlinFaults(corrupt_rate=0.01, spurious_resend_rate=0.002, seed=7),
+                                   JobRequest(gcode_path=gfile), traffic_log=log_path)
     assert fin.outcome is JobOutcome.COMPLETED, fin.message
     assert emu.corrupted >= 50  # the faults really happened (about 1 % of ~10,000 lines)
     assert d.resends >= emu.corrupted
@@ -331,30 +338,11 @@ def test_lost_port_through_the_driver_link_leaves_the_node_offline_and_the_job_p
 
 
 # ---------------------------------------------------------------- line noise: errors told apart by their shape
-def _stream_marlin(faults: MarlinFaults, commands: list[str], **kw):
-    async def go():
-        emu = MarlinEmulator(faults)
-        emu.start()
-        d = MarlinDriver("m1", emu.path, connect_timeout_s=5, **kw)
-        telemetry: list = []
-        d.add_listener(lambda e: telemetry.append(e) if type(e).__name__ == "DriverTelemetry" else None)
-        try:
-            await d.connect()
-            await d.execute(JobRequest(gcode_lines=commands))
-            fin = await d.wait_job()
-            return fin, emu, d, telemetry
-        finally:
-            await d.disconnect()
-            emu.stop()
-
-    return run(go())
-
-
 @pytest.mark.parametrize("style,rate", [("marlin", 0.01), ("marlin", 0.10), ("prusa", 0.05), ("reprap", 0.05),
                                         ("smoothie", 0.05), ("terse", 0.05)])
 def test_corrupted_lines_are_resent_and_the_job_completes_whatever_the_firmware_says(style: str, rate: float) -> None:
     commands = [f"G1 X{i % 200}.{i % 10} Y{(i * 7) % 200} E{i * 0.013:.3f}" for i in range(1500)]
-    fin, emu, d, telemetry = _stream_marlin(MarlinFaults(corrupt_rate=rate, style=style, seed=11), commands)
+    fin, emu, d, telemetry = stream_marlin(MarlinFaults(corrupt_rate=rate, style=style, seed=11), JobRequest(gcode_lines=commands))
     assert fin.outcome is JobOutcome.COMPLETED, fin.message
     assert emu.corrupted >= 1500 * rate / 3  # the faults really happened
     assert d.resends >= emu.corrupted  # every damaged line was asked for again, and resent
@@ -365,7 +353,7 @@ def test_corrupted_lines_are_resent_and_the_job_completes_whatever_the_firmware_
 
 def test_the_issue_case_missing_checksum_then_resend_at_5_percent_is_not_fatal() -> None:
     commands = [f"G1 X{i % 100} Y{i % 50} F3000" for i in range(800)]
-    fin, emu, d, _ = _stream_marlin(MarlinFaults(corrupt_rate=0.05, style="terse", seed=5), commands)
+    fin, emu, d, _ = stream_marlin(MarlinFaults(corrupt_rate=0.05, style="terse", seed=5), JobRequest(gcode_lines=commands))
     assert fin.outcome is JobOutcome.COMPLETED, fin.message
     assert d.resends >= emu.corrupted > 10
 

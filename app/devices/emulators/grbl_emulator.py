@@ -70,13 +70,8 @@ class GrblEmulator(PtyEmulator):
             self.state = "Alarm"
 
     def _gone(self) -> bool:
-        f, done = self.faults, len(self.executed)
-        if f.silent_after_lines is not None and done >= f.silent_after_lines:
-            return True
-        if f.garbage_after_lines is not None and done >= f.garbage_after_lines:
-            self.write(bytes(self._rng.randrange(256) for _ in range(24)) + b"\r\n")
-            return True
-        return False
+        f = self.faults
+        return self.hostile(len(self.executed), f.silent_after_lines, f.garbage_after_lines, self._rng)
 
     def on_bytes(self, data: bytes) -> None:
         if self._gone():

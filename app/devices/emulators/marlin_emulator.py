@@ -118,14 +118,8 @@ class MarlinEmulator(PtyEmulator):
         self._execute(cmd)
 
     def _gone(self) -> bool:
-        """A hung board says nothing; a garbled link says nonsense. Both from a chosen point of the job."""
-        f, done = self.faults, len(self.accepted)
-        if f.silent_after_lines is not None and done >= f.silent_after_lines:
-            return True
-        if f.garbage_after_lines is not None and done >= f.garbage_after_lines:
-            self.write(bytes(self._rng.randrange(256) for _ in range(24)) + b"\n")
-            return True
-        return False
+        f = self.faults
+        return self.hostile(len(self.accepted), f.silent_after_lines, f.garbage_after_lines, self._rng)
 
     def _corrupt(self, line: str) -> str:
         i = self._rng.randrange(len(line))

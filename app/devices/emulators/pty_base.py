@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import select
 import threading
 import time
@@ -100,6 +101,16 @@ class PtyEmulator:
                         log.exception("emulator failed on input")
             if not self._stop.is_set():
                 self.on_idle(time.monotonic())
+
+    def hostile(self, done: int, silent_after: int | None, garbage_after: int | None, rng: random.Random) -> bool:
+        """A hung board says nothing; a garbled link (wrong baud, bad cable) says nonsense. True from the chosen
+        point of the job (``done`` lines so far) on: the caller then ignores its input."""
+        if silent_after is not None and done >= silent_after:
+            return True
+        if garbage_after is not None and done >= garbage_after:
+            self.write(bytes(rng.randrange(256) for _ in range(24)) + b"\r\n")
+            return True
+        return False
 
     def on_bytes(self, data: bytes) -> None:
         raise NotImplementedError
