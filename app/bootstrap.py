@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -203,16 +204,16 @@ def site_admin(config: Config, store: Store, clock: Clock) -> SiteAdmin:
     return SiteAdmin(store, clock, identity)
 
 
-def site_ops(core: Core | StoreCore, actor: str = "cli") -> SiteOps:
-    """What control-channel operations act on: the owner's live services, or the store-side ones."""
+def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> SiteOps:
+    """What control-channel operations act on: the owner's live services (``command`` names how the owner was
+    started), or the store-side ones."""
     if isinstance(core, Core):
         link = core.sites
         admin = (lambda: link.admin) if link is not None else (lambda: site_admin(core.config, core.store,
                                                                                   core.clock))
-        me = core.ownership.lock.owner() if core.ownership is not None else None
         return SiteOps(core.kernel, core.fleet, core.jobs, admin, str(core.config.paths.home),
                        core.config.site_name, replan=core.production.request_replan,
-                       owner={"pid": me.pid, "command": me.command} if me else None, actor=actor)
+                       owner={"pid": os.getpid(), "command": command}, actor=actor)
     return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
                    str(core.config.paths.home), core.config.site_name, actor=actor)
 
@@ -221,7 +222,7 @@ def wire_control_channel(core: Core, command: str) -> None:
     """The owner's local control channel, for the CLI and other windows on this site."""
     from app.core.api.server import ControlServer
 
-    server = ControlServer(core.config.paths.home, site_ops(core), command)
+    server = ControlServer(core.config.paths.home, site_ops(core, command), command)
     needs = ("ownership", "jobs") + (("sites",) if core.sites is not None else ())
     core.kernel.add(server, depends_on=needs)
     core.control = server
@@ -285,7 +286,6 @@ async def store_core(home: str | None = None, db_url: str | None = None,
 def node_token(config: Config) -> str:
     """The pairing token agents expect: IMEWE_NODE_TOKEN, ``node_token`` in config.toml, or the one
     ``imewe node`` keeps in keys/node-token (made on first use)."""
-    import os
     import secrets
 
     token = os.environ.get("IMEWE_NODE_TOKEN") or str(config.raw.get("node_token") or "")

@@ -128,6 +128,8 @@ def test_one_owner_per_site(site: tuple[Path, str]) -> None:
         assert len(second.stderr.strip().splitlines()) == 1
         window = cli(home, db, "open", "--headless", check=False)
         assert window.returncode == 2 and str(owner.pid) in window.stderr
+        demo = cli(home, db, "demo", "--text", "--for", "1", check=False)
+        assert demo.returncode == 2 and str(owner.pid) in demo.stderr
 
         # A job submitted from the CLI goes through the owner, which plans it at once.
         extra = cli_json(home, db, "jobs", "submit", "--name", "spacer", "--process", "fdm", "--material", "pla",
