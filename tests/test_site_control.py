@@ -131,11 +131,11 @@ def test_control_channel_file_and_errors(tmp_path: Path) -> None:
             node = await core.fleet.register("p1", FDM, bring_up=True)
             await core.machines.attach(node.id, make_driver("sim", name="p1", capabilities=FDM, clock=core.clock))
             job = await client.call(OPS["jobs.submit"], {"spec": job_spec(parts=1)})
-            for _ in range(100):  # the owner plans it at once, not at its next round
+            for _ in range(150):  # the owner plans it at once, not at its next round (30 s away)
                 if (await core.jobs.find(job["id"])).state is not S.VALIDATED:
                     break
                 await asyncio.sleep(0.02)
-            assert (await core.jobs.find(job["id"])).state is S.SCHEDULED
+            assert (await core.jobs.find(job["id"])).state in (S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS)
             with pytest.raises(ValidationError, match="at least one part"):
                 await client.call(OPS["jobs.submit"], {"spec": {"name": "x", "parts": []}})
             with pytest.raises(NotFoundError):
