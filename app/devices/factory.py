@@ -17,6 +17,7 @@ from app.devices.marlin_driver import MarlinDriver
 from app.devices.network.bambu import BambuDriver
 from app.devices.network.driver import NetworkDriver
 from app.devices.network.duet import DuetDriver
+from app.devices.network.moonraker import MoonrakerDriver
 from app.devices.network.octoprint import OctoPrintDriver
 from app.devices.network.prusalink import PrusaLinkDriver
 from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
@@ -24,6 +25,7 @@ from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
 # Network printers by ``node.driver`` kind; each protocol adds its driver class here (one line).
 NETWORK_DRIVERS: dict[str, type[NetworkDriver]] = {
     OctoPrintDriver.kind: OctoPrintDriver,
+    MoonrakerDriver.kind: MoonrakerDriver,
     PrusaLinkDriver.kind: PrusaLinkDriver,
     DuetDriver.kind: DuetDriver,
     BambuDriver.kind: BambuDriver,
