@@ -35,6 +35,7 @@ from app.core.scheduling.forecast import EnergyForecast
 
 log = logging.getLogger(__name__)
 S = JobState
+_MACHINE_FILES = (".gcode", ".gco", ".nc", ".ngc", ".g")  # what serial machines run
 OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
 GONE = {NodeState.OFFLINE, NodeState.ERROR, NodeState.DECOMMISSIONED, NodeState.MAINTENANCE}
 MAX_ATTEMPTS = 3
@@ -473,8 +474,10 @@ class ProductionService:
         return next((p.state for p in job.parts if p.id == part_id), None)
 
     async def _start(self, node: Node, driver: FabricationDevice, job: Job, part: Part, copy: int) -> None:
-        gcode = part.file_path if part.file_path and part.file_path.lower().endswith((".gcode", ".gco", ".nc",
-                                                                                       ".ngc", ".g")) else None
+        # The file goes to the machine when it is one the driver runs (network printers also take .bgcode, and a
+        # Bambu printer a sliced .3mf); otherwise the driver gets none and refuses with its own reason.
+        suffixes = tuple(getattr(driver, "job_suffixes", _MACHINE_FILES))
+        gcode = part.file_path if part.file_path and part.file_path.lower().endswith(suffixes) else None
         request = JobRequest(job_id=job.id, gcode_path=Path(gcode) if gcode else None,
                              estimate_s=float(part.estimated_duration_s or 3600),
                              material_g=part.estimated_material_g,
