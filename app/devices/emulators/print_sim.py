@@ -9,6 +9,7 @@ them onto its machine's vocabulary.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,8 +38,9 @@ class PrintSim:
     def __init__(self, storage: Path, print_s: float = 6.0, state_file: Path | None = None,
                  stamp: bool = False) -> None:
         self.storage = storage
-        # Benchmarks: the nozzle reading carries the wall-clock second it was made (mod 1000, in ms steps), so
-        # the delay from the machine's report to the event on the control room's bus can be read off the event.
+        # Benchmarks: the nozzle reading carries the wall-clock second it was made (mod 1000, floored to 10 ms so
+        # a client rounding to 2 decimals never moves it later), so the delay from the machine's report to the
+        # event on the control room's bus can be read off the event (over-estimated by less than 10 ms).
         self.stamp = stamp
         storage.mkdir(parents=True, exist_ok=True)
         self.print_s = print_s
@@ -144,7 +146,7 @@ class PrintSim:
         k = min(1.0, dt / 2.0)  # first-order approach with a 2 s time constant
         self._nozzle_c += (max(self.s.nozzle_target_c, 24.0) - self._nozzle_c) * k
         self._bed_c += (max(self.s.bed_target_c, 23.0) - self._bed_c) * k
-        nozzle = round(time.time() % 1000.0, 3) if self.stamp else round(self._nozzle_c, 1)
+        nozzle = math.floor((time.time() % 1000.0) * 100) / 100 if self.stamp else round(self._nozzle_c, 1)
         return nozzle, self.s.nozzle_target_c, round(self._bed_c, 1), self.s.bed_target_c
 
     def tick(self) -> None:
