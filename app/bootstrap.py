@@ -31,6 +31,7 @@ from app.core.kernel import Kernel
 from app.core.ownership import OwnerIdentity, Ownership, SiteLock, site_lock
 from app.core.production import ProductionService
 from app.core.sites.admin import SiteAdmin
+from app.core.sites.follow import cancel_follows
 from app.core.sites.identity import load_or_create_identity
 from app.core.store.db import Store, open_store
 from app.core.telemetry.service import TelemetryService
@@ -144,6 +145,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     bus = EventBus()
     fleet = FleetService(store, bus, clock)
     jobs = JobService(store, bus, clock, fleet.list)
+    jobs.add_write_hook(cancel_follows)  # a cancel reaches the linked site that runs the job, from any process
     kernel = Kernel(store, bus, clock, fleet, jobs)
     ownership = Ownership(lock or site_lock(config.paths.home, config.db_url, command))
     kernel.add(ownership)

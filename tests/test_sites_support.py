@@ -18,6 +18,7 @@ from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
 from app.core.sites.config import SitesConfig
+from app.core.sites.follow import cancel_follows
 from app.core.sites.identity import load_or_create_identity
 from app.core.sites.service import SitesService
 from app.core.store.db import Store, _make_engine, open_store
@@ -52,6 +53,7 @@ def mini_core(db_url: str, clock: Clock) -> MiniCore:
     bus = EventBus()
     fleet = FleetService(store, bus, clock)
     jobs = JobService(store, bus, clock, fleet.list)
+    jobs.add_write_hook(cancel_follows)  # as bootstrap wires it
     return MiniCore(store, bus, clock, Kernel(store, bus, clock, fleet, jobs), fleet, jobs)
 
 

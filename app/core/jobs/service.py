@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.engine import Connection
+
 from app.core import audit
 from app.core.bus import EventBus
 from app.core.clock import Clock
@@ -28,6 +30,7 @@ from app.core.store.repositories import HistoryRepo, JobRepo
 
 log = logging.getLogger(__name__)
 S = JobState
+WriteHook = Callable[[Connection, Job, list[StateChange], str], None]
 
 
 class JobService:
@@ -40,6 +43,13 @@ class JobService:
         self._nodes = nodes  # the current fleet, for feasibility
         self._repo = JobRepo()
         self._history = HistoryRepo()
+        self._write_hooks: list[WriteHook] = []
+
+    def add_write_hook(self, hook: WriteHook) -> None:
+        """Run ``hook(conn, job, changes, actor)`` inside every transaction that changes a job's state, so what
+        must follow the change elsewhere in the store (a cancel queued for the site that runs the job) commits
+        with it or not at all."""
+        self._write_hooks.append(hook)
 
     async def start(self) -> None:
         pass
@@ -265,6 +275,8 @@ class JobService:
             self._history.add(conn, changes)
             audit.record(conn, self._clock.now(), actor, action, f"job:{job.id}", {"state": before.state.value},
                          {"state": job.state.value})
+            for hook in self._write_hooks:
+                hook(conn, job, changes, actor)
 
     def _announce_changes(self, job: Job, changes: list[StateChange]) -> None:
         for c in changes:

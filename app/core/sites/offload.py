@@ -72,6 +72,7 @@ class OffloadEngine:
         self._history = HistoryRepo()
         # One mirror at a time: two passes reading the same job state would race to the same transition.
         self._mirror_lock = asyncio.Lock()
+        self._stuck: dict[str, str] = {}  # offload key -> what was last logged about it not following
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -221,10 +222,16 @@ class OffloadEngine:
             if st in _JOB_STATES and i < len(job.parts):
                 ppaths[job.parts[i].id] = path(job.parts[i].state, JobState(st))
         if whole and job.state.value != o.state and not jpath:
-            # Usually a cancel on its way (cancelled here, not yet there); logged quietly, tried again later.
-            log.info("job %s is %s here but %s at site %s; it cannot follow", job.name, job.state.value,
-                     o.state, short_id(o.peer_id))
+            if job.state is JobState.CANCELLED and not o.cancel_requested:
+                # Cancelled here by a path that queued nothing (a store written by an older version): ask now.
+                await self._ask_cancel(o)
+            # Usually a cancel on its way (cancelled here, not yet there): said once, tried again each sweep.
+            if self._stuck.get(o.key) != o.state:
+                self._stuck[o.key] = o.state
+                log.info("job %s is %s here but %s at site %s; waiting for the other site", job.name,
+                         job.state.value, o.state, short_id(o.peer_id))
             return
+        self._stuck.pop(o.key, None)
         steps = max([len(jpath), *(len(p) for p in ppaths.values())], default=0)
         target = job.state
         for k in range(steps):
@@ -234,8 +241,22 @@ class OffloadEngine:
                 await self.jobs.transition(job.id, target, f"reported by site {short_id(o.peer_id)}",
                                            actor_for(o.peer_id), parts=parts)
             except ImeweError as exc:
-                log.warning("job %s cannot follow site %s: %s", job.name, short_id(o.peer_id), exc)
+                if self._stuck.get(o.key) != f"error:{o.state}":
+                    self._stuck[o.key] = f"error:{o.state}"
+                    log.warning("job %s cannot follow site %s: %s", job.name, short_id(o.peer_id), exc)
                 return
+
+    async def _ask_cancel(self, o: Offload) -> None:
+        now = self._now()
+
+        def write() -> None:
+            with self.store.begin() as conn:
+                if repo.flag_cancel(conn, o.key, now):
+                    repo.enqueue(conn, o.peer_id, new_key(), "offload.cancel",
+                                 {"offload": o.key, "reason": "cancelled at the sending site"}, now)
+
+        await self.store.run(write)
+        o.cancel_requested = True
 
     async def mirror_all(self) -> int:
         """Bring every job we sent in line with its last reported state (after a restart, or a failed pass)."""

@@ -358,10 +358,9 @@ class SitesService:
         if change.kind not in ("job", "part"):
             return
         self._reconcile_soon.set()
-        if change.kind == "job" and change.to_state == "CANCELLED" and not change.actor.startswith("site:"):
-            for o in await self.admin.read(repo.offloads_for_job, str(change.obj_id)):
-                if o.direction == "out" and o.state not in ("COMPLETED", "CANCELLED", "REJECTED"):
-                    await self.admin.request_cancel(o.key, f"cancelled at site {self.config.name}", change.actor)
+        if change.kind == "job" and change.to_state == "CANCELLED":
+            # The cancel itself is already in the outbox (written with the job's change, ``follow``): send it now.
+            self._changed()
 
     async def _reconciler(self) -> None:
         while True:
