@@ -144,8 +144,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     store = open_store(config.db_url)
     bus = EventBus()
     fleet = FleetService(store, bus, clock)
-    jobs = JobService(store, bus, clock, fleet.list)
-    jobs.add_write_hook(cancel_follows)  # a cancel reaches the linked site that runs the job, from any process
+    jobs = jobs_service(store, bus, clock, fleet)
     kernel = Kernel(store, bus, clock, fleet, jobs)
     ownership = Ownership(lock or site_lock(config.paths.home, config.db_url, command))
     kernel.add(ownership)
@@ -172,6 +171,14 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
                 ownership=ownership)
 
 
+def jobs_service(store: Store, bus: EventBus, clock: Clock, fleet: FleetService) -> JobService:
+    """The jobs service of every process, owner or not: what must follow a job's change (a cancel for the
+    linked site that runs it) is written in the job's own transaction, whichever process changes it."""
+    jobs = JobService(store, bus, clock, fleet.list)
+    jobs.add_write_hook(cancel_follows)
+    return jobs
+
+
 def build_store_core(config: Config, clock: Clock | None = None) -> StoreCore:
     """The core of a process that does not own the site: the fleet and jobs services over the store."""
     config.paths.ensure()
@@ -179,7 +186,7 @@ def build_store_core(config: Config, clock: Clock | None = None) -> StoreCore:
     store = open_store(config.db_url)
     bus = EventBus()
     fleet = FleetService(store, bus, clock)
-    jobs = JobService(store, bus, clock, fleet.list)
+    jobs = jobs_service(store, bus, clock, fleet)
     return StoreCore(config, store, bus, clock, Kernel(store, bus, clock, fleet, jobs), fleet, jobs)
 
 
