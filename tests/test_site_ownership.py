@@ -138,6 +138,12 @@ def test_one_owner_per_site(site: tuple[Path, str]) -> None:
         wait_for(lambda: job_state(home, db, extra["id"])[0] != "VALIDATED", 5, "the owner to plan the job")
         assert time.monotonic() - submitted < 1.0
         assert job_state(home, db, job["id"])[0] == "IN_PROGRESS"
+        # A machine added beside the running site is the owner's at once: connected, and given the waiting job.
+        p2 = cli_json(home, db, "nodes", "add", "p2", "--process", "fdm", "--volume", "250x210x210",
+                      "--materials", "pla", "--loaded", "pla", "--driver", "sim")
+        wait_for(lambda: job_state(home, db, extra["id"])[1][0]["node"] is not None, 10, "p2 to take the job")
+        assert str(job_state(home, db, extra["id"])[1][0]["node"]) == p2["id"]
+        assert job_state(home, db, job["id"])[0] == "IN_PROGRESS"
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)

@@ -16,8 +16,9 @@ from app.core.bus import EventBus
 from app.core.clock import Clock
 from app.core.domain.entities import Node
 from app.core.domain.enums import NodeState
-from app.core.domain.errors import ImeweError
+from app.core.domain.errors import ImeweError, NotFoundError
 from app.core.drivers import FabricationDevice
+from app.core.events import NodeRegistered, ReplanRequested
 from app.core.fleet.driver_link import DriverLink
 from app.core.fleet.service import FleetService
 
@@ -51,17 +52,33 @@ class MachineRoom:
     async def start(self) -> None:
         if self._factory is None:
             return
+        # A machine registered while the site runs (through the owner's control channel) is connected at once.
+        self._bus.subscribe(NodeRegistered, self._on_registered, name="machines.registered", maxsize=1_000)
         for node in self._fleet.list():
-            if node.state is NodeState.DECOMMISSIONED or node.driver == "agent":
-                continue
-            try:
-                driver = self._factory(node)
-            except ImeweError as exc:
-                self.failures[node.id] = str(exc)
-                log.warning("cannot build a driver for %s: %s", node.name, exc)
-                continue
-            if driver is not None:
-                await self.attach(node.id, driver)
+            await self._connect(node)
+
+    async def _on_registered(self, event: NodeRegistered) -> None:
+        if event.node_id in self.links:
+            return
+        try:
+            node = self._fleet.get(event.node_id)
+        except NotFoundError:
+            return
+        await self._connect(node)
+        if node.id in self.links:  # the planner may use it now
+            self._bus.publish(ReplanRequested(f"{node.name} connected", node_id=node.id))
+
+    async def _connect(self, node: Node) -> None:
+        if self._factory is None or node.state is NodeState.DECOMMISSIONED or node.driver == "agent":
+            return
+        try:
+            driver = self._factory(node)
+        except ImeweError as exc:
+            self.failures[node.id] = str(exc)
+            log.warning("cannot build a driver for %s: %s", node.name, exc)
+            return
+        if driver is not None:
+            await self.attach(node.id, driver)
 
     async def attach(self, node_id: UUID, driver: FabricationDevice) -> DriverLink:
         link = DriverLink(self._fleet, self._bus, self._clock, node_id, driver).attach()
