@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -85,6 +86,17 @@ class StoreCore:
     jobs: JobService
 
 
+class _PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """The log (and each file it rotates into) is readable by its user only (0600): it names machines, jobs and
+    addresses."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115 - the handler keeps it
+
+
 def log_file(config: Config) -> Path:
     return config.paths.logs / "imewe.log"
 
@@ -94,8 +106,7 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_imewe", False) for h in root.handlers):
         return
-    handler = logging.handlers.RotatingFileHandler(log_file(config), maxBytes=5_000_000,
-                                                   backupCount=3, encoding="utf-8")
+    handler = _PrivateLogFile(log_file(config), maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler._imewe = True  # type: ignore[attr-defined]
     root.addHandler(handler)

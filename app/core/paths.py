@@ -44,10 +44,21 @@ class Paths:
         return self.home / "exports"
 
     def ensure(self) -> Paths:
+        """Create the folders. The home, keys and logs are private to the user (0700) when we create them: the
+        database, the logs and the keys inside say what the site makes and how to reach its machines."""
+        private = (self.home, self.keys, self.logs)
         for p in (self.home, self.keys, self.logs, self.device_logs, self.exports):
+            if p.is_dir():
+                continue
             p.mkdir(parents=True, exist_ok=True)
-        try:
-            self.keys.chmod(0o700)
-        except OSError:
-            pass
+            if p in private:
+                _chmod(p, 0o700)
+        _chmod(self.keys, 0o700)  # keys are private even in a home someone else made
         return self
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        path.chmod(mode)
+    except OSError:
+        pass  # a file system without modes (a mounted share): nothing more we can do

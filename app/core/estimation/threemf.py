@@ -57,7 +57,7 @@ class _Budget:
     def take(self, n: int, member: str) -> None:
         self.used += n
         if self.used > self.limit:
-            raise PartFileError(f"{self.name}: {member} inflates beyond {self.limit // 2**20} MB of model data; "
+            raise PartFileError(f"{self.name}: {member} inflates beyond {_size(self.limit)} of model data; "
                                 "refused (a compressed bomb, or a part far larger than any machine can make)")
 
 
@@ -99,8 +99,8 @@ def read_3mf(path: Path, limit: int = MAX_INFLATED_BYTES) -> tuple[list[tuple[st
                         raise PartFileError(f"{name}: refers to {member}, which the archive does not hold")
                     if info.file_size > budget.limit - budget.used:
                         raise PartFileError(
-                            f"{name}: {member} declares {info.file_size / 2**20:,.0f} MB inflated, over the "
-                            f"{budget.limit // 2**20} MB limit for model data; refused")
+                            f"{name}: {member} declares {_size(info.file_size)} inflated, over the "
+                            f"{_size(budget.limit)} limit for model data; refused")
                     with zf.open(info) as raw:
                         models[member] = _parse_model(_Counted(raw, info.file_size, budget, member), member, name)
                 return models[member]
@@ -114,6 +114,10 @@ def read_3mf(path: Path, limit: int = MAX_INFLATED_BYTES) -> tuple[list[tuple[st
         # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile does not have.
         raise PartFileError(f"{name}: not a readable 3MF archive ({_first_line(exc)})") from exc
     return objects, root.unit
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -124,6 +124,7 @@ def _make_engine(url: str) -> Engine:
         db_path = sa.engine.make_url(url).database
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(db_path))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
@@ -131,6 +132,26 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite file is created 0600 before SQLite opens it (its -wal and -shm copy the file's mode); an
+    existing one of ours is made private too."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # cannot create it here: SQLite will say so in its own words
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = p.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                p.chmod(0o600)
+        except OSError:
+            continue
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:

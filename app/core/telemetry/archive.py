@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -161,6 +162,15 @@ def parse_time(value: Any, where: str) -> float:
     return t.timestamp()
 
 
+_METRIC = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+
+
+def _metric_name(name: str, where: str) -> None:
+    if not _METRIC.fullmatch(name):
+        raise ValidationError(f"{where}: metric name {name[:40]!r} is not 1 to 40 letters, digits, '_', '.' or '-'",
+                              "metrics")
+
+
 def _uuid(value: Any, where: str, field: str, optional: bool = False) -> str | None:
     if value in (None, "") and optional:
         return None
@@ -186,8 +196,7 @@ def rows_from_record(rec: Any, where: str, rules: ImportRules = ImportRules()
     for name, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ValidationError(f"{where}: metric {name!r} must be a finite number, not {value!r}", "metrics")
-        if not name or len(name) > 40:
-            raise ValidationError(f"{where}: metric names are 1 to 40 characters", "metrics")
+        _metric_name(name, where)
         rows.append((node, name, ts, float(value), job))
     alerts = rec.get("alerts") or []
     if not isinstance(alerts, list):
@@ -241,8 +250,9 @@ def _csv_rows(path: Path, r: Any, rules: ImportRules) -> Iterator[RawRow]:
             v = float(value)
         except ValueError as exc:
             raise ValidationError(f"{where}: value {value[:40]!r} is not a number") from exc
-        if not math.isfinite(v) or not metric:
-            raise ValidationError(f"{where}: needs a metric name and a finite value")
+        _metric_name(metric, where)
+        if not math.isfinite(v):
+            raise ValidationError(f"{where}: needs a finite value")
         node_id, ts = _uuid(node, where, "node_id") or "", parse_time(when, where)
         rules.check(node_id, ts, where)
         yield (node_id, metric, ts, v, _uuid(job, where, "job_id", optional=True))
