@@ -124,7 +124,7 @@ def grbl_ready() -> gc.GrblCodec:
     c.start()
     assert c.data_to_send() == b"?"  # never a reset first: ask how the controller is
     c.tick(0.0)
-    c.tick(1.5)  # no answer within the probe time: now a soft reset
+    c.tick(3.0)  # no answer within the probe time: now a soft reset
     assert c.data_to_send() == b"\x18"
     ev = c.receive_data(b"\r\nGrbl 1.1h ['$' for help]\r\n")
     assert gc.Welcome("1.1h") in ev
@@ -324,3 +324,26 @@ def test_grbl_connect_takes_an_idle_or_alarmed_controller_as_it_is_and_never_res
         c.tick(t * 0.3)
     sent = c.data_to_send()
     assert b"\x18" not in sent and set(sent) == {ord("?")}  # keeps asking, never resets it
+
+
+def test_autoreported_temperatures_do_not_hide_a_lost_ok_but_count_while_heating() -> None:
+    c = streaming_marlin()  # G1 X2 in flight
+    c.tick(0.0)
+    for t in (2.0, 4.0, 6.0, 8.0):
+        c.tick(t)
+        c.receive_data(b" T:200.0 /200.0 B:60.0 /60.0 @:0 B@:0\n")
+    c.tick(10.5)
+    assert c.data_to_send() == b"M105\n" and c.timeouts == 1  # temperatures kept coming, the ok did not
+    c.receive_data(b"ok T:200.0 /200.0\n")
+    assert c.data_to_send() == numbered(5, "G1 X3")
+    c.receive_data(b"ok\n")
+    c.data_to_send()  # M400
+    c.receive_data(b"ok\n")
+    c.stall_timeout_s = 3.0
+    c.start_job(["M109 S215", "G1 X4"])
+    assert c.data_to_send() == numbered(7, "M109 S215")
+    events = c.tick(20.0)
+    for t in range(21, 40):  # an old firmware without the busy protocol: temperature lines while it heats
+        c.receive_data(b"T:210.4 E:0 W:?\n")
+        events += c.tick(float(t))
+    assert not any(isinstance(e, mc.Stalled) for e in events) and c.timeouts == 1

@@ -527,3 +527,43 @@ def test_grbl_check_mode_runs_a_program_without_moving() -> None:
     assert fin.outcome is JobOutcome.COMPLETED and executed == 200
     assert took < 5  # 199 mm at 100 mm/min would take two minutes: nothing moved
     assert not check_mode
+
+
+def test_a_stall_under_the_fleet_puts_the_node_in_error_with_an_alert(tmp_path: Path) -> None:
+    from app.core.bus import EventBus
+    from app.core.clock import SystemClock
+    from app.core.domain.enums import NodeState
+    from app.core.events import AlertRaised
+    from app.core.fleet.driver_link import DriverLink
+    from app.core.fleet.service import FleetService
+    from app.core.store import open_store
+
+    async def go():
+        store = open_store(f"sqlite:///{tmp_path}/t.sqlite")
+        bus = EventBus()
+        fleet = FleetService(store, bus, SystemClock())
+        await fleet.start()
+        alerts: list = []
+        bus.subscribe((AlertRaised,), alerts.append)
+        emu = MarlinEmulator(MarlinFaults(silent_after_lines=300))
+        emu.start()
+        d = MarlinDriver("ender", emu.path, connect_timeout_s=5, stall_timeout_s=0.5)
+        node = await fleet.register("ender", d.capabilities, driver="marlin", address=f"serial:{emu.path}")
+        link = DriverLink(fleet, bus, SystemClock(), node.id, d).attach()
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=[f"G1 X{i}" for i in range(1000)]))
+            await d.wait_job()
+            await link.drain()
+            await bus.drain()
+            return fleet.get(node.id).state, alerts
+        finally:
+            await d.disconnect()
+            await link.detach()
+            emu.stop()
+            await bus.close()
+            store.close()
+
+    state, alerts = run(go())
+    assert state is NodeState.ERROR
+    assert any("no answer from the machine" in a.alert.message for a in alerts)

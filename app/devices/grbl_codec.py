@@ -97,7 +97,9 @@ GrblEvent = Welcome | Ready | Status | LineAcked | JobDone | Stalled | GrblError
 class GrblCodec(LineStream):
     rx_buffer_size: int = RX_BUFFER_SIZE
     status_interval_s: float = 0.25
-    probe_timeout_s: float = 1.0  # silence this long after the first status query: reset the controller
+    # Silence this long after the first status query earns a reset (an Arduino reboots when the port opens and
+    # takes about 2 s to print its banner, which also starts the handshake).
+    probe_timeout_s: float = 2.5
     _phase: str = "idle"  # idle → probe → (banner →) info → settings → ready
     version: str = ""
     settings: dict[int, str] = field(default_factory=dict)

@@ -30,6 +30,7 @@ __all__ = ["JobDone", "LineAcked", "Stalled", "MarlinCodec"]
 _TEMP = re.compile(r"\b([TBC]\d?):\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(-?\d+(?:\.\d+)?))?")
 _RESEND = re.compile(r"^(?:resend|rs)[:\s]\s*N?(\d+)", re.IGNORECASE)
 _M115_KEYS = re.compile(r"\b(FIRMWARE_NAME|SOURCE_CODE_URL|PROTOCOL_VERSION|MACHINE_TYPE|EXTRUDER_COUNT|UUID):")
+_HEAT_AND_WAIT = ("M109", "M190", "M191", "M116")  # commands that hold the ok until a heater is at temperature
 _DRAIN = -1  # job_index of the end-of-job drain command (M400)
 
 
@@ -112,8 +113,7 @@ class MarlinCodec(LineStream):
     _drain_sent: bool = False
     _last_poll: float = float("-inf")
     _handshake_seen_at: float | None = None
-    _last_rx: float | None = None
-    _rx_seen: bool = False
+    _nudged_at: float = float("-inf")  # when the last lost-ok M105 went out
     timeouts: int = 0
     resends: int = 0
     lines_sent: int = 0
@@ -205,15 +205,19 @@ class MarlinCodec(LineStream):
                 self._error_at = now
             elif now - self._error_at >= self.error_grace_s:
                 self._commit_errors(events)
-        if self._resend_ok_wait and self._ok_follows_resend is not True:
+        if self._resend_ok_wait:
             if self._resend_ok_since is None:
                 self._resend_ok_since = now
-            elif now - self._resend_ok_since >= self.resend_ok_grace_s:
+            elif self._ok_follows_resend is not True and now - self._resend_ok_since >= self.resend_ok_grace_s:
                 self._resend_ok_wait = False
                 self._ok_follows_resend = False  # this firmware does not answer a resend request with an ok
                 self._pump()
-        self._check_timeout(now)
+            elif now - self._resend_ok_since >= self.comm_timeout_s:
+                self._resend_ok_wait = False  # that ok was lost on the wire: resend anyway (numbers keep it safe)
+                self.timeouts += 1
+                self._pump()
         events += LineStream.tick(self, now)
+        self._check_timeout(now)
         if self._phase != "ready" or self.autoreport or self.halted:
             return events
         if now - self._last_poll >= self.poll_interval_s and "M105" not in self._host:
@@ -223,15 +227,15 @@ class MarlinCodec(LineStream):
         return events
 
     def _check_timeout(self, now: float) -> None:
-        """A line in flight and nothing heard for a long time (busy: keep-alives count): its ok was lost on the
-        wire. An unnumbered M105 draws an ok that frees the slot; if the line itself was lost, the printer asks
-        for it again with a resend, served from history."""
-        if self._rx_seen or self._last_rx is None:
-            self._rx_seen = False
-            self._last_rx = now
+        """A line in flight and no answer or keep-alive for ``comm_timeout_s``: its ok was probably lost on the
+        wire. An unnumbered M105 draws an ok that frees the slot; if the line itself was lost, the printer asks for
+        it again (a resend, served from history) when the next numbered line arrives. Temperature reports do not
+        count as answers: an auto-reporting printer sends them whatever happened to our line."""
+        since = self._alive_at
+        if self._inflight is None or self.halted or since is None:
             return
-        if self._inflight is not None and not self.halted and now - self._last_rx >= self.comm_timeout_s:
-            self._last_rx = now
+        if now - max(since, self._nudged_at) >= self.comm_timeout_s:
+            self._nudged_at = now
             self.timeouts += 1
             self._out += b"M105\n"
 
@@ -240,10 +244,6 @@ class MarlinCodec(LineStream):
             self._inflight is not None or self._resend_ok_wait)
 
     # ---------------------------------------------------------------- machine side
-    def receive_data(self, data: bytes) -> list:
-        self._rx_seen = True
-        return LineStream.receive_data(self, data)
-
     def _on_line(self, line: str, events: list) -> None:
         low = line.lower()
         if low.startswith("ok"):
@@ -277,9 +277,15 @@ class MarlinCodec(LineStream):
             self._caps[name.strip()] = val.strip() == "1"
             return
         if _TEMP.search(line) and ("T:" in line or "B:" in line):
+            if self._waiting_on_heat():
+                self._alive()  # firmwares without the busy protocol report temperatures while they heat
             events.append(Temperatures(parse_temperatures(line)))
             return
         events.append(Message(line))
+
+    def _waiting_on_heat(self) -> bool:
+        sent = self._history.get(self._inflight) if self._inflight is not None else None
+        return sent is not None and sent.cmd.split(" ", 1)[0].upper() in _HEAT_AND_WAIT
 
     def _commit_errors(self, events: list) -> None:
         """Errors that no resend request followed: the machine reports a fault."""
