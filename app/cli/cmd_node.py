@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app import __version__
 from app.core.clock import ScaledClock, SystemClock
+from app.core.config import load_config
 from app.core.domain.capabilities import Capabilities
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ImeweError, ValidationError
@@ -81,7 +82,8 @@ async def _serve(args: argparse.Namespace) -> int:
     clock = ScaledClock(args.scale) if args.scale != 1.0 else SystemClock()
     driver = make_driver(args.driver, name=name, capabilities=caps if args.driver == "sim" or args.process else None,
                          port=args.port, baud=args.baud, clock=clock,
-                         traffic_log=paths.device_logs / f"node-{name}.log")
+                         traffic_log=paths.device_logs / f"node-{name}.log",
+                         stall_timeout_s=load_config(args.home).serial_stall_timeout_s)
     ident = AgentIdentity.load_or_create(paths.keys / f"node-{name}.key")
     interfaces = [i.strip() for i in args.interfaces.split(",") if i.strip()] or None
     token = _token(paths, args.token)
