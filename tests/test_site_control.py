@@ -185,3 +185,15 @@ def test_cli_error_from_the_owner_is_one_line_exit_2(tmp_path: Path) -> None:
 
     rc, err = asyncio.run(go())
     assert rc == 2 and err.startswith("imewe: no job") and len(err.strip().splitlines()) == 1
+
+
+def test_an_owner_without_a_channel_is_not_written_past(tmp_path: Path, db_url: str) -> None:
+    owner = site_lock(tmp_path, db_url, "serve")
+    owner.acquire()  # an owner that has not opened its channel (yet)
+    try:
+        rc, _, err = _cli(tmp_path, "--db", db_url, "nodes", "add", "p1", "--process", "fdm")
+        assert rc == 2 and f"process {os.getpid()}" in err and "no control channel" in err
+        rc, out, _ = _cli(tmp_path, "--db", db_url, "nodes", "list")
+        assert rc == 0 and "no machines" in out
+    finally:
+        owner.release()

@@ -1,6 +1,7 @@
 """imewe sites id|add|accept|remove|list|status: this site's ID, the allow list of linked sites, link health.
 
-Changes land in the store; a running site (``imewe serve`` or the control room) picks them up within seconds.
+Changes go through the site's owner (``imewe serve`` or the control room) when one runs, else to the store, where
+the next owner finds them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from app.bootstrap import StoreCore, setup_logging, site_ops, site_owner, store_core
-from app.core.api.channel import live_channel
+from app.core.api.channel import channel_path, live_channel
 from app.core.api.jsonable import to_jsonable
 from app.core.api.operations import OPS
 from app.core.config import load_config
@@ -76,8 +76,9 @@ def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *,
         if not read_only:
             owner = await asyncio.to_thread(site_owner, config)
             if owner is not None:
-                raise ImeweError(f"this site is run by {owner.describe()}, but its control channel "
-                                 f"(run/owner.json) does not answer; try again in a moment")
+                raise ImeweError(f"this site is run by {owner.describe()}, but no control channel of it answers "
+                                 f"in {channel_path(config.paths.home)}; try again in a moment, or give this "
+                                 "command the owner's --home")
         async with store_core(args.home, args.db) as core:
             return await op.run(site_ops(core), params)
 
