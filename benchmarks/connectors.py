@@ -50,6 +50,7 @@ from app.devices.emulators.mosquitto_broker import MosquittoBroker, make_printer
 from app.devices.emulators.spawn import EmulatorProcess  # noqa: E402
 from app.devices.factory import NETWORK_DRIVERS, network_driver  # noqa: E402
 from app.devices.network import duet_protocol as duet  # noqa: E402
+from app.devices.network import moonraker_protocol as moonraker  # noqa: E402
 from app.devices.network.pinned_tls import Pin  # noqa: E402
 
 PASSWORD = "bench-pw"
@@ -141,7 +142,30 @@ async def raw_octoprint(p: Printer, delays: list[float], stop: asyncio.Event) ->
                 delays.append(delay_s(msg["current"]["temps"][-1]["tool0"]["actual"]))
 
 
+async def raw_moonraker(p: Printer, delays: list[float], stop: asyncio.Event) -> None:
+    async with ws_connect(p.address.replace("http", "ws", 1) + "/websocket") as ws:
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "printer.objects.subscribe",
+                                  "params": {"objects": moonraker.SUBSCRIBE}}))
+        async for raw in ws:
+            if stop.is_set():
+                return
+            msg = json.loads(raw)
+            if msg.get("method") == "notify_status_update":
+                temp = msg["params"][0].get("extruder", {}).get("temperature")
+                if temp is not None:
+                    delays.append(delay_s(temp))
+
+
 # ---------------------------------------------------------------------- the emulated printers
+def start_moonraker(tmp: Path, n: int, peers: Peers) -> None:
+    proc = EmulatorProcess("app.devices.emulators.moonraker_emulator",
+                           ["--storage", str(tmp / "moon"), "--count", str(n), "--stamp", "--print-s", "3600",
+                            "--update-s", "1.0"]).start()
+    peers.stops.append(proc.stop)
+    for i, port in enumerate(proc.ports):
+        peers.printers.append(Printer("moonraker", f"voron-{i}", f"http://127.0.0.1:{port}", {}, raw_moonraker))
+
+
 def start_octoprint(tmp: Path, n: int, peers: Peers) -> None:
     proc = EmulatorProcess("app.devices.emulators.octoprint_lite",
                            ["--api-key", API_KEY, "--storage", str(tmp / "octo"), "--count", str(n), "--stamp",
@@ -190,7 +214,7 @@ def start_bambu(tmp: Path, n: int, peers: Peers) -> None:
 
 
 STARTERS: dict[str, Callable[[Path, int, Peers], None]] = {
-    "octoprint": start_octoprint, "prusalink": start_prusalink, "duet": start_duet, "bambu": start_bambu,
+    "octoprint": start_octoprint, "moonraker": start_moonraker, "prusalink": start_prusalink, "duet": start_duet, "bambu": start_bambu,
 }
 
 
@@ -272,9 +296,12 @@ async def upload_bench(tmp: Path, size_mb: int) -> list[str]:
                 t0 = time.perf_counter()
                 data = await asyncio.get_running_loop().run_in_executor(None, big.read_bytes)
                 resp = await c.post("/api/files/local", files={"file": ("bare.gcode", data)},
-                                    data={"select": "true", "print": "false"})
+                                    data={"select": "true", "print": "true"})  # the driver's very request
                 bare.append(time.perf_counter() - t0)
                 assert resp.status_code == 201, resp.text
+                await asyncio.sleep(1.0)
+                await c.post("/api/job", json={"command": "cancel"})
+                await asyncio.sleep(2.0)  # the virtual printer winds down before the next upload
             driver = network_driver("octoprint", name="octo", address=address, secrets={"api_key": key})
             await driver.connect()
             try:

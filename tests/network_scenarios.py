@@ -26,6 +26,7 @@ from app.core.drivers import (
     JobOutcome,
     JobRequest,
 )
+from app.devices.emulators.spawn import EmulatorProcess
 from app.devices.network.driver import NetworkDriver
 
 
@@ -37,6 +38,36 @@ class Peer(Protocol):
     def kill(self) -> None: ...
 
     def sim_state(self) -> dict[str, Any]: ...
+
+
+class EmulatorPeer:
+    """An HTTP printer emulator as its own process; ``start`` again after ``kill`` brings it back on the same port
+    with the same state file (the printer's network service restarting while the print goes on)."""
+
+    def __init__(self, module: str, tmp: Path, args: list[str], garbage: bool = False) -> None:
+        self.module = module
+        self.tmp = tmp
+        self.args = args
+        self.state_file = tmp / "printer-state.json"
+        self.garbage = garbage
+        self.port = 0
+        self.proc: EmulatorProcess | None = None
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        args = [*self.args, "--port", str(self.port), "--state-file", str(self.state_file), "--print-s", "4"]
+        self.proc = EmulatorProcess(self.module, args + (["--garbage"] if self.garbage else [])).start()
+        self.port = self.proc.port
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+
+    def sim_state(self) -> dict[str, Any]:
+        return read_state(self.state_file)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.devices.emulators.spawn import EmulatorProcess
 from app.devices.factory import network_driver
 from app.devices.network import duet_protocol as proto
 from app.devices.network.backoff import Backoff
@@ -22,41 +21,20 @@ from tests import network_scenarios as sc
 PASSWORD = "duet-pw"
 
 
-class DuetPeer:
-    def __init__(self, tmp: Path, garbage: bool = False) -> None:
-        self.tmp = tmp
-        self.state_file = tmp / "board-state.json"
-        self.garbage = garbage
-        self.port = 0
-        self.proc: EmulatorProcess | None = None
-
-    @property
-    def address(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        args = ["--port", str(self.port), "--password", PASSWORD, "--storage", str(self.tmp / "sd"),
-                "--state-file", str(self.state_file), "--print-s", "4"] + (["--garbage"] if self.garbage else [])
-        self.proc = EmulatorProcess("app.devices.emulators.duet_emulator", args).start()
-        self.port = self.proc.port
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-
-    def sim_state(self) -> dict:
-        return sc.read_state(self.state_file)
+def duet_peer(tmp: Path, garbage: bool = False) -> sc.EmulatorPeer:
+    return sc.EmulatorPeer("app.devices.emulators.duet_emulator", tmp,
+                           ["--password", PASSWORD, "--storage", str(tmp / "sd")], garbage)
 
 
 @pytest.fixture
 def peer(tmp_path: Path):
-    p = DuetPeer(tmp_path)
+    p = duet_peer(tmp_path)
     p.start()
     yield p
     p.kill()
 
 
-def driver_for(peer: DuetPeer, password: str = PASSWORD) -> DuetDriver:
+def driver_for(peer: sc.EmulatorPeer, password: str = PASSWORD) -> DuetDriver:
     driver = network_driver("duet", name="duet", address=peer.address, secrets={"password": password})
     assert isinstance(driver, DuetDriver)
     driver.poll_s = 0.2
@@ -103,7 +81,7 @@ def test_connect_answers_and_requests():
     assert up.method == "POST" and up.params["name"] == "0:/gcodes/a.gcode" and len(up.params["crc32"]) == 8
 
 
-def test_emulator_needs_the_session_key(peer: DuetPeer):
+def test_emulator_needs_the_session_key(peer: sc.EmulatorPeer):
     assert httpx.get(peer.address + "/rr_model").status_code == 401
     key = httpx.get(peer.address + "/rr_connect", params={"password": PASSWORD, "sessionKey": "yes"}).json()
     ok = httpx.get(peer.address + "/rr_model", params={"key": "state"},
@@ -112,31 +90,31 @@ def test_emulator_needs_the_session_key(peer: DuetPeer):
 
 
 # ---------------------------------------------------------------------------------------------- the driver
-def test_probe_reads_board_firmware_and_build_volume(peer: DuetPeer):
+def test_probe_reads_board_firmware_and_build_volume(peer: sc.EmulatorPeer):
     info = asyncio.run(driver_for(peer).probe())
     assert info.name == "emulated-duet" and info.model == "Duet 3 MB6HC" and info.firmware == "RepRapFirmware 3.5.1"
     assert info.capabilities["build_volume_mm"] == [300.0, 300.0, 280.0]
 
 
-def test_job_upload_start_progress_pause_resume_cancel_and_complete(peer: DuetPeer, tmp_path: Path):
+def test_job_upload_start_progress_pause_resume_cancel_and_complete(peer: sc.EmulatorPeer, tmp_path: Path):
     asyncio.run(sc.job_lifecycle(driver_for(peer), peer, tmp_path))
 
 
-def test_emergency_stop_halts_the_board(peer: DuetPeer, tmp_path: Path):
+def test_emergency_stop_halts_the_board(peer: sc.EmulatorPeer, tmp_path: Path):
     rec = asyncio.run(sc.emergency_stop(driver_for(peer), peer, tmp_path, "halted"))
     assert "M999" in rec.faults("estop")[0].message
 
 
-def test_wrong_password_is_one_alert_and_no_retry_loop(peer: DuetPeer):
+def test_wrong_password_is_one_alert_and_no_retry_loop(peer: sc.EmulatorPeer):
     asyncio.run(sc.wrong_credentials(driver_for(peer, "wrong"), "password was refused"))
 
 
-def test_board_killed_mid_job_then_back_picks_the_job_up(peer: DuetPeer, tmp_path: Path):
+def test_board_killed_mid_job_then_back_picks_the_job_up(peer: sc.EmulatorPeer, tmp_path: Path):
     asyncio.run(sc.killed_and_restarted(driver_for(peer), peer, tmp_path))
 
 
 def test_garbage_replies_are_a_clear_error_and_do_not_block(tmp_path: Path):
-    p = DuetPeer(tmp_path, garbage=True)
+    p = duet_peer(tmp_path, garbage=True)
     p.start()
     try:
         rec = asyncio.run(sc.garbage_replies(driver_for(p)))

@@ -17,13 +17,13 @@ from app.core.domain.errors import ValidationError
 from app.core.drivers import JobRequest
 from app.devices.factory import network_driver
 from tests import network_scenarios as sc
-from tests.test_network_duet import PASSWORD, DuetPeer
+from tests.test_network_duet import PASSWORD, duet_peer
 
 FDM = {"process": "fdm", "build_volume_mm": [300, 300, 280], "materials": ["pla"], "loaded_material": "pla"}
 
 
 def test_a_planned_job_is_uploaded_started_and_completed_on_a_duet(tmp_path: Path):
-    peer = DuetPeer(tmp_path / "board")
+    peer = duet_peer(tmp_path / "board")
     peer.tmp.mkdir()
     peer.start()
     gcode = sc.gcode_file(tmp_path, "bracket.gcode")

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.devices.emulators.spawn import EmulatorProcess
 from app.devices.factory import network_driver
 from app.devices.network import prusalink_protocol as proto
 from app.devices.network.backoff import Backoff
@@ -22,41 +21,20 @@ from tests import network_scenarios as sc
 PASSWORD = "s3cret-pw"
 
 
-class PrusaPeer:
-    def __init__(self, tmp: Path, garbage: bool = False) -> None:
-        self.tmp = tmp
-        self.state_file = tmp / "printer-state.json"
-        self.garbage = garbage
-        self.port = 0
-        self.proc: EmulatorProcess | None = None
-
-    @property
-    def address(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        args = ["--port", str(self.port), "--password", PASSWORD, "--storage", str(self.tmp / "usb"),
-                "--state-file", str(self.state_file), "--print-s", "4"] + (["--garbage"] if self.garbage else [])
-        self.proc = EmulatorProcess("app.devices.emulators.prusalink_emulator", args).start()
-        self.port = self.proc.port
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-
-    def sim_state(self) -> dict:
-        return sc.read_state(self.state_file)
+def prusa_peer(tmp: Path, garbage: bool = False) -> sc.EmulatorPeer:
+    return sc.EmulatorPeer("app.devices.emulators.prusalink_emulator", tmp,
+                           ["--password", PASSWORD, "--storage", str(tmp / "usb")], garbage)
 
 
 @pytest.fixture
 def peer(tmp_path: Path):
-    p = PrusaPeer(tmp_path)
+    p = prusa_peer(tmp_path)
     p.start()
     yield p
     p.kill()
 
 
-def driver_for(peer: PrusaPeer, password: str = PASSWORD) -> PrusaLinkDriver:
+def driver_for(peer: sc.EmulatorPeer, password: str = PASSWORD) -> PrusaLinkDriver:
     driver = network_driver("prusalink", name="mk4", address=peer.address, secrets={"password": password})
     assert isinstance(driver, PrusaLinkDriver)
     driver.poll_s = 0.2
@@ -91,7 +69,7 @@ def test_requests_follow_the_v1_api():
 
 
 # ---------------------------------------------------------------------------------------------- the emulator
-def test_emulator_digest_refuses_wrong_password_and_replays(peer: PrusaPeer):
+def test_emulator_digest_refuses_wrong_password_and_replays(peer: sc.EmulatorPeer):
     with httpx.Client(base_url=peer.address, auth=httpx.DigestAuth("maker", PASSWORD)) as ok:
         assert ok.get("/api/v1/status").status_code == 200
     with httpx.Client(base_url=peer.address, auth=httpx.DigestAuth("maker", "nope")) as bad:
@@ -110,7 +88,7 @@ def test_emulator_digest_refuses_wrong_password_and_replays(peer: PrusaPeer):
 
 
 # ---------------------------------------------------------------------------------------------- the driver
-def test_probe_reads_name_firmware_and_nozzle(peer: PrusaPeer):
+def test_probe_reads_name_firmware_and_nozzle(peer: sc.EmulatorPeer):
     async def go():
         driver = driver_for(peer)
         try:
@@ -122,25 +100,25 @@ def test_probe_reads_name_firmware_and_nozzle(peer: PrusaPeer):
     assert info.name == "emulated-mk4" and "PrusaLink" in info.firmware and info.capabilities["nozzle_mm"] == 0.4
 
 
-def test_job_upload_start_progress_pause_resume_cancel_and_complete(peer: PrusaPeer, tmp_path: Path):
+def test_job_upload_start_progress_pause_resume_cancel_and_complete(peer: sc.EmulatorPeer, tmp_path: Path):
     asyncio.run(sc.job_lifecycle(driver_for(peer), peer, tmp_path))
 
 
-def test_emergency_stop_stops_the_job_and_says_what_it_did(peer: PrusaPeer, tmp_path: Path):
+def test_emergency_stop_stops_the_job_and_says_what_it_did(peer: sc.EmulatorPeer, tmp_path: Path):
     rec = asyncio.run(sc.emergency_stop(driver_for(peer), peer, tmp_path, "cancelled"))
     assert "no emergency stop" in rec.faults("estop")[0].message
 
 
-def test_wrong_password_is_one_alert_and_no_retry_loop(peer: PrusaPeer):
+def test_wrong_password_is_one_alert_and_no_retry_loop(peer: sc.EmulatorPeer):
     asyncio.run(sc.wrong_credentials(driver_for(peer, "wrong"), "PrusaLink at http://127.0.0.1"))
 
 
-def test_printer_service_killed_mid_job_then_back_picks_the_job_up(peer: PrusaPeer, tmp_path: Path):
+def test_printer_service_killed_mid_job_then_back_picks_the_job_up(peer: sc.EmulatorPeer, tmp_path: Path):
     asyncio.run(sc.killed_and_restarted(driver_for(peer), peer, tmp_path))
 
 
 def test_garbage_replies_are_a_clear_error_and_do_not_block(tmp_path: Path):
-    p = PrusaPeer(tmp_path, garbage=True)
+    p = prusa_peer(tmp_path, garbage=True)
     p.start()
     try:
         rec = asyncio.run(sc.garbage_replies(driver_for(p)))

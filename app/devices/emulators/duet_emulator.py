@@ -12,17 +12,15 @@ without a request, as on the board.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import secrets
-import sys
 import time
 import zlib
-from pathlib import Path
 
 from aiohttp import web
 
+from app.devices.emulators.http_printers import printer_args, serve_printers
 from app.devices.emulators.print_sim import PrintSim
 
 SESSION_TIMEOUT_S = 8.0
@@ -140,32 +138,11 @@ class DuetEmulator:
         return web.json_response({"buff": 255})
 
 
-async def serve(args: argparse.Namespace) -> None:
-    ports: list[int] = []
-    for i in range(args.count):  # --count N: N printers, one port each (benchmarks), state kept per printer
-        suffix = f"-{i}" if args.count > 1 else ""
-        state = Path(args.state_file + suffix) if args.state_file else None
-        sim = PrintSim(Path(args.storage + suffix), args.print_s, state, stamp=args.stamp)
-        runner = web.AppRunner(DuetEmulator(sim, args.password, args.garbage).app(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port + i if args.port else 0).start()
-        ports.append(runner.addresses[0][1])
-    sys.stdout.write("READY " + " ".join(map(str, ports)) + "\n")
-    sys.stdout.flush()
-    await asyncio.Event().wait()
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+    parser = printer_args(__doc__.splitlines()[0])
     parser.add_argument("--password", default="")
-    parser.add_argument("--storage", required=True)
-    parser.add_argument("--state-file", default="")
-    parser.add_argument("--print-s", type=float, default=6.0)
-    parser.add_argument("--garbage", action="store_true")
-    parser.add_argument("--count", type=int, default=1)
-    parser.add_argument("--stamp", action="store_true", help="benchmarks: nozzle reading = wall clock mod 1000")
-    asyncio.run(serve(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    asyncio.run(serve_printers(args, lambda sim: DuetEmulator(sim, args.password, args.garbage).app()))
 
 
 if __name__ == "__main__":

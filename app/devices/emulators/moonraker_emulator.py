@@ -16,17 +16,16 @@ Klipper prints on).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import secrets
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from app.devices.emulators.http_printers import printer_args, serve_printers
 from app.devices.emulators.print_sim import PrintSim
 
 UPDATE_S = 0.25
@@ -219,32 +218,14 @@ class MoonrakerEmulator:
         return {"jsonrpc": "2.0", "result": result, "id": req_id}
 
 
-async def serve(args: argparse.Namespace) -> None:
-    ports: list[int] = []
-    for i in range(args.count):  # --count N: N printers, one port each (benchmarks), state kept per printer
-        suffix = f"-{i}" if args.count > 1 else ""
-        state = Path(args.state_file + suffix) if args.state_file else None
-        sim = PrintSim(Path(args.storage + suffix), args.print_s, state, stamp=args.stamp)
-        runner = web.AppRunner(MoonrakerEmulator(sim, args.api_key, args.garbage).app(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port + i if args.port else 0).start()
-        ports.append(runner.addresses[0][1])
-    sys.stdout.write("READY " + " ".join(map(str, ports)) + "\n")
-    sys.stdout.flush()
-    await asyncio.Event().wait()
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+    global UPDATE_S
+    parser = printer_args(__doc__.splitlines()[0])
     parser.add_argument("--api-key", default="")
-    parser.add_argument("--storage", required=True)
-    parser.add_argument("--state-file", default="")
-    parser.add_argument("--print-s", type=float, default=6.0)
-    parser.add_argument("--garbage", action="store_true")
-    parser.add_argument("--count", type=int, default=1)
-    parser.add_argument("--stamp", action="store_true", help="benchmarks: nozzle reading = wall clock mod 1000")
-    asyncio.run(serve(parser.parse_args(argv)))
+    parser.add_argument("--update-s", type=float, default=UPDATE_S, help="status push period (benchmarks: 1.0)")
+    args = parser.parse_args(argv)
+    UPDATE_S = args.update_s
+    asyncio.run(serve_printers(args, lambda sim: MoonrakerEmulator(sim, args.api_key, args.garbage).app()))
 
 
 if __name__ == "__main__":

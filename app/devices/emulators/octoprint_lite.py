@@ -12,17 +12,15 @@ SockJS endpoint's raw websocket transport at ``/sockjs/websocket``: a ``connecte
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import secrets
-import sys
 import time
-from pathlib import Path
 
 from aiohttp import WSMsgType, web
 
+from app.devices.emulators.http_printers import printer_args, serve_printers
 from app.devices.emulators.print_sim import PrintSim
 
 _TEXT = {"idle": "Operational", "printing": "Printing", "paused": "Paused", "finished": "Operational",
@@ -182,30 +180,12 @@ class OctoPrintLite:
         return ws
 
 
-async def serve(args: argparse.Namespace) -> None:
-    ports: list[int] = []
-    for i in range(args.count):
-        suffix = f"-{i}" if args.count > 1 else ""
-        sim = PrintSim(Path(args.storage + suffix), args.print_s, None, stamp=args.stamp)
-        runner = web.AppRunner(OctoPrintLite(sim, args.api_key, args.push_s).app(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port + i if args.port else 0).start()
-        ports.append(runner.addresses[0][1])
-    sys.stdout.write("READY " + " ".join(map(str, ports)) + "\n")
-    sys.stdout.flush()
-    await asyncio.Event().wait()
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+    parser = printer_args(__doc__.splitlines()[0])
     parser.add_argument("--api-key", required=True)
-    parser.add_argument("--storage", required=True)
-    parser.add_argument("--print-s", type=float, default=6.0)
     parser.add_argument("--push-s", type=float, default=1.0)
-    parser.add_argument("--count", type=int, default=1)
-    parser.add_argument("--stamp", action="store_true", help="benchmarks: nozzle reading = wall clock mod 1000")
-    asyncio.run(serve(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    asyncio.run(serve_printers(args, lambda sim: OctoPrintLite(sim, args.api_key, args.push_s).app()))
 
 
 if __name__ == "__main__":
