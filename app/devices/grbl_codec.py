@@ -137,15 +137,13 @@ class GrblCodec(LineStream):
         return sum(s.size for s in self._inflight)
 
     def pause_job(self) -> bytes:
-        """Stop feeding and hold motion now (feed hold)."""
-        if self._job:
-            self._job.paused = True
+        """Stop feeding and hold motion now: the feed hold to write at once."""
+        LineStream.pause_job(self)
         return b"!"
 
     def resume_job(self) -> bytes:
-        if self._job:
-            self._job.paused = False
-            self._pump()
+        """Feed again and resume motion: the cycle start to write at once."""
+        LineStream.resume_job(self)
         return b"~"
 
     def soft_reset(self) -> bytes:

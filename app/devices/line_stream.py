@@ -1,7 +1,8 @@
 """What every line-based machine protocol shares, without I/O: bytes in → lines → events, commands → bytes out.
 
 A ``LineStream`` keeps the host command queue and the job being streamed (which command is next, how many the
-machine acknowledged, where each command sits in the G-code file), splits the machine's replies into lines, and
+machine acknowledged, where each command sits in the G-code file), the history of numbered lines a resend request
+is served from, splits the machine's replies into lines, and
 watches for a stall: work outstanding and no sign of life (a reply that moves the work on, or the protocol's
 keep-alive) for ``stall_timeout_s``. Subclasses (Marlin, GRBL, and the network protocols that stream lines) say
 how a line goes out, what counts as an answer, and when a finished job has really finished on the machine.
@@ -70,6 +71,7 @@ class StreamJob:
 @dataclass(slots=True)
 class LineStream:
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S
+    history_size: int = 2000  # numbered lines kept for resend requests
     _out: bytearray = field(default_factory=bytearray)
     _buf: bytearray = field(default_factory=bytearray)
     _host: deque[str] = field(default_factory=deque)
@@ -78,6 +80,8 @@ class LineStream:
     _alive_at: float | None = None  # last sign of life while work was outstanding
     _last_index: int | None = None  # the job line most recently handed to the machine
     _stalled: bool = False
+    _history: dict[int, Sent] = field(default_factory=dict)  # line number → what went out under it
+    _resend_next: int | None = None  # the next line number to send again
 
     # ---------------------------------------------------------------- host side
     def send_command(self, cmd: str) -> None:
@@ -97,6 +101,18 @@ class LineStream:
         self._stalled = False
         self._alive_at = None
         self._pump()
+
+    def pause_job(self) -> bytes | None:
+        """Stop feeding job lines (what is already with the machine runs on)."""
+        if self._job:
+            self._job.paused = True
+        return None
+
+    def resume_job(self) -> bytes | None:
+        if self._job:
+            self._job.paused = False
+            self._pump()
+        return None
 
     def cancel_job(self) -> int:
         """Stop feeding the job; returns how many of its lines the machine acknowledged."""
@@ -165,6 +181,30 @@ class LineStream:
         """The machine showed it is working on what it was given (an answer or a keep-alive)."""
         self._alive_at = self._now  # None before the first tick: the next tick starts the clock
         self._stalled = False
+
+    # resend bookkeeping, for protocols that number their lines
+    def _remember(self, line_no: int, sent: Sent) -> None:
+        self._history[line_no] = sent
+        self._history.pop(line_no - self.history_size, None)
+
+    def _forget_history(self) -> None:
+        self._history.clear()
+        self._resend_next = None
+
+    def _request_resend(self, line_no: int) -> bool:
+        """The machine asks for ``line_no`` and everything after it again. False when it is no longer held."""
+        if line_no not in self._history:
+            return False
+        self._resend_next = line_no
+        return True
+
+    def _next_resend(self, last_sent: int) -> tuple[int, Sent] | None:
+        """The next line to send again, in order, up to ``last_sent``."""
+        n = self._resend_next
+        if n is None:
+            return None
+        self._resend_next = n + 1 if n + 1 <= last_sent and n + 1 in self._history else None
+        return n, self._history[n]
 
     def _next_job_command(self) -> tuple[int, str] | None:
         job = self._job

@@ -91,7 +91,6 @@ MarlinEvent = Ready | LineAcked | JobDone | Stalled | Temperatures | Busy | Rese
 class MarlinCodec(LineStream):
     autoreport_interval_s: int = 2
     poll_interval_s: float = 2.0
-    history_size: int = 2000
     comm_timeout_s: float = 10.0  # a line in flight and silence this long: its ok was lost, ask again (M105)
     handshake_retry_s: float = 2.0
     error_grace_s: float = 0.5  # how long an error line waits for the resend request that would excuse it
@@ -101,9 +100,7 @@ class MarlinCodec(LineStream):
     _firmware: dict[str, str] = field(default_factory=dict)
     _caps: dict[str, bool] = field(default_factory=dict)
     _line_no: int = 0  # last number used
-    _history: dict[int, Sent] = field(default_factory=dict)
     _inflight: int | None = None  # line number awaiting its ok
-    _resend_next: int | None = None
     _requeue: Sent | None = None  # a rejected line to send again under a new number (the printer lost count)
     _resend_ok_wait: bool = False  # a resend request whose trailing ok has not come yet
     _resend_ok_since: float | None = None  # since when (set by the first tick after the request)
@@ -124,9 +121,8 @@ class MarlinCodec(LineStream):
         """Begin (or restart) the handshake."""
         self._phase = "m110"
         self._line_no = 0
-        self._history.clear()
+        self._forget_history()
         self._inflight = None
-        self._resend_next = None
         self._requeue = None
         self._resend_ok_wait = False
         self._errors.clear()
@@ -154,15 +150,6 @@ class MarlinCodec(LineStream):
     def start_job(self, commands: list[str], start_index: int = 0, file_lines: list[int] | None = None) -> None:
         self._drain_sent = False
         LineStream.start_job(self, commands, start_index, file_lines)
-
-    def pause_job(self) -> None:
-        if self._job:
-            self._job.paused = True
-
-    def resume_job(self) -> None:
-        if self._job:
-            self._job.paused = False
-            self._pump()
 
     def emergency_stop(self) -> bytes:
         """Bytes to write at once, ahead of anything queued. Marlin's emergency parser acts on an unnumbered M112
@@ -346,10 +333,8 @@ class MarlinCodec(LineStream):
             self._resend_next = None
             self._requeue = rejected
             return
-        if line_no not in self._history:
+        if not self._request_resend(line_no):
             events.append(ProtocolError(f"printer asked to resend line {line_no}, which is no longer held"))
-            return
-        self._resend_next = line_no
 
     # ---------------------------------------------------------------- sending
     def _pump(self) -> None:
@@ -359,10 +344,9 @@ class MarlinCodec(LineStream):
             sent, self._requeue = self._requeue, None
             self._send_numbered(sent.cmd, sent.job_index)
             return
-        if self._resend_next is not None:
-            n = self._resend_next
-            sent = self._history[n]
-            self._resend_next = n + 1 if n + 1 <= self._line_no else None
+        again = self._next_resend(self._line_no)
+        if again is not None:
+            n, sent = again
             self._emit_line(n, sent.cmd, sent.job_index)
             return
         if self._phase != "ready":
@@ -386,10 +370,7 @@ class MarlinCodec(LineStream):
         self._emit_line(self._line_no, cmd, job_index)
 
     def _emit_line(self, line_no: int, cmd: str, job_index: int | None) -> None:
-        self._history[line_no] = Sent(cmd, job_index)
-        old = line_no - self.history_size
-        if old in self._history:
-            del self._history[old]
+        self._remember(line_no, Sent(cmd, job_index))
         self._inflight = line_no
         self.lines_sent += 1
         self._out += numbered(line_no, cmd)
