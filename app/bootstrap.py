@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import logging.handlers
@@ -178,6 +179,9 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership)
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))
+    # Another process owns the site now (our database session was cut and it took the lock): stop planning and
+    # dispatching here at once; 'imewe serve' also exits.
+    ownership.on_lost = lambda why: asyncio.get_running_loop().create_task(production.stop())
     return Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, telemetry, energy, demo,
                 ownership=ownership)
 

@@ -197,3 +197,52 @@ def test_an_owner_without_a_channel_is_not_written_past(tmp_path: Path, db_url: 
         assert rc == 0 and "no machines" in out
     finally:
         owner.release()
+
+
+@pytest.mark.postgres
+def test_a_lost_database_session_is_noticed(db_url: str, tmp_path: Path) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the advisory lock lives in a PostgreSQL session; a file lock cannot be cut from outside")
+    import sqlalchemy as sa
+
+    def cut_owner_session() -> None:
+        engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                                  isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
+                                 "LIKE 'imewe owner %%' AND datname = current_database()")
+        engine.dispose()
+
+    async def go() -> tuple[list[str], str]:
+        lost: list[str] = []
+        ownership = Ownership(site_lock(tmp_path, db_url, "serve"), check_every_s=0.3, on_lost=lost.append)
+        await ownership.start()
+        try:
+            await asyncio.to_thread(cut_owner_session)
+            for _ in range(50):  # nobody else wants it: the watcher takes it again
+                await asyncio.sleep(0.1)
+                if ownership.held and await asyncio.to_thread(ownership.lock.alive):
+                    break
+            assert ownership.held and ownership.health() == "ok" and not lost
+            await asyncio.to_thread(cut_owner_session)
+            rival = site_lock(tmp_path, db_url, "open")
+            for _ in range(20):  # another process takes it first
+                try:
+                    await asyncio.to_thread(rival.acquire)
+                    break
+                except SiteBusyError:
+                    await asyncio.sleep(0.01)
+            try:
+                assert rival.held
+                for _ in range(50):
+                    if lost:
+                        break
+                    await asyncio.sleep(0.1)
+                return lost, ownership.health()
+            finally:
+                rival.release()
+        finally:
+            await ownership.stop()
+
+    lost, health = asyncio.run(go())
+    assert lost and "imewe open" in lost[0] and health.startswith("lost:")

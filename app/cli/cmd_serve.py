@@ -31,6 +31,17 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        lost: list[str] = []
+        if core.ownership is not None:
+            stop_production = core.ownership.on_lost
+
+            def on_lost(why: str) -> None:
+                lost.append(why)
+                if stop_production is not None:
+                    stop_production(why)
+                stop.set()
+
+            core.ownership.on_lost = on_lost
         await core.kernel.boot()
         nodes = core.fleet.list()
         print(f"imewe: serving site {config.site_name!r} with {len(nodes)} machine(s); "
@@ -42,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
             pass
         finally:
             await core.kernel.shutdown()
+        if lost:
+            print(f"imewe: stopped: this process no longer owns the site ({lost[0]})", file=sys.stderr)
+            return 2
         print("imewe: stopped cleanly", file=sys.stderr)
         return 0
 

@@ -11,12 +11,15 @@ control channel, or works on the store without starting production when no owner
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -193,6 +196,24 @@ class PgSiteLock:
         self._conn = conn
         log.info("this process owns the site (advisory lock %d)", PG_LOCK_KEY)
 
+    def alive(self) -> bool:
+        """Whether the session holding the lock still answers (so the lock is still ours)."""
+        if self._conn is None:
+            return False
+        try:
+            self._conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the session, and the lock with it, is gone
+            return False
+
+    def reacquire(self) -> None:
+        """After a lost session: drop it and take the lock again (SiteBusyError if someone else has it now)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self.acquire()
+
     def release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -242,13 +263,21 @@ def site_lock(home: Path, db_url: str, command: str) -> SiteLock:
 
 
 class Ownership:
-    """The kernel service that takes the site's lock first, before anything that acts as the owner starts."""
+    """The kernel service that takes the site's lock first, before anything that acts as the owner starts, and
+    keeps checking it: a PostgreSQL session can be cut (a server restart, a network drop), and its advisory lock
+    goes with it. A lost lock is taken again at once when it is free; if another process took it meanwhile, this
+    one is no longer the owner: ``on_lost`` is called (the site process stops) and health says so."""
 
     name = "ownership"
 
-    def __init__(self, lock: SiteLock) -> None:
+    def __init__(self, lock: SiteLock, *, check_every_s: float = 5.0,
+                 on_lost: Callable[[str], None] | None = None) -> None:
         self.lock = lock
         self.since: float | None = None
+        self.lost = ""
+        self.on_lost = on_lost
+        self._check_every_s = check_every_s
+        self._task: asyncio.Task | None = None
 
     @property
     def held(self) -> bool:
@@ -257,9 +286,38 @@ class Ownership:
     async def start(self) -> None:
         self.lock.acquire()
         self.since = self.since or time.time()
+        if isinstance(self.lock, PgSiteLock):
+            self._task = asyncio.get_running_loop().create_task(self._watch(), name="ownership-watch")
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         self.lock.release()
 
     def health(self) -> str:
+        if self.lost:
+            return f"lost: {self.lost}"
         return "ok" if self.lock.held else "not held"
+
+    async def _watch(self) -> None:
+        lock = self.lock
+        assert isinstance(lock, PgSiteLock)
+        while True:
+            await asyncio.sleep(self._check_every_s)
+            if await asyncio.to_thread(lock.alive):
+                continue
+            log.warning("the database session holding the site's lock was lost; taking the lock again")
+            try:
+                await asyncio.to_thread(lock.reacquire)
+                log.info("the site's lock is held again")
+            except SiteBusyError as exc:
+                self.lost = str(exc)
+                log.error("this process no longer owns the site: %s", exc)
+                if self.on_lost is not None:
+                    self.on_lost(self.lost)
+                return
+            except ImeweError as exc:  # the database is still away: try again at the next check
+                log.warning("cannot take the site's lock again yet: %s", exc)
