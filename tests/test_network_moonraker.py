@@ -221,3 +221,41 @@ def test_garbage_replies_are_a_clear_error(tmp_path: Path):
         message, faults, gap = asyncio.run(go(emu.port))
     assert message.startswith("Klipper (Moonraker) at http://127.0.0.1:") and "not answer with JSON" in message
     assert faults == ["bad_reply"] and gap < 0.15
+
+
+# ------------------------------------------------------------------ adding the machine: one command
+def test_nodes_add_reads_the_machine_and_keeps_the_key_out_of_the_database(tmp_path: Path, capsys):
+    from app.cli.main import main
+
+    home = tmp_path / "home"
+    with emulator(tmp_path) as emu:
+        code = main(["--json", "nodes", "add", "voron", "--driver", "moonraker", "--address",
+                     f"127.0.0.1:{emu.port}", "--api-key", KEY, "--loaded", "petg", "--location", "bay 3"])
+        out = json.loads(capsys.readouterr().out)
+        wrong = main(["nodes", "add", "voron-2", "--driver", "moonraker", "--address", f"127.0.0.1:{emu.port}",
+                      "--api-key", "nope"])
+        err = capsys.readouterr().err
+    assert code == 0
+    caps = out["capabilities"]
+    assert out["driver"] == "moonraker" and out["address"] == f"http://127.0.0.1:{emu.port}"
+    assert caps["build_volume_mm"] == [235.0, 235.0, 250.0] and caps["nozzle_mm"] == 0.4  # read from Klipper
+    assert caps["loaded_material"] == "petg" and caps["process"] == "fdm" and out["state"] == "IDLE"
+    secret = home / "keys" / "machines" / f"{out['id']}.json"
+    assert json.loads(secret.read_text()) == {"api_key": KEY} and (secret.stat().st_mode & 0o777) == 0o600
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file() and p != secret)
+    assert KEY.encode() not in stored  # not in the database, not in a log
+    assert wrong == 2 and err.strip().count("\n") == 0 and "the API key was refused" in err
+    assert len(list((home / "keys" / "machines").iterdir())) == 1  # the refused one registered nothing
+
+
+def test_nodes_add_says_what_is_missing(capsys):
+    from app.cli.main import main
+
+    assert main(["nodes", "add", "x", "--driver", "bambu", "--address", "10.0.0.9", "--access-code", "1"]) == 2
+    assert "give --serial" in capsys.readouterr().err
+    assert main(["nodes", "add", "x", "--driver", "octoprint"]) == 2
+    assert "--api-key" in capsys.readouterr().err
+    assert main(["nodes", "add", "x", "--driver", "octoprint", "--api-key", "k"]) == 2
+    assert "--address" in capsys.readouterr().err
+    assert main(["nodes", "add", "x", "--driver", "moonraker", "--address", "127.0.0.1:9"]) == 2  # nothing there
+    assert "not reachable" in capsys.readouterr().err

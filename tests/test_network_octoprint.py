@@ -276,3 +276,19 @@ def test_garbage_and_silent_servers_give_clear_errors_and_never_block_the_loop()
     assert out["alerts"] == ["bad_reply"]  # ...and said so once
     assert out["state"] is DriverState.OFFLINE
     assert out["gap"] < 0.1
+
+
+def test_nodes_add_registers_it_with_the_profile_it_reports(ready: OctoPrintPeer, capsys):
+    import json
+
+    from app.cli.main import main
+
+    assert main(["--json", "nodes", "add", "octo", "--driver", "octoprint", "--address", ready.url,
+                 "--api-key", ready.api_key]) == 0
+    node = json.loads(capsys.readouterr().out)
+    assert node["driver"] == "octoprint" and node["address"] == ready.url and node["state"] == "IDLE"
+    caps = node["capabilities"]
+    assert caps["build_volume_mm"] == [200.0, 200.0, 200.0] and caps["nozzle_mm"] == 0.4
+    assert "file:.gcode" in caps["features"] and "file:.bgcode" in caps["features"]
+    assert main(["nodes", "add", "octo-2", "--driver", "octoprint", "--address", ready.url, "--api-key", "x"]) == 2
+    assert capsys.readouterr().err.strip() == f"imewe: OctoPrint at {ready.url}: the API key was refused"

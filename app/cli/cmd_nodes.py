@@ -9,6 +9,7 @@ from typing import Any
 
 from app.bootstrap import StoreCore
 from app.cli.args import finite_float
+from app.cli.nodes_network import add_network_machine, add_secret_options, is_network
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
 from app.core.api.views import node_dict
 from app.core.domain.enums import MaintenanceType
@@ -22,15 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     a = ns.add_parser("add", help="register a machine")
     a.add_argument("name")
-    a.add_argument("--process", required=True, help="fdm, sla, sls, mjf, cnc_mill, cnc_lathe, laser, robot_arm...")
+    a.add_argument("--process", help="fdm, sla, sls, mjf, cnc_mill, cnc_lathe, laser, robot_arm... (network printers:"
+                                      " fdm unless given)")
     a.add_argument("--volume", help="build volume in mm, e.g. 220x220x250")
     a.add_argument("--materials", default="", help="comma-separated materials it takes")
     a.add_argument("--loaded", help="material loaded now")
     a.add_argument("--max-power", type=finite_float, default=0.0, help="maximum power draw in W")
     a.add_argument("--location", default="", help="site area, e.g. 'bay 2'")
-    a.add_argument("--address", default="", help="how to reach it (serial:/dev/ttyUSB0, ws://host:port)")
-    a.add_argument("--driver", default="sim", help="sim, marlin, grbl, agent")
+    a.add_argument("--address", default="", help="how to reach it (serial:/dev/ttyUSB0, ws://host:port, "
+                                                  "http://host:port for network printers)")
+    a.add_argument("--driver", default="sim",
+                   help="sim, marlin, grbl, agent, octoprint, moonraker, prusalink, bambu, duet")
     a.add_argument("--capabilities", type=Path, help="a JSON file with the capabilities instead")
+    add_secret_options(a)
     add_json_flag(a)
     a.set_defaults(handler=_add)
 
@@ -68,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                lambda d: f"{d['name']} decommissioned"))
 
 
-def _caps_from_args(args: argparse.Namespace) -> dict[str, Any]:
+def _caps_from_args(args: argparse.Namespace, default_process: str | None = None) -> dict[str, Any]:
     if args.capabilities:
         data = read_json_file(args.capabilities, 1_000_000)
         if not isinstance(data, dict):
@@ -81,7 +86,7 @@ def _caps_from_args(args: argparse.Namespace) -> dict[str, Any]:
         except ValueError as exc:
             raise ValidationError(f"build volume {args.volume!r} is not like 220x220x250") from exc
     materials = [m.strip() for m in args.materials.split(",") if m.strip()]
-    return {"process": args.process, "build_volume_mm": volume, "materials": materials,
+    return {"process": args.process or default_process, "build_volume_mm": volume, "materials": materials,
             "loaded_material": args.loaded, "max_power_w": args.max_power}
 
 
@@ -91,6 +96,11 @@ def _done(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> in
 
 
 def _add(args: argparse.Namespace) -> int:
+    if is_network(args.driver):
+        given = _caps_from_args(args) if args.capabilities else _caps_from_args(args, default_process="")
+        return add_network_machine(args, given)
+    if not args.process and not args.capabilities:
+        raise ValidationError("say what the machine does with --process (fdm, cnc_mill, laser...)", "process")
     node = call_site(args, "nodes.add", {"name": args.name, "capabilities": _caps_from_args(args),
                                          "address": args.address, "driver": args.driver,
                                          "location": args.location})

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from app.core.api.jsonable import to_jsonable
 from app.core.api.views import job_dict, node_dict, peer_dict
@@ -127,9 +128,15 @@ async def add_node(site: SiteOps, p: Params) -> Params:
     caps = p.get("capabilities")
     if not isinstance(caps, dict):
         raise ValidationError("capabilities must be a JSON object", "capabilities")
+    node_id = _opt_text(p, "node_id")  # chosen by the caller when it keeps the machine's secrets under that id
+    try:
+        chosen = UUID(node_id) if node_id else None
+    except ValueError as exc:
+        raise ValidationError(f"node_id {node_id!r} is not an id", "node_id") from exc
     node = await site.fleet.register(_text(p, "name"), caps, address=_text(p, "address", ""),
                                      driver=_text(p, "driver", "sim"), location=_text(p, "location", ""),
-                                     actor=site.actor, bring_up=True)
+                                     actor=site.actor, bring_up=True, node_id=chosen,
+                                     software_version=_text(p, "software_version", ""))
     return to_jsonable(node_dict(node))
 
 

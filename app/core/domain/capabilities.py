@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ValidationError
 from app.core.domain.materials import material_fits_process
+
+FILE_FEATURE = "file:"  # "file:.gcode": the machine runs files of this kind only
 
 
 @dataclass(slots=True)
@@ -22,6 +25,17 @@ class Capabilities:
     max_speed_mm_s: float = 0.0
     features: frozenset[str] = frozenset()  # protocol features, e.g. "autoreport_temp", "arcs"
     tags: frozenset[str] = frozenset()
+
+    def file_kinds(self) -> frozenset[str]:
+        """The only kinds of file the machine runs (features ``file:.gcode``...), empty when it takes any job:
+        a network printer prints a sliced file and cannot be sent a mesh."""
+        return frozenset(f.removeprefix(FILE_FEATURE).lower() for f in self.features if f.startswith(FILE_FEATURE))
+
+    def takes_file(self, file_path: str | None) -> bool:
+        kinds = self.file_kinds()
+        if not kinds:
+            return True
+        return bool(file_path) and PurePath(str(file_path)).suffix.lower() in kinds
 
     def can_use(self, material: str) -> bool:
         if self.materials:

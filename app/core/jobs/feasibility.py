@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from app.core.domain.entities import Job, Node, Part
 from app.core.domain.enums import NodeState
 from app.core.domain.errors import ValidationError
@@ -14,6 +16,7 @@ def machines_for(part: Part, nodes: list[Node]) -> list[Node]:
         and n.capabilities.process is part.process
         and n.capabilities.can_use(part.material_type)
         and n.capabilities.fits(part.size_mm)
+        and n.capabilities.takes_file(part.file_path)
     ]
 
 
@@ -25,6 +28,12 @@ def why_not(part: Part, nodes: list[Node]) -> str:
     with_mat = [n for n in same if n.capabilities.can_use(part.material_type)]
     if not with_mat:
         return f"no {part.process.value} machine takes {part.material_type}"
+    fitting = [n for n in with_mat if n.capabilities.fits(part.size_mm)]
+    if fitting:  # they fit, but each runs only sliced files and this part has none of them
+        kinds = sorted(set().union(*(n.capabilities.file_kinds() for n in fitting)))
+        what = f"only a mesh ({PurePath(part.file_path).name})" if part.file_path else "no file"
+        return (f"the {part.process.value} machines that fit ({', '.join(n.name for n in fitting[:3])}) print a "
+                f"sliced file ({', '.join(kinds)}), and this part has {what}; slice it and attach the G-code")
     x, y, z = part.size_mm
     biggest = max(with_mat, key=lambda n: sorted(n.capabilities.build_volume_mm))
     bx, by, bz = biggest.capabilities.build_volume_mm

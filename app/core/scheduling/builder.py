@@ -64,8 +64,9 @@ class BuiltProblem:
 
 
 def node_can_run(node: Node, process: ProcessType, material: str, size_mm: tuple[float, float, float],
-                 tags: Iterable[str] = ()) -> str | None:
-    """None when the node can run it, else the reason it cannot (for the operator)."""
+                 tags: Iterable[str] = (), *, part: Part | None = None) -> str | None:
+    """None when the node can run it, else the reason it cannot (for the operator). With ``part``, its file is
+    checked too (a network printer needs a sliced file)."""
     caps = node.capabilities
     if node.state not in IN_SERVICE:
         return f"{node.name} is {node.state.value}"
@@ -78,6 +79,8 @@ def node_can_run(node: Node, process: ProcessType, material: str, size_mm: tuple
     missing = set(tags) - set(caps.tags)
     if missing:
         return f"{node.name} lacks {', '.join(sorted(missing))}"
+    if part is not None and not caps.takes_file(part.file_path):
+        return f"{node.name} prints {', '.join(sorted(caps.file_kinds()))} files only"
     return None
 
 
@@ -140,7 +143,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
             reasons = []
             elig: list[tuple[int, int]] = []
             for n in node_list:
-                why = node_can_run(n, part.process, part.material_type, part.size_mm, tags)
+                why = node_can_run(n, part.process, part.material_type, part.size_mm, tags, part=part)
                 if why:
                     reasons.append(why)
                     continue

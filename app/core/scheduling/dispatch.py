@@ -51,7 +51,8 @@ def score_nodes(part: Part, nodes: Sequence[Node], *, weights: DispatchWeights =
                 tags: Sequence[str] = ()) -> list[NodeScore]:
     """Eligible nodes for ``part``, best first. ``load`` per node in [0, 1] (default: busy = 1 for a node with
     active jobs); ``distance`` per node in metres (or any unit; default 0)."""
-    eligible = [n for n in nodes if node_can_run(n, part.process, part.material_type, part.size_mm, tags) is None]
+    eligible = [n for n in nodes
+                if node_can_run(n, part.process, part.material_type, part.size_mm, tags, part=part) is None]
     if not eligible:
         return []
     max_w = max((n.capabilities.max_power_w for n in eligible), default=0.0)
