@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -110,8 +111,10 @@ def read_3mf(path: Path, limit: int = MAX_INFLATED_BYTES) -> tuple[list[tuple[st
             objects = list(_flatten(root, root_path, model, name))
     except PartFileError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError) as exc:
-        # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile does not have.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, OSError,
+            RuntimeError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile does not have;
+        # zlib.error: a deflate stream that is corrupt.
         raise PartFileError(f"{name}: not a readable 3MF archive ({_first_line(exc)})") from exc
     return objects, root.unit
 
