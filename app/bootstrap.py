@@ -7,7 +7,7 @@ import contextlib
 import logging
 import logging.handlers
 import os
-import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.api.channel import process_alive
 from app.core.api.operations import SiteOps
 from app.core.bus import EventBus
 from app.core.clock import Clock, ScaledClock, SystemClock
@@ -30,7 +29,7 @@ from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
-from app.core.ownership import OwnerIdentity, Ownership, SiteLock, site_lock
+from app.core.ownership import Ownership, SiteBusyError, SiteLock, site_lock
 from app.core.production import ProductionService
 from app.core.sites.admin import SiteAdmin
 from app.core.sites.follow import cancel_follows
@@ -205,22 +204,22 @@ def build_store_core(config: Config, clock: Clock | None = None) -> StoreCore:
     return StoreCore(config, store, bus, clock, Kernel(store, bus, clock, fleet, jobs), fleet, jobs)
 
 
-def claim_site(config: Config, command: str) -> SiteLock:
-    """Take the site's lock now, before anything slow starts; SiteBusyError names the owner if there is one."""
+def claim_site(config: Config, command: str, wait_for_cli_s: float = 15.0) -> SiteLock:
+    """Take the site's lock now, before anything slow starts; SiteBusyError names the owner if there is one.
+    A CLI command writing to the store holds the lock for a moment: that is waited for, not refused."""
     config.paths.ensure()
     lock = site_lock(config.paths.home, config.db_url, command)
-    lock.acquire()
-    return lock
-
-
-def site_owner(config: Config) -> OwnerIdentity | None:
-    """The live owner of the site, as the lock tells it (whether or not its control channel answers)."""
-    owner = site_lock(config.paths.home, config.db_url, "").owner()
-    if owner is None:
-        return None
-    if owner.host == socket.gethostname() and not process_alive(owner.pid):
-        return None  # a lock file left by a killed owner: the OS released its lock
-    return owner
+    deadline = time.monotonic() + wait_for_cli_s
+    while True:
+        try:
+            lock.acquire()
+            return lock
+        except SiteBusyError as exc:
+            # No name yet: the holder has only just taken the lock and is writing who it is.
+            brief = exc.owner is None or exc.owner.command == "cli"
+            if not brief or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def site_admin(config: Config, store: Store, clock: Clock) -> SiteAdmin:

@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -187,7 +188,11 @@ def test_cli_error_from_the_owner_is_one_line_exit_2(tmp_path: Path) -> None:
     assert rc == 2 and err.startswith("imewe: no job") and len(err.strip().splitlines()) == 1
 
 
-def test_an_owner_without_a_channel_is_not_written_past(tmp_path: Path, db_url: str) -> None:
+def test_an_owner_without_a_channel_is_not_written_past(tmp_path: Path, db_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.cli.output
+
+    monkeypatch.setattr(app.cli.output, "WAIT_FOR_SITE_S", 0.3)
     owner = site_lock(tmp_path, db_url, "serve")
     owner.acquire()  # an owner that has not opened its channel (yet)
     try:
@@ -246,3 +251,22 @@ def test_a_lost_database_session_is_noticed(db_url: str, tmp_path: Path) -> None
 
     lost, health = asyncio.run(go())
     assert lost and "imewe open" in lost[0] and health.startswith("lost:")
+
+
+def test_an_owner_waits_for_a_command_writing_but_not_for_another_owner(tmp_path: Path, db_url: str) -> None:
+    import threading
+
+    from app.bootstrap import claim_site
+
+    config = load_config(str(tmp_path), db_url)
+    writer = site_lock(tmp_path, db_url, "cli")  # a CLI command writing to the store with no owner running
+    writer.acquire()
+    threading.Timer(0.5, writer.release).start()
+    t0 = time.monotonic()
+    owner = claim_site(config, "serve")
+    try:
+        assert owner.held and 0.4 < time.monotonic() - t0 < 5
+        with pytest.raises(SiteBusyError):
+            claim_site(config, "open", wait_for_cli_s=5)  # an owner is not waited for: refused at once
+    finally:
+        owner.release()

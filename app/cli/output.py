@@ -7,16 +7,18 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from app.bootstrap import StoreCore, setup_logging, site_ops, site_owner, store_core
+from app.bootstrap import StoreCore, setup_logging, site_ops, store_core
 from app.core.api.channel import channel_path, live_channel
 from app.core.api.jsonable import to_jsonable
 from app.core.api.operations import OPS
 from app.core.config import load_config
 from app.core.domain.errors import ImeweError
+from app.core.ownership import SiteBusyError, site_lock
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +59,53 @@ def with_core(args: argparse.Namespace, fn: Callable[[StoreCore], Awaitable[int 
     return asyncio.run(go())
 
 
+# How long a command that changes things waits for the site: for an owner that holds the lock but has not opened
+# its channel yet (it is starting), or for another command that is writing to the store.
+WAIT_FOR_SITE_S = 15.0
+
+
 def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *, read_only: bool = False) -> Any:
     """Run one site operation: through the site's owner when one runs (its machines and plan see the change at
-    once), else on the store from here, without starting production. The result is plain JSON either way."""
+    once), else on the store from here, without starting production. The result is plain JSON either way.
+
+    Writing on the store, the command holds the site's lock for the moment it writes, so an owner cannot start
+    half-way through (it waits for the command) and never misses the change."""
     config = load_config(args.home, args.db)
     setup_logging(config)
     op = OPS[op_name]
 
-    async def go() -> Any:
-        info = live_channel(config.paths.home)
-        if info is not None:
-            from app.core.api.client import OwnerClient, OwnerUnreachable
-
-            try:
-                return await OwnerClient(info).call(op, params)
-            except OwnerUnreachable as exc:
-                log.info("%s", exc)
-        if not read_only:
-            owner = await asyncio.to_thread(site_owner, config)
-            if owner is not None:
-                raise ImeweError(f"this site is run by {owner.describe()}, but no control channel of it answers "
-                                 f"in {channel_path(config.paths.home)}; try again in a moment, or give this "
-                                 "command the owner's --home")
+    async def local() -> Any:
         async with store_core(args.home, args.db) as core:
             return await op.run(site_ops(core), params)
+
+    async def go() -> Any:
+        from app.core.api.client import OwnerClient, OwnerUnreachable
+
+        deadline = time.monotonic() + WAIT_FOR_SITE_S
+        while True:
+            info = live_channel(config.paths.home)
+            if info is not None:
+                try:
+                    return await OwnerClient(info).call(op, params)
+                except OwnerUnreachable as exc:
+                    log.info("%s", exc)
+            if read_only:
+                return await local()
+            lock = site_lock(config.paths.home, config.db_url, "cli")
+            try:
+                await asyncio.to_thread(lock.acquire)
+            except SiteBusyError as exc:
+                if time.monotonic() >= deadline:
+                    who = exc.owner.describe() if exc.owner else "another process"
+                    raise ImeweError(f"this site is run by {who}, but no control channel of it answers in "
+                                     f"{channel_path(config.paths.home)}; try again in a moment, or give this "
+                                     "command the owner's --home") from exc
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                return await local()
+            finally:
+                lock.release()
 
     return asyncio.run(go())
 
