@@ -304,7 +304,8 @@ class Ownership:
 
     async def _watch(self) -> None:
         lock = self.lock
-        assert isinstance(lock, PgSiteLock)
+        if not isinstance(lock, PgSiteLock):  # an OS file lock cannot be lost while the process lives
+            return
         while True:
             await asyncio.sleep(self._check_every_s)
             if await asyncio.to_thread(lock.alive):

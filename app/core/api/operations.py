@@ -7,8 +7,9 @@ Either way it is the same function with the same checks, and its result is plain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -46,7 +47,10 @@ class Op:
     method: str
     path: str  # "/jobs/{job}/cancel": names in braces are taken from the parameters
     run: Callable[[SiteOps, Params], Awaitable[Any]]
-    path_params: tuple[str, ...] = field(default=())
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{(\w+)}", self.path))
 
     def url_path(self, params: Params) -> str:
         from urllib.parse import quote
@@ -212,15 +216,15 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("kernel.metrics", "GET", "/kernel/metrics", kernel_metrics),
     Op("jobs.submit", "POST", "/jobs", submit_job),
     Op("jobs.batch", "POST", "/jobs/batch", submit_batch),
-    Op("jobs.cancel", "POST", "/jobs/{job}/cancel", cancel_job, ("job",)),
-    Op("jobs.priority", "POST", "/jobs/{job}/priority", set_priority, ("job",)),
-    Op("jobs.reschedule", "POST", "/jobs/{job}/reschedule", reschedule_job, ("job",)),
-    Op("jobs.offload", "POST", "/jobs/{job}/offload", offload_job, ("job",)),
+    Op("jobs.cancel", "POST", "/jobs/{job}/cancel", cancel_job),
+    Op("jobs.priority", "POST", "/jobs/{job}/priority", set_priority),
+    Op("jobs.reschedule", "POST", "/jobs/{job}/reschedule", reschedule_job),
+    Op("jobs.offload", "POST", "/jobs/{job}/offload", offload_job),
     Op("nodes.add", "POST", "/nodes", add_node),
-    Op("nodes.configure", "POST", "/nodes/{node}/configure", configure_node, ("node",)),
-    Op("nodes.maintenance", "POST", "/nodes/{node}/maintenance", node_maintenance, ("node",)),
-    Op("nodes.decommission", "POST", "/nodes/{node}/decommission", decommission_node, ("node",)),
+    Op("nodes.configure", "POST", "/nodes/{node}/configure", configure_node),
+    Op("nodes.maintenance", "POST", "/nodes/{node}/maintenance", node_maintenance),
+    Op("nodes.decommission", "POST", "/nodes/{node}/decommission", decommission_node),
     Op("sites.add", "POST", "/sites", allow_site),
-    Op("sites.accept", "POST", "/sites/{site}/accept", accept_site, ("site",)),
-    Op("sites.revoke", "POST", "/sites/{site}/revoke", revoke_site, ("site",)),
+    Op("sites.accept", "POST", "/sites/{site}/accept", accept_site),
+    Op("sites.revoke", "POST", "/sites/{site}/revoke", revoke_site),
 )}
