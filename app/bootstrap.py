@@ -350,6 +350,13 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
         core.kernel.add(disc, depends_on=("fleet",))
         core.machines.add_extra(lambda: disc.links)
         core.discovery = disc
+        from app.core.events import NodeDiscovered
+        from app.devices.network.bambu_ssdp import BambuSsdpListener
+
+        bus = core.bus  # Bambu printers announce themselves by SSDP broadcasts, not zeroconf
+        core.kernel.add(BambuSsdpListener(on_found=lambda a: bus.publish(NodeDiscovered(
+            "bambu", a.name or a.serial, a.address, {"serial": a.serial, "model": a.model, "firmware": a.firmware,
+                                                       "lan_mode": "yes" if a.lan_mode else "no"}))))
 
 
 def wire_optional_services(core: Core, command: str = "serve") -> None:

@@ -139,7 +139,8 @@ def test_ssdp_notify_is_read_and_other_datagrams_ignored():
 @needs_mosquitto
 def test_found_by_its_ssdp_announcement_then_probed(tmp_path: Path):
     async def go():
-        listener = BambuSsdpListener("127.0.0.1", 0)
+        heard: list[BambuAnnouncement] = []
+        listener = BambuSsdpListener("127.0.0.1", 0, on_found=heard.append)
         await listener.start()
         p = BambuPeer(tmp_path, ssdp_port=listener.port)
         await asyncio.get_running_loop().run_in_executor(None, p.start)
@@ -147,12 +148,14 @@ def test_found_by_its_ssdp_announcement_then_probed(tmp_path: Path):
             await sc.until(lambda: listener.found(), 10, "the SSDP announcement")
             found = listener.found()[0]
             assert (found.serial, found.host, found.model, found.lan_mode) == (SERIAL, "127.0.0.1", "P1S", True)
+            await asyncio.sleep(2.5)  # announced again: still one printer, told once
+            assert heard == [found] and len(listener.found()) == 1
             driver = network_driver("bambu", name=found.name, address=p.address,
                                     secrets={"access_code": CODE, "serial": found.serial})
             info = await driver.probe()
             assert info.firmware == "01.08.02.00" and driver.pin.seen is not None  # pinned while probing
         finally:
-            listener.stop()
+            await listener.stop()
             p.kill()
 
     asyncio.run(go())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,16 @@ class _Protocol(asyncio.DatagramProtocol):
 
 class BambuSsdpListener:
     """Listens for announcements on ``host``:``port`` (all interfaces, 2021, in production) and keeps the
-    printers heard within their ``max-age``."""
+    printers heard within their ``max-age``; ``on_found`` hears of each printer the first time (bootstrap
+    publishes it on the bus, where the Add machine dialog sees it). A site service (``start``/``stop``)."""
 
-    def __init__(self, host: str = "0.0.0.0", port: int = NOTIFY_PORT) -> None:
+    name = "bambu-discovery"
+
+    def __init__(self, host: str = "0.0.0.0", port: int = NOTIFY_PORT,
+                 on_found: Callable[[BambuAnnouncement], None] | None = None) -> None:
         self.host = host
         self.port = port
+        self.on_found = on_found
         self._found: dict[str, tuple[BambuAnnouncement, float]] = {}
         self._transport: asyncio.DatagramTransport | None = None
 
@@ -102,15 +108,21 @@ class BambuSsdpListener:
         if self.port == 0:
             self.port = transport.get_extra_info("sockname")[1]
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
 
+    def health(self) -> str:
+        return "ok" if self._transport is not None else "not listening"
+
     def _seen(self, found: BambuAnnouncement) -> None:
-        if found.serial not in self._found:
-            log.info("found Bambu Lab printer %s (%s) at %s", found.serial, found.model or "?", found.host)
+        known = self._found.get(found.serial)
         self._found[found.serial] = (found, time.monotonic() + found.max_age_s)
+        if known is None or known[0] != found:
+            log.info("found Bambu Lab printer %s (%s) at %s", found.serial, found.model or "?", found.host)
+            if self.on_found is not None:
+                self.on_found(found)
 
     def found(self) -> list[BambuAnnouncement]:
         now = time.monotonic()
