@@ -35,6 +35,7 @@ async def read_machine(kind: str, address: str, secrets: dict[str, str]) -> tupl
     """Ask the machine once; returns its normalised address and what it says. Refused credentials and an
     unreachable machine raise their own clear errors (nothing is registered then)."""
     driver = network_driver(kind, address=address, secrets=secrets)
+    driver.save_secrets = secrets.update  # what asking teaches (a Bambu printer's certificate, pinned) is kept
     return driver.address, await driver.probe()
 
 
