@@ -25,6 +25,7 @@ from app.core.domain.errors import ImeweError, ValidationError
 from app.core.drivers import FabricationDevice
 from app.core.energy.service import EnergyService
 from app.core.energy.wiring import build_energy
+from app.core.fleet.link_settings import agent_link_settings, in_doubt_grace_s
 from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
@@ -175,7 +176,8 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
             scheduler_cfg.get("plan_budget_s", 0.3 if demo else 1.0)),
         forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
         energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
-        mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership)
+        mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
+        in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert)
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))
     # Another process owns the site now (our database session was cut and it took the lock): stop planning and
@@ -345,8 +347,11 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
         from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
         from app.devices.factory import agent_driver_factory
 
-        disc = ZeroconfDiscovery(core.fleet, core.bus, core.clock, agent_driver_factory(node_token(core.config)),
-                                 interfaces=core.config.interfaces or None)
+        links = agent_link_settings(core.config.section("agents"))
+        factory = agent_driver_factory(node_token(core.config), keepalive_s=links.keepalive_s,
+                                       reconnect_max_s=links.reconnect_max_s,
+                                       connect_timeout_s=links.connect_timeout_s)
+        disc = ZeroconfDiscovery(core.fleet, core.bus, core.clock, factory, interfaces=core.config.interfaces or None)
         core.kernel.add(disc, depends_on=("fleet",))
         core.machines.add_extra(lambda: disc.links)
         core.discovery = disc

@@ -29,6 +29,21 @@ class DeviceJobFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceJobRecord:
+    """A machine whose link came (back) up says what it ran: ``state`` is ``running`` or the run's outcome
+    (``completed``, ``failed``, ``cancelled``, ``paused``). Production reconciles it with what it planned meanwhile."""
+
+    node_id: UUID
+    job_id: UUID | None
+    run_id: str
+    state: str
+    fraction: float = 0.0
+    part_id: UUID | None = None
+    copy: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceLinkChanged:
     """A driver was attached to or detached from a node (e.g. an agent connected)."""
 

@@ -118,7 +118,23 @@ class DriverFault:
     code: int | None = None
 
 
-DriverEvent = DriverStateChanged | DriverTelemetry | DriverJobProgress | DriverJobFinished | DriverFault
+@dataclass(frozen=True, slots=True)
+class DriverJobRecord:
+    """What a machine says it ran, told when its link comes (back) up: a node agent's record of its current or
+    last runs. ``state`` is ``running`` or the run's outcome (a ``JobOutcome`` value). ``run_id`` is the one the
+    control room gave in the job's spec (``spec["run_id"]``), so a run is matched, and booked, once."""
+
+    job_id: UUID | None
+    run_id: str
+    state: str
+    fraction: float = 0.0
+    part_id: UUID | None = None
+    copy: int | None = None
+    message: str = ""
+
+
+DriverEvent = (DriverStateChanged | DriverTelemetry | DriverJobProgress | DriverJobFinished | DriverFault
+               | DriverJobRecord)
 Listener = Callable[[DriverEvent], None]
 
 

@@ -8,6 +8,7 @@ import itertools
 import logging
 import os
 from typing import Any
+from uuid import UUID
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -15,36 +16,53 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from app.core.domain.capabilities import Capabilities
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import AuthError, DeviceError, ImeweError
-from app.core.drivers import DriverBase, DriverState, JobRequest
+from app.core.drivers import DriverBase, DriverJobRecord, DriverState, JobRequest
 from app.devices import agent_protocol as proto
+from app.devices.agent_journal import RunRecord
+from app.devices.network.backoff import Backoff
 
 log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_S = 30.0
 
 
 class AgentDriver(DriverBase):
+    """``keepalive_s``: a ping every so often, and the link counts as lost when a ping goes unanswered that long
+    (a hung agent is OFFLINE after about twice this). A link that drops by itself is reopened with capped,
+    jittered backoff until ``disconnect`` (discovery disconnects when the agent stops advertising)."""
+
     protocol = "agent"
 
     def __init__(self, url: str, token: str, *, name: str = "", expected_fingerprint: str | None = None,
-                 connect_timeout_s: float = 10.0) -> None:
+                 connect_timeout_s: float = 10.0, keepalive_s: float = 20.0, backoff: Backoff | None = None) -> None:
         super().__init__(name or url, Capabilities(process=ProcessType.FDM))
         self.url = url
         self._token = token
         self.expected_fingerprint = expected_fingerprint
         self.connect_timeout_s = connect_timeout_s
+        self.keepalive_s = keepalive_s
         self.node_id: str | None = None
         self.software_version = ""
         self.remote_driver = ""
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task | None = None
+        self._retry: asyncio.Task | None = None
+        self._backoff = backoff or Backoff(first_s=0.5, cap_s=30.0)
+        self._wanted = False  # connected on purpose: a lost link is reopened
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.reconnects = 0
 
     async def connect(self) -> None:
         self._set_state(DriverState.CONNECTING, f"connecting to {self.url}")
+        await self._open()
+        self._wanted = True
+
+    async def _open(self) -> None:
         nonce = os.urandom(16)
         try:
-            ws = await asyncio.wait_for(connect(self.url, max_size=proto.MAX_MESSAGE_BYTES, open_timeout=None),
+            ws = await asyncio.wait_for(connect(self.url, max_size=proto.MAX_MESSAGE_BYTES, open_timeout=None,
+                                                ping_interval=self.keepalive_s, ping_timeout=self.keepalive_s,
+                                                close_timeout=min(self.keepalive_s, 5.0)),
                                         self.connect_timeout_s)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self._set_state(DriverState.OFFLINE, "agent unreachable")
@@ -71,10 +89,36 @@ class AgentDriver(DriverBase):
         self.software_version = str(msg.get("software_version") or "")
         self.remote_driver = str(msg.get("driver") or "")
         self._caps = Capabilities.from_dict(dict(msg.get("capabilities") or {}))
+        self._backoff.reset()
+        # What ran while apart is told before the state, so the control room books it before it sees the
+        # machine back (and never takes a machine that is still busy for one that lost its job).
+        self._report_runs(msg.get("jobs"))
         self._reader = asyncio.get_running_loop().create_task(self._read_loop(ws), name=f"agent:{self.url}")
         self._set_state(DriverState(str(msg.get("state") or "idle")), "connected to node agent")
 
+    def _report_runs(self, runs: Any) -> None:
+        if not isinstance(runs, list):
+            return
+        for raw in reversed(runs[:20]):  # oldest first, so the current run is told last
+            try:
+                rec = RunRecord.from_dict(dict(raw))
+                job_id = UUID(rec.job_id) if rec.job_id else None
+                part_id = UUID(rec.part_id) if rec.part_id else None
+            except (KeyError, ValueError, TypeError) as exc:
+                log.warning("%s: ignored a malformed run record from the agent: %s", self.name, exc)
+                continue
+            if rec.state == "running":
+                self._job_id, self._fraction = job_id, rec.fraction
+                self._acked, self._total = rec.lines_acked, rec.lines_total
+            self._emit(DriverJobRecord(job_id, rec.run_id, rec.state, rec.fraction, part_id, rec.copy, rec.message))
+
     async def disconnect(self) -> None:
+        self._wanted = False
+        retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
@@ -108,6 +152,26 @@ class AgentDriver(DriverBase):
             if self._ws is ws:  # not our own disconnect: the agent or the network went away
                 self._ws = None
                 self._set_state(DriverState.OFFLINE, "node agent link lost")
+                if self._wanted and self._retry is None:
+                    self._retry = asyncio.get_running_loop().create_task(self._reconnect(),
+                                                                         name=f"agent-retry:{self.url}")
+
+    async def _reconnect(self) -> None:
+        try:
+            while self._wanted and self._ws is None:
+                delay = self._backoff.next_delay_s()
+                await asyncio.sleep(delay)
+                try:
+                    await self._open()
+                except ImeweError as exc:
+                    log.info("%s: node agent still out of reach (attempt %d): %s", self.name,
+                             self._backoff.attempts, exc)
+                    continue
+                self.reconnects += 1
+                log.info("%s: link to the node agent is back", self.name)
+        finally:
+            if self._retry is asyncio.current_task():
+                self._retry = None
 
     async def _call(self, op: str, **args: Any) -> dict[str, Any]:
         ws = self._ws
@@ -137,7 +201,7 @@ class AgentDriver(DriverBase):
         self._job_id = job.job_id
         await self._call("execute", job_id=str(job.job_id) if job.job_id else None, gcode_lines=lines,
                          estimate_s=job.estimate_s, material_g=job.material_g, spec=job.spec,
-                         start_line=job.start_line)
+                         start_line=job.start_line, run_id=job.spec.get("run_id"))
 
     async def pause(self) -> None:
         await self._call("pause")

@@ -14,6 +14,7 @@ from app.devices.agent_client import AgentDriver
 from app.devices.grbl_driver import GrblDriver
 from app.devices.line_stream import DEFAULT_STALL_TIMEOUT_S
 from app.devices.marlin_driver import MarlinDriver
+from app.devices.network.backoff import Backoff
 from app.devices.network.bambu import BambuDriver
 from app.devices.network.driver import NetworkDriver
 from app.devices.network.duet import DuetDriver
@@ -106,14 +107,18 @@ def network_driver(kind: str, *, name: str = "", address: str, secrets: dict[str
     return cls(name or address, address, secrets, capabilities, connect_timeout_s=connect_timeout_s)
 
 
-def agent_driver_factory(token: str | Callable[[Any], str]) -> Callable[[Any], FabricationDevice]:
+def agent_driver_factory(token: str | Callable[[Any], str], *, keepalive_s: float = 20.0,
+                         reconnect_max_s: float = 30.0, connect_timeout_s: float = 10.0,
+                         ) -> Callable[[Any], FabricationDevice]:
     """For ``ZeroconfDiscovery``: an advertisement (``.address``, ``.name``, ``.properties``) → an agent driver
     that pins the key fingerprint the agent advertised. ``token``: the site's pairing token, or a function that
-    picks one per advertisement."""
+    picks one per advertisement. ``keepalive_s`` and ``reconnect_max_s``: the ``[agents]`` settings."""
 
     def build(advert: Any) -> FabricationDevice:
         tok = token(advert) if callable(token) else token
         return AgentDriver(advert.address, tok, name=advert.properties.get("name") or advert.name,
-                           expected_fingerprint=advert.properties.get("fp") or None)
+                           expected_fingerprint=advert.properties.get("fp") or None,
+                           connect_timeout_s=connect_timeout_s, keepalive_s=keepalive_s,
+                           backoff=Backoff(first_s=min(0.5, reconnect_max_s), cap_s=reconnect_max_s))
 
     return build

@@ -1,6 +1,10 @@
 """Find machines on the network: Imewe node agents are registered and linked by themselves (plug and play);
 OctoPrint, Moonraker and PrusaLink hosts are listed as found.
 
+An agent's driver reopens a lost link by itself (capped, jittered backoff) for as long as the agent advertises:
+discovery disconnects it when the advert goes away, and replaces it when the advert changes (a restarted agent on
+another port).
+
 Zeroconf runs on the interfaces given (tests: ``["127.0.0.1"]``, IPv4 only). Drivers are not built here: a factory
 passed in by bootstrap turns an advertisement into a connected-able driver, so the core never imports devices.
 """
@@ -171,20 +175,27 @@ class ZeroconfDiscovery:
         link = self.links.get(node_id)
         if link is not None and link.driver.status().state.value not in ("offline", "disconnected"):
             return  # already connected (an update of TXT or address)
-        if link is not None:
-            await link.detach()
+        if link is not None:  # its driver may still be retrying an old address: this advert is the news
             self.links.pop(node_id, None)
+            await link.detach()
+            with contextlib.suppress(ImeweError, OSError):
+                await link.driver.disconnect()
         driver = self.driver_factory(advert)
-        try:
-            await driver.connect()
-        except ImeweError as exc:
-            self._error(f"{advert.name}: {exc}")
-            return
-        self._by_service[service] = node_id
         try:
             node = self.fleet.get(node_id)
         except NotFoundError:
             node = None
+        # A known machine's link listens before the driver connects: what the agent ran while apart (told at
+        # connect) reaches production.
+        link = DriverLink(self.fleet, self.bus, self.clock, node_id, driver).attach() if node is not None else None
+        try:
+            await driver.connect()
+        except ImeweError as exc:
+            if link is not None:
+                await link.detach()
+            self._error(f"{advert.name}: {exc}")
+            return
+        self._by_service[service] = node_id
         if node is None:
             try:
                 node = await self.fleet.register(
@@ -198,7 +209,8 @@ class ZeroconfDiscovery:
             log.info("registered node agent %s (%s) at %s", node.name, node_id, advert.address)
         elif node.address != advert.address:  # the agent came back on another address or port
             await self.fleet.configure(node_id, address=advert.address, actor="discovery")
-        link = DriverLink(self.fleet, self.bus, self.clock, node_id, driver).attach()
+        if link is None:
+            link = DriverLink(self.fleet, self.bus, self.clock, node_id, driver).attach()
         self.links[node_id] = link
         await link.sync_state()
 

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from app.core.bus import EventBus
 from app.core.clock import Clock
-from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceLinkChanged
+from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord, DeviceLinkChanged
 from app.core.domain.entities import Alert, TelemetrySample
 from app.core.domain.enums import NodeState, Severity
 from app.core.domain.errors import ImeweError
@@ -30,6 +30,7 @@ from app.core.drivers import (
     DriverFault,
     DriverJobFinished,
     DriverJobProgress,
+    DriverJobRecord,
     DriverState,
     DriverStateChanged,
     DriverTelemetry,
@@ -138,6 +139,9 @@ class DriverLink:
             if cp.get("job_id") is not None:
                 cp["job_id"] = str(cp["job_id"])
             self.bus.publish(DeviceJobFinished(self.node_id, event.job_id, event.outcome.value, event.message, cp))
+        elif isinstance(event, DriverJobRecord):
+            self.bus.publish(DeviceJobRecord(self.node_id, event.job_id, event.run_id, event.state, event.fraction,
+                                             event.part_id, event.copy, event.message))
         elif isinstance(event, DriverFault):
             sev = Severity.CRITICAL if event.fatal else Severity.WARNING
             alert = Alert(str(self.node_id), event.kind, sev, event.message, self.clock.now(), self.node_id)

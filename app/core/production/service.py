@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -21,14 +21,15 @@ from uuid import UUID, uuid4
 from app.core import audit
 from app.core.bus import EventBus, Overflow
 from app.core.clock import Clock
-from app.core.device_events import DeviceJobFinished, DeviceJobProgress
-from app.core.domain.entities import Job, Node, Part
-from app.core.domain.enums import JobState, NodeState
+from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord
+from app.core.domain.entities import Alert, Job, Node, Part
+from app.core.domain.enums import JobState, NodeState, Severity
 from app.core.domain.errors import DeviceError, ImeweError, NotFoundError, ValidationError
 from app.core.drivers import FabricationDevice, JobRequest
-from app.core.events import PlanUpdated, ReplanRequested, StateChanged
+from app.core.events import AlertRaised, PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
+from app.core.production.in_doubt import InDoubt, Verdict, decide
 from app.core.production.plan_view import PlanRow, PlanView, free_capacity
 from app.core.scheduling import Objective, build_problem, critical_path, dispatch, metrics, optimize
 from app.core.scheduling.forecast import EnergyForecast
@@ -53,6 +54,7 @@ class _Running:
     copy: int
     quantity: int  # copies of the part in all, for progress without a store read per report
     fraction: float = 0.0
+    run_id: str = field(default_factory=lambda: uuid4().hex)  # told to the machine; it names the run on return
 
 
 class ProductionService:
@@ -62,11 +64,15 @@ class ProductionService:
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
                  tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
-                 mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None) -> None:
+                 mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None,
+                 in_doubt_grace_s: float = 120.0, raise_alert: Callable[..., Awaitable[object]] | None = None,
+                 ) -> None:
         """``ownership``: the site's lock; production (and its crash recovery) starts only while it is held.
         ``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
         machine that frees up take the ready part the spec's weighted node score gives it (the plan is still made
-        and shown)."""
+        and shown). ``in_doubt_grace_s``: how long a machine that went out of reach mid-job keeps its work before
+        the work is planned elsewhere. ``raise_alert``: the alert service's ``raise_alert`` (stored alerts);
+        without it alerts only go on the bus."""
         if mode not in ("plan", "dispatch"):
             raise ValueError(f"unknown production mode {mode!r}; use plan or dispatch")
         self.mode = mode
@@ -95,6 +101,8 @@ class ProductionService:
         self._last_progress: dict[UUID, float] = {}
         self.plan: PlanView | None = None
         self._excluded: Callable[[], Awaitable[set[UUID]]] | None = None
+        self.doubt = InDoubt(in_doubt_grace_s)
+        self._raise_alert = raise_alert
         self.cycles = 0
         self.last_error = ""
 
@@ -104,7 +112,7 @@ class ProductionService:
             # Recovery resets work a crash interrupted; in a process that does not own the site that work is
             # running somewhere else, and resetting it would make the part twice.
             raise ImeweError("production runs only in the process that owns the site")
-        self._bus.subscribe((ReplanRequested, DeviceJobFinished, StateChanged), self._on_event,
+        self._bus.subscribe((ReplanRequested, DeviceJobFinished, DeviceJobRecord, StateChanged), self._on_event,
                             name="production", maxsize=10_000, overflow=Overflow.DROP_OLDEST)
         self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
         await self._recover_interrupted()
@@ -200,6 +208,9 @@ class ProductionService:
         if isinstance(event, DeviceJobFinished):
             async with self._turn:
                 await self._finished(event)
+        elif isinstance(event, DeviceJobRecord):
+            async with self._turn:
+                await self._on_record(event)
         elif isinstance(event, StateChanged):
             c = event.change
             relevant = (c.kind == "node" and c.to_state in {s.value for s in GONE | {NodeState.IDLE}}) or (
@@ -231,8 +242,11 @@ class ProductionService:
     async def _finished(self, ev: DeviceJobFinished) -> None:
         run = self._running.get(ev.node_id)
         if run is None or ev.job_id != run.job_id:
+            # A machine whose work was moved while it was out of reach may still finish it.
+            await self._late_finish(ev)
             return
         del self._running[ev.node_id]
+        self.doubt.clear(ev.node_id)
         try:
             job = await self._jobs.get(run.job_id)
         except NotFoundError:
@@ -274,6 +288,127 @@ class ProductionService:
         await self._jobs.transition(job.id, _job_state_after_move(job, part.id), f"moving: {reason}",
                                     parts={part.id: S.VALIDATED}, assign={part.id: None})
         self._bus.publish(ReplanRequested(f"part moved off {name}", job_id=job.id, node_id=ev.node_id))
+
+    # ------------------------------------------------------------ a machine back from out of reach
+    async def _on_record(self, ev: DeviceJobRecord) -> None:
+        """A machine whose link came (back) up says what it ran: book what this site did not hear."""
+        run = self._running.get(ev.node_id)
+        if run is not None and run.run_id == ev.run_id:
+            was_in_doubt = self.doubt.pending(ev.node_id)
+            if ev.state == "running":
+                self.doubt.clear(ev.node_id)
+                run.fraction = min(max(ev.fraction, 0.0), 1.0)
+                if was_in_doubt:
+                    await self._tell(ev.node_id, "back_in_reach", Severity.INFO,
+                                     f"{self._name(ev.node_id)} is back and still making "
+                                     f"{await self._part_label(run)} ({100 * run.fraction:.0f} %); it continues "
+                                     "there", run.run_id)
+            else:  # it ended while we could not hear: book it as if we had
+                await self._finished(DeviceJobFinished(ev.node_id, ev.job_id, ev.state,
+                                                       ev.message or "ended while the link was down"))
+            return
+        kept = self.doubt.take(ev.run_id)
+        if kept is not None:
+            await self._settle_apart(kept[0], kept[1], ev.state, ev.fraction, ev.message)
+
+    async def _late_finish(self, ev: DeviceJobFinished) -> None:
+        kept = self.doubt.take_for(ev.node_id, ev.job_id)
+        if kept is not None:
+            await self._settle_apart(kept[0], kept[1], ev.outcome, 1.0 if ev.outcome == "completed" else 0.0,
+                                     ev.message)
+
+    async def _settle_apart(self, node_id: UUID, run: _Running, state: str, fraction: float, message: str) -> None:
+        """The machine ran (or runs) a copy whose work was planned elsewhere meanwhile: keep one, cancel the
+        other, or count both when the quantity allows; tell the operator either way."""
+        try:
+            job = await self._jobs.get(run.job_id)
+        except NotFoundError:
+            return
+        part = next((p for p in job.parts if p.id == run.part_id), None)
+        if part is None:
+            return
+        name, label = self._name(node_id), f"{job.name}/{part.name}"
+        others = [(n, r) for n, r in self._running.items() if r.part_id == part.id and n != node_id]
+        done = self._done_copies.get(part.id, 0)
+        wanted = job.state not in (S.CANCELLED, S.COMPLETED, S.FAILED) and part.state not in (
+            S.CANCELLED, S.COMPLETED, S.FAILED)
+        verdict = decide(state, fraction, quantity=part.quantity, done=done, others=[r.fraction for _, r in others],
+                         part_open=wanted)
+        if state == "running" and node_id in self._running and verdict.verdict not in (
+                Verdict.CANCEL_RETURNED, Verdict.KEEP_OTHER):
+            verdict = replace(verdict, verdict=Verdict.KEEP_OTHER)  # the machine took new work: cannot be both
+        v = verdict.verdict
+        cancelled = ""
+        if verdict.cancel_other is not None:
+            other_node, _ = others[verdict.cancel_other]
+            self._running.pop(other_node, None)  # its "cancelled" end is then not taken for a failure
+            cancelled = self._name(other_node)
+            with contextlib.suppress(ImeweError, KeyError):
+                await self._driver(other_node).cancel()
+        if v in (Verdict.KEEP_OTHER, Verdict.CANCEL_RETURNED):
+            with contextlib.suppress(ImeweError, KeyError):
+                await self._driver(node_id).cancel()
+        if state == "running" and v in (Verdict.CONTINUE, Verdict.COUNT, Verdict.KEEP_RETURNED):
+            run.fraction = min(max(fraction, 0.0), 1.0)
+            self._running[node_id] = run
+            await self._book_on_machine(job, part, node_id, f"back on {name}")
+        elif state == "completed" and v in (Verdict.COUNT, Verdict.KEEP_RETURNED):
+            done = self._done_copies[part.id] = done + 1
+            if done >= max(part.quantity, 1):
+                job = await self._book_on_machine(job, part, node_id, f"made on {name} while out of reach")
+                part = next(p for p in job.parts if p.id == part.id)
+                await self._jobs.update_progress(part.id, 100.0)
+                await self._close_part(job, part, S.COMPLETED, f"done on {name} (while out of reach)")
+            else:
+                await self._jobs.update_progress(part.id, 100.0 * done / max(part.quantity, 1))
+        self._wake.set()
+        what = {
+            Verdict.CONTINUE: f"{name} came back still making {label}; it continues there and the copy planned "
+                              "elsewhere meanwhile is withdrawn",
+            Verdict.COUNT: f"{name} came back having {'made' if state == 'completed' else 'kept making'} a copy "
+                           f"of {label} while out of reach; the quantity ({part.quantity}) has room, so it counts",
+            Verdict.KEEP_RETURNED: f"{name} came back having {'made' if state == 'completed' else 'gone on with'} "
+                                   f"{label} while its work was replanned; the copy on {cancelled} is cancelled",
+            Verdict.KEEP_OTHER: f"{name} came back still making {label}, which was replanned and is further along "
+                                "elsewhere; the copy on " + name + " is cancelled",
+            Verdict.EXTRA: f"{name} finished {label} while out of reach, but it had already been made "
+                           "elsewhere: one part too many",
+            Verdict.CANCEL_RETURNED: f"{name} came back making {label}, which is no longer wanted; it is cancelled",
+            Verdict.NOTHING: f"{name} came back: its copy of {label} ended {state} while out of reach "
+                             f"({message or 'no details'}); the work had moved already",
+        }[v]
+        severity = Severity.INFO if v is Verdict.NOTHING else Severity.CRITICAL if v is Verdict.EXTRA \
+            else Severity.WARNING
+        await self._tell(node_id, "made_twice" if v is Verdict.EXTRA else "reconciled", severity, what, run.run_id,
+                         {"verdict": v.value, "part_id": str(part.id), "job_id": str(job.id), "run_state": state,
+                          "cancelled_on": cancelled or None})
+
+    async def _part_label(self, run: _Running) -> str:
+        try:
+            job = await self._jobs.get(run.job_id)
+        except NotFoundError:
+            return str(run.part_id)[:8]
+        part = next((p for p in job.parts if p.id == run.part_id), None)
+        return f"{job.name}/{part.name if part else '?'}"
+
+    async def _tell(self, node_id: UUID, kind: str, severity: Severity, message: str, key: str,
+                    details: dict | None = None) -> None:
+        """An alert for the operator (stored when the alert service is wired) and an audit entry."""
+        log.warning("%s", message)
+        if self._raise_alert is not None:
+            await self._raise_alert(str(node_id), kind, severity, message, node_id=node_id, key=key)
+        else:
+            self._bus.publish(AlertRaised(Alert(str(node_id), kind, severity, message, self._clock.now(), node_id)))
+        if self._store is None:
+            return
+        now = self._clock.now()
+
+        def write() -> None:
+            with self._store.begin() as conn:
+                audit.record(conn, now, "production", f"production.{kind}", f"node:{node_id}",
+                             after={"message": message, **(details or {})})
+
+        await self._store.run(write)
 
     async def _close_part(self, job: Job, part: Part, state: JobState, reason: str) -> None:
         others = [p for p in job.parts if p.id != part.id]
@@ -371,15 +506,42 @@ class ProductionService:
         return all(self._part_state(job, d) is S.COMPLETED for d in part.depends_on)
 
     async def _rescue(self) -> None:
-        """Parts running or assigned on a machine that is gone: back to the planner (self-healing)."""
+        """Parts running or assigned on a machine that is gone: back to the planner (self-healing). A machine
+        that is only out of reach (OFFLINE) is in doubt first: it may still be making the part, so its work
+        waits ``in_doubt_grace_s`` before it moves (and is reconciled if the machine comes back having run it)."""
+        now = self._clock.monotonic()
         for node_id, run in list(self._running.items()):
             try:
                 node = self._fleet.get(node_id)
             except NotFoundError:
                 node = None
-            if node is None or node.state in GONE:
-                self._running.pop(node_id, None)
-                await self._finished_like(node_id, run, f"{self._name(node_id)} left service")
+            name = self._name(node_id)
+            if node is not None and node.state is NodeState.OFFLINE and self.doubt.grace_s > 0:
+                if self.doubt.enter(node_id, now):
+                    await self._tell(node_id, "in_doubt", Severity.WARNING,
+                                     f"{name} went out of reach while making {await self._part_label(run)}; it "
+                                     f"keeps the work for {self.doubt.grace_s:.0f} s before it is planned "
+                                     "elsewhere", run.run_id)
+                left = self.doubt.left_s(node_id, now)
+                if left > 0:
+                    self._wake_in(left)
+                    continue
+                self.doubt.apart(node_id, run)
+                message = f"{name} stayed out of reach for {self.doubt.grace_s:.0f} s"
+            elif node is None or node.state in GONE:
+                message = f"{name} left service"
+            elif self.doubt.pending(node_id):  # back, but it said nothing of this run: the machine lost it
+                self.doubt.apart(node_id, run)
+                message = f"{name} came back without the job"
+            else:
+                continue
+            self.doubt.clear(node_id)
+            self._running.pop(node_id, None)
+            await self._finished_like(node_id, run, message)
+
+    def _wake_in(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(seconds / self._clock_scale(), 0.01) + 0.01, self._wake.set)
 
     async def _finished_like(self, node_id: UUID, run: _Running, message: str) -> None:
         self._running[node_id] = run
@@ -435,6 +597,8 @@ class ProductionService:
                     continue
                 runs = running.get(p.id, [])
                 for node_id, r in runs:
+                    if self.doubt.pending(node_id):
+                        continue  # its machine is out of reach: held, not planned (the copy stays counted)
                     stand_in = replace(p, id=uuid4(), quantity=1, state=S.IN_PROGRESS, assigned_node=node_id,
                                        progress=100.0 * r.fraction, depends_on=[])
                     alias[stand_in.id] = p.id
@@ -483,22 +647,32 @@ class ProductionService:
                              material_g=part.estimated_material_g,
                              spec={"name": f"{job.name}/{part.name}", "material": part.material_type,
                                    "copy": copy, "part_id": str(part.id)})
-        self._running[node.id] = _Running(part.id, job.id, copy, max(part.quantity, 1))
+        run = _Running(part.id, job.id, copy, max(part.quantity, 1))
+        request.spec["run_id"] = run.run_id
+        self._running[node.id] = run
         try:
             await driver.execute(request)
         except ImeweError as exc:
             self._running.pop(node.id, None)
             log.warning("%s refused %s: %s", node.name, part.name, exc)
             return
-        reason = f"on {node.name}"
+        await self._book_on_machine(job, part, node.id, f"on {node.name}")
+
+    async def _book_on_machine(self, job: Job, part: Part, node_id: UUID, reason: str) -> Job:
+        """The store follows a copy that a machine has started (or, after a reconnect, is found making)."""
+        if part.state is S.VALIDATED:  # moved off a machine that came back still making it
+            target = S.SCHEDULED if job.state is S.VALIDATED else job.state
+            job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.SCHEDULED})
+            part = next(p for p in job.parts if p.id == part.id)
         if part.state is S.SCHEDULED:
             target = S.ASSIGNED if job.state is S.SCHEDULED else job.state
             job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.ASSIGNED},
-                                              assign={part.id: node.id})
+                                              assign={part.id: node_id})
             target = S.IN_PROGRESS if job.state in (S.ASSIGNED, S.PAUSED) else job.state
-            await self._jobs.transition(job.id, target, reason, parts={part.id: S.IN_PROGRESS})
+            job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.IN_PROGRESS})
         elif job.state is S.PAUSED:
-            await self._jobs.transition(job.id, S.IN_PROGRESS, reason, assign={part.id: node.id})
+            job = await self._jobs.transition(job.id, S.IN_PROGRESS, reason, assign={part.id: node_id})
+        return job
 
 
 def _job_state_after_move(job: Job, moved: UUID) -> JobState:

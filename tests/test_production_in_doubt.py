@@ -1,0 +1,71 @@
+"""What production decides when a machine comes back having run work that was moved (pure rules), and the
+settings that bound it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import uuid4
+
+import pytest
+
+from app.core.domain.errors import ConfigError
+from app.core.fleet.link_settings import agent_link_settings, in_doubt_grace_s
+from app.core.production.in_doubt import MAX_APART, InDoubt, Verdict, decide
+
+
+@pytest.mark.parametrize(("state", "fraction", "quantity", "done", "others", "open_", "verdict", "cancel"), [
+    # not replanned yet / replanned copy not started: it carries on, nothing else runs
+    ("running", 0.4, 1, 0, [], True, Verdict.CONTINUE, None),
+    # the replanned copy started: one part wanted, keep the copy further along
+    ("running", 0.6, 1, 0, [0.1], True, Verdict.KEEP_RETURNED, 0),
+    ("running", 0.2, 1, 0, [0.7], True, Verdict.KEEP_OTHER, None),
+    # three wanted, two copies running elsewhere: room for this one too, both count
+    ("running", 0.2, 3, 0, [0.7, 0.1], True, Verdict.COUNT, None),
+    # it finished while apart: counted; a redundant copy still running is cancelled (the least advanced)
+    ("completed", 1.0, 1, 0, [0.9], True, Verdict.KEEP_RETURNED, 0),
+    ("completed", 1.0, 2, 0, [0.5, 0.2], True, Verdict.KEEP_RETURNED, 1),
+    ("completed", 1.0, 2, 0, [0.5], True, Verdict.COUNT, None),
+    ("completed", 1.0, 1, 0, [], True, Verdict.COUNT, None),
+    # the part was already made elsewhere: one too many, told; a copy still running is stopped
+    ("completed", 1.0, 1, 1, [], False, Verdict.EXTRA, None),
+    ("running", 0.5, 1, 1, [], False, Verdict.CANCEL_RETURNED, None),
+    # it failed or stopped while apart: its work had moved already
+    ("failed", 0.3, 1, 0, [0.1], True, Verdict.NOTHING, None),
+    ("paused", 0.3, 1, 0, [], True, Verdict.NOTHING, None),
+])
+def test_reconcile_rules(state, fraction, quantity, done, others, open_, verdict, cancel) -> None:
+    d = decide(state, fraction, quantity=quantity, done=done, others=others, part_open=open_)
+    assert (d.verdict, d.cancel_other) == (verdict, cancel)
+
+
+@dataclass
+class _Run:
+    job_id: object
+    run_id: str
+
+
+def test_in_doubt_bookkeeping_is_bounded_and_takes_each_run_once() -> None:
+    doubt = InDoubt(10.0)
+    node = uuid4()
+    assert doubt.enter(node, 100.0) and not doubt.enter(node, 105.0)
+    assert doubt.left_s(node, 104.0) == 6.0 and doubt.machines(120.0) == {node: 0.0}
+    run = _Run(uuid4(), "r1")
+    doubt.apart(node, run)
+    assert doubt.take_for(node, run.job_id) == (node, run) and doubt.take("r1") is None
+    for i in range(MAX_APART + 50):
+        doubt.apart(node, _Run(uuid4(), f"x{i}"))
+    assert doubt.apart_count == MAX_APART and doubt.take("x0") is None and doubt.take(f"x{MAX_APART + 49}")
+    with pytest.raises(ValueError):
+        InDoubt(-1)
+
+
+def test_link_settings_are_checked() -> None:
+    assert in_doubt_grace_s({}) == 120.0 and in_doubt_grace_s({"in_doubt_grace_s": 0}) == 0.0
+    s = agent_link_settings({"keepalive_s": 5, "reconnect_max_s": 2.5})
+    assert (s.keepalive_s, s.reconnect_max_s, s.connect_timeout_s) == (5.0, 2.5, 10.0)
+    with pytest.raises(ConfigError, match=r"\[scheduler\] in_doubt_grace_s must be a number of seconds 0 or more"):
+        in_doubt_grace_s({"in_doubt_grace_s": -1})
+    with pytest.raises(ConfigError, match=r"\[agents\] keepalive_s"):
+        agent_link_settings({"keepalive_s": 0})
+    with pytest.raises(ConfigError, match="reconnect_max_s"):
+        agent_link_settings({"reconnect_max_s": "soon"})
