@@ -35,7 +35,7 @@ node_token = "{TOKEN}"
 plan_budget_s = 0.05
 in_doubt_grace_s = {grace_s}
 [agents]
-keepalive_s = 0.5
+keepalive_s = 1.0
 reconnect_max_s = 1.0
 connect_timeout_s = 1.0
 """)
@@ -158,10 +158,10 @@ def test_a_hung_agent_is_in_doubt_not_replanned_and_its_job_continues_once(tmp_p
     finally:
         for a in agents:
             a.stop()
-    assert offline_s < 5 and in_doubt  # keepalive 0.5 s: the hang is seen within about a second
+    assert offline_s < 8 and in_doubt  # keepalive 1 s: the hang is seen within a few seconds
     assert during.state is JobState.IN_PROGRESS and during.assigned_node == busy.node_id  # not replanned
     assert other_runs == [] and idle_runs == []  # the other machine never started a copy
-    assert back_s < 5  # the site reconnected by itself (backoff capped at 1 s), no new advert needed
+    assert back_s < 8  # the site reconnected by itself (backoff capped at 1 s), no new advert needed
     part_steps = [c.to_state for c in timeline if c.obj_id == final.parts[0].id]
     assert part_steps.count("IN_PROGRESS") == 1 and part_steps[-1] == "COMPLETED"  # started once, made once
     assert final.parts[0].assigned_node == busy.node_id
@@ -220,7 +220,7 @@ def test_an_agent_back_after_the_grace_period_is_reconciled_and_the_operator_tol
             a.stop()
     part = final.parts[0]
     completed = [c for c in timeline if c.obj_id == part.id and c.to_state == "COMPLETED"]
-    assert part.state is JobState.COMPLETED and len(completed) == 1
+    assert part.state is JobState.COMPLETED and len(completed) == 1 and part.assigned_node == busy.node_id
     assert [r["state"] for r in busy_runs] == ["completed"]  # it made the part while apart
     assert [r["state"] for r in other_runs] == ["cancelled"]  # the replanned copy was stopped, not finished
     told = [a for a in alerts if a.type == "reconciled" and a.node_id == busy.node_id]

@@ -158,3 +158,20 @@ def test_node_command_never_shows_its_token(tmp_path: Path) -> None:
     assert token not in shown
     assert "from IMEWE_NODE_TOKEN (never shown)" in first
     assert not (tmp_path / "keys" / "node-token").exists()  # a token given is not written anywhere
+
+
+def test_the_run_record_survives_a_restart_of_the_agent(tmp_path: Path) -> None:
+    from app.devices.agent_journal import RunJournal
+
+    path = tmp_path / "node-x-runs.json"
+    j = RunJournal(path)
+    j.started("r1", "00000000-0000-4000-8000-000000000001", None, 0)
+    j.finished("00000000-0000-4000-8000-000000000001", "completed", "done")
+    j.started("r2", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-0000000000aa", 1)
+    j.progress(0.4, 40, 100)
+    assert path.stat().st_mode & 0o077 == 0
+    again = RunJournal(path)  # the agent restarted while r2 ran: its machine no longer holds it
+    assert [(r["run_id"], r["state"]) for r in again.recent()] == [("r2", "paused"), ("r1", "completed")]
+    assert again.current is None and again.recent()[1]["fraction"] == 1.0
+    path.write_text("{not json")
+    assert RunJournal(path).recent() == []  # an unreadable record is replaced, never a crash

@@ -9,7 +9,12 @@ from uuid import uuid4
 import pytest
 
 from app.core.domain.errors import ConfigError
-from app.core.fleet.link_settings import agent_link_settings, in_doubt_grace_s
+from app.core.fleet.link_settings import (
+    DEFAULT_IN_DOUBT_GRACE_S,
+    AgentLinkSettings,
+    agent_link_settings,
+    in_doubt_grace_s,
+)
 from app.core.production.in_doubt import MAX_APART, InDoubt, Verdict, decide
 
 
@@ -69,3 +74,14 @@ def test_link_settings_are_checked() -> None:
         agent_link_settings({"keepalive_s": 0})
     with pytest.raises(ConfigError, match="reconnect_max_s"):
         agent_link_settings({"reconnect_max_s": "soon"})
+
+
+def test_the_config_schema_knows_these_keys_with_the_same_defaults() -> None:
+    from app.core.config import SCHEMA, check_config
+
+    d = AgentLinkSettings()
+    assert {k: v.default for k, v in SCHEMA["agents"].items()} == {
+        "keepalive_s": d.keepalive_s, "reconnect_max_s": d.reconnect_max_s, "connect_timeout_s": d.connect_timeout_s}
+    assert SCHEMA["scheduler"]["in_doubt_grace_s"].default == DEFAULT_IN_DOUBT_GRACE_S == in_doubt_grace_s({})
+    raw = {"scheduler": {"in_doubt_grace_s": 30}, "agents": {"keepalive_s": 5, "reconect_max_s": 9}}
+    assert check_config(raw) == ["[agents] reconect_max_s is not a known key; did you mean reconnect_max_s?"]

@@ -56,6 +56,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mode": Key(str, "plan", "plan: follow the optimiser's plan; dispatch: the spec's weighted score"),
         "plan_budget_s": Key(NUM, 1.0, "how long each replanning round may improve the plan (demo: 0.3)"),
         "energy_weight": Key(NUM, 0.0, "> 0: shift flexible work into cheap / solar hours"),
+        "in_doubt_grace_s": Key(NUM, 120.0, "a machine out of reach mid-job keeps its work this long before it "
+                                            "is planned elsewhere (0: at once)"),
+    },
+    "agents": {
+        "keepalive_s": Key(NUM, 20.0, "ping node agents this often; unanswered this long: the link is lost"),
+        "reconnect_max_s": Key(NUM, 30.0, "longest wait between attempts to reopen a lost agent link"),
+        "connect_timeout_s": Key(NUM, 10.0, "one attempt to connect to and pair with an agent"),
     },
     "telemetry": {
         "raw_hours": Key(NUM, 24.0, "keep raw samples this long"),

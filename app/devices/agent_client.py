@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import os
 from typing import Any
 from uuid import UUID
@@ -107,6 +108,8 @@ class AgentDriver(DriverBase):
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("%s: ignored a malformed run record from the agent: %s", self.name, exc)
                 continue
+            fraction = rec.fraction if math.isfinite(rec.fraction) else 0.0
+            rec.fraction = min(max(fraction, 0.0), 1.0)
             if rec.state == "running":
                 self._job_id, self._fraction = job_id, rec.fraction
                 self._acked, self._total = rec.lines_acked, rec.lines_total

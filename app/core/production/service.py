@@ -351,11 +351,13 @@ class ProductionService:
         if state == "running" and v in (Verdict.CONTINUE, Verdict.COUNT, Verdict.KEEP_RETURNED):
             run.fraction = min(max(fraction, 0.0), 1.0)
             self._running[node_id] = run
-            await self._book_on_machine(job, part, node_id, f"back on {name}")
+            await self._book_on_machine(job, part, node_id, f"back on {name}",
+                                        reassign=v is Verdict.KEEP_RETURNED)
         elif state == "completed" and v in (Verdict.COUNT, Verdict.KEEP_RETURNED):
             done = self._done_copies[part.id] = done + 1
             if done >= max(part.quantity, 1):
-                job = await self._book_on_machine(job, part, node_id, f"made on {name} while out of reach")
+                job = await self._book_on_machine(job, part, node_id, f"made on {name} while out of reach",
+                                                  reassign=True)
                 part = next(p for p in job.parts if p.id == part.id)
                 await self._jobs.update_progress(part.id, 100.0)
                 await self._close_part(job, part, S.COMPLETED, f"done on {name} (while out of reach)")
@@ -658,8 +660,13 @@ class ProductionService:
             return
         await self._book_on_machine(job, part, node.id, f"on {node.name}")
 
-    async def _book_on_machine(self, job: Job, part: Part, node_id: UUID, reason: str) -> Job:
-        """The store follows a copy that a machine has started (or, after a reconnect, is found making)."""
+    async def _book_on_machine(self, job: Job, part: Part, node_id: UUID, reason: str,
+                               reassign: bool = False) -> Job:
+        """The store follows a copy that a machine has started (or, after a reconnect, is found making);
+        ``reassign``: a part already in progress elsewhere is now this machine's."""
+        if reassign and part.state is S.IN_PROGRESS and part.assigned_node != node_id:
+            job = await self._jobs.transition(job.id, job.state, reason, assign={part.id: node_id})
+            part = next(p for p in job.parts if p.id == part.id)
         if part.state is S.VALIDATED:  # moved off a machine that came back still making it
             target = S.SCHEDULED if job.state is S.VALIDATED else job.state
             job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.SCHEDULED})
