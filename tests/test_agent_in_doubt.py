@@ -35,7 +35,7 @@ node_token = "{TOKEN}"
 plan_budget_s = 0.05
 in_doubt_grace_s = {grace_s}
 [agents]
-keepalive_s = 1.0
+keepalive_s = 1.5
 reconnect_max_s = 1.0
 connect_timeout_s = 1.0
 """)
@@ -158,7 +158,7 @@ def test_a_hung_agent_is_in_doubt_not_replanned_and_its_job_continues_once(tmp_p
     finally:
         for a in agents:
             a.stop()
-    assert offline_s < 8 and in_doubt  # keepalive 1 s: the hang is seen within a few seconds
+    assert offline_s < 8 and in_doubt  # keepalive 1.5 s: the hang is seen within seconds
     assert during.state is JobState.IN_PROGRESS and during.assigned_node == busy.node_id  # not replanned
     assert other_runs == [] and idle_runs == []  # the other machine never started a copy
     assert back_s < 8  # the site reconnected by itself (backoff capped at 1 s), no new advert needed
@@ -224,9 +224,11 @@ def test_an_agent_back_after_the_grace_period_is_reconciled_and_the_operator_tol
     assert [r["state"] for r in busy_runs] == ["completed"]  # it made the part while apart
     assert [r["state"] for r in other_runs] == ["cancelled"]  # the replanned copy was stopped, not finished
     told = [a for a in alerts if a.type == "reconciled" and a.node_id == busy.node_id]
-    assert told and "cancelled" in told[0].message, [a.message for a in alerts]
+    assert told and "cancelled" in told[-1].message, [a.message for a in alerts]
+    # (a welcome sent just before the hang may say "running": the copy is then stopped, and when it is found
+    # made all the same it is counted and the other copy stopped; the last word is the same)
     settled = [after for action, after in actions if action == "production.reconciled"]
-    assert settled and settled[0]["verdict"] == "keep_returned" and settled[0]["run_state"] == "completed"
+    assert settled and settled[-1]["verdict"] == "keep_returned" and settled[-1]["run_state"] == "completed"
 
 
 async def _state_is(core, node_id, state) -> bool:

@@ -102,6 +102,7 @@ class ProductionService:
         self.plan: PlanView | None = None
         self._excluded: Callable[[], Awaitable[set[UUID]]] | None = None
         self.doubt = InDoubt(in_doubt_grace_s)
+        self._cancelled_copies: dict[UUID, _Running] = {}  # node -> a copy reconciling cancelled, until it ends
         self._raise_alert = raise_alert
         self.cycles = 0
         self.last_error = ""
@@ -312,6 +313,12 @@ class ProductionService:
             await self._settle_apart(kept[0], kept[1], ev.state, ev.fraction, ev.message)
 
     async def _late_finish(self, ev: DeviceJobFinished) -> None:
+        stopped = self._cancelled_copies.get(ev.node_id)
+        if stopped is not None and stopped.job_id == ev.job_id:
+            del self._cancelled_copies[ev.node_id]
+            if ev.outcome == "completed":  # the cancel came too late: that copy was made, count it or tell
+                await self._settle_apart(ev.node_id, stopped, "completed", 1.0, ev.message)
+            return
         kept = self.doubt.take_for(ev.node_id, ev.job_id)
         if kept is not None:
             await self._settle_apart(kept[0], kept[1], ev.outcome, 1.0 if ev.outcome == "completed" else 0.0,
@@ -340,14 +347,12 @@ class ProductionService:
         v = verdict.verdict
         cancelled = ""
         if verdict.cancel_other is not None:
-            other_node, _ = others[verdict.cancel_other]
+            other_node, other_run = others[verdict.cancel_other]
             self._running.pop(other_node, None)  # its "cancelled" end is then not taken for a failure
             cancelled = self._name(other_node)
-            with contextlib.suppress(ImeweError, KeyError):
-                await self._driver(other_node).cancel()
-        if v in (Verdict.KEEP_OTHER, Verdict.CANCEL_RETURNED):
-            with contextlib.suppress(ImeweError, KeyError):
-                await self._driver(node_id).cancel()
+            await self._cancel_copy(other_node, other_run)
+        if v in (Verdict.KEEP_OTHER, Verdict.CANCEL_RETURNED) and state == "running":
+            await self._cancel_copy(node_id, run)
         if state == "running" and v in (Verdict.CONTINUE, Verdict.COUNT, Verdict.KEEP_RETURNED):
             run.fraction = min(max(fraction, 0.0), 1.0)
             self._running[node_id] = run
@@ -384,6 +389,12 @@ class ProductionService:
         await self._tell(node_id, "made_twice" if v is Verdict.EXTRA else "reconciled", severity, what, run.run_id,
                          {"verdict": v.value, "part_id": str(part.id), "job_id": str(job.id), "run_state": state,
                           "cancelled_on": cancelled or None})
+
+    async def _cancel_copy(self, node_id: UUID, run: _Running) -> None:
+        """Stop a redundant copy; should it end completed all the same, ``_late_finish`` books or reports it."""
+        self._cancelled_copies[node_id] = run
+        with contextlib.suppress(ImeweError, KeyError):
+            await self._driver(node_id).cancel()
 
     async def _part_label(self, run: _Running) -> str:
         try:
@@ -651,6 +662,7 @@ class ProductionService:
                                    "copy": copy, "part_id": str(part.id)})
         run = _Running(part.id, job.id, copy, max(part.quantity, 1))
         request.spec["run_id"] = run.run_id
+        self._cancelled_copies.pop(node.id, None)  # the machine took new work: an old copy's end is not awaited
         self._running[node.id] = run
         try:
             await driver.execute(request)
