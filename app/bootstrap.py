@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.api.operations import SiteOps
 from app.core.bus import EventBus
@@ -376,4 +376,20 @@ def ui_ports(core: Core) -> Ports:
     config = core.config
     site = SiteInfo(config.site_name, config.paths.home, core.store.url, log_file(config))
     return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
-                 alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites)
+                 alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core))
+
+
+def machine_adder(core: Core) -> Any:
+    """The Add machine dialog's port: network printers discovery sees, and registering one with its secrets."""
+    from app.devices.network.adding import MachineAdder, from_advert
+    from app.devices.network.secrets import SecretStore
+
+    async def register(**kw: Any) -> Any:
+        return await core.fleet.register(kw.pop("name"), kw.pop("capabilities"), actor="operator", bring_up=True,
+                                         **kw)
+
+    def zeroconf() -> list[Any]:
+        disc = core.discovery
+        return [m for m in (from_advert(a) for a in disc.list_found()) if m is not None] if disc else []
+
+    return MachineAdder(SecretStore(core.config.paths.keys), register, [zeroconf])

@@ -30,6 +30,7 @@ from app.ui.fleet_tiles import TileView
 class FleetPanel(QWidget):
     machine_selected = Signal(object)  # Node
     machine_opened = Signal(object)  # Node (double click / Enter)
+    add_machine_requested = Signal()  # the empty state's "Add machine…" button
 
     def __init__(self, model: FleetModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,12 +77,23 @@ class FleetPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.empty = QLabel("No machines on this site yet.\n\nMachines on the network appear here by themselves; "
-                            "add one with 'imewe nodes add NAME --process fdm',\nor try 'imewe demo' for a "
-                            "simulated site.")
+        note = QLabel("No machines on this site yet.\n\nMachines on the network appear here by themselves; add a "
+                      "network printer (OctoPrint, Klipper, PrusaLink, Bambu Lab, Duet) with the button below\n"
+                      "or 'imewe nodes add NAME --driver octoprint --address URL --api-key KEY', or try "
+                      "'imewe demo' for a simulated site.")
+        note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        note.setWordWrap(True)  # the window must fit a 1366-pixel screen
+        note.setStyleSheet("color: #8b949e; font-size: 14pt;")
+        self.add_button = QPushButton("Add machine…")
+        self.add_button.setObjectName("emptyAddMachine")
+        self.add_button.clicked.connect(self.add_machine_requested)
+        self.empty = QWidget()
         self.empty.setObjectName("emptyFleet")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: #8b949e; font-size: 14pt;")
+        empty_lay = QVBoxLayout(self.empty)
+        empty_lay.addStretch(1)
+        empty_lay.addWidget(note)
+        empty_lay.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        empty_lay.addStretch(1)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.tiles)
         self.stack.addWidget(self.table)

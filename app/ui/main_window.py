@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QBoxLayout, QDockWidget, QMainWindow, QMessageBox,
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
 from app.ui.about import show_about
+from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.alerts_panel import AlertsPanel, Toast
 from app.ui.bridge import CoreBridge
 from app.ui.energy_panel import EnergyPanel
@@ -162,6 +163,8 @@ class ControlRoom(QMainWindow):
             return a
 
         self.new_job_action = act("New job…", "Ctrl+N", self.jobs.open_submit, bar=True)
+        self.add_machine_action = act("Add machine…", "Ctrl+Shift+A", self.open_add_machine)
+        self.add_machine_action.setEnabled(self.ports.machines is not None)
         self.estop_action = act("EMERGENCY STOP", "Ctrl+Shift+X", self.emergency_stop_selected, bar=True)
         tb.widgetForAction(self.estop_action).setObjectName("estop")
         self.estop_action.setToolTip("Emergency stop of the selected machine (asks once to confirm)")
@@ -177,6 +180,7 @@ class ControlRoom(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.new_job_action)
+        file_menu.addAction(self.add_machine_action)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.triggered.connect(self.close)
@@ -195,6 +199,7 @@ class ControlRoom(QMainWindow):
         self.jobs.loaded.connect(self._jobs_loaded)
         self.fleet.machine_selected.connect(lambda n: self.detail.show_node(n.id))
         self.fleet.machine_opened.connect(self.open_machine)
+        self.fleet.add_machine_requested.connect(self.open_add_machine)
         self.timeline.job_clicked.connect(self.open_job)
         self.alerts.machine_clicked.connect(lambda nid: self.open_machine(self.ports.fleet.get(nid)))
         self.alerts.count_changed.connect(self.status.set_alerts)
@@ -305,6 +310,15 @@ class ControlRoom(QMainWindow):
         if nodes:
             self.detail.show_node(nodes[0].id)
             self.fleet.select(nodes[0].id)
+
+    def open_add_machine(self) -> AddMachineDialog | None:
+        """The Add machine dialog (network printers found, or typed in); None when this site cannot add them."""
+        if self.ports.machines is None:
+            return None
+        dialog = AddMachineDialog(self.ports.machines, self)
+        dialog.added.connect(lambda _node: self.fleet_model.reload())
+        dialog.open()
+        return dialog
 
     def refresh_all(self) -> None:
         self.fleet_model.reload()

@@ -112,6 +112,33 @@ class SitesPort(Protocol):
     async def views(self) -> list[SiteView]: ...
 
 
+class FoundMachineView(Protocol):
+    """A network printer discovery found (the Add machine dialog's rows)."""
+
+    kind: str
+    name: str
+    address: str
+    model: str
+    version: str
+    serial: str
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def asks_for(self) -> tuple[str, ...]: ...
+
+
+class MachinesPort(Protocol):
+    """Adding network machines (OctoPrint, Moonraker, PrusaLink, Bambu Lab, Duet) from the window."""
+
+    def found(self) -> list[FoundMachineView]: ...
+
+    def kinds(self) -> dict[str, tuple[str, tuple[str, ...]]]: ...
+
+    async def add(self, name: str, kind: str, address: str, secrets: dict[str, str]) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Ports:
     """Everything the window may use. ``fleet`` and ``jobs`` always run; the rest are None when not wired."""
@@ -126,3 +153,4 @@ class Ports:
     alerts: AlertsPort | None = None
     energy: EnergyPort | None = None
     sites: SitesPort | None = None
+    machines: MachinesPort | None = None

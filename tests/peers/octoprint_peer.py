@@ -61,7 +61,8 @@ devel:
 plugins:
   virtual_printer:
     enabled: true
-  _disabled: [softwareupdate, announcements, tracking, pluginmanager, backup, firmware_check, achievements]
+  _disabled: [softwareupdate, announcements, tracking, pluginmanager, backup, firmware_check, achievements,
+              discovery]
 serial:
   port: VIRTUAL
   baudrate: 115200
