@@ -107,6 +107,10 @@ def test_reports_merge_deltas_and_map_states():
     assert failed.phase is P.IDLE and "0500C010" in failed.message  # ready for the next print
     assert codec.update_report(json.dumps({"print": {"command": "push_status", "gcode_state": "PREPARE"}})).phase \
         is P.BUSY
+    ams = {"tray_now": "5", "ams": [{"id": "0", "tray": []}, {"id": "1", "tray": [{"id": "1", "tray_type": "PLA"}]}]}
+    codec.update_report(json.dumps({"print": {"command": "push_status", "ams": ams, "nozzle_diameter": "0.6",
+                                              "vt_tray": {"tray_type": "TPU"}}}))
+    assert codec.capabilities() == {"nozzle_mm": 0.6, "loaded_material": "pla"}  # AMS unit 1, slot 1 in use
     for bad in (b"{nope", b"[1]", json.dumps({"print": {"command": "push_status", "gcode_state": "DANCING"}})):
         with pytest.raises(BadReply):
             codec.update_report(bad)
@@ -154,6 +158,7 @@ def test_found_by_its_ssdp_announcement_then_probed(tmp_path: Path):
                                     secrets={"access_code": CODE, "serial": found.serial})
             info = await driver.probe()
             assert info.firmware == "01.08.02.00" and driver.pin.seen is not None  # pinned while probing
+            assert info.capabilities == {"nozzle_mm": 0.4, "loaded_material": "petg"}
         finally:
             await listener.stop()
             p.kill()

@@ -54,7 +54,8 @@ class BambuPrinter:
                 "nozzle_temper": nozzle, "nozzle_target_temper": nozzle_t, "bed_temper": bed,
                 "bed_target_temper": bed_t, "chamber_temper": 28.0, "subtask_name": s.file,
                 "gcode_file": s.file, "print_error": error, "job_id": str(s.job_id) if s.job_id else "",
-                "wifi_signal": "-40dBm", "spd_lvl": 2, "print_type": "local"}
+                "wifi_signal": "-40dBm", "spd_lvl": 2, "print_type": "local", "nozzle_diameter": "0.4",
+                "vt_tray": {"id": "254", "tray_type": "PETG", "tray_color": "FF6A13FF"}}
 
     def report(self, full: bool) -> bytes:
         self.sim.tick()

@@ -23,7 +23,7 @@ import aiomqtt
 from app.core.domain.errors import DeviceError
 from app.devices.network import bambu_protocol as proto
 from app.devices.network.driver import MachineInfo, NetworkDriver
-from app.devices.network.errors import CredentialsRefused, Unreachable
+from app.devices.network.errors import BadReply, CredentialsRefused, Unreachable
 from app.devices.network.pinned_tls import CertificateChanged, ImplicitFtps, Pin
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,10 @@ class BambuDriver(NetworkDriver):
 
     def _on_message(self, message: aiomqtt.Message) -> bool:
         payload = message.payload
-        report = self.codec.update_report(payload if isinstance(payload, bytes | str) else b"")
+        try:
+            report = self.codec.update_report(payload if isinstance(payload, bytes | str) else b"")
+        except BadReply as exc:
+            raise BadReply(f"{self.where}: {exc}") from exc
         if report is not None:
             self._report(report)
             return True
@@ -139,7 +142,8 @@ class BambuDriver(NetworkDriver):
         except TimeoutError as exc:
             raise Unreachable(f"{self.where}: no answer from printer {self.serial} within "
                               f"{FIRST_REPORT_S:.0f} s; check the serial number and that LAN mode is on") from exc
-        return MachineInfo(name=self.serial, model="Bambu Lab", firmware=codec.firmware(), capabilities={})
+        return MachineInfo(name=self.serial, model="Bambu Lab", firmware=codec.firmware(),
+                           capabilities=codec.capabilities())
 
     # ------------------------------------------------------------------ commands
     async def _publish(self, payload: bytes) -> None:

@@ -134,6 +134,30 @@ class BambuCodec:
                              layer=int(layer) if layer is not None and running else None,
                              layers_total=int(total) if total else None, metrics=metrics, message=message)
 
+    def capabilities(self) -> dict[str, Any]:
+        """What the reports say about the machine: the nozzle (newer firmware reports it) and the loaded filament
+        (the AMS tray in use, else the external spool ``vt_tray``)."""
+        s = self.state
+        caps: dict[str, Any] = {}
+        nozzle = number(s.get("nozzle_diameter"))
+        if nozzle and 0.1 <= nozzle <= 2.0:
+            caps["nozzle_mm"] = nozzle
+        material = ""
+        ams = s.get("ams") if isinstance(s.get("ams"), dict) else {}
+        tray_now = str(ams.get("tray_now") or "")
+        if tray_now.isdigit() and int(tray_now) < 254:  # 254/255: the external spool / none
+            unit, slot = divmod(int(tray_now), 4)
+            units = ams.get("ams") if isinstance(ams.get("ams"), list) else []
+            if unit < len(units) and isinstance(units[unit], dict):
+                trays = units[unit].get("tray") if isinstance(units[unit].get("tray"), list) else []
+                tray = next((t for t in trays if isinstance(t, dict) and str(t.get("id")) == str(slot)), {})
+                material = str(tray.get("tray_type") or "")
+        if not material and isinstance(s.get("vt_tray"), dict):
+            material = str(s["vt_tray"].get("tray_type") or "")
+        if material:
+            caps["loaded_material"] = material.strip().lower()[:40]
+        return caps
+
     def firmware(self) -> str:
         for module in self.info.get("module") or ():
             if isinstance(module, dict) and module.get("name") == "ota":
