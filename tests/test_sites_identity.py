@@ -13,7 +13,6 @@ from cryptography import x509
 from app.core.bus import EventBus
 from app.core.sites.config import SitesConfig
 from app.core.sites.discovery import SiteDiscovery
-from app.core.sites.dp import Noiser
 from app.core.sites.errors import BadSiteId, MessageRejected, SiteError
 from app.core.sites.events import SiteFound
 from app.core.sites.identity import load_or_create_identity
@@ -77,16 +76,6 @@ def test_codec_round_trip_and_rules() -> None:
     with pytest.raises(MessageRejected) as e:
         s.accept(encode("ping", 3, {"t": 1.0}))
     assert e.value.code == "rate_limited"  # the burst of 2 is used up: a rejected message counts too
-
-
-def test_noiser_hides_counts_but_repeats_itself() -> None:
-    nz = Noiser(epsilon=0.5, seed=3)
-    values = [nz.count(f"m{i}", 10) for i in range(200)]
-    assert min(values) >= 0 and len(set(values)) > 3  # noisy
-    assert abs(sum(values) / len(values) - 10) < 1.5  # unbiased on average
-    assert nz.count("m0", 10) == values[0]  # the same truth gives the same published value
-    with pytest.raises(ValueError):
-        Noiser(epsilon=0)
 
 
 def test_config_from_the_sites_table(tmp_path) -> None:

@@ -12,6 +12,7 @@ from app.bootstrap import StoreCore, site_admin
 from app.cli.output import add_json_flag, call_site, emit, table, with_core
 from app.core.api.views import peer_dict, stamp
 from app.core.sites.admin import SiteAdmin
+from app.core.sites.config import SitesConfig
 from app.core.sites.site_id import short_id
 
 
@@ -127,12 +128,16 @@ async def _status(args: argparse.Namespace, core: StoreCore) -> int:
     outbox = await admin.outbox_counts()
     summaries = await admin.summaries()
     offloads = await admin.offloads(open_only=True)
+    spent = await admin.privacy_spent()
+    budget = SitesConfig.from_config(core.config).epsilon_per_day
     data = []
     for p in peers:
         s, at = summaries.get(p.site_id, (None, None))
         data.append(peer_dict(p) | {"queued": outbox.get(p.site_id, 0), "summary": s,
                                     "summary_at": stamp(at) if at else None,
-                                    "open_offloads": sum(1 for o in offloads if o.peer_id == p.site_id)})
+                                    "open_offloads": sum(1 for o in offloads if o.peer_id == p.site_id),
+                                    "privacy": {"epsilon_spent_today": round(spent.get(p.site_id, 0.0), 3),
+                                                "epsilon_per_day": budget}})
 
     def text(ds: list[dict]) -> str:
         if not ds:
@@ -143,8 +148,10 @@ async def _status(args: argparse.Namespace, core: StoreCore) -> int:
             machines = sum(sum(v.values()) for v in (s.get("machines") or {}).values())
             lat = f"{d['latency_ms']:.1f}" if d["latency_ms"] is not None else "-"
             rows.append([short_id(d["site_id"]), d["name"], d["state"], d["last_seen"] or "-", lat, d["queued"],
-                         d["open_offloads"], machines if s else "-", s.get("alerts", "-") if s else "-"])
-        return table(rows, ["ID", "NAME", "STATE", "LAST SEEN", "MS", "QUEUED", "OFFLOADS", "MACHINES", "ALERTS"])
+                         d["open_offloads"], machines if s else "-", s.get("alerts", "-") if s else "-",
+                         f"{d['privacy']['epsilon_spent_today']:g}/{d['privacy']['epsilon_per_day']:g}"])
+        return table(rows, ["ID", "NAME", "STATE", "LAST SEEN", "MS", "QUEUED", "OFFLOADS", "MACHINES", "ALERTS",
+                            "PRIVACY SPENT"])
 
     emit(args, data, text)
     return 0

@@ -140,7 +140,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rate_per_s": Key(NUM, 5000.0, "messages a linked site may send us per second, on average ..."),
         "burst": Key(NUM, 10000.0, "... and at once"),
         "summary_s": Key(NUM, 15.0, "how often summaries and free capacity are published"),
-        "epsilon": Key(NUM, 1.0, "differential privacy of what leaves the site (smaller: more private)"),
+        "epsilon": Key(NUM, 1.0, "differential privacy of what leaves the site: each group of published "
+                                 "numbers costs this much per privacy period (smaller: more private)"),
+        "privacy_period_s": Key(NUM, 3600.0, "a published number is drawn once per period and repeated"),
+        "epsilon_per_day": Key(NUM, 130.0, "privacy budget of each linked site per UTC day; spent: no fresh "
+                                           "numbers for that site until the next day"),
+        "location": Key(str, "", "\"lat,lon\" of the site, published with geo noise; empty: not published"),
+        "location_radius_m": Key(NUM, 2000.0, "the published location hides the true one within this radius"),
         "discovery": Key(bool, True, "find other sites on the LAN"),
         "interfaces": Key(list, [], "addresses site discovery binds; empty: all"),
         "window": Key(int, 256, "outbox messages in flight per link"),

@@ -19,6 +19,7 @@ from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
 from app.core.domain.errors import NotFoundError, ValidationError
 from app.core.sites import repo
+from app.core.sites.dp import spent_today
 from app.core.sites.errors import BadSiteId, SiteError
 from app.core.sites.identity import SiteIdentity
 from app.core.sites.repo import ALLOWED, PENDING, REVOKED, Offload, Peer
@@ -280,6 +281,10 @@ class SiteAdmin:
 
     async def summaries(self) -> dict[str, tuple[dict[str, Any], float]]:
         return await self.read(repo.summaries)
+
+    async def privacy_spent(self) -> dict[str, float]:
+        """Epsilon charged to each linked site today (UTC) for what this site published to it."""
+        return await self.read(spent_today, self._now())
 
 
 __all__ = ["SiteAdmin", "check_address", "spec_from_job", "PENDING"]

@@ -23,10 +23,27 @@ class SitesConfig:
     rate_per_s: float = 5000.0  # messages a linked site may send us, on average ...
     burst: float = 10000.0  # ... and at once
     summary_s: float = 15.0
-    epsilon: float = 1.0  # differential privacy for everything telemetry-like we publish
+    epsilon: float = 1.0  # differential privacy: what each group of published numbers costs per period
+    privacy_period_s: float = 3600.0  # a published number is drawn once per period and repeated within it
+    epsilon_per_day: float = 130.0  # budget of each linked site per UTC day (24 hourly summaries and a location)
+    location: str = ""  # "lat,lon"; published with geo noise; empty: not published
+    location_radius_m: float = 2000.0
     discovery: bool = True
     interfaces: list[str] = field(default_factory=list)
     window: int = 256  # outbox messages in flight per link
+
+    def lat_lon(self) -> tuple[float, float] | None:
+        """The configured location, or None; a bad one is a ConfigError."""
+        if not self.location.strip():
+            return None
+        try:
+            lat, lon = (float(x) for x in self.location.split(","))
+        except ValueError as exc:
+            raise ConfigError(f"[sites] location = {self.location[:40]!r} must be \"lat,lon\", "
+                              "e.g. \"52.52,13.40\"") from exc
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ConfigError("[sites] location: latitude within ±90, longitude within ±180 degrees")
+        return lat, lon
 
     @classmethod
     def from_config(cls, config: Any) -> SitesConfig:
@@ -43,6 +60,12 @@ class SitesConfig:
                 raise ConfigError(f"[sites] {k} = {v!r} is not valid") from exc
         if out.epsilon <= 0:
             raise ConfigError("[sites] epsilon must be positive (smaller is more private)")
+        if out.privacy_period_s < 1 or out.epsilon_per_day <= 0:
+            raise ConfigError("[sites] privacy_period_s must be at least 1 and epsilon_per_day positive")
+        if out.location:
+            out.lat_lon()
+        if out.location_radius_m <= 0:
+            raise ConfigError("[sites] location_radius_m must be positive")
         if not 0 <= out.port < 65536:
             raise ConfigError("[sites] port must be 0 to 65535")
         return out

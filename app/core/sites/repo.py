@@ -64,7 +64,7 @@ class OutboxItem:
     body: dict[str, Any]
 
 
-def _insert(conn: Connection, table: sa.Table) -> Any:
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which knows ``ON CONFLICT`` (SQLite and PostgreSQL spell it the same)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -76,7 +76,7 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 def _upsert(conn: Connection, table: sa.Table, row: dict[str, Any], keys: list[str],
             where: Any = None) -> bool:
     """Insert the row, or update it in place when its key exists (and ``where`` holds). True if written."""
-    ins = _insert(conn, table).values(**row)
+    ins = dialect_insert(conn, table).values(**row)
     changes = {k: ins.excluded[k] for k in row if k not in keys}
     # RETURNING, not rowcount: the PostgreSQL driver reports no row count for an INSERT ... ON CONFLICT.
     stmt = ins.on_conflict_do_update(index_elements=keys, set_=changes, where=where).returning(table.c[keys[0]])
@@ -101,6 +101,11 @@ def list_peers(conn: Connection) -> list[Peer]:
 
 def put_peer(conn: Connection, peer: Peer) -> None:
     _upsert(conn, t.site_peers, {k: getattr(peer, k) for k in Peer.__slots__}, ["site_id"])
+
+
+def lock_peer(conn: Connection, site_id: str) -> None:
+    """Hold the site's row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite writes one at a time)."""
+    conn.execute(sa.select(t.site_peers.c.site_id).where(t.site_peers.c.site_id == site_id).with_for_update())
 
 
 def update_peer(conn: Connection, site_id: str, **values: Any) -> None:
@@ -159,7 +164,7 @@ def outbox_counts(conn: Connection) -> dict[str, int]:
 def inbox_claim(conn: Connection, peer_id: str, key: str, type_: str, now: float) -> bool:
     """Mark a message key as received. True for the first claim only, whoever else claims it at the same time
     (the second waits for the first to commit, then finds the key)."""
-    ins = _insert(conn, t.site_inbox).values(peer_id=peer_id, key=key, type=type_, received_at=now)
+    ins = dialect_insert(conn, t.site_inbox).values(peer_id=peer_id, key=key, type=type_, received_at=now)
     stmt = ins.on_conflict_do_nothing(index_elements=["peer_id", "key"]).returning(t.site_inbox.c.key)
     return conn.execute(stmt).first() is not None
 

@@ -24,7 +24,7 @@ from app.core.jobs.service import JobService
 from app.core.sites import repo, tls
 from app.core.sites.admin import SiteAdmin
 from app.core.sites.config import SitesConfig
-from app.core.sites.dp import Noiser
+from app.core.sites.dp import PrivacyLedger
 from app.core.sites.errors import MessageRejected, PeerRefused
 from app.core.sites.events import SiteFound, SiteLinkChanged, SitePeerRefused
 from app.core.sites.handlers import handle
@@ -34,7 +34,7 @@ from app.core.sites.offload import OffloadEngine
 from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
 from app.core.sites.site_id import short_id
-from app.core.sites.summary import SummaryMaker, SummarySources
+from app.core.sites.summary import Location, SummaryMaker, SummarySources
 from app.core.sites.views import SiteView, site_views
 from app.core.store.db import Store
 
@@ -52,8 +52,11 @@ class SitesService:
         self.config = config or SitesConfig()
         self.admin = SiteAdmin(store, clock, identity, on_change=self._changed)
         self.engine = OffloadEngine(store, bus, clock, jobs)
-        self.summaries = SummaryMaker(store, clock, sources or SummarySources(nodes), Noiser(self.config.epsilon,
-                                                                                                 noise_seed))
+        ledger = PrivacyLedger(self.config.epsilon, self.config.privacy_period_s, self.config.epsilon_per_day,
+                               noise_seed)
+        where = self.config.lat_lon()
+        self.summaries = SummaryMaker(store, clock, sources or SummarySources(nodes), ledger,
+                                      Location(*where, self.config.location_radius_m) if where else None)
         self.port: int = self.config.port
         self._peers: dict[str, Peer] = {}
         self._links: dict[str, Link] = {}
@@ -350,7 +353,7 @@ class SitesService:
             await self._persist_health(link)
 
     async def send_summary(self, link: Link) -> None:
-        await link.send("summary", await self.summaries.make())
+        await link.send("summary", await self.summaries.make(link.peer_id))
 
     # ------------------------------------------------------------ jobs that change here
     async def _on_state_changed(self, event: StateChanged) -> None:

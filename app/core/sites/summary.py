@@ -1,5 +1,6 @@
 """What a site tells its linked sites about itself: machines by process and state, free capacity windows,
-energy state, open alerts, jobs by state. Every number passes through the privacy step before it leaves.
+energy state, open alerts, jobs by state, and (when configured) roughly where it is. Every number passes through
+the privacy ledger (``dp``) before it leaves: drawn once per period, charged to each linked site's daily budget.
 
 The scheduler and the energy manager plug in through small callables (``SummarySources``); without them the
 summary says what the fleet and the store know.
@@ -9,23 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.core.clock import Clock
 from app.core.domain.entities import Node
-from app.core.sites.dp import Noiser
+from app.core.sites import repo
+from app.core.sites.dp import Group, PrivacyLedger
 from app.core.store import schema as t
 from app.core.store.db import Store
 
-# A free-capacity window: {"process": "fdm", "start": epoch_s, "end": epoch_s, "machines": n}
+# A free-capacity window: {"process": "fdm", "start": epoch_s or ISO text, "end": ..., "machines": n}
 Window = dict[str, Any]
 # Energy state: {"solar_w": float, "battery_pct": float, "price_per_kwh": float}; None when unknown.
 Energy = dict[str, Any] | None
 HORIZON = timedelta(hours=24)
 ENERGY_SENSITIVITY = {"solar_w": 100.0, "battery_pct": 2.0, "grid_w": 100.0}
+# One machine (or job) moving from one state to another changes two counts by one each.
+STATE_SENSITIVITY = 2.0
 
 
 @dataclass(slots=True)
@@ -36,36 +40,80 @@ class SummarySources:
     alerts: Callable[[], Awaitable[int]] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Location:
+    """The site's true place and how far off the published one may be (``[sites] location``)."""
+
+    lat: float
+    lon: float
+    radius_m: float
+
+
 class SummaryMaker:
-    def __init__(self, store: Store, clock: Clock, sources: SummarySources, noiser: Noiser) -> None:
+    def __init__(self, store: Store, clock: Clock, sources: SummarySources, ledger: PrivacyLedger,
+                 location: Location | None = None) -> None:
         self.store = store
         self.clock = clock
         self.sources = sources
-        self.noiser = noiser
+        self.ledger = ledger
+        self.location = location
 
-    async def make(self) -> dict[str, Any]:
+    async def make(self, peer_id: str) -> dict[str, Any]:
+        """The summary ``peer_id`` may see now (its own budget decides what is fresh)."""
         nodes = self.sources.nodes()
-        machines: dict[str, dict[str, int]] = {}
+        machines: dict[str, int] = {}
         for n in nodes:
-            by_state = machines.setdefault(n.capabilities.process.value, {})
-            by_state[n.state.value] = by_state.get(n.state.value, 0) + 1
-        capacity = self.sources.capacity() if self.sources.capacity else self._capacity_now(nodes)
+            k = f"{n.capabilities.process.value}.{n.state.value}"
+            machines[k] = machines.get(k, 0) + 1
+        windows = {w["process"]: w for w in
+                   (self.sources.capacity() if self.sources.capacity else self._capacity_now(nodes))}
         energy = self.sources.energy() if self.sources.energy else None
         alerts = await (self.sources.alerts() if self.sources.alerts else self._open_alerts())
         jobs = await self.store.run(self._jobs_by_state)
-        nz = self.noiser
-        return {
-            "at": self.clock.now().timestamp(),
-            "machines": {p: {s: nz.count(f"m:{p}:{s}", c) for s, c in st.items()} for p, st in machines.items()},
-            "capacity": [{**w, "machines": nz.count(f"c:{w['process']}:{w['start']}", int(w["machines"]))}
-                         for w in capacity][:500],
+        groups = [Group("machines", {k: (c, STATE_SENSITIVITY) for k, c in machines.items()}),
+                  Group("capacity", {p: (int(w["machines"]), 1.0) for p, w in windows.items()}),
+                  Group("jobs", {s: (c, STATE_SENSITIVITY) for s, c in jobs.items()}),
+                  Group("alerts", {"open": (alerts, 1.0)})]
+        numeric = {k: v for k, v in (energy or {}).items() if k in ENERGY_SENSITIVITY and isinstance(v, int | float)}
+        if numeric:
+            groups.append(Group("energy", {k: (float(v), ENERGY_SENSITIVITY[k]) for k, v in numeric.items()},
+                                count=False))
+        now = self.clock.now().timestamp()
+
+        def publish() -> tuple[dict[str, dict[str, Any]], list[str], dict[str, float] | None, float]:
+            with self.store.begin() as conn:
+                repo.lock_peer(conn, peer_id)  # one publisher at a time per site: its budget cannot be overspent
+                out, stale = {}, []
+                for g in groups:
+                    out[g.name], fresh = self.ledger.publish(conn, peer_id, g, now)
+                    if not fresh:
+                        stale.append(g.name)
+                loc = self.location
+                where = None if loc is None else self.ledger.location(conn, peer_id, loc.lat, loc.lon,
+                                                                       loc.radius_m, now)
+                return out, stale, where, self.ledger.budget(conn, peer_id, now).spent
+
+        noisy, stale, where, spent = await self.store.run(publish)
+        by_process: dict[str, dict[str, int]] = {}
+        for k, c in noisy["machines"].items():
+            process, _, state = k.partition(".")
+            by_process.setdefault(process, {})[state] = c
+        body: dict[str, Any] = {
+            "at": now,
+            "machines": by_process,
+            "capacity": [{"process": p, "start": _hour(w["start"]), "end": _hour(w["end"]), "machines": c}
+                         for p, c in sorted(noisy["capacity"].items()) if (w := windows.get(p))][:500],
             "energy": None if energy is None else {
-                k: (round(nz.value(f"e:{k}", float(v), ENERGY_SENSITIVITY[k]), 1)
-                    if k in ENERGY_SENSITIVITY and isinstance(v, int | float) else v)
-                for k, v in energy.items()},
-            "alerts": nz.count("alerts", alerts),
-            "jobs": {s: nz.count(f"j:{s}", c) for s, c in jobs.items()},
+                **{k: v for k, v in energy.items() if k not in ENERGY_SENSITIVITY},
+                **noisy.get("energy", {})},
+            "alerts": noisy["alerts"].get("open"),
+            "jobs": noisy["jobs"],
+            "privacy": {"epsilon_spent_today": round(spent, 3), "epsilon_per_day": self.ledger.budget_per_day,
+                        "period_s": self.ledger.period_s, "exhausted": stale},
         }
+        if where is not None:
+            body["location"] = where
+        return body
 
     def _capacity_now(self, nodes: list[Node]) -> list[Window]:
         """Without a plan: machines free now, for the next day."""
@@ -74,8 +122,7 @@ class SummaryMaker:
         for n in nodes:
             if n.state.available:
                 free[n.capabilities.process.value] = free.get(n.capabilities.process.value, 0) + 1
-        # Whole hours: the window (and so its noised value) stays the same between publications.
-        start = int(now.timestamp()) // 3600 * 3600
+        start = int(now.timestamp())
         end = start + int(HORIZON.total_seconds())
         return [{"process": p, "start": start, "end": end, "machines": c} for p, c in sorted(free.items())]
 
@@ -91,3 +138,9 @@ class SummaryMaker:
         with self.store.connect() as conn:
             q = sa.select(t.jobs.c.state, sa.func.count()).group_by(t.jobs.c.state)
             return {s: int(n) for s, n in conn.execute(q)}
+
+
+def _hour(v: Any) -> int:
+    """A window edge as epoch seconds on the whole hour: finer times would tell the plan minute by minute."""
+    ts = datetime.fromisoformat(v).timestamp() if isinstance(v, str) else float(v)
+    return int(ts) // 3600 * 3600
