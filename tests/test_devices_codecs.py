@@ -347,3 +347,20 @@ def test_autoreported_temperatures_do_not_hide_a_lost_ok_but_count_while_heating
         c.receive_data(b"T:210.4 E:0 W:?\n")
         events += c.tick(float(t))
     assert not any(isinstance(e, mc.Stalled) for e in events) and c.timeouts == 1
+
+
+def test_a_resend_request_damaged_on_the_wire_is_still_a_transmission_error() -> None:
+    c = streaming_marlin()  # N4 G1 X2 in flight
+    ev = c.receive_data(b"Error:checksum mismatch, Last Line: 3\nResemd: 4\nok\n")
+    assert any(isinstance(e, mc.ResendRequested) and e.line_no == 4 for e in ev)
+    assert not any(isinstance(e, (mc.FirmwareError, mc.LineAcked)) for e in ev)
+    assert c.data_to_send() == numbered(4, "G1 X2")
+
+
+def test_a_resend_of_a_line_never_sent_is_taken_as_noise_once_then_as_a_lost_count() -> None:
+    c = streaming_marlin()  # N4 G1 X2 in flight
+    c.receive_data(b"Error:checksum mismatch, Last Line: 3\nResend: 9\nok\n")  # the 4 was damaged into a 9
+    assert c.data_to_send() == numbered(4, "G1 X2")  # the same line, same number
+    c.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 8\nResend: 9\nok\n")
+    assert c.data_to_send() == numbered(9, "G1 X2")  # asked again: the printer really expects 9 now
+    assert mc.LineAcked(1, 9) in c.receive_data(b"ok\n")

@@ -567,3 +567,33 @@ def test_a_stall_under_the_fleet_puts_the_node_in_error_with_an_alert(tmp_path: 
     state, alerts = run(go())
     assert state is NodeState.ERROR
     assert any("no answer from the machine" in a.alert.message for a in alerts)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_noise_on_the_replies_never_skips_or_doubles_a_line(seed: int) -> None:
+    """Damaged replies (a lost ok, a garbled resend request) may stop a job, never skip or repeat a line."""
+    commands = [f"G1 X{i} Y{i % 7}" for i in range(300)]
+
+    async def go():
+        emu = MarlinEmulator(MarlinFaults(corrupt_rate=0.03, reply_corrupt_rate=0.03, seed=seed, autoreport=False))
+        emu.start()
+        d = MarlinDriver("m1", emu.path, connect_timeout_s=5, poll_interval_s=100, stall_timeout_s=5)
+        d.codec.comm_timeout_s = 0.2  # a lost ok is asked for quickly
+        try:
+            await d.connect()
+            await d.execute(JobRequest(gcode_lines=commands))
+            fin = await d.wait_job()
+            return fin, emu
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    fin, emu = run(go())
+    assert emu.replies_corrupted > 0
+    done = job_lines(emu.accepted)
+    assert done == commands[:len(done)]  # in order, none skipped, none twice
+    if fin.outcome is JobOutcome.COMPLETED:
+        assert done == commands
+    else:  # a failure stops safely and says where
+        assert fin.outcome is JobOutcome.FAILED and fin.checkpoint is not None
+        assert fin.checkpoint.lines_acked <= len(done)

@@ -9,7 +9,11 @@ Errors are told apart by what follows them, never by their wording (firmwares wo
 line followed by a resend request is a transmission error (the line is sent again and the job goes on; the count
 is a link-quality figure); an error that no resend follows (the next ``ok`` comes, or ``error_grace_s`` passes)
 is a machine fault. Marlin and Prusa answer a damaged line ``Error:...`` / ``Resend: N`` / ``ok``; Smoothieware
-says only ``rs N`` with no ``ok``: whether an ``ok`` follows a resend request is learnt from the first one.
+says only ``rs N`` with no ``ok``: whether an ``ok`` follows a resend request is learnt from the first one. Noise
+can hit the printer's replies too; every doubt is settled by sending the line in flight again under its own number,
+which is always safe (a firmware that has the line already refuses the duplicate and asks for the next one): a
+line that is a resend request but for a damaged character or two, or one request for a line never sent. A lost
+``ok`` is recovered after ``comm_timeout_s`` with an unnumbered ``M105``.
 
 Handshake: ``M110 N0`` (reset line numbers) → ``M115`` (firmware and ``Cap:`` report) → ``M155 S<n>`` when the
 firmware auto-reports temperatures, else ``M105`` is polled from ``tick``. A ``start`` line (the board reset)
@@ -19,6 +23,7 @@ answered, so "done" means the printer stopped moving.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -111,6 +116,8 @@ class MarlinCodec(LineStream):
     _last_poll: float = float("-inf")
     _handshake_seen_at: float | None = None
     _nudged_at: float = float("-inf")  # when the last lost-ok M105 went out
+    _inflight_no: int | None = None  # the line a resend request answered
+    _unknown_resends: int = 0  # resend requests in a row for lines never sent
     timeouts: int = 0
     resends: int = 0
     lines_sent: int = 0
@@ -263,6 +270,12 @@ class MarlinCodec(LineStream):
             _, name, val = (line.split(":", 2) + ["", ""])[:3]
             self._caps[name.strip()] = val.strip() == "1"
             return
+        if self._errors and self._inflight is not None and _near_resend(line, self._inflight):
+            # An error, then a line that is a resend request for the line in flight but for a damaged character
+            # or two: a transmission error whose request was hit by noise too. Sending the line again under its
+            # own number is safe either way (a firmware that has it already refuses it and asks for the next).
+            self._on_resend(self._inflight, events)
+            return
         if _TEMP.search(line) and ("T:" in line or "B:" in line):
             if self._waiting_on_heat():
                 self._alive()  # firmwares without the busy protocol report temperatures while they heat
@@ -289,11 +302,14 @@ class MarlinCodec(LineStream):
             self._ok_follows_resend = True
             self._alive()
             return
+        refused = bool(self._errors)
         self._commit_errors(events)
         line_no = self._inflight
         self._inflight = None
-        if line_no is None:
-            return  # an unsolicited ok (after a reset, or a keep-alive): nothing to acknowledge
+        if line_no is None or refused:
+            # An unsolicited ok (after a reset, or a keep-alive), or the ok closing an error no resend request
+            # followed: it answers a line the firmware did not carry out, so nothing is acknowledged.
+            return
         self._alive()
         sent = self._history.get(line_no)
         if self._phase == "m110" and line_no == 0:
@@ -322,17 +338,25 @@ class MarlinCodec(LineStream):
         self.resends += 1
         events.append(ResendRequested(line_no, "; ".join(self._errors)))
         self._errors.clear()  # they were about the damaged line: link noise, not a fault
+        self._inflight_no = self._inflight
         rejected = self._history.get(self._inflight) if self._inflight is not None else None
         self._inflight = None  # the request answers the line in flight
         if self._ok_follows_resend is not False:
             self._resend_ok_wait = True
             self._resend_ok_since = self._now
         if line_no > self._line_no:
-            # The firmware asks for a line we never sent: it lost count (e.g. after a reset). Renumber from there.
+            # A line we never sent. Once, it is most likely the request's own number damaged on the wire: send the
+            # rejected line again under its number (a firmware that really expects another one says so again).
+            # Asked twice in a row, the firmware lost count (e.g. after a reset): renumber from there.
+            self._unknown_resends += 1
+            if self._unknown_resends == 1 and self._inflight_no is not None \
+                    and self._request_resend(self._inflight_no):
+                return
             self._line_no = line_no - 1
             self._resend_next = None
             self._requeue = rejected
             return
+        self._unknown_resends = 0
         if not self._request_resend(line_no):
             events.append(ProtocolError(f"printer asked to resend line {line_no}, which is no longer held"))
 
@@ -374,6 +398,13 @@ class MarlinCodec(LineStream):
         self._inflight = line_no
         self.lines_sent += 1
         self._out += numbered(line_no, cmd)
+
+
+def _near_resend(line: str, line_no: int) -> bool:
+    """``line`` reads as a request to resend ``line_no`` with a character or two damaged."""
+    low = line.lower()
+    forms = (f"resend: {line_no}", f"resend:{line_no}", f"rs n{line_no}", f"rs {line_no}")
+    return any(difflib.SequenceMatcher(None, low, form).ratio() >= 0.75 for form in forms)
 
 
 def parse_temperatures(line: str) -> dict[str, float]:

@@ -24,6 +24,7 @@ _WORD = re.compile(r"([A-Z])(-?\d+(?:\.\d+)?)")
 @dataclass(slots=True)
 class MarlinFaults:
     corrupt_rate: float = 0.0  # share of received lines damaged "on the wire"
+    reply_corrupt_rate: float = 0.0  # share of the firmware's own lines damaged on their way to the host
     spurious_resend_rate: float = 0.0  # share of good lines the firmware asks for again anyway
     busy_commands: tuple[str, ...] = ("G28", "G29", "M109", "M190")  # answered with busy: keep-alives first
     busy_s: float = 0.0
@@ -46,6 +47,7 @@ class MarlinEmulator(PtyEmulator):
         self.last_n = 0
         self.accepted: list[str] = []  # every accepted command, in order (what the machine executed)
         self.corrupted = 0
+        self.replies_corrupted = 0
         self.heard: list[str] = []  # every line that reached the board, even one it ignored
         self.resends_requested = 0
         self.estop_at: float | None = None
@@ -116,6 +118,17 @@ class MarlinEmulator(PtyEmulator):
         else:
             cmd = line
         self._execute(cmd)
+
+    def write(self, data: bytes) -> None:
+        rate = self.faults.reply_corrupt_rate
+        if rate > 0:
+            lines = data.split(b"\n")
+            for i, line in enumerate(lines):
+                if line and self._rng.random() < rate:
+                    lines[i] = self._corrupt(line.decode("ascii", errors="replace")).encode("ascii", "replace")
+                    self.replies_corrupted += 1
+            data = b"\n".join(lines)
+        super().write(data)
 
     def _gone(self) -> bool:
         f = self.faults
