@@ -14,7 +14,6 @@ from __future__ import annotations
 import posixpath
 import zipfile
 import zlib
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,10 @@ MAX_INFLATED_BYTES = 256 * 1024 * 1024  # all model XML read from one archive (a
 MAX_MEMBERS = 10_000
 MAX_MODEL_FILES = 256
 MAX_DEPTH = 32  # components inside components: deeper is a loop or a hostile file
-_CLEAR_EVERY = 2048
-_TAGS = ("{*}vertex", "{*}triangle", "{*}component", "{*}object", "{*}item", "{*}model")
+# XPath runs in C: one call per attribute reads a whole chunk of vertices or triangles.
+_VERTEX_XYZ = [etree.XPath(f"*/@{a}", smart_strings=False) for a in ("x", "y", "z")]
+_TRIANGLE_V = [etree.XPath(f"*/@{a}", smart_strings=False) for a in ("v1", "v2", "v3")]
+_TAGS = ("{*}vertices", "{*}triangles", "{*}component", "{*}object", "{*}item", "{*}model")
 _ROOT_REL = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 
 
@@ -174,51 +175,95 @@ def _path_attr(el: etree._Element, current: str) -> str:
     return current
 
 
+class _Mesh:
+    """The vertices and triangles of the object being read, taken from their containers a chunk at a time."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.xyz: list[np.ndarray] = []
+        self.tri: list[np.ndarray] = []
+
+    def take(self, container: etree._Element, keep_last: bool) -> None:
+        """Read the container's children so far (all but the last, which may still be arriving) and drop them:
+        memory holds numbers, never more than one chunk of parsed elements."""
+        n = len(container) - (1 if keep_last else 0)
+        if n <= 0:
+            return
+        if n < len(container):  # the last child stays: a copy of the others is read, then they are dropped
+            part = etree.Element("c")
+            part.extend(container[:n])
+        else:
+            part = container
+        if container.tag.endswith("}vertices"):
+            paths, into, kind = _VERTEX_XYZ, self.xyz, "a vertex that is not three numbers"
+            dtype: type = np.float64
+        else:
+            paths, into, kind = _TRIANGLE_V, self.tri, "a triangle that is not three vertex numbers"
+            dtype = np.int64
+        try:
+            cols = [np.array(xp(part), dtype=dtype) for xp in paths]
+            if not len(cols[0]) == len(cols[1]) == len(cols[2]) == len(part):
+                raise ValueError("an attribute is missing")
+            into.append(np.stack(cols, axis=1).ravel())
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise PartFileError(f"{self.where}: {kind}") from exc
+        finally:
+            del part[:]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.tri:
+            return None
+        xyz = np.concatenate(self.xyz) if self.xyz else np.zeros(0)
+        tri = np.concatenate(self.tri)
+        return xyz.reshape(-1, 3), tri.reshape(-1, 3)
+
+
 def _parse_model(stream: _Counted, member: str, name: str) -> Model3mf:
     where = f"{name} ({member})"
     out = Model3mf()
-    xyz, tri = array("d"), array("q")
+    mesh = _Mesh(where)
     components: list[tuple[str, str, np.ndarray]] = []
-    count = 0
-    try:
-        for _event, el in etree.iterparse(stream, events=("end",), tag=_TAGS, resolve_entities=False,
-                                          no_network=True, huge_tree=False, remove_comments=True):
+    container: etree._Element | None = None
+    parser = etree.XMLPullParser(events=("start", "end"), tag=_TAGS, resolve_entities=False, no_network=True,
+                                 huge_tree=False, remove_comments=True, remove_pis=True)
+
+    def handle(events) -> None:  # type: ignore[no-untyped-def]
+        nonlocal container, mesh, components
+        for event, el in events:
             tag = el.tag
-            if tag.endswith("}vertex"):
-                get = el.get
-                try:
-                    xyz.extend((float(get("x")), float(get("y")), float(get("z"))))
-                except (TypeError, ValueError) as exc:
-                    raise PartFileError(f"{where}: a vertex that is not three numbers") from exc
-            elif tag.endswith("}triangle"):
-                get = el.get
-                try:
-                    tri.extend((int(get("v1")), int(get("v2")), int(get("v3"))))
-                except (TypeError, ValueError) as exc:
-                    raise PartFileError(f"{where}: a triangle that is not three vertex numbers") from exc
+            if event == "start":
+                if tag.endswith(("}vertices", "}triangles")):
+                    container = el
+                elif tag.endswith("}model"):
+                    out.unit = el.get("unit", "millimeter")
+                continue
+            if tag.endswith(("}vertices", "}triangles")):
+                mesh.take(el, keep_last=False)
+                container = None
             elif tag.endswith("}component"):
                 components.append((_path_attr(el, member), el.get("objectid", ""),
                                    _transform(el.get("transform"), where)))
             elif tag.endswith("}object"):
                 obj_id = el.get("id", "")
                 obj = Object3mf(el.get("name") or obj_id, components=components)
-                if tri:
-                    obj.vertices = np.frombuffer(xyz, dtype=np.float64).reshape(-1, 3)
-                    obj.faces = np.frombuffer(tri, dtype=np.int64).reshape(-1, 3)
+                got = mesh.arrays()
+                if got is not None:
+                    obj.vertices, obj.faces = got
                 out.objects[obj_id] = obj
-                xyz, tri, components = array("d"), array("q"), []
+                mesh, components = _Mesh(where), []
+                el.clear()
             elif tag.endswith("}item"):
                 out.build.append((_path_attr(el, member), el.get("objectid", ""),
                                   _transform(el.get("transform"), where), el.get("partnumber")))
-            elif tag.endswith("}model"):
-                out.unit = el.get("unit", "millimeter")
-            # Parsed elements are dropped as we go: memory holds the numbers, not the document.
-            el.clear()
-            count += 1
-            if count % _CLEAR_EVERY == 0:
-                parent = el.getparent()
-                if parent is not None:
-                    del parent[: parent.index(el)]
+
+    try:
+        while chunk := stream.read(1 << 16):
+            parser.feed(chunk)
+            handle(parser.read_events())
+            if container is not None:
+                mesh.take(container, keep_last=True)
+        parser.close()
+        handle(parser.read_events())
     except etree.XMLSyntaxError as exc:
         raise PartFileError(f"{where}: not valid XML ({_first_line(exc)})") from exc
     return out
