@@ -344,7 +344,7 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
         core.production.exclude_jobs(link.admin.offloaded_job_ids)
     use_discovery = core.config.discovery if discovery is None else discovery
     if use_discovery:
-        from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+        from app.core.discovery.zeroconf_discovery import Advert, ZeroconfDiscovery
         from app.devices.factory import agent_driver_factory
 
         links = agent_link_settings(core.config.section("agents"))
@@ -359,9 +359,14 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
         from app.devices.network.bambu_ssdp import BambuSsdpListener
 
         bus = core.bus  # Bambu printers announce themselves by SSDP broadcasts, not zeroconf
-        core.kernel.add(BambuSsdpListener(on_found=lambda a: bus.publish(NodeDiscovered(
-            "bambu", a.name or a.serial, a.address, {"serial": a.serial, "model": a.model, "firmware": a.firmware,
-                                                       "lan_mode": "yes" if a.lan_mode else "no"}))))
+
+        def bambu_found(a: Any) -> None:
+            props = {"serial": a.serial, "model": a.model, "firmware": a.firmware,
+                     "lan_mode": "yes" if a.lan_mode else "no"}
+            disc.found[f"{a.serial}._bambu-ssdp"] = Advert("bambu", a.name or a.serial, a.host, 8883, props)
+            bus.publish(NodeDiscovered("bambu", a.name or a.serial, a.address, props))
+
+        core.kernel.add(BambuSsdpListener(on_found=bambu_found))
 
 
 def wire_optional_services(core: Core, command: str = "serve") -> None:

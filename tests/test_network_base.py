@@ -141,3 +141,22 @@ def test_secrets_are_owner_only_and_survive_an_update(tmp_path):
 def test_network_driver_kinds_say_what_is_missing():
     with pytest.raises(ValidationError, match="unknown network driver"):
         network_driver("teleporter", address="http://x", secrets={})
+
+
+def test_found_machines_from_zeroconf_and_ssdp_say_what_to_ask():
+    from app.core.discovery.zeroconf_discovery import Advert
+    from app.devices.network.adding import capabilities_for, check_secrets, from_advert
+    from app.devices.network.driver import MachineInfo
+
+    octo = from_advert(Advert("octoprint", "Ender", "10.0.0.4", 80, {"version": "1.11.8", "model": "Ender-3"}))
+    assert (octo.address, octo.model, octo.version, octo.asks_for) == ("http://10.0.0.4:80", "Ender-3", "1.11.8",
+                                                                       ("api_key",))
+    bambu = from_advert(Advert("bambu", "X1C", "10.0.0.5", 8883, {"serial": "01S0", "firmware": "01.08"}))
+    assert bambu.address == "mqtts://10.0.0.5:8883" and bambu.serial == "01S0" and bambu.asks_for == ("access_code",)
+    assert from_advert(Advert("imewe-node", "agent", "10.0.0.6", 7000, {})) is None
+    with pytest.raises(ValidationError, match="give --access-code"):
+        check_secrets("bambu", {"serial": "01S0", "access_code": "  "})
+    caps = capabilities_for("octoprint", MachineInfo(capabilities={"build_volume_mm": [250, 210, 220]}),
+                            {"build_volume_mm": [0, 0, 0], "loaded_material": "petg", "process": ""})
+    assert caps["build_volume_mm"] == [250, 210, 220] and caps["loaded_material"] == "petg"
+    assert caps["process"] == "fdm" and "file:.bgcode" in caps["features"]

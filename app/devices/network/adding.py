@@ -84,8 +84,11 @@ def from_advert(advert: Any) -> FoundMachine | None:
         return None
     p = dict(advert.properties or {})
     model = p.get("model") or p.get("printer_type") or p.get("printer") or p.get("vendor") or ""
-    version = p.get("version") or p.get("ver") or p.get("api_version") or p.get("api") or ""
-    return FoundMachine(advert.kind, advert.name, advert.address, str(model), str(version))
+    version = p.get("version") or p.get("ver") or p.get("firmware") or p.get("api_version") or p.get("api") or ""
+    address = advert.address
+    if advert.kind == "bambu":  # heard by SSDP: MQTT over TLS, and the serial comes with it
+        address = f"mqtts://{advert.host}:{advert.port}"
+    return FoundMachine(advert.kind, advert.name, address, str(model), str(version), str(p.get("serial") or ""))
 
 
 def from_bambu(found: Any) -> FoundMachine:
