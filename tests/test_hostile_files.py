@@ -320,3 +320,20 @@ def test_rotated_logs_stay_private(tmp_path: Path) -> None:
         h.close()
     logs = sorted(tmp_path.glob("x.log*"))
     assert len(logs) == 3 and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in logs)
+
+
+def test_an_internal_failure_is_one_line_and_the_traceback_goes_to_the_log(tmp_path: Path) -> None:
+    """A bug in a command that never opened the log: stderr gets one line, the log file the traceback."""
+    gcode = tmp_path / "ok.gcode"
+    gcode.write_text(GOOD_HEAD + "G1 X1 Y1 E9\n")
+    code = ("import sys\nimport app.cli.cmd_gcode as g\n"
+            "def broken(*a, **k):\n    raise RuntimeError('a bug')\n"
+            "g.analyze_gcode = broken\nfrom app.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+    home = tmp_path / "home"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), IMEWE_HOME=str(home))
+    r = subprocess.run([sys.executable, "-c", code, "gcode", "info", str(gcode)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 70
+    assert r.stderr.strip().splitlines() == [
+        f"imewe: internal error: RuntimeError: a bug (details in {home / 'logs' / 'imewe.log'})"]
+    assert "Traceback" in (home / "logs" / "imewe.log").read_text()

@@ -81,10 +81,26 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the last boundary: keep tracebacks out of the operator's face
+        _log_to_file(args)
         log.exception("unexpected failure")
         where = _log_hint()
         print(f"imewe: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _log_to_file(args: argparse.Namespace) -> None:
+    """Commands that never opened the log (part info, schedule...) open it now, so the traceback goes to the file;
+    without any handler, logging would print it on stderr."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    try:
+        from app.bootstrap import setup_logging
+        from app.core.config import load_config
+
+        setup_logging(load_config(getattr(args, "home", None), getattr(args, "db", None)))
+    except Exception:  # noqa: BLE001 - a home we cannot write to: keep the traceback out of sight all the same
+        root.addHandler(logging.NullHandler())
 
 
 def _commands(parser: argparse.ArgumentParser) -> set[str]:
