@@ -226,6 +226,17 @@ async def killed_and_restarted(driver: NetworkDriver, peer: Peer, tmp: Path) -> 
         await driver.disconnect()
 
 
+def against_garbage(peer: Peer, make_driver: Callable[[Any], NetworkDriver], words: str) -> Recorder:
+    """Start a peer that answers with garbage, run ``garbage_replies`` on a driver for it, check the alert's words."""
+    peer.start()
+    try:
+        rec = asyncio.run(garbage_replies(make_driver(peer)))
+        assert words in rec.faults("bad_reply")[0].message
+        return rec
+    finally:
+        peer.kill()
+
+
 async def garbage_replies(driver: NetworkDriver) -> Recorder:
     rec = Recorder()
     driver.add_listener(rec)

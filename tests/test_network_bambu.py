@@ -242,10 +242,4 @@ def test_changed_certificate_is_refused_with_one_alert(peer: BambuPeer, tmp_path
 
 @needs_mosquitto
 def test_garbage_reports_are_a_clear_error_and_do_not_block(tmp_path: Path):
-    p = BambuPeer(tmp_path, garbage=True)
-    p.start()
-    try:
-        rec = asyncio.run(sc.garbage_replies(driver_for(p)))
-        assert "not JSON" in rec.faults("bad_reply")[0].message
-    finally:
-        p.kill()
+    sc.against_garbage(BambuPeer(tmp_path, garbage=True), driver_for, "not JSON")

@@ -118,10 +118,4 @@ def test_printer_service_killed_mid_job_then_back_picks_the_job_up(peer: sc.Emul
 
 
 def test_garbage_replies_are_a_clear_error_and_do_not_block(tmp_path: Path):
-    p = prusa_peer(tmp_path, garbage=True)
-    p.start()
-    try:
-        rec = asyncio.run(sc.garbage_replies(driver_for(p)))
-        assert "not JSON" in rec.faults("bad_reply")[0].message
-    finally:
-        p.kill()
+    sc.against_garbage(prusa_peer(tmp_path, garbage=True), driver_for, "not JSON")
