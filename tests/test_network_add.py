@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from app.cli.main import main
-from app.devices.emulators.mosquitto_broker import mosquitto_available
 from tests import test_network_bambu as bambu
+from tests.test_network_bambu import mosquitto_required  # noqa: F401 - the fixture bambu.needs_mosquitto uses
 from tests.test_network_duet import PASSWORD as DUET_PW
 from tests.test_network_duet import duet_peer
 from tests.test_network_prusalink import PASSWORD as PRUSA_PW
@@ -66,7 +64,7 @@ def test_add_a_duet_board(tmp_path: Path, capsys):
     assert wrong == 2 and "machine password was refused" in err
 
 
-@pytest.mark.skipif(mosquitto_available() is None, reason="mosquitto is not installed (./dev test installs it)")
+@bambu.needs_mosquitto
 def test_add_a_bambu_printer_pins_its_certificate_and_repin_forgets_it(tmp_path: Path, capsys):
     peer = bambu.BambuPeer(tmp_path)
     peer.start()
