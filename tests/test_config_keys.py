@@ -133,3 +133,15 @@ def test_config_keys_lists_every_key(tmp_path: Path) -> None:
         for k, spec in keys.items():
             if spec.types is not dict and k != "*":
                 assert re.search(rf"{re.escape(k)}\s", r.stdout), (table, k)
+
+
+def test_an_unknown_key_warns_and_the_site_still_starts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[sites]\nport = 0\nheartbeat = 2\n[telemetry]\nraw_keep_hours = 1\n")
+    config = load_config(str(home))
+    assert config.problems == ["[sites] heartbeat is not a known key; did you mean heartbeat_s?",
+                               "[telemetry] raw_keep_hours is not a known key; did you mean raw_hours?"]
+    sites = SitesConfig.from_config(config)
+    assert sites.port == 0 and sites.heartbeat_s == SCHEMA["sites"]["heartbeat_s"].default
+    assert TelemetrySettings.from_config(config.section("telemetry")).raw_keep_s == 24 * 3600

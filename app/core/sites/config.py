@@ -52,7 +52,7 @@ class SitesConfig:
         known = {f.name: f for f in fields(cls)}
         for k, v in raw.items():
             if k not in known:
-                raise ConfigError(f"[sites] {k} is not a setting; known: {', '.join(sorted(known))}")
+                continue  # an unknown key is a warning with the nearest known one (app.core.config.check_config)
             try:
                 cur = getattr(out, k)
                 setattr(out, k, type(cur)(v) if not isinstance(cur, list) else list(v))
