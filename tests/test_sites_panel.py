@@ -39,6 +39,9 @@ def test_sites_panel_shows_health_and_summary(qtbot, tmp_path) -> None:
     pending = [t.item(1, c).text() for c in range(t.columnCount())]
     assert pending[2] == "pending" and pending[3] == "pending" and pending[5] == "never" and pending[6] == "-"
     assert t.item(1, 3).toolTip() == "not accepted yet"
+    # The name a pending site claims is marked as nobody's word but its own.
+    assert pending[0] == "Kano (unverified)" and t.item(1, 0).font().italic() and "ID" in t.item(1, 0).toolTip()
+    assert not t.item(0, 0).font().italic()
     assert "1 of 1 linked, 1 asking to pair" == panel.status.text()
     t.selectRow(1)
     assert panel.selected_site() == b

@@ -202,7 +202,9 @@ class SitesPanel(QWidget):
         for r, v in enumerate(views):
             link = "up" if v.connected else ("down" if v.state == "allowed" else v.state)
             lat = f"{v.latency_ms:.1f} ms" if v.latency_ms is not None and v.connected else "-"
-            cells = [v.name, short_id(v.site_id), v.state, link, lat, _ago(v.last_seen, now),
+            # A pending site's name is whatever it claimed when it knocked: nobody has checked it yet.
+            name = f"{v.name} (unverified)" if v.state == "pending" else v.name
+            cells = [name, short_id(v.site_id), v.state, link, lat, _ago(v.last_seen, now),
                      *summary_cells(v.summary), str(v.outbox)]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -212,6 +214,11 @@ class SitesPanel(QWidget):
                     item.setForeground(QBrush(QColor(colour)))
                 if v.last_error and c == 3:
                     item.setToolTip(v.last_error)
+                if c == 0 and v.state == "pending":
+                    item.setToolTip("the name this site gave itself; compare its ID with its admin before accepting")
+                    font = item.font()
+                    font.setItalic(True)
+                    item.setFont(font)
                 self.table.setItem(r, c, item)
         up = sum(1 for v in views if v.connected)
         pending = sum(1 for v in views if v.state == "pending")

@@ -111,7 +111,8 @@ class SiteAdmin:
             peer = repo.get_peer(conn, site_id) or Peer(site_id, added_at=now)
             before = None if peer.updated_at == 0 else {"state": peer.state, "address": peer.address}
             peer.state, peer.updated_at, peer.last_error = ALLOWED, now, ""
-            peer.address = address or peer.address
+            # A pending site's stored address is only the host it knocked from, not where it listens.
+            peer.address = address or (peer.address if peer.state != PENDING else "")
             peer.name = (name or peer.name or short_id(site_id))[:200]
             repo.put_peer(conn, peer)
             audit.record(conn, self.clock.now(), actor, "site.allow", f"site:{site_id}", before,

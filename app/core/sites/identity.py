@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +48,17 @@ def load_or_create_identity(keys_dir: Path, name: str = "Imewe site") -> SiteIde
                         f"both {KEY_FILE} and {CERT_FILE} to make a new identity (linked sites must re-pair)")
     if not key_path.exists():
         _create(key_path, cert_path, name)
+    _check_private(key_path)
     return _load(key_path, cert_path)
+
+
+def _check_private(key_path: Path) -> None:
+    """A site key other users can read is no secret any more: refuse it rather than use it."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(key_path.stat().st_mode)
+    if mode & 0o077:
+        raise SiteError(f"{key_path} can be read by other users (mode {mode:04o}); fix it with: chmod 600 {key_path}")
 
 
 def _create(key_path: Path, cert_path: Path, name: str) -> None:

@@ -12,13 +12,14 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cryptography import x509
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import WebSocketException
 
 from app.core.sites import tls
@@ -33,6 +34,68 @@ CLOSE_REFUSED = 4403
 CLOSE_DUPLICATE = 4409
 WS_OPTIONS: dict[str, Any] = {"max_size": TRANSPORT_MAX_BYTES, "ping_interval": None, "compression": None,
                               "open_timeout": 10, "close_timeout": 2}
+
+
+class TlsAccept:
+    """The listening side's TLS, done per connection by us rather than inside the event loop, so that a refused
+    handshake (a certificate not on the allow list, a port scanner, plain HTTP) is logged with the peer's address;
+    asyncio reports those only in debug mode. Logged once a minute per address at most: a scanner cannot flood
+    the log."""
+
+    QUIET_S = 60.0
+
+    def __init__(self, context: ssl.SSLContext, handshake_timeout_s: float = 10.0) -> None:
+        self.context = context
+        self.timeout_s = handshake_timeout_s
+        self.refused = 0
+        self._logged: dict[str, float] = {}
+
+    def connection_class(self) -> Callable[..., ServerConnection]:
+        gate = self
+
+        class Accepted(ServerConnection):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self._tls_task = asyncio.get_running_loop().create_task(gate._wrap(self, transport))
+
+        return Accepted
+
+    async def _wrap(self, conn: ServerConnection, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if peer else "?"
+        try:
+            wrapped = await asyncio.get_running_loop().start_tls(
+                transport, conn, self.context, server_side=True, ssl_handshake_timeout=self.timeout_s)
+        except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
+            transport.abort()
+            self._refused(host, peer, exc)
+            return
+        if wrapped is None:
+            return
+        ServerConnection.connection_made(conn, wrapped)
+
+    def _refused(self, host: str, peer: Any, exc: BaseException) -> None:
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._logged.get(host, -1e9) < self.QUIET_S:
+            return
+        if len(self._logged) > 10_000:
+            self._logged.clear()
+        self._logged[host] = now
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        log.warning("refused a TLS handshake on the site port from %s: %s", _addr(peer), reason)
+
+
+def _addr(peer: Any) -> str:
+    if not peer:
+        return "an unknown address"
+    host, port = str(peer[0]), peer[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def listen(handler: Callable[[ServerConnection], Awaitable[None]], host: str, port: int,
+                 accept: TlsAccept) -> Server:
+    """The site port: websockets over our own per-connection TLS (see ``TlsAccept``)."""
+    return await serve(handler, host, port, create_connection=accept.connection_class(), **WS_OPTIONS)
 
 
 class Link:
@@ -140,9 +203,9 @@ def parse_hello(data: str | bytes) -> tuple[str, bytes, str]:
 class Gate:
     """The server side: answers hellos and admits links, asking the allow list through callbacks."""
 
-    def __init__(self, *, admit: Callable[[str, bytes | None, str], Awaitable[tuple[bool, str]]],
+    def __init__(self, *, admit: Callable[[str, bytes | None, str, str], Awaitable[tuple[bool, str]]],
                  run: Callable[[ServerConnection, str], Awaitable[None]]) -> None:
-        self._admit = admit  # (site id, cert or None, name) -> (allowed, reason); records refusals
+        self._admit = admit  # (site id, cert or None, name, peer host) -> (allowed, reason); records refusals
         self._run = run
 
     async def handle(self, ws: ServerConnection) -> None:
@@ -163,7 +226,7 @@ class Gate:
         except PeerRefused as exc:
             await ws.close(CLOSE_REFUSED, str(exc))
             return
-        ok, reason = await self._admit(site_id, der, name)
+        ok, reason = await self._admit(site_id, der, name, _host(ws))
         await ws.send(json.dumps({"ok": ok, "reason": reason}))
         await ws.close()
 
@@ -173,8 +236,13 @@ class Gate:
             await ws.close(CLOSE_REFUSED, "a link needs a client certificate")
             return
         site_id = site_id_for_cert(der)
-        ok, reason = await self._admit(site_id, None, "")
+        ok, reason = await self._admit(site_id, None, "", _host(ws))
         if not ok:
             await ws.close(CLOSE_REFUSED, reason)
             return
         await self._run(ws, site_id)
+
+
+def _host(ws: ServerConnection) -> str:
+    peer = ws.remote_address
+    return str(peer[0]) if peer else ""

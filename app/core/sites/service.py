@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from app.core.bus import EventBus
@@ -29,7 +29,7 @@ from app.core.sites.errors import MessageRejected, PeerRefused
 from app.core.sites.events import SiteFound, SiteLinkChanged, SitePeerRefused
 from app.core.sites.handlers import handle
 from app.core.sites.identity import SiteIdentity
-from app.core.sites.link import WS_OPTIONS, Gate, Link, dial_link, say_hello
+from app.core.sites.link import Gate, Link, TlsAccept, dial_link, listen, say_hello
 from app.core.sites.offload import OffloadEngine
 from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
@@ -79,8 +79,8 @@ class SitesService:
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
         await self._reload()
-        self._server = await serve(self._gate().handle, self.config.host, self.config.port,
-                                   ssl=tls.server_context(self.identity, self._link_context), **WS_OPTIONS)
+        self.tls_accept = TlsAccept(tls.server_context(self.identity, self._link_context))
+        self._server = await listen(self._gate().handle, self.config.host, self.config.port, self.tls_accept)
         self.port = self._server.sockets[0].getsockname()[1]
         self.bus.subscribe(StateChanged, self._on_state_changed, name="sites", maxsize=100_000)
         self.bus.subscribe(SiteFound, self._on_found, name="sites-lan")
@@ -157,7 +157,7 @@ class SitesService:
     def _gate(self) -> Gate:
         return Gate(admit=self._admit, run=self._run_inbound)
 
-    async def _admit(self, site_id: str, cert: bytes | None, name: str) -> tuple[bool, str]:
+    async def _admit(self, site_id: str, cert: bytes | None, name: str, host: str = "") -> tuple[bool, str]:
         peer = self._peers.get(site_id)
         if peer is not None and peer.state == ALLOWED:
             if cert is not None and peer.cert_der != cert:
@@ -169,10 +169,11 @@ class SitesService:
             return True, ""
         reason = "revoked by this site" if peer is not None and peer.state == REVOKED else \
             f"not accepted yet; the admin of site {short_id(self.identity.site_id)} must accept your ID"
-        return await self._refuse(site_id, reason, name, cert)
+        return await self._refuse(site_id, reason, name, cert, host)
 
-    async def _refuse(self, site_id: str, reason: str, name: str, cert: bytes | None = None) -> tuple[bool, str]:
-        log.warning("refused site %s (%s): %s", short_id(site_id), name or "?", reason)
+    async def _refuse(self, site_id: str, reason: str, name: str, cert: bytes | None = None,
+                      host: str = "") -> tuple[bool, str]:
+        log.warning("refused site %s (%s) from %s: %s", short_id(site_id), name or "?", host or "?", reason)
         self.bus.publish(SitePeerRefused(site_id, reason))
         now = time.monotonic()
         # Record at most one refusal per site every few seconds: a site hammering us cannot flood the store.
@@ -180,7 +181,7 @@ class SitesService:
             self._refusal_logged[site_id] = now
 
             def write(conn) -> None:
-                p = repo.record_attempt(conn, site_id, self.clock.now().timestamp(), reason, name)
+                p = repo.record_attempt(conn, site_id, self.clock.now().timestamp(), reason, name, host)
                 if p is not None and cert is not None and p.cert_der is None:
                     repo.update_peer(conn, site_id, cert_der=cert)
 
