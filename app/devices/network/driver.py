@@ -304,6 +304,15 @@ class NetworkDriver(DriverBase):
         await self._send_gcode(cmds)
 
     # ------------------------------------------------------------------ HTTP helpers
+    @staticmethod
+    async def _close_clients(ws: Any, client: httpx.AsyncClient | None) -> None:
+        """Close a session's websocket (bounded: a dead peer must not hold the shutdown) and HTTP client."""
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2.0)
+        if client is not None:
+            await client.aclose()
+
     def _http(self, headers: dict[str, str] | None = None, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
         timeout = httpx.Timeout(self.request_timeout_s, connect=self.connect_timeout_s)
         return httpx.AsyncClient(base_url=self.address, headers=headers or {}, auth=auth, timeout=timeout,

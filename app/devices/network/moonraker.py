@@ -66,12 +66,8 @@ class MoonrakerDriver(NetworkDriver):
                 fut.set_exception(DeviceError(f"{self.where}: the link closed"))
         self._pending.clear()
         ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 2.0)
         client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._close_clients(ws, client)
 
     def _result(self, resp: httpx.Response, what: str) -> Any:
         data = self._json(resp, what)

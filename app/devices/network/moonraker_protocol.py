@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.devices.network.errors import BadReply
+from app.devices.network.numbers import number
 from app.devices.network.report import MachinePhase, MachineReport
 
 P = MachinePhase
@@ -70,14 +71,6 @@ def decode(raw: str | bytes) -> RpcReply | RpcNotice:
     return RpcReply(msg["id"], msg.get("result"))
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
 
 @dataclass(slots=True)
 class MoonrakerState:
@@ -120,16 +113,16 @@ class MoonrakerState:
         stats = self.objects.get("print_stats", {})
         sd = self.objects.get("virtual_sdcard", {})
         info = stats.get("info") if isinstance(stats.get("info"), dict) else {}
-        progress = _num(sd.get("progress"))
+        progress = number(sd.get("progress"))
         if progress is None:
-            progress = _num(self.objects.get("display_status", {}).get("progress"))
-        printed_s = _num(stats.get("print_duration"))
+            progress = number(self.objects.get("display_status", {}).get("progress"))
+        printed_s = number(stats.get("print_duration"))
         time_left = None
         if progress and printed_s and 0.0 < progress < 1.0:  # Klipper gives no estimate; this is the file-based one
             time_left = printed_s / progress - printed_s
         phase = self.phase()
         message = self.klippy_message if phase in (P.ERROR, P.OFFLINE) else str(stats.get("message") or "")
-        layer, total = _num(info.get("current_layer")), _num(info.get("total_layer"))
+        layer, total = number(info.get("current_layer")), number(info.get("total_layer"))
         return MachineReport(phase, str(stats.get("filename") or "") or None,
                              None if progress is None else min(max(progress, 0.0), 1.0),
                              layer=int(layer) if layer is not None else None,
@@ -142,12 +135,12 @@ class MoonrakerState:
                                       "heater_bed": ("bed_c", "bed_target_c")}.items():
             values = self.objects.get(obj, {})
             for key, name in (("temperature", actual), ("target", target)):
-                v = _num(values.get(key))
+                v = number(values.get(key))
                 if v is not None:
                     out[name] = round(v, 2)
         position = self.objects.get("toolhead", {}).get("position")
         if isinstance(position, list) and len(position) >= 3:
-            z = _num(position[2])
+            z = number(position[2])
             if z is not None:
                 out["z_mm"] = round(z, 3)
         return out
@@ -169,7 +162,7 @@ def capabilities_from_config(settings: dict[str, Any]) -> dict[str, Any]:
         stepper = settings.get(f"stepper_{axis}")
         if not isinstance(stepper, dict):
             return _nozzle(settings, caps)
-        lo, hi = _num(stepper.get("position_min")) or 0.0, _num(stepper.get("position_max"))
+        lo, hi = number(stepper.get("position_min")) or 0.0, number(stepper.get("position_max"))
         if hi is None:
             return _nozzle(settings, caps)
         dims.append(round(hi - lo, 2))
@@ -180,7 +173,7 @@ def capabilities_from_config(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _nozzle(settings: dict[str, Any], caps: dict[str, Any]) -> dict[str, Any]:
     extruder = settings.get("extruder")
-    nozzle = _num(extruder.get("nozzle_diameter")) if isinstance(extruder, dict) else None
+    nozzle = number(extruder.get("nozzle_diameter")) if isinstance(extruder, dict) else None
     if nozzle:
         caps["nozzle_mm"] = nozzle
     return caps

@@ -7,7 +7,6 @@ commands go to ``/api/job``; the emergency stop is ``M112`` through ``/api/print
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from pathlib import Path
@@ -55,12 +54,8 @@ class OctoPrintDriver(NetworkDriver):
 
     async def _close(self) -> None:
         ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 2.0)
         client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._close_clients(ws, client)
 
     # ------------------------------------------------------------------ the session
     async def _session(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.devices.network.errors import BadReply
+from app.devices.network.numbers import number
 from app.devices.network.report import MachinePhase, MachineReport, same_file
 
 P = MachinePhase
@@ -33,14 +34,6 @@ def decode_push(raw: str | bytes) -> dict[str, Any]:
         raise BadReply(f"OctoPrint's push socket sent a {type(msg).__name__}, not an object")
     return msg
 
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _obj(data: Any, key: str) -> dict[str, Any]:
@@ -77,9 +70,9 @@ class OctoPrintState:
         file = _obj(_obj(data, "job"), "file")
         self.job_file = str(file.get("path") or file.get("name") or "") or None
         progress = _obj(data, "progress")
-        self.completion_pct = _num(progress.get("completion"))
-        self.time_left_s = _num(progress.get("printTimeLeft"))
-        self.elapsed_s = _num(progress.get("printTime"))
+        self.completion_pct = number(progress.get("completion"))
+        self.time_left_s = number(progress.get("printTimeLeft"))
+        self.elapsed_s = number(progress.get("printTime"))
         if isinstance(data.get("state"), str) and not self.flags:
             self.text = data["state"]
 
@@ -102,7 +95,7 @@ class OctoPrintState:
         if isinstance(temps, list) and temps and isinstance(temps[-1], dict):
             for name, reading in temps[-1].items():
                 self._heater(name, reading)
-        z = _num(data.get("currentZ"))
+        z = number(data.get("currentZ"))
         if z is not None:
             self.metrics["z_mm"] = z
 
@@ -138,7 +131,7 @@ class OctoPrintState:
         names = _HEATERS.get(name) or ((f"{name}_c", f"{name}_target_c") if name.startswith("tool") else None)
         if names is None:
             return
-        actual, target = _num(reading.get("actual")), _num(reading.get("target"))
+        actual, target = number(reading.get("actual")), number(reading.get("target"))
         if actual is not None:
             self.metrics[names[0]] = round(actual, 2)
         if target is not None:
@@ -180,10 +173,10 @@ def capabilities_from_profile(profile: dict[str, Any]) -> dict[str, Any]:
     """What OctoPrint's printer profile tells about the machine (``GET /api/printerprofiles``)."""
     caps: dict[str, Any] = {}
     volume = _obj(profile, "volume")
-    dims = [_num(volume.get(k)) for k in ("width", "depth", "height")]
+    dims = [number(volume.get(k)) for k in ("width", "depth", "height")]
     if all(d is not None and d > 0 for d in dims):
         caps["build_volume_mm"] = dims
-    nozzle = _num(_obj(profile, "extruder").get("nozzleDiameter"))
+    nozzle = number(_obj(profile, "extruder").get("nozzleDiameter"))
     if nozzle:
         caps["nozzle_mm"] = nozzle
     return caps
