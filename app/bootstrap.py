@@ -366,7 +366,9 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
             disc.found[f"{a.serial}._bambu-ssdp"] = Advert("bambu", a.name or a.serial, a.host, 8883, props)
             bus.publish(NodeDiscovered("bambu", a.name or a.serial, a.address, props))
 
-        core.kernel.add(BambuSsdpListener(on_found=bambu_found))
+        # on the address zeroconf is limited to, if any (UDP 2021, where Bambu printers broadcast)
+        listen_on = (core.config.interfaces or ["0.0.0.0"])[0]
+        core.kernel.add(BambuSsdpListener(listen_on, on_found=bambu_found))
 
 
 def wire_optional_services(core: Core, command: str = "serve") -> None:
