@@ -259,3 +259,18 @@ def test_nodes_add_says_what_is_missing(capsys):
     assert "--address" in capsys.readouterr().err
     assert main(["nodes", "add", "x", "--driver", "moonraker", "--address", "127.0.0.1:9"]) == 2  # nothing there
     assert "not reachable" in capsys.readouterr().err
+
+
+def test_nodes_add_reads_a_secret_from_stdin(tmp_path: Path, capsys, monkeypatch):
+    import io
+
+    from app.cli.main import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(KEY + "\n"))
+    with emulator(tmp_path) as emu:
+        code = main(["--json", "nodes", "add", "voron", "--driver", "moonraker", "--address",
+                     f"127.0.0.1:{emu.port}", "--api-key", "-"])
+    node = json.loads(capsys.readouterr().out)
+    assert code == 0
+    home = tmp_path / "home"
+    assert json.loads((home / "keys" / "machines" / f"{node['id']}.json").read_text()) == {"api_key": KEY}

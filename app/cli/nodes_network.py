@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import sys
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,7 +25,8 @@ from app.devices.network.secrets import SecretStore
 
 def add_secret_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("network machines (OctoPrint, Moonraker, PrusaLink, Bambu Lab, Duet)")
-    g.add_argument("--api-key", help="OctoPrint or Moonraker API key (kept under keys/, never in the database)")
+    g.add_argument("--api-key", help="OctoPrint or Moonraker API key (kept under keys/, never in the database); "
+                                     "'-' for any secret option reads it from the terminal or stdin")
     g.add_argument("--access-code", help="Bambu Lab LAN access code")
     g.add_argument("--serial", help="Bambu Lab printer serial number")
     g.add_argument("--user", help="PrusaLink user (default maker)")
@@ -34,6 +37,14 @@ def add_secret_options(parser: argparse.ArgumentParser) -> None:
                    help="for a registered Bambu Lab printer: forget its pinned certificate (and take new secrets)")
 
 
+def _ask(key: str) -> str:
+    """``--api-key -``: the secret is read from the terminal (not echoed) or one line of stdin, so it stays out of
+    the shell history and the process list."""
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{key.replace('_', ' ')}: ")
+    return sys.stdin.readline().strip()
+
+
 def is_network(driver: str) -> bool:
     return driver in NETWORK_DRIVERS
 
@@ -41,8 +52,9 @@ def is_network(driver: str) -> bool:
 def add_network_machine(args: argparse.Namespace, given_caps: dict[str, Any]) -> int:
     config = load_config(args.home, args.db)
     kind = args.driver
-    secrets = check_secrets(kind, {"api_key": args.api_key, "access_code": args.access_code,
-                                   "serial": args.serial, "user": args.user, "password": args.password})
+    given = {"api_key": args.api_key, "access_code": args.access_code, "serial": args.serial, "user": args.user,
+             "password": args.password}
+    secrets = check_secrets(kind, {k: _ask(k) if v == "-" else v for k, v in given.items()})
     store = SecretStore(config.paths.keys)
     if args.repin:
         return _repin(args, store, secrets)
