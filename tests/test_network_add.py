@@ -4,10 +4,20 @@ A Bambu printer's certificate is pinned when it is added, and ``--repin`` forget
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from pathlib import Path
 
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from app.bootstrap import build_core, machine_adder
 from app.cli.main import main
+from app.core.clock import SystemClock
+from app.core.config import load_config
+from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+from tests import network_scenarios as sc
 from tests import test_network_bambu as bambu
 from tests.test_network_bambu import mosquitto_required  # noqa: F401 - the fixture bambu.needs_mosquitto uses
 from tests.test_network_duet import PASSWORD as DUET_PW
@@ -88,3 +98,42 @@ def test_add_a_bambu_printer_pins_its_certificate_and_repin_forgets_it(tmp_path:
     assert main(["nodes", "add", "x1c", "--driver", "bambu", "--repin", "--access-code", bambu.CODE,
                  "--serial", bambu.SERIAL]) == 0
     assert "cert_sha256" not in secrets_of(home, out["id"])[0]
+
+
+def test_a_prusalink_printer_found_by_zeroconf_is_added_through_the_dialogs_port(tmp_path: Path):
+    """Discovery → add, as the Add machine dialog does it: the printer's ``_prusalink._tcp`` advertisement is
+    listed, picked, given its password once, and registered with what it reports."""
+    peer = prusa_peer(tmp_path)
+    peer.start()
+    lo = ["127.0.0.1"]
+
+    async def go():
+        core = build_core(load_config(str(tmp_path / "home")), connect_machines=False)
+        await core.kernel.boot()
+        disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), lambda a: None, interfaces=lo)
+        await disc.start()
+        core.discovery = disc
+        other = AsyncZeroconf(interfaces=lo, ip_version=IPVersion.V4Only)
+        info = AsyncServiceInfo("_prusalink._tcp.local.", "MK4 bay 4._prusalink._tcp.local.", port=peer.port,
+                                addresses=[socket.inet_aton("127.0.0.1")], server="mk4-bay-4.local.",
+                                properties={"printer_type": "MK4", "version": "2.1.2"})
+        try:
+            await (await other.async_register_service(info))
+            adder = machine_adder(core)
+            await sc.until(lambda: any(m.name == "MK4 bay 4" for m in adder.found()), 15, "the advertisement")
+            found = next(m for m in adder.found() if m.name == "MK4 bay 4")
+            assert (found.kind, found.address, found.asks_for) == ("prusalink", peer.address, ("user", "password"))
+            node = await adder.add(found.name, found.kind, found.address, {"password": PRUSA_PW})
+            stored = json.loads((core.config.paths.keys / "machines" / f"{node.id}.json").read_text())
+            return node, stored
+        finally:
+            await (await other.async_unregister_service(info))
+            await other.async_close()
+            await disc.stop()
+            await core.kernel.shutdown()
+
+    try:
+        node, stored = asyncio.run(go())
+    finally:
+        peer.kill()
+    assert node.driver == "prusalink" and node.capabilities.nozzle_mm == 0.4 and stored == {"password": PRUSA_PW}
