@@ -156,7 +156,7 @@ def test_found_machines_from_zeroconf_and_ssdp_say_what_to_ask():
     assert from_advert(Advert("imewe-node", "agent", "10.0.0.6", 7000, {})) is None
     with pytest.raises(ValidationError, match="give --access-code"):
         check_secrets("bambu", {"serial": "01S0", "access_code": "  "})
-    caps = capabilities_for("octoprint", MachineInfo(capabilities={"build_volume_mm": [250, 210, 220]}),
+    caps = capabilities_for("prusalink", MachineInfo(capabilities={"build_volume_mm": [250, 210, 220]}),
                             {"build_volume_mm": [0, 0, 0], "loaded_material": "petg", "process": ""})
     assert caps["build_volume_mm"] == [250, 210, 220] and caps["loaded_material"] == "petg"
     assert caps["process"] == "fdm" and "file:.bgcode" in caps["features"]

@@ -41,6 +41,7 @@ class MoonrakerDriver(NetworkDriver):
     kind: ClassVar[str] = "moonraker"
     label: ClassVar[str] = "Klipper (Moonraker)"
     credential_name: ClassVar[str] = "API key"
+    job_suffixes: ClassVar[tuple[str, ...]] = (".gcode", ".gco", ".g")  # no binary G-code: it streams text
     secret_fields: ClassVar[tuple[str, ...]] = ()  # the key is optional: Moonraker may trust the address
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

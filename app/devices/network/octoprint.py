@@ -36,6 +36,7 @@ class OctoPrintDriver(NetworkDriver):
     kind: ClassVar[str] = "octoprint"
     label: ClassVar[str] = "OctoPrint"
     credential_name: ClassVar[str] = "API key"
+    job_suffixes: ClassVar[tuple[str, ...]] = (".gcode", ".gco", ".g")  # no binary G-code: it streams text
     secret_fields: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
