@@ -47,7 +47,7 @@ def test_paired_sites_link_and_exchange_summaries_and_latency(tmp_path) -> None:
             assert v.last_seen is not None
             assert set(v.summary) >= {"machines", "capacity", "energy", "alerts", "at"}
             # Exactly one link each way, whoever dialed.
-            assert len(a.sites._links) == 1 and len(b.sites._links) == 1
+            assert len(a.sites.links.all()) == 1 and len(b.sites.links.all()) == 1
         finally:
             await a.stop()
             await b.stop()

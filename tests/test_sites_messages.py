@@ -26,7 +26,7 @@ def test_malformed_oversized_and_out_of_order_messages_are_rejected_without_harm
             await a.sites.admin.pair(b.id, b.address, "beta")
             await b.sites.admin.accept(a.id, name="alpha")
             await wait_for(lambda: a.sites.link(b.id) and b.sites.link(a.id), what="link")
-            await wait_for(lambda: a.id in b.sites._received and b.id in a.sites._received, what="summaries")
+            await wait_for(lambda: b.sites.links.summary(a.id) and a.sites.links.summary(b.id), what="summaries")
             await asyncio.sleep(0.3)
             before = _dump(b)
             la, lb = a.sites.link(b.id), b.sites.link(a.id)

@@ -107,7 +107,7 @@ def test_100_offloads_through_10_cuts_and_restarts_land_exactly_once_and_agree(t
                                    _rows(b, "select type, count(*) from site_outbox where acked_at is null "
                                             "group by type"),
                                    [(t.get_name(), t.done()) for t in getattr(b.sites.link(a.id), "tasks", [])],
-                                   len(b.sites._in_flight.get(a.id, {}))]
+                                   len(b.sites.links.in_flight(a.id))]
                         return False
                 queued = (_rows(a, "select type, count(*) from site_outbox where acked_at is null group by type"),
                           _rows(b, "select type, count(*) from site_outbox where acked_at is null group by type"))

@@ -40,7 +40,7 @@ async def handle(svc: SitesService, link: Link, msg: Message) -> None:
         await _error(svc, link, msg)
     elif t == "summary":
         now = svc.clock.now().timestamp()
-        svc._received[peer] = (msg.body, now)  # noqa: SLF001 - the service's own cache
+        svc.links.set_summary(peer, msg.body, now)
         await svc.admin.write_quiet(repo.put_summary, peer, msg.body, now)
         svc.bus.publish(SiteSummaryReceived(peer))
     else:
@@ -83,10 +83,7 @@ def _comment(conn, peer: str, key: str, body: dict, now: float) -> None:
 async def _acked(svc: SitesService, link: Link, keys: list[str]) -> None:
     if not keys:
         return
-    in_flight = svc._in_flight.get(link.peer_id, {})  # noqa: SLF001
-    for k in keys:
-        in_flight.pop(k, None)
-        link.first_sent.pop(k, None)
+    svc.links.acked(link, keys)
     await svc.admin.write_quiet(repo.ack_outbox, link.peer_id, keys, svc.clock.now().timestamp())
     svc.wake(link.peer_id)
 
@@ -96,7 +93,6 @@ async def _error(svc: SitesService, link: Link, msg: Message) -> None:
     log.warning("site %s rejected a message (%s): %s", link.peer_id[:7], code, msg.body["message"])
     if ref is None or code in RESEND:
         return  # resent after the retry delay
-    in_flight = svc._in_flight.get(link.peer_id, {})  # noqa: SLF001
-    if ref in in_flight:
+    if svc.links.sent_unacked(link.peer_id, ref):
         # Refused for good (bad content): keep it out of the queue so it cannot block what follows.
         await _acked(svc, link, [ref])

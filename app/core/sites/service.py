@@ -30,6 +30,7 @@ from app.core.sites.events import SiteFound, SiteLinkChanged, SitePeerRefused
 from app.core.sites.handlers import handle
 from app.core.sites.identity import SiteIdentity
 from app.core.sites.link import Gate, Link, TlsAccept, dial_link, listen, say_hello
+from app.core.sites.links import LinkState
 from app.core.sites.offload import OffloadEngine
 from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
@@ -59,15 +60,10 @@ class SitesService:
                                       Location(*where, self.config.location_radius_m) if where else None)
         self.port: int = self.config.port
         self._peers: dict[str, Peer] = {}
-        self._links: dict[str, Link] = {}
-        self._in_flight: dict[str, dict[str, float]] = {}
-        self._wake: dict[str, asyncio.Event] = {}
+        self.links = LinkState()
         self._dialers: dict[str, asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
-        self._received: dict[str, tuple[dict[str, Any], float]] = {}
-        self._lan: dict[str, str] = {}
         self._refusal_logged: dict[str, float] = {}
-        self._errors: dict[str, str] = {}
         self._server: Server | None = None
         self._ctx: ssl.SSLContext | None = None
         self._dirty = asyncio.Event()
@@ -102,7 +98,7 @@ class SitesService:
             await self._discovery.stop()
         for t in [*self._tasks, *self._dialers.values()]:
             t.cancel()
-        for link in list(self._links.values()):
+        for link in self.links.all():
             await link.close(1001, "site shutting down")
         if self._server is not None:
             self._server.close()
@@ -121,8 +117,7 @@ class SitesService:
     # ------------------------------------------------------------ allow list in memory
     def _changed(self) -> None:
         self._dirty.set()
-        for ev in self._wake.values():
-            ev.set()
+        self.links.wake_all()
 
     async def _reload(self) -> None:
         self._peers = {p.site_id: p for p in await self.admin.peers()}
@@ -144,11 +139,12 @@ class SitesService:
                 self._mirror_soon = True
             self._dirty.clear()
             await self._reload()
-            for sid, link in list(self._links.items()):
+            for link in self.links.all():
+                sid = link.peer_id
                 if self._peers.get(sid) is None or self._peers[sid].state != ALLOWED:
                     await link.close(4403, "revoked")
             for sid, p in self._peers.items():
-                dialable = p.state == ALLOWED and bool(p.address or self._lan.get(sid))
+                dialable = p.state == ALLOWED and bool(p.address or self.links.lan_address(sid))
                 running = sid in self._dialers and not self._dialers[sid].done()
                 if dialable and not running:
                     self._dialers[sid] = asyncio.create_task(self._dial_loop(sid), name=f"sites:dial:{sid[:7]}")
@@ -203,11 +199,11 @@ class SitesService:
         attempt = 0
         while True:
             peer = self._peers.get(site_id)
-            address = peer and (peer.address or self._lan.get(site_id))
+            address = peer and (peer.address or self.links.lan_address(site_id))
             if peer is None or peer.state != ALLOWED or not address:
                 return
-            link = self._links.get(site_id)
-            if link is not None and link.open:
+            link = self.links.live(site_id)
+            if link is not None:
                 await link.ws.wait_closed()
                 attempt = 0
                 continue
@@ -220,7 +216,7 @@ class SitesService:
                     raise PeerRefused(f"site {peer.name} refused: {str(reply.get('reason'))[:200]}")
                 ws = await dial_link(self.identity, address, cert, site_id)
                 attempt = 0
-                self._errors.pop(site_id, None)
+                self.links.set_error(site_id, None)
                 await self._run_link(Link(ws, site_id, self.identity.site_id, self.config.rate_per_s,
                                           self.config.burst))
             except asyncio.CancelledError:
@@ -232,26 +228,20 @@ class SitesService:
 
     def _note_error(self, site_id: str, error: str) -> None:
         log.info("link to site %s: %s", short_id(site_id), error)
-        self._errors[site_id] = error[:500]
+        self.links.set_error(site_id, error)
 
     # ------------------------------------------------------------ a live link
     def _keep(self, new: Link) -> bool:
-        old = self._links.get(new.peer_id)
-        if old is not None and old.open:
-            # Both sites dialed at once: both keep the link dialed by the smaller site id.
-            preferred = min(self.identity.site_id, new.peer_id)
-            if old.dialer == preferred and new.dialer != preferred:
-                return False
+        kept, old = self.links.keep(new, self.identity.site_id)
+        if old is not None:
             asyncio.create_task(old.close(4409, "duplicate link"))
-        self._links[new.peer_id] = new
-        return True
+        return kept
 
     async def _run_link(self, link: Link) -> None:
         if not self._keep(link):
             await link.close(4409, "duplicate link")
             return
         peer_id = link.peer_id
-        self._in_flight[peer_id] = {}
         self.bus.publish(SiteLinkChanged(peer_id, True))
         log.info("linked with site %s", short_id(peer_id))
         tasks: list[asyncio.Task] = []
@@ -269,8 +259,7 @@ class SitesService:
         finally:
             for t in tasks:
                 t.cancel()
-            if self._links.get(peer_id) is link:
-                del self._links[peer_id]
+            if self.links.drop(link):
                 self.bus.publish(SiteLinkChanged(peer_id, False))
                 await self._persist_health(link)
 
@@ -305,13 +294,12 @@ class SitesService:
 
     # ------------------------------------------------------------ sending
     def wake(self, peer_id: str) -> None:
-        if peer_id in self._wake:
-            self._wake[peer_id].set()
+        self.links.wake(peer_id)
 
     async def _pump(self, link: Link) -> None:
         """Send the outbox in order; resend what is not acknowledged in time, on this link or the next."""
-        wake = self._wake.setdefault(link.peer_id, asyncio.Event())
-        in_flight = self._in_flight[link.peer_id]
+        wake = self.links.wake_event(link.peer_id)
+        in_flight = self.links.in_flight(link.peer_id)
         await self.send_summary(link)
         while link.open:
             wake.clear()
@@ -381,14 +369,12 @@ class SitesService:
                 log.exception("cannot send job statuses to linked sites")
 
     async def _on_found(self, event: SiteFound) -> None:
-        if event.site_id != self.identity.site_id and self._lan.get(event.site_id) != event.address:
-            self._lan[event.site_id] = event.address
+        if event.site_id != self.identity.site_id and self.links.set_lan_address(event.site_id, event.address):
             self._dirty.set()
 
     # ------------------------------------------------------------ what the UI and the CLI read
     def link(self, site_id: str) -> Link | None:
-        link = self._links.get(site_id)
-        return link if link is not None and link.open else None
+        return self.links.live(site_id)
 
     async def views(self) -> list[SiteView]:
         return await site_views(self)

@@ -38,10 +38,10 @@ async def site_views(svc: SitesService) -> list[SiteView]:
     for p in peers:
         link = svc.link(p.site_id)
         # The service's live caches come first; the store holds what was last known before a restart.
-        summary, at = svc._received.get(p.site_id) or stored.get(p.site_id) or (None, None)
+        summary, at = svc.links.summary(p.site_id) or stored.get(p.site_id) or (None, None)
         seen = now_wall - (now_mono - link.last_seen) if link else p.last_seen
-        out.append(SiteView(p.site_id, p.name, p.state, p.address or svc._lan.get(p.site_id, ""),
+        out.append(SiteView(p.site_id, p.name, p.state, p.address or svc.links.lan_address(p.site_id),
                             link is not None, link.latency_ms if link else p.latency_ms, seen, summary, at,
                             outbox.get(p.site_id, 0), p.attempts,
-                            svc._errors.get(p.site_id, p.last_error)))
+                            svc.links.error(p.site_id) or p.last_error))
     return out
