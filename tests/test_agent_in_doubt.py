@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from app.bootstrap import build_core, wire_site_services
 from app.core.config import load_config
@@ -22,7 +22,9 @@ from app.core.events import AlertRaised
 from app.core.store.repositories import AuditRepo
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "in-doubt-pairing-token"
+# Unique per run: another run of these tests on the same machine (zeroconf on 127.0.0.1 is shared) must not
+# pair with this run's agents.
+TOKEN = f"in-doubt-{uuid4().hex}"
 SCALE = 60  # the agents' simulated machines run a minute per second
 
 
@@ -229,6 +231,47 @@ def test_an_agent_back_after_the_grace_period_is_reconciled_and_the_operator_tol
     # made all the same it is counted and the other copy stopped; the last word is the same)
     settled = [after for action, after in actions if action == "production.reconciled"]
     assert settled and settled[-1]["verdict"] == "keep_returned" and settled[-1]["run_state"] == "completed"
+
+
+def test_a_job_an_agent_is_making_when_the_site_restarts_is_adopted_not_made_again(tmp_path: Path) -> None:
+    agent = Agent(tmp_path, "cutter-e").ready()
+
+    async def go():
+        home = tmp_path / "site"
+        site_config(home, grace_s=30)
+        core, _ = await site_with_two_agents(home, [agent])
+        try:
+            job = await core.jobs.submit({"name": "sign", "parts": [
+                {"name": "panel", "process": "laser", "material": "acrylic", "size": [100, 100, 3],
+                 "estimated_duration_s": 300}]})
+
+            async def cutting() -> bool:
+                p = await part_of(core, job.id)
+                return p.state is JobState.IN_PROGRESS and p.progress > 5
+
+            await wait_for(cutting, 20, "the part started")
+        finally:
+            await core.kernel.shutdown()  # the site stops; the agent's machine goes on cutting
+        core, alerts = await site_with_two_agents(home, [])
+        try:
+            async def done() -> bool:
+                return (await core.jobs.get(job.id)).state is JobState.COMPLETED
+
+            await wait_for(done, 30, "the job completed after the restart")
+            await core.bus.drain()
+            return await core.jobs.get(job.id), await core.jobs.timeline(job.id), list(alerts)
+        finally:
+            await core.kernel.shutdown()
+
+    try:
+        final, timeline, alerts = asyncio.run(asyncio.wait_for(go(), 90))
+        runs = agent.runs()
+    finally:
+        agent.stop()
+    steps = [c.to_state for c in timeline if c.obj_id == final.parts[0].id]
+    assert [r["state"] for r in runs] == ["completed"]  # one run: adopted after the restart, not started again
+    assert steps[-1] == "COMPLETED" and steps.count("COMPLETED") == 1 and final.parts[0].assigned_node == agent.node_id
+    assert any(a.type == "reconciled" and "continues there" in a.message for a in alerts)
 
 
 async def _state_is(core, node_id, state) -> bool:

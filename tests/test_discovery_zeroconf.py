@@ -71,8 +71,9 @@ def test_agents_are_registered_by_themselves_go_offline_and_come_back(tmp_path: 
             await wait_for(lambda: nid in {n.id for n in fleet.list()} and fleet.get(nid).state is NodeState.IDLE)
             node = fleet.get(nid)
             history = [c.to_state for c in await fleet.timeline(nid)]
-            await wait_for(lambda: disc.list_found("octoprint"))
-            octo_found = disc.list_found("octoprint")[0]
+            # (other processes on this machine may advertise on 127.0.0.1 too: ours is found by its name)
+            await wait_for(lambda: any(a.name == "Shop OctoPi" for a in disc.list_found("octoprint")))
+            octo_found = next(a for a in disc.list_found("octoprint") if a.name == "Shop OctoPi")
             # the agent stops: the node goes OFFLINE
             await agent.stop()
             await agent.driver.disconnect()

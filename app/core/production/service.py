@@ -309,6 +309,11 @@ class ProductionService:
                                                        ev.message or "ended while the link was down"))
             return
         kept = self.doubt.take(ev.run_id)
+        if kept is None and ev.state == "running" and ev.job_id is not None and ev.part_id is not None \
+                and ev.node_id not in self._running:
+            # A run this process did not start (the site restarted while the machine worked, and recovery put
+            # the part back to plan): the machine is making it now, so it is adopted or reconciled, not repeated.
+            kept = (ev.node_id, _Running(ev.part_id, ev.job_id, ev.copy or 0, 1, run_id=ev.run_id))
         if kept is not None:
             await self._settle_apart(kept[0], kept[1], ev.state, ev.fraction, ev.message)
 
@@ -354,7 +359,7 @@ class ProductionService:
         if v in (Verdict.KEEP_OTHER, Verdict.CANCEL_RETURNED) and state == "running":
             await self._cancel_copy(node_id, run)
         if state == "running" and v in (Verdict.CONTINUE, Verdict.COUNT, Verdict.KEEP_RETURNED):
-            run.fraction = min(max(fraction, 0.0), 1.0)
+            run.fraction, run.quantity = min(max(fraction, 0.0), 1.0), max(part.quantity, 1)
             self._running[node_id] = run
             await self._book_on_machine(job, part, node_id, f"back on {name}",
                                         reassign=v is Verdict.KEEP_RETURNED)
