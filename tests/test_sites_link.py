@@ -45,7 +45,10 @@ def test_paired_sites_link_and_exchange_summaries_and_latency(tmp_path) -> None:
             assert v.connected and v.state == "allowed" and v.name == "beta"
             assert 0 < v.latency_ms < 1000
             assert v.last_seen is not None
-            assert set(v.summary) >= {"machines", "capacity", "energy", "alerts", "at"}
+            assert set(v.summary) >= {"machines", "capacity", "energy", "alerts", "at", "privacy"}
+            # What alpha's summaries cost at beta is accounted, and the Sites view shows it.
+            mine = {v.site_id: v for v in await b.sites.views()}[a.id]
+            assert mine.privacy_spent >= 4.0 and mine.privacy_budget == b.sites.config.epsilon_per_day
             # Exactly one link each way, whoever dialed.
             assert len(a.sites.links.all()) == 1 and len(b.sites.links.all()) == 1
         finally:

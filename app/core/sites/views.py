@@ -26,6 +26,8 @@ class SiteView:
     outbox: int
     attempts: int
     last_error: str
+    privacy_spent: float = 0.0  # epsilon this site's summaries to it cost today (UTC)
+    privacy_budget: float = 0.0  # ... out of this much per day
 
 
 async def site_views(svc: SitesService) -> list[SiteView]:
@@ -33,6 +35,7 @@ async def site_views(svc: SitesService) -> list[SiteView]:
     peers = await svc.admin.peers()
     stored = await svc.admin.summaries()
     outbox = await svc.admin.outbox_counts()
+    spent = await svc.admin.privacy_spent()
     out = []
     now_wall, now_mono = svc.clock.now().timestamp(), time.monotonic()
     for p in peers:
@@ -43,5 +46,6 @@ async def site_views(svc: SitesService) -> list[SiteView]:
         out.append(SiteView(p.site_id, p.name, p.state, p.address or svc.links.lan_address(p.site_id),
                             link is not None, link.latency_ms if link else p.latency_ms, seen, summary, at,
                             outbox.get(p.site_id, 0), p.attempts,
-                            svc.links.error(p.site_id) or p.last_error))
+                            svc.links.error(p.site_id) or p.last_error, spent.get(p.site_id, 0.0),
+                            svc.config.epsilon_per_day))
     return out
