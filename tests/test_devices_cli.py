@@ -146,4 +146,5 @@ def test_ctrl_c_at_any_moment_of_the_first_second_is_one_line(tmp_path: Path) ->
             p.send_signal(signal.SIGINT)
             out, err = p.communicate(timeout=30)
         assert "Traceback" not in err, (delay, err)
-        assert p.returncode in (130, 3) and err.count("\n") == 1 and "interrupted" in err, (delay, err)
+        # 130 from our handler; -2 when Python itself ends on the signal after our line (seen under heavy load)
+        assert p.returncode in (130, -2) and err.count("\n") == 1 and "interrupted" in err, (delay, err)

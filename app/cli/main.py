@@ -6,16 +6,21 @@ unexpected failures are logged in full to the log file under IMEWE_HOME.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
-import pkgutil
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
 
-from app import __version__
-from app.core.domain.errors import ImeweError
+try:  # Ctrl-C while Python is still loading the command: one line too, not a traceback
+    import argparse
+    import importlib
+    import logging
+    import pkgutil
+    from collections.abc import Sequence
+    from typing import NoReturn
+
+    from app import __version__
+    from app.core.domain.errors import ImeweError
+except KeyboardInterrupt:
+    sys.stderr.write("imewe: interrupted\n")
+    raise SystemExit(130) from None
 
 log = logging.getLogger(__name__)
 
