@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from app.core.bus import EventBus
 from app.core.clock import SystemClock
 from app.core.domain.entities import Node
+from app.core.domain.enums import JobState
 from app.core.domain.errors import ImeweError
 from app.core.jobs.service import JobService
 from app.core.sites import repo
@@ -46,6 +48,18 @@ def _race(stores: list[Store], make: Callable[[int, Store], Coroutine[Any, Any, 
 
     with ThreadPoolExecutor(len(stores)) as pool:
         return list(pool.map(one, range(len(stores))))
+
+
+def _offloaded_job(core, identity) -> tuple[Any, repo.Offload]:
+    job = asyncio.run(core.jobs.submit({"name": "j", "parts": [
+        {"name": "p", "process": "fdm", "material": "pla", "size": [10, 10, 10]}]}))
+    return job, asyncio.run(SiteAdmin(core.store, core.clock, identity).offload(job, PEER))
+
+
+def _engine(store: Store, clock, nodes) -> OffloadEngine:
+    """The running side as another process would have it: its own bus and jobs service over its own pool."""
+    bus = EventBus()
+    return OffloadEngine(store, bus, clock, JobService(store, bus, clock, nodes))
 
 
 def _count(store: Store, sql: str) -> int:
@@ -90,9 +104,7 @@ def test_four_offloads_of_one_job_at_once_send_it_once(rig) -> None:
 
 def test_four_cancels_of_one_offload_at_once_send_one_cancel(rig) -> None:
     core, stores, identity, _ = rig
-    job = asyncio.run(core.jobs.submit({"name": "j", "parts": [
-        {"name": "p", "process": "fdm", "material": "pla", "size": [10, 10, 10]}]}))
-    o = asyncio.run(SiteAdmin(core.store, core.clock, identity).offload(job, PEER))
+    _, o = _offloaded_job(core, identity)
 
     async def cancel(_i: int, store: Store) -> Any:
         return await SiteAdmin(store, core.clock, identity).request_cancel(o.key)
@@ -108,15 +120,11 @@ def test_one_request_delivered_to_four_writers_at_once_makes_one_job(rig) -> Non
     body = {"name": "theirs", "spec": spec_from_job(src, [0, 1]), "parts": [0, 1]}
     jobs_before = _count(core.store, "select count(*) from jobs")
 
-    def engine(store: Store) -> OffloadEngine:
-        bus = EventBus()
-        return OffloadEngine(store, bus, core.clock, JobService(store, bus, core.clock, nodes))
-
     for n in range(4):
         key = f"request-{n}"
 
         async def apply(_i: int, store: Store, key=key) -> Any:
-            return await engine(store).apply_request(PEER, key, body)
+            return await _engine(store, core.clock, nodes).apply_request(PEER, key, body)
 
         results = _race(stores, apply)
         assert not [r for r in results if isinstance(r, Exception)], results
@@ -130,13 +138,10 @@ def test_one_request_delivered_to_four_writers_at_once_makes_one_job(rig) -> Non
     key = "request-0"
     with core.store.connect() as conn:
         job_id = repo.get_offload(conn, key).job_id
-    from uuid import UUID
-
-    from app.core.domain.enums import JobState
     asyncio.run(core.jobs.transition(UUID(job_id), JobState.SCHEDULED, "test"))
 
     async def reconcile(_i: int, store: Store) -> Any:
-        return await engine(store).reconcile([key])
+        return await _engine(store, core.clock, nodes).reconcile([key])
 
     sent = _race(stores, reconcile)
     assert sum(sent) == 1, sent
@@ -145,13 +150,10 @@ def test_one_request_delivered_to_four_writers_at_once_makes_one_job(rig) -> Non
 
 def test_statuses_arriving_at_four_writers_at_once_keep_the_newest(rig) -> None:
     core, stores, identity, nodes = rig
-    job = asyncio.run(core.jobs.submit({"name": "j", "parts": [
-        {"name": "p", "process": "fdm", "material": "pla", "size": [10, 10, 10]}]}))
-    o = asyncio.run(SiteAdmin(core.store, core.clock, identity).offload(job, PEER))
+    _, o = _offloaded_job(core, identity)
 
     async def status(i: int, store: Store) -> Any:
-        bus = EventBus()
-        eng = OffloadEngine(store, bus, core.clock, JobService(store, bus, core.clock, nodes))
+        eng = _engine(store, core.clock, nodes)
         # Two keys, each delivered twice; versions 1 and 2 race.
         return await eng.apply_status(PEER, f"status-{i % 2}", {
             "offload": o.key, "state": ("VALIDATED", "SCHEDULED")[i % 2], "version": 1 + i % 2, "reason": "",
