@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,7 +272,6 @@ class Ownership:
     def __init__(self, lock: SiteLock, *, check_every_s: float = 5.0,
                  on_lost: Callable[[str], None] | None = None) -> None:
         self.lock = lock
-        self.since: float | None = None
         self.lost = ""
         self.on_lost = on_lost
         self._check_every_s = check_every_s
@@ -285,7 +283,6 @@ class Ownership:
 
     async def start(self) -> None:
         self.lock.acquire()
-        self.since = self.since or time.time()
         if isinstance(self.lock, PgSiteLock):
             self._task = asyncio.get_running_loop().create_task(self._watch(), name="ownership-watch")
 
