@@ -274,3 +274,18 @@ def test_nodes_add_reads_a_secret_from_stdin(tmp_path: Path, capsys, monkeypatch
     assert code == 0
     home = tmp_path / "home"
     assert json.loads((home / "keys" / "machines" / f"{node['id']}.json").read_text()) == {"api_key": KEY}
+
+
+def test_nodes_add_update_secrets_replaces_a_refused_key(tmp_path: Path, capsys):
+    from app.cli.main import main
+
+    home = tmp_path / "home"
+    assert main(["--json", "nodes", "add", "voron", "--driver", "moonraker", "--address", "127.0.0.1:9",
+                 "--api-key", "old", "--no-probe", "--volume", "300x300x300"]) == 0
+    node = json.loads(capsys.readouterr().out)
+    assert node["capabilities"]["build_volume_mm"] == [300.0, 300.0, 300.0]
+    assert main(["nodes", "add", "voron", "--driver", "moonraker", "--update-secrets", "--api-key", KEY]) == 0
+    assert "secrets updated (api_key)" in capsys.readouterr().out
+    assert json.loads((home / "keys" / "machines" / f"{node['id']}.json").read_text()) == {"api_key": KEY}
+    assert main(["nodes", "add", "voron", "--driver", "octoprint", "--update-secrets", "--api-key", "k"]) == 2
+    assert "is a moonraker machine" in capsys.readouterr().err

@@ -33,8 +33,9 @@ def add_secret_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--password", help="PrusaLink or Duet password")
     g.add_argument("--no-probe", action="store_true",
                    help="register without asking the machine (it is off now); give --volume etc. yourself")
-    g.add_argument("--repin", action="store_true",
-                   help="for a registered Bambu Lab printer: forget its pinned certificate (and take new secrets)")
+    g.add_argument("--repin", "--update-secrets", dest="repin", action="store_true",
+                   help="for a registered machine: take the secrets given (a new key or access code) and forget a "
+                        "pinned certificate (a Bambu Lab printer reset or replaced)")
 
 
 def _ask(key: str) -> str:
@@ -94,7 +95,7 @@ def _repin(args: argparse.Namespace, store: SecretStore, secrets: dict[str, str]
     node_id = found[0]
     kept = {k: v for k, v in store.load(node_id).items() if k != "cert_sha256"}
     store.save(node_id, kept | secrets)
-    emit(args, {"id": str(node_id), "repinned": True},
-         lambda _: f"{args.name}: the pinned certificate is forgotten; the next connection pins the one it sees "
-                   "(restart the site to reconnect now)")
+    emit(args, {"id": str(node_id), "repinned": True, "updated": sorted(secrets)},
+         lambda _: f"{args.name}: secrets updated ({', '.join(sorted(secrets)) or 'none given'}), any pinned "
+                   "certificate forgotten; restart the site to reconnect with them")
     return 0
