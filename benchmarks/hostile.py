@@ -2,7 +2,7 @@
 
 Run from the repository root:  PYTHONPATH=. .venv/bin/python benchmarks/hostile.py [--subdivisions 8] [--write]
 
-Each load runs in a fresh child process so its peak memory (ru_maxrss) is its own; the reference is measured in
+Each load runs in a fresh child process so its peak memory (VmHWM) is its own; the reference is measured in
 the same run: trimesh loading the same file, and a child that only imports the loader (the floor).
 """
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "hostile.md"
 
 CHILD = """
-import resource, sys, time
+import sys, time
 kind, path = sys.argv[1], sys.argv[2]
 import trimesh
 from app.core.domain.errors import ImeweError
@@ -40,7 +40,9 @@ elif kind == "trimesh":
 else:
     n = 0
 dt = time.perf_counter() - t
-print(n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, outcome)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(n, dt, hwm / 1024, outcome)
 """
 
 
@@ -72,6 +74,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subdivisions", type=int, default=8, help="icosphere subdivisions (8: 1.3M triangles)")
     ap.add_argument("--bomb-mb", type=int, default=1024, help="what the bomb's member inflates to")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each loader (best time kept)")
     ap.add_argument("--write", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
     args = ap.parse_args()
     rows: list[str] = []
@@ -81,14 +84,22 @@ def main() -> int:
         with zipfile.ZipFile(sphere) as zf:
             xml_mb = sum(i.file_size for i in zf.infolist()) / 2**20
         _, _, floor_mb, _ = child("floor", sphere)
-        n, ours_s, ours_mb, _ = child("ours", sphere)
-        tn, tri_s, tri_mb, _ = child("trimesh", sphere)
+        # Alternate the two and keep each one's best time: the machine is shared and its load comes and goes.
+        runs = {"ours": [], "trimesh": []}
+        for _ in range(args.rounds):
+            for kind in runs:
+                runs[kind].append(child(kind, sphere))
+        n, ours_s, ours_mb = min(r[0] for r in runs["ours"]), min(r[1] for r in runs["ours"]), \
+            max(r[2] for r in runs["ours"])
+        tn, tri_s, tri_mb = min(r[0] for r in runs["trimesh"]), min(r[1] for r in runs["trimesh"]), \
+            max(r[2] for r in runs["trimesh"])
         assert n == tn, (n, tn)
         print(f"3MF sphere, {n:,} triangles, {sphere.stat().st_size / 2**20:.1f} MB file, {xml_mb:.0f} MB of XML")
         print(f"  ours:    {ours_s:.1f} s, peak {ours_mb:.0f} MB")
         print(f"  trimesh: {tri_s:.1f} s, peak {tri_mb:.0f} MB   (floor: a child that only imports, {floor_mb:.0f} MB)")
         rows.append(f"| 3MF, {n:,} triangles ({sphere.stat().st_size / 2**20:.0f} MB file, {xml_mb:.0f} MB of XML): "
-                    f"load time | {ours_s:.1f} s | trimesh {tri_s:.1f} s ({ours_s / tri_s:.2f}x) |")
+                    f"load time, best of {args.rounds} alternating runs | {ours_s:.1f} s | trimesh {tri_s:.1f} s "
+                    f"({ours_s / tri_s:.2f}x) |")
         rows.append(f"| same file: peak memory of the loading process | {ours_mb:.0f} MB | trimesh {tri_mb:.0f} MB "
                     f"({ours_mb / tri_mb:.2f}x); a process that only imports the loader: {floor_mb:.0f} MB |")
         make_bomb(bomb, args.bomb_mb)
@@ -106,7 +117,7 @@ def main() -> int:
         RESULTS.write_text(
             "# Hostile input (issue 11)\n\n"
             f"Command: `{cmd.strip()}` (2-core shared machine, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-            f"load average {load:.1f} from other work). Each load in a fresh child process; peak = its ru_maxrss.\n\n"
+            f"load average {load:.1f} from other work). Each load in a fresh child process; peak = its VmHWM.\n\n"
             "| what | ours | reference (same run) |\n|---|---|---|\n" + "\n".join(rows) + "\n")
     return 0
 
