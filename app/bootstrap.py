@@ -131,6 +131,7 @@ def driver_for(node: Node, clock: Clock, config: Config) -> FabricationDevice | 
                              secrets=store.load(node.id))
         # a secret the driver learns (a Bambu printer's certificate, pinned on first use) is kept with the others
         driver.save_secrets = lambda values, node_id=node.id: store.update(node_id, **values)  # type: ignore[attr-defined]
+        driver.load_secrets = lambda node_id=node.id: store.load(node_id)  # type: ignore[attr-defined]
         return driver
     if node.driver == "sim":
         return make_driver("sim", name=node.name, capabilities=node.capabilities, clock=clock,

@@ -289,3 +289,30 @@ def test_nodes_add_update_secrets_replaces_a_refused_key(tmp_path: Path, capsys)
     assert json.loads((home / "keys" / "machines" / f"{node['id']}.json").read_text()) == {"api_key": KEY}
     assert main(["nodes", "add", "voron", "--driver", "octoprint", "--update-secrets", "--api-key", "k"]) == 2
     assert "is a moonraker machine" in capsys.readouterr().err
+
+
+def test_a_refused_key_waits_for_a_new_one_and_then_connects(tmp_path: Path):
+    from app.devices.network.secrets import SecretStore
+
+    store = SecretStore(tmp_path / "keys")
+    node_id = uuid4()
+    store.save(node_id, {"api_key": "stale"})
+
+    async def go(port: int):
+        d = driver(port, key="stale")
+        d.load_secrets = lambda: store.load(node_id)  # as bootstrap wires it
+        rec = sc.Recorder(d)
+        try:
+            with pytest.raises(CredentialsRefused):
+                await d.connect()
+            await asyncio.sleep(2.5)  # unchanged secrets: no retry, no second alert
+            quiet = (len(rec.faults("auth_refused")), d.state)
+            store.save(node_id, {"api_key": KEY})  # imewe nodes add voron --update-secrets --api-key ...
+            await rec.state(DriverState.IDLE, 10)
+            return quiet, d.state
+        finally:
+            await d.disconnect()
+
+    with emulator(tmp_path) as emu:
+        quiet, state = asyncio.run(go(emu.port))
+    assert quiet == (1, DriverState.ERROR) and state is DriverState.IDLE

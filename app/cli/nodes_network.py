@@ -97,5 +97,5 @@ def _repin(args: argparse.Namespace, store: SecretStore, secrets: dict[str, str]
     store.save(node_id, kept | secrets)
     emit(args, {"id": str(node_id), "repinned": True, "updated": sorted(secrets)},
          lambda _: f"{args.name}: secrets updated ({', '.join(sorted(secrets)) or 'none given'}), any pinned "
-                   "certificate forgotten; restart the site to reconnect with them")
+                   "certificate forgotten; a running site tries them within seconds")
     return 0

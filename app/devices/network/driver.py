@@ -37,7 +37,8 @@ from app.devices.network.report import MachineReport, remote_name
 from app.devices.network.tracker import JobTracker
 
 log = logging.getLogger(__name__)
-STABLE_SESSION_S = 10.0  # a link that stayed up this long resets the backoff
+STABLE_SESSION_S = 10.0
+SECRETS_POLL_S = 2.0  # after a refused key: how often the stored secrets are read for a new one  # a link that stayed up this long resets the backoff
 _CALIBRATIONS = {"home": ["G28"], "level": ["G28", "G29"]}
 
 
@@ -85,6 +86,9 @@ class NetworkDriver(DriverBase):
         self.info = MachineInfo()
         # Where a driver stores a secret it learns (a pinned certificate): bootstrap points it at SecretStore.
         self.save_secrets: Callable[[dict[str, str]], None] | None = None
+        # Where it reads its secrets again after a refusal (bootstrap: SecretStore): new ones (``imewe nodes add
+        # --update-secrets``) are tried once, without a restart; unchanged ones are never retried.
+        self.load_secrets: Callable[[], dict[str, str]] | None = None
 
     @property
     def where(self) -> str:
@@ -169,6 +173,8 @@ class NetworkDriver(DriverBase):
             except CredentialsRefused as exc:
                 await self._close_quietly()
                 self._refused(exc)
+                if await self._new_secrets():
+                    continue
                 return
             except ImeweError as exc:
                 why = exc
@@ -215,6 +221,24 @@ class NetworkDriver(DriverBase):
             self._outage_reported = True
         log.warning("%s", message)
         self._set_state(DriverState.OFFLINE, message)
+
+    async def _new_secrets(self) -> bool:
+        """After a refusal: wait until the stored secrets change (then True: try them), or the driver stops."""
+        if self.load_secrets is None:
+            return False
+        while not self._stopping:
+            await asyncio.sleep(SECRETS_POLL_S)
+            try:
+                fresh = await asyncio.to_thread(self.load_secrets)
+            except ImeweError as exc:
+                log.warning("%s: %s", self.where, exc)
+                continue
+            if fresh and fresh != self._secrets:
+                self._secrets = dict(fresh)
+                log.info("%s: new %s; connecting again", self.where, self.credential_name)
+                self._set_state(DriverState.CONNECTING, f"trying the new {self.credential_name}")
+                return True
+        return False
 
     def _refused(self, exc: CredentialsRefused) -> None:
         """Wrong key: one clear alert and stop; an operator has to give the right one (no crash loop)."""
