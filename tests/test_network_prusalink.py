@@ -59,6 +59,11 @@ def test_status_payloads_become_reports():
             proto.update_status(bad)
 
 
+def test_the_job_is_named_by_its_long_name():
+    body = json.dumps({"id": 9, "file": {"name": "IMEWE-~1.GCO", "display_name": "imewe-abc-part.gcode"}})
+    assert proto.update_job(body) == ("9", "imewe-abc-part.gcode")
+
+
 def test_requests_follow_the_v1_api():
     up = proto.request_upload("imewe-abc-part one.gcode")
     assert up.method == "PUT" and up.path == "/api/v1/files/usb/imewe-abc-part%20one.gcode"

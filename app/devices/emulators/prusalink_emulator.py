@@ -30,6 +30,13 @@ _STATES = {"idle": "IDLE", "printing": "PRINTING", "paused": "PAUSED", "finished
 _PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 
 
+def short_name(name: str) -> str:
+    """The FAT 8.3 name a USB stick gives a long file name (what Buddy firmware reports as ``name``)."""
+    stem, _, ext = name.rpartition(".") if "." in name else (name, "", "")
+    clean = "".join(c for c in stem.upper() if c.isalnum() or c in "-_")
+    return f"{clean[:6]}~1.{ext.upper()[:3]}" if len(clean) > 8 or len(ext) > 3 else f"{clean}.{ext.upper()}"
+
+
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
@@ -135,7 +142,7 @@ class PrusaLinkEmulator:
         s = self.sim.s
         return {"id": s.job_id, "progress": round(self.sim.fraction() * 100, 1),
                 "time_remaining": int(self.sim.time_left_s()), "time_printing": int(self.sim.elapsed_s()),
-                "file": {"name": s.file, "display_name": s.file, "path": "/usb", "size": s.size_b}}
+                "file": {"name": short_name(s.file), "display_name": s.file, "path": "/usb", "size": s.size_b}}
 
     async def status(self, request: web.Request) -> web.Response:
         s = self.sim.s

@@ -130,4 +130,6 @@ def update_job(body: bytes | str) -> tuple[str, str]:
     if data.get("id") is None:
         raise BadReply("PrusaLink job: no id in the reply")
     file = data.get("file") if isinstance(data.get("file"), dict) else {}
-    return str(data["id"]), str(file.get("name") or file.get("display_name") or "")
+    # On the USB stick of Buddy-firmware printers ``name`` is the FAT short name (IMEWE-~1.GCO); the long name
+    # the file was sent under is ``display_name``.
+    return str(data["id"]), str(file.get("display_name") or file.get("name") or "")
