@@ -51,7 +51,8 @@ class BambuCodec:
 
     def request_pushall(self) -> bytes:
         """Ask for a full report (P1/A1 otherwise send only deltas)."""
-        return json.dumps({"pushing": {"sequence_id": str(next(self._seq)), "command": "pushall"}}).encode()
+        return json.dumps({"pushing": {"sequence_id": str(next(self._seq)), "command": "pushall", "version": 1,
+                                       "push_target": 1}}).encode()
 
     def request_version(self) -> bytes:
         return json.dumps({"info": {"sequence_id": str(next(self._seq)), "command": "get_version"}}).encode()

@@ -20,7 +20,8 @@ from app.devices.network.report import MachinePhase as Phase
 from app.devices.network.report import MachineReport
 
 GCODES_DIR = "0:/gcodes"
-# depth 99, verbose (all values, not only the frequently changing ones: a file name is not "frequent"), no nulls
+# depth 99, verbose (all values, not only the frequently changing ones: a file name is not "frequent"), with
+# nulls (a missing job reads as null, not as an absent key)
 MODEL_FLAGS = "d99vn"
 POLLED_KEYS = ("state", "job", "heat")  # what one status poll reads; a full model is tens of kB on a board
 
