@@ -107,3 +107,16 @@ def test_a_site_key_others_can_read_is_refused_with_the_fix(tmp_path) -> None:
     ident.key_path.chmod(0o600)
     assert load_or_create_identity(tmp_path / "keys", "here").site_id == ident.site_id
     assert stat.S_IMODE(ident.key_path.stat().st_mode) == 0o600
+
+
+def test_a_silent_connection_neither_holds_the_port_nor_delays_stopping(tmp_path) -> None:
+    async def go():
+        site = await SiteRig(tmp_path, "site").start()
+        silent = await asyncio.open_connection("127.0.0.1", site.port)  # connects, never says a word
+        await asyncio.sleep(0.2)
+        t0 = asyncio.get_running_loop().time()
+        await site.stop()
+        silent[1].close()
+        return asyncio.get_running_loop().time() - t0
+
+    assert asyncio.run(asyncio.wait_for(go(), 30)) < 3.0  # not the 10 s handshake timeout

@@ -49,15 +49,23 @@ class TlsAccept:
         self.timeout_s = handshake_timeout_s
         self.refused = 0
         self._logged: dict[str, float] = {}
+        self._pending: set[asyncio.Task] = set()  # handshakes under way, cancelled when the site stops
 
     def connection_class(self) -> Callable[..., ServerConnection]:
         gate = self
 
         class Accepted(ServerConnection):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self._tls_task = asyncio.get_running_loop().create_task(gate._wrap(self, transport))
+                task = asyncio.get_running_loop().create_task(gate._wrap(self, transport))
+                gate._pending.add(task)
+                task.add_done_callback(gate._pending.discard)
 
         return Accepted
+
+    async def close(self) -> None:
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def _wrap(self, conn: ServerConnection, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -69,6 +77,9 @@ class TlsAccept:
             transport.abort()
             self._refused(host, peer, exc)
             return
+        except asyncio.CancelledError:
+            transport.abort()
+            raise
         if wrapped is None:
             return
         ServerConnection.connection_made(conn, wrapped)

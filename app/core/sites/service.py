@@ -102,6 +102,7 @@ class SitesService:
             await link.close(1001, "site shutting down")
         if self._server is not None:
             self._server.close()
+            await self.tls_accept.close()
             await self._server.wait_closed()
         for t in [*self._tasks, *self._dialers.values()]:
             try:
