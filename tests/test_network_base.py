@@ -160,3 +160,12 @@ def test_found_machines_from_zeroconf_and_ssdp_say_what_to_ask():
                             {"build_volume_mm": [0, 0, 0], "loaded_material": "petg", "process": ""})
     assert caps["build_volume_mm"] == [250, 210, 220] and caps["loaded_material"] == "petg"
     assert caps["process"] == "fdm" and "file:.bgcode" in caps["features"]
+
+
+def test_the_machine_detail_shows_both_time_left_figures():
+    from app.ui.machine_detail import job_line
+
+    assert job_line({"progress": 0.42, "layer": 12, "layers_total": 50, "time_left_s": 1380,
+                     "time_left_est_s": 1200}) == ("job 42 %  ·  layer 12 of 50  ·  time left 23 min (machine) / "
+                                                   "20 min (plan)")
+    assert job_line({"progress": 0.1, "time_left_est_s": 36000}) == "job 10 %  ·  time left 10.0 h (plan)"

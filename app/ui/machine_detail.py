@@ -67,6 +67,9 @@ class MachineDetail(QWidget):
         head.addWidget(self.state)
         head.addStretch(1)
         head.addWidget(self.estop)
+        self.job_line = QLabel("")
+        self.job_line.setObjectName("jobLine")
+        self.job_line.setToolTip("The machine's own time left next to the planner's")
         # Two short rows keep the dock narrow enough to leave the fleet most of the screen.
         actions = QVBoxLayout()
         for group in ((self.pause, self.resume, self.cancel), (self.maint, self.maint_done, self.decommission)):
@@ -95,6 +98,7 @@ class MachineDetail(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(head)
+        lay.addWidget(self.job_line)
         lay.addLayout(actions)
         lay.addWidget(self.tabs, 1)
 
@@ -163,9 +167,10 @@ class MachineDetail(QWidget):
             self.estop.setToolTip("No driver is connected to this machine: use its physical stop button")
 
     def update_charts(self) -> None:
+        ring = self.live.rings.get(self.node_id) if self.node_id is not None else None
+        self.job_line.setText(job_line(ring.latest) if ring is not None and ring.job_id is not None else "")
         if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.charts:
             return
-        ring = self.live.rings.get(self.node_id)
         if ring is None or ring.count == 0:
             return
         secs = int(self.range.currentData() or 0)
@@ -263,3 +268,23 @@ class MachineDetail(QWidget):
 
     def focus_estop(self) -> None:
         self.estop.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def job_line(latest: dict[str, float]) -> str:
+    """One line on the running job: progress, layer, and the machine's time left next to the planner's."""
+    parts = []
+    if "progress" in latest:
+        parts.append(f"job {100 * latest['progress']:.0f} %")
+    if "layer" in latest:
+        total = latest.get("layers_total")
+        parts.append(f"layer {latest['layer']:.0f}" + (f" of {total:.0f}" if total else ""))
+    left = [f"{_minutes(latest[k])} ({who})" for k, who in (("time_left_s", "machine"), ("time_left_est_s", "plan"))
+            if k in latest]
+    if left:
+        parts.append("time left " + " / ".join(left))
+    return "  ·  ".join(parts)
