@@ -379,12 +379,14 @@ def wire_optional_services(core: Core, command: str = "serve") -> None:
 
 def ui_ports(core: Core) -> Ports:
     """What the control room may use of a running core: one typed port per panel (see ``app/ui/ports.py``)."""
+    from app.core.review.notes import NotesService
     from app.ui.ports import Ports, SiteInfo
 
     config = core.config
     site = SiteInfo(config.site_name, config.paths.home, core.store.url, log_file(config))
     return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
-                 alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core))
+                 alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core),
+                 notes=NotesService(core.store, core.clock), plan=core.production)
 
 
 def machine_adder(core: Core) -> Any:

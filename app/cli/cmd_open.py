@@ -1,4 +1,5 @@
-"""imewe open: the control room on the local site (also what plain ``imewe`` runs).
+"""imewe open [FILE]: the control room on the local site (also what plain ``imewe`` runs); with a part or
+G-code file, that file opens in the Design review tab.
 
 The window owns the site it opens. With ``imewe serve`` (or another window) running on the same home or
 database it refuses before any window or service starts, with one line naming the owner: it never starts a
@@ -17,7 +18,8 @@ from app.core.ownership import SiteLock
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("open", help="open the control room on the local site")
+    p = sub.add_parser("open", help="open the control room on the local site (a part file: in Design review)")
+    p.add_argument("file", nargs="?", type=Path, help="a part (STL, OBJ, PLY, 3MF, GLB) or G-code file to review")
     p.add_argument("--headless", action="store_true", help="render off screen (no display needed)")
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window, then exit")
     p.add_argument("--after", type=finite_float, default=3.0, metavar="SECONDS", help="wait before the screenshot")
@@ -25,6 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    file: Path | None = getattr(args, "file", None)
+    if file is not None:
+        from app.core.domain.errors import ValidationError
+        from app.ui.review_panel import reviewable
+
+        if not reviewable(file):
+            raise ValidationError(f"{file.name}: not a part file (use STL, OBJ, PLY, 3MF, GLB or G-code)", "file")
+        if not file.is_file():
+            raise ValidationError(f"{file}: no such file", "file")
+        args.file = file.resolve()
     config = load_config(args.home, args.db)
     bootstrap.setup_logging(config)
     lock = bootstrap.claim_site(config, "open")
@@ -43,6 +55,7 @@ async def _window(app: Any, config: Config, lock: SiteLock, args: argparse.Names
     bootstrap.wire_optional_services(core, "open")  # telemetry, energy, discovery, sites, control channel
     await core.kernel.boot()
     try:
-        return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after)
+        return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
+                                 open_file=getattr(args, "file", None))
     finally:
         await core.kernel.shutdown()

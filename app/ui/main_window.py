@@ -13,7 +13,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QBoxLayout, QDockWidget, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget
 
 from app.core.domain.enums import Severity
@@ -30,6 +30,7 @@ from app.ui.jobs_panel import JobsPanel
 from app.ui.live_data import LiveData
 from app.ui.machine_detail import MachineDetail
 from app.ui.ports import Ports
+from app.ui.review_panel import ReviewPanel, reviewable
 from app.ui.sites_panel import SitesPanel
 from app.ui.status_bar import StatusBar
 from app.ui.timeline_panel import TimelinePanel
@@ -39,8 +40,8 @@ SETTINGS_ORG, SETTINGS_APP = "Imewe", "Imewe Control Room"
 MAX_TOASTS = 3
 LIVE_MS = 500  # live values (temperatures, power, progress) repaint at most twice a second
 SHORTCUTS = [
-    ("Ctrl+1 … Ctrl+6", "switch tab (fleet, jobs, timeline, alerts, energy, sites)"),
-    ("Ctrl+N", "new job"), ("Ctrl+F", "search machines"), ("Ctrl+D", "show or hide the machine detail"),
+    ("Ctrl+1 … Ctrl+7", "switch tab (fleet, jobs, timeline, alerts, energy, sites, design review)"),
+    ("Ctrl+N", "new job"), ("Ctrl+O", "open a part file in Design review"), ("Ctrl+F", "search machines"), ("Ctrl+D", "show or hide the machine detail"),
     ("Ctrl+Shift+X", "emergency stop of the selected machine (asks to confirm)"),
     ("Ctrl+K", "acknowledge the selected alerts"), ("F5", "refresh everything"), ("F11", "full screen"),
     ("Ctrl+Q", "quit"),
@@ -65,11 +66,20 @@ def _sites_tab(ports: Ports, win: ControlRoom) -> QWidget:
     return panel
 
 
+def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    panel = ReviewPanel(ports.fleet, ports.jobs, ports.clock, ports.notes, ports.plan, ports.energy)
+    panel.message.connect(win.notify)
+    panel.submitted.connect(lambda _job: win.jobs.reload())
+    win.fleet_changed_hooks.append(panel.reload_machines)
+    return panel
+
+
 class ControlRoom(QMainWindow):
     closed = Signal()
 
     # Tabs after fleet, jobs, timeline and alerts (which the window wires together); add new panels here.
-    EXTRA_TABS: tuple[TabSpec, ...] = (TabSpec("Energy", _energy_tab), TabSpec("Sites", _sites_tab))
+    EXTRA_TABS: tuple[TabSpec, ...] = (TabSpec("Energy", _energy_tab), TabSpec("Sites", _sites_tab),
+                                       TabSpec("Design review", _review_tab))
 
     def __init__(self, ports: Ports, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +89,8 @@ class ControlRoom(QMainWindow):
         self.bridge = CoreBridge(ports.bus, self.live, self)
         self.setWindowTitle(f"Imewe — {ports.site.name}")
         self.resize(1600, 960)
+        self.setAcceptDrops(True)  # part files dropped anywhere open in Design review
+        self.fleet_changed_hooks: list[Callable[[], None]] = []
 
         self.fleet_model = FleetModel(ports.fleet.list, self.live, self)
         self.fleet = FleetPanel(self.fleet_model)
@@ -174,11 +186,14 @@ class ControlRoom(QMainWindow):
         act("Refresh", "F5", self.refresh_all, bar=True)
         act("Full screen", "F11", lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen())
         act("Quit", "Ctrl+Q", self.close)
-        for i in range(6):
+        for i in range(7):
             act(f"Tab {i + 1}", f"Ctrl+{i + 1}", lambda _=False, i=i: self.tabs.setCurrentIndex(i)
                 if i < self.tabs.count() else None)
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        self.open_action = act("Open part…", QKeySequence.StandardKey.Open, self.browse_part)
+        self.open_action.setToolTip("Open a part or G-code file in Design review (Ctrl+O)")
+        file_menu.addAction(self.open_action)
         file_menu.addAction(self.new_job_action)
         file_menu.addAction(self.add_machine_action)
         file_menu.addSeparator()
@@ -211,6 +226,8 @@ class ControlRoom(QMainWindow):
     def _fleet_changed(self) -> None:
         self.fleet_model.reload()
         self.timeline.redraw()
+        for hook in self.fleet_changed_hooks:
+            hook()
 
     def _nodes_changed(self, ids: set) -> None:
         self.fleet_model.refresh(ids)
@@ -243,6 +260,42 @@ class ControlRoom(QMainWindow):
     def _on_tick(self) -> None:
         self.status.refresh()
         self.timeline.tick()
+
+    # ------------------------------------------------------------ design review
+    @property
+    def review(self) -> ReviewPanel | None:
+        panel = self.panels.get("design review")
+        return panel if isinstance(panel, ReviewPanel) else None
+
+    def browse_part(self) -> None:
+        if self.review is not None:
+            self.tabs.setCurrentWidget(self.review)
+            self.review.browse()
+
+    def open_file(self, path: str) -> None:
+        """Show a part or G-code file in Design review; a file it cannot show is refused in one line."""
+        review = self.review
+        if review is None:
+            self.notify("Design review is not available (see its tab)")
+            return
+        self.tabs.setCurrentWidget(review)
+        try:
+            review.open(path)
+        except ImeweError as exc:
+            self.notify(str(exc))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.isLocalFile() and reviewable(u.toLocalFile()) for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile() and reviewable(u.toLocalFile())]
+        if paths:
+            self.open_file(paths[0])
+            event.acceptProposedAction()
 
     # ------------------------------------------------------------ operator actions
     def notify(self, text: str) -> None:
@@ -364,6 +417,8 @@ class ControlRoom(QMainWindow):
         self._tick.stop()
         self._live_timer.stop()
         self.bridge.close()
+        if self.review is not None:
+            self.review.close_views()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

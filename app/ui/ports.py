@@ -36,6 +36,8 @@ from app.core.energy.repository import FlowRow
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import KernelStatus
+from app.core.production.plan_view import PlanView
+from app.core.review.notes import PartNote
 from app.core.sites.views import SiteView
 from app.ui.actions import MachineControl
 
@@ -139,6 +141,28 @@ class MachinesPort(Protocol):
     async def add(self, name: str, kind: str, address: str, secrets: dict[str, str]) -> Any: ...
 
 
+class NotesPort(Protocol):
+    """Review notes pinned to points of a part (the Design review tab)."""
+
+    async def for_file(self, key: str) -> list[PartNote]: ...
+
+    async def for_part(self, part_id: UUID) -> list[PartNote]: ...
+
+    async def add(self, key: str, file_name: str, point: tuple[float, float, float], text: str,
+                  author: str) -> PartNote: ...
+
+    async def set_state(self, note_id: UUID, state: str, by: str) -> PartNote: ...
+
+    async def attach(self, key: str, part_id: UUID, job_id: UUID) -> int: ...
+
+
+class PlanPort(Protocol):
+    """The current production plan (when machines are free, for the earliest finish of a reviewed part)."""
+
+    @property
+    def plan(self) -> PlanView | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Ports:
     """Everything the window may use. ``fleet`` and ``jobs`` always run; the rest are None when not wired."""
@@ -154,3 +178,5 @@ class Ports:
     energy: EnergyPort | None = None
     sites: SitesPort | None = None
     machines: MachinesPort | None = None
+    notes: NotesPort | None = None
+    plan: PlanPort | None = None

@@ -65,7 +65,7 @@ def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> in
 
 async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
                       after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None,
-                      tab: str | None = None) -> int:
+                      tab: str | None = None, open_file: Path | None = None) -> int:
     """Open the control room on ``ports``; return when it closes (or after a screenshot / ``run_for_s``)."""
     from PySide6.QtCore import QSettings
 
@@ -82,6 +82,8 @@ async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
     if tab:
         win.show_tab(tab)
     win.show()
+    if open_file is not None:
+        win.open_file(str(open_file))
     try:
         if screenshot is not None:
             await asyncio.sleep(min(1.0, after_s))

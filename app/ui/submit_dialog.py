@@ -58,6 +58,15 @@ class PartRow:
                 "quantity": self.quantity, "size": self.size}
 
 
+def materials_for(all_nodes: list[Node], process: ProcessType) -> list[str]:
+    """Materials loaded on this site's machines of the process first, then what they take, then the rest."""
+    nodes = [n for n in all_nodes if n.process is process]
+    loaded = sorted({n.capabilities.loaded_material for n in nodes if n.capabilities.loaded_material})
+    taken = sorted({m for n in nodes for m in n.capabilities.materials} - set(loaded))
+    rest = sorted(set(MATERIALS_BY_PROCESS[process] or KNOWN_MATERIALS) - set(loaded) - set(taken))
+    return loaded + taken + rest
+
+
 def _mark(widget: QWidget, bad: bool) -> None:
     widget.setProperty("invalid", bad)
     widget.style().unpolish(widget)
@@ -227,12 +236,7 @@ class SubmitDialog(QDialog):
             row.material.setCurrentIndex(j)
 
     def materials_for(self, process: ProcessType) -> list[str]:
-        """Materials loaded on this site's machines of the process first, then what they take, then the rest."""
-        nodes = [n for n in self._nodes() if n.process is process]
-        loaded = sorted({n.capabilities.loaded_material for n in nodes if n.capabilities.loaded_material})
-        taken = sorted({m for n in nodes for m in n.capabilities.materials} - set(loaded))
-        rest = sorted(set(MATERIALS_BY_PROCESS[process] or KNOWN_MATERIALS) - set(loaded) - set(taken))
-        return loaded + taken + rest
+        return materials_for(self._nodes(), process)
 
     def remove_row(self, row: PartRow) -> None:
         self.rows.remove(row)

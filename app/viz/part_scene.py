@@ -83,6 +83,31 @@ def _object_mesh(tris: np.ndarray, verts: np.ndarray, faces: np.ndarray, overhan
     return mesh
 
 
+def overhang_flags(tris: np.ndarray, rotation: np.ndarray, overhang_deg: float, zmin: float,
+                   inside_out: bool = False) -> np.ndarray:
+    """1 for faces steeper than the overhang angle when the part is turned by ``rotation`` (file -> pose),
+    except faces lying on the plate (``zmin``: the posed part's lowest point)."""
+    t = np.asarray(tris, dtype=np.float32)
+    up = np.asarray(rotation, dtype=np.float32)[2]
+    cross = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    norm = np.linalg.norm(cross, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nz = np.where(norm > 0, (cross @ up) / norm, 0.0) * (-1.0 if inside_out else 1.0)
+    on_plate = (t @ up).max(axis=1) <= zmin + 1e-3
+    return ((nz < -math.sin(math.radians(overhang_deg))) & ~on_plate).astype(np.uint8)
+
+
+def posed_bounds(scene: PartScene, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest corner of the part turned by ``rotation`` (file units)."""
+    rot = np.asarray(rotation, dtype=np.float64)
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for mesh in scene.meshes:
+        pts = np.asarray(mesh.points, dtype=np.float64) @ rot.T
+        lo, hi = np.minimum(lo, pts.min(axis=0)), np.maximum(hi, pts.max(axis=0))
+    return lo, hi
+
+
 def plate_and_volume(size_mm: tuple[float, float, float]) -> tuple[pv.PolyData, pv.PolyData]:
     """A thin plate at z = 0 and the outline of the build volume, both starting at the origin."""
     x, y, z = (float(v) for v in size_mm)

@@ -2,7 +2,10 @@
 
 Embed ``PartView`` and call ``load(path)``; reading and analysing happen on a worker thread while a
 progress bar runs, so a big file never freezes the window. ``set_machine(capabilities, name)`` draws
-that machine's plate and build volume and says whether (and how) the part fits.
+that machine's plate and build volume and says whether (and how) the part fits. ``set_rotation(matrix)``
+shows the part in another pose (overhangs recomputed off the UI thread); ``pick_at(x, y)`` and, with
+``set_pick_mode(True)``, a left click report the point of the part under the cursor in the file's own
+coordinates (``picked``); ``set_markers`` pins numbered markers (review notes) to such points.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import time
 from typing import Any
 
 import numpy as np
+import pyvista as pv
+import vtk
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
@@ -25,8 +30,10 @@ from app.viz.part_scene import (
     PartScene,
     analyse_scene,
     build_part_scene,
+    overhang_flags,
     placement,
     plate_and_volume,
+    posed_bounds,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,8 @@ class PartView(BackgroundLoading, QWidget):
     shown = Signal(float)  # seconds from load() to the first frame
     loaded = Signal(object)  # PartAnalysis, once the full analysis is done
     failed = Signal(str)
+    picked = Signal(object)  # (x, y, z) on the part, in the file's own coordinates and units
+    posed = Signal()  # a new rotation is on screen
 
     def __init__(self, parent: QWidget | None = None, overhang_deg: float = 45.0) -> None:
         super().__init__(parent)
@@ -53,6 +62,14 @@ class PartView(BackgroundLoading, QWidget):
         self._part_actors: list[Any] = []
         self._machine_actors: list[Any] = []
         self._show_overhangs = True
+        self.rotation = np.eye(3)  # file coordinates -> the pose shown
+        self._posed_bounds: tuple[np.ndarray, np.ndarray] | None = None
+        self._matrix = np.eye(4)  # file coordinates -> world (plate) coordinates
+        self._markers: list[tuple[tuple[float, float, float], str]] = []
+        self._marker_actors: list[Any] = []
+        self._pick_mode = False
+        self._picker = vtk.vtkCellPicker()
+        self._picker.SetTolerance(0.0005)
         # No timed re-rendering: it would redraw a million triangles 5 times a second for nothing; the
         # interactor renders on mouse input and we render after each change.
         self.plotter = QtInteractor(self, auto_update=False)
@@ -83,6 +100,7 @@ class PartView(BackgroundLoading, QWidget):
         lay.addWidget(self.plotter.interactor, 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.info)
+        self.plotter.iren.add_observer("LeftButtonPressEvent", self._on_left_press)
 
     # --- public API -------------------------------------------------------------------------------
     @property
@@ -145,11 +163,117 @@ class PartView(BackgroundLoading, QWidget):
         self._update_info()
         self.plotter.render()
 
+    def set_rotation(self, rotation: Any) -> None:
+        """Show the part turned by this 3 x 3 rotation (file coordinates -> pose); its overhangs are worked out
+        again off the UI thread, then ``posed`` is emitted."""
+        rot = np.asarray(rotation, dtype=float).reshape(3, 3)
+        scene = self.scene
+        if scene is None:
+            self.rotation = rot
+            return
+        deg = self.overhang_deg
+
+        def work(report: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], list[np.ndarray]]:
+            lo, hi = posed_bounds(scene, rot)
+            inv = bool(scene.analysis is not None and scene.analysis.inverted)
+            return rot, (lo, hi), [overhang_flags(o.triangles, rot, deg, float(lo[2]), inv)
+                                   for o in scene.part.objects]
+
+        self._start(work, self._on_posed)
+
+    def set_pick_mode(self, on: bool) -> None:
+        """While on, a left click on the part reports the point (``picked``) instead of turning the view."""
+        self._pick_mode = bool(on)
+        self.plotter.interactor.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+    def pick_at(self, x: int, y: int) -> tuple[float, float, float] | None:
+        """The point of the part under widget pixel (x, y) (Qt coordinates, origin top left), in the file's
+        own coordinates; None when the part is not there. Emits ``picked`` when it hits."""
+        if not self._part_actors:
+            return None
+        ratio = self.plotter.interactor.devicePixelRatioF()
+        height = self.plotter.render_window.GetSize()[1]
+        self._picker.InitializePickList()
+        for actor in self._part_actors:
+            self._picker.AddPickList(actor)
+        self._picker.PickFromListOn()
+        if not self._picker.Pick(x * ratio, height - 1 - y * ratio, 0, self.plotter.renderer):
+            return None
+        world = np.append(np.array(self._picker.GetPickPosition(), dtype=float), 1.0)
+        local = np.linalg.inv(self._matrix) @ world
+        point = (float(local[0]), float(local[1]), float(local[2]))
+        self.picked.emit(point)
+        return point
+
+    def world_point(self, local: tuple[float, float, float]) -> tuple[float, float, float]:
+        """Where a point of the file lies on the plate now (mm)."""
+        w = self._matrix @ np.append(np.asarray(local, dtype=float), 1.0)
+        return (float(w[0]), float(w[1]), float(w[2]))
+
+    def display_point(self, local: tuple[float, float, float]) -> tuple[int, int]:
+        """Widget pixel (Qt coordinates) where a point of the file is drawn now."""
+        r = self.plotter.renderer
+        r.SetWorldPoint(*self.world_point(local), 1.0)
+        r.WorldToDisplay()
+        dx, dy, _ = r.GetDisplayPoint()
+        ratio = self.plotter.interactor.devicePixelRatioF()
+        height = self.plotter.render_window.GetSize()[1]
+        return int(round(dx / ratio)), int(round((height - 1 - dy) / ratio))
+
+    def set_markers(self, markers: list[tuple[tuple[float, float, float], str]]) -> None:
+        """Numbered markers (e.g. review notes) at points of the file; each ``(point, colour)``."""
+        self._markers = list(markers)
+        self._draw_markers()
+        self.plotter.render()
+
     # --- internals ---------------------------------------------------------------------------------
+    def _on_left_press(self, obj: Any, event: Any) -> None:
+        if not self._pick_mode:
+            return
+        x, y = self.plotter.iren.get_event_position()  # VTK display pixels, origin bottom left
+        ratio = self.plotter.interactor.devicePixelRatioF()
+        height = self.plotter.render_window.GetSize()[1]
+        self.pick_at(int(round(x / ratio)), int(round((height - 1 - y) / ratio)))
+
+    def _on_posed(self, result: tuple[np.ndarray, tuple[np.ndarray, np.ndarray], list[np.ndarray]]) -> None:
+        rot, bounds, flags = result
+        if self.scene is None:
+            return
+        self.rotation = rot
+        self._posed_bounds = bounds
+        for mesh, f in zip(self.scene.meshes, flags, strict=True):
+            mesh.cell_data["overhang"] = f
+        self._place()
+        self._update_info()
+        self.plotter.renderer.reset_camera(render=False)
+        self.plotter.render()
+        self.posed.emit()
+
+    def _draw_markers(self) -> None:
+        for actor in self._marker_actors:
+            self.plotter.remove_actor(actor, render=False)
+        self._marker_actors = []
+        if not self._markers or self.scene is None:
+            return
+        pts = np.array([self.world_point(p) for p, _ in self._markers])
+        size = float(max(np.ptp(pts, axis=0).max() if len(pts) > 1 else 0.0, 1.0))
+        lo, hi = self._posed_bounds or (np.array(self.scene.bbox_min), np.array(self.scene.bbox_max))
+        radius = max(float(np.max(hi - lo)) * self.scale * 0.015, 0.4) if size else 1.0
+        for i, (p, colour) in enumerate(self._markers):
+            sphere = pv.Sphere(radius=radius, center=self.world_point(p))
+            self._marker_actors.append(self.plotter.add_mesh(sphere, color=colour, name=f"note-{i}", pickable=False,
+                                                             render=False))
+        labels = self.plotter.add_point_labels(pts, [str(i + 1) for i in range(len(pts))], name="note-labels",
+                                               font_size=14, point_size=1, shape_opacity=0.8, text_color="white",
+                                               shape_color="#30363d", always_visible=True, render=False)
+        self._marker_actors.append(labels)
+
     def _on_shown(self, scene: PartScene) -> None:
         for actor in self._part_actors:
             self.plotter.remove_actor(actor, render=False)
         self.scene = scene
+        self.rotation = np.eye(3)
+        self._posed_bounds = None
         self._part_actors = []
         for i, mesh in enumerate(scene.meshes):
             colour = OBJECT_COLOURS[i % len(OBJECT_COLOURS)]
@@ -186,31 +310,41 @@ class PartView(BackgroundLoading, QWidget):
         self.loaded.emit(analysis)
 
     def _place(self) -> None:
+        """File coordinates -> plate: turn (pose), scale (file units to mm), centre on the plate, lowest point on it."""
         if self.scene is None:
             return
         size = self.machine.build_volume_mm if self.machine else None
-        shift = placement(self.scene.bbox_min, self.scene.bbox_max)
-        dx, dy, dz = (s * self.scale for s in shift)
+        lo, hi = self._posed_bounds or (np.array(self.scene.bbox_min), np.array(self.scene.bbox_max))
+        shift = np.array(placement(tuple(lo), tuple(hi))) * self.scale  # type: ignore[arg-type]
         if size and any(size):
-            dx += size[0] / 2
-            dy += size[1] / 2
+            shift[:2] += (size[0] / 2, size[1] / 2)
+        m = np.eye(4)
+        m[:3, :3] = self.rotation * self.scale
+        m[:3, 3] = shift
+        self._matrix = m
+        vm = vtk.vtkMatrix4x4()
+        for r in range(4):
+            for c in range(4):
+                vm.SetElement(r, c, float(m[r, c]))
         for actor in self._part_actors:
-            actor.SetScale(self.scale, self.scale, self.scale)
-            actor.SetPosition(dx, dy, dz)
+            actor.SetUserMatrix(vm)
+        self._draw_markers()
 
     def _update_info(self) -> None:
         a = self.analysis
         if a is None:
             return
         s = self.scale
-        w, d, h = (v * s for v in a.bbox_mm)
-        parts = [f"{w:.1f} x {d:.1f} x {h:.1f} mm", f"volume {abs(a.volume_mm3) * s**3 / 1000:.2f} cm3"]
+        size = (self._posed_bounds[1] - self._posed_bounds[0]) if self._posed_bounds else a.bbox_mm
+        w, d, h = (float(v) * s for v in size)
+        parts = [f"{w:.1f} x {d:.1f} x {h:.1f} mm", f"volume {abs(a.volume_mm3) * s**3 / 1000:.2f} cm³"]
         if s != 1.0:
             parts.append("file units read as inches")
         parts.append("watertight" if a.watertight else f"NOT watertight ({a.holes} holes)")
         if len(a.objects) > 1:
             parts.append(f"{len(a.objects)} objects")
-        parts.append(f"overhangs {a.overhang_area_mm2 * s * s:.0f} mm2 > {a.overhang_angle_deg:g} deg")
+        turned = "" if np.allclose(self.rotation, np.eye(3)) else " as drawn"
+        parts.append(f"overhangs{turned} {a.overhang_area_mm2 * s * s:.0f} mm² steeper than {a.overhang_angle_deg:g}°")
         if self.machine is not None:
             fit = fitting_machines(a, [(self.machine_name, self.machine)], scale=s)[0]
             parts.append(f"{self.machine_name}: {fit.reason}")

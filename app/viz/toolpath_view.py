@@ -2,7 +2,8 @@
 and a travel toggle; printers, CNC routers and lasers alike.
 
 Embed ``ToolpathView`` and call ``load(path)``. Parsing runs on a worker thread; the geometry shows
-first and the planner's time estimate follows in the info line when it is ready.
+first and the planner's time estimate follows in the info line when it is ready. A legend under the toolbar
+names the colours (features, or the speed scale); flat CNC and laser jobs open seen from the top.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 from pyvistaqt import QtInteractor
 
 from app.core.estimation.gcode_analysis import GcodeAnalysis, summarize
+from app.core.estimation.gcode_model import MoveKind
 from app.viz.background import BackgroundLoading, BackgroundTask
 from app.viz.toolpath_scene import FEATURE_CMAP, ToolpathScene, build_toolpath_scene
 
@@ -33,6 +36,30 @@ log = logging.getLogger(__name__)
 
 COLOR_MODES = ("feature", "speed")
 TRAVEL_COLOUR = "#7fa7d9"
+FLAT_SHARE = 0.1  # a toolpath whose height is under this share of its width is a flat job: shown from the top
+KIND_WORDS = {MoveKind.TRAVEL: "travel", MoveKind.EXTRUDE: "extrude", MoveKind.CUT: "cut", MoveKind.RAPID: "rapid"}
+
+
+def _hex(rgba: Any) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(round(c * 255)) for c in rgba[:3]))
+
+
+def feature_legend(scene: ToolpathScene) -> list[tuple[str, str]]:
+    """(name, colour) of each feature drawn, in the colours the feature mode uses."""
+    from matplotlib import colormaps
+
+    cmap = colormaps[FEATURE_CMAP]
+    names = scene.toolpath.feature_names
+    top = max(len(names), 20) - 1
+    present = sorted({int(v) for v in np.unique(scene.work.feature)})
+    out = []
+    for f in present:
+        if scene.toolpath.flavor != "printer" and not (scene.toolpath.feature > 0).any():
+            name = KIND_WORDS.get(MoveKind(f), str(f)) if f in MoveKind._value2member_map_ else str(f)
+        else:
+            name = names[f] if 0 <= f < len(names) else f"feature {f}"
+        out.append((name or "unnamed", _hex(cmap(f / top if top else 0.0))))
+    return out
 
 
 class ToolpathView(BackgroundLoading, QWidget):
@@ -46,6 +73,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         self.scene: ToolpathScene | None = None
         self.analysis: GcodeAnalysis | None = None
         self.color_mode = "feature"
+        self.view_preset = "iso"
         self.layer = 0
         self.travel_visible = False
         self.first_frame_s: float | None = None
@@ -73,6 +101,10 @@ class ToolpathView(BackgroundLoading, QWidget):
         fit = QPushButton("Fit")
         fit.clicked.connect(self.fit_view)
         self.layer_label = QLabel("")
+        self.legend = QLabel("")
+        self.legend.setObjectName("toolpathLegend")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.info = QLabel("no toolpath loaded")
         self.info.setWordWrap(True)
         self.progress = QProgressBar()
@@ -87,6 +119,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
+        lay.addWidget(self.legend)
         lay.addLayout(body, 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.info)
@@ -128,6 +161,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         if self.mode_box.currentText() != mode:
             self.mode_box.setCurrentText(mode)
         self._apply_layer()
+        self._update_legend()
 
     def visible_cells(self) -> tuple[int, int]:
         """(working, travel) segments currently drawn; travel counts 0 when hidden."""
@@ -139,6 +173,42 @@ class ToolpathView(BackgroundLoading, QWidget):
         self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
 
+    def set_view(self, preset: str) -> None:
+        """'iso' or 'top' (flat jobs open in the top view)."""
+        if preset not in ("iso", "top"):
+            raise ValueError(f"unknown view {preset!r}; use iso or top")
+        self.view_preset = preset
+        (self.plotter.view_xy if preset == "top" else self.plotter.view_isometric)(render=False)
+        self.plotter.renderer.reset_camera(render=False)
+        self.plotter.render()
+
+    @property
+    def flat(self) -> bool:
+        """A CNC or laser job whose toolpath is much wider than high (a sheet, a plate, an engraving)."""
+        s = self.scene
+        if s is None or s.toolpath.flavor == "printer" or not len(s.points):
+            return False
+        size = np.ptp(s.points, axis=0)
+        return bool(size[2] <= FLAT_SHARE * max(size[0], size[1], 1e-9))
+
+    def _update_legend(self) -> None:
+        s = self.scene
+        if s is None:
+            self.legend.setText("")
+            return
+        if self.color_mode == "feature":
+            items = feature_legend(s)
+            swatches = "&nbsp;&nbsp;".join(f"<span style='color:{c}'>&#9632;</span>&nbsp;{n}" for n, c in items)
+            self.legend.setText(f"Colours: {swatches}" + ("&nbsp;&nbsp;<span style='color:"
+                                                          f"{TRAVEL_COLOUR}'>&#9632;</span>&nbsp;travel (when shown)"))
+        else:
+            top = float(s.work.speed.max()) if len(s.work.speed) else 0.0
+            from matplotlib import colormaps
+
+            cmap = colormaps["viridis"]
+            bar = "".join(f"<span style='color:{_hex(cmap(i / 7))}'>&#9632;</span>" for i in range(8))
+            self.legend.setText(f"Speed: 0 mm/s {bar} {top:.0f} mm/s (slow to fast)")
+
     # --- internals ---------------------------------------------------------------------------------
     def _on_loaded(self, scene: ToolpathScene) -> None:
         self.scene = scene
@@ -149,6 +219,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         self.slider.blockSignals(False)
         self.slider.setEnabled(scene.layers > 1)
         self._apply_layer(reset_camera=True)
+        self._update_legend()
         self.first_frame_s = time.perf_counter() - self._t0
         self.progress.setRange(0, 0)  # busy: the planner runs next
         self.progress.setFormat("estimating time ...")
@@ -186,7 +257,7 @@ class ToolpathView(BackgroundLoading, QWidget):
                                   "show_scalar_bar": False}
         else:
             top = float(s.work.speed.max()) if len(s.work.speed) else 1.0
-            kw = {"scalars": "speed", "cmap": "viridis", "clim": (0.0, top), "scalar_bar_args": {"title": "mm/s"}}
+            kw = {"scalars": "speed", "cmap": "viridis", "clim": (0.0, top), "show_scalar_bar": False}
         if work.n_cells:
             self._work_actor = self.plotter.add_mesh(work, name="work", line_width=1, render=False, **kw)
         elif self._work_actor is not None:
@@ -199,6 +270,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         z = s.layer_z[min(self.layer, len(s.layer_z) - 1)]
         self.layer_label.setText(f"layer {self.layer + 1}/{s.layers}  z {z:.2f} mm")
         if reset_camera:
-            self.plotter.view_isometric(render=False)
+            self.view_preset = "top" if self.flat else "iso"
+            (self.plotter.view_xy if self.view_preset == "top" else self.plotter.view_isometric)(render=False)
             self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()

@@ -1,0 +1,683 @@
+"""Design review: a part on the plate of a chosen machine, how each machine would make it, notes pinned to
+points of it, and sending it to production.
+
+Meshes (STL, OBJ, PLY, 3MF, GLB) show in the recommended orientation (a toggle shows the file's own), with
+overhangs shaded; G-code shows its toolpath with a layer slider and a colour legend (flat CNC and laser jobs from
+the top). Loading and analysis run off the UI thread (``app/viz/background.py``); the store is reached through
+the notes port, the plan and the energy forecast through theirs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.clock import Clock
+from app.core.domain.entities import Job, Node
+from app.core.domain.enums import ProcessType
+from app.core.domain.errors import ImeweError, ValidationError
+from app.core.fleet.service import FleetService
+from app.core.jobs.service import JobService
+from app.core.review.candidates import Candidate, PartFacts, average_rates, candidates
+from app.core.review.notes import PartNote, part_key
+from app.core.review.orient import Pose, PoseFinder
+from app.ui.part_files import GCODE_SUFFIXES, part_name
+from app.ui.ports import EnergyPort, NotesPort, PlanPort
+from app.ui.submit_dialog import materials_for
+from app.ui.tasks import spawn
+from app.viz.background import BackgroundTask
+
+log = logging.getLogger(__name__)
+
+REVIEW_MESH_SUFFIXES = {".stl", ".obj", ".ply", ".3mf", ".glb"}
+REVIEW_SUFFIXES = REVIEW_MESH_SUFFIXES | GCODE_SUFFIXES
+EMPTY_TEXT = ("Open a part file (Ctrl+O) or drop one here\n\n"
+              "STL, OBJ, PLY, 3MF, GLB or G-code: see it on a machine's plate, how each machine would make it,\n"
+              "pin notes to it and send it to production.")
+NOTE_COLOURS = {"open": "#f0883e", "resolved": "#3fb950"}
+CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material (g)", "Energy (kWh)", "Energy cost", "CO₂ (kg)",
+                     "Earliest finish (UTC)"]
+NOTE_HEADERS = ["#", "State", "Note", "Author", "When (UTC)"]
+
+
+def reviewable(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in REVIEW_SUFFIXES
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = int(round(seconds / 60))
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _item(text: str, tip: str = "", align_right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if tip:
+        item.setToolTip(tip)
+    if align_right:
+        item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+    return item
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().setVisible(False)
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+class ReviewPanel(QWidget):
+    message = Signal(str)
+    submitted = Signal(object)  # the stored Job
+    opened = Signal(str)  # path, once its first frame is on screen
+    analysed = Signal()  # candidates computed for the current part
+    notes_changed = Signal()
+    first_frame = Signal(float)  # seconds from open() to the part's first frame
+
+    def __init__(self, fleet: FleetService, jobs: JobService, clock: Clock, notes: NotesPort | None = None,
+                 plan: PlanPort | None = None, energy: EnergyPort | None = None, author: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("designReview")
+        self.fleet, self.jobs, self.clock = fleet, jobs, clock
+        self.notes_port, self.plan_port, self.energy = notes, plan, energy
+        self.path: Path | None = None
+        self.kind = ""  # "mesh" or "gcode"
+        self.key = ""  # SHA-256 of the file: where its notes are kept
+        self.notes: list[PartNote] = []
+        self.rows: list[Candidate] = []
+        self.pose: Pose | None = None  # the recommended pose on the chosen machine
+        self.file_pose: Pose | None = None
+        self.pending_point: tuple[float, float, float] | None = None
+        self.node_poses: dict = {}  # machine id -> the recommended Pose on it
+        self._finder: PoseFinder | None = None
+        self._finder_of: tuple[Any, float] | None = None
+        self._facts: PartFacts | None = None
+        self._picked_machine = False  # the reviewer chose a machine for this file
+        self.part_view: Any = None  # built on first use: a 3D view costs a GL context
+        self.toolpath_view: Any = None
+        self._tasks: list[BackgroundTask] = []
+        self._t0 = 0.0
+        self.setAcceptDrops(True)
+
+        self.file_label = QLabel("No part open")
+        self.file_label.setObjectName("title")
+        open_btn = QPushButton("Open…")
+        open_btn.setToolTip("Open a part file (Ctrl+O)")
+        open_btn.clicked.connect(self.browse)
+        self.machine_box = QComboBox()
+        self.machine_box.setMinimumContentsLength(18)
+        self.machine_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.machine_box.currentIndexChanged.connect(self._machine_changed)
+        self.orient_box = QComboBox()
+        self.orient_box.addItems(["Recommended orientation", "As in the file"])
+        self.orient_box.setToolTip("Recommended: least support, then lowest, turned to fit the chosen machine")
+        self.orient_box.currentIndexChanged.connect(lambda _i: self._apply_pose())
+        self.note_btn = QPushButton("Add note…")
+        self.note_btn.setCheckable(True)
+        self.note_btn.setToolTip("Then click the point of the part the note is about")
+        self.note_btn.toggled.connect(self._note_mode)
+        head = QHBoxLayout()
+        head.addWidget(self.file_label, 1)
+        head.addWidget(open_btn)
+        head.addWidget(QLabel("Machine"))
+        head.addWidget(self.machine_box)
+        head.addWidget(self.orient_box)
+        head.addWidget(self.note_btn)
+
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("emptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.pose_label = QLabel("")
+        self.pose_label.setWordWrap(True)
+        view_box = QWidget()
+        left_lay = QVBoxLayout(view_box)
+        left_lay.setContentsMargins(0, 0, 0, 0)
+        left_lay.addWidget(self.stack, 1)
+        left_lay.addWidget(self.pose_label)
+
+        self.table = _table(CANDIDATE_HEADERS)
+        self.table.setToolTip("How each machine would make this part; double-click a row to show its plate")
+        self.table.cellDoubleClicked.connect(self._row_machine)
+        self.basis = QLabel("")
+        self.basis.setWordWrap(True)
+        self.basis.setObjectName("hint")
+        machines = QGroupBox("Machines")
+        m_lay = QVBoxLayout(machines)
+        m_lay.addWidget(self.table, 1)
+        m_lay.addWidget(self.basis)
+
+        self.note_table = _table(NOTE_HEADERS)
+        self.note_table.itemSelectionChanged.connect(self._note_selected)
+        self.note_hint = QLabel("No notes yet. Press “Add note…”, click the part, then type the note.")
+        self.note_hint.setWordWrap(True)
+        self.note_text = QLineEdit(placeholderText="What should change here?")
+        self.note_text.returnPressed.connect(self.save_note)
+        self.author = QLineEdit(author or _user())
+        self.author.setToolTip("Reviewer")
+        self.save_btn = QPushButton("Save note")
+        self.save_btn.clicked.connect(self.save_note)
+        self.resolve_btn = QPushButton("Resolve")
+        self.resolve_btn.setEnabled(False)
+        self.resolve_btn.clicked.connect(self.toggle_selected_note)
+        note_row = QHBoxLayout()
+        note_row.addWidget(QLabel("by"))
+        note_row.addWidget(self.author, 1)
+        note_row.addWidget(self.save_btn)
+        note_row.addWidget(self.resolve_btn)
+        notes_box = QGroupBox("Notes")
+        n_lay = QVBoxLayout(notes_box)
+        n_lay.addWidget(self.note_table, 1)
+        n_lay.addWidget(self.note_hint)
+        n_lay.addWidget(self.note_text)
+        n_lay.addLayout(note_row)
+
+        self.process_box = QComboBox()
+        for p in ProcessType:
+            self.process_box.addItem(p.value, p.value)
+        self.process_box.currentIndexChanged.connect(lambda _i: self._fill_materials())
+        self.material_box = QComboBox()
+        self.material_box.setEditable(True)
+        self.quantity = QSpinBox(minimum=1, maximum=10_000)
+        self.send_btn = QPushButton("Send to production")
+        self.send_btn.setObjectName("sendToProduction")
+        self.send_btn.setEnabled(False)
+        self.send_btn.clicked.connect(self.send_to_production)
+        self.send_error = QLabel("")
+        self.send_error.setObjectName("fieldError")
+        self.send_error.setWordWrap(True)
+        self.send_error.hide()
+        send_box = QGroupBox("Send to production")
+        form = QFormLayout(send_box)
+        form.addRow("Process", self.process_box)
+        form.addRow("Material", self.material_box)
+        form.addRow("Quantity", self.quantity)
+        form.addRow(self.send_btn)
+        form.addRow(self.send_error)
+
+        left = QSplitter(Qt.Orientation.Vertical)  # the part above, the machines' table below
+        left.addWidget(view_box)
+        left.addWidget(machines)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+        left.setSizes([520, 170])
+        side = QWidget()  # notes beside the view, sending below them
+        side_lay = QVBoxLayout(side)
+        side_lay.setContentsMargins(0, 0, 0, 0)
+        side_lay.addWidget(notes_box, 1)
+        side_lay.addWidget(send_box)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(left)
+        self.split.addWidget(side)
+        self.split.setStretchFactor(0, 2)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([900, 420])
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addWidget(self.split, 1)
+        self.reload_machines()
+
+    # ------------------------------------------------------------ opening
+    def browse(self) -> QFileDialog:
+        patterns = " ".join(f"*{s}" for s in sorted(REVIEW_SUFFIXES))
+        dlg = QFileDialog(self, "Open a part", "", f"Parts and G-code ({patterns})")
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dlg.fileSelected.connect(lambda f: self.open(Path(f)))
+        dlg.open()
+        return dlg
+
+    def open(self, path: str | Path) -> None:
+        """Show this file (loading runs in the background); a file of another kind says so in one line."""
+        import time
+
+        p = Path(path)
+        if not reviewable(p):
+            raise ValidationError(f"{p.name}: not a part file (use STL, OBJ, PLY, 3MF, GLB or G-code)", "file")
+        if not p.is_file():
+            raise ValidationError(f"{p.name}: no such file", "file")
+        self._t0 = time.perf_counter()
+        self.path, self.key, self.notes, self.rows = p, "", [], []
+        self.pose = self.file_pose = None
+        self.pending_point = None
+        self.node_poses, self._facts, self._picked_machine = {}, None, False
+        self.kind = "gcode" if p.suffix.lower() in GCODE_SUFFIXES else "mesh"
+        self.file_label.setText(p.name)
+        self.file_label.setToolTip(str(p))
+        self.send_btn.setEnabled(False)
+        self.send_error.hide()
+        self.table.setRowCount(0)
+        self._show_notes()
+        self.pose_label.setText("reading the file …")
+        self.orient_box.setEnabled(self.kind == "mesh")
+        self.note_btn.setEnabled(self.kind == "mesh")
+        if self.kind == "mesh":
+            view = self._part_view()
+            self.stack.setCurrentWidget(view)
+            view.load(str(p))
+        else:
+            tv = self._toolpath_view()
+            self.stack.setCurrentWidget(tv)
+            tv.load(str(p))
+        self._start(lambda report: part_key(p), self._keyed)
+
+    def _part_view(self) -> Any:
+        if self.part_view is None:
+            from app.viz.part_view import PartView
+
+            v = PartView(self)
+            v.shown.connect(self._shown)
+            v.loaded.connect(self._mesh_analysed)
+            v.failed.connect(self._failed)
+            v.picked.connect(self._picked)
+            v.posed.connect(self._posed)
+            self.part_view = v
+            self.stack.addWidget(v)
+            self._machine_changed()
+        return self.part_view
+
+    def _toolpath_view(self) -> Any:
+        if self.toolpath_view is None:
+            from app.viz.toolpath_view import ToolpathView
+
+            v = ToolpathView(self)
+            v.loaded.connect(lambda _scene: self._shown(v.first_frame_s or 0.0))
+            v.analysed.connect(self._gcode_analysed)
+            v.failed.connect(self._failed)
+            self.toolpath_view = v
+            self.stack.addWidget(v)
+        return self.toolpath_view
+
+    def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
+        task = BackgroundTask(fn, self)
+        task.done.connect(on_done)
+        task.failed.connect(lambda m: self.message.emit(f"Design review: {m}"))
+        self._tasks = [t for t in self._tasks if t.running] + [task]
+        task.start()
+        return task
+
+    def _shown(self, seconds: float) -> None:
+        self.first_frame.emit(seconds)
+        if self.path is not None:
+            self.opened.emit(str(self.path))
+
+    def _failed(self, message: str) -> None:
+        self.pose_label.setText(f"Cannot show {self.path.name if self.path else 'this file'}: {message}")
+        self.send_btn.setEnabled(False)
+        self.message.emit(f"Design review: {message}")
+
+    def _keyed(self, key: str) -> None:
+        self.key = key
+        self.reload_notes()
+
+    # ------------------------------------------------------------ machines and orientation
+    def reload_machines(self) -> None:
+        current = self.machine_box.currentData()
+        self.machine_box.blockSignals(True)
+        self.machine_box.clear()
+        nodes = self.fleet.list()
+        for n in nodes:
+            vol = n.capabilities.build_volume_mm
+            size = " x ".join(f"{v:g}" for v in vol) + " mm" if any(vol) else "no size limit"
+            self.machine_box.addItem(f"{n.name} ({n.process.value}, {size})", str(n.id))
+        if not nodes:
+            self.machine_box.addItem("no machines on this site", None)
+        i = self.machine_box.findData(current)
+        self.machine_box.setCurrentIndex(max(i, 0))
+        self.machine_box.blockSignals(False)
+
+    def machine(self) -> Node | None:
+        node_id = self.machine_box.currentData()
+        for n in self.fleet.list():
+            if str(n.id) == node_id:
+                return n
+        return None
+
+    def select_machine(self, node_id: Any) -> None:
+        i = self.machine_box.findData(str(node_id))
+        if i >= 0:
+            self.machine_box.setCurrentIndex(i)
+
+    def _machine_changed(self, _index: int = 0) -> None:
+        node = self.machine()
+        if self.part_view is not None:
+            self.part_view.set_machine(node.capabilities if node else None, node.name if node else "")
+            self._recommend()
+        if node is not None:
+            self._set_process(node.process)
+
+    def _row_machine(self, row: int, _col: int) -> None:
+        if 0 <= row < len(self.rows):
+            self._picked_machine = True
+            self.select_machine(self.rows[row].node_id)
+
+    def _recommend(self) -> None:
+        view = self.part_view
+        if view is None or view.scene is None or view.analysis is None:
+            return
+        node = self.machine()
+        caps = node.capabilities if node else None
+        scene, scale = view.scene, view.scale
+        nodes = self.fleet.list()
+        finder = self._finder if self._finder is not None and self._finder_of == (scene, scale) else None
+
+        def work(report: Any) -> tuple[PoseFinder, Pose, Pose, dict]:
+            f = finder or PoseFinder(scene.part.all_triangles(), scale)
+            per_node = {n.id: f.recommend(n.capabilities) for n in nodes}
+            return f, f.recommend(caps), f.poses(caps, only="as drawn")[0], per_node
+
+        self._start(work, lambda r: self._recommended(r, scene, scale))
+
+    def _recommended(self, result: tuple[PoseFinder, Pose, Pose, dict], scene: Any, scale: float) -> None:
+        self._finder, self._finder_of = result[0], (scene, scale)
+        self.pose, self.file_pose, self.node_poses = result[1], result[2], result[3]
+        self._apply_pose()
+        self._fill_candidates()
+
+    def chosen_pose(self) -> Pose | None:
+        return self.file_pose if self.orient_box.currentIndex() == 1 else self.pose
+
+    def _apply_pose(self) -> None:
+        pose = self.chosen_pose()
+        if pose is None or self.part_view is None:
+            return
+        self.part_view.set_rotation(pose.matrix)
+        node = self.machine()
+        where = f" on {node.name}" if node else ""
+        which = "as in the file" if self.orient_box.currentIndex() == 1 else "recommended"
+        size = " x ".join(f"{v:.1f}" for v in pose.size_mm)
+        self.pose_label.setText(f"Shown {which}: {pose.describe()}{where}; {size} mm; support needed under "
+                                f"{pose.overhang_mm2:.0f} mm² of overhangs; {pose.reason}.")
+
+    def _posed(self) -> None:
+        self._show_markers()
+
+    # ------------------------------------------------------------ candidates
+    def _mesh_analysed(self, analysis: Any) -> None:
+        self._facts = PartFacts("mesh", analysis, self.part_view.scale)
+        self._recommend()
+
+    def _gcode_analysed(self, analysis: Any) -> None:
+        self._facts = PartFacts("gcode", analysis, 1.0, analysis.flavor)
+        process = {"printer": ProcessType.FDM, "laser": ProcessType.LASER}.get(analysis.flavor, ProcessType.CNC_MILL)
+        self._set_process(process)
+        size = " x ".join(f"{v:.1f}" for v in analysis.bbox_mm)
+        units = ", written in inches (G20)" if analysis.units_inch else ""
+        self.pose_label.setText(f"Toolpath {size} mm{units}; "
+                                + ("seen from the top (a flat job)" if self.toolpath_view.flat else "3D view"))
+        self._fill_candidates()
+
+    def _busy_until(self) -> dict:
+        plan = self.plan_port.plan if self.plan_port is not None else None
+        busy: dict = {}
+        for row in plan.rows if plan else []:
+            busy[row.node_id] = max(busy.get(row.node_id, row.end), row.end)
+        return busy
+
+    def _rates(self) -> Any:
+        if self.energy is None:
+            return None
+        try:
+            points = self.energy.forecast(hours=72)
+        except Exception:  # noqa: BLE001 - the table still shows time and material without the forecast
+            log.exception("no energy forecast for the design review")
+            return None
+        return lambda start, end: average_rates(points, start, end)
+
+    def _fill_candidates(self) -> None:
+        facts = self._facts
+        if facts is None:
+            return
+        if facts.kind == "mesh":
+            facts = PartFacts("mesh", facts.analysis, facts.scale, poses=self.node_poses)
+        material = self.material_box.currentText() or None
+        self.rows = candidates(self.fleet.list(), facts, self.clock.now(), material=material,
+                               busy_until=self._busy_until(), rates=self._rates())
+        self.table.setRowCount(len(self.rows))
+        for r, c in enumerate(self.rows):
+            fits = ("yes: " if c.fits else "no: ") + c.how.removeprefix("fits ")
+            finish = c.earliest_finish.strftime("%a %d %b %H:%M") if c.earliest_finish else "-"
+            cells = [_item(c.machine, c.process.value), _item(fits, c.how),
+                     _item(duration_text(c.time_s), c.basis, True),
+                     _item(_num(c.material_g, ".0f"), c.material, True), _item(_num(c.energy_kwh, ".2f"), "", True),
+                     _item(_num(c.cost, ".2f"), "at the site's tariff, for the hours it would run", True),
+                     _item(_num(None if c.co2_g is None else c.co2_g / 1000, ".2f"), "", True),
+                     _item(finish, "when the current plan frees this machine, plus the part's time")]
+            for col, item in enumerate(cells):
+                if not c.fits:
+                    item.setForeground(Qt.GlobalColor.gray)
+                self.table.setItem(r, col, item)
+        self.table.resizeColumnsToContents()
+        best = next((c for c in self.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
+        best = best or next((c for c in self.rows if c.usable), None)
+        self.basis.setText("Estimates before slicing (rules of thumb; hover a time for its basis). Energy at the "
+                           "machine's rated power; cost and CO₂ from the site's energy forecast."
+                           if facts.kind == "mesh" else "Time from the G-code planner; energy at rated power.")
+        if best is not None and not self._picked_machine:
+            self._picked_machine = True  # once per file: after that the reviewer's choice stands
+            if self.machine() is None or self.machine().id != best.node_id:
+                self.select_machine(best.node_id)
+        self.send_btn.setEnabled(True)
+        self.analysed.emit()
+
+    # ------------------------------------------------------------ send to production
+    def _set_process(self, process: ProcessType) -> None:
+        i = self.process_box.findData(process.value)
+        if i >= 0 and i != self.process_box.currentIndex():
+            self.process_box.setCurrentIndex(i)
+        else:
+            self._fill_materials()
+
+    def _fill_materials(self) -> None:
+        process = ProcessType(self.process_box.currentData())
+        current = self.material_box.currentText()
+        self.material_box.clear()
+        node = self.machine()
+        mats = materials_for(self.fleet.list(), process)
+        if node is not None and node.process is process and node.capabilities.loaded_material in mats:
+            mats.remove(node.capabilities.loaded_material)
+            mats.insert(0, node.capabilities.loaded_material)
+        self.material_box.addItems(mats)
+        j = self.material_box.findText(current)
+        if j >= 0 and (node is None or node.process is not process):
+            self.material_box.setCurrentIndex(j)
+
+    def job_spec(self) -> dict[str, Any]:
+        """The reviewed part as the job service's submit() takes it."""
+        if self.path is None:
+            raise ValidationError("open a part file first", "file")
+        part: dict[str, Any] = {"name": part_name(self.path), "process": self.process_box.currentData(),
+                                "material": self.material_box.currentText(), "quantity": self.quantity.value(),
+                                "file": str(self.path)}
+        meta: dict[str, Any] = {"source": "design review"}
+        pose = self.chosen_pose()
+        if self.kind == "mesh" and pose is not None:
+            part["size_mm"] = [round(max(v, 0.01), 3) for v in pose.size_mm]
+            meta["orientation"] = {"label": pose.label, "rotate_z_deg": pose.rotate_z_deg,
+                                   "rotation": [list(r) for r in pose.rotation],
+                                   "recommended": self.orient_box.currentIndex() == 0}
+        if self.key:
+            meta["review"] = {"part_key": self.key, "notes": len(self.notes),
+                              "open_notes": sum(1 for n in self.notes if n.state == "open")}
+        return {"name": part["name"], "priority": 5, "parts": [part], "metadata": meta}
+
+    def send_to_production(self) -> None:
+        self.send_error.hide()
+        try:
+            spec = self.job_spec()
+        except ImeweError as exc:
+            self._send_failed(exc)
+            return
+        self.send_btn.setEnabled(False)
+        spawn(self.jobs.submit(spec, actor=self.author.text().strip() or "reviewer"), self._sent, self._send_failed)
+
+    def _sent(self, job: Job) -> None:
+        self.send_btn.setEnabled(True)
+        if self.notes_port is not None and self.key and job.parts:
+            spawn(self.notes_port.attach(self.key, job.parts[0].id, job.id), lambda _n: self.reload_notes(),
+                  lambda e: self.message.emit(f"notes not attached to the job: {e}"))
+        self.message.emit(f"{job.name}: sent to production ({self.quantity.value()} x, "
+                          f"{self.process_box.currentData()}, {self.material_box.currentText()})")
+        self.submitted.emit(job)
+
+    def _send_failed(self, exc: Exception) -> None:
+        self.send_btn.setEnabled(self.path is not None)
+        text = str(exc) if isinstance(exc, ImeweError) else f"the job could not be stored ({type(exc).__name__})"
+        self.send_error.setText(text)
+        self.send_error.show()
+
+    # ------------------------------------------------------------ notes
+    def _note_mode(self, on: bool) -> None:
+        if self.part_view is not None:
+            self.part_view.set_pick_mode(on)
+        if on:
+            self.note_hint.setText("Click the point of the part the note is about.")
+
+    def _picked(self, point: tuple[float, float, float]) -> None:
+        self.pending_point = point
+        self.note_btn.setChecked(False)
+        w = self.part_view.world_point(point) if self.part_view is not None else point
+        self.note_hint.setText("Point picked at x {:.1f}, y {:.1f}, z {:.1f} mm on the plate: type the note and "
+                               "press Enter.".format(*w))
+        self.note_text.setFocus()
+
+    def save_note(self) -> None:
+        if self.notes_port is None:
+            self.note_hint.setText("Notes are not kept on this site (no store).")
+            return
+        if self.pending_point is None:
+            self.note_hint.setText("First press “Add note…” and click the point of the part the note is about.")
+            return
+        if not self.key:
+            self.note_hint.setText("Still reading the file; try again in a moment.")
+            return
+        assert self.path is not None
+        spawn(self.notes_port.add(self.key, self.path.name, self.pending_point, self.note_text.text(),
+                                  self.author.text()), self._note_saved,
+              lambda e: self.note_hint.setText(str(e)))
+
+    def _note_saved(self, note: PartNote) -> None:
+        self.pending_point = None
+        self.note_text.clear()
+        self.notes.append(note)
+        self._show_notes()
+        self.message.emit(f"note {len(self.notes)} saved on {note.file_name}")
+
+    def reload_notes(self) -> None:
+        if self.notes_port is None or not self.key:
+            return
+        key = self.key
+
+        def got(notes: list[PartNote]) -> None:
+            if key == self.key:
+                self.notes = notes
+                self._show_notes()
+
+        spawn(self.notes_port.for_file(key), got, lambda e: self.note_hint.setText(str(e)))
+
+    def _show_notes(self) -> None:
+        self.note_table.setRowCount(len(self.notes))
+        for r, n in enumerate(self.notes):
+            state = "Resolved" if n.state == "resolved" else "Open"
+            tip = f"resolved by {n.resolved_by} {n.resolved_at:%Y-%m-%d %H:%M}" if n.resolved_at else ""
+            cells = [_item(str(r + 1)), _item(state, tip), _item(n.text, n.text), _item(n.author),
+                     _item(f"{n.created_at:%d %b %H:%M}")]
+            cells[1].setForeground(Qt.GlobalColor.darkGreen if n.state == "resolved" else Qt.GlobalColor.darkYellow)
+            for c, item in enumerate(cells):
+                self.note_table.setItem(r, c, item)
+        self.note_table.resizeColumnsToContents()
+        self.note_table.setColumnWidth(2, max(160, min(self.note_table.columnWidth(2), 320)))
+        if not self.notes and self.pending_point is None:
+            self.note_hint.setText("No notes yet. Press “Add note…”, click the part, then type the note.")
+        elif self.pending_point is None:
+            open_n = sum(1 for n in self.notes if n.state == "open")
+            noun = "note" if len(self.notes) == 1 else "notes"
+            self.note_hint.setText(f"{len(self.notes)} {noun}, {open_n} open. Select one to resolve or reopen it.")
+        self._show_markers()
+        self.notes_changed.emit()
+
+    def _show_markers(self) -> None:
+        if self.part_view is not None and self.kind == "mesh":
+            self.part_view.set_markers([(n.point, NOTE_COLOURS.get(n.state, "#f0883e")) for n in self.notes])
+
+    def _note_selected(self) -> None:
+        rows = {i.row() for i in self.note_table.selectedItems()}
+        note = self.notes[min(rows)] if rows and min(rows) < len(self.notes) else None
+        self.resolve_btn.setEnabled(note is not None)
+        self.resolve_btn.setText("Reopen" if note is not None and note.state == "resolved" else "Resolve")
+
+    def toggle_selected_note(self) -> None:
+        rows = {i.row() for i in self.note_table.selectedItems()}
+        if not rows or self.notes_port is None:
+            return
+        note = self.notes[min(rows)]
+        state = "open" if note.state == "resolved" else "resolved"
+
+        def done(updated: PartNote) -> None:
+            self.notes = [updated if n.id == updated.id else n for n in self.notes]
+            self._show_notes()
+            self._note_selected()
+
+        spawn(self.notes_port.set_state(note.id, state, self.author.text()), done,
+              lambda e: self.note_hint.setText(str(e)))
+
+    # ------------------------------------------------------------ drag and drop, closing
+    def dragEnterEvent(self, event: Any) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.isLocalFile() and reviewable(u.toLocalFile()) for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: Any) -> None:
+        for u in event.mimeData().urls():
+            if u.isLocalFile() and reviewable(u.toLocalFile()):
+                self.open(u.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    def close_views(self) -> None:
+        for t in self._tasks:
+            t.finish()
+        for v in (self.part_view, self.toolpath_view):
+            if v is not None:
+                v.close_view()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "reviewer"
