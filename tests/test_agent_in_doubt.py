@@ -106,6 +106,34 @@ async def part_of(core, job_id):
     return (await core.jobs.get(job_id)).parts[0]
 
 
+async def cut_a_panel(core):
+    """Submit one part (5 s of cutting on an agent) and wait until a machine is well into it."""
+    job = await core.jobs.submit({"name": "sign", "parts": [
+        {"name": "panel", "process": "laser", "material": "acrylic", "size": [100, 100, 3],
+         "estimated_duration_s": 300}]})
+
+    async def cutting() -> bool:
+        p = await part_of(core, job.id)
+        return p.state is JobState.IN_PROGRESS and p.progress > 5
+
+    await wait_for(cutting, 20, "the part started")
+    return job
+
+
+async def one_of_two_cutting(home: Path, agents: list[Agent], grace_s: float):
+    """A site with both agents, one of them well into a part: (core, alerts, job, busy agent, other agent)."""
+    site_config(home, grace_s=grace_s)
+    core, alerts = await site_with_two_agents(home, agents)
+    try:
+        job = await cut_a_panel(core)
+    except BaseException:
+        await core.kernel.shutdown()
+        raise
+    on = (await part_of(core, job.id)).assigned_node
+    busy = next(a for a in agents if a.node_id == on)
+    return core, alerts, job, busy, next(a for a in agents if a is not busy)
+
+
 def audit_actions(core) -> list[tuple[str, dict]]:
     with core.store.begin() as conn:
         entries = AuditRepo().list(conn, limit=1000)
@@ -114,23 +142,10 @@ def audit_actions(core) -> list[tuple[str, dict]]:
 
 def test_a_hung_agent_is_in_doubt_not_replanned_and_its_job_continues_once(tmp_path: Path) -> None:
     agents = [a.ready() for a in (Agent(tmp_path, "cutter-a"), Agent(tmp_path, "cutter-b"))]  # started together
-    by_id = {a.node_id: a for a in agents}
 
     async def go():
-        site_config(tmp_path / "site", grace_s=30)
-        core, alerts = await site_with_two_agents(tmp_path / "site", agents)
+        core, alerts, job, busy, other = await one_of_two_cutting(tmp_path / "site", agents, grace_s=30)
         try:
-            job = await core.jobs.submit({"name": "sign", "parts": [
-                {"name": "panel", "process": "laser", "material": "acrylic", "size": [100, 100, 3],
-                 "estimated_duration_s": 300}]})
-
-            async def cutting() -> bool:
-                p = await part_of(core, job.id)
-                return p.state is JobState.IN_PROGRESS and p.progress > 5
-
-            await wait_for(cutting, 20, "the part started")
-            busy = by_id[(await part_of(core, job.id)).assigned_node]
-            other = next(a for a in agents if a is not busy)
             busy.proc.send_signal(signal.SIGSTOP)  # the agent hangs: no word, no goodbye
             offline_s = await wait_for(lambda: _state_is(core, busy.node_id, NodeState.OFFLINE), 10, "OFFLINE")
             in_doubt = core.production.doubt.pending(busy.node_id)
@@ -174,23 +189,10 @@ def test_a_hung_agent_is_in_doubt_not_replanned_and_its_job_continues_once(tmp_p
 
 def test_an_agent_back_after_the_grace_period_is_reconciled_and_the_operator_told(tmp_path: Path) -> None:
     agents = [a.ready() for a in (Agent(tmp_path, "cutter-c"), Agent(tmp_path, "cutter-d"))]  # started together
-    by_id = {a.node_id: a for a in agents}
 
     async def go():
-        site_config(tmp_path / "site", grace_s=1.5)
-        core, alerts = await site_with_two_agents(tmp_path / "site", agents)
+        core, alerts, job, busy, other = await one_of_two_cutting(tmp_path / "site", agents, grace_s=1.5)
         try:
-            job = await core.jobs.submit({"name": "sign", "parts": [
-                {"name": "panel", "process": "laser", "material": "acrylic", "size": [100, 100, 3],
-                 "estimated_duration_s": 300}]})
-
-            async def cutting() -> bool:
-                p = await part_of(core, job.id)
-                return p.state is JobState.IN_PROGRESS and p.progress > 5
-
-            await wait_for(cutting, 20, "the part started")
-            busy = by_id[(await part_of(core, job.id)).assigned_node]
-            other = next(a for a in agents if a is not busy)
             busy.proc.send_signal(signal.SIGSTOP)
 
             async def replanned() -> bool:
@@ -241,15 +243,7 @@ def test_a_job_an_agent_is_making_when_the_site_restarts_is_adopted_not_made_aga
         site_config(home, grace_s=30)
         core, _ = await site_with_two_agents(home, [agent])
         try:
-            job = await core.jobs.submit({"name": "sign", "parts": [
-                {"name": "panel", "process": "laser", "material": "acrylic", "size": [100, 100, 3],
-                 "estimated_duration_s": 300}]})
-
-            async def cutting() -> bool:
-                p = await part_of(core, job.id)
-                return p.state is JobState.IN_PROGRESS and p.progress > 5
-
-            await wait_for(cutting, 20, "the part started")
+            job = await cut_a_panel(core)
         finally:
             await core.kernel.shutdown()  # the site stops; the agent's machine goes on cutting
         core, alerts = await site_with_two_agents(home, [])
