@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -64,25 +65,35 @@ def test_big_frames_are_refused_before_pairing_and_allowed_after(tmp_path: Path)
                     await ws.send("x" * (1024 * 1024))
                     await asyncio.wait_for(ws.recv(), 5)
                 stranger = ws.close_code, time.monotonic() - t0
-            # a real client is served at once meanwhile
+            # 24 strangers pushing 8 MB frames at once: each is cut off at the frame header, and a real client
+            # is served at once meanwhile
+            async def stranger_push() -> None:
+                with contextlib.suppress(ConnectionClosed, OSError):
+                    async with connect(url, max_size=None) as ws:
+                        await ws.send(b"\0" * (8 * 1024 * 1024))
+                        await asyncio.wait_for(ws.recv(), 5)
+
+            strangers = [asyncio.ensure_future(stranger_push()) for _ in range(24)]
+            t1 = time.monotonic()
             client = AgentDriver(url, TOKEN)
             await client.connect()
-            state = client.state
+            state, paired_s = client.state, time.monotonic() - t1
             await client.disconnect()
+            await asyncio.gather(*strangers)
             # once paired, a 1.6 MB program travels in one message
             ws = await paired(url)
             lines = [f"G1 X{i % 200} Y{i % 150}" for i in range(120_000)]
             big = proto.encode("cmd", id=1, op="execute", args={"gcode_lines": lines, "estimate_s": 60})
             reply = await command(ws, big)
             await ws.close()
-            return stranger, state, len(big), reply
+            return stranger, state, len(big), reply, paired_s
         finally:
             await agent.stop()
             await agent.driver.disconnect()
 
-    (code, took_s), state, size, reply = asyncio.run(asyncio.wait_for(go(), 30))
+    (code, took_s), state, size, reply, paired_s = asyncio.run(asyncio.wait_for(go(), 60))
     assert code == 1009 and took_s < 2.0
-    assert state is DriverState.IDLE
+    assert state is DriverState.IDLE and paired_s < 3.0
     assert size > 1_000_000 and reply["ok"], reply
 
 
