@@ -148,6 +148,18 @@ def test_3mf_bombs_are_refused_in_bounded_memory(tmp_path: Path) -> None:
         assert rss_mb < 400, f"{bomb.name} took {rss_mb:.0f} MB"
 
 
+def test_3mf_with_a_million_elements_stays_small(tmp_path: Path) -> None:
+    """Elements the reader does not use (here a million) are cut from the tree as the parse goes."""
+    body = (f'<resources><basematerials id="9">{"<base/>" * 1_000_000}</basematerials>{_tetra(1)}</resources>'
+            '<build><item objectid="1"/></build>')
+    many = _zip(tmp_path / "many.3mf", {"3D/3dmodel.model": _model_xml(body)})
+    small = _zip(tmp_path / "small.3mf", {"3D/3dmodel.model": _model_xml(body.replace("<base/>", ""))})
+    r, many_mb = imewe_rss(tmp_path, "part", "info", str(many))
+    assert r.returncode == 0 and "4 triangles" in r.stdout, r.stderr
+    _, small_mb = imewe_rss(tmp_path, "part", "info", str(small))
+    assert many_mb < small_mb + 40, (many_mb, small_mb)  # a whole tree of them would take ~120 MB more
+
+
 # ------------------------------------------------------------------------------------------------ G-code
 GOOD_HEAD = "G21\nG90\nM82\nG1 X10 Y10 F1200\n"
 

@@ -219,42 +219,48 @@ class _Mesh:
 
 
 def _parse_model(stream: _Counted, member: str, name: str) -> Model3mf:
+    """Attributes are read when an element starts (they are complete then); after each chunk, everything the
+    parser has finished with is cut from the tree, so memory stays a chunk's worth whatever the document holds
+    (millions of unknown elements included)."""
     where = f"{name} ({member})"
     out = Model3mf()
     mesh = _Mesh(where)
     components: list[tuple[str, str, np.ndarray]] = []
     container: etree._Element | None = None
+    root: etree._Element | None = None
+    obj_id, obj_name = "", ""
     parser = etree.XMLPullParser(events=("start", "end"), tag=_TAGS, resolve_entities=False, no_network=True,
                                  huge_tree=False, remove_comments=True, remove_pis=True)
 
     def handle(events) -> None:  # type: ignore[no-untyped-def]
-        nonlocal container, mesh, components
+        nonlocal container, mesh, components, root, obj_id, obj_name
         for event, el in events:
             tag = el.tag
             if event == "start":
                 if tag.endswith(("}vertices", "}triangles")):
                     container = el
-                elif tag.endswith("}model"):
+                elif tag.endswith("}object"):
+                    obj_id = el.get("id", "")
+                    obj_name = el.get("name") or obj_id
+                elif tag.endswith("}component"):
+                    components.append((_path_attr(el, member), el.get("objectid", ""),
+                                       _transform(el.get("transform"), where)))
+                elif tag.endswith("}item"):
+                    out.build.append((_path_attr(el, member), el.get("objectid", ""),
+                                      _transform(el.get("transform"), where), el.get("partnumber")))
+                elif tag.endswith("}model") and root is None:
+                    root = el
                     out.unit = el.get("unit", "millimeter")
-                continue
-            if tag.endswith(("}vertices", "}triangles")):
+            elif tag.endswith(("}vertices", "}triangles")):
                 mesh.take(el, keep_last=False)
                 container = None
-            elif tag.endswith("}component"):
-                components.append((_path_attr(el, member), el.get("objectid", ""),
-                                   _transform(el.get("transform"), where)))
             elif tag.endswith("}object"):
-                obj_id = el.get("id", "")
-                obj = Object3mf(el.get("name") or obj_id, components=components)
+                obj = Object3mf(obj_name, components=components)
                 got = mesh.arrays()
                 if got is not None:
                     obj.vertices, obj.faces = got
                 out.objects[obj_id] = obj
                 mesh, components = _Mesh(where), []
-                el.clear()
-            elif tag.endswith("}item"):
-                out.build.append((_path_attr(el, member), el.get("objectid", ""),
-                                  _transform(el.get("transform"), where), el.get("partnumber")))
 
     try:
         while chunk := stream.read(1 << 16):
@@ -262,11 +268,22 @@ def _parse_model(stream: _Counted, member: str, name: str) -> Model3mf:
             handle(parser.read_events())
             if container is not None:
                 mesh.take(container, keep_last=True)
+            if root is not None:
+                _prune(root)
         parser.close()
         handle(parser.read_events())
     except etree.XMLSyntaxError as exc:
         raise PartFileError(f"{where}: not valid XML ({_first_line(exc)})") from exc
     return out
+
+
+def _prune(root: etree._Element) -> None:
+    """Keep only the path the parser is on: at each level, the last child (which may still be open)."""
+    el: etree._Element | None = root
+    while el is not None and len(el):
+        if len(el) > 1:
+            del el[:-1]
+        el = el[-1]
 
 
 def _flatten(root: Model3mf, root_path: str, model, name: str) -> Iterator[tuple[str, np.ndarray]]:
