@@ -134,6 +134,15 @@ def test_open_annotate_reopen_and_send_to_production(qloop, qtbot, tmp_path: Pat
                 await until(lambda: any(j.id == job.id for j in win.jobs.model.jobs()), what="the job in Jobs")
                 attached = await win.ports.notes.for_part(part.id)
                 assert [n.text for n in attached] == ["round this end: 1 mm fillet"]
+
+                # the job detail shows the part in 3D (loaded in the background when its tab opens)
+                win.open_job(job.id)
+                detail = win.jobs.detail
+                await until(lambda: detail.job is not None and detail.job.id == job.id, what="the job's detail")
+                detail.tabs.setCurrentWidget(detail.preview)
+                await until(lambda: detail.preview.part_view is not None
+                            and detail.preview.part_view.analysis is not None, timeout=60, what="the part in 3D")
+                assert detail.preview.path == stl
             finally:
                 win.close()
         await asyncio.sleep(0)

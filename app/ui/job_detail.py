@@ -1,4 +1,5 @@
-"""One job: its parts and machines, its timeline of state changes, and what an operator can do with it."""
+"""One job: its parts and machines, its timeline of state changes, its parts in 3D, and what an operator can do
+with it. The 3D tab loads the selected part's file in the background when the tab is opened."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from app.core.domain.enums import JobState
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.ui.confirm import confirm
+from app.ui.preview_pane import PreviewPane
 from app.ui.tasks import spawn
 from app.ui.theme import JOB_COLOURS
 
@@ -75,12 +77,16 @@ class JobDetail(QWidget):
         head.addWidget(self.cancel)
         self.parts = _table(["Part", "Process", "Material", "Qty", "State", "Progress", "Machine", "Size mm"])
         self.timeline = _table(["When", "What", "From → to", "Reason", "By"])
-        tabs = QTabWidget()
-        tabs.addTab(self.parts, "Parts")
-        tabs.addTab(self.timeline, "Timeline")
+        self.preview = PreviewPane("Select a job: its parts show here in 3D")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.parts, "Parts")
+        self.tabs.addTab(self.timeline, "Timeline")
+        self.tabs.addTab(self.preview, "3D")
+        self.tabs.currentChanged.connect(lambda _i: self._preview())
+        self.parts.itemSelectionChanged.connect(self._preview)
         lay = QVBoxLayout(self)
         lay.addLayout(head)
-        lay.addWidget(tabs, 1)
+        lay.addWidget(self.tabs, 1)
         self.set_priority.clicked.connect(self._set_priority)
         self.reschedule.clicked.connect(self._reschedule)
         self.cancel.clicked.connect(self._ask_cancel)
@@ -111,6 +117,38 @@ class JobDetail(QWidget):
                                f"{c.from_state or '-'} → {c.to_state}", c.reason, c.actor]
                               for c in sorted(timeline, key=lambda c: c.at)])
         self._buttons()
+        self._preview()
+
+    def preview_part(self) -> Any:
+        """The part the 3D tab shows: the selected one, else the first with a file."""
+        job = self.job
+        if job is None or not job.parts:
+            return None
+        rows = sorted({i.row() for i in self.parts.selectedItems()})
+        if rows and rows[0] < len(job.parts):
+            return job.parts[rows[0]]
+        return next((p for p in job.parts if p.file_path), job.parts[0])
+
+    def _preview(self) -> None:
+        if self.tabs.currentWidget() is not self.preview:
+            return
+        part = self.preview_part()
+        if part is None:
+            self.preview.say("Select a job: its parts show here in 3D")
+            return
+        if self.preview.path is not None and part.file_path and str(self.preview.path) == part.file_path:
+            return  # already shown: do not load it again on every refresh
+        machine = None
+        if part.assigned_node is not None:
+            try:
+                node = self.fleet.get(part.assigned_node)
+                machine = (node.name, node.capabilities)
+            except Exception:  # noqa: BLE001 - a machine removed since: the part alone
+                machine = None
+        self.preview.show_file(part.file_path, machine)
+
+    def close_views(self) -> None:
+        self.preview.close_views()
 
     def _machine(self, node_id: UUID | None) -> str:
         if node_id is None:

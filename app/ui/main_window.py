@@ -417,6 +417,7 @@ class ControlRoom(QMainWindow):
         self._tick.stop()
         self._live_timer.stop()
         self.bridge.close()
+        self.jobs.detail.close_views()
         if self.review is not None:
             self.review.close_views()
 

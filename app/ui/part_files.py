@@ -17,11 +17,8 @@ from app.core.domain.errors import ImeweError
 
 log = logging.getLogger(__name__)
 MESH_SUFFIXES = {".stl", ".obj", ".ply", ".3mf"}
-GCODE_SUFFIXES = {".gcode", ".gco", ".g", ".nc", ".ngc"}
+GCODE_SUFFIXES = {".gcode", ".gco", ".g", ".nc", ".ngc", ".tap"}
 ACCEPTED = MESH_SUFFIXES | GCODE_SUFFIXES
-_AXIS = re.compile(r"([XYZ])(-?\d+(?:\.\d*)?)")
-_SPINDLE = re.compile(r"^\s*M0?[345]\b", re.IGNORECASE)  # spindle or laser on/off: a CNC or laser job
-_EXTRUDE = re.compile(r"\bE-?\d", re.IGNORECASE)  # extrusion: a printer job
 
 
 @dataclass(slots=True)
@@ -44,51 +41,40 @@ def part_name(path: Path) -> str:
 
 
 def inspect_file(path: str | Path) -> PartGuess:
+    """Name, process and size (mm) of a part file; a file that is empty, broken or moves nothing is refused here
+    (``ImeweError`` naming the file and the problem), when it is added, not at submit."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in ACCEPTED:
         raise ImeweError(f"{p.name}: not a part file (use STL, OBJ, PLY, 3MF or G-code)")
     if suffix in GCODE_SUFFIXES:
         return _gcode(p)
-    try:
-        from app.core.estimation.mesh_io import load_part
+    from app.core.estimation.mesh_analysis import INCH_MM, units_guess
+    from app.core.estimation.mesh_io import load_part
 
-        loaded = load_part(p)
-        tris = loaded.all_triangles()
-        if len(tris) == 0:
-            return PartGuess(p, part_name(p), ProcessType.FDM, None, "the mesh is empty")
-        pts = tris.reshape(-1, 3)
-        ext = np.ptp(pts, axis=0)
-        size = tuple(round(max(float(v), 0.01), 2) for v in ext)
-        return PartGuess(p, part_name(p), ProcessType.FDM, size,  # type: ignore[arg-type]
-                         f"{loaded.triangle_count} triangles")
-    except ImeweError as exc:
-        return PartGuess(p, part_name(p), ProcessType.FDM, None, str(exc))
+    loaded = load_part(p)  # PartFileError / EmptyPartError name the file and the problem
+    tris = loaded.all_triangles()
+    if len(tris) == 0:
+        raise ImeweError(f"{p.name}: the mesh has no triangles")
+    ext = np.ptp(tris.reshape(-1, 3), axis=0)
+    units, basis = units_guess(ext, loaded.declared_units)
+    scale = INCH_MM if units == "inch" else 1.0  # as the job service reads it, so the row shows what is stored
+    size = tuple(round(max(float(v) * scale, 0.01), 2) for v in ext)
+    note = f"{loaded.triangle_count} triangles" + (f"; read as inches: {basis}" if units == "inch" else "")
+    return PartGuess(p, part_name(p), ProcessType.FDM, size, note)  # type: ignore[arg-type]
 
 
-def _gcode(p: Path, max_lines: int = 2_000_000) -> PartGuess:
-    lo = [np.inf] * 3
-    hi = [-np.inf] * 3
-    spindle = extrudes = False
-    try:
-        with p.open("r", encoding="utf-8", errors="replace") as fh:
-            for i, line in enumerate(fh):
-                if i >= max_lines:
-                    break
-                code = line.split(";", 1)[0].split("(", 1)[0]
-                if not code.strip():
-                    continue
-                spindle = spindle or bool(_SPINDLE.search(code))
-                extrudes = extrudes or bool(_EXTRUDE.search(code))
-                if code.lstrip()[:2].upper() not in ("G0", "G1"):
-                    continue
-                for axis, value in _AXIS.findall(code.upper()):
-                    k = "XYZ".index(axis)
-                    v = float(value)
-                    lo[k], hi[k] = min(lo[k], v), max(hi[k], v)
-    except OSError as exc:
-        raise ImeweError(f"cannot read {p.name}: {exc.strerror or exc}") from exc
-    size = tuple(round(max(h - lo_, 0.01), 2) if np.isfinite(h - lo_) else 1.0 for lo_, h in zip(lo, hi, strict=True))
-    cnc = not extrudes and (spindle or p.suffix.lower() in (".nc", ".ngc"))
-    process = ProcessType.CNC_MILL if cnc else ProcessType.FDM
-    return PartGuess(p, part_name(p), process, size, "size from the tool path")  # type: ignore[arg-type]
+def _gcode(p: Path) -> PartGuess:
+    """Size from the toolpath the core's parser reads: G20 inches, G91 relative moves and arcs are all counted
+    (the working moves' extent: what the machine makes, not where it parks)."""
+    from app.core.estimation.gcode_model import MoveKind
+    from app.core.estimation.gcode_parser import parse_gcode_file
+
+    tp = parse_gcode_file(p)  # GcodeFileError: empty, binary, or no motion
+    working = (tp.kind == MoveKind.EXTRUDE) | (tp.kind == MoveKind.CUT)
+    pts = tp.points[1:][working] if working.any() else tp.points
+    ext = np.ptp(pts, axis=0)
+    size = tuple(round(max(float(v), 0.01), 2) for v in ext)
+    process = {"printer": ProcessType.FDM, "laser": ProcessType.LASER}.get(tp.flavor, ProcessType.CNC_MILL)
+    note = f"size from the tool path ({tp.flavor}" + (", written in inches" if tp.units_inch else "") + ")"
+    return PartGuess(p, part_name(p), process, size, note)  # type: ignore[arg-type]

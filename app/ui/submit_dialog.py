@@ -1,5 +1,9 @@
 """Submitting a job: drop part files (one part per file), set process, material, quantity, size, priority and
-due date; the core validates, and each error appears beside the field it is about."""
+due date; the core validates, and each error appears beside the field it is about.
+
+Each file is read as it is added (off the UI thread): its size fills in, the machines it fits are named, and a
+file that is empty or broken is refused there and then. The last file added (or the one whose "fits" button
+is pressed) shows in the 3D preview beside the list."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +41,7 @@ from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.domain.materials import KNOWN_MATERIALS, MATERIALS_BY_PROCESS
 from app.ui.part_files import ACCEPTED, PartGuess, accepts, inspect_file, part_name
+from app.ui.preview_pane import PreviewPane
 from app.ui.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -50,8 +56,12 @@ class PartRow:
     material: QComboBox
     quantity: QSpinBox
     size: QLineEdit
+    fit: QPushButton
     error: QLabel
     remove: QPushButton
+
+    def widgets(self) -> tuple[QWidget, ...]:
+        return (self.name, self.process, self.material, self.quantity, self.size, self.fit, self.error, self.remove)
 
     def fields(self) -> dict[str, QWidget]:
         return {"name": self.name, "process": self.process, "material": self.material,
@@ -83,8 +93,9 @@ class SubmitDialog(QDialog):
         self._nodes = nodes or list
         self.setWindowTitle("New job")
         self.setAcceptDrops(True)
-        self.resize(1000, 620)
+        self.resize(1240, 660)
         self.rows: list[PartRow] = []
+        self.refused: list[str] = []  # files refused when added (empty, broken, moving nothing)
 
         self.name = QLineEdit(placeholderText="e.g. Bracket batch for line 2")
         self.name_error = self._error_label()
@@ -117,10 +128,10 @@ class SubmitDialog(QDialog):
         self.parts_error = self._error_label()
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
-        for c, h in enumerate(["Part", "Process", "Material", "Qty", "Size x y z (mm)", "", ""]):
+        for c, h in enumerate(["Part", "Process", "Material", "Qty", "Size x y z (mm)", "Fits", "", ""]):
             self.grid.addWidget(QLabel(f"<b>{h}</b>"), 0, c)
         self.grid.setColumnStretch(0, 3)
-        self.grid.setColumnStretch(5, 3)
+        self.grid.setColumnStretch(6, 3)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
@@ -132,14 +143,26 @@ class SubmitDialog(QDialog):
         self.submit_btn.clicked.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
-        lay = QVBoxLayout(self)
+        self.preview = PreviewPane("The part's 3D preview shows here as files are added")
+        self.preview.setMinimumWidth(300)
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(form)
         lay.addWidget(self.drop)
         lay.addWidget(browse, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addWidget(self.parts_error)
         lay.addWidget(scroll, 1)
-        lay.addWidget(self.error)
-        lay.addWidget(self.buttons)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.preview)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        outer = QVBoxLayout(self)
+        outer.addWidget(split, 1)
+        outer.addWidget(self.error)
+        outer.addWidget(self.buttons)
+        self.finished.connect(lambda _r: self.preview.close_views())
 
     @staticmethod
     def _error_label() -> QLabel:
@@ -181,6 +204,7 @@ class SubmitDialog(QDialog):
         dlg.open()
 
     def add_files(self, paths: list[Path]) -> None:
+        self.parts_error.hide()
         rejected = [p.name for p in paths if not accepts(p)]
         if rejected:
             self._show(self.parts_error, f"not part files (use STL, OBJ, PLY, 3MF or G-code): {', '.join(rejected)}")
@@ -202,8 +226,48 @@ class SubmitDialog(QDialog):
             if g.size_mm and not row.size.text().strip():
                 row.size.setText(" x ".join(f"{v:g}" for v in g.size_mm))
             row.name.setToolTip(f"{g.path}\n{g.note}")
+            self._update_fit(row)
+            self.show_preview(row)
 
-        spawn(read(), fill, lambda e: self._show(row.error, str(e)))
+        def refuse(exc: Exception) -> None:
+            # an empty or broken file never becomes a row: the operator learns now, not at submit
+            if row in self.rows:
+                self.remove_row(row)
+            text = str(exc) if isinstance(exc, ImeweError) else f"{row.path.name}: cannot be read ({type(exc).__name__})"
+            self.refused.append(text)
+            self._show(self.parts_error, "Refused: " + "; ".join(self.refused[-3:]))
+
+        spawn(read(), fill, refuse)
+
+    def _fitting(self, row: PartRow) -> list[Node]:
+        try:
+            size = tuple(float(v) for v in re.split(r"[x,; ]+", row.size.text().strip()) if v)
+        except ValueError:
+            return []
+        if len(size) != 3:
+            return []
+        process = ProcessType(row.process.currentData())
+        return [n for n in self._nodes() if n.process is process and n.state.in_service
+                and n.capabilities.fits(size)]  # type: ignore[arg-type]
+
+    def _update_fit(self, row: PartRow) -> None:
+        if not row.size.text().strip():
+            row.fit.setText("reading…")
+            return
+        fitting = self._fitting(row)
+        process = row.process.currentData()
+        if not fitting:
+            row.fit.setText(f"no {process} machine here")
+        elif len(fitting) == 1:
+            row.fit.setText(f"fits {fitting[0].name}")
+        else:
+            row.fit.setText(f"fits {len(fitting)} machines")
+        row.fit.setToolTip("\n".join(n.name for n in fitting) + ("\n" if fitting else "") + "Press to preview")
+
+    def show_preview(self, row: PartRow) -> None:
+        fitting = self._fitting(row)
+        machine = (fitting[0].name, fitting[0].capabilities) if fitting else None
+        self.preview.show_file(row.path, machine)
 
     def _add_row(self, path: Path, guess: PartGuess) -> PartRow:
         process = QComboBox()
@@ -212,13 +276,18 @@ class SubmitDialog(QDialog):
         material = QComboBox()
         material.setEditable(True)  # an operator may type a material; the core says if it is unknown
         row = PartRow(path, QLineEdit(guess.name), process, material, QSpinBox(minimum=1, maximum=10_000),
-                      QLineEdit(placeholderText="20 x 20 x 20"), self._error_label(), QPushButton("Remove"))
+                      QLineEdit(placeholderText="20 x 20 x 20"), QPushButton(guess.note), self._error_label(),
+                      QPushButton("Remove"))
+        row.fit.setFlat(True)
+        row.fit.clicked.connect(lambda: self.show_preview(row))
         r = len(self.rows) + 1
-        for c, w in enumerate((row.name, row.process, row.material, row.quantity, row.size, row.error, row.remove)):
+        for c, w in enumerate(row.widgets()):
             self.grid.addWidget(w, r, c)
         self.rows.append(row)
         self._set_process(row, guess.process)
         process.currentIndexChanged.connect(lambda _: self._set_process(row, ProcessType(process.currentData())))
+        process.currentIndexChanged.connect(lambda _: self._update_fit(row))
+        row.size.editingFinished.connect(lambda: self._update_fit(row))
         row.remove.clicked.connect(lambda: self.remove_row(row))
         return row
 
@@ -240,7 +309,7 @@ class SubmitDialog(QDialog):
 
     def remove_row(self, row: PartRow) -> None:
         self.rows.remove(row)
-        for w in (row.name, row.process, row.material, row.quantity, row.size, row.error, row.remove):
+        for w in row.widgets():
             self.grid.removeWidget(w)
             w.deleteLater()
 
