@@ -149,6 +149,13 @@ def test_a_hung_agent_is_in_doubt_not_replanned_and_its_job_continues_once(tmp_p
             busy.proc.send_signal(signal.SIGSTOP)  # the agent hangs: no word, no goodbye
             offline_s = await wait_for(lambda: _state_is(core, busy.node_id, NodeState.OFFLINE), 10, "OFFLINE")
             in_doubt = core.production.doubt.pending(busy.node_id)
+
+            async def shown() -> bool:
+                plan = core.production.plan
+                return plan is not None and any(r.state == "IN_DOUBT" and r.node_id == busy.node_id
+                                                for r in plan.rows)
+
+            await wait_for(shown, 5, "the held copy shown on the plan as IN_DOUBT")
             await asyncio.sleep(3.0)  # well inside the grace period: nothing moves
             during = await part_of(core, job.id)
             other_runs = other.runs()

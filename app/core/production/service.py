@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID, uuid4
@@ -489,6 +489,7 @@ class ProductionService:
             jobs = [j for j in jobs if j.id not in away]
         nodes = self._fleet.list()
         view, first_ops = await self._plan(jobs, nodes)
+        view = self._show_in_doubt(view, jobs, nodes)
         self.plan = view
         self._bus.publish(PlanUpdated(view, view.made_at))
         await self._mark_scheduled(jobs, view)
@@ -556,6 +557,26 @@ class ProductionService:
             self.doubt.clear(node_id)
             self._running.pop(node_id, None)
             await self._finished_like(node_id, run, message)
+
+    def _show_in_doubt(self, view: PlanView, jobs: list[Job], nodes: list[Node]) -> PlanView:
+        """Copies held by machines in doubt are not planned, but the operator sees them on the plan (state
+        IN_DOUBT) until their grace period ends."""
+        held = self.doubt.machines(self._clock.monotonic())
+        if not held:
+            return view
+        names = {n.id: n.name for n in nodes}
+        job_of = {j.id: j for j in jobs}
+        rows = list(view.rows)
+        for node_id, left_s in held.items():
+            run = self._running.get(node_id)
+            job = job_of.get(run.job_id) if run is not None else None
+            part = next((p for p in job.parts if p.id == run.part_id), None) if job and run else None
+            if part is None:
+                continue
+            rows.append(PlanRow(node_id, names.get(node_id, "?"), job.id, job.name, part.id,
+                                f"{job.name}/{part.name}", view.made_at, view.made_at + timedelta(seconds=left_s),
+                                "IN_DOUBT"))
+        return replace(view, rows=rows)
 
     def _wake_in(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
