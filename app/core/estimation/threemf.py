@@ -29,8 +29,11 @@ MAX_MEMBERS = 10_000
 MAX_MODEL_FILES = 256
 MAX_DEPTH = 32  # components inside components: deeper is a loop or a hostile file
 # XPath runs in C: one call per attribute reads a whole chunk of vertices or triangles.
-_VERTEX_XYZ = [etree.XPath(f"*/@{a}", smart_strings=False) for a in ("x", "y", "z")]
-_TRIANGLE_V = [etree.XPath(f"*/@{a}", smart_strings=False) for a in ("v1", "v2", "v3")]
+# Index 0: every child; index 1: all but the last, which may still be arriving.
+_VERTEX_XYZ = [(etree.XPath(f"*/@{a}", smart_strings=False),
+                etree.XPath(f"*[position() < last()]/@{a}", smart_strings=False)) for a in ("x", "y", "z")]
+_TRIANGLE_V = [(etree.XPath(f"*/@{a}", smart_strings=False),
+                etree.XPath(f"*[position() < last()]/@{a}", smart_strings=False)) for a in ("v1", "v2", "v3")]
 _TAGS = ("{*}vertices", "{*}triangles", "{*}component", "{*}object", "{*}item", "{*}model")
 _ROOT_REL = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 
@@ -189,11 +192,7 @@ class _Mesh:
         n = len(container) - (1 if keep_last else 0)
         if n <= 0:
             return
-        if n < len(container):  # the last child stays: a copy of the others is read, then they are dropped
-            part = etree.Element("c")
-            part.extend(container[:n])
-        else:
-            part = container
+        # XPath picks the attribute values in C; the children are then deleted in C: no Python object per element.
         if container.tag.endswith("}vertices"):
             paths, into, kind = _VERTEX_XYZ, self.xyz, "a vertex that is not three numbers"
             dtype: type = np.float64
@@ -201,14 +200,14 @@ class _Mesh:
             paths, into, kind = _TRIANGLE_V, self.tri, "a triangle that is not three vertex numbers"
             dtype = np.int64
         try:
-            cols = [np.array(xp(part), dtype=dtype) for xp in paths]
-            if not len(cols[0]) == len(cols[1]) == len(cols[2]) == len(part):
+            cols = [np.array(xp[keep_last](container), dtype=dtype) for xp in paths]
+            if not len(cols[0]) == len(cols[1]) == len(cols[2]) == n:
                 raise ValueError("an attribute is missing")
             into.append(np.stack(cols, axis=1).ravel())
         except (TypeError, ValueError, OverflowError) as exc:
             raise PartFileError(f"{self.where}: {kind}") from exc
         finally:
-            del part[:]
+            del container[:n]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.tri:
