@@ -22,6 +22,7 @@ from app.core.telemetry.rollup import RollupRow
 FORMATS = ("json", "jsonl", "csv", "parquet")
 CSV_HEADER = ["node_id", "job_id", "timestamp", "metric", "value"]
 MAX_LINE_BYTES = 1_000_000  # one JSON Lines record
+MAX_ARRAY_BYTES = 256 * 2**20  # a JSON array file is parsed whole
 ROLLUP_HEADER = ["node_id", "metric", "minute", "n", "min", "mean", "max"]
 
 
@@ -209,6 +210,9 @@ def read_json(path: Path, rules: ImportRules = ImportRules()) -> Iterator[tuple[
         with path.open("rb") as f:
             head = f.read(256).lstrip()[:1]
         if head == b"[":
+            if path.stat().st_size > MAX_ARRAY_BYTES:
+                raise ValidationError(f"{path.name}: a JSON array over {MAX_ARRAY_BYTES // 2**20} MB is read whole; "
+                                      "export and import big files as JSON Lines (.jsonl), read a record at a time")
             data = parse_json(path.read_bytes(), path.name)
             for i, rec in enumerate(data):
                 yield rows_from_record(rec, f"{path.name} record {i + 1}", rules)
