@@ -412,7 +412,11 @@ def main() -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         out.write_text("# Network-printer connectors (issue 12)\n\n"
                        f"Command: `PYTHONPATH=. .venv/bin/python benchmarks/connectors.py --write` (2-core shared "
-                       f"machine, {stamp}, load average at the end {load:.1f})\n\n" + "\n".join(table) + "\n")
+                       f"machine, {stamp}, load average at the end {load:.1f}). The upload goes to the real OctoPrint "
+                       "peer when `.peers/octoprint-venv` is built (`./dev test` builds it; `IMEWE_OCTOPRINT_VENV` "
+                       "points elsewhere), else to the light emulator, as the row says. The 1 Hz fleet uses "
+                       "`app/devices/emulators/octoprint_lite.py` for OctoPrint: ten real servers with their virtual "
+                       "printers are too heavy for one benchmark machine.\n\n" + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":
