@@ -85,3 +85,59 @@ def test_the_config_schema_knows_these_keys_with_the_same_defaults() -> None:
     assert SCHEMA["scheduler"]["in_doubt_grace_s"].default == DEFAULT_IN_DOUBT_GRACE_S == in_doubt_grace_s({})
     raw = {"scheduler": {"in_doubt_grace_s": 30}, "agents": {"keepalive_s": 5, "reconect_max_s": 9}}
     assert check_config(raw) == ["[agents] reconect_max_s is not a known key; did you mean reconnect_max_s?"]
+
+
+def test_a_machine_that_said_it_still_runs_its_copy_is_not_taken_for_one_that_lost_it(tmp_path) -> None:
+    """The order a real link gives: the run record first, the node's way out of OFFLINE after it; a planning
+    round in between must neither put the machine in doubt again nor move its part."""
+    import asyncio
+
+    from app.bootstrap import build_core
+    from app.core.clock import ScaledClock
+    from app.core.config import load_config
+    from app.core.device_events import DeviceJobRecord
+    from app.core.domain import JobState, NodeState
+    from app.core.fleet.driver_link import node_path
+    from app.devices.simulator import SimConfig, SimulatedMachine
+
+    async def go():
+        clock = ScaledClock(10.0)
+        core = build_core(load_config(str(tmp_path)), clock, connect_machines=False, plan_budget_s=0.05)
+        await core.kernel.boot()
+        try:
+            node = await core.fleet.register("L1", {"process": "laser"}, bring_up=True)
+            sim = SimulatedMachine("L1", node.capabilities, clock, SimConfig(telemetry_interval_s=30.0))
+            await core.machines.attach(node.id, sim)
+            job = await core.jobs.submit({"name": "sign", "parts": [
+                {"name": "panel", "process": "laser", "material": "acrylic", "size": [50, 50, 3],
+                 "estimated_duration_s": 36000}]})
+            for _ in range(200):
+                if core.production.run_on(node.id):
+                    break
+                await asyncio.sleep(0.02)
+            job_id, part_id, run_id = core.production.run_on(node.id)
+
+            async def move(to: NodeState) -> None:
+                n = core.fleet.get(node.id)
+                await core.fleet.set_state(node.id, node_path(n.state, to), "link", actor="test")
+
+            await move(NodeState.OFFLINE)
+            await core.production.cycle()
+            held = core.production.doubt.pending(node.id)
+            core.bus.publish(DeviceJobRecord(node.id, job_id, run_id, "running", 0.3, part_id, 0))
+            await core.bus.drain()
+            await core.production.cycle()  # the node is still OFFLINE here
+            again = core.production.doubt.pending(node.id)
+            await move(NodeState.EXECUTING)
+            await core.production.cycle()
+            part = (await core.jobs.get(job.id)).parts[0]
+            still = core.production.run_on(node.id)
+            await sim.disconnect()
+            return held, again, part, still, run_id
+        finally:
+            await core.kernel.shutdown()
+
+    held, again, part, still, run_id = asyncio.run(asyncio.wait_for(go(), 60))
+    assert held and not again
+    assert part.state is JobState.IN_PROGRESS and part.assigned_node is not None
+    assert still is not None and still[2] == run_id  # the same run goes on: not moved, not started again

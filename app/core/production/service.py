@@ -40,6 +40,7 @@ _MACHINE_FILES = (".gcode", ".gco", ".nc", ".ngc", ".g")  # what serial machines
 OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
 GONE = {NodeState.OFFLINE, NodeState.ERROR, NodeState.DECOMMISSIONED, NodeState.MAINTENANCE}
 MAX_ATTEMPTS = 3
+RESUMED_S = 10.0  # a machine back in reach, still making its copy, has this long for its node to leave OFFLINE
 
 
 class Owned(Protocol):
@@ -102,6 +103,7 @@ class ProductionService:
         self.plan: PlanView | None = None
         self._excluded: Callable[[], Awaitable[set[UUID]]] | None = None
         self.doubt = InDoubt(in_doubt_grace_s)
+        self._resumed: dict[UUID, float] = {}  # node -> when it said (after a drop) that it still runs its copy
         self._cancelled_copies: dict[UUID, _Running] = {}  # node -> a copy reconciling cancelled, until it ends
         self._raise_alert = raise_alert
         self.cycles = 0
@@ -163,6 +165,11 @@ class ProductionService:
     def free_capacity(self, horizon_h: float = 24.0) -> list[dict]:
         """Per process, when machines are free in the current plan (for linked sites)."""
         return free_capacity(self.plan, self._fleet.list(), self._clock.now(), horizon_h)
+
+    def run_on(self, node_id: UUID) -> tuple[UUID, UUID, str] | None:
+        """(job, part, run id) of the copy a machine is making or holds in doubt, if any."""
+        run = self._running.get(node_id)
+        return None if run is None else (run.job_id, run.part_id, run.run_id)
 
     def part_of(self, node_id: UUID, job_id: UUID | None) -> UUID | None:
         """The part a machine is making for ``job_id`` now (energy accounting per part)."""
@@ -248,6 +255,7 @@ class ProductionService:
             return
         del self._running[ev.node_id]
         self.doubt.clear(ev.node_id)
+        self._resumed.pop(ev.node_id, None)
         try:
             job = await self._jobs.get(run.job_id)
         except NotFoundError:
@@ -298,6 +306,8 @@ class ProductionService:
             was_in_doubt = self.doubt.pending(ev.node_id)
             if ev.state == "running":
                 self.doubt.clear(ev.node_id)
+                # Told before its node leaves OFFLINE: until that state catches up it is not in doubt again.
+                self._resumed[ev.node_id] = self._clock.monotonic()
                 run.fraction = min(max(ev.fraction, 0.0), 1.0)
                 if was_in_doubt:
                     await self._tell(ev.node_id, "back_in_reach", Severity.INFO,
@@ -536,6 +546,9 @@ class ProductionService:
                 node = None
             name = self._name(node_id)
             if node is not None and node.state is NodeState.OFFLINE and self.doubt.grace_s > 0:
+                if now - self._resumed.get(node_id, float("-inf")) < RESUMED_S:
+                    self._wake_in(RESUMED_S)
+                    continue
                 if self.doubt.enter(node_id, now):
                     await self._tell(node_id, "in_doubt", Severity.WARNING,
                                      f"{name} went out of reach while making {await self._part_label(run)}; it "
@@ -553,6 +566,7 @@ class ProductionService:
                 self.doubt.apart(node_id, run)
                 message = f"{name} came back without the job"
             else:
+                self._resumed.pop(node_id, None)
                 continue
             self.doubt.clear(node_id)
             self._running.pop(node_id, None)
