@@ -383,10 +383,46 @@ def ui_ports(core: Core) -> Ports:
     from app.ui.ports import Ports, SiteInfo
 
     config = core.config
-    site = SiteInfo(config.site_name, config.paths.home, core.store.url, log_file(config))
+    zone = site_time_zone(config) or (core.energy.site.grid.timezone if core.demo else None)
+    site_id = core.sites.identity.site_id if core.sites is not None else ""
+    site = SiteInfo(config.site_name, config.paths.home, core.store.url, log_file(config), zone, site_id)
     return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
                  alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core),
-                 notes=NotesService(core.store, core.clock), plan=core.production)
+                 notes=NotesService(core.store, core.clock), plan=core.production,
+                 local_machines=local_adder(core))
+
+
+def site_time_zone(config: Config) -> str | None:
+    """The zone the site's clocks read (``[energy.grid] timezone``); None when not set (this computer's own)."""
+    grid = config.section("energy").get("grid", {})
+    zone = grid.get("timezone") if isinstance(grid, dict) else None
+    return str(zone) if zone else None
+
+
+def local_adder(core: Core) -> Any:
+    """The Add machine dialog's simulated, serial and node-agent pages."""
+    from app.core.discovery.serial_scan import SerialScanner
+    from app.devices.local_adding import FoundAgent, LocalMachineAdder
+    from app.devices.probe import list_serial_ports, probe_serial
+
+    async def register(**kw: Any) -> Any:
+        return await core.fleet.register(kw.pop("name"), kw.pop("capabilities"), actor="operator", bring_up=True,
+                                         **kw)
+
+    scanner = SerialScanner(core.bus, list_serial_ports, probe_serial)
+
+    async def scan() -> list[Any]:
+        driven = {n.address.removeprefix("serial:") for n in core.fleet.list() if n.address.startswith("serial:")}
+        return await scanner.scan(skip=driven)  # a port a machine is driven on is never probed
+
+    def agents() -> list[Any]:
+        disc = core.discovery
+        if disc is None:
+            return []
+        known = {n.address for n in core.fleet.list()}
+        return [FoundAgent(a.name, a.address, a.address in known) for a in disc.list_found("imewe-node")]
+
+    return LocalMachineAdder(register, scan, agents)
 
 
 def machine_adder(core: Core) -> Any:

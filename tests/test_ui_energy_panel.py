@@ -69,13 +69,16 @@ def test_dashboard_shows_sources_battery_cap_prices_and_ranking(qtbot, service: 
     today = service.totals("day")
     assert f"{today['load_kwh']:,.1f} kWh" in panel.today_label.text()
     assert "battery" in panel.now_label.text() and "30.0 kW cap" in panel.now_label.text()
+    # the window runs from where the record starts (14 h here, less than the day) to a day ahead
     (lo, hi), _ = ch.sources.getViewBox().viewRange()
-    assert hi - lo == pytest.approx(48 * 3600, rel=0.01)
+    assert lo == pytest.approx(rows[0].at - 600, abs=60) and hi == pytest.approx(now + 24 * 3600, abs=60)
+    xs, solar_ahead = ch.solar_ahead.getData()
+    assert xs[-1] >= now + 22 * 3600 and solar_ahead.max() > 0  # the forecast fills the window ahead
 
     qtbot.mouseClick(panel.buttons.button(1), pg_left())
     assert panel.period == "week"
     (lo, hi), _ = ch.sources.getViewBox().viewRange()
-    assert hi - lo == pytest.approx(8 * 86400, rel=0.01)
+    assert lo == pytest.approx(rows[0].at - 600, abs=60) and hi == pytest.approx(now + 24 * 3600, abs=60)
     assert panel.last_refresh_ms < 250, panel.last_refresh_ms
 
 

@@ -43,9 +43,9 @@ def test_state_change_reaches_tile_and_table_row(qloop, qtbot, tmp_path: Path) -
                 await until(lambda: _row(panel, panel.tiles.model(), a.id).data(ROW_ROLE).node.state
                             is NodeState.MAINTENANCE, what="the tile to show MAINTENANCE")
                 row = _row(panel, panel.table.model(), a.id)
-                assert panel.table.model().index(row.row(), 2).data() == "MAINTENANCE"
+                assert panel.table.model().index(row.row(), 2).data() == "Maintenance"  # words, not the enum name
                 other = _row(panel, panel.table.model(), b.id)
-                assert panel.table.model().index(other.row(), 2).data() == "IDLE"
+                assert panel.table.model().index(other.row(), 2).data() == "Ready"
 
                 # filters: by state, by area, by text
                 panel.state.setCurrentIndex(panel.state.findData("MAINTENANCE"))

@@ -71,7 +71,7 @@ def test_submit_through_dialog_stores_the_job_and_lists_it(qloop, qtbot, tmp_pat
 
                 await until(lambda: win.jobs.model.row_of(job.id) is not None, what="the job in the list")
                 row = win.jobs.proxy.mapFromSource(win.jobs.model.index(win.jobs.model.row_of(job.id), 1))
-                assert row.isValid() and row.data() == "VALIDATED"
+                assert row.isValid() and row.data() == "Checked"  # words, not the enum name
                 await until(lambda: win.jobs.detail.job is not None and win.jobs.detail.job.id == job.id,
                             what="the job's detail")
                 assert win.jobs.detail.parts.rowCount() == 2

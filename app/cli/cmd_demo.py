@@ -25,6 +25,17 @@ from app.core.ownership import SiteLock
 TABS = ("fleet", "jobs", "timeline", "alerts", "energy", "sites")
 
 
+def window_size(text: str) -> tuple[int, int]:
+    """``1366x768`` → (1366, 768); anything else is a one-line argparse error."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"size must look like 1366x768, not {text!r}") from exc
+    if not (640 <= w <= 8000 and 480 <= h <= 8000):
+        raise argparse.ArgumentTypeError(f"size {text} is out of range (640x480 to 8000x8000)")
+    return w, h
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="open the control room on a simulated site with jobs flowing")
     p.add_argument("--scale", type=finite_float, help="simulated seconds per real second (default: IMEWE_DEMO_SCALE or 60)")
@@ -33,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--headless", action="store_true", help="render the window off screen (no display needed)")
     p.add_argument("--text", action="store_true", help="no window: print the live fleet in the terminal")
     p.add_argument("--tab", choices=TABS, help="open on this tab")
+    p.add_argument("--size", type=window_size, metavar="WxH", help="window size, e.g. 1366x768 (a laptop screen)")
     p.add_argument("--for", dest="run_for", type=finite_float, metavar="SECONDS", help="close after this long")
     p.set_defaults(handler=run)
 
@@ -86,7 +98,7 @@ def _window(config: Config, lock: SiteLock, args: argparse.Namespace) -> int:
         core = await _started(config, lock)
         try:
             return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
-                                     run_for_s=args.run_for, tab=args.tab)
+                                     run_for_s=args.run_for, tab=args.tab, size=args.size)
         finally:
             await bootstrap.stop_demo(core)
             await core.kernel.shutdown()
@@ -119,20 +131,26 @@ async def _text(config: Config, lock: SiteLock, run_for: float | None) -> int:
 async def fleet_text(core: bootstrap.Core) -> str:
     """One screen of the live fleet: machine, state, current work and progress, power, hottest heater."""
     from app.cli.output import table
+    from app.core.jobs.eta import duration_label, finish_label, part_eta, running_since, site_zone
 
+    now, zone = core.clock.now(), site_zone(core.energy.site.grid.timezone)
     running = {}
     for job in await core.jobs.list({JobState.ASSIGNED, JobState.IN_PROGRESS, JobState.PAUSED}, limit=500):
+        ran = running_since(await core.jobs.timeline(job.id), now)
         for p in job.parts:
             if p.assigned_node and p.state.value == "IN_PROGRESS":
-                running[p.assigned_node] = (f"{job.name}/{p.name}"[:34], p.progress)
+                label = job.name if p.name == job.name else f"{job.name}/{p.name}"
+                running[p.assigned_node] = (label[:34], p.progress, part_eta(p, now, elapsed_s=ran.get(p.id)))
     rows = []
     for n in core.fleet.list():
         last = core.telemetry.buffers.last(n.id, "temperature")
-        work, pct = running.get(n.id, ("-", 0.0))
+        work, pct, eta = running.get(n.id, ("-", 0.0, None))
         temp = last[1] if last else None
         rows.append([n.name, n.process.value, n.state.value, work, f"{pct:5.1f}%" if work != "-" else "",
+                     duration_label(eta.left_s) if eta else "", finish_label(eta.finish_at, now, zone) if eta else "",
                      f"{n.energy_level:6.0f} W", f"{temp:5.1f} C" if temp is not None else ""])
     counts = await core.jobs.counts_by_state()
-    head = (f"\n{core.clock.now():%Y-%m-%d %H:%M} (simulated)  jobs: "
+    head = (f"\n{now.astimezone(zone):%Y-%m-%d %H:%M %Z} (simulated)  jobs: "
             + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())))
-    return head + "\n" + table(rows, ["MACHINE", "PROCESS", "STATE", "WORKING ON", "DONE", "POWER", "TEMP"])
+    return head + "\n" + table(rows, ["MACHINE", "PROCESS", "STATE", "WORKING ON", "DONE", "LEFT", "FINISH", "POWER",
+                                      "TEMP"])

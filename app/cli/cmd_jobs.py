@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import StoreCore
+from app.bootstrap import StoreCore, site_time_zone
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
 from app.core.api.views import job_dict
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
+from app.core.jobs.eta import duration_label, eta_fields, finish_label, job_eta_from_store, site_zone
 from app.core.json_input import read_json_file
 
 MAX_SPEC_BYTES = 20_000_000
@@ -123,24 +124,31 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
         except ValueError as exc:
             raise ValidationError(f"unknown state {args.state!r}") from exc
     jobs = await core.jobs.list(states, args.search, limit=max(1, min(args.limit, 10_000)))
+    now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
+    etas = [await job_eta_from_store(core.jobs, j, now) for j in jobs]
     rows = [[str(j.id)[:8], j.name[:40], j.state.value, j.priority, len(j.parts), f"{j.progress:.0f}%",
-             when(j.submitted_at)] for j in jobs]
-    emit(args, [job_dict(j) for j in jobs], lambda _: table(
-        rows, ["ID", "NAME", "STATE", "PRIO", "PARTS", "DONE", "SUBMITTED"]) if rows else "no jobs")
+             duration_label(e.left_s) if e else "-", finish_label(e.finish_at, now, zone) if e else "-",
+             when(j.submitted_at)] for j, e in zip(jobs, etas, strict=True)]
+    emit(args, [job_dict(j) | eta_fields(e, now, zone) for j, e in zip(jobs, etas, strict=True)], lambda _: table(
+        rows, ["ID", "NAME", "STATE", "PRIO", "PARTS", "DONE", "LEFT", "FINISH", "SUBMITTED"]) if rows else "no jobs")
     return 0
 
 
 async def _show(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
+    now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
+    eta = await job_eta_from_store(core.jobs, job, now)
 
     def text(d: dict) -> str:
         lines = [f"{d['name']}  {d['state']}  priority {d['priority']}  ({d['id']})",
                  f"submitted {when(d['submitted_at'])}  due {when(d['due_at'])}  progress {d['progress']}%"]
+        if d["time_left_s"] is not None:
+            lines.append(f"time left {duration_label(d['time_left_s'])}  finish {d['finish']}")
         lines += [f"  {p['name']:<24} {p['process']:<10} {p['material']:<10} x{p['quantity']:<4} {p['state']}"
                   for p in d["parts"]]
         return "\n".join(lines)
 
-    emit(args, job_dict(job), text)
+    emit(args, job_dict(job) | eta_fields(eta, now, zone), text)
     return 0
 
 

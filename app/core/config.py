@@ -93,6 +93,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "policy": Key(str, "solar_priority", "spec | solar_priority | peak_shaving"),
         "power_cap_kw": Key(NUM, None, "site cap: grid import and every plan stay under it"),
         "base_load_kw": Key(NUM, 0.0, "lights, compressors...: load the machines' telemetry does not see"),
+        "currency": Key(str, "EUR", "what prices and costs are in (ISO code, e.g. EUR, USD, GBP)"),
         "solar": Key(dict, None, "see [energy.solar]"),
         "battery": Key(dict, None, "see [energy.battery]"),
         "grid": Key(dict, None, "see [energy.grid]"),

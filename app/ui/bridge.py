@@ -100,6 +100,8 @@ class CoreBridge(QObject):
             if c.kind == "node":
                 self._nodes.add(c.obj_id)
             else:
+                if c.kind == "part" and c.to_state == "IN_PROGRESS" and c.from_state != "PAUSED":
+                    self.live.started[c.obj_id] = c.at  # elapsed, for the time left
                 # part changes carry no job id; the jobs view refreshes on any job or part change
                 self._jobs.add(c.obj_id)
         elif isinstance(event, JobSubmitted | JobUpdated):

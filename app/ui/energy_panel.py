@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
 import numpy as np
 from PySide6.QtCore import QTimer
@@ -27,16 +27,45 @@ def _short_id(node_id: str) -> str:
     return node_id[:8]
 
 
-def _totals_text(label: str, t: dict[str, float]) -> str:
-    load = t.get("load_kwh", 0.0)
-    solar_share = (t.get("solar_kwh", 0.0) / load * 100) if load > 0 else 0.0
-    return (f"<b>{label}</b>: {load:,.1f} kWh · cost {t.get('cost', 0.0):,.2f} · "
-            f"CO2 {t.get('co2_g', 0.0) / 1000:,.1f} kg · solar {solar_share:.0f} %")
+POLICY_WORDS = {"spec": "spec default", "solar_priority": "solar first", "peak_shaving": "peak shaving"}
+CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
+
+
+def energy_label(kwh: float) -> str:
+    """``1.2 kWh``, or ``350 Wh`` under one kWh (never ``0.00 kWh`` for a machine that used 3 Wh)."""
+    if abs(kwh) < 1.0:
+        return f"{kwh * 1000:,.0f} Wh"
+    return f"{kwh:,.1f} kWh" if abs(kwh) < 100 else f"{kwh:,.0f} kWh"
+
+
+def money_label(amount: float, currency: str) -> str:
+    sign = CURRENCY_SIGNS.get(currency.upper())
+    return f"{sign}{amount:,.2f}" if sign else f"{amount:,.2f} {currency}"
+
+
+def co2_label(grams: float) -> str:
+    return f"{grams:,.0f} g" if abs(grams) < 1000 else f"{grams / 1000:,.1f} kg"
+
+
+def solar_split(t: dict[str, float]) -> tuple[float, float]:
+    """(percent of the load solar covered, never above 100; kWh of solar beyond the load: stored or exported)."""
+    load, solar = t.get("load_kwh", 0.0), t.get("solar_kwh", 0.0)
+    used = min(solar, load)
+    return (used / load * 100.0 if load > 0 else 0.0), max(0.0, solar - load)
+
+
+def _totals_text(label: str, t: dict[str, float], currency: str = "EUR") -> str:
+    share, surplus = solar_split(t)
+    text = (f"<b>{label}</b>: {energy_label(t.get('load_kwh', 0.0))} · {money_label(t.get('cost', 0.0), currency)}"
+            f" · CO2 {co2_label(t.get('co2_g', 0.0))} · solar {share:.0f} % of the load")
+    if surplus > 0:
+        text += f" · surplus {energy_label(surplus)} stored or exported"
+    return text
 
 
 class EnergyPanel(QWidget):
     def __init__(self, source: EnergyPort | None, name_of: Callable[[str], str] | None = None,
-                 interval_ms: int = 2000, parent: QWidget | None = None) -> None:
+                 interval_ms: int = 2000, parent: QWidget | None = None, zone: tzinfo | None = None) -> None:
         """``source``: the site's energy service (None: the tab says how to set one up); ``name_of``: a machine's
         name from its id (short ids when not given). A source that fails on the first read fails the build, so
         the window shows the error in the tab instead of empty charts."""
@@ -69,13 +98,17 @@ class EnergyPanel(QWidget):
             top.addWidget(b)
         self.buttons.idClicked.connect(lambda i: self.set_period(("day", "week")[i]))
         lay.addLayout(top)
-        totals = QHBoxLayout()
         self.today_label = QLabel()
         self.week_label = QLabel()
-        totals.addWidget(self.today_label)
-        totals.addWidget(self.week_label)
-        lay.addLayout(totals)
-        self.charts = EnergyCharts()
+        for label in (self.now_label, self.today_label, self.week_label):
+            label.setWordWrap(True)  # the whole sentence on a narrow screen, never cut
+        lay.addWidget(self.today_label)
+        lay.addWidget(self.week_label)
+        site = source.site
+        self.currency = getattr(site, "currency", "EUR")
+        have = ["grid"] + [name for name, part in (("solar", site.solar), ("battery", site.battery),
+                                                   ("fuel cell", site.fuel_cell)) if part is not None]
+        self.charts = EnergyCharts(sources=have, zone=zone, currency=self.currency)
         lay.addWidget(self.charts, 1)
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -135,20 +168,26 @@ class EnergyPanel(QWidget):
         soc_ahead = (np.array([p.soc for p in ahead], dtype=np.float64) if src.site.battery is not None else None)
         charts.set_prices(t, col("price"), col("carbon"), ta, np.array([p.price for p in ahead]),
                           np.array([p.carbon for p in ahead]), soc_ahead)
+        charts.set_solar_ahead(ta, np.array([p.solar_kw for p in ahead], dtype=np.float64))
         end = now + timedelta(hours=24)
-        charts.set_window(start.timestamp(), end.timestamp(), now.timestamp())
+        # the window starts where the record does (a new site has no yesterday to show as an empty band)
+        first = float(t[0]) - 600.0 if len(t) else now.timestamp() - 3600.0
+        charts.set_window(max(start.timestamp(), first), end.timestamp(), now.timestamp())
         ranking = src.ranking(self.period)[:15]
         charts.set_ranking([self.name_of(n) for n, _u in ranking], [u.kwh for _n, u in ranking],
-                           [f"{u.kwh:.2f} kWh · {u.cost:.2f} · {u.co2_g / 1000:.2f} kg" for _n, u in ranking])
-        self.today_label.setText(_totals_text("Today", src.totals("day", now)))
-        self.week_label.setText(_totals_text("This week", src.totals("week", now)))
+                           [energy_label(u.kwh) for _n, u in ranking])
+        self.charts.ranking.setToolTip("\n".join(
+            f"{self.name_of(n)}: {energy_label(u.kwh)} · {money_label(u.cost, self.currency)} · CO2 {co2_label(u.co2_g)}"
+            for n, u in ranking))
+        self.today_label.setText(_totals_text("Today", src.totals("day", now), self.currency))
+        self.week_label.setText(_totals_text("This week", src.totals("week", now), self.currency))
         st = src.status()
-        parts = [f"policy {st['policy']}"]
+        parts = [f"policy: {POLICY_WORDS.get(str(st['policy']), str(st['policy']))}"]
         if st.get("solar_kw") is not None:
             parts.append(f"solar {st['solar_kw']:.1f} kW")
         if st.get("battery_soc") is not None:
             parts.append(f"battery {st['battery_soc'] * 100:.0f} %")
-        parts.append(f"grid {st['price']:.3f}/kWh, {st['carbon_g_per_kwh']:.0f} g/kWh")
+        parts.append(f"grid {money_label(st['price'], self.currency)}/kWh, {st['carbon_g_per_kwh']:.0f} g CO2/kWh")
         if cap is not None:
             load = rows[-1].load_kw if rows else 0.0
             parts.append(f"load {load:.1f} of {cap:.1f} kW cap")

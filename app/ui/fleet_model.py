@@ -19,14 +19,19 @@ from PySide6.QtGui import QBrush
 
 from app.core.domain.entities import Node
 from app.core.domain.enums import NodeState, Severity
+from app.core.jobs.eta import Eta
+from app.ui.eta_view import eta_text, node_eta
 from app.ui.live_data import LiveData, temperature_label, temperatures
-from app.ui.theme import PROCESS_GLYPHS, SEVERITY_COLOURS, node_colour
+from app.ui.theme import SEVERITY_COLOURS, node_colour
+from app.ui.words import node_state_word, process_word
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2  # a MachineRow for the tile painter
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3
 
-COLUMNS = ["Machine", "Process", "State", "Area", "Material", "Job", "Progress", "Temp °C", "Power W", "Alerts"]
+COLUMNS = ["Machine", "Process", "State", "Area", "Material", "Job", "Progress", "Left · done at", "Temp °C",
+           "Power W", "Alerts"]
+ETA_COL = 7
 _Index = QModelIndex | QPersistentModelIndex
 BUSY = {NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.ERROR}
 
@@ -42,6 +47,8 @@ class MachineRow:
     power_w: float | None
     alert: Severity | None
     alerts: int
+    eta: Eta | None = None
+    eta_text: str = ""
 
 
 def key_temperatures(metrics: dict[str, float]) -> list[tuple[str, float]]:
@@ -107,8 +114,9 @@ class FleetModel(QAbstractTableModel):
             progress = self._live.current_progress(node.id)
         power = metrics.get("power_w", node.energy_level or None)
         open_alerts = self._live.open_alerts(node.id)
+        eta = node_eta(self._live, node) if node.state in BUSY else None
         return MachineRow(node, job, progress, key_temperatures(metrics), power, self._live.worst_open(node.id),
-                          len(open_alerts))
+                          len(open_alerts), eta, eta_text(eta, self._live, short=True))
 
     # ------------------------------------------------------------ Qt model API
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -135,20 +143,22 @@ class FleetModel(QAbstractTableModel):
             return self._cell(node, col, role == SORT_ROLE)
         if role == Qt.ItemDataRole.ForegroundRole and col == 2:
             return QBrush(node_colour(node.state))
-        if role == Qt.ItemDataRole.ForegroundRole and col == 9:
+        if role == Qt.ItemDataRole.ForegroundRole and col == 10:
             sev = self._live.worst_open(node.id)
             return QBrush(SEVERITY_COLOURS[sev]) if sev else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{node.name}: {node.state.value}\n{node.address or 'no address'} ({node.driver})"
+            text = f"{node.name}: {node_state_word(node.state, node.process)}\n{node.address or 'no address'} ({node.driver})"
+            eta = node_eta(self._live, node) if node.state in BUSY else None
+            return text + (f"\n{eta_text(eta, self._live)}" if eta else "")
         return None
 
     def _cell(self, node: Node, col: int, for_sort: bool) -> Any:
         if col == 0:
             return node.name.lower() if for_sort else node.name
         if col == 1:
-            return node.process.value if for_sort else PROCESS_GLYPHS.get(node.process, node.process.value)
+            return node.process.value if for_sort else process_word(node.process)
         if col == 2:
-            return node.state.value
+            return node.state.value if for_sort else node_state_word(node.state, node.process)
         if col == 3:
             return node.location
         if col == 4:
@@ -160,15 +170,19 @@ class FleetModel(QAbstractTableModel):
             if for_sort:
                 return -1.0 if row.progress is None else row.progress
             return "" if row.progress is None else f"{row.progress * 100:.0f} %"
-        if col == 7:
+        if col == ETA_COL:
+            if for_sort:
+                return row.eta.left_s if row.eta else 1e18
+            return row.eta_text
+        if col == 8:
             if for_sort:
                 return row.temps[0][1] if row.temps else -1e9
             return "  ".join(f"{n} {v:.0f}" for n, v in row.temps)
-        if col == 8:
+        if col == 9:
             if for_sort:
                 return row.power_w or 0.0
             return "" if row.power_w is None else f"{row.power_w:.0f}"
-        if col == 9:
+        if col == 10:
             return row.alerts if for_sort else (str(row.alerts) if row.alerts else "")
         return None
 
@@ -209,6 +223,7 @@ class FleetFilter(QSortFilterProxyModel):
             return False
         if self.text:
             hay = " ".join((node.name, node.location, node.process.value, node.state.value, node.address,
+                            process_word(node.process), node_state_word(node.state, node.process),
                             caps.loaded_material or "", str(node.id))).lower()
             return self.text in hay
         return True

@@ -25,6 +25,7 @@ from app.core.domain.enums import NodeState, ProcessType
 from app.core.domain.materials import KNOWN_MATERIALS
 from app.ui.fleet_model import NODE_ROLE, FleetFilter, FleetModel
 from app.ui.fleet_tiles import TileView
+from app.ui.words import NODE_WORDS, process_word
 
 
 class FleetPanel(QWidget):
@@ -42,10 +43,10 @@ class FleetPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.setObjectName("fleetSearch")
         self.search.setMinimumWidth(240)
-        self.process = self._combo("All processes", [p.value for p in ProcessType])
-        self.state = self._combo("All states", [s.value for s in NodeState])
+        self.process = self._combo("All processes", [(process_word(p), p.value) for p in ProcessType])
+        self.state = self._combo("All states", [(NODE_WORDS[s], s.value) for s in NodeState])
         self.area = self._combo("All areas", [])
-        self.material = self._combo("All materials", sorted(KNOWN_MATERIALS))
+        self.material = self._combo("All materials", [(m, m) for m in sorted(KNOWN_MATERIALS)])
         self.count = QLabel()
         self.tiles_btn = QPushButton("Tiles")
         self.table_btn = QPushButton("Table")
@@ -56,13 +57,18 @@ class FleetPanel(QWidget):
         group.addButton(self.table_btn)
         self.tiles_btn.setChecked(True)
 
+        # Search and view switch on one row, the four filters below: every filter reads in full on a
+        # 1366-pixel screen with the machine panel open.
         bar = QHBoxLayout()
-        bar.addWidget(self.search, 3)
-        for w in (self.process, self.state, self.area, self.material):
-            bar.addWidget(w, 1)
+        bar.addWidget(self.search, 1)
         bar.addWidget(self.count)
         bar.addWidget(self.tiles_btn)
         bar.addWidget(self.table_btn)
+        filters = QHBoxLayout()
+        for w in (self.process, self.state, self.area, self.material):
+            w.setMinimumContentsLength(10)
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            filters.addWidget(w, 1)
 
         self.tiles = TileView()
         self.tiles.setModel(self.proxy)
@@ -103,6 +109,7 @@ class FleetPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
+        lay.addLayout(filters)
         lay.addWidget(self.stack, 1)
 
         self.search.textChanged.connect(lambda t: self._filter(text=t))
@@ -124,11 +131,11 @@ class FleetPanel(QWidget):
         self._update_count()
 
     @staticmethod
-    def _combo(all_label: str, values: list[str]) -> QComboBox:
+    def _combo(all_label: str, values: list[tuple[str, str]]) -> QComboBox:
         box = QComboBox()
         box.addItem(all_label, "")
-        for v in values:
-            box.addItem(v, v)
+        for text, v in values:
+            box.addItem(text, v)
         return box
 
     def _filter(self, **kw: str) -> None:

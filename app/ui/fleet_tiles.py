@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOpti
 
 from app.ui.fleet_model import ROW_ROLE, MachineRow
 from app.ui.theme import PROCESS_GLYPHS, SEVERITY_COLOURS, node_colour
+from app.ui.words import node_state_word
 
-TILE = QSize(250, 128)
+TILE = QSize(250, 148)
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -66,7 +67,7 @@ class TileDelegate(QStyledItemDelegate):
 
         p.setPen(colour.lighter(130))
         p.drawText(QRect(x, r.top() + 32, w, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   node.state.value + (f"  ·  {node.location}" if node.location else ""))
+                   node_state_word(node.state, node.process) + (f"  ·  {node.location}" if node.location else ""))
 
         p.setFont(normal)
         p.setPen(QColor("#c9d4df"))
@@ -81,12 +82,17 @@ class TileDelegate(QStyledItemDelegate):
             p.setBrush(QColor("#3fb950"))
             p.drawRoundedRect(QRect(bar.left(), bar.top(), int(bar.width() * row.progress), bar.height()), 3, 3)
 
+        if row.eta is not None:  # time left and finish time: what an operator looks for first
+            p.setPen(QColor("#e6edf3"))
+            p.drawText(QRect(x, r.top() + 92, w, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                       p.fontMetrics().elidedText(f"{row.eta_text.replace(' · ', ' left · done ')}",
+                                                  Qt.TextElideMode.ElideRight, w))
         bits = [f"{n} {v:.0f}°C" for n, v in row.temps[:1]]  # the hottest heater; the table shows more
         if row.power_w is not None:
             bits.append(f"{row.power_w:.0f} W")
         p.setPen(QColor("#9da7b3"))
         p.setFont(normal)
-        p.drawText(QRect(x, r.top() + 92, w, 22), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        p.drawText(QRect(x, r.top() + 114, w, 22), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                    "   ".join(bits) or "–")
         if row.alert is not None:
             badge = QRect(r.right() - 30, r.top() + 30, 24, 24)

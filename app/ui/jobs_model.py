@@ -16,19 +16,28 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from app.core.domain.entities import Job
+from app.core.jobs.eta import Eta, finish_label, relative_label
+from app.ui.eta_view import eta_text, job_eta_live
+from app.ui.live_data import LiveData
 from app.ui.theme import job_colour
+from app.ui.words import JOB_WORDS, job_state_word
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 11
 SORT_ROLE = Qt.ItemDataRole.UserRole + 12
-COLUMNS = ["Job", "State", "Priority", "Parts", "Progress", "Machines", "Due", "Submitted"]
+COLUMNS = ["Job", "State", "Priority", "Parts", "Progress", "Left · done at", "Machines", "Due", "Submitted"]
+ETA_COL = 5
 _Index = QModelIndex | QPersistentModelIndex
 
 
 class JobsModel(QAbstractTableModel):
-    def __init__(self, machine_name: Any, parent: QObject | None = None) -> None:
+    def __init__(self, machine_name: Any, parent: QObject | None = None, live: LiveData | None = None) -> None:
         super().__init__(parent)
         self._jobs: list[Job] = []
         self._machine_name = machine_name  # node id -> name
+        self._live = live or LiveData()
+
+    def eta(self, job: Job) -> Eta | None:
+        return job_eta_live(self._live, job)
 
     def set_jobs(self, jobs: list[Job]) -> None:
         old = [j.id for j in self._jobs]
@@ -73,26 +82,37 @@ class JobsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return QBrush(job_colour(job.state))
         if role == SORT_ROLE:
-            return [job.name.lower(), job.state.value, job.priority, len(job.parts), job.progress,
+            if col == ETA_COL:
+                eta = self.eta(job)
+                return eta.left_s if eta else 1e18
+            return [job.name.lower(), job.state.value, job.priority, len(job.parts), job.progress, 0,
                     self._machines(job), job.due_at.timestamp() if job.due_at else 1e18,
                     job.submitted_at.timestamp() if job.submitted_at else 0][col]
+        if role == Qt.ItemDataRole.ToolTipRole and col in (ETA_COL, 7, 8):
+            stamp = {ETA_COL: None, 7: job.due_at, 8: job.submitted_at}[col]
+            if stamp is None:
+                return eta_text(self.eta(job), self._live) or None
+            return stamp.astimezone(self._live.zone).strftime("%Y-%m-%d %H:%M")
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return job.name
             if col == 1:
-                return job.state.value
+                return job_state_word(job.state, {p.process for p in job.parts})
             if col == 2:
                 return str(job.priority)
             if col == 3:
                 return str(sum(p.quantity for p in job.parts))
             if col == 4:
                 return f"{job.progress:.0f} %"
-            if col == 5:
-                return self._machines(job)
+            if col == ETA_COL:
+                return eta_text(self.eta(job), self._live, short=True)
             if col == 6:
-                return job.due_at.strftime("%Y-%m-%d %H:%M") if job.due_at else ""
+                return self._machines(job)
+            now = self._live.now()
             if col == 7:
-                return job.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if job.submitted_at else ""
+                return finish_label(job.due_at, now, self._live.zone)
+            if col == 8:
+                return relative_label(job.submitted_at, now)
         return None
 
     def _machines(self, job: Job) -> str:
@@ -124,4 +144,4 @@ class JobsFilter(QSortFilterProxyModel):
                 return False
         elif self.state and job.state.value != self.state:
             return False
-        return not self.text or self.text in f"{job.name} {job.id}".lower()
+        return not self.text or self.text in f"{job.name} {job.id} {JOB_WORDS[job.state]}".lower()

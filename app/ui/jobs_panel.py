@@ -24,10 +24,11 @@ from app.core.domain.enums import JobState
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.ui.job_detail import JobDetail
-from app.ui.jobs_model import JOB_ROLE, JobsFilter, JobsModel
+from app.ui.jobs_model import COLUMNS, JOB_ROLE, JobsFilter, JobsModel
 from app.ui.live_data import LiveData
 from app.ui.submit_dialog import SubmitDialog
 from app.ui.tasks import spawn
+from app.ui.words import JOB_WORDS
 
 log = logging.getLogger(__name__)
 MIN_RELOAD_S = 0.5  # the store is asked at most twice a second, however many jobs change
@@ -42,7 +43,7 @@ class JobsPanel(QWidget):
         self.jobs_service = jobs
         self.fleet = fleet
         self.live = live
-        self.model = JobsModel(self._machine_name, self)
+        self.model = JobsModel(self._machine_name, self, live=live)
         self.proxy = JobsFilter(self)
         self.proxy.setSourceModel(self.model)
         self.dialog: SubmitDialog | None = None
@@ -61,7 +62,7 @@ class JobsPanel(QWidget):
         self.state.addItem("Open jobs", "active")
         self.state.addItem("All jobs", "")
         for s in JobState:
-            self.state.addItem(s.value, s.value)
+            self.state.addItem(JOB_WORDS[s], s.value)
         bar = QHBoxLayout()
         bar.addWidget(self.new_btn)
         bar.addWidget(self.search, 3)
@@ -77,8 +78,9 @@ class JobsPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate((280, 130, 80, 60, 90, 200, 150)):  # readable names and states
-            self.table.setColumnWidth(col, width)
+        fm = self.table.horizontalHeader().fontMetrics()
+        for col, least in enumerate((200, 90, 0, 0, 0, 130, 150, 90)):  # names and times read in full
+            self.table.setColumnWidth(col, max(least, fm.horizontalAdvance(COLUMNS[col]) + 30))
         self.detail = JobDetail(jobs, fleet)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)
@@ -129,7 +131,7 @@ class JobsPanel(QWidget):
             self.live.job_names[j.id] = j.name
             for part in j.parts:  # drivers report the part they work on
                 self.live.job_names[part.id] = f"{j.name} / {part.name}" if len(j.parts) > 1 else j.name
-                self.live.part_job[part.id] = j.id
+        self.live.set_jobs(jobs)
         self.model.set_jobs(jobs)
         if self.detail.job is not None and self.detail.job.id in {j.id for j in jobs}:
             self.detail.reload()

@@ -6,13 +6,14 @@ store keeps the full record).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from uuid import UUID
 
 import numpy as np
 
-from app.core.domain.entities import Alert, TelemetrySample
+from app.core.domain.entities import Alert, Job, Part, TelemetrySample
 from app.core.domain.enums import Severity
 
 RING = 600  # samples per machine: 10 minutes at 1 Hz
@@ -112,6 +113,20 @@ class LiveData:
     paused: set[UUID] = field(default_factory=set)  # machines the operator paused (drivers report PAUSED too)
     progress: dict[UUID, tuple[UUID | None, float]] = field(default_factory=dict)  # node -> (work id, 0..1)
     part_job: dict[UUID, UUID] = field(default_factory=dict)  # part id -> job id (drivers report part ids)
+    started: dict[UUID, datetime] = field(default_factory=dict)  # part id -> when it went IN_PROGRESS
+    running: dict[UUID, tuple[Job, Part]] = field(default_factory=dict)  # node id -> the part it runs (from jobs)
+    zone: tzinfo | None = None  # the site's time zone for finish times (None: this computer's)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the site's clock (simulated in the demo)
+
+    def set_jobs(self, jobs: list[Job]) -> None:
+        """Remember which part runs where (the fleet's tiles and the machine panel show its time left)."""
+        running: dict[UUID, tuple[Job, Part]] = {}
+        for job in jobs:
+            for part in job.parts:
+                self.part_job[part.id] = job.id
+                if part.assigned_node is not None and part.state.value in ("IN_PROGRESS", "PAUSED"):
+                    running[part.assigned_node] = (job, part)
+        self.running = running
 
     def add_sample(self, sample: TelemetrySample) -> None:
         ring = self.rings.get(sample.node_id)

@@ -4,6 +4,7 @@ and the actions its capabilities and state allow (e-stop always one click away, 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -24,14 +26,38 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.domain.entities import Node
+from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ImeweError
 from app.core.fleet.service import FleetService
+from app.core.jobs.eta import duration_label, finish_label
 from app.ui.actions import MachineControl, allowed_actions
 from app.ui.confirm import confirm
+from app.ui.eta_view import node_eta
 from app.ui.live_data import LiveData, is_target, target_of, temperature_label, temperatures
 from app.ui.tasks import spawn
 from app.ui.theme import NODE_COLOURS
+from app.ui.words import node_state_word, process_word
 from app.viz.machine_charts import MachineCharts
+
+WORK_FIELDS = [("file", "Now running"), ("layer", "Layer"), ("progress", "Done"), ("elapsed", "Elapsed"),
+               ("left", "Time left"), ("finish", "Finish at")]
+
+
+def material_unit(process: ProcessType) -> str:
+    """Resin is measured by volume, everything else by weight."""
+    return "ml" if process is ProcessType.SLA else "g"
+
+
+def readout_text(metrics: dict[str, float]) -> str:
+    """``nozzle 214 → 215 °C   bed 60 → 60 °C   power 180 W``: current and target side by side."""
+    bits = []
+    for name, value in sorted(temperatures(metrics).items()):
+        target = next((v for k, v in metrics.items() if is_target(k) and target_of(k) == name), None)
+        label = temperature_label(name)
+        bits.append(f"{label} {value:.0f} → {target:.0f} °C" if target is not None else f"{label} {value:.0f} °C")
+    if "power_w" in metrics:
+        bits.append(f"power {metrics['power_w']:.0f} W")
+    return "   ".join(bits)
 
 log = logging.getLogger(__name__)
 RANGES = [("1 min", 60), ("10 min", 600), ("1 hour", 3600), ("all", 0)]
@@ -84,7 +110,22 @@ class MachineDetail(QWidget):
         self.range.setCurrentIndex(1)
         self.range.setToolTip("How much of the recent past the charts show")
 
-        self.charts = MachineCharts()
+        # What runs now, in the words a printer's own screen uses: file, layer, elapsed, left, finish at.
+        self.work: dict[str, QLabel] = {}
+        work = QGridLayout()
+        work.setHorizontalSpacing(14)
+        for i, (key, text) in enumerate(WORK_FIELDS):
+            name, value = QLabel(text), QLabel("–")
+            name.setStyleSheet("color: #8b949e;")
+            value.setObjectName(f"work_{key}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.work[key] = value
+            work.addWidget(name, i // 3 * 2, i % 3)
+            work.addWidget(value, i // 3 * 2 + 1, i % 3)
+        self.readouts = QLabel("")
+        self.readouts.setObjectName("readouts")
+        self.readouts.setWordWrap(True)
+        self.charts = MachineCharts(zone=live.zone)
         self.caps = QPlainTextEdit(readOnly=True)
         self.history = QTableWidget(0, 4)
         self.history.setHorizontalHeaderLabels(["When", "What", "Detail", "By"])
@@ -100,6 +141,8 @@ class MachineDetail(QWidget):
         lay.addLayout(head)
         lay.addWidget(self.job_line)
         lay.addLayout(actions)
+        lay.addLayout(work)
+        lay.addWidget(self.readouts)
         lay.addWidget(self.tabs, 1)
 
         self.estop.clicked.connect(self.ask_emergency_stop)
@@ -136,21 +179,54 @@ class MachineDetail(QWidget):
         self._update_buttons(node)
         if node is None:
             return
-        self.title.setText(f"{node.name}  ·  {node.process.value}")
-        self.state.setText(node.state.value + ("  (paused)" if node.id in self.live.paused else ""))
+        self.title.setText(f"{node.name}  ·  {process_word(node.process)}")
+        self.state.setText(node_state_word(node.state, node.process)
+                           + ("  (paused)" if node.id in self.live.paused else ""))
         self.state.setStyleSheet(f"color: {NODE_COLOURS.get(node.state, '#8b949e')};")
         caps = node.capabilities
-        lines = [f"Process: {caps.process.value}", f"Area: {node.location or '-'}",
+        lines = [f"Process: {process_word(caps.process)}", f"Area: {node.location or '-'}",
                  f"Address: {node.address or '-'}  (driver {node.driver})",
                  f"Build volume: {' x '.join(f'{v:g}' for v in caps.build_volume_mm)} mm",
                  f"Materials: {', '.join(sorted(caps.materials)) or 'any for the process'}",
                  f"Loaded: {caps.loaded_material or '-'}", f"Nozzle/tool: {caps.nozzle_mm or '-'} mm",
                  f"Max power: {caps.max_power_w:g} W, idle {caps.idle_power_w:g} W",
                  f"Features: {', '.join(sorted(caps.features)) or '-'}",
-                 f"Material left: {', '.join(f'{k} {v:g}' for k, v in node.material_levels.items()) or '-'}",
+                 f"Material left: {', '.join(f'{k} {v:,.0f} {material_unit(caps.process)}' for k, v in node.material_levels.items()) or '-'}",
                  f"Software: {node.software_version or '-'}",
                  f"Last maintenance: {node.last_maintenance or '-'}", f"Id: {node.id}"]
         self.caps.setPlainText("\n".join(lines))
+        self.refresh_work()
+
+    def refresh_work(self) -> None:
+        """The running work's file, layer, elapsed, left and finish time, and the heaters' current → target."""
+        node = self.node()
+        values = dict.fromkeys(self.work, "–")
+        if node is not None:
+            held = self.live.running.get(node.id)
+            metrics = self.live.latest(node.id)
+            if held is not None:
+                job, part = held
+                values["file"] = Path(part.file_path).name if part.file_path else f"{job.name} / {part.name}"
+                eta = node_eta(self.live, node)
+                if eta is not None:
+                    now = self.live.now()
+                    values["left"] = duration_label(eta.left_s)
+                    if eta.machine_left_s is not None:
+                        values["left"] += f" (machine: {duration_label(eta.machine_left_s)})"
+                    values["finish"] = finish_label(eta.finish_at, now, self.live.zone)
+                    if eta.elapsed_s is not None:
+                        values["elapsed"] = duration_label(eta.elapsed_s)
+            if "layer" in metrics:
+                total = metrics.get("layers_total")
+                values["layer"] = f"{metrics['layer']:.0f}" + (f" / {total:.0f}" if total else "")
+            fraction = self.live.current_progress(node.id)
+            if held is not None and fraction is not None:
+                values["progress"] = f"{fraction * 100:.0f} %"
+            self.readouts.setText(readout_text(metrics))
+        else:
+            self.readouts.setText("")
+        for key, label in self.work.items():
+            label.setText(values[key])
 
     def _update_buttons(self, node: Node | None) -> None:
         buttons = (self.pause, self.resume, self.cancel, self.estop, self.maint, self.maint_done, self.decommission)
@@ -172,6 +248,7 @@ class MachineDetail(QWidget):
         if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.charts:
             return
         if ring is None or ring.count == 0:
+            self.charts.show_empty()
             return
         secs = int(self.range.currentData() or 0)
         last = float(np.nanmax(ring.t))

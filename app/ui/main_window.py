@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QBoxLayout, QDockWidget, QMainWindow, QMessageBox,
 
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
+from app.core.jobs.eta import site_zone
 from app.ui.about import show_about
 from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.alerts_panel import AlertsPanel, Toast
@@ -38,6 +39,7 @@ from app.ui.timeline_panel import TimelinePanel
 log = logging.getLogger(__name__)
 SETTINGS_ORG, SETTINGS_APP = "Imewe", "Imewe Control Room"
 MAX_TOASTS = 3
+MIN_SIZE = (1024, 640)  # well inside 1366 x 768 with a title bar and a task bar
 LIVE_MS = 500  # live values (temperatures, power, progress) repaint at most twice a second
 SHORTCUTS = [
     ("Ctrl+1 … Ctrl+7", "switch tab (fleet, jobs, timeline, alerts, energy, sites, design review)"),
@@ -57,7 +59,7 @@ class TabSpec:
 
 
 def _energy_tab(ports: Ports, win: ControlRoom) -> QWidget:
-    return EnergyPanel(ports.energy, name_of=win.node_name)
+    return EnergyPanel(ports.energy, name_of=win.node_name, zone=win.live.zone)
 
 
 def _sites_tab(ports: Ports, win: ControlRoom) -> QWidget:
@@ -85,9 +87,12 @@ class ControlRoom(QMainWindow):
         super().__init__(parent)
         self.ports = ports
         self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
-        self.live = LiveData()
+        self.live = LiveData(zone=site_zone(ports.site.time_zone), now=ports.clock.now)
         self.bridge = CoreBridge(ports.bus, self.live, self)
         self.setWindowTitle(f"Imewe — {ports.site.name}")
+        # A 1366 x 768 laptop is the smallest screen a shop floor has: the window and every tab fit it (the
+        # machine panel folds away with Ctrl+D or its toolbar button).
+        self.setMinimumSize(MIN_SIZE[0], MIN_SIZE[1])
         self.resize(1600, 960)
         self.setAcceptDrops(True)  # part files dropped anywhere open in Design review
         self.fleet_changed_hooks: list[Callable[[], None]] = []
@@ -111,7 +116,9 @@ class ControlRoom(QMainWindow):
         self.detail_dock.setWidget(self.detail)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.detail_dock)
         self.resizeDocks([self.detail_dock], [520], Qt.Orientation.Horizontal)
-        self.status = StatusBar(ports.site.name, ports.health, ports.fleet, ports.jobs, ports.clock, self)
+        self.detail_dock.setMinimumWidth(300)
+        self.status = StatusBar(ports.site.name, ports.health, ports.fleet, ports.jobs, ports.clock, self,
+                                zone=self.live.zone)
         self.setStatusBar(self.status)
         self.toasts: list[Toast] = []
         self._build_actions()
@@ -176,12 +183,18 @@ class ControlRoom(QMainWindow):
 
         self.new_job_action = act("New job…", "Ctrl+N", self.jobs.open_submit, bar=True)
         self.add_machine_action = act("Add machine…", "Ctrl+Shift+A", self.open_add_machine)
-        self.add_machine_action.setEnabled(self.ports.machines is not None)
+        self.add_machine_action.setEnabled(self.ports.machines is not None or self.ports.local_machines is not None)
         self.estop_action = act("EMERGENCY STOP", "Ctrl+Shift+X", self.emergency_stop_selected, bar=True)
         tb.widgetForAction(self.estop_action).setObjectName("estop")
         self.estop_action.setToolTip("Emergency stop of the selected machine (asks once to confirm)")
         act("Search", "Ctrl+F", self._focus_search)
-        act("Toggle machine detail", "Ctrl+D", lambda: self.detail_dock.setVisible(not self.detail_dock.isVisible()))
+        self.panel_action = self.detail_dock.toggleViewAction()
+        self.panel_action.setText("Machine panel")
+        self.panel_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.panel_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.panel_action.setToolTip("Show or hide the machine panel (Ctrl+D): more room for the tabs")
+        self.addAction(self.panel_action)
+        tb.addAction(self.panel_action)
         act("Acknowledge alerts", "Ctrl+K", self.alerts.acknowledge_selected)
         act("Refresh", "F5", self.refresh_all, bar=True)
         act("Full screen", "F11", lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen())
@@ -260,6 +273,9 @@ class ControlRoom(QMainWindow):
     def _on_tick(self) -> None:
         self.status.refresh()
         self.timeline.tick()
+        self.jobs.table.viewport().update()  # time left counts down between store changes
+        if self.detail_dock.isVisible():
+            self.detail.refresh_work()
 
     # ------------------------------------------------------------ design review
     @property
@@ -366,9 +382,9 @@ class ControlRoom(QMainWindow):
 
     def open_add_machine(self) -> AddMachineDialog | None:
         """The Add machine dialog (network printers found, or typed in); None when this site cannot add them."""
-        if self.ports.machines is None:
+        if self.ports.machines is None and self.ports.local_machines is None:
             return None
-        dialog = AddMachineDialog(self.ports.machines, self)
+        dialog = AddMachineDialog(self.ports.machines, self, local=self.ports.local_machines)
         dialog.added.connect(lambda _node: self.fleet_model.reload())
         dialog.open()
         return dialog
@@ -390,6 +406,14 @@ class ControlRoom(QMainWindow):
         return box
 
     # ------------------------------------------------------------ layout memory
+    def fit_small_screen(self, width: int, height: int) -> None:
+        """Lay out for a small screen: the window at that size, the machine panel narrower."""
+        self.resize(width, height)
+        dock = max(360, min(520, width * 3 // 10))
+        self.resizeDocks([self.detail_dock], [dock], Qt.Orientation.Horizontal)
+        # once shown, the layout has its real size: apply the width again (before, Qt may keep its own guess)
+        QTimer.singleShot(0, lambda: self.resizeDocks([self.detail_dock], [dock], Qt.Orientation.Horizontal))
+
     def restore_layout(self) -> None:
         s = self.settings
         geometry, state = s.value("window/geometry"), s.value("window/state")

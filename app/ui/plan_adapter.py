@@ -9,12 +9,14 @@ label, start, end, state. We read that shape without depending on it, and also a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
 from app.core.domain.entities import Job, Node
 from app.core.domain.enums import JobState
+from app.core.jobs.eta import duration_label, finish_label
+from app.ui.words import JOB_WORDS
 from app.viz.gantt import Bar
 
 _ENTRY_LISTS = ("rows", "assignments", "entries", "operations", "ops", "items", "bars")
@@ -63,8 +65,29 @@ def plan_entries(plan: Any) -> tuple[list[Any], datetime | None]:
     return [], origin
 
 
+def _state_word(state: str) -> str:
+    try:
+        return JOB_WORDS[JobState(state)]
+    except ValueError:
+        return state
+
+
+def bar_tip(label: str, machine: str, start_ts: float, end_ts: float, state: str, zone: tzinfo | None,
+            now: datetime | None = None) -> str:
+    """A bar's tooltip: job and part, machine, start and end in the site's time, and the time left."""
+    now = now or datetime.now(UTC)
+    start, end = datetime.fromtimestamp(start_ts, UTC), datetime.fromtimestamp(end_ts, UTC)
+    job, _, part = label.partition(" / ") if " / " in label else label.partition("/")
+    lines = [f"Job: {job.strip()}"] + ([f"Part: {part.strip()}"] if part else []) + [
+        f"Machine: {machine}", f"State: {_state_word(state)}",
+        f"Start: {finish_label(start, now, zone)}", f"End: {finish_label(end, now, zone)}"]
+    if start <= now < end:
+        lines.append(f"Left: {duration_label((end - now).total_seconds())}")
+    return "\n".join(lines)
+
+
 def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
-                   job_names: Mapping[UUID, str]) -> tuple[list[str], list[Bar]]:
+                   job_names: Mapping[UUID, str], zone: tzinfo | None = None) -> tuple[list[str], list[Bar]]:
     entries, origin = plan_entries(plan)
     rows = {n.id: i for i, n in enumerate(nodes)}
     names = [n.name for n in nodes]
@@ -88,16 +111,20 @@ def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
         state = _get(entry, ("state",))
         if not isinstance(state, str):
             state = part.state.value if part else (jobs[job_id].state.value if job_id in jobs else "SCHEDULED")
+        if state == "RUNNING":  # the plan's word for work a machine runs now: coloured and named like it
+            state = JobState.IN_PROGRESS.value
         label = _get(entry, ("job_name",)) or job_names.get(job_id, str(job_id)[:8] if job_id else "")
         detail = _get(entry, ("label",)) or (part.name if part is not None else "")
-        if detail:
-            label = f"{label} / {detail}"
-        bars.append(Bar(rows[machine], start, end, job_id, label, state, str(job_id)))
+        if detail:  # the plan's label already names the job ("bracket/arm #2"): never "bracket / bracket/arm #2"
+            label = detail if label and detail.startswith(str(label)) else f"{label} / {detail}"
+        bars.append(Bar(rows[machine], start, end, job_id, label, state, str(job_id),
+                        bar_tip(label, names[rows[machine]], start, end, state, zone)))
     return names, bars
 
 
 def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
-                   live_progress: Mapping[UUID, float] | None = None) -> tuple[list[str], list[Bar]]:
+                   live_progress: Mapping[UUID, float] | None = None,
+                   zone: tzinfo | None = None) -> tuple[list[str], list[Bar]]:
     """Without a plan: running parts from their progress, then assigned parts queued behind them.
     ``live_progress`` (job id → percent, from telemetry) is fresher than the stored progress."""
     live_progress = live_progress or {}
@@ -121,6 +148,7 @@ def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
                     start = cursor.get(node, now_ts)
                 end = start + dur
                 cursor[node] = max(cursor.get(node, now_ts), end)
-                bars.append(Bar(rows[node], start, end, job.id, f"{job.name} / {part.name}", part.state.value,
-                                str(job.id)))
+                label = job.name if part.name == job.name else f"{job.name} / {part.name}"
+                bars.append(Bar(rows[node], start, end, job.id, label, part.state.value, str(job.id),
+                                bar_tip(label, nodes[rows[node]].name, start, end, part.state.value, zone, now)))
     return [n.name for n in nodes], bars

@@ -29,6 +29,8 @@ from uuid import UUID
 from app.core.bus import EventBus
 from app.core.clock import Clock
 from app.core.domain.entities import Alert
+from app.core.domain.enums import ProcessType
+from app.core.drivers import SerialFind
 from app.core.energy.accounting import Usage
 from app.core.energy.config import SiteEnergy
 from app.core.energy.manager import ForecastPoint
@@ -52,6 +54,8 @@ class SiteInfo:
     home: Path
     database: str
     log_file: Path  # where a panel that failed to build tells the operator to look
+    time_zone: str | None = None  # IANA name finish times are shown in; None: this computer's zone
+    site_id: str = ""  # what another site needs to pair with this one (the Sites tab shows it)
 
 
 class HealthPort(Protocol):
@@ -163,6 +167,26 @@ class PlanPort(Protocol):
     def plan(self) -> PlanView | None: ...
 
 
+class FoundAgentView(Protocol):
+    name: str
+    address: str
+    registered: bool
+
+
+class LocalMachinesPort(Protocol):
+    """Adding simulated machines, serial boards the scan finds, and listing node agents (the Add machine dialog)."""
+
+    def processes(self) -> list[ProcessType]: ...
+
+    async def add_simulated(self, name: str, process: str, location: str = "") -> Any: ...
+
+    async def scan_serial(self) -> list[SerialFind]: ...
+
+    async def add_serial(self, name: str, found: SerialFind, process: str = "", location: str = "") -> Any: ...
+
+    def agents(self) -> list[FoundAgentView]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Ports:
     """Everything the window may use. ``fleet`` and ``jobs`` always run; the rest are None when not wired."""
@@ -180,3 +204,4 @@ class Ports:
     machines: MachinesPort | None = None
     notes: NotesPort | None = None
     plan: PlanPort | None = None
+    local_machines: LocalMachinesPort | None = None

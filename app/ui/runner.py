@@ -65,7 +65,8 @@ def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> in
 
 async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
                       after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None,
-                      tab: str | None = None, open_file: Path | None = None) -> int:
+                      tab: str | None = None, open_file: Path | None = None,
+                      size: tuple[int, int] | None = None) -> int:
     """Open the control room on ``ports``; return when it closes (or after a screenshot / ``run_for_s``)."""
     from PySide6.QtCore import QSettings
 
@@ -77,7 +78,9 @@ async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
     win = ControlRoom(ports, settings=settings)
     closed = asyncio.Event()
     win.closed.connect(closed.set)
-    if screenshot is not None:
+    if size is not None:
+        win.fit_small_screen(*size)
+    elif screenshot is not None:
         win.resize(1680, 1000)
     if tab:
         win.show_tab(tab)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import tzinfo
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
@@ -21,9 +22,10 @@ class StatusBar(QStatusBar):
     alerts_clicked = Signal()
 
     def __init__(self, site_name: str, health: HealthPort, fleet: FleetService, jobs: JobService, clock: Clock,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, zone: tzinfo | None = None) -> None:
         super().__init__(parent)
         self.kernel, self.fleet, self.jobs_service, self.clock = health, fleet, jobs, clock
+        self.zone = zone  # the site's clock reads in its own zone, like every finish time in the window
         self.site = QLabel(f"Site: {site_name}")
         self.health = QLabel()
         self.machines = QLabel()
@@ -49,10 +51,14 @@ class StatusBar(QStatusBar):
         self.machines.setText(f"Machines: {online} online / {len(nodes)}")
         scale = getattr(self.clock, "scale", 1.0)
         if scale and math.isfinite(scale) and scale != 1.0:
-            self.scale.setText(f"Demo time ×{scale:g}  ·  {self.clock.now():%H:%M:%S} UTC")
+            self.scale.setText(f"Demo time ×{scale:g}  ·  {self._clock_text()}")
         else:
-            self.scale.setText(f"{self.clock.now():%H:%M:%S} UTC")
+            self.scale.setText(self._clock_text())
         self._count_jobs()
+
+    def _clock_text(self) -> str:
+        local = self.clock.now().astimezone(self.zone)
+        return f"{local:%a} {local.day} {local:%b %H:%M:%S} {local.tzname() or ''}".rstrip()
 
     def _count_jobs(self) -> None:
         if self._counting:

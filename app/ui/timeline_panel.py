@@ -17,6 +17,7 @@ from app.core.fleet.service import FleetService
 from app.ui.live_data import LiveData
 from app.ui.plan_adapter import bars_from_jobs, bars_from_plan
 from app.ui.theme import JOB_COLOURS
+from app.ui.words import JOB_WORDS
 from app.viz.gantt import GanttWidget
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ class TimelinePanel(QWidget):
         self.plan: Any = None
         self.jobs: dict[UUID, Job] = {}
         self.source = QLabel("No plan yet: showing the machines' current and queued work")
-        self.gantt = GanttWidget({s.value: c for s, c in JOB_COLOURS.items()})
+        self.gantt = GanttWidget({s.value: c for s, c in JOB_COLOURS.items()},
+                                 state_words={s.value: w for s, w in JOB_WORDS.items()}, zone=live.zone)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.source)
@@ -58,7 +60,7 @@ class TimelinePanel(QWidget):
     def redraw(self) -> None:
         nodes = [n for n in self.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
         if self.plan is not None:
-            names, bars = bars_from_plan(self.plan, nodes, self.jobs, self.live.job_names)
+            names, bars = bars_from_plan(self.plan, nodes, self.jobs, self.live.job_names, self.live.zone)
             self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines")
         else:
             progress = {}
@@ -67,7 +69,8 @@ class TimelinePanel(QWidget):
                 fraction = self.live.current_progress(node_id)
                 if job_id is not None and fraction is not None:
                     progress[job_id] = 100.0 * fraction
-            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.clock.now(), progress)
+            names, bars = bars_from_jobs(self.jobs.values(), nodes, self.clock.now(), progress,
+                                         self.live.zone)
         self.gantt.set_rows(names)
         self.gantt.set_bars(bars)
         self.tick()

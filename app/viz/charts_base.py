@@ -4,6 +4,7 @@ a "now" marker and horizontal bars with labels. They take numpy arrays (times in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
 
 import numpy as np
 import pyqtgraph as pg
@@ -12,8 +13,46 @@ from PySide6.QtCore import Qt
 DASH = Qt.PenStyle.DashLine
 
 
-def time_plot(title: str, unit: str, legend: bool = True) -> pg.PlotWidget:
-    w = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+class ClockAxis(pg.AxisItem):
+    """Hours of the site's day (``06:00``), with the weekday and date at midnight (``Mon 21``): a day reads as
+    hours, a week as days."""
+
+    STEPS_H = (1, 2, 3, 4, 6, 12, 24)
+
+    def __init__(self, zone: tzinfo | None = None, **kw: object) -> None:
+        super().__init__("bottom", **kw)
+        self.zone = zone
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802,N803 - pyqtgraph's API
+        span_h = max((maxVal - minVal) / 3600.0, 1e-6)
+        fits = max(2, int(size / 70))  # a label every ~70 pixels
+        step_h = next((s for s in self.STEPS_H if span_h / s <= fits), 24 * max(1, int(span_h / 24 / fits) + 1))
+        step = step_h * 3600.0
+        offset = self._offset(minVal)
+        first = (int((minVal + offset) // step) + 1) * step - offset
+        return [(step, [first + i * step for i in range(int((maxVal - first) // step) + 1)])]
+
+    def _offset(self, ts: float) -> float:
+        try:
+            off = datetime.fromtimestamp(ts, UTC).astimezone(self.zone).utcoffset()
+        except (OverflowError, OSError, ValueError):
+            return 0.0
+        return off.total_seconds() if off is not None else 0.0
+
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list[str]:  # noqa: N802 - pyqtgraph's API
+        out = []
+        for v in values:
+            try:
+                local = datetime.fromtimestamp(v, UTC).astimezone(self.zone)
+            except (OverflowError, OSError, ValueError):
+                out.append("")
+                continue
+            out.append(f"{local:%a} {local.day}" if (local.hour, local.minute) == (0, 0) else f"{local:%H:%M}")
+        return out
+
+
+def time_plot(title: str, unit: str, legend: bool = True, zone: tzinfo | None = None) -> pg.PlotWidget:
+    w = pg.PlotWidget(axisItems={"bottom": ClockAxis(zone)})
     w.setTitle(title, size="11pt")
     w.setLabel("left", unit)
     w.getAxis("left").enableAutoSIPrefix(False)  # a price axis labelled "x0.001" reads as nonsense
@@ -116,8 +155,9 @@ class HBars:
         self.bars = pg.BarGraphItem(x0=np.zeros_like(v), y=y, height=0.7, width=v, brush=brush(self.colour, 190))
         self.plot.addItem(self.bars)
         for i, name in enumerate(names):
+            # the label sits over its bar, from the left edge: it stays inside the chart however long the bar
             text = f"{name}  {texts[i] if texts else f'{v[i]:.2f}'}"
-            lab = pg.TextItem(text, anchor=(0, 0.5), color="#c9d1d9")
+            lab = pg.TextItem(text, anchor=(0, 0.5), color="#e6edf3")
             lab.setPos(0, y[i])
             self.plot.addItem(lab)
             self.labels.append(lab)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPicture
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 BAR_HEIGHT = 0.72
 
@@ -28,6 +29,13 @@ class Bar:
     label: str = ""
     state: str = ""
     group: str = ""  # what "colour by job" hashes (the job id as text)
+    tip: str = ""  # the tooltip: job, part, machine, start, end
+
+
+def utc_offset_s(zone: tzinfo | None) -> float:
+    """pyqtgraph's ``utcOffset`` for a zone (seconds west of UTC, as ``time.timezone``); now's offset."""
+    offset = datetime.now(UTC).astimezone(zone).utcoffset()
+    return -offset.total_seconds() if offset is not None else 0.0
 
 
 def hashed_colour(text: str) -> QColor:
@@ -44,6 +52,7 @@ class BarsItem(pg.GraphicsObject):
         self._picture = QPicture()
         self._rect = QRectF()
         self._on_click = on_click
+        self.setAcceptHoverEvents(True)
 
     def set_bars(self, bars: list[Bar], state_colours: dict[str, str], by_state: bool) -> None:
         self._bars = list(bars)
@@ -80,6 +89,41 @@ class BarsItem(pg.GraphicsObject):
 
     def paint(self, p: QPainter, *args: Any) -> None:
         p.drawPicture(0, 0, self._picture)
+        self._paint_labels(p)
+
+    def _paint_labels(self, p: QPainter) -> None:
+        """Each bar's label inside it where it fits (in screen pixels: the view's scale is not the text's)."""
+        if not self._bars:
+            return
+        to_screen = p.transform()
+        view = self.getViewBox()
+        visible = view.viewRect() if view is not None else None
+        p.save()
+        p.resetTransform()
+        metrics = p.fontMetrics()
+        for bar in self._bars:
+            if not bar.label or (visible is not None and (bar.end_ts < visible.left()
+                                                          or bar.start_ts > visible.right())):
+                continue
+            rect = to_screen.mapRect(QRectF(bar.start_ts, bar.row - BAR_HEIGHT / 2, bar.end_ts - bar.start_ts,
+                                            BAR_HEIGHT)).adjusted(4, 0, -4, 0)
+            if rect.width() < 40 or rect.height() < metrics.height():
+                continue
+            text = metrics.elidedText(bar.label, Qt.TextElideMode.ElideRight, int(rect.width()))
+            if text == "…":
+                continue
+            fill = self.colour_of(bar)
+            p.setPen(QColor("#0d1116") if fill.lightnessF() > 0.6 else QColor("#ffffff"))  # readable on any bar
+            p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+        p.restore()
+
+    def hoverEvent(self, ev: Any) -> None:
+        if ev.isExit():
+            self.setToolTip("")
+            return
+        pos = ev.pos()
+        bar = self.bar_at(pos.x(), pos.y())
+        self.setToolTip(bar.tip or bar.label if bar is not None else "")
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -106,11 +150,14 @@ class BarsItem(pg.GraphicsObject):
 class GanttWidget(QWidget):
     bar_clicked = Signal(object)  # the bar's key
 
-    def __init__(self, state_colours: dict[str, str] | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state_colours: dict[str, str] | None = None, parent: QWidget | None = None, *,
+                 state_words: dict[str, str] | None = None, zone: tzinfo | None = None) -> None:
         super().__init__(parent)
         self.state_colours = state_colours or {}
-        self.by_state = False
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.state_words = state_words or {}
+        self.zone = zone
+        self.by_state = True  # the legend explains the colours; "colour by job" tells jobs apart
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=utc_offset_s(zone))})
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.plot.invertY(True)
         self.plot.setMouseEnabled(x=True, y=True)
@@ -123,20 +170,50 @@ class GanttWidget(QWidget):
         self.rows: list[str] = []
         self.fit_btn = QPushButton("Fit")
         self.now_btn = QPushButton("Now")
-        self.colour_btn = QPushButton("Colour by state")
+        self.colour_btn = QPushButton("Colour by job")
         self.colour_btn.setCheckable(True)
+        self.legend = QLabel()
+        self.legend.setObjectName("ganttLegend")
+        self.day = QLabel()
+        self.day.setObjectName("ganttDay")
+        self.day.setStyleSheet("color: #c9d4df; font-weight: bold;")
         tools = QHBoxLayout()
         for b in (self.fit_btn, self.now_btn, self.colour_btn):
             tools.addWidget(b)
+        tools.addWidget(self.day)
         tools.addStretch(1)
+        tools.addWidget(self.legend)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(tools)
         lay.addWidget(self.plot, 1)
         self.fit_btn.clicked.connect(self.fit)
         self.now_btn.clicked.connect(self.centre_now)
-        self.colour_btn.toggled.connect(self.set_colour_by_state)
+        self.colour_btn.toggled.connect(lambda on: self.set_colour_by_state(not on))
+        self.plot.getViewBox().sigXRangeChanged.connect(lambda *_: self._show_days())
         self._fitted = False
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        if not self.by_state:
+            self.legend.setText("<span style='color:#8b949e'>one colour per job</span>")
+            return
+        shown = [s for s in self.state_colours if s in {b.state for b in self.items.bars()}] or list(self.state_colours)
+        self.legend.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{self.state_colours[s]}'>■</span> {self.state_words.get(s, s)}" for s in shown))
+
+    def _show_days(self) -> None:
+        """The date(s) on screen above the axis (its ticks show the hours)."""
+        (x0, x1), _ = self.plot.getViewBox().viewRange()
+        try:
+            d0 = datetime.fromtimestamp(x0, UTC).astimezone(self.zone)
+            d1 = datetime.fromtimestamp(x1, UTC).astimezone(self.zone)
+        except (OverflowError, OSError, ValueError):
+            return
+        text = f"{d0:%a} {d0.day} {d0:%b %Y}"
+        if d1.date() != d0.date():
+            text += f" – {d1:%a} {d1.day} {d1:%b}"
+        self.day.setText(text)
 
     def set_rows(self, names: list[str]) -> None:
         self.rows = list(names)
@@ -144,6 +221,7 @@ class GanttWidget(QWidget):
 
     def set_bars(self, bars: list[Bar]) -> None:
         self.items.set_bars(bars, self.state_colours, self.by_state)
+        self._show_legend()
         if not self._fitted and bars:
             self._fitted = True
             self.fit()
@@ -151,6 +229,7 @@ class GanttWidget(QWidget):
     def set_colour_by_state(self, on: bool) -> None:
         self.by_state = on
         self.items.set_bars(self.items.bars(), self.state_colours, on)
+        self._show_legend()
 
     def set_now(self, ts: float) -> None:
         self.now_line.setValue(ts)

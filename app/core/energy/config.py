@@ -47,6 +47,7 @@ class SiteEnergy:
     base_load_kw: float = 0.0
     solar_price: float = 0.0  # marginal price of own solar for the scheduler
     solar_carbon: float = 40.0  # life-cycle g CO2 per kWh of PV
+    currency: str = "EUR"  # what the tariff's prices and every cost are in (ISO 4217 code)
 
     @property
     def grid_cap_kw(self) -> float | None:
@@ -66,6 +67,7 @@ def site_from_config(section: dict[str, Any]) -> SiteEnergy:
             if site.power_cap_kw <= 0:
                 raise ConfigError("[energy] power_cap_kw must be positive")
         site.base_load_kw = float(section.get("base_load_kw", 0.0))
+        site.currency = str(section.get("currency", site.currency)).strip().upper() or site.currency
         if (g := section.get("grid")) is not None:
             carbon = g.get("carbon", 300.0)
             site.grid = Grid(tariff=tuple(tuple(float(x) for x in row) for row in g.get("tariff", [[0, 24, 0.25]])),

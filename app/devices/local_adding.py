@@ -1,0 +1,101 @@
+"""Adding machines that are not network printers from the window: a simulated machine of a chosen process, a
+Marlin or GRBL board found on a serial port, and the node agents discovery heard (they join by themselves).
+
+Capabilities for a new simulated or serial machine start from the demo fleet's machine of that process (what a
+typical one can do); the operator refines them later with ``imewe nodes configure``. Probing a port touches
+hardware and blocks: ``scan`` runs it off the event loop (``SerialScanner`` uses the executor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.domain.capabilities import Capabilities
+from app.core.domain.enums import ProcessType
+from app.core.domain.errors import ValidationError
+from app.core.drivers import SerialFind
+from app.devices.demo import read_fleet_file
+
+Register = Callable[..., Awaitable[Any]]
+Scan = Callable[[], Awaitable[list[SerialFind]]]
+# What a serial board most often drives: Marlin prints, GRBL mills (or cuts; the operator picks).
+SERIAL_PROCESS = {"marlin": ProcessType.FDM, "grbl": ProcessType.CNC_MILL}
+_GENERIC = {"build_volume_mm": [200, 200, 200], "max_power_w": 300, "idle_power_w": 10}
+
+
+@dataclass(frozen=True, slots=True)
+class FoundAgent:
+    """A node agent advertised on the network, and whether it is in the fleet already."""
+
+    name: str
+    address: str
+    registered: bool
+
+
+class LocalMachineAdder:
+    """The window's way to add simulated and serial machines; ``register(name=, capabilities=, address=, driver=,
+    location=)`` registers and brings up the node (the machine room connects its driver)."""
+
+    def __init__(self, register: Register, scan: Scan | None = None,
+                 agents: Callable[[], list[FoundAgent]] | None = None) -> None:
+        self._register = register
+        self._scan = scan
+        self._agents = agents
+        self._presets = _presets()
+
+    def processes(self) -> list[ProcessType]:
+        """Processes a simulated machine can be made for (those with a typical machine to start from, first)."""
+        known = [p for p in ProcessType if p in self._presets]
+        return known + [p for p in ProcessType if p not in self._presets]
+
+    def capabilities_for(self, process: ProcessType | str) -> Capabilities:
+        process = ProcessType(process)
+        return Capabilities.from_dict(self._presets.get(process, {**_GENERIC, "process": process.value}))
+
+    async def add_simulated(self, name: str, process: str, location: str = "") -> Any:
+        try:
+            process_t = ProcessType(process)
+        except ValueError as exc:
+            raise ValidationError(f"unknown process {process!r}", "process") from exc
+        return await self._register(name=name.strip() or f"Simulated {process_t.value}",
+                                    capabilities=self.capabilities_for(process_t), address="sim:", driver="sim",
+                                    location=location.strip())
+
+    async def scan_serial(self) -> list[SerialFind]:
+        """Every serial port that answered as Marlin or GRBL (probed off the event loop)."""
+        if self._scan is None:
+            return []
+        return list(await self._scan())
+
+    async def add_serial(self, name: str, found: SerialFind, process: str = "", location: str = "") -> Any:
+        if found.protocol not in SERIAL_PROCESS:
+            raise ValidationError(f"{found.port} speaks {found.protocol!r}, which Imewe cannot drive", "port")
+        try:
+            process_t = ProcessType(process) if process else SERIAL_PROCESS[found.protocol]
+        except ValueError as exc:
+            raise ValidationError(f"unknown process {process!r}", "process") from exc
+        return await self._register(name=name.strip() or found.firmware or found.port,
+                                    capabilities=self.capabilities_for(process_t), address=f"serial:{found.port}",
+                                    driver=found.protocol, location=location.strip())
+
+    def agents(self) -> list[FoundAgent]:
+        return list(self._agents()) if self._agents is not None else []
+
+
+def _presets() -> dict[ProcessType, dict[str, Any]]:
+    out: dict[ProcessType, dict[str, Any]] = {}
+    try:
+        machines = read_fleet_file()["machines"]
+    except ValidationError:  # the demo fleet file is missing: generic figures
+        return out
+    for entry in machines:
+        try:
+            process = ProcessType(entry.get("process", ""))
+        except ValueError:
+            continue
+        out.setdefault(process, {k: v for k, v in entry.items()
+                                 if k not in ("name", "location", "faults", "material_left_g", "telemetry_interval_s",
+                                              "seed")})
+    return out
