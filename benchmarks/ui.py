@@ -7,6 +7,12 @@ run with no window (the core alone on the same qasync loop).
 
 Each mode runs in its own process. The window renders with Qt's offscreen platform unless QT_QPA_PLATFORM is
 set (e.g. xcb under xvfb-run).
+
+Issue 13: ``--open-part`` times File > Open of a 1M-triangle STL to its first frame inside the window (Design
+review tab), next to the same file in the bare PartView in the same process (target under 2 s). It needs an X
+server (xvfb-run) for VTK:
+
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python benchmarks/ui.py --open-part
 """
 
 from __future__ import annotations
@@ -161,13 +167,137 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
         return loop.run_until_complete(main())
 
 
+SHARED = Path(os.environ.get("IMEWE_SHARED") or ROOT.parent / "shared")
+
+
+def million_stl(tmp: Path) -> tuple[Path, str]:
+    """A binary STL of at least 1M triangles from the shared data, else the torus benchmarks/parts.py makes."""
+    import struct
+
+    folder = SHARED / "data" / "meshes"
+    for f in sorted(folder.glob("*.[sS][tT][lL]")) if folder.is_dir() else []:
+        with f.open("rb") as fh:
+            head = fh.read(84)
+        n = struct.unpack("<I", head[80:])[0] if len(head) == 84 else 0
+        if n >= 1_000_000 and f.stat().st_size == 84 + 50 * n:  # binary STL (an ASCII one's header is text)
+            return f, f"{f.name} from {folder}"
+    from benchmarks.parts import make_torus_stl
+
+    path = tmp / "torus-1M.stl"
+    n = make_torus_stl(path)
+    return path, (f"no 1M-triangle STL in {folder} (SOURCES.md lists none): the {n:,}-triangle torus of "
+                  "benchmarks/parts.py, made for this run")
+
+
+def open_part_child(repeat: int) -> dict:
+    """Under X: alternately the bare PartView and the window's File > Open, each timed to its first frame."""
+    import qasync
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.theme import apply_theme
+    from app.viz.part_view import PartView
+
+    app = QApplication.instance() or QApplication([])
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app)
+    home = Path(tempfile.mkdtemp(prefix="imewe-bench-open-"))
+    stl, source = million_stl(home)
+    stl.read_bytes()  # both runs read from the page cache, not the first one from disk
+
+    def bare() -> float:
+        view = PartView()
+        view.resize(1024, 640)
+        view.show()
+        app.processEvents()
+        loop = QEventLoop()
+        view.shown.connect(lambda *_: loop.quit())
+        view.failed.connect(lambda *_: loop.quit())
+        QTimer.singleShot(300_000, loop.quit)
+        t0 = time.perf_counter()
+        view.load(str(stl))
+        loop.exec()
+        took = time.perf_counter() - t0
+        loop = QEventLoop()  # let the analysis end before the view goes
+        view.loaded.connect(lambda *_: loop.quit())
+        QTimer.singleShot(120_000, loop.quit)
+        loop.exec()
+        view.close_view()
+        return took
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    async def window_runs() -> list[float]:
+        from app.bootstrap import ui_ports
+
+        core = await build(str(home / "site"), 3)
+        from app.ui.main_window import ControlRoom
+
+        out = []
+        for _ in range(repeat):
+            win = ControlRoom(ui_ports(core), settings=QSettings(str(home / "ui.ini"), QSettings.Format.IniFormat))
+            win.resize(1366, 768)
+            win.show()
+            await asyncio.sleep(1.0)
+            review = win.review
+            shown: asyncio.Future = asyncio.get_running_loop().create_future()
+            review.first_frame.connect(lambda _s, f=shown: f.done() or f.set_result(time.perf_counter()))
+            t0 = time.perf_counter()
+            win.open_action.trigger()  # File > Open: the dialog opens, the operator picks the file
+            dlg = review.file_dialog
+            dlg.selectFile(str(stl))
+            dlg.accept()
+            out.append(await asyncio.wait_for(shown, 300) - t0)
+            await asyncio.sleep(0)
+            while review.part_view.busy or any(t.running for t in review._tasks):  # work ends before the window goes
+                await asyncio.sleep(0.1)
+            win.close()
+            win.shutdown()
+        await core.kernel.shutdown()
+        return out
+
+    bare_s = [bare() for _ in range(repeat)]
+    with loop:
+        window_s = loop.run_until_complete(window_runs())
+    return {"source": source, "bare_s": bare_s, "window_s": window_s}
+
+
+def open_part(repeat: int, write: bool) -> int:
+    if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen" or not os.environ.get("DISPLAY"):
+        print("skipped: --open-part needs an X server for VTK; run under "
+              "QT_QPA_PLATFORM=xcb xvfb-run -a -s \"-screen 0 1920x1080x24\"")
+        return 0
+    r = open_part_child(repeat)
+    win, bare = min(r["window_s"]), min(r["bare_s"])
+    verdict = "meets" if win < 2.0 else "MISSES"
+    text = "\n".join([
+        f"File: {r['source']}; best of {repeat} (all: window {', '.join(f'{v:.2f}' for v in r['window_s'])} s; "
+        f"bare {', '.join(f'{v:.2f}' for v in r['bare_s'])} s)", "",
+        "| figure | time to first frame | reference |", "|---|---|---|",
+        f"| File > Open in the window (Design review tab, 1366 x 768) | {win:.2f} s | target < 2 s: {verdict} |",
+        f"| the same file in the bare PartView (same run) | {bare:.2f} s | window / bare = {win / bare:.2f} |"])
+    print(text)
+    if write:
+        cmd = 'QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python benchmarks/ui.py ' \
+              f"--open-part --repeat {repeat} --write"
+        (ROOT / "benchmarks" / "results" / "ui-open-part.md").write_text(
+            "# Design review: File > Open of a 1M-triangle STL (issue 13)\n\nCommand (from the repo root):\n\n    "
+            + cmd + "\n\n" + text + "\n", encoding="utf-8")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--machines", type=int, default=500)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/ui.md")
     ap.add_argument("--mode", choices=["window", "core"], help=argparse.SUPPRESS)  # one child run
+    ap.add_argument("--open-part", action="store_true", help="File > Open of a 1M-triangle STL to its first frame")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each for --open-part (best is reported)")
     args = ap.parse_args()
+    if args.open_part:
+        return open_part(args.repeat, args.write)
     if args.mode:
         print(json.dumps(run_mode(args.mode, args.machines, args.seconds)))
         return 0

@@ -93,6 +93,7 @@ def _table(headers: list[str]) -> QTableWidget:
     t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     t.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
     t.horizontalHeader().setStretchLastSection(True)
+    t.resizeColumnsToContents()  # headers readable before the first row arrives
     return t
 
 
@@ -128,6 +129,8 @@ class ReviewPanel(QWidget):
         self.toolpath_view: Any = None
         self._tasks: list[BackgroundTask] = []
         self._t0 = 0.0
+        self.file_dialog: QFileDialog | None = None
+        self._closed = False
         self.setAcceptDrops(True)
 
         self.file_label = QLabel("No part open")
@@ -233,7 +236,7 @@ class ReviewPanel(QWidget):
         left.addWidget(machines)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 1)
-        left.setSizes([520, 170])
+        left.setSizes([430, 230])
         side = QWidget()  # notes beside the view, sending below them
         side_lay = QVBoxLayout(side)
         side_lay.setContentsMargins(0, 0, 0, 0)
@@ -248,7 +251,10 @@ class ReviewPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addWidget(self.split, 1)
+        self.note_btn.setEnabled(False)  # until a part's model is open
+        self.orient_box.setEnabled(False)
         self.reload_machines()
+        self._machine_changed()
 
     # ------------------------------------------------------------ opening
     def browse(self) -> QFileDialog:
@@ -257,6 +263,7 @@ class ReviewPanel(QWidget):
         dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
         dlg.fileSelected.connect(lambda f: self.open(Path(f)))
         dlg.open()
+        self.file_dialog = dlg  # the one open now (tests and the benchmark choose a file in it)
         return dlg
 
     def open(self, path: str | Path) -> None:
@@ -324,6 +331,8 @@ class ReviewPanel(QWidget):
         task = BackgroundTask(fn, self)
         task.done.connect(on_done)
         task.failed.connect(lambda m: self.message.emit(f"Design review: {m}"))
+        if self._closed:
+            return task  # results queued before the window closed start no more work
         self._tasks = [t for t in self._tasks if t.running] + [task]
         task.start()
         return task
@@ -351,7 +360,7 @@ class ReviewPanel(QWidget):
         for n in nodes:
             vol = n.capabilities.build_volume_mm
             size = " x ".join(f"{v:g}" for v in vol) + " mm" if any(vol) else "no size limit"
-            self.machine_box.addItem(f"{n.name} ({n.process.value}, {size})", str(n.id))
+            self.machine_box.addItem(f"{n.name} · {size}", str(n.id))
         if not nodes:
             self.machine_box.addItem("no machines on this site", None)
         i = self.machine_box.findData(current)
@@ -385,7 +394,7 @@ class ReviewPanel(QWidget):
 
     def _recommend(self) -> None:
         view = self.part_view
-        if view is None or view.scene is None or view.analysis is None:
+        if view is None or view.scene is None or view.analysis is None or self.kind != "mesh":
             return
         node = self.machine()
         caps = node.capabilities if node else None
@@ -401,6 +410,8 @@ class ReviewPanel(QWidget):
         self._start(work, lambda r: self._recommended(r, scene, scale))
 
     def _recommended(self, result: tuple[PoseFinder, Pose, Pose, dict], scene: Any, scale: float) -> None:
+        if self.kind != "mesh" or self.part_view is None or self.part_view.scene is not scene:
+            return  # another file was opened meanwhile
         self._finder, self._finder_of = result[0], (scene, scale)
         self.pose, self.file_pose, self.node_poses = result[1], result[2], result[3]
         self._apply_pose()
@@ -418,8 +429,10 @@ class ReviewPanel(QWidget):
         where = f" on {node.name}" if node else ""
         which = "as in the file" if self.orient_box.currentIndex() == 1 else "recommended"
         size = " x ".join(f"{v:.1f}" for v in pose.size_mm)
-        self.pose_label.setText(f"Shown {which}: {pose.describe()}{where}; {size} mm; support needed under "
-                                f"{pose.overhang_mm2:.0f} mm² of overhangs; {pose.reason}.")
+        support = (f"support under {pose.overhang_mm2:.0f} mm² of overhangs" if pose.overhang_mm2 >= 1
+                   else "no overhangs need support")
+        self.pose_label.setText(f"Shown {which}: {pose.describe()}{where}; {size} mm; {support}; "
+                                f"{'fits' if pose.fits else 'does NOT fit'}.")
 
     def _posed(self) -> None:
         self._show_markers()
@@ -467,11 +480,12 @@ class ReviewPanel(QWidget):
                                busy_until=self._busy_until(), rates=self._rates())
         self.table.setRowCount(len(self.rows))
         for r, c in enumerate(self.rows):
-            fits = ("yes: " if c.fits else "no: ") + c.how.removeprefix("fits ")
+            how = c.how.removeprefix("fits").strip(" ,")
+            fits = ("yes" if c.fits else "no") + (f": {how}" if how else "")
             finish = c.earliest_finish.strftime("%a %d %b %H:%M") if c.earliest_finish else "-"
             cells = [_item(c.machine, c.process.value), _item(fits, c.how),
                      _item(duration_text(c.time_s), c.basis, True),
-                     _item(_num(c.material_g, ".0f"), c.material, True), _item(_num(c.energy_kwh, ".2f"), "", True),
+                     _item(_num(c.material_g, ".1f" if (c.material_g or 0) < 10 else ".0f"), c.material, True), _item(_num(c.energy_kwh, ".2f"), "", True),
                      _item(_num(c.cost, ".2f"), "at the site's tariff, for the hours it would run", True),
                      _item(_num(None if c.co2_g is None else c.co2_g / 1000, ".2f"), "", True),
                      _item(finish, "when the current plan frees this machine, plus the part's time")]
@@ -618,8 +632,10 @@ class ReviewPanel(QWidget):
             for c, item in enumerate(cells):
                 self.note_table.setItem(r, c, item)
         self.note_table.resizeColumnsToContents()
-        self.note_table.setColumnWidth(2, max(160, min(self.note_table.columnWidth(2), 320)))
-        if not self.notes and self.pending_point is None:
+        self.note_table.setColumnWidth(2, max(160, min(self.note_table.columnWidth(2), 230)))
+        if not self.notes and self.kind == "gcode":
+            self.note_hint.setText("Notes are pinned to a part's model: open its STL, OBJ, PLY, 3MF or GLB to add one.")
+        elif not self.notes and self.pending_point is None:
             self.note_hint.setText("No notes yet. Press “Add note…”, click the part, then type the note.")
         elif self.pending_point is None:
             open_n = sum(1 for n in self.notes if n.state == "open")
@@ -669,6 +685,7 @@ class ReviewPanel(QWidget):
                 return
 
     def close_views(self) -> None:
+        self._closed = True
         for t in self._tasks:
             t.finish()
         for v in (self.part_view, self.toolpath_view):

@@ -94,6 +94,7 @@ class BackgroundLoading:
         return any(t.running for t in self._tasks)
 
     def close_view(self) -> None:
+        self._closed = True
         for t in self._tasks:
             t.finish()
         self.plotter.close()  # type: ignore[attr-defined]
@@ -102,6 +103,8 @@ class BackgroundLoading:
         task = BackgroundTask(fn, self)  # type: ignore[arg-type]
         task.done.connect(on_done)
         task.failed.connect(self._on_failed)
+        if getattr(self, "_closed", False):
+            return task  # a result queued before the close asked for more work: none starts on a closed view
         self._tasks = [t for t in self._tasks if t.running] + [task]
         task.start()
         return task

@@ -232,8 +232,9 @@ class ToolpathView(BackgroundLoading, QWidget):
         self.analysis = analysis
         self.progress.setVisible(False)
         a = analysis
-        h, rem = divmod(int(round(a.estimated_time_s)), 3600)
-        text = f"{a.flavor}: {h}h {rem // 60:02d}m, {a.layers} layers, {a.moves} moves"
+        h, m = divmod(int(round(a.estimated_time_s / 60)), 60)
+        layers = f"{a.layers} layer" + ("" if a.layers == 1 else "s")
+        text = f"{a.flavor}: {h} h {m:02d} min, {layers}, {a.moves} moves"
         if a.flavor == "printer":
             text += f", filament {a.filament_mm / 1000:.2f} m / {a.filament_g:.1f} g"
         if a.slicer_difference is not None:

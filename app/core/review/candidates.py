@@ -125,8 +125,7 @@ def candidates(nodes: Iterable[Node], facts: PartFacts, now: datetime, *, materi
         else:
             size = tuple(facts.analysis.bbox_mm)
             fits = caps.fits(size, rotate=False)  # type: ignore[arg-type]
-            how = "toolpath fits the work area" if fits else \
-                "toolpath {:.1f} x {:.1f} x {:.1f} mm is larger than the work area".format(*size)
+            how = "fits" if fits else "{:.0f} x {:.0f} x {:.0f} mm toolpath is larger than its work area".format(*size)
         if not node.state.in_service:
             out.append(Candidate(**base, fits=False, how=f"{how}; the machine is {node.state.value.lower()}"))
             continue
