@@ -34,6 +34,7 @@ _VERTEX_XYZ = [(etree.XPath(f"*/@{a}", smart_strings=False),
                 etree.XPath(f"*[position() < last()]/@{a}", smart_strings=False)) for a in ("x", "y", "z")]
 _TRIANGLE_V = [(etree.XPath(f"*/@{a}", smart_strings=False),
                 etree.XPath(f"*[position() < last()]/@{a}", smart_strings=False)) for a in ("v1", "v2", "v3")]
+_CHUNK = 1 << 16  # XML fed to the parser at a time (larger chunks measured no faster)
 _TAGS = ("{*}vertices", "{*}triangles", "{*}component", "{*}object", "{*}item", "{*}model")
 _ROOT_REL = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 
@@ -73,7 +74,7 @@ class _Counted:
         self.raw, self.left, self.budget, self.member = raw, declared, budget, member
 
     def read(self, n: int = -1) -> bytes:
-        want = 65536 if n is None or n < 0 else min(n, 65536)
+        want = _CHUNK if n is None or n < 0 else min(n, _CHUNK)
         data = self.raw.read(want)
         self.budget.take(len(data), self.member)
         self.left -= len(data)
@@ -262,7 +263,7 @@ def _parse_model(stream: _Counted, member: str, name: str) -> Model3mf:
                 mesh, components = _Mesh(where), []
 
     try:
-        while chunk := stream.read(1 << 16):
+        while chunk := stream.read(_CHUNK):
             parser.feed(chunk)
             handle(parser.read_events())
             if container is not None:
