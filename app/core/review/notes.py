@@ -71,6 +71,20 @@ def _note(r: Any) -> PartNote:
                     r.resolved_by, UUID(r.part_id) if r.part_id else None, UUID(r.job_id) if r.job_id else None)
 
 
+MAX_TRAVELLING_NOTES = 200  # per offloaded job: the message stays small
+
+
+def notes_for_parts(conn: Connection, part_ids: list[UUID]) -> list[dict[str, Any]]:
+    """The review notes of these stored parts as plain JSON, each with ``part`` = its index in ``part_ids``: what
+    travels with a job sent to another site (inside the caller's transaction)."""
+    where = {str(pid): i for i, pid in enumerate(part_ids)}
+    if not where:
+        return []
+    rows = conn.execute(sa.select(part_notes).where(part_notes.c.part_id.in_(list(where)))
+                        .order_by(part_notes.c.created_at).limit(MAX_TRAVELLING_NOTES))
+    return [dict(_note(r).to_dict(), part=where[r.part_id]) for r in rows]
+
+
 class NotesService:
     name = "notes"
 

@@ -18,6 +18,7 @@ from app.core.clock import Clock
 from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
 from app.core.domain.errors import NotFoundError, ValidationError
+from app.core.review.notes import notes_for_parts
 from app.core.sites import repo
 from app.core.sites.dp import spent_today
 from app.core.sites.errors import BadSiteId, SiteError
@@ -190,6 +191,9 @@ class SiteAdmin:
                     raise ValidationError(f"job {job.name} is already sent to a linked site ({o.key[:8]})", "job")
             o = Offload(key, "out", peer.site_id, str(job.id), job.name, idx, "PENDING",
                         ["PENDING"] * len(idx), created_at=now, updated_at=now, version=0)
+            notes = notes_for_parts(conn, [job.parts[i].id for i in idx])
+            if notes:  # design review notes travel with the parts they were pinned to
+                body["spec"]["metadata"] = {"review_notes": notes}
             repo.add_offload(conn, o)
             repo.enqueue(conn, peer.site_id, key, "offload.request", body, now)
             audit.record(conn, self.clock.now(), actor, "site.offload", f"job:{job.id}", None,
