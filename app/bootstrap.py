@@ -439,3 +439,10 @@ def machine_adder(core: Core) -> Any:
         return [m for m in (from_advert(a) for a in disc.list_found()) if m is not None] if disc else []
 
     return MachineAdder(SecretStore(core.config.paths.keys), register, [zeroconf])
+
+
+def simulated_history(count: int, seed: int = 0) -> list:
+    """Finished jobs of the simulated fleet (issue 15): training data for the demo and for trials."""
+    from app.devices.sim_history import simulate_history
+
+    return simulate_history(count, seed)

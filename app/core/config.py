@@ -89,6 +89,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stall_s": Key(NUM, 300.0, "progress unchanged this long at working power: stalled"),
         "vibration_limit": Key(NUM, None, "vibration above this raises an alert; none: no limit"),
     },
+    "learning": {
+        "enabled": Key(bool, True, "learn durations, energy and failure risk from finished jobs"),
+        "min_jobs": Key(int, 50, "fewer finished jobs: nothing learned runs, the analytic estimates stay"),
+        "min_jobs_per_machine": Key(int, 10, "a machine with fewer jobs of its own keeps the analytic estimate"),
+        "retrain_after_jobs": Key(int, 25, "train again in the background after this many new finished jobs"),
+        "risk_alert": Key(NUM, 0.25, "failure risk at or above which a start raises an alert"),
+    },
     "energy": {
         "policy": Key(str, "solar_priority", "spec | solar_priority | peak_shaving"),
         "power_cap_kw": Key(NUM, None, "site cap: grid import and every plan stay under it"),

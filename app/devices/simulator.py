@@ -29,11 +29,18 @@ from app.core.drivers import (
     JobOutcome,
     JobRequest,
 )
-from app.devices.sim_profiles import SimProfile, profile_for
+from app.devices.sim_profiles import (
+    MachineBehaviour,
+    SimProfile,
+    failure_hazard_per_h,
+    profile_for,
+    soak_s,
+    work_factor,
+)
 
 log = logging.getLogger(__name__)
 AMBIENT_C = 21.0
-FAULT_KINDS = ("thermal_runaway", "lost_link", "jam", "power_loss", "estop")
+FAULT_KINDS = ("thermal_runaway", "lost_link", "jam", "power_loss", "estop", "wear")
 
 
 @dataclass(slots=True)
@@ -99,6 +106,9 @@ class SimConfig:
     material_left_g: float = 1000.0
     seed: int = 0
     profile: SimProfile | None = None
+    # What the machine does that the estimate does not know (slower or faster work, bed soak, pauses, wear);
+    # None: the machine runs exactly to the estimate, as the device tests expect.
+    behaviour: MachineBehaviour | None = None
 
 
 class SimulatedMachine(DriverBase):
@@ -124,6 +134,9 @@ class SimulatedMachine(DriverBase):
         self._last = 0.0
         self.steps = 0
         self.location = ""
+        self._soak_left_s = 0.0  # bed soak still to wait after the heaters reach target (behaviour)
+        self._pause_left_s = 0.0  # an occasional pause in progress (behaviour)
+        self.hours_since_maintenance = 0.0
 
     # ------------------------------------------------------------------ life cycle
     async def connect(self) -> None:
@@ -166,15 +179,39 @@ class SimulatedMachine(DriverBase):
         heated = all(h.ready for h in self._heaters)
         if working:
             self._job_s += dt
-            if heated:
+            if heated and self._behaviour_holds(dt):
+                heated = False  # soaking or paused: the machine draws idle power and makes no progress
+            elif heated:
                 self._work_s += dt
                 self._hours += dt / 3600.0
+                self.hours_since_maintenance += dt / 3600.0
         self._check_faults(dt, working)
         metrics = self._readings(working and heated, now)
         job_id = self._job.job_id if self._job else None
         self._emit(DriverTelemetry(metrics, job_id))
         if self._job is not None and working and heated:
             self._advance_job()
+
+    def _behaviour_holds(self, dt: float) -> bool:
+        """True while the behaviour keeps a heated machine from working: bed soak, an occasional pause; and
+        wear may end the job as failed."""
+        b = self.config.behaviour
+        if b is None:
+            return False
+        if self._soak_left_s > 0:
+            self._soak_left_s -= dt
+            return True
+        if self._pause_left_s > 0:
+            self._pause_left_s -= dt
+            return True
+        if b.pause_rate_per_h > 0 and self._rng.random() < 1.0 - math.exp(-b.pause_rate_per_h * dt / 3600.0):
+            self._pause_left_s = self._rng.expovariate(1.0 / max(b.pause_mean_s, 1.0))
+            return True
+        hazard = failure_hazard_per_h(b, self.hours_since_maintenance)
+        if self._rng.random() < 1.0 - math.exp(-hazard * dt / 3600.0):
+            self.inject("wear")
+            return True
+        return False
 
     def _readings(self, active: bool, now: float) -> dict[str, float]:
         p = self.profile
@@ -211,6 +248,10 @@ class SimulatedMachine(DriverBase):
         job = self._job
         assert job is not None
         estimate = job.estimate_s or float(job.spec.get("duration_s") or self.profile.default_job_s)
+        if self.config.behaviour is not None:
+            size = job.spec.get("size_mm")
+            mean = sum(size) / len(size) if isinstance(size, list | tuple) and size else None
+            estimate *= work_factor(self.config.behaviour, mean)
         fraction = min(1.0, self._work_s / estimate)
         total_g = job.material_g or self.profile.material_rate_g_h * estimate / 3600.0
         used = total_g * fraction
@@ -275,6 +316,9 @@ class SimulatedMachine(DriverBase):
                 h.target_c = 0.0
             self._fault(kind, f"{self.name}: power lost", JobOutcome.FAILED, DriverState.OFFLINE)
             self._link_back_at = self._clock.monotonic() + recover_s if recover_s else float("inf")
+        elif kind == "wear":
+            self._fault(kind, f"{self.name}: the job failed (worn machine: lost steps or a broken tool); "
+                              "maintenance is due", JobOutcome.FAILED, DriverState.ERROR)
         elif kind == "estop":
             self._fault(kind, f"{self.name}: emergency stop pressed", JobOutcome.FAILED, DriverState.ERROR)
         else:
@@ -300,7 +344,17 @@ class SimulatedMachine(DriverBase):
         self._fraction = 0.0
         for h in self._heaters:
             h.target_c = float(job.spec.get(f"{h.name}_c", h.default_target_c))
+        self._pause_left_s = 0.0
+        self._soak_left_s = self._soak_for_job()
         self._set_state(DriverState.WORKING, f"running {job.describe()}")
+
+    def _soak_for_job(self) -> float:
+        b = self.config.behaviour
+        bed = next((h for h in self._heaters if h.name == "bed"), None)
+        if b is None or bed is None:
+            return 0.0
+        x, y, _ = self._caps.build_volume_mm
+        return soak_s(b, x * y / 10_000.0, bed.target_c, AMBIENT_C)
 
     async def pause(self) -> None:
         if self.state is DriverState.WORKING:
@@ -321,6 +375,8 @@ class SimulatedMachine(DriverBase):
     async def calibrate(self, what: str = "home") -> None:
         if self.state not in (DriverState.IDLE, DriverState.ERROR):
             raise DeviceError(f"{self.name} can calibrate only when idle")
+        if what == "maintenance":  # wear starts again from zero
+            self.hours_since_maintenance = 0.0
         if what == "reset" and self.state is DriverState.ERROR:
             self._set_state(DriverState.IDLE, "reset by the operator")
 

@@ -1,0 +1,149 @@
+"""The learning service: collect history, train in the worker, promote only what beats the active version, and
+answer the planner's questions (duration of a part on a machine, failure risk before a start)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.domain.errors import ValidationError
+from app.core.learning.features import analytic_s
+from app.core.learning.records import JobRecord
+from app.core.learning.registry import ModelRegistry
+from app.core.learning.repository import LearningRepository
+from app.core.learning.serve import LearnedModels, Prediction
+from app.core.learning.train import mape, split_by_time
+from app.core.learning.worker import train_in_worker
+from app.core.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LearningSettings:
+    """``[learning]`` in config.toml (see app/core/config.py)."""
+
+    enabled: bool = True
+    min_jobs: int = 50  # fewer finished jobs: nothing learned runs, the analytic estimates stay
+    min_jobs_per_machine: int = 10  # a machine with fewer of its own jobs keeps the analytic estimate
+    retrain_after_jobs: int = 25  # new finished jobs since the last training that start a new one
+    risk_alert: float = 0.25  # failure risk at or above which a start raises an alert
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any]) -> LearningSettings:
+        return cls(**{k: section[k] for k in cls.__slots__ if k in section})  # type: ignore[attr-defined]
+
+
+class LearningService:
+    def __init__(self, store: Store, models_root: Path, settings: LearningSettings | None = None) -> None:
+        self.settings = settings or LearningSettings()
+        self.repo = LearningRepository(store)
+        self.registry = ModelRegistry(models_root)
+        self._models: LearnedModels | None = None
+        self._loaded: str | None = None
+
+    # ------------------------------------------------------------------ serving
+    def models(self) -> LearnedModels | None:
+        """The active version, loaded once (and again after a training or a rollback)."""
+        folder = self.registry.active_folder()
+        if folder is None:
+            self._models, self._loaded = None, None
+        elif self._loaded != folder.name:
+            self._models = LearnedModels(folder, self.settings.min_jobs_per_machine)
+            self._loaded = folder.name
+        return self._models
+
+    def predict(self, records: Sequence[JobRecord]) -> list[dict[str, Any]]:
+        m = self.models()
+        if m is None:
+            return [{"duration_s": _analytic(r), "energy_kwh": None, "failure_risk": None, "version": None,
+                     "note": "no trained model yet: analytic estimate"} for r in records]
+        dur, en, risk = m.duration(records), m.energy(records), m.failure_risk(records)
+        return [{"duration_s": d.to_dict(), "energy_kwh": e.to_dict(), "failure_risk": k, "version": m.version}
+                for d, e, k in zip(dur, en, risk, strict=True)]
+
+    def duration(self, record: JobRecord) -> Prediction:
+        m = self.models()
+        if m is None:
+            v = analytic_s(record)
+            return Prediction(v, v, v, False, "no trained model yet: analytic estimate")
+        return m.duration([record])[0]
+
+    def risk(self, record: JobRecord) -> float | None:
+        m = self.models()
+        return None if m is None else m.failure_risk([record])[0]
+
+    # ------------------------------------------------------------------ training
+    def due(self) -> bool:
+        """Enough new finished jobs since the active version's data to train again."""
+        if not self.settings.enabled:
+            return False
+        active = self.registry.active()
+        since = self.registry.meta(active).get("data_to") if active else None
+        n_total = self.repo.count()
+        if n_total < self.settings.min_jobs:
+            return False
+        return active is None or self.repo.count(since) >= self.settings.retrain_after_jobs
+
+    def train(self, *, in_worker: bool = True) -> dict[str, Any]:
+        """Fit a new version on all history; activate it only if it beats the active one on the held-out most
+        recent jobs (duration error first; with no active version, it must beat the analytic estimate)."""
+        records = self.repo.records()
+        if len(records) < self.settings.min_jobs:
+            raise ValidationError(f"too little history to learn from: {len(records)} finished jobs, "
+                                  f"{self.settings.min_jobs} needed; the analytic estimates stay", "learn")
+        folder = self.registry.new_folder()
+        try:
+            if in_worker:
+                meta = train_in_worker(records, folder, self.settings.min_jobs)
+            else:
+                from app.core.learning.train import train_bundle
+
+                meta = train_bundle(records, folder, min_jobs=self.settings.min_jobs)
+        except BaseException:
+            self.registry.discard(folder.name)
+            raise
+        verdict = self._judge(records, folder, meta)
+        meta.update(version=folder.name, decision=verdict)
+        if verdict["promoted"]:
+            self.registry.activate(folder.name, verdict["reason"])
+        log.info("model %s: %s", folder.name, verdict["reason"])
+        return meta
+
+    def _judge(self, records: Sequence[JobRecord], folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
+        new_err = meta.get("metrics", {}).get("duration", {}).get("mape")
+        if new_err is None:
+            return {"promoted": False, "reason": "no duration model could be fitted (no completed jobs held out)"}
+        old = self.models()
+        if old is None:
+            base = meta["metrics"]["duration"]["mape_analytic"]
+            ok = new_err < base
+            return {"promoted": ok, "reason": f"held-out duration error {new_err:.1%} vs analytic {base:.1%}"}
+        _, hold = split_by_time(records)
+        done = [r for r in hold if not r.failed]
+        true = np.array([r.duration_s for r in done])
+        old_err = mape(np.array([p.value for p in old.duration(done)]), true)
+        ok = new_err < old_err
+        return {"promoted": ok, "reason": f"held-out duration error {new_err:.1%} vs active {old.version} "
+                                          f"{old_err:.1%}" + ("" if ok else ": kept the active version")}
+
+    def status(self) -> dict[str, Any]:
+        active = self.registry.active()
+        return {"jobs": self.repo.count(), "min_jobs": self.settings.min_jobs, "active": active,
+                "versions": self.registry.versions(), "due": self.due(),
+                "meta": _summary(self.registry.meta(active)) if active else None}
+
+
+def _analytic(r: JobRecord) -> dict[str, Any]:
+    v = analytic_s(r)
+    return {"value": v, "low": v, "high": v, "learned": False}
+
+
+def _summary(meta: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n_jobs", "data_from", "data_to", "metrics", "train_s", "jobs_per_machine", "interval")
+    return {k: meta.get(k) for k in keys}
