@@ -171,7 +171,12 @@ def test_gcode_opens_with_legend_and_flat_cnc_from_the_top(qloop, qtbot, tmp_pat
             win = _window(core, tmp_path, qtbot)
             try:
                 review = win.review
-                win.open_file(str(nc))
+                win.open_action.trigger()  # File > Open: the file dialog, the operator picks the file
+                await until(lambda: review.file_dialog is not None and review.file_dialog.isVisible(),
+                            what="the file dialog")
+                assert win.tabs.currentWidget() is review
+                review.file_dialog.selectFile(str(nc))
+                review.file_dialog.accept()
                 await until(lambda: review.rows, timeout=60, what="the toolpath analysed")
                 tv = review.toolpath_view
                 assert tv.flat and tv.view_preset == "top"
@@ -192,3 +197,24 @@ def test_gcode_opens_with_legend_and_flat_cnc_from_the_top(qloop, qtbot, tmp_pat
                 win.close()
 
     qloop.run_until_complete(scenario())
+
+
+def test_imewe_open_file_shows_it_in_design_review(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.test_ui_screenshot import ROOT, _pixels
+
+    stl = _tee(tmp_path / "tee.stl")
+    out = tmp_path / "open.png"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="xcb")
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(tmp_path / "home"), "open", str(stl),
+                           "--screenshot", str(out), "--after", "4"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    px = _pixels(out)
+    light = np.all(np.abs(px.astype(int) - np.array([0xF4, 0xF5, 0xF7])) <= 3, axis=2).mean()
+    assert light > 0.1  # the part view's light background fills the Design review tab
+    bad = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(tmp_path / "home"), "open",
+                          str(tmp_path / "notes.txt")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("imewe: notes.txt: not a part file")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -44,6 +45,7 @@ from app.core.review.notes import PartNote, part_key
 from app.core.review.orient import Pose, PoseFinder
 from app.ui.part_files import GCODE_SUFFIXES, part_name
 from app.ui.ports import EnergyPort, NotesPort, PlanPort
+from app.ui.preview_pane import can_draw_3d
 from app.ui.submit_dialog import materials_for
 from app.ui.tasks import spawn
 from app.viz.background import BackgroundTask
@@ -290,6 +292,12 @@ class ReviewPanel(QWidget):
         self.pose_label.setText("reading the file …")
         self.orient_box.setEnabled(self.kind == "mesh")
         self.note_btn.setEnabled(self.kind == "mesh")
+        if not can_draw_3d():  # Qt's offscreen platform has no OpenGL for VTK: say so instead of crashing
+            self.empty.setText(f"{p.name}: 3D review needs a display (Qt platform "
+                               f"{QGuiApplication.platformName()}); run the window on a desktop or under Xvfb")
+            self.stack.setCurrentWidget(self.empty)
+            self.pose_label.setText("")
+            return
         if self.kind == "mesh":
             view = self._part_view()
             self.stack.setCurrentWidget(view)
