@@ -8,7 +8,7 @@ import logging
 import logging.handlers
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -239,9 +239,17 @@ def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> S
                                                                                   core.clock))
         return SiteOps(core.kernel, core.fleet, core.jobs, admin, str(core.config.paths.home),
                        core.config.site_name, replan=core.production.request_replan,
-                       owner={"pid": os.getpid(), "command": command}, actor=actor)
+                       owner={"pid": os.getpid(), "command": command}, actor=actor,
+                       plan=lambda: core.production.plan, solar_w=_solar_w(core.energy))
     return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
                    str(core.config.paths.home), core.config.site_name, actor=actor)
+
+
+def _solar_w(energy: EnergyService) -> Callable[[datetime], float]:
+    def solar_w(at: datetime) -> float:
+        solar = energy.manager.site.solar
+        return solar.power_kw(at) * 1000.0 if solar is not None else 0.0
+    return solar_w
 
 
 def wire_control_channel(core: Core, command: str) -> None:

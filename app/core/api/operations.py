@@ -21,6 +21,7 @@ from app.core.domain.errors import ImeweError, ValidationError
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
+from app.core.production.plan_view import PlanView, plan_power_dict, plan_rows_dict
 from app.core.sites.admin import SiteAdmin
 
 Params = dict[str, Any]
@@ -39,6 +40,8 @@ class SiteOps:
     replan: Callable[[], None] = lambda: None
     owner: dict[str, Any] | None = None  # who runs the site, for status
     actor: str = "cli"
+    plan: Callable[[], PlanView | None] = lambda: None  # the owner's current plan (none without an owner)
+    solar_w: Callable[[datetime], float] | None = None  # the site's solar forecast at an instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +214,29 @@ async def revoke_site(site: SiteOps, p: Params) -> Params:
     return to_jsonable(peer_dict(await site.sites_admin().revoke(_text(p, "site"), actor=site.actor)))
 
 
+def _no_owner_note(site: SiteOps, plan: PlanView | None) -> str:
+    if plan is not None:
+        return ""
+    if site.owner is None:
+        return "no site process runs: plans are made by the site's owner (imewe serve, or the control room)"
+    return "the site has not made a plan yet"
+
+
+async def plan_show(site: SiteOps, _: Params) -> Params:
+    plan = site.plan()
+    return to_jsonable(dict(plan_rows_dict(plan), note=_no_owner_note(site, plan)))
+
+
+async def plan_power(site: SiteOps, _: Params) -> Params:
+    plan = site.plan()
+    return to_jsonable(dict(plan_power_dict(plan, site.solar_w), note=_no_owner_note(site, plan)))
+
+
 OPS: dict[str, Op] = {op.name: op for op in (
     Op("kernel.status", "GET", "/kernel/status", kernel_status),
     Op("kernel.metrics", "GET", "/kernel/metrics", kernel_metrics),
+    Op("plan.show", "GET", "/plan", plan_show),
+    Op("plan.power", "GET", "/plan/power", plan_power),
     Op("jobs.submit", "POST", "/jobs", submit_job),
     Op("jobs.batch", "POST", "/jobs/batch", submit_batch),
     Op("jobs.cancel", "POST", "/jobs/{job}/cancel", cancel_job),

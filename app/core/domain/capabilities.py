@@ -20,11 +20,19 @@ class Capabilities:
     materials: frozenset[str] = frozenset()
     loaded_material: str | None = None
     nozzle_mm: float | None = None  # nozzle for FDM, tool diameter for CNC, spot for laser
-    max_power_w: float = 0.0
+    max_power_w: float = 0.0  # peak draw (a printer heating up at full duty; a mill's spindle at full load)
     idle_power_w: float = 0.0
+    steady_power_w: float = 0.0  # draw while working after heat-up; 0 means "as max_power_w" (the safe side)
+    heatup_s: float = 0.0  # how long a job draws max_power_w before it settles to steady_power_w
     max_speed_mm_s: float = 0.0
     features: frozenset[str] = frozenset()  # protocol features, e.g. "autoreport_temp", "arcs"
     tags: frozenset[str] = frozenset()
+
+    def job_power(self) -> tuple[float, float, float, float]:
+        """(peak W, heat-up s, steady W, idle W) of a job on this machine, as the scheduler plans it."""
+        peak = max(self.max_power_w, self.steady_power_w)
+        steady = self.steady_power_w or peak
+        return peak, max(self.heatup_s, 0.0), steady, min(self.idle_power_w, steady)
 
     def file_kinds(self) -> frozenset[str]:
         """The only kinds of file the machine runs (features ``file:.gcode``...), empty when it takes any job:
@@ -60,6 +68,8 @@ class Capabilities:
             "nozzle_mm": self.nozzle_mm,
             "max_power_w": self.max_power_w,
             "idle_power_w": self.idle_power_w,
+            "steady_power_w": self.steady_power_w,
+            "heatup_s": self.heatup_s,
             "max_speed_mm_s": self.max_speed_mm_s,
             "features": sorted(self.features),
             "tags": sorted(self.tags),
@@ -87,6 +97,8 @@ class Capabilities:
             nozzle_mm=_opt_float(data.get("nozzle_mm")),
             max_power_w=float(data.get("max_power_w") or 0.0),
             idle_power_w=float(data.get("idle_power_w") or 0.0),
+            steady_power_w=float(data.get("steady_power_w") or 0.0),
+            heatup_s=float(data.get("heatup_s") or 0.0),
             max_speed_mm_s=float(data.get("max_speed_mm_s") or 0.0),
             features=frozenset(data.get("features") or ()),
             tags=frozenset(data.get("tags") or ()),

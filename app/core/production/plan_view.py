@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,9 @@ class PlanRow:
     end: datetime
     state: str  # the part's state: SCHEDULED, IN_PROGRESS...
     critical: bool = False  # on the critical path of its swarm job
+    peak_w: float = 0.0  # the machine's planned draw: peak_w for peak_s (heat-up), then steady_w
+    peak_s: int = 0
+    steady_w: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +35,38 @@ class PlanView:
     metrics: dict[str, Any] = field(default_factory=dict)
     skipped: dict[UUID, str] = field(default_factory=dict)  # part -> why no machine can take it now
     source: str = ""
+    power: list[tuple[datetime, float]] = field(default_factory=list)  # site's planned draw, W from each instant
+    power_cap_w: float | None = None
 
     def by_node(self) -> dict[UUID, list[PlanRow]]:
         out: dict[UUID, list[PlanRow]] = {}
         for r in sorted(self.rows, key=lambda r: r.start):
             out.setdefault(r.node_id, []).append(r)
         return out
+
+
+def plan_rows_dict(plan: PlanView | None) -> dict[str, Any]:
+    """``plan show``: each operation with its machine, start, end and planned power."""
+    if plan is None:
+        return {"made_at": None, "source": "", "operations": [], "skipped": {}}
+    return {
+        "made_at": plan.made_at.isoformat(), "source": plan.source, "metrics": plan.metrics,
+        "operations": [{"machine": r.node_name, "job": r.job_name, "operation": r.label, "state": r.state,
+                        "start": r.start.isoformat(), "end": r.end.isoformat(), "peak_w": round(r.peak_w, 1),
+                        "heatup_s": r.peak_s, "steady_w": round(r.steady_w, 1)}
+                       for r in sorted(plan.rows, key=lambda r: (r.start, r.node_name))],
+        "skipped": {str(k): v for k, v in plan.skipped.items()},
+    }
+
+
+def plan_power_dict(plan: PlanView | None, solar_w: Callable[[datetime], float] | None = None) -> dict[str, Any]:
+    """``plan power``: the site's planned draw over time (steps) against the cap and the solar forecast."""
+    if plan is None:
+        return {"made_at": None, "power_cap_w": None, "peak_w": 0.0, "steps": []}
+    steps = [{"at": t.isoformat(), "planned_w": round(w, 1),
+              "solar_w": round(solar_w(t), 1) if solar_w is not None else None} for t, w in plan.power]
+    return {"made_at": plan.made_at.isoformat(), "power_cap_w": plan.power_cap_w,
+            "peak_w": round(max((w for _, w in plan.power), default=0.0), 1), "steps": steps}
 
 
 def free_capacity(plan: PlanView | None, nodes: Iterable[Node], now: datetime,

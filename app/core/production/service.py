@@ -33,6 +33,7 @@ from app.core.production.in_doubt import InDoubt, Verdict, decide
 from app.core.production.plan_view import PlanRow, PlanView, free_capacity
 from app.core.scheduling import Objective, build_problem, critical_path, dispatch, metrics, optimize
 from app.core.scheduling.forecast import EnergyForecast
+from app.core.scheduling.plan import power_profile
 
 log = logging.getLogger(__name__)
 S = JobState
@@ -41,6 +42,7 @@ OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
 GONE = {NodeState.OFFLINE, NodeState.ERROR, NodeState.DECOMMISSIONED, NodeState.MAINTENANCE}
 MAX_ATTEMPTS = 3
 RESUMED_S = 10.0  # a machine back in reach, still making its copy, has this long for its node to leave OFFLINE
+DISPATCH_SLACK_S = 1.0  # work planned to start within this is started now
 
 
 class Owned(Protocol):
@@ -623,17 +625,35 @@ class ProductionService:
         crit = set(critical_path(problem, plan))
         rows = []
         first_ops: dict[UUID, tuple[UUID, UUID, int]] = {}
+        seen: set[UUID] = set()
+        capped = problem.power_cap_w is not None
+        later: list[float] = []
         pairs = sorted(zip(built.assignments(plan), range(len(built.ops)), strict=True), key=lambda x: x[0].start)
         for a, o in pairs:
             pid = alias.get(a.part_id, a.part_id)
             part = part_info[pid]
+            peak_w, peak_s, steady_w = problem.planned_w(o, plan.machine[o])
             rows.append(PlanRow(a.node_id, names.get(a.node_id, "?"), a.job_id, job_names.get(a.job_id, "?"),
                                 pid, f"{job_names.get(a.job_id, '?')}/{part.name}", a.start, a.end,
-                                "RUNNING" if a.part_id in alias else part.state.value, o in crit))
-            if a.step == 0 and a.part_id not in alias and a.node_id not in first_ops \
-                    and a.node_id not in self._running:
-                first_ops[a.node_id] = (pid, a.job_id, a.copy)
-        return PlanView(now, rows, metrics(problem, plan).to_dict(), built.skipped, plan.source), first_ops
+                                "RUNNING" if a.part_id in alias else part.state.value, o in crit,
+                                peak_w=peak_w, peak_s=peak_s, steady_w=steady_w))
+            if a.node_id in first_ops or (capped and a.node_id in seen):
+                continue  # under a cap only a machine's very next planned work may start now
+            seen.add(a.node_id)
+            if a.step == 0 and a.part_id not in alias and a.node_id not in self._running:
+                # Under a power cap a start is held to its planned instant (the cap staggers starts); without
+                # one, the machine's next work starts as soon as it is free (a planned setup gap is the
+                # operator's to take, not a reason to idle).
+                wait_s = (a.start - now).total_seconds() if capped else 0.0
+                if wait_s <= DISPATCH_SLACK_S:
+                    first_ops[a.node_id] = (pid, a.job_id, a.copy)
+                else:
+                    later.append(wait_s)
+        if later:
+            self._wake_in(min(later))
+        return PlanView(now, rows, metrics(problem, plan).to_dict(), built.skipped, plan.source,
+                        power=[(now + timedelta(seconds=t), w) for t, w in power_profile(problem, plan)],
+                        power_cap_w=problem.power_cap_w), first_ops
 
     def _open_work(self, jobs: list[Job]) -> tuple[list[Job], dict[UUID, UUID]]:
         """What is left to make: copies not yet done and not running are free to place; each running copy is

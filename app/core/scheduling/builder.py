@@ -13,7 +13,7 @@ from app.core.domain.enums import JobState, NodeState, ProcessType
 from app.core.domain.errors import ValidationError
 from app.core.scheduling.forecast import EnergyForecast, FlatForecast
 from app.core.scheduling.plan import Plan
-from app.core.scheduling.problem import INF, Objective, Problem
+from app.core.scheduling.problem import INF, MachinePower, Objective, Problem
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,19 @@ def node_can_run(node: Node, process: ProcessType, material: str, size_mm: tuple
     return None
 
 
+def machine_power(node: Node) -> MachinePower | None:
+    """The machine's own draw profile from its capabilities; None when it states no power (then the part's
+    energy estimate, if any, is its draw)."""
+    peak, heatup_s, steady, idle = node.capabilities.job_power()
+    if peak <= 0:
+        return None
+    return MachinePower(steady_w=steady, peak_w=peak, peak_s=int(round(heatup_s)), idle_w=idle)
+
+
+def _under_cap(mp: MachinePower | None, cap_w: float | None, base_w: float) -> bool:
+    return cap_w is None or mp is None or max(mp.peak_w, mp.steady_w) - mp.idle_w <= cap_w - base_w + 1e-6
+
+
 def _default_duration(part: Part, node: Node, ref_speed: float) -> int:
     base = part.estimated_duration_s or DEFAULT_DURATION_S
     sp = node.capabilities.max_speed_mm_s
@@ -113,6 +126,8 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
         if n.capabilities.loaded_material:
             materials.setdefault(n.capabilities.loaded_material, len(materials))
     follow_up = follow_up or {}
+    profiles = [machine_power(n) for n in node_list]
+    base_w = sum(mp.idle_w for mp in profiles if mp is not None)
     p_op_job: list[int] = []
     alts: list[list[tuple[int, int]]] = []
     preds: list[list[int]] = []
@@ -149,13 +164,18 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                     continue
                 d = durations(part, n) if durations else None
                 elig.append((nidx[n.id], d if d is not None else _default_duration(part, n, ref_speed)))
+            for m, _d in list(elig):  # a machine that alone would break the cap can never take it
+                if not _under_cap(profiles[m], power_cap_w, base_w):
+                    reasons.append(f"{node_list[m].name} draws {profiles[m].peak_w:.0f} W, above what the "  # type: ignore[union-attr]
+                                   f"site cap of {power_cap_w:.0f} W leaves")
+                    elig.remove((m, _d))
             if not elig:
                 skipped[part.id] = "; ".join(reasons) or "no machines"
                 continue
             fam = materials.setdefault(part.material_type, len(materials)) if part.material_type else -1
+            # the part's own estimate is the draw only on a machine that states no power profile
             avg_w = (part.estimated_energy_kwh * 3.6e6 / max(part.estimated_duration_s, 1)
-                     if part.estimated_energy_kwh and part.estimated_duration_s else
-                     sum(node_list[m].capabilities.max_power_w for m, _ in elig) / len(elig))
+                     if part.estimated_energy_kwh and part.estimated_duration_s else 0.0)
             tails: list[int] = []
             for c in range(max(part.quantity, 1)):
                 op = len(p_op_job)
@@ -179,7 +199,8 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                 prev = op
                 for s, (proc, dur_s) in enumerate(follow_up.get(part.process, ()), start=1):
                     cands = [(nidx[n.id], dur_s) for n in node_list
-                             if node_can_run(n, proc, "", (0.0, 0.0, 0.0), ()) is None]
+                             if node_can_run(n, proc, "", (0.0, 0.0, 0.0), ()) is None
+                             and _under_cap(profiles[nidx[n.id]], power_cap_w, base_w)]
                     if not cands:
                         skipped[part.id] = f"no machine for the {proc.value} step"
                         break
@@ -190,7 +211,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                     names.append(f"{job.name}/{part.name}#{c + 1}:{proc.value}")
                     release.append(rel)
                     family.append(-1)
-                    power.append(sum(node_list[m].capabilities.max_power_w for m, _ in cands) / len(cands))
+                    power.append(0.0)
                     refs.append(OpRef(part.id, job.id, c, s, proc))
                     prev = op2
                 tails.append(prev)
@@ -228,7 +249,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
         machine_names=[n.name for n in node_list], op_names=names, job_names=job_names,
         job_weight=job_weight, job_due=job_due, release=release, family=family, setup_time=setup,
         machine_family=machine_family,
-        unavailable=unavailable, power_w=power, power_cap_w=power_cap_w,
+        unavailable=unavailable, power_w=power, machine_power=profiles, power_cap_w=power_cap_w,
         forecast=forecast or FlatForecast(), objective=objective or Objective(), fixed=fixed,
     )
     if skipped:

@@ -7,7 +7,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-from app.core.scheduling.forecast import energy_cost
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import INF, Problem
 from app.core.scheduling.timeline import Timelines
@@ -39,18 +38,17 @@ def _place_fixed(problem: Problem, tl: Timelines, plan: Plan) -> set[int]:
 
 def _best_start(problem: Problem, tl: Timelines, o: int, m: int, ready: int, d: int, shift: bool) -> int:
     s0 = tl.earliest(o, m, ready, d)
-    w = problem.power_w[o]
-    if not shift or w <= 0 or d <= 0:
+    if not shift or d <= 0 or not problem.power_steps(o, m, s0, s0 + d):
         return s0
     due = problem.job_due[problem.op_job[o]]
-    best_s, best_c = s0, energy_cost(problem.forecast, s0, s0 + d, w)[0]
+    best_s, best_c = s0, problem.op_energy(o, m, s0, s0 + d)[0]
     for a, _b, _price, _c in problem.forecast.segments(s0, s0 + problem.flex_shift):
         if a <= s0:
             continue
         s = tl.earliest(o, m, int(a), d)
         if s + d > due and due < INF:
             break
-        c = energy_cost(problem.forecast, s, s + d, w)[0]
+        c = problem.op_energy(o, m, s, s + d)[0]
         if c < best_c - 1e-9:
             best_s, best_c = s, c
     return best_s
@@ -200,7 +198,7 @@ def construct(problem: Problem, budget_s: float = 0.05, seed: int = 0) -> Plan:
 def _construct(problem: Problem, budget_s: float) -> Plan:
     t0 = time.perf_counter()
     guard = t0 + 10 * budget_s
-    shifts = [False, True] if (problem.objective.energy > 0 and any(problem.power_w)) else [False]
+    shifts = [False, True] if (problem.objective.energy > 0 and problem.has_power) else [False]
     order = static_order(problem)
     best: Plan | None = None
     best_v = float("inf")

@@ -4,6 +4,7 @@ found so far (as hints) and searches for a shorter makespan. The constructive pa
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from app.core.scheduling.plan import Plan
@@ -20,8 +21,17 @@ def available() -> bool:
     return True
 
 
+def supports(problem: Problem) -> bool:
+    """Makespan with precedences, releases and a site power cap: what this model holds. Setups, closed windows
+    and started work are left to the other planners."""
+    return (problem.objective.pure_makespan and not problem.has_setups and not any(problem.unavailable)
+            and not problem.fixed)
+
+
 def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int = 0, workers: int = 1) -> Plan:
-    """A plain FJSP model (makespan), hinted with ``hint``; returns the better of the hint and its answer."""
+    """An FJSP model (makespan), hinted with ``hint``; returns the better of the hint and its answer. Under a
+    power cap each operation's draw on the machine it gets (heat-up peak, then steady) is a cumulative demand
+    against what the cap leaves over the fleet's idle draw, in whole watts."""
     from ortools.sat.python import cp_model
 
     if time_limit_s <= 0.05:
@@ -31,6 +41,9 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
     horizon = hint.makespan
     starts, ends, choice = [], [], []
     per_machine: dict[int, list] = {}
+    power_ivs: list = []
+    power_demands: list[int] = []
+    capped = problem.power_cap_w is not None
     for o, alts in enumerate(problem.alts):
         lo, hi = min(d for _, d in alts), max(d for _, d in alts)
         s = m.NewIntVar(problem.release[o], horizon, f"s{o}")
@@ -45,6 +58,13 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
                 lit = m.NewBoolVar(f"x{o}_{k}")
             iv = m.NewOptionalIntervalVar(s, d, e, lit, f"i{o}_{k}")
             per_machine.setdefault(k, []).append(iv)
+            if capped:
+                for a, b, w in problem.power_steps(o, k, 0, d):  # offsets from the operation's start
+                    if w <= 0:
+                        continue
+                    piv = m.NewOptionalFixedSizeIntervalVar(s + a, b - a, lit, f"p{o}_{k}_{a}")
+                    power_ivs.append(piv)
+                    power_demands.append(int(math.ceil(w)))
             lits.append((k, lit))
             if len(alts) > 1:
                 m.AddHint(lit, 1 if hint.machine[o] == k else 0)
@@ -59,6 +79,9 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
             m.Add(starts[o] >= ends[p])
     for ivs in per_machine.values():
         m.AddNoOverlap(ivs)
+    if capped and power_ivs:
+        room_w = int(math.floor(problem.power_cap_w - problem.base_w))  # type: ignore[operator]
+        m.AddCumulative(power_ivs, power_demands, max(room_w, 0))
     cmax = m.NewIntVar(0, horizon, "cmax")
     m.AddMaxEquality(cmax, ends)
     m.Minimize(cmax)

@@ -20,6 +20,7 @@ from typing import Any
 from app.core.scheduling.constructive import construct, dynamic, serial, static_order
 from app.core.scheduling.cpsat import available as cpsat_available
 from app.core.scheduling.cpsat import cpsat_improve
+from app.core.scheduling.cpsat import supports as cpsat_supports
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Objective, Problem
 from app.core.scheduling.tabu import tabu_search
@@ -71,7 +72,7 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
     # Other objectives (or time left): randomised rule restarts, the best by the full objective.
     rng = random.Random(seed)
     it = 0
-    shift = problem.objective.energy > 0 and any(problem.power_w)
+    shift = problem.objective.energy > 0 and problem.has_power
     step = 0.0
     while time.perf_counter() + step < deadline and (max_iters is None or it < max_iters):
         it += 1
@@ -121,7 +122,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     """Best plan found within ``time_limit_s`` (the constructive plan alone when the limit is 0).
 
     ``workers > 1`` adds searches with other seeds in child processes. ``use_cpsat`` makes the last child run
-    OR-Tools CP-SAT hinted with the constructive plan instead (only for plain makespan problems, and only when
+    OR-Tools CP-SAT hinted with the constructive plan instead (only for makespan problems, a power cap allowed, when
     OR-Tools is installed); measured on Brandimarte it does not beat a second tabu search, so it is off by default.
     """
     t0 = time.perf_counter()
@@ -135,7 +136,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     if on_improve is not None:
         on_improve(start)
     best = start
-    cp = use_cpsat and problem.plain and cpsat_available()
+    cp = use_cpsat and cpsat_supports(problem) and cpsat_available()
     if time_limit_s > 0 and time.perf_counter() < deadline:
         pool = None
         futures = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.scheduling.forecast import energy_cost
 from app.core.scheduling.problem import INF, Problem
 
 
@@ -70,9 +69,9 @@ def metrics(problem: Problem, plan: Plan) -> Metrics:
             tard += problem.job_weight[j] * (e - due)
             late += 1
     cost = co2 = 0.0
-    if any(problem.power_w):
+    if problem.has_power:
         for o in range(problem.n_ops):
-            c, g = energy_cost(problem.forecast, plan.start[o], plan.end[o], problem.power_w[o])
+            c, g = problem.op_energy(o, plan.machine[o], plan.start[o], plan.end[o])
             cost += c
             co2 += g
     load = [0] * problem.n_machines
@@ -86,6 +85,29 @@ def metrics(problem: Problem, plan: Plan) -> Metrics:
     util = [ld / ms if ms else 0.0 for ld in load]
     mean = sum(load) / max(len(load), 1)
     return Metrics(ms, tard, late, cost, co2, setup_total, util, int(max(load, default=0) - mean))
+
+
+def power_profile(problem: Problem, plan: Plan) -> list[tuple[int, float]]:
+    """The site's planned draw as steps [(from instant, watts)]: the fleet's idle draw plus each operation's draw
+    on its machine above idle. The level holds until the next instant."""
+    events: dict[int, float] = {}
+    for o in range(problem.n_ops):
+        for a, b, w in problem.power_steps(o, plan.machine[o], plan.start[o], plan.end[o]):
+            events[a] = events.get(a, 0.0) + w
+            events[b] = events.get(b, 0.0) - w
+    level = problem.base_w
+    out = [(0, level)]
+    for t in sorted(events):
+        level += events[t]
+        if out[-1][0] == t:
+            out[-1] = (t, level)
+        else:
+            out.append((t, level))
+    return out
+
+
+def peak_power_w(problem: Problem, plan: Plan) -> float:
+    return max(w for _, w in power_profile(problem, plan))
 
 
 def objective_value(problem: Problem, plan: Plan, mt: Metrics | None = None) -> float:

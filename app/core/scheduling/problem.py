@@ -12,9 +12,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.core.domain.errors import ValidationError
-from app.core.scheduling.forecast import EnergyForecast, FlatForecast
+from app.core.scheduling.forecast import EnergyForecast, FlatForecast, energy_cost
 
 INF = 1 << 60
+
+
+@dataclass(frozen=True, slots=True)
+class MachinePower:
+    """What a machine draws while it runs an operation: ``peak_w`` for its first ``peak_s`` seconds (heaters at
+    full duty while a printer heats up), then ``steady_w`` (holding temperature and moving; a mill's spindle
+    load); ``idle_w`` when it runs nothing. The site's planned power is every machine's idle draw plus, for each
+    running operation, its machine's draw above idle."""
+
+    steady_w: float
+    peak_w: float = 0.0
+    peak_s: int = 0
+    idle_w: float = 0.0
+
+    def steps(self, s: int, e: int) -> list[tuple[int, int, float]]:
+        """[(start, end, watts above idle)] of an operation on this machine over [s, e)."""
+        out = []
+        split = min(s + max(self.peak_s, 0), e)
+        if split > s:
+            out.append((s, split, max(self.peak_w, self.steady_w) - self.idle_w))
+        if e > split:
+            out.append((split, e, self.steady_w - self.idle_w))
+        return out
 
 
 @dataclass(slots=True)
@@ -48,7 +71,8 @@ class Problem:
     setup_time: list[list[int]] = field(default_factory=list)  # [from family][to family]
     machine_family: list[int] = field(default_factory=list)  # family loaded at the origin, -1 none
     unavailable: list[list[tuple[int, int]]] = field(default_factory=list)  # per machine [start, end) closed
-    power_w: list[float] = field(default_factory=list)  # per op draw while running
+    power_w: list[float] = field(default_factory=list)  # per op draw while running, on a machine with no profile
+    machine_power: list[MachinePower | None] = field(default_factory=list)  # per machine, None: use power_w
     power_cap_w: float | None = None
     forecast: EnergyForecast = field(default_factory=FlatForecast)
     objective: Objective = field(default_factory=Objective)
@@ -71,6 +95,7 @@ class Problem:
         self.machine_family = self.machine_family or [-1] * self.n_machines
         self.unavailable = self.unavailable or [[] for _ in range(self.n_machines)]
         self.power_w = self.power_w or [0.0] * n
+        self.machine_power = self.machine_power or [None] * self.n_machines
         self.succs = [[] for _ in range(n)]
         for o, ps in enumerate(self.preds):
             for p in ps:
@@ -86,6 +111,12 @@ class Problem:
                     raise ValidationError(f"operation {self.op_names[o]}: bad machine {m} or duration {d}", "alts")
         if len(self.topo_order()) != self.n_ops:
             raise ValidationError("the precedence graph has a cycle", "preds")
+        if self.power_cap_w is not None:
+            room = self.power_cap_w - self.base_w
+            for o, alts in enumerate(self.alts):
+                if all(self.peak_above_idle(o, m) > room + 1e-6 for m, _ in alts):
+                    raise ValidationError(f"operation {self.op_names[o]} draws more than the site cap of "
+                                          f"{self.power_cap_w:.0f} W on every machine that can run it", "power")
 
     def evolve(self, **changes: object) -> Problem:
         """A copy with some fields changed, without re-checking the whole shop (replanning stays fast on big
@@ -123,6 +154,44 @@ class Problem:
             and not any(self.release)
             and not self.fixed
         )
+
+    @property
+    def base_w(self) -> float:
+        """The fleet's idle draw: what the site draws with nothing running."""
+        return sum(mp.idle_w for mp in self.machine_power if mp is not None)
+
+    @property
+    def has_power(self) -> bool:
+        return any(self.power_w) or any(mp is not None and mp.steady_w > 0 for mp in self.machine_power)
+
+    def power_steps(self, op: int, m: int, s: int, e: int) -> list[tuple[int, int, float]]:
+        """[(start, end, watts above the machine's idle draw)] of ``op`` run on machine ``m`` over [s, e)."""
+        mp = self.machine_power[m] if 0 <= m < len(self.machine_power) else None
+        if mp is not None:
+            return mp.steps(s, e)
+        w = self.power_w[op]
+        return [(s, e, w)] if w > 0 and e > s else []
+
+    def peak_above_idle(self, op: int, m: int) -> float:
+        return max((w for _, _, w in self.power_steps(op, m, 0, 1 << 40)), default=0.0)
+
+    def op_energy(self, op: int, m: int, s: int, e: int) -> tuple[float, float]:
+        """Cost and grams of CO2 of ``op`` on ``m`` over [s, e): the machine's whole draw while it runs it."""
+        mp = self.machine_power[m] if 0 <= m < len(self.machine_power) else None
+        idle = mp.idle_w if mp is not None else 0.0
+        cost = co2 = 0.0
+        for a, b, w in self.power_steps(op, m, s, e):
+            c, g = energy_cost(self.forecast, a, b, w + idle)
+            cost += c
+            co2 += g
+        return cost, co2
+
+    def planned_w(self, op: int, m: int) -> tuple[float, int, float]:
+        """(peak W, peak s, steady W) that ``op`` draws on ``m``, idle included: what an operator reads."""
+        mp = self.machine_power[m] if 0 <= m < len(self.machine_power) else None
+        if mp is not None:
+            return max(mp.peak_w, mp.steady_w), mp.peak_s, mp.steady_w
+        return self.power_w[op], 0, self.power_w[op]
 
     def duration(self, op: int, machine: int) -> int | None:
         for m, d in self.alts[op]:

@@ -29,7 +29,7 @@ class Timelines:
         self.append_only = problem.has_setups
         self.cap = problem.power_cap_w
         self.pt: list[int] = [0]  # power profile breakpoints
-        self.pl: list[float] = [0.0]  # level on [pt[i], pt[i+1])
+        self.pl: list[float] = [problem.base_w]  # level on [pt[i], pt[i+1]): idle fleet plus running work
         for mm, wins in enumerate(problem.unavailable):
             for a, b in sorted(wins):
                 self._insert(mm, a, b, BLOCK)
@@ -87,16 +87,26 @@ class Timelines:
             pl[i] += w
             i += 1
 
+    def _power_retry(self, op: int, m: int, s: int, d: int) -> int | None:
+        """None when ``op`` on ``m`` from ``s`` keeps the site under the cap at every instant, else the next
+        start worth trying (each step of its profile is checked where it falls)."""
+        if self.cap is None:
+            return None
+        for a, b, w in self.p.power_steps(op, m, s, s + d):
+            ok, nxt = self.power_fits(a, b, w)
+            if not ok:
+                return nxt - (a - s)
+        return None
+
     def earliest(self, op: int, m: int, t: int, d: int) -> int:
         fam = self.p.family[op]
-        w = self.p.power_w[op]
         for _ in range(100000):
             s = self.machine_earliest(m, t, d, fam)
-            ok, nxt = self.power_fits(s, s + d, w)
-            if ok:
+            nxt = self._power_retry(op, m, s, d)
+            if nxt is None:
                 return s
             t = max(nxt, s + 1)
-        raise RuntimeError("power cap leaves no room for an operation")  # cap below one op's draw: caught earlier
+        raise RuntimeError("power cap leaves no room for an operation")  # an op above the cap: Problem refuses it
 
     def place(self, op: int, m: int, s: int, d: int) -> None:
         self._insert(m, s, s + d, op)
@@ -104,9 +114,9 @@ class Timelines:
             self.last_end[m] = s + d
             if self.p.family[op] >= 0:
                 self.last_fam[m] = self.p.family[op]
-        w = self.p.power_w[op]
-        if self.cap is not None and w > 0 and d > 0:
-            self._add_power(s, s + d, w)
+        if self.cap is not None:
+            for a, b, w in self.p.power_steps(op, m, s, s + d):
+                self._add_power(a, b, w)
 
     def load(self, items: list[tuple[int, int, int, int]]) -> None:
         """Place many (op, machine, start, duration) at once (replanning keeps most of a big plan as it is)."""
@@ -127,13 +137,12 @@ class Timelines:
                         self.last_fam[m] = fam[o]
         if self.cap is not None:
             events: dict[int, float] = {}
-            for op, _m, st, d in items:
-                w = self.p.power_w[op]
-                if w > 0 and d > 0:
-                    events[st] = events.get(st, 0.0) + w
-                    events[st + d] = events.get(st + d, 0.0) - w
-            level = 0.0
-            pt, pl = [0], [0.0]
+            for op, m, st, d in items:
+                for a, b, w in self.p.power_steps(op, m, st, st + d):
+                    events[a] = events.get(a, 0.0) + w
+                    events[b] = events.get(b, 0.0) - w
+            level = self.p.base_w
+            pt, pl = [0], [level]
             for t in sorted(events):
                 level += events[t]
                 if t == pt[-1]:

@@ -57,16 +57,20 @@ def validate_plan(problem: Problem, plan: Plan) -> list[str]:
             if f >= 0:
                 fam = f
     if problem.power_cap_w is not None:
+        # every step of each operation's profile on the machine it was given, over the fleet's idle draw
         events: list[tuple[int, float]] = []
         for o in range(n):
-            if problem.power_w[o] > 0 and plan.end[o] > plan.start[o]:
-                events.append((plan.start[o], problem.power_w[o]))
-                events.append((plan.end[o], -problem.power_w[o]))
+            m = plan.machine[o]
+            if not 0 <= m < problem.n_machines:
+                continue
+            for a, b, w in problem.power_steps(o, m, plan.start[o], plan.end[o]):
+                events.append((a, w))
+                events.append((b, -w))
         events.sort(key=lambda x: (x[0], x[1]))  # ends before starts at the same instant
-        level = 0.0
+        level = problem.base_w
         for t, dp in events:
             level += dp
             if level > problem.power_cap_w + 1e-6:
-                out.append(f"power draw {level:.0f} W at {t} is above the site cap {problem.power_cap_w:.0f} W")
+                out.append(f"planned power {level:.0f} W at {t} is above the site cap {problem.power_cap_w:.0f} W")
                 break
     return out

@@ -1,0 +1,56 @@
+"""imewe plan show|power: the site's current plan (from its owner) and its planned power against the cap."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from app.cli.output import add_json_flag, call_site, emit, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="the site's current plan: operations, and planned power against the cap")
+    ps = p.add_subparsers(dest="plan_cmd", metavar="ACTION", required=True)
+    s = ps.add_parser("show", help="each planned operation with machine, start, end and planned power")
+    add_json_flag(s)
+    s.set_defaults(handler=_show)
+    w = ps.add_parser("power", help="the site's planned power over time against the cap and the solar forecast")
+    add_json_flag(w)
+    w.set_defaults(handler=_power)
+
+
+def _hm(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def _show(args: argparse.Namespace) -> int:
+    data = call_site(args, "plan.show", {}, read_only=True)
+
+    def text(d: dict[str, Any]) -> str:
+        if d.get("note"):
+            return d["note"]
+        rows = [(o["machine"], o["operation"], _hm(o["start"]), _hm(o["end"]),
+                 f"{o['peak_w']:.0f} W for {o['heatup_s']} s, then {o['steady_w']:.0f} W"
+                 if o["heatup_s"] else f"{o['steady_w']:.0f} W") for o in d["operations"]]
+        head = f"plan made {_hm(d['made_at'])} UTC by {d['source'] or '?'}: {len(rows)} operation(s)"
+        return head + ("\n" + table(rows, ("machine", "operation", "start", "end", "planned power")) if rows else "")
+
+    emit(args, data, text)
+    return 0
+
+
+def _power(args: argparse.Namespace) -> int:
+    data = call_site(args, "plan.power", {}, read_only=True)
+
+    def text(d: dict[str, Any]) -> str:
+        if d.get("note"):
+            return d["note"]
+        cap = d["power_cap_w"]
+        rows = [(_hm(s["at"]), f"{s['planned_w']:.0f}", "-" if s["solar_w"] is None else f"{s['solar_w']:.0f}",
+                 "" if cap is None or s["planned_w"] <= cap + 1e-6 else "OVER CAP") for s in d["steps"]]
+        head = (f"peak planned {d['peak_w']:.0f} W, site cap "
+                + ("none" if cap is None else f"{cap:.0f} W") + " (planned power holds from each instant on)")
+        return head + "\n" + table(rows, ("from (UTC)", "planned W", "solar W", ""))
+
+    emit(args, data, text)
+    return 0
