@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -137,15 +138,18 @@ class ReviewPanel(QWidget):
 
         self.file_label = QLabel("No part open")
         self.file_label.setObjectName("title")
+        # a long file name is cut, never widens the window (the tooltip has the full path)
+        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.file_label.setMinimumWidth(80)
         open_btn = QPushButton("Open…")
         open_btn.setToolTip("Open a part file (Ctrl+O)")
         open_btn.clicked.connect(self.browse)
         self.machine_box = QComboBox()
-        self.machine_box.setMinimumContentsLength(18)
+        self.machine_box.setMinimumContentsLength(12)
         self.machine_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.machine_box.currentIndexChanged.connect(self._machine_changed)
         self.orient_box = QComboBox()
-        self.orient_box.addItems(["Recommended orientation", "As in the file"])
+        self.orient_box.addItems(["Recommended pose", "As in the file"])
         self.orient_box.setToolTip("Recommended: least support, then lowest, turned to fit the chosen machine")
         self.orient_box.currentIndexChanged.connect(lambda _i: self._apply_pose())
         self.note_btn = QPushButton("Add note…")
@@ -238,7 +242,7 @@ class ReviewPanel(QWidget):
         left.addWidget(machines)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 1)
-        left.setSizes([430, 230])
+        left.setSizes([360, 260])
         side = QWidget()  # notes beside the view, sending below them
         side_lay = QVBoxLayout(side)
         side_lay.setContentsMargins(0, 0, 0, 0)
@@ -504,9 +508,9 @@ class ReviewPanel(QWidget):
         self.table.resizeColumnsToContents()
         best = next((c for c in self.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
         best = best or next((c for c in self.rows if c.usable), None)
-        self.basis.setText("Estimates before slicing (rules of thumb; hover a time for its basis). Energy at the "
-                           "machine's rated power; cost and CO₂ from the site's energy forecast."
-                           if facts.kind == "mesh" else "Time from the G-code planner; energy at rated power.")
+        self.basis.setText("Pre-slice estimates (hover a time for its basis); energy at rated power, cost and CO₂ "
+                           "from the energy forecast." if facts.kind == "mesh" else
+                           "Time from the G-code planner; energy at rated power, cost and CO₂ from the forecast.")
         if best is not None and not self._picked_machine:
             self._picked_machine = True  # once per file: after that the reviewer's choice stands
             if self.machine() is None or self.machine().id != best.node_id:

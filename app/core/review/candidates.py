@@ -114,7 +114,7 @@ def candidates(nodes: Iterable[Node], facts: PartFacts, now: datetime, *, materi
         caps = node.capabilities
         base = {"node_id": node.id, "machine": node.name, "process": caps.process}
         if not _process_ok(caps.process, facts):
-            out.append(Candidate(**base, fits=False, how=f"cannot make it: a {caps.process.value} machine"))
+            out.append(Candidate(**base, fits=False, how=f"a {caps.process.value} machine"))
             continue
         if facts.kind == "mesh" and facts.poses and node.id in facts.poses:
             pose = facts.poses[node.id]
