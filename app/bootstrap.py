@@ -41,6 +41,7 @@ from app.core.telemetry.wiring import build_telemetry
 
 if TYPE_CHECKING:
     from app.core.api.server import ControlServer
+    from app.core.auth.service import UserService
     from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
     from app.core.sites.service import SitesService
     from app.ui.ports import Ports
@@ -240,7 +241,7 @@ def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> S
         return SiteOps(core.kernel, core.fleet, core.jobs, admin, str(core.config.paths.home),
                        core.config.site_name, replan=core.production.request_replan,
                        owner={"pid": os.getpid(), "command": command}, actor=actor,
-                       plan=lambda: core.production.plan, solar_w=_solar_w(core.energy))
+                       plan=lambda: core.production.plan, solar_w=_solar_w(core.energy), production=core.production)
     return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
                    str(core.config.paths.home), core.config.site_name, actor=actor)
 
@@ -252,11 +253,19 @@ def _solar_w(energy: EnergyService) -> Callable[[datetime], float]:
     return solar_w
 
 
+def user_service(config: Config, store: Store, clock: Clock) -> UserService:
+    """People, sign-in and API keys of the site (issue 14); the signing key lives in the home's keys/."""
+    from app.core.auth.service import UserService
+
+    return UserService(store, clock, config.paths.keys)
+
+
 def wire_control_channel(core: Core, command: str) -> None:
     """The owner's local control channel, for the CLI and other windows on this site."""
     from app.core.api.server import ControlServer
 
-    server = ControlServer(core.config.paths.home, site_ops(core, command), command)
+    server = ControlServer(core.config.paths.home, site_ops(core, command), command,
+                           users=user_service(core.config, core.store, core.clock))
     needs = ("ownership", "jobs") + (("sites",) if core.sites is not None else ())
     core.kernel.add(server, depends_on=needs)
     core.control = server

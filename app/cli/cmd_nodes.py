@@ -72,6 +72,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     dc.set_defaults(handler=lambda args: _done(args, call_site(args, "nodes.decommission", {"node": args.node}),
                                                lambda d: f"{d['name']} decommissioned"))
 
+    # Commands to a running machine go to the site's owner, which holds its driver.
+    for verb, op, said in (("pause", "nodes.pause", "pause"), ("resume", "nodes.resume", "resume"),
+                           ("stop", "nodes.stop", "stop (cancel its job)"),
+                           ("estop", "nodes.estop", "EMERGENCY STOP")):
+        c = ns.add_parser(verb, help=f"{said} a machine (through the running site)")
+        c.add_argument("node")
+        add_json_flag(c)
+        c.set_defaults(handler=lambda args, op=op, said=said: _done(
+            args, call_site(args, op, {"node": args.node}), lambda d, said=said: f"{said} sent to {d['name']}"))
+
 
 def _caps_from_args(args: argparse.Namespace, default_process: str | None = None) -> dict[str, Any]:
     if args.capabilities:

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from app.bootstrap import StoreCore, setup_logging, site_ops, store_core
+from app.bootstrap import StoreCore, setup_logging, site_ops, store_core, user_service
+from app.cli.session import cli_actor, saved_token
 from app.core.api.channel import channel_path, live_channel
 from app.core.api.jsonable import to_jsonable
-from app.core.api.operations import OPS
+from app.core.api.operations import OPS, run_op
 from app.core.config import load_config
 from app.core.domain.errors import ImeweError
 from app.core.ownership import SiteBusyError, site_lock
@@ -74,9 +75,12 @@ def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *,
     setup_logging(config)
     op = OPS[op_name]
 
+    session = saved_token(config.paths.home)
+
     async def local() -> Any:
         async with store_core(args.home, args.db) as core:
-            return await op.run(site_ops(core), params)
+            actor = await cli_actor(user_service(core.config, core.store, core.clock), config.paths.home)
+            return await run_op(op, site_ops(core), params, actor)
 
     async def go() -> Any:
         from app.core.api.client import OwnerClient, OwnerUnreachable
@@ -86,7 +90,7 @@ def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *,
             info = live_channel(config.paths.home)
             if info is not None:
                 try:
-                    return await OwnerClient(info).call(op, params)
+                    return await OwnerClient(info, session=session).call(op, params)
                 except OwnerUnreachable as exc:
                     log.info("%s", exc)
             if read_only:

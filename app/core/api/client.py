@@ -10,23 +10,27 @@ import aiohttp
 
 from app.core.api.channel import ChannelInfo
 from app.core.api.operations import Op, Params
-from app.core.domain.errors import AuthError, ImeweError, NotFoundError, ValidationError
+from app.core.domain.errors import AuthError, ImeweError, NotFoundError, PermissionDenied, ValidationError
 
 
 class OwnerUnreachable(ImeweError):
     """Nothing answers where the channel file says the owner listens (it stopped, or was killed)."""
 
 
-_ERRORS: dict[int, type[ImeweError]] = {400: ValidationError, 401: AuthError, 404: NotFoundError}
+_ERRORS: dict[int, type[ImeweError]] = {400: ValidationError, 401: AuthError, 403: PermissionDenied,
+                                        404: NotFoundError}
 
 
 class OwnerClient:
-    def __init__(self, info: ChannelInfo, timeout_s: float = 120.0) -> None:
+    def __init__(self, info: ChannelInfo, timeout_s: float = 120.0, session: str | None = None) -> None:
         self.info = info
+        self.session = session  # the person's session token, when the CLI has one
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=5.0)
 
     async def call(self, op: Op, params: Params) -> Any:
         headers = {"Authorization": f"Bearer {self.info.token}"}
+        if self.session:
+            headers["X-Imewe-Session"] = self.session
         body = op.body(params) if op.method != "GET" else None
         url = self.info.url + op.url_path(params)
         try:

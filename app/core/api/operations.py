@@ -16,6 +16,8 @@ from uuid import UUID
 
 from app.core.api.jsonable import to_jsonable
 from app.core.api.views import job_dict, node_dict, peer_dict
+from app.core.auth.permissions import Action
+from app.core.auth.principal import Actor, ActorLike
 from app.core.domain.enums import MaintenanceType
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.fleet.service import FleetService
@@ -39,7 +41,8 @@ class SiteOps:
     site_name: str
     replan: Callable[[], None] = lambda: None
     owner: dict[str, Any] | None = None  # who runs the site, for status
-    actor: str = "cli"
+    actor: ActorLike = "cli"  # who asks: the person (an Actor) once the site has people
+    production: Any = None  # the owner's ProductionService: it holds the machines' drivers (None off the owner)
     plan: Callable[[], PlanView | None] = lambda: None  # the owner's current plan (none without an owner)
     solar_w: Callable[[datetime], float] | None = None  # the site's solar forecast at an instant
 
@@ -50,6 +53,7 @@ class Op:
     method: str
     path: str  # "/jobs/{job}/cancel": names in braces are taken from the parameters
     run: Callable[[SiteOps, Params], Awaitable[Any]]
+    action: Action = Action.READ  # what the permission table calls it (the services check changes again)
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -192,6 +196,31 @@ async def decommission_node(site: SiteOps, p: Params) -> Params:
     return to_jsonable(node_dict(await site.fleet.decommission(node.id, actor=site.actor)))
 
 
+async def _machine(site: SiteOps, p: Params, verb: str) -> Params:
+    """Pause, resume, stop or emergency-stop a machine: only the owner drives machines."""
+    node = site.fleet.find(_text(p, "node"))
+    if site.production is None:
+        raise ImeweError(f"no site process runs on this home, so nothing drives {node.name}: start imewe serve")
+    await getattr(site.production, f"request_{verb}")(node.id, actor=site.actor)
+    return {"node": str(node.id), "name": node.name, "requested": verb}
+
+
+async def pause_node(site: SiteOps, p: Params) -> Params:
+    return await _machine(site, p, "pause")
+
+
+async def resume_node(site: SiteOps, p: Params) -> Params:
+    return await _machine(site, p, "resume")
+
+
+async def stop_node(site: SiteOps, p: Params) -> Params:
+    return await _machine(site, p, "cancel")
+
+
+async def estop_node(site: SiteOps, p: Params) -> Params:
+    return await _machine(site, p, "emergency_stop")
+
+
 # ------------------------------------------------------------ linked sites
 async def allow_site(site: SiteOps, p: Params) -> Params:
     peer = await site.sites_admin().pair(_text(p, "site_id"), _text(p, "address", ""), _text(p, "name", ""),
@@ -237,17 +266,33 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("kernel.metrics", "GET", "/kernel/metrics", kernel_metrics),
     Op("plan.show", "GET", "/plan", plan_show),
     Op("plan.power", "GET", "/plan/power", plan_power),
-    Op("jobs.submit", "POST", "/jobs", submit_job),
-    Op("jobs.batch", "POST", "/jobs/batch", submit_batch),
-    Op("jobs.cancel", "POST", "/jobs/{job}/cancel", cancel_job),
-    Op("jobs.priority", "POST", "/jobs/{job}/priority", set_priority),
-    Op("jobs.reschedule", "POST", "/jobs/{job}/reschedule", reschedule_job),
-    Op("jobs.offload", "POST", "/jobs/{job}/offload", offload_job),
-    Op("nodes.add", "POST", "/nodes", add_node),
-    Op("nodes.configure", "POST", "/nodes/{node}/configure", configure_node),
-    Op("nodes.maintenance", "POST", "/nodes/{node}/maintenance", node_maintenance),
-    Op("nodes.decommission", "POST", "/nodes/{node}/decommission", decommission_node),
-    Op("sites.add", "POST", "/sites", allow_site),
-    Op("sites.accept", "POST", "/sites/{site}/accept", accept_site),
-    Op("sites.revoke", "POST", "/sites/{site}/revoke", revoke_site),
+    Op("jobs.submit", "POST", "/jobs", submit_job, Action.SUBMIT),
+    Op("jobs.batch", "POST", "/jobs/batch", submit_batch, Action.SUBMIT),
+    Op("jobs.cancel", "POST", "/jobs/{job}/cancel", cancel_job, Action.CANCEL),
+    Op("jobs.priority", "POST", "/jobs/{job}/priority", set_priority, Action.PRIORITY),
+    Op("jobs.reschedule", "POST", "/jobs/{job}/reschedule", reschedule_job, Action.PRIORITY),
+    Op("jobs.offload", "POST", "/jobs/{job}/offload", offload_job, Action.OFFLOAD),
+    Op("nodes.add", "POST", "/nodes", add_node, Action.MACHINES),
+    Op("nodes.configure", "POST", "/nodes/{node}/configure", configure_node, Action.MACHINES),
+    Op("nodes.maintenance", "POST", "/nodes/{node}/maintenance", node_maintenance, Action.MACHINES),
+    Op("nodes.decommission", "POST", "/nodes/{node}/decommission", decommission_node, Action.MACHINES),
+    Op("nodes.pause", "POST", "/nodes/{node}/pause", pause_node, Action.PAUSE),
+    Op("nodes.resume", "POST", "/nodes/{node}/resume", resume_node, Action.PAUSE),
+    Op("nodes.stop", "POST", "/nodes/{node}/stop", stop_node, Action.CANCEL),
+    Op("nodes.estop", "POST", "/nodes/{node}/estop", estop_node, Action.ESTOP),
+    Op("sites.add", "POST", "/sites", allow_site, Action.PAIR_SITES),
+    Op("sites.accept", "POST", "/sites/{site}/accept", accept_site, Action.PAIR_SITES),
+    Op("sites.revoke", "POST", "/sites/{site}/revoke", revoke_site, Action.PAIR_SITES),
 )}
+
+
+async def run_op(op: Op, site: SiteOps, params: Params, actor: ActorLike) -> Any:
+    """Run an operation as ``actor``: the table is checked here for every operation (reads and an API key's
+    scopes) and again inside the services for every change."""
+    from dataclasses import replace
+
+    from app.core.domain.errors import PermissionDenied
+
+    if isinstance(actor, Actor) and not actor.may(op.action):
+        raise PermissionDenied(f"{actor.name} may not {op.action.value} ({op.name})")
+    return await op.run(replace(site, actor=actor), params)

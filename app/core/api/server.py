@@ -21,13 +21,17 @@ from typing import Any
 from aiohttp import web
 
 from app.core.api.channel import ChannelInfo, remove_channel, write_channel
-from app.core.api.operations import OPS, Op, SiteOps
-from app.core.domain.errors import AuthError, ImeweError, NotFoundError, ValidationError
+from app.core.api.operations import OPS, Op, SiteOps, run_op
+from app.core.auth.principal import LOCAL_OPERATOR, ActorLike
+from app.core.auth.service import UserService
+from app.core.domain.errors import AuthError, ImeweError, NotFoundError, PermissionDenied, ValidationError
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 24_000_000  # a batch of jobs may be large; the job service bounds its content
 MAX_JSON_DEPTH = 64
+SESSION_HEADER = "X-Imewe-Session"
+ACTOR = web.RequestKey("actor", object)  # who asks, set by the guard for every request
 
 
 def error_status(exc: ImeweError) -> int:
@@ -37,6 +41,8 @@ def error_status(exc: ImeweError) -> int:
         return 401
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, PermissionDenied):
+        return 403
     return 409
 
 
@@ -64,9 +70,10 @@ class ControlServer:
 
     name = "control"
 
-    def __init__(self, home: Path, site: SiteOps, command: str) -> None:
+    def __init__(self, home: Path, site: SiteOps, command: str, users: UserService | None = None) -> None:
         self._home = home
         self._site = site
+        self._users = users
         self._command = command
         self._token = secrets.token_urlsafe(32)
         self._runner: web.AppRunner | None = None
@@ -100,10 +107,8 @@ class ControlServer:
     @web.middleware
     async def _guard(self, request: web.Request,
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
-            return _error(401, "the control channel needs the token from run/owner.json", "auth")
         try:
+            request[ACTOR] = await self._principal(request)
             return await handler(request)
         except web.HTTPException as exc:
             if exc.status == 413:
@@ -111,9 +116,32 @@ class ControlServer:
             return _error(exc.status, exc.reason, "http")
         except ImeweError as exc:
             return _error(error_status(exc), str(exc), type(exc).__name__)
+        except UnicodeError:
+            return _error(400, "the request's headers are not text", "ValidationError")
         except Exception as exc:  # the owner keeps serving; the log has the details
             log.exception("control request %s %s failed", request.method, request.path)
             return _error(500, f"internal error in the site process: {type(exc).__name__}", "internal")
+
+    async def _principal(self, request: web.Request) -> ActorLike:
+        """Who asks. The channel token (readable only by the site's own OS user) with a person's session in
+        ``X-Imewe-Session``, or, before the site has people, alone (the bootstrap rule: the one local operator).
+        Other programs send a person's session token or an API key as the bearer."""
+        given = request.headers.get("Authorization", "")
+        bearer = given[7:].strip() if given[:7].lower() == "bearer " else ""
+        if not bearer:
+            raise AuthError("send a bearer token: a session token (imewe login) or an API key")
+        if hmac.compare_digest(bearer.encode(), self._token.encode()):
+            session = request.headers.get(SESSION_HEADER, "").strip()
+            if self._users is None:
+                return LOCAL_OPERATOR
+            if session:
+                return await self._users.resolve(session)
+            if not await self._users.people_exist():
+                return LOCAL_OPERATOR
+            raise AuthError("this site has people: sign in first with imewe login (or set IMEWE_TOKEN)")
+        if self._users is None:
+            raise AuthError("the control channel needs the token from run/owner.json")
+        return await self._users.resolve(bearer)
 
     async def _who(self, _: web.Request) -> web.Response:
         return web.json_response({"pid": os.getpid(), "command": self._command, "requests": self.requests})
@@ -132,7 +160,7 @@ class ControlServer:
                 if _depth(params) > MAX_JSON_DEPTH:
                     raise ValidationError(f"the request nests deeper than {MAX_JSON_DEPTH} levels")
             params.update(request.match_info)
-            log.info("control: %s (%s)", op.name, request.remote)
-            return web.json_response(await op.run(self._site, params))
+            log.info("control: %s by %s (%s)", op.name, request[ACTOR], request.remote)
+            return web.json_response(await run_op(op, self._site, params, request[ACTOR]))
 
         return handle

@@ -44,3 +44,7 @@ class DeviceError(ImeweError):
 
 class AuthError(ImeweError):
     pass
+
+
+class PermissionDenied(ImeweError):
+    """The person is known but their role does not allow the action (HTTP 403, CLI exit 2)."""

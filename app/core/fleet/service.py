@@ -13,6 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from app.core import audit
+from app.core.auth.permissions import Action
+from app.core.auth.principal import ActorLike, authorize
 from app.core.bus import EventBus
 from app.core.clock import Clock
 from app.core.domain.capabilities import Capabilities
@@ -89,11 +91,12 @@ class FleetService:
     # ------------------------------------------------------------ writes
     async def register(
         self, name: str, capabilities: Capabilities | dict[str, Any], *, address: str = "", driver: str = "sim",
-        location: str = "", node_id: UUID | None = None, software_version: str = "", actor: str = "system",
-        bring_up: bool = False,
+        location: str = "", node_id: UUID | None = None, software_version: str = "",
+        actor: ActorLike = "system", bring_up: bool = False,
     ) -> Node:
         """The spec's register_node. With ``bring_up`` the machine goes REGISTERED → CONFIGURED → IDLE at once
         (plug-and-play: it told us its capabilities)."""
+        actor = authorize(actor, Action.MACHINES)
         name = check_name(name, "machine name", "name")
         caps = capabilities if isinstance(capabilities, Capabilities) else Capabilities.from_dict(capabilities)
         if any(n.name == name for n in self._nodes.values()):
@@ -130,8 +133,9 @@ class FleetService:
     async def configure(
         self, node_id: UUID, capabilities: Capabilities | dict[str, Any] | None = None, *,
         settings: dict[str, Any] | None = None, location: str | None = None, address: str | None = None,
-        actor: str = "system",
+        actor: ActorLike = "system",
     ) -> Node:
+        actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)
         before = _summary(node)
         new = replace(node, material_levels=dict(node.material_levels), active_jobs=list(node.active_jobs))
@@ -210,7 +214,8 @@ class FleetService:
         self._bus.publish(NodeUpdated(node_id, "live"))
 
     async def schedule_maintenance(self, node_id: UUID, when: datetime, kind: MaintenanceType = MaintenanceType.SCHEDULED,
-                                   notes: str = "", actor: str = "system") -> NodeMaintenance:
+                                   notes: str = "", actor: ActorLike = "system") -> NodeMaintenance:
+        actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)
         if node.state is N.DECOMMISSIONED:
             raise ValidationError(f"machine {node.name} is decommissioned", "node")
@@ -229,10 +234,13 @@ class FleetService:
         self._bus.publish(NodeUpdated(node.id, "maintenance"))
         return m
 
-    async def start_maintenance(self, node_id: UUID, reason: str = "maintenance", actor: str = "system") -> Node:
+    async def start_maintenance(self, node_id: UUID, reason: str = "maintenance",
+                                actor: ActorLike = "system") -> Node:
+        actor = authorize(actor, Action.MACHINES)
         return await self.set_state(node_id, N.MAINTENANCE, reason, actor)
 
-    async def complete_maintenance(self, node_id: UUID, notes: str = "", actor: str = "system") -> Node:
+    async def complete_maintenance(self, node_id: UUID, notes: str = "", actor: ActorLike = "system") -> Node:
+        actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)
         now = self._clock.now()
         records = await self.maintenance(node_id)
@@ -273,7 +281,8 @@ class FleetService:
 
         return await self._store.run(read)
 
-    async def decommission(self, node_id: UUID, actor: str = "system") -> Node:
+    async def decommission(self, node_id: UUID, actor: ActorLike = "system") -> Node:
+        actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)
         if node.state in (N.ASSIGNED, N.EXECUTING):
             raise ValidationError(f"machine {node.name} is working; stop or move its job first", "node")

@@ -16,6 +16,8 @@ from uuid import UUID
 from sqlalchemy.engine import Connection
 
 from app.core import audit
+from app.core.auth.permissions import Action
+from app.core.auth.principal import ActorLike, authorize
 from app.core.bus import EventBus
 from app.core.clock import Clock
 from app.core.domain.entities import Job, Node, Part
@@ -97,14 +99,17 @@ class JobService:
             spec = await asyncio.get_running_loop().run_in_executor(None, complete_from_files, spec)
         return spec
 
-    async def submit(self, data: JobSpec | dict[str, Any], actor: str = "system") -> Job:
+    async def submit(self, data: JobSpec | dict[str, Any], actor: ActorLike = "system") -> Job:
+        actor = authorize(actor, Action.SUBMIT)
         job, changes = self._build(await self._spec(data), actor)
         await self._store.run(self._write_new, [job], changes, actor)
         self._announce([job], changes)
         return job
 
-    async def submit_batch(self, items: Sequence[JobSpec | dict[str, Any]], actor: str = "system") -> list[Job]:
+    async def submit_batch(self, items: Sequence[JobSpec | dict[str, Any]],
+                           actor: ActorLike = "system") -> list[Job]:
         """All or nothing: one bad job rejects the batch, naming it."""
+        actor = authorize(actor, Action.SUBMIT)
         if not isinstance(items, list | tuple) or not items:
             raise ValidationError("a batch is a non-empty list of jobs", "batch")
         if len(items) > 10_000:
@@ -184,7 +189,8 @@ class JobService:
         return await self._store.run(run)
 
     # ------------------------------------------------------------ changes
-    async def set_priority(self, job_id: UUID, priority: Any, actor: str = "system") -> Job:
+    async def set_priority(self, job_id: UUID, priority: Any, actor: ActorLike = "system") -> Job:
+        actor = authorize(actor, Action.PRIORITY)
         value = _int(priority, "priority", "priority", 1, 10)
         job = await self.get(job_id)
         if job.state.terminal:
@@ -205,7 +211,8 @@ class JobService:
         self._bus.publish(ReplanRequested("priority changed", job_id=job.id))
         return job
 
-    async def cancel(self, job_id: UUID, actor: str = "system", reason: str = "cancelled by operator") -> Job:
+    async def cancel(self, job_id: UUID, actor: ActorLike = "system", reason: str = "cancelled by operator") -> Job:
+        actor = authorize(actor, Action.CANCEL)
         job = await self.get(job_id)
         now = self._clock.now()
         changes = [advance(job, S.CANCELLED, now, reason, actor)]
@@ -215,8 +222,9 @@ class JobService:
         self._bus.publish(ReplanRequested("job cancelled", job_id=job.id))
         return job
 
-    async def request_reschedule(self, job_id: UUID, actor: str = "system") -> Job:
+    async def request_reschedule(self, job_id: UUID, actor: ActorLike = "system") -> Job:
         """The spec's /jobs/{id}/reschedule: planned work goes back to VALIDATED and the planner runs again."""
+        actor = authorize(actor, Action.PRIORITY)
         job = await self.get(job_id)
         if job.state not in (S.SCHEDULED, S.ASSIGNED, S.FAILED, S.PAUSED, S.VALIDATED):
             raise ValidationError(f"job {job.name} is {job.state.value} and cannot be rescheduled", "state")

@@ -19,6 +19,8 @@ from typing import Protocol
 from uuid import UUID, uuid4
 
 from app.core import audit
+from app.core.auth.permissions import Action
+from app.core.auth.principal import ActorLike, authorize
 from app.core.bus import EventBus, Overflow
 from app.core.clock import Clock
 from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord
@@ -185,19 +187,23 @@ class ProductionService:
             raise DeviceError(f"machine {self._name(node_id)} has no connected driver")
         return driver
 
-    async def request_pause(self, node_id: UUID, actor: str = "operator") -> None:
+    async def request_pause(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        actor = authorize(actor, Action.PAUSE)
         await self._driver(node_id).pause()
         await self._audit(actor, "node.pause", node_id)
 
-    async def request_resume(self, node_id: UUID, actor: str = "operator") -> None:
+    async def request_resume(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        actor = authorize(actor, Action.PAUSE)
         await self._driver(node_id).resume()
         await self._audit(actor, "node.resume", node_id)
 
-    async def request_cancel(self, node_id: UUID, actor: str = "operator") -> None:
+    async def request_cancel(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        actor = authorize(actor, Action.CANCEL)
         await self._driver(node_id).cancel()
         await self._audit(actor, "node.cancel", node_id)
 
-    async def request_emergency_stop(self, node_id: UUID, actor: str = "operator") -> None:
+    async def request_emergency_stop(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        actor = authorize(actor, Action.ESTOP)  # refused before anything moves; allowed, the stop goes at once
         # The stop goes out first; bookkeeping can wait.
         await self._driver(node_id).emergency_stop()
         await self._audit(actor, "node.emergency_stop", node_id)

@@ -14,6 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from app.core import audit
+from app.core.auth.permissions import Action
+from app.core.auth.principal import ActorLike, authorize
 from app.core.clock import Clock
 from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
@@ -100,8 +102,9 @@ class SiteAdmin:
         return await self.store.run(run)
 
     # ------------------------------------------------------------ allow list
-    async def pair(self, site_ref: str, address: str = "", name: str = "", actor: str = "admin") -> Peer:
+    async def pair(self, site_ref: str, address: str = "", name: str = "", actor: ActorLike = "admin") -> Peer:
         """Allow a site by its ID (and, to dial it, its address). Accepting a pending request is the same."""
+        actor = authorize(actor, Action.PAIR_SITES)
         site_id = parse_site_id(site_ref)
         if site_id == self.identity.site_id:
             raise BadSiteId("that is this site's own ID; give the ID of the other site")
@@ -122,10 +125,11 @@ class SiteAdmin:
 
         return await self.write(write)
 
-    async def accept(self, site_ref: str, address: str = "", name: str = "", actor: str = "admin") -> Peer:
+    async def accept(self, site_ref: str, address: str = "", name: str = "", actor: ActorLike = "admin") -> Peer:
         return await self.pair(site_ref, address, name, actor)
 
-    async def revoke(self, site_ref: str, actor: str = "admin") -> Peer:
+    async def revoke(self, site_ref: str, actor: ActorLike = "admin") -> Peer:
+        actor = authorize(actor, Action.PAIR_SITES)
         peer = await self.find_peer(site_ref)
         now = self._now()
 
@@ -164,8 +168,9 @@ class SiteAdmin:
 
     # ------------------------------------------------------------ offload
     async def offload(self, job: Job, to_ref: str, parts: Sequence[int] | None = None,
-                      actor: str = "admin") -> Offload:
+                      actor: ActorLike = "admin") -> Offload:
         """Queue a job (or some of its parts) for a linked site, exactly once, through the outbox."""
+        actor = authorize(actor, Action.OFFLOAD)
         peer = await self.find_peer(to_ref)
         if peer.state != ALLOWED:
             raise SiteError(f"site {peer.name} is {peer.state}; pair with it before sending work")
@@ -238,7 +243,8 @@ class SiteAdmin:
         return {UUID(o.job_id) for o in await self.offloads("out", open_only=True) if o.job_id}
 
     # ------------------------------------------------------------ sharing
-    async def share(self, kind: str, item: dict[str, Any], to_ref: str, actor: str = "admin") -> str:
+    async def share(self, kind: str, item: dict[str, Any], to_ref: str, actor: ActorLike = "admin") -> str:
+        actor = authorize(actor, Action.PAIR_SITES)
         if kind not in ("template", "playbook"):
             raise ValidationError("only templates and playbooks can be shared", "kind")
         peer = await self.find_peer(to_ref)

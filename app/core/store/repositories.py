@@ -233,14 +233,16 @@ class HistoryRepo:
 
 class AuditRepo:
     def add(self, conn: Connection, entry: AuditEntry) -> None:
-        conn.execute(t.audit_log.insert(), [{
-            "id": str(entry.id), "actor": entry.actor, "action": entry.action, "target": entry.target,
-            "at": ts(entry.at), "before": entry.before, "after": entry.after,
-        }])
+        from app.core.store.audit_chain import append
+
+        append(conn, {"id": str(entry.id), "actor": str(entry.actor)[:100], "action": entry.action,
+                      "target": entry.target, "at": ts(entry.at), "before": entry.before, "after": entry.after})
 
     def list(self, conn: Connection, limit: int = 100, target: str | None = None,
-             action_prefix: str | None = None) -> list[AuditEntry]:
+             action_prefix: str | None = None, actor: str | None = None) -> list[AuditEntry]:
         q = sa.select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(limit)
+        if actor:
+            q = q.where(t.audit_log.c.actor == actor)
         if target:
             q = q.where(t.audit_log.c.target == target)
         if action_prefix:

@@ -27,6 +27,13 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(300), nullable=False, default=""),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.Double),
+    # sign-in bookkeeping (issue 14): wrong passwords in a row, when the next try is allowed, locked until
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("retry_at", sa.Double),
+    sa.Column("locked_until", sa.Double),
+    sa.Column("last_login_at", sa.Double),
+    # bumped on a new password, a role change or disabling: every token issued before stops working
+    sa.Column("token_version", sa.Integer, nullable=False, default=0),
 )
 
 vendors = sa.Table(
@@ -167,6 +174,9 @@ audit_log = sa.Table(
     sa.Column("at", sa.Double, nullable=False),
     sa.Column("before", sa.JSON),
     sa.Column("after", sa.JSON),
+    # the hash chain (app/core/audit_chain.py): each record carries the hash of the one before
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
 )
 
 alerts = sa.Table(
