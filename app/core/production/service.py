@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -33,7 +35,17 @@ from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production.in_doubt import InDoubt, Verdict, decide
 from app.core.production.plan_view import PlanRow, PlanView, free_capacity
-from app.core.scheduling import Objective, build_problem, critical_path, dispatch, metrics, optimize
+from app.core.scheduling import (
+    Objective,
+    Plan,
+    Problem,
+    build_problem,
+    critical_path,
+    dispatch,
+    metrics,
+    objective_value,
+    optimize,
+)
 from app.core.scheduling.forecast import EnergyForecast
 from app.core.scheduling.plan import power_profile
 
@@ -112,6 +124,12 @@ class ProductionService:
         self._raise_alert = raise_alert
         self.cycles = 0
         self.last_error = ""
+        # A round publishes the constructive plan at once and improves it in the background for plan_budget_s;
+        # the better plan replaces it only if no newer round began and nothing started meanwhile.
+        self._round = 0
+        self._starts = 0
+        self._improve_stop: threading.Event | None = None
+        self._improve_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -151,6 +169,9 @@ class ProductionService:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._cancel_improvement()
+        if self._improve_task is not None:
+            self._improve_task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -500,13 +521,22 @@ class ProductionService:
 
     async def _cycle(self) -> PlanView:
         self.cycles += 1
+        self._round += 1
+        self._cancel_improvement()  # its problem is out of date now
         await self._rescue()
         jobs = await self._jobs.list(OPEN, limit=5000)
         if self._excluded is not None:
             away = await self._excluded()
             jobs = [j for j in jobs if j.id not in away]
         nodes = self._fleet.list()
-        view, first_ops = await self._plan(jobs, nodes)
+        view, first_ops, improvable = await self._plan(jobs, nodes)
+        view = await self._publish(view, first_ops, jobs, nodes)
+        if improvable is not None and self._budget > 0 and not self._stopping:
+            self._improve_later(jobs, nodes, *improvable)
+        return view
+
+    async def _publish(self, view: PlanView, first_ops: dict[UUID, tuple[UUID, UUID, int]], jobs: list[Job],
+                       nodes: list[Node]) -> PlanView:
         view = self._show_in_doubt(view, jobs, nodes)
         self.plan = view
         self._bus.publish(PlanUpdated(view, view.made_at))
@@ -516,6 +546,38 @@ class ProductionService:
         else:
             await self._dispatch_by_score()
         return view
+
+    def _cancel_improvement(self) -> None:
+        if self._improve_stop is not None:
+            self._improve_stop.set()
+            self._improve_stop = None
+
+    def _improve_later(self, jobs: list[Job], nodes: list[Node], problem: Problem, quick: Plan,
+                       render: Callable[[Plan], tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]]) -> None:
+        stop = threading.Event()
+        self._improve_stop = stop
+        self._improve_task = asyncio.get_running_loop().create_task(
+            self._improve(jobs, nodes, problem, quick, render, stop, self._round, self._starts),
+            name="production.improve")
+
+    async def _improve(self, jobs: list[Job], nodes: list[Node], problem: Problem, quick: Plan,
+                       render: Callable[[Plan], tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]],
+                       stop: threading.Event, round_no: int, starts: int) -> None:
+        try:
+            plan = await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(optimize, problem, self._budget, 0, stop=stop))
+            if stop.is_set() or objective_value(problem, plan) >= objective_value(problem, quick):
+                return
+            async with self._turn:
+                # A newer round, or a machine started work the search did not know of: the better plan is stale.
+                if stop.is_set() or self._stopping or round_no != self._round or starts != self._starts:
+                    return
+                view, first_ops = render(plan)
+                await self._publish(view, first_ops, jobs, nodes)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the constructive plan stands; the log has the details
+            log.exception("background plan improvement failed")
 
     async def _dispatch_by_score(self) -> None:
         jobs = await self._jobs.list({S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}, limit=5000)
@@ -608,23 +670,32 @@ class ProductionService:
         self._running[node_id] = run
         await self._finished(DeviceJobFinished(node_id, run.job_id, "paused", message))
 
-    async def _plan(self, jobs: list[Job], nodes: list[Node]) -> tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]:
+    async def _plan(self, jobs: list[Job], nodes: list[Node]) -> tuple[
+            PlanView, dict[UUID, tuple[UUID, UUID, int]], tuple[Problem, Plan, Callable] | None]:
+        """The constructive plan (in a few tens of milliseconds) and, when it is not proven optimal, what the
+        background search needs to improve it."""
         now = self._clock.now()
         todo, alias = self._open_work(jobs)
         usable = [n for n in nodes if n.id in self._drivers]
         if not todo or not usable:
-            return PlanView(now, [], {}, {}, "empty"), {}
+            return PlanView(now, [], {}, {}, "empty"), {}, None
         try:
             forecast = self._forecast_for(now) if self._forecast_for else None
             objective = Objective(makespan=1.0, energy=self._energy_weight) if self._energy_weight else None
             built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=self._power_cap(),
                                   objective=objective)
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
-            return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}
+            return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}, None
         if not built.ops:
-            return PlanView(now, [], {}, built.skipped, "empty"), {}
+            return PlanView(now, [], {}, built.skipped, "empty"), {}, None
         problem = built.problem
-        plan = await asyncio.get_running_loop().run_in_executor(None, optimize, problem, self._budget, 0)
+        plan = await asyncio.get_running_loop().run_in_executor(None, optimize, problem, 0.0, 0)
+        render = functools.partial(self._render, now, built, problem, jobs, nodes, alias)
+        view, first_ops = render(plan)
+        return view, first_ops, None if plan.stats.get("optimal") else (problem, plan, render)
+
+    def _render(self, now: datetime, built, problem: Problem, jobs: list[Job], nodes: list[Node],
+                alias: dict[UUID, UUID], plan: Plan) -> tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]:
         names = {n.id: n.name for n in nodes}
         job_names = {j.id: j.name for j in jobs}
         part_info = {p.id: p for j in jobs for p in j.parts}
@@ -717,6 +788,7 @@ class ProductionService:
         return next((p.state for p in job.parts if p.id == part_id), None)
 
     async def _start(self, node: Node, driver: FabricationDevice, job: Job, part: Part, copy: int) -> None:
+        self._starts += 1
         # The file goes to the machine when it is one the driver runs (network printers also take .bgcode, and a
         # Bambu printer a sliced .3mf); otherwise the driver gets none and refuses with its own reason.
         suffixes = tuple(getattr(driver, "job_suffixes", _MACHINE_FILES))

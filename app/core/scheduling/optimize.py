@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from app.core.scheduling.bounds import gap_to_bound, makespan_lower_bound
 from app.core.scheduling.constructive import construct, dynamic, serial, static_order
 from app.core.scheduling.cpsat import available as cpsat_available
 from app.core.scheduling.cpsat import cpsat_improve
@@ -51,7 +52,8 @@ def _relaxed(problem: Problem) -> Problem:
 
 
 def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters: int | None,
-            on_improve: Callable[[Plan], None] | None) -> Plan:
+            on_improve: Callable[[Plan], None] | None, stop: threading.Event | None = None,
+            bound: float = 0.0) -> Plan:
     best, best_v = start, objective_value(problem, start)
 
     def offer(plan: Plan, from_relaxed: bool) -> None:
@@ -68,13 +70,15 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
         relaxed = _relaxed(problem)
         seed_plan = start if problem.plain else _relaxed_start(relaxed, start)
         tabu_search(relaxed, seed_plan, deadline, seed=seed, max_iters=max_iters,
-                    on_improve=lambda p: offer(p, True))
+                    on_improve=lambda p: offer(p, True), stop=stop)
     # Other objectives (or time left): randomised rule restarts, the best by the full objective.
     rng = random.Random(seed)
     it = 0
     shift = problem.objective.energy > 0 and problem.has_power
     step = 0.0
     while time.perf_counter() + step < deadline and (max_iters is None or it < max_iters):
+        if best_v <= bound or (stop is not None and stop.is_set()):
+            break  # proven optimal, or the caller no longer needs the answer
         it += 1
         t_step = time.perf_counter()
         if problem.n_ops <= 1500 and it % 2:
@@ -118,8 +122,12 @@ def _pool(workers: int) -> Any:
 
 def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers: int = 1,
              max_iters: int | None = None, on_improve: Callable[[Plan], None] | None = None,
-             use_cpsat: bool = False) -> Plan:
+             use_cpsat: bool = False, stop: threading.Event | None = None) -> Plan:
     """Best plan found within ``time_limit_s`` (the constructive plan alone when the limit is 0).
+
+    The search ends early when the plan meets the makespan lower bound (a pure makespan objective: the plan is
+    then proven optimal, ``stats["optimal"]``) or when ``stop`` is set (the caller has newer work to plan).
+    ``stats["lower_bound"]`` and ``stats["gap_to_bound"]`` say how far from optimal the plan can be at most.
 
     ``workers > 1`` adds searches with other seeds in child processes. ``use_cpsat`` makes the last child run
     OR-Tools CP-SAT hinted with the constructive plan instead (only for makespan problems, a power cap allowed, when
@@ -137,7 +145,10 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
         on_improve(start)
     best = start
     cp = use_cpsat and cpsat_supports(problem) and cpsat_available()
-    if time_limit_s > 0 and time.perf_counter() < deadline:
+    pure = problem.objective.pure_makespan and problem.objective.makespan > 0
+    bound = makespan_lower_bound(problem) if pure else 0
+    bound_v = problem.objective.makespan * bound if pure else float("-inf")
+    if time_limit_s > 0 and time.perf_counter() < deadline and objective_value(problem, start) > bound_v:
         pool = None
         futures = []
         if workers > 1:
@@ -145,7 +156,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
             futures = [pool.apply_async(_worker, ((problem, start, deadline, seed + 1000 * (w + 1), max_iters,
                                                    cp and w == workers - 2),))
                        for w in range(workers - 1)]
-        best = _search(problem, start, deadline, seed, max_iters, on_improve)
+        best = _search(problem, start, deadline, seed, max_iters, on_improve, stop, bound_v)
         if pool is not None:
             try:
                 for f in futures:
@@ -167,4 +178,8 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     if problems:  # a planner bug must never reach the floor: fall back to the constructive plan
         log.error("optimiser produced an invalid plan (%s); keeping the constructive one", problems[0])
         best = start
+    if pure:
+        best.stats["lower_bound"] = bound
+        best.stats["gap_to_bound"] = gap_to_bound(best.makespan, bound)
+        best.stats["optimal"] = best.makespan <= bound
     return best

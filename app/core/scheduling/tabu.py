@@ -10,6 +10,7 @@ Gambardella's idea); the chosen move is then evaluated exactly. Everything is pl
 from __future__ import annotations
 
 import random
+import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
@@ -221,7 +222,8 @@ def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int
 
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
-                on_improve: Callable[[Plan], None] | None = None, stall_limit: int = 150) -> Plan:
+                on_improve: Callable[[Plan], None] | None = None, stall_limit: int = 150,
+                stop: threading.Event | None = None) -> Plan:
     """Improve ``start`` until ``deadline`` (perf_counter seconds) or ``max_iters``; returns the best plan."""
     rng = random.Random(seed)
     st = TabuState(problem, start)
@@ -240,6 +242,8 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
         it += 1
         now = time.perf_counter()
         if now + last_step > deadline:  # stop when the next step would overrun, not after it
+            break
+        if stop is not None and (it & 15) == 0 and stop.is_set():
             break
         last_step = now - last_t if it > 1 else 0.0
         last_t = now
