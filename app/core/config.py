@@ -107,11 +107,25 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "fuel_cell": Key(dict, None, "see [energy.fuel_cell]"),
     },
     "energy.solar": {
-        "capacity_kw": Key(NUM, None, "peak power (required)"),
+        "capacity_kw": Key(NUM, None, "one horizontal array of this peak power (when no [[energy.solar.arrays]])"),
         "latitude": Key(NUM, None, "degrees (required)"),
         "longitude": Key(NUM, None, "degrees (required)"),
-        "performance_ratio": Key(NUM, 0.85, "system losses"),
+        "altitude_m": Key(NUM, None, "metres above sea level; default pvlib's lookup for the place"),
+        "ambient_c": Key(NUM, 20.0, "air temperature for the module temperature model"),
+        "wind_m_s": Key(NUM, 1.0, "wind speed for the module temperature model"),
         "weather": Key((int, float, list), 1.0, "clear-sky factor, or 24 hourly factors (UTC hours)"),
+        "arrays": Key(list, [], "see [[energy.solar.arrays]]: one table per array"),
+    },
+    "energy.solar.arrays": {
+        "name": Key(str, "", "what the operator calls it"),
+        "kwp": Key(NUM, None, "DC nameplate at standard test conditions (required)"),
+        "tilt_deg": Key(NUM, 0.0, "0 horizontal .. 90 vertical"),
+        "azimuth_deg": Key(NUM, 180.0, "the way it faces, clockwise from north: 90 east, 180 south, 270 west"),
+        "losses_pct": Key(NUM, 9.0, "DC losses: soiling, mismatch, wiring, connections, light-induced, nameplate"),
+        "temp_coeff_pct_per_c": Key(NUM, -0.37, "power change per degree C of cell temperature above 25"),
+        "inverter_kw": Key(NUM, 0.0, "AC rating; 0: the same as kwp"),
+        "inverter_efficiency": Key(NUM, 0.96, "nominal inverter efficiency (PVWatts)"),
+        "albedo": Key(NUM, 0.2, "ground reflectance"),
     },
     "energy.battery": {
         "capacity_kwh": Key(NUM, None, "usable capacity (required)"),
@@ -226,6 +240,10 @@ def _walk(raw: dict[str, Any], table: str = "") -> Iterator[tuple[str, str, Any]
         sub = f"{table}.{key}" if table else str(key)
         if isinstance(value, dict) and sub in SCHEMA:
             yield from _walk(value, sub)
+        elif isinstance(value, list) and sub in SCHEMA:  # an array of tables: [[a.b]]
+            for item in value:
+                if isinstance(item, dict):
+                    yield from _walk(item, sub)
 
 
 def schema_rows() -> Iterator[tuple[str, str, Key]]:

@@ -5,10 +5,14 @@
     power_cap_kw = 30              # site cap: grid import and the scheduler's plans stay under it
     base_load_kw = 0.5             # lights, compressors... what the machines' telemetry does not see
     [energy.solar]
-    capacity_kw = 20
     latitude = 52.52
     longitude = 13.40
     weather = 1.0                  # or 24 hourly factors (UTC hours)
+    [[energy.solar.arrays]]        # one table per array (or capacity_kw = 20 alone: one horizontal array)
+    name = "roof"
+    kwp = 15
+    tilt_deg = 30
+    azimuth_deg = 180              # 90 east, 180 south, 270 west
     [energy.battery]
     capacity_kwh = 40
     soc = 0.5
@@ -32,7 +36,7 @@ from typing import Any
 
 from app.core.domain.errors import ConfigError
 from app.core.energy.policy import POLICIES, Policy
-from app.core.energy.solar import SolarPV
+from app.core.energy.solar import PVArray, SolarPV
 from app.core.energy.sources import Battery, FuelCell, Grid
 
 
@@ -74,10 +78,7 @@ def site_from_config(section: dict[str, Any]) -> SiteEnergy:
                              carbon_g_per_kwh=tuple(carbon) if isinstance(carbon, list) else (float(carbon),),
                              import_limit_kw=g.get("import_limit_kw"), timezone=str(g.get("timezone", "UTC")))
         if (s := section.get("solar")) is not None:
-            w = s.get("weather", 1.0)
-            site.solar = SolarPV(float(s["capacity_kw"]), float(s["latitude"]), float(s["longitude"]),
-                                 float(s.get("performance_ratio", 0.85)),
-                                 tuple(float(x) for x in w) if isinstance(w, list) else float(w))
+            site.solar = solar_from_config(s)
         if (b := section.get("battery")) is not None:
             site.battery = Battery(float(b["capacity_kwh"]), float(b.get("soc", 0.5)),
                                    float(b.get("max_charge_kw", 5.0)), float(b.get("max_discharge_kw", 5.0)),
@@ -92,6 +93,31 @@ def site_from_config(section: dict[str, Any]) -> SiteEnergy:
         raise ConfigError(f"[energy] is missing {exc.args[0]!r}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"[energy] has a bad value: {exc}") from exc
+
+
+ARRAY_KEYS = ("name", "kwp", "tilt_deg", "azimuth_deg", "losses_pct", "temp_coeff_pct_per_c", "inverter_kw",
+              "inverter_efficiency", "albedo")
+
+
+def solar_from_config(s: dict[str, Any]) -> SolarPV:
+    """``[energy.solar]`` with its ``[[energy.solar.arrays]]``; ``capacity_kw`` alone is one horizontal array."""
+    w = s.get("weather", 1.0)
+    arrays = []
+    for i, a in enumerate(s.get("arrays") or ()):
+        if not isinstance(a, dict):
+            raise ConfigError("[[energy.solar.arrays]] entries must be tables")
+        if "kwp" not in a:
+            raise ConfigError(f"[[energy.solar.arrays]] number {i + 1} needs kwp")
+        kw = {k: (str(a[k]) if k == "name" else float(a[k])) for k in ARRAY_KEYS if k in a}
+        kw.setdefault("name", f"array {i + 1}")
+        arrays.append(PVArray(**kw))  # type: ignore[arg-type]
+    if not arrays and "capacity_kw" not in s:
+        raise ConfigError("[energy.solar] needs capacity_kw or at least one [[energy.solar.arrays]]")
+    alt = s.get("altitude_m")
+    return SolarPV(float(s.get("capacity_kw", 0.0)), float(s["latitude"]), float(s["longitude"]),
+                   tuple(float(x) for x in w) if isinstance(w, list) else float(w), arrays=tuple(arrays),
+                   altitude_m=None if alt is None else float(alt), ambient_c=float(s.get("ambient_c", 20.0)),
+                   wind_m_s=float(s.get("wind_m_s", 1.0)))
 
 
 def demo_site(latitude: float = 52.52, longitude: float = 13.40, timezone: str = "Europe/Berlin") -> SiteEnergy:
