@@ -241,7 +241,8 @@ def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> S
         return SiteOps(core.kernel, core.fleet, core.jobs, admin, str(core.config.paths.home),
                        core.config.site_name, replan=core.production.request_replan,
                        owner={"pid": os.getpid(), "command": command}, actor=actor,
-                       plan=lambda: core.production.plan, solar_w=_solar_w(core.energy), production=core.production)
+                       plan=lambda: core.production.plan, solar_w=_solar_w(core.energy), production=core.production,
+                       energy=core.energy)
     return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
                    str(core.config.paths.home), core.config.site_name, actor=actor)
 

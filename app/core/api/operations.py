@@ -43,6 +43,8 @@ class SiteOps:
     owner: dict[str, Any] | None = None  # who runs the site, for status
     actor: ActorLike = "cli"  # who asks: the person (an Actor) once the site has people
     production: Any = None  # the owner's ProductionService: it holds the machines' drivers (None off the owner)
+    users: Any = None  # the UserService (people, sessions, API keys), set by the server that serves them
+    energy: Any = None  # the owner's EnergyService
     plan: Callable[[], PlanView | None] = lambda: None  # the owner's current plan (none without an owner)
     solar_w: Callable[[datetime], float] | None = None  # the site's solar forecast at an instant
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from app.core.api.channel import ChannelInfo, remove_channel, write_channel
-from app.core.api.operations import OPS, Op, SiteOps, run_op
+from app.core.api.events_ws import EVENTS_PATH, stream_events
+from app.core.api.openapi import OPENAPI_PATH, all_ops, body_limit, confine_part_files, openapi_document
+from app.core.api.operations import Op, SiteOps, run_op
+from app.core.api.operations_read import LOGIN
 from app.core.auth.principal import LOCAL_OPERATOR, ActorLike
 from app.core.auth.service import UserService
 from app.core.domain.errors import AuthError, ImeweError, NotFoundError, PermissionDenied, ValidationError
@@ -32,6 +36,11 @@ MAX_BODY_BYTES = 24_000_000  # a batch of jobs may be large; the job service bou
 MAX_JSON_DEPTH = 64
 SESSION_HEADER = "X-Imewe-Session"
 ACTOR = web.RequestKey("actor", object)  # who asks, set by the guard for every request
+LOCAL = web.RequestKey("local", bool)  # the caller holds the channel token (a process of the site's OS user)
+
+
+class TooLarge(ImeweError):
+    """A body over the operation's limit (413)."""
 
 
 def error_status(exc: ImeweError) -> int:
@@ -72,7 +81,7 @@ class ControlServer:
 
     def __init__(self, home: Path, site: SiteOps, command: str, users: UserService | None = None) -> None:
         self._home = home
-        self._site = site
+        self._site = replace(site, users=users) if users is not None else site
         self._users = users
         self._command = command
         self._token = secrets.token_urlsafe(32)
@@ -83,7 +92,9 @@ class ControlServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
         app.router.add_get("/owner", self._who)
-        for op in OPS.values():
+        app.router.add_get(OPENAPI_PATH, self._openapi)
+        app.router.add_get(EVENTS_PATH, self._events)
+        for op in all_ops():
             app.router.add_route(op.method, op.path, self._handler(op))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -108,8 +119,11 @@ class ControlServer:
     async def _guard(self, request: web.Request,
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         try:
-            request[ACTOR] = await self._principal(request)
+            open_route = request.path in (OPENAPI_PATH, LOGIN.path)
+            request[ACTOR] = "anonymous" if open_route else await self._principal(request)
             return await handler(request)
+        except TooLarge as exc:
+            return _error(413, str(exc), "too_large")
         except web.HTTPException as exc:
             if exc.status == 413:
                 return _error(413, f"request larger than {MAX_BODY_BYTES // 1_000_000} MB", "too_large")
@@ -130,7 +144,8 @@ class ControlServer:
         bearer = given[7:].strip() if given[:7].lower() == "bearer " else ""
         if not bearer:
             raise AuthError("send a bearer token: a session token (imewe login) or an API key")
-        if hmac.compare_digest(bearer.encode(), self._token.encode()):
+        request[LOCAL] = hmac.compare_digest(bearer.encode(), self._token.encode())
+        if request[LOCAL]:
             session = request.headers.get(SESSION_HEADER, "").strip()
             if self._users is None:
                 return LOCAL_OPERATOR
@@ -143,6 +158,12 @@ class ControlServer:
             raise AuthError("the control channel needs the token from run/owner.json")
         return await self._users.resolve(bearer)
 
+    async def _openapi(self, _: web.Request) -> web.Response:
+        return web.json_response(openapi_document())
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        return await stream_events(request, self._site.kernel.bus, request[ACTOR])
+
     async def _who(self, _: web.Request) -> web.Response:
         return web.json_response({"pid": os.getpid(), "command": self._command, "requests": self.requests})
 
@@ -150,16 +171,26 @@ class ControlServer:
         async def handle(request: web.Request) -> web.Response:
             self.requests += 1
             params: dict[str, Any] = {}
+            limit = body_limit(op)
+            if request.content_length is not None and request.content_length > limit:
+                raise TooLarge(f"{op.name} takes at most {limit // 1000} kB")
             if request.can_read_body:
+                raw = await request.read()
+                if len(raw) > limit:
+                    raise TooLarge(f"{op.name} takes at most {limit // 1000} kB")
                 try:
-                    params = json.loads(await request.read())
+                    params = json.loads(raw)
                 except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                     raise ValidationError(f"the request body is not JSON: {str(exc)[:80]}") from exc
                 if not isinstance(params, dict):
                     raise ValidationError("the request body must be a JSON object")
                 if _depth(params) > MAX_JSON_DEPTH:
                     raise ValidationError(f"the request nests deeper than {MAX_JSON_DEPTH} levels")
+            else:
+                params.update({k: v for k, v in request.query.items() if k not in params})
             params.update(request.match_info)
+            if op.name in ("jobs.submit", "jobs.batch") and not request.get(LOCAL, False):
+                confine_part_files(params, self._home / "parts")
             log.info("control: %s by %s (%s)", op.name, request[ACTOR], request.remote)
             return web.json_response(await run_op(op, self._site, params, request[ACTOR]))
 
