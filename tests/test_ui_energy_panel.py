@@ -133,3 +133,49 @@ def test_a_failed_refresh_is_shown_on_the_dashboard_until_one_succeeds(qtbot, se
     source.fail = False
     panel.refresh()
     assert panel.failure == "" and "battery" in panel.now_label.text() and panel.now_label.styleSheet() == ""
+
+
+def test_labels_read_right_share_units_currency_and_legend(qtbot, tmp_path: Path) -> None:
+    """Solar share never above 100 % (the surplus said apart), Wh under a kWh, the site's currency, and only the
+    sources the site has in the legend."""
+    from app.core.energy.config import SiteEnergy
+    from app.ui.energy_panel import _totals_text, energy_label, solar_split
+
+    assert solar_split({"load_kwh": 2.0, "solar_kwh": 5.0}) == (100.0, 3.0)
+    assert solar_split({"load_kwh": 4.0, "solar_kwh": 1.0}) == (25.0, 0.0)
+    text = _totals_text("Today", {"load_kwh": 0.477, "solar_kwh": 0.896, "cost": 1.5, "co2_g": 20}, "EUR")
+    assert "477 Wh" in text and "€1.50" in text and "solar 100 % of the load" in text and "surplus 419 Wh" in text
+    assert energy_label(0.003) == "3 Wh" and energy_label(12.34) == "12.3 kWh"
+    assert "$2.00" in _totals_text("Today", {"cost": 2.0}, "USD")
+
+    store = open_store(f"sqlite:///{tmp_path / 'g.sqlite3'}")
+    clock = ManualClock(START)
+    grid_only = SiteEnergy()
+    grid_only.currency = "GBP"
+    svc = EnergyService(store, EventBus(), clock, grid_only)
+
+    async def go() -> None:
+        svc._last_tick = START
+        for s in range(0, 3600 + 1, 60):
+            at = START + timedelta(seconds=s)
+            svc.record(NODES[0], at, 40.0)  # a small machine: 40 W for an hour is 40 Wh
+            svc.record(NODES[1], at, 10.0)
+            if s % 300 == 0 and s:
+                await svc.tick(at)
+        clock.advance(3600)
+
+    asyncio.run(go())
+    try:
+        panel = EnergyPanel(svc, interval_ms=60_000)
+        qtbot.addWidget(panel)
+        ch = panel.charts
+        legend = [label.text for _item, label in ch.sources.getPlotItem().legend.items]
+        assert legend == ["grid", "load"]  # no solar, battery or fuel cell on this site
+        assert not ch.soc.isVisible() or not ch.soc.isVisibleTo(panel)
+        assert ch.ranking.getAxis("bottom").labelText == "Wh"  # not "kWh (x0.001)"
+        assert ch.bars.labels[0].toPlainText().endswith("Wh") and "0.0" not in ch.bars.labels[0].toPlainText()
+        assert "£" in panel.today_label.text() and "£" in panel.now_label.text()
+        assert "solar 0 %" in panel.today_label.text()
+        assert "policy: solar first" in panel.now_label.text()
+    finally:
+        store.close()

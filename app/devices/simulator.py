@@ -40,7 +40,7 @@ from app.devices.sim_profiles import (
 
 log = logging.getLogger(__name__)
 AMBIENT_C = 21.0
-FAULT_KINDS = ("thermal_runaway", "lost_link", "jam", "power_loss", "estop", "wear")
+FAULT_KINDS = ("thermal_runaway", "heater_fault", "lost_link", "jam", "power_loss", "estop", "wear")
 
 
 @dataclass(slots=True)
@@ -76,6 +76,7 @@ class _Heater:
     target_c: float = 0.0
     duty: float = 0.0
     runaway: bool = False
+    failing: bool = False  # a heater cartridge or its wiring failing: it heats at a fraction of its power
 
     def step(self, dt: float) -> None:
         if self.runaway:  # the sensor fell off: the controller heats flat out and the real temperature climbs
@@ -86,7 +87,8 @@ class _Heater:
             self.duty = 1.0
         else:  # hold: the duty whose steady state is the target
             self.duty = max(0.0, min(1.0, (self.target_c - AMBIENT_C) / (self.max_c - AMBIENT_C)))
-        settle = AMBIENT_C + self.duty * (self.max_c - AMBIENT_C) * (1.6 if self.runaway else 1.0)
+        strength = 1.6 if self.runaway else (0.45 if self.failing else 1.0)
+        settle = AMBIENT_C + self.duty * (self.max_c - AMBIENT_C) * strength
         heating_up = not self.runaway and self.duty >= 1.0 and self.temp_c < self.target_c
         self.temp_c += (settle - self.temp_c) * (1.0 - math.exp(-dt / self.tau_s))
         if heating_up and self.temp_c > self.target_c:
@@ -302,6 +304,12 @@ class SimulatedMachine(DriverBase):
                               "heaters shut down", JobOutcome.FAILED, DriverState.ERROR)
             for h in self._heaters:
                 h.target_c = 0.0
+        elif kind == "heater_fault":
+            # The firmware notices nothing: the temperature sags away from the target and the site's telemetry
+            # rules (not the machine) raise the alert, as with a real failing heater cartridge.
+            if self._heaters:
+                self._heaters[0].failing = True
+                log.warning("%s: heater %s is failing (simulated)", self.name, self._heaters[0].name)
         elif kind == "lost_link":
             self._fault(kind, f"{self.name}: link lost", JobOutcome.PAUSED, DriverState.OFFLINE)
             self._link_back_at = self._clock.monotonic() + recover_s if recover_s else float("inf")

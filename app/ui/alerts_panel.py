@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -32,6 +33,11 @@ from app.ui.theme import SEVERITY_COLOURS
 ID_ROLE = Qt.ItemDataRole.UserRole + 21
 
 
+EMPTY_TEXT = ("No open alerts: every machine is within its limits.\n\nAlerts appear here when a machine reports a "
+              "fault or a reading crosses a rule: a heater that runs away or cannot reach its target, material "
+              "running low, a lost link, vibration out of range. Critical ones also pop up at the bottom right. "
+              "Select one and press Acknowledge (Ctrl+K) once it is handled; 'show acknowledged' lists those too.")
+
 class AlertsPanel(QWidget):
     message = Signal(str)
     count_changed = Signal(int, int)  # open alerts, open critical alerts
@@ -49,7 +55,9 @@ class AlertsPanel(QWidget):
         self.table = QTableWidget(0, 6)
         self.table.setObjectName("alertsTable")
         self.table.setHorizontalHeaderLabels(["Severity", "Time", "Source", "Type", "Message", "Acknowledged"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)  # the message gets the width
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -66,6 +74,11 @@ class AlertsPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
         lay.addWidget(self.table, 1)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("alertsEmpty")
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: #8b949e; font-size: 13pt; padding: 24px;")
+        lay.addWidget(self.empty, 1)
         self.ack_btn.clicked.connect(self.acknowledge_selected)
         self.ack_all_btn.clicked.connect(self.acknowledge_all)
         self.show_acked.toggled.connect(lambda _: self.refresh())
@@ -93,7 +106,8 @@ class AlertsPanel(QWidget):
         alerts = self.visible_alerts()
         self.table.setRowCount(len(alerts))
         for r, a in enumerate(alerts):
-            cells = [a.severity.value.upper(), a.raised_at.strftime("%H:%M:%S"), self.source_of(a), a.type, a.message,
+            cells = [a.severity.value.upper(), a.raised_at.astimezone(self.live.zone).strftime("%H:%M:%S"),
+                     self.source_of(a), a.type.replace("_", " "), a.message,
                      f"{a.acknowledged_by} {a.acknowledged_at:%H:%M}" if a.acknowledged_at else ""]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -101,6 +115,8 @@ class AlertsPanel(QWidget):
                 if c == 0:
                     item.setForeground(QBrush(QColor(SEVERITY_COLOURS[a.severity])))
                 self.table.setItem(r, c, item)
+        self.table.setVisible(bool(alerts))
+        self.empty.setVisible(not alerts)
         open_ = self.live.open_alerts()
         self.count_changed.emit(len(open_), sum(a.severity is Severity.CRITICAL for a in open_))
 

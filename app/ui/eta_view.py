@@ -32,7 +32,8 @@ def node_eta(live: LiveData, node: Node, now: datetime | None = None) -> Eta | N
         return None
     now = now or live.now()
     fraction, elapsed, theirs = _live_part(live, node.id, now)
-    return part_eta(held[1], now, fraction=fraction, elapsed_s=elapsed, machine_left_s=theirs)
+    return part_eta(held[1], now, fraction=fraction, elapsed_s=elapsed, machine_left_s=theirs,
+                    plan_end=live.plan_end.get(held[1].id))
 
 
 def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta | None:
@@ -45,7 +46,7 @@ def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta |
             continue
         fraction, elapsed, _theirs = _live_part(live, part.assigned_node, now)
         fresh[part.id] = (part.progress / 100.0 if fraction is None else fraction, elapsed)
-    return job_eta(job, now, fresh)
+    return job_eta(job, now, fresh, live.plan_end)
 
 
 def eta_text(eta: Eta | None, live: LiveData, now: datetime | None = None, *, short: bool = False) -> str:

@@ -118,6 +118,17 @@ class LiveData:
     zone: tzinfo | None = None  # the site's time zone for finish times (None: this computer's)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the site's clock (simulated in the demo)
 
+    plan_end: dict[UUID, datetime] = field(default_factory=dict)  # part id -> when the current plan ends it
+
+    def set_plan(self, plan: object) -> None:
+        """The scheduler's plan: when each part should end (the time left of work that has no estimate)."""
+        ends: dict[UUID, datetime] = {}
+        for row in getattr(plan, "rows", None) or []:
+            part_id, end = getattr(row, "part_id", None), getattr(row, "end", None)
+            if isinstance(part_id, UUID) and isinstance(end, datetime):
+                ends[part_id] = max(end, ends.get(part_id, end))
+        self.plan_end = ends
+
     def set_jobs(self, jobs: list[Job]) -> None:
         """Remember which part runs where (the fleet's tiles and the machine panel show its time left)."""
         running: dict[UUID, tuple[Job, Part]] = {}

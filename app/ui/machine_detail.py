@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -85,11 +86,15 @@ class MachineDetail(QWidget):
         self.pause = QPushButton("Pause")
         self.resume = QPushButton("Resume")
         self.cancel = QPushButton("Cancel job")
-        self.maint = QPushButton("Start maintenance")
-        self.maint_done = QPushButton("Maintenance done")
+        self.maint = QPushButton("Maintenance")
+        self.maint.setToolTip("Take the machine out of the plan for maintenance")
+        self.maint_done = QPushButton("Back in service")
+        self.maint_done.setToolTip("Maintenance is done: the machine takes work again")
         self.decommission = QPushButton("Decommission")
+        # The name on its own line (a long one is cut, never widening the panel), state and e-stop below it: the
+        # panel stays narrow enough for a 1366-pixel screen.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head = QHBoxLayout()
-        head.addWidget(self.title)
         head.addWidget(self.state)
         head.addStretch(1)
         head.addWidget(self.estop)
@@ -138,6 +143,7 @@ class MachineDetail(QWidget):
         self.tabs.setCornerWidget(self.range)
 
         lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
         lay.addLayout(head)
         lay.addWidget(self.job_line)
         lay.addLayout(actions)

@@ -121,6 +121,7 @@ class ControlRoom(QMainWindow):
                                 zone=self.live.zone)
         self.setStatusBar(self.status)
         self.toasts: list[Toast] = []
+        self.add_dialog: AddMachineDialog | None = None
         self._build_actions()
         self._wire()
 
@@ -224,6 +225,7 @@ class ControlRoom(QMainWindow):
         b.jobs_changed.connect(self.jobs.on_jobs_changed)
         b.alerts_changed.connect(self._alerts_changed)
         b.plan_updated.connect(self.timeline.set_plan)
+        b.plan_updated.connect(lambda plan: self.live.set_plan(plan))  # LiveData has slots: no weakref
         self.jobs.loaded.connect(self._jobs_loaded)
         self.fleet.machine_selected.connect(lambda n: self.detail.show_node(n.id))
         self.fleet.machine_opened.connect(self.open_machine)
@@ -385,6 +387,7 @@ class ControlRoom(QMainWindow):
         if self.ports.machines is None and self.ports.local_machines is None:
             return None
         dialog = AddMachineDialog(self.ports.machines, self, local=self.ports.local_machines)
+        self.add_dialog = dialog
         dialog.added.connect(lambda _node: self.fleet_model.reload())
         dialog.open()
         return dialog

@@ -157,6 +157,16 @@ class PairDialog(QDialog):
         self.accept()
 
 
+
+def empty_text(own_id: str) -> str:
+    """What the Sites tab would show and how to get there, with this site's ID to give out."""
+    head = ("No linked sites yet. Linked Imewe sites share their free capacity and can take jobs from each other; "
+            "they show here with their link, latency and what they have free.\n\n")
+    if not own_id:
+        return head + "Site links are not running on this site ([sites] in config.toml, then restart)."
+    return head + (f"This site's ID (give it to the other site's admin):\n{own_id}\n\n"
+                   "Then press 'Pair a site...' and enter theirs; the link comes up once both sides have paired.")
+
 class SitesPanel(QWidget):
     message = Signal(str)
 
@@ -184,6 +194,14 @@ class SitesPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
         lay.addWidget(self.table, 1)
+        own = sites.identity.site_id if sites is not None else ""
+        self.empty = QLabel(empty_text(own))
+        self.empty.setObjectName("sitesEmpty")
+        self.empty.setWordWrap(True)
+        self.empty.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.empty.setStyleSheet("color: #8b949e; font-size: 13pt; padding: 24px;")
+        lay.addWidget(self.empty, 1)
+        self.table.setVisible(False)
         self.pair_btn.clicked.connect(self.open_pair_dialog)
         self.accept_btn.clicked.connect(lambda: self._on_selected("accept"))
         self.revoke_btn.clicked.connect(lambda: self._on_selected("revoke"))
@@ -198,6 +216,8 @@ class SitesPanel(QWidget):
 
     def show_views(self, views: list[SiteView], now: float | None = None) -> None:
         now = now if now is not None else datetime.now(UTC).timestamp()
+        self.table.setVisible(bool(views))
+        self.empty.setVisible(not views)
         self.table.setRowCount(len(views))
         for r, v in enumerate(views):
             link = "up" if v.connected else ("down" if v.state == "allowed" else v.state)

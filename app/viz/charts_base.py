@@ -17,18 +17,17 @@ class ClockAxis(pg.AxisItem):
     """Hours of the site's day (``06:00``), with the weekday and date at midnight (``Mon 21``): a day reads as
     hours, a week as days."""
 
-    STEPS_H = (1, 2, 3, 4, 6, 12, 24)
+    STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400)
 
     def __init__(self, zone: tzinfo | None = None, **kw: object) -> None:
         super().__init__("bottom", **kw)
         self.zone = zone
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802,N803 - pyqtgraph's API
-        span_h = max((maxVal - minVal) / 3600.0, 1e-6)
+        span = max(maxVal - minVal, 1e-6)
         fits = max(2, int(size / 70))  # a label every ~70 pixels
-        step_h = next((s for s in self.STEPS_H if span_h / s <= fits), 24 * max(1, int(span_h / 24 / fits) + 1))
-        step = step_h * 3600.0
-        offset = self._offset(minVal)
+        step = float(next((s for s in self.STEPS_S if span / s <= fits), 86400 * (int(span / 86400 / fits) + 1)))
+        offset = self._offset(minVal)  # steps fall on the site's whole hours and midnights, not UTC's
         first = (int((minVal + offset) // step) + 1) * step - offset
         return [(step, [first + i * step for i in range(int((maxVal - first) // step) + 1)])]
 
@@ -47,7 +46,10 @@ class ClockAxis(pg.AxisItem):
             except (OverflowError, OSError, ValueError):
                 out.append("")
                 continue
-            out.append(f"{local:%a} {local.day}" if (local.hour, local.minute) == (0, 0) else f"{local:%H:%M}")
+            if (local.hour, local.minute, local.second) == (0, 0, 0):
+                out.append(f"{local:%a} {local.day}")
+            else:
+                out.append(f"{local:%H:%M:%S}" if spacing < 60 else f"{local:%H:%M}")
         return out
 
 

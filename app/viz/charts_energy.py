@@ -25,7 +25,7 @@ class EnergyCharts(QWidget):
         """``sources``: the ones this site has (the legend names no source it does not have)."""
         super().__init__(parent)
         self.source_names = [s for s in SOURCES if s in sources]
-        self.sources = time_plot("Power by source (solar forecast ahead)", "kW", zone=zone)
+        self.sources = time_plot("Power by source", "kW", zone=zone)
         self.stack = StackedAreas(self.sources, self.source_names, [COLOURS[s] for s in self.source_names])
         self.load_on_sources = self.sources.plot(name="load", pen=pg.mkPen(COLOURS["load"], width=2))
         # ahead of now, the solar the forecast expects: the chart covers its whole window, not just the past
@@ -78,7 +78,7 @@ class EnergyCharts(QWidget):
         grid.addWidget(self.ranking, 0, 2, 2, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 3)
-        grid.setColumnStretch(2, 2)
+        grid.setColumnStretch(2, 3)  # machine names and their Wh read in full
 
     # -------------------------------------------------------------------------------- updates
     def set_window(self, start_ts: float, end_ts: float, now_ts: float) -> None:

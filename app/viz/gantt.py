@@ -17,6 +17,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPicture
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.viz.charts_base import ClockAxis
+
 BAR_HEIGHT = 0.72
 
 
@@ -30,12 +32,6 @@ class Bar:
     state: str = ""
     group: str = ""  # what "colour by job" hashes (the job id as text)
     tip: str = ""  # the tooltip: job, part, machine, start, end
-
-
-def utc_offset_s(zone: tzinfo | None) -> float:
-    """pyqtgraph's ``utcOffset`` for a zone (seconds west of UTC, as ``time.timezone``); now's offset."""
-    offset = datetime.now(UTC).astimezone(zone).utcoffset()
-    return -offset.total_seconds() if offset is not None else 0.0
 
 
 def hashed_colour(text: str) -> QColor:
@@ -157,7 +153,7 @@ class GanttWidget(QWidget):
         self.state_words = state_words or {}
         self.zone = zone
         self.by_state = True  # the legend explains the colours; "colour by job" tells jobs apart
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=utc_offset_s(zone))})
+        self.plot = pg.PlotWidget(axisItems={"bottom": ClockAxis(zone)})
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.plot.invertY(True)
         self.plot.setMouseEnabled(x=True, y=True)

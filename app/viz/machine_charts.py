@@ -12,14 +12,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.viz.gantt import utc_offset_s
+from app.viz.charts_base import ClockAxis
 
 PALETTE = ["#ff7b72", "#ffa657", "#79c0ff", "#d2a8ff", "#7ee787", "#f2cc60"]
 Series = tuple[np.ndarray, np.ndarray]
 
 
 def _plot(title: str, unit: str, zone: tzinfo | None) -> pg.PlotWidget:
-    w = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=utc_offset_s(zone))})
+    w = pg.PlotWidget(axisItems={"bottom": ClockAxis(zone)})
     w.setTitle(title, size="11pt")
     w.setLabel("left", unit)
     w.showGrid(x=True, y=True, alpha=0.2)

@@ -51,39 +51,51 @@ def time_left_s(estimate_s: float, fraction: float, elapsed_s: float | None = No
 
 
 def part_eta(part: Part, now: datetime, *, fraction: float | None = None, elapsed_s: float | None = None,
-             machine_left_s: float | None = None) -> Eta | None:
+             machine_left_s: float | None = None, plan_end: datetime | None = None) -> Eta | None:
     """A running part's time left (None when the part is not running). ``fraction`` overrides the stored progress
-    (a machine's live report is fresher than the store)."""
+    (a machine's live report is fresher than the store); ``plan_end`` is the plan's end for a part that has no
+    estimate of its own."""
     if part.state not in RUNNING:
         return None
     done = (part.progress / 100.0) if fraction is None else fraction
+    if part.estimated_duration_s <= 0 and plan_end is not None and (elapsed_s is None or done < TRUST_RATE_FROM):
+        left = max(0.0, (plan_end - now).total_seconds())
+        return Eta(left, now + timedelta(seconds=left), elapsed_s, machine_left_s)
     left = time_left_s(part.estimated_duration_s, done, elapsed_s)
     return Eta(left, now + timedelta(seconds=left), elapsed_s, machine_left_s)
 
 
-def job_eta(job: Job, now: datetime, live: dict | None = None) -> Eta | None:
+def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | None = None) -> Eta | None:
     """A job's time left: the parts on one machine run one after another, machines run side by side, so the job
     ends when its busiest machine does. Parts not on a machine yet count as one more machine's worth.
-    ``live`` maps part id → (fraction, elapsed_s or None) from the machines. None for a job that is not running
-    or waiting for a machine, or has no estimate."""
+    ``live`` maps part id → (fraction, elapsed_s or None) from the machines; ``plan_end`` part id → the plan's end,
+    used for parts without an estimate. None for a job that is not running or waiting, or has no figure at all."""
     if job.state.terminal or job.state is JobState.FAILED or not job.parts:
         return None
-    live = live or {}
+    live, plan_end = live or {}, plan_end or {}
     per_machine: dict[object, float] = defaultdict(float)
+    planned: list[datetime] = []
     running = False
     for part in job.parts:
         if part.state in (JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED):
             continue
         fraction, elapsed = live.get(part.id, (part.progress / 100.0, None))
+        if part.id in plan_end and (part.estimated_duration_s <= 0 or part.state not in RUNNING):
+            # the plan knows when a queued part ends (after what runs before it), and ends work with no estimate
+            running = running or part.state in RUNNING
+            planned.append(plan_end[part.id])
+            continue
         if part.state in RUNNING:
             running = True
             left = time_left_s(part.estimated_duration_s, fraction, elapsed)
         else:
             left = float(max(part.estimated_duration_s, 0))
         per_machine[part.assigned_node] += left
-    if not per_machine or (not running and not any(per_machine.values())):
-        return None
-    left = max(per_machine.values())
+    left = max(per_machine.values(), default=0.0)
+    if planned:
+        left = max(left, max((end - now).total_seconds() for end in planned), 0.0)
+    elif not per_machine or not any(per_machine.values()):
+        return None  # nothing to go by: no estimate, no plan
     return Eta(left, now + timedelta(seconds=left))
 
 
