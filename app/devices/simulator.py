@@ -133,6 +133,7 @@ class SimulatedMachine(DriverBase):
         self.material_left_g = self.config.material_left_g
         self._used_g = 0.0
         self._link_back_at: float | None = None
+        self._heater_back_at: float | None = None  # a failing heater works again then (a connector reseated)
         self._last = 0.0
         self.steps = 0
         self.location = ""
@@ -175,6 +176,10 @@ class SimulatedMachine(DriverBase):
                 return  # nothing reaches the control room while the link is down
             self._link_back_at = None
             self._set_state(DriverState.IDLE, "link restored")
+        if self._heater_back_at is not None and now >= self._heater_back_at:
+            self._heater_back_at = None
+            for h in self._heaters:
+                h.failing = False
         for h in self._heaters:
             h.step(dt)
         working = self._job is not None and not self._paused and self.state is DriverState.WORKING
@@ -310,6 +315,8 @@ class SimulatedMachine(DriverBase):
             if self._heaters:
                 self._heaters[0].failing = True
                 log.warning("%s: heater %s is failing (simulated)", self.name, self._heaters[0].name)
+                if recover_s:
+                    self._heater_back_at = self._clock.monotonic() + recover_s
         elif kind == "lost_link":
             self._fault(kind, f"{self.name}: link lost", JobOutcome.PAUSED, DriverState.OFFLINE)
             self._link_back_at = self._clock.monotonic() + recover_s if recover_s else float("inf")
