@@ -89,6 +89,7 @@ def test_cli_global_json_flag_and_text(fjsp: Path, capsys: pytest.CaptureFixture
     assert main(["schedule", str(f), "--time-limit", "0.2"]) == 0
     text = capsys.readouterr().out
     assert "makespan" in text and "M1:" in text
+    assert "makespan 11 (valid; optimal)" in text  # kacem1's optimum meets the lower bound: proven, said so
 
 
 def test_cli_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

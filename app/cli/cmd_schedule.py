@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "workers": args.workers,
             "metrics": metrics(problem, plan).to_dict(),
+            "optimal": bool(plan.stats.get("optimal")),
+            "lower_bound": plan.stats.get("lower_bound"),
+            "gap_to_bound": plan.stats.get("gap_to_bound"),
             "operations": [
                 {"job": problem.op_job[o], "op": index_in_job[o], "machine": plan.machine[o] + base,
                  "start": plan.start[o], "end": plan.end[o]}
@@ -69,5 +72,15 @@ def run(args: argparse.Namespace) -> int:
         for m, seq in enumerate(plan.sequences(problem.n_machines)):
             cells = " ".join(f"J{problem.op_job[o]}.{index_in_job[o]}[{plan.start[o]}-{plan.end[o]}]" for o in seq)
             print(f"M{m + base}: {cells}")
-        print(f"makespan {plan.makespan} ({'valid' if not violations else 'INVALID: ' + violations[0]})")
+        print(f"makespan {plan.makespan} ({'valid' if not violations else 'INVALID: ' + violations[0]}; "
+              f"{_quality(plan)})")
     return 0 if not violations else 1
+
+
+def _quality(plan) -> str:
+    """What the plan can say about its own quality: proven optimal, or at most how far above the optimum."""
+    if plan.stats.get("optimal"):
+        return "optimal"
+    if "gap_to_bound" in plan.stats:
+        return f"gap to lower bound {100 * plan.stats['gap_to_bound']:.1f} % (bound {plan.stats['lower_bound']})"
+    return "no bound for this objective"

@@ -281,6 +281,15 @@ class FleetService:
 
         return await self._store.run(read)
 
+    async def open_maintenance(self) -> list[NodeMaintenance]:
+        """Every machine's maintenance not completed yet (what the planner keeps its machine free for)."""
+
+        def read() -> list[NodeMaintenance]:
+            with self._store.connect() as conn:
+                return self._nodes_repo.maintenance(conn, None, open_only=True)
+
+        return await self._store.run(read)
+
     async def decommission(self, node_id: UUID, actor: ActorLike = "system") -> Node:
         actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)

@@ -26,11 +26,11 @@ from app.core.auth.principal import ActorLike, authorize
 from app.core.bus import EventBus, Overflow
 from app.core.clock import Clock
 from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord
-from app.core.domain.entities import Alert, Job, Node, Part
+from app.core.domain.entities import Alert, Job, Node, NodeMaintenance, Part
 from app.core.domain.enums import JobState, NodeState, Severity
 from app.core.domain.errors import DeviceError, ImeweError, NotFoundError, ValidationError
 from app.core.drivers import FabricationDevice, JobRequest
-from app.core.events import AlertRaised, PlanUpdated, ReplanRequested, StateChanged
+from app.core.events import AlertRaised, NodeUpdated, PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production.in_doubt import InDoubt, Verdict, decide
@@ -130,6 +130,7 @@ class ProductionService:
         self._starts = 0
         self._improve_stop: threading.Event | None = None
         self._improve_task: asyncio.Task | None = None
+        self._maintenance: list[NodeMaintenance] | None = None  # open maintenance records, read again on change
 
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -140,6 +141,7 @@ class ProductionService:
         self._bus.subscribe((ReplanRequested, DeviceJobFinished, DeviceJobRecord, StateChanged), self._on_event,
                             name="production", maxsize=10_000, overflow=Overflow.DROP_OLDEST)
         self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
+        self._bus.subscribe(NodeUpdated, self._on_node_updated, name="production.maintenance", maxsize=2_000)
         await self._recover_interrupted()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="production")
         self._wake.set()
@@ -250,6 +252,8 @@ class ProductionService:
                 await self._on_record(event)
         elif isinstance(event, StateChanged):
             c = event.change
+            if c.kind == "node":
+                self._maintenance = None  # e.g. maintenance completed: its window no longer holds the machine
             relevant = (c.kind == "node" and c.to_state in {s.value for s in GONE | {NodeState.IDLE}}) or (
                 c.kind == "job" and c.to_state == S.CANCELLED.value)
             if not relevant:
@@ -258,6 +262,16 @@ class ProductionService:
                 async with self._turn:
                     await self._cancel_running(c.obj_id)
         self._wake.set()
+
+    async def _on_node_updated(self, event: NodeUpdated) -> None:
+        if event.what == "maintenance":  # a window was scheduled: the plan keeps its machine free then
+            self._maintenance = None
+            self._wake.set()
+
+    async def _maintenance_windows(self) -> list[NodeMaintenance]:
+        if self._maintenance is None:
+            self._maintenance = await self._fleet.open_maintenance()
+        return self._maintenance
 
     async def _on_progress(self, event: DeviceJobProgress) -> None:
         run = self._running.get(event.node_id)
@@ -683,7 +697,7 @@ class ProductionService:
             forecast = self._forecast_for(now) if self._forecast_for else None
             objective = Objective(makespan=1.0, energy=self._energy_weight) if self._energy_weight else None
             built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=self._power_cap(),
-                                  objective=objective)
+                                  objective=objective, maintenance=await self._maintenance_windows())
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
             return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}, None
         if not built.ops:
@@ -721,14 +735,18 @@ class ProductionService:
                 # Under a power cap a start is held to its planned instant (the cap staggers starts); without
                 # one, the machine's next work starts as soon as it is free (a planned setup gap is the
                 # operator's to take, not a reason to idle).
-                wait_s = (a.start - now).total_seconds() if capped else 0.0
+                # Work the plan put after a maintenance window waits for it too: started now it would run into it.
+                m = plan.machine[o]
+                held = capped or any(ws < plan.start[o] and we > 0 for ws, we in problem.unavailable[m])
+                wait_s = (a.start - now).total_seconds() if held else 0.0
                 if wait_s <= DISPATCH_SLACK_S:
                     first_ops[a.node_id] = (pid, a.job_id, a.copy)
                 else:
                     later.append(wait_s)
         if later:
             self._wake_in(min(later))
-        return PlanView(now, rows, metrics(problem, plan).to_dict(), built.skipped, plan.source,
+        quality = {k: plan.stats[k] for k in ("optimal", "gap_to_bound", "lower_bound") if k in plan.stats}
+        return PlanView(now, rows, {**metrics(problem, plan).to_dict(), **quality}, built.skipped, plan.source,
                         power=[(now + timedelta(seconds=t), w) for t, w in power_profile(problem, plan)],
                         power_cap_w=problem.power_cap_w), first_ops
 

@@ -197,9 +197,15 @@ class NodeRepo:
         row.pop("id")
         conn.execute(t.node_maintenance.update().where(t.node_maintenance.c.id == str(m.id)).values(**row))
 
-    def maintenance(self, conn: Connection, node_id: UUID) -> list[NodeMaintenance]:
-        q = sa.select(t.node_maintenance).where(t.node_maintenance.c.node_id == str(node_id)).order_by(
-            t.node_maintenance.c.scheduled_date)
+    def maintenance(self, conn: Connection, node_id: UUID | None = None,
+                    open_only: bool = False) -> list[NodeMaintenance]:
+        """A node's maintenance records (every node's with ``node_id`` None), oldest first; ``open_only``: not
+        completed yet."""
+        q = sa.select(t.node_maintenance).order_by(t.node_maintenance.c.scheduled_date)
+        if node_id is not None:
+            q = q.where(t.node_maintenance.c.node_id == str(node_id))
+        if open_only:
+            q = q.where(t.node_maintenance.c.completed_date.is_(None))
         return [
             NodeMaintenance(id=UUID(r.id), node_id=UUID(r.node_id), type=MaintenanceType(r.type),
                             scheduled_date=dt(r.scheduled_date), completed_date=dt(r.completed_date),
