@@ -172,6 +172,8 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
                           part_of=lambda node, job: holder["p"].part_of(node, job) if "p" in holder else None)
     kernel.add(energy, depends_on=("ownership",))
     scheduler_cfg = config.section("scheduler")
+    learning = learning_runtime(config, store, bus, clock, telemetry.alerts.raise_alert)
+    kernel.add(learning)
     production = ProductionService(
         fleet, jobs, bus, clock, machines.drivers, store=store,
         plan_budget_s=plan_budget_s if plan_budget_s is not None else float(
@@ -179,7 +181,8 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
         energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
-        in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert)
+        in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert,
+        durations=learning.durations, before_start=learning.before_start)
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))
     # Another process owns the site now (our database session was cut and it took the lock): stop planning and
@@ -464,3 +467,12 @@ def simulated_history(count: int, seed: int = 0) -> list:
     from app.devices.sim_history import simulate_history
 
     return simulate_history(count, seed)
+
+
+def learning_runtime(config: Config, store: Store, bus: EventBus, clock: Clock, raise_alert: Any) -> Any:
+    """The learned estimates (issue 15): models under ``<home>/models``, settings from ``[learning]``."""
+    from app.core.learning.runtime import LearningRuntime
+    from app.core.learning.service import LearningService, LearningSettings
+
+    settings = LearningSettings.from_section(config.section("learning"))
+    return LearningRuntime(LearningService(store, config.paths.home / "models", settings), bus, clock, raise_alert)

@@ -80,3 +80,27 @@ def rated_energy_kwh(r: JobRecord, duration_s: float | None = None) -> float:
     """The baseline energy figure: the machine's rated power x the estimated (or given) duration."""
     d = analytic_s(r) if duration_s is None else duration_s
     return float(r.features.get("rated_power_w", 0.0)) * d / 3.6e6
+
+
+def energy_base_kwh(r: JobRecord) -> float:
+    """What the energy model scales: rated power x estimated duration (a nominal 100 W when the machine states
+    no rated power), so one network serves a 20 Wh and a 20 kWh job."""
+    return rated_energy_kwh(r) or 100.0 * analytic_s(r) / 3.6e6
+
+
+GCODE_SUFFIXES = (".gcode", ".gco", ".g", ".bgcode")
+
+
+def prestart_features(size_mm: Sequence[float], estimate_s: float, material_g: float, file_path: str | None,
+                      caps: dict) -> dict[str, float]:
+    """The features a part on a machine has before it starts, from what the store keeps of both (the part's
+    size, estimate, material and file; the machine's capabilities as stored)."""
+    bv = caps.get("build_volume_mm") or [0, 0, 0]
+    gcode = bool(file_path and str(file_path).lower().endswith(GCODE_SUFFIXES))
+    x, y, z = (float(s) for s in size_mm)
+    est = float(estimate_s or 0)
+    return {"bed_area_dm2": float(bv[0]) * float(bv[1]) / 10_000.0,
+            "rated_power_w": float(caps.get("max_power_w") or 0), "max_speed_mm_s": float(caps.get("max_speed_mm_s") or 0),
+            "bbox_x_mm": x, "bbox_y_mm": y, "bbox_z_mm": z, "height_mm": z, "mean_size_mm": (x + y + z) / 3.0,
+            "analytic_s": est, "planner_s": est if gcode else 0.0, "has_gcode": float(gcode),
+            "mesh_estimate_s": 0.0 if gcode else est, "est_material_g": float(material_g or 0)}

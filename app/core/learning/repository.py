@@ -18,6 +18,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from app.core.domain.errors import ValidationError
+from app.core.learning.features import prestart_features
 from app.core.learning.records import JobRecord
 from app.core.store.db import Store
 from app.core.store.schema import nodes, parts, state_changes, telemetry_raw
@@ -116,19 +117,9 @@ class LearningRepository:
         finished = next((ch.at for ch in reversed(changes) if ch.to_state in ("COMPLETED", "FAILED")), None)
         if started is None or finished is None or finished <= started:
             return None  # never ran here (imported finished, or offloaded): nothing to learn from
-        caps = p.capabilities or {}
-        bv = caps.get("build_volume_mm") or [0, 0, 0]
-        size = (p.size_x_mm, p.size_y_mm, p.size_z_mm)
-        gcode = bool(p.file_path and str(p.file_path).lower().endswith((".gcode", ".gco", ".g", ".bgcode")))
-        est = float(p.estimated_duration_s or 0)
-        features = {
-            "bed_area_dm2": float(bv[0]) * float(bv[1]) / 10_000.0, "rated_power_w": float(caps.get("max_power_w", 0)),
-            "max_speed_mm_s": float(caps.get("max_speed_mm_s", 0)), "bbox_x_mm": size[0], "bbox_y_mm": size[1],
-            "bbox_z_mm": size[2], "height_mm": size[2], "mean_size_mm": sum(size) / 3.0,
-            "analytic_s": est, "planner_s": est if gcode else 0.0, "has_gcode": float(gcode),
-            "mesh_estimate_s": 0.0 if gcode else est, "est_material_g": float(p.estimated_material_g or 0),
-            "hours_since_maintenance": (started - p.last_maintenance) / 3600.0 if p.last_maintenance else 0.0,
-        }
+        features = prestart_features((p.size_x_mm, p.size_y_mm, p.size_z_mm), p.estimated_duration_s,
+                                     p.estimated_material_g, p.file_path, p.capabilities or {})
+        features["hours_since_maintenance"] = (started - p.last_maintenance) / 3600.0 if p.last_maintenance else 0.0
         features.update(self._window(c, str(p.assigned_node), started))
         power = self._series(c, str(p.assigned_node), "power_w", started, finished)
         energy = float(np.trapezoid(power[:, 1], power[:, 0])) / 3.6e6 if len(power) > 1 else 0.0
@@ -148,6 +139,15 @@ class LearningRepository:
                                 telemetry_raw.c.ts >= t0, telemetry_raw.c.ts <= t1)
                          .order_by(telemetry_raw.c.ts)).all()
         return np.array(rows, dtype=float).reshape(-1, 2)
+
+    def window(self, node_id: str, start: float) -> dict[str, float]:
+        """The telemetry window of a machine before ``start`` (for a failure-risk check before a start)."""
+        with self.store.connect() as c:
+            out = self._window(c, node_id, start)
+            row = c.execute(sa.select(nodes.c.last_maintenance).where(nodes.c.id == node_id)).first()
+        if row is not None and row[0]:
+            out["hours_since_maintenance"] = (start - row[0]) / 3600.0
+        return out
 
     def _window(self, c: sa.Connection, node: str, start: float) -> dict[str, float]:
         """The machine's telemetry in the hour before the start (what the failure model reads)."""

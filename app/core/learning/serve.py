@@ -14,10 +14,11 @@ import numpy as np
 import onnxruntime as ort
 
 from app.core.domain.errors import ValidationError
-from app.core.learning.features import analytic_s, rated_energy_kwh, vectorize
+from app.core.learning.features import analytic_s, energy_base_kwh, rated_energy_kwh, vectorize
 from app.core.learning.records import JobRecord
 
 log = logging.getLogger(__name__)
+MIN_RATIO_JOBS = 3  # completed jobs of its own before a machine's median ratio corrects its estimates
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +71,26 @@ class LearnedModels:
 
     def duration(self, records: Sequence[JobRecord]) -> list[Prediction]:
         est = np.array([analytic_s(r) for r in records])
-        return self._scaled("duration", records, est, lambda pred: est * np.exp(pred), "s")
+        return self._scaled("duration", records, est, lambda pred: est * np.exp(pred))
+
+    def _fallback(self, kind: str, r: JobRecord, value: float) -> Prediction:
+        """A machine the model does not cover yet: its own median ratio once it has a few jobs (the
+        PrintTimeGenius-style correction), else the plain estimate; flagged either way."""
+        n = int(self.meta.get("ratio_jobs", {}).get(r.machine, 0))
+        if kind == "duration" and n >= MIN_RATIO_JOBS:
+            v = value * float(self.meta["ratios"].get(r.machine, 1.0))
+            return Prediction(v, v, v, False, f"too little history for {r.machine} to learn: estimate x its "
+                                              f"median ratio over {n} jobs")
+        return Prediction(value, value, value, False, f"too little history for {r.machine}: analytic estimate")
 
     def energy(self, records: Sequence[JobRecord]) -> list[Prediction]:
         rated = np.array([rated_energy_kwh(r) for r in records])
-        return self._scaled("energy", records, rated, np.exp, "kWh")
+        base = np.array([energy_base_kwh(r) for r in records])
+        return self._scaled("energy", records, rated, lambda pred: base * np.exp(pred))
 
-    def _scaled(self, kind: str, records: Sequence[JobRecord], fallback: np.ndarray, back: Any,
-                unit: str) -> list[Prediction]:
+    def _scaled(self, kind: str, records: Sequence[JobRecord], fallback: np.ndarray, back: Any) -> list[Prediction]:
         if kind not in self._sessions or not records:
-            return [Prediction(float(v), float(v), float(v), False, f"no {kind} model yet") for v in fallback]
+            return [self._fallback(kind, r, float(v)) for r, v in zip(records, fallback, strict=True)]
         raw = self._run(kind, self._x(records)).reshape(-1)
         lo_b, hi_b = self.meta.get(f"{kind}_bounds", [0.0, 0.0])
         mid, lo, hi = back(raw), back(raw + lo_b), back(raw + hi_b)
@@ -88,8 +99,7 @@ class LearnedModels:
             if self.covers(r.machine):
                 out.append(Prediction(float(mid[i]), float(lo[i]), float(hi[i]), True))
             else:
-                out.append(Prediction(float(fallback[i]), float(fallback[i]), float(fallback[i]), False,
-                                      f"too little history for {r.machine}: analytic estimate"))
+                out.append(self._fallback(kind, r, float(fallback[i])))
         return out
 
     def failure_risk(self, records: Sequence[JobRecord]) -> list[float | None]:

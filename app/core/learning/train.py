@@ -2,7 +2,8 @@
 
 - duration: gradient-boosted trees (scikit-learn ``HistGradientBoostingRegressor``) on log(real / estimated
   duration), so one model serves a 5-minute and a 20-hour job; skl2onnx converts it exactly.
-- energy: a small neural network (``MLPRegressor``, 32-16 units, behind a ``StandardScaler``) on log(kWh).
+- energy: a small neural network (``MLPRegressor``, 64-32 units, behind a ``StandardScaler``) on log(kWh /
+  (rated power x estimated duration)).
 - failure risk: gradient-boosted trees (``HistGradientBoostingClassifier``) on the job's features plus a
   *window* of the machine's telemetry before the start (last-hour vibration mean and peak, 24 h vibration
   trend, temperature ripple, power ripple, hours since maintenance). Windowed, not a sequence model: failures
@@ -28,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from app.core.domain.errors import ValidationError
-from app.core.learning.features import FEATURES, analytic_s, machine_ratios, rated_energy_kwh, vectorize
+from app.core.learning.features import (
+    FEATURES,
+    analytic_s,
+    energy_base_kwh,
+    machine_ratios,
+    rated_energy_kwh,
+    vectorize,
+)
 from app.core.learning.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -115,6 +123,7 @@ def _train_bundle(records: Sequence[JobRecord], out_dir: Path, seed: int) -> dic
         "n_jobs": len(records), "n_fit": len(fit), "n_holdout": len(hold),
         "data_from": min(r.finished_at for r in records), "data_to": max(r.finished_at for r in records),
         "jobs_per_machine": dict(Counter(r.machine for r in fit)),
+        "ratio_jobs": dict(Counter(r.machine for r in fit if not r.failed and r.duration_s > 0)),
         "processes_per_machine": {r.machine: r.process for r in records},
         "models": {}, "metrics": {},
     }
@@ -173,18 +182,19 @@ def _fit_energy(fit: list, hold: list, machines: list, ratios: dict, out: Path, 
     from sklearn.preprocessing import StandardScaler
 
     x = vectorize(fit, machines, ratios)
-    y = np.log([max(r.energy_kwh, 1e-4) for r in fit])
-    model = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32, 16), alpha=1e-3,
+    y = np.log([max(r.energy_kwh, 1e-6) / energy_base_kwh(r) for r in fit])
+    model = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(64, 32), alpha=1e-3,
                                                          learning_rate_init=3e-3, max_iter=600,
                                                          early_stopping=len(fit) >= 200, random_state=seed))
     model.fit(x, y)
     _export(model, x.shape[1], out / MODEL_FILES["energy"])
     if hold:
         xh = vectorize(hold, machines, ratios)
-        res = np.log([max(r.energy_kwh, 1e-4) for r in hold]) - model.predict(xh)
+        res = np.log([max(r.energy_kwh, 1e-6) / energy_base_kwh(r) for r in hold]) - model.predict(xh)
         lo, hi = conformal_bounds(res)
         true = np.array([r.energy_kwh for r in hold])
-        meta["metrics"]["energy"] = {"mape": mape(np.exp(model.predict(xh)), true),
+        base = np.array([energy_base_kwh(r) for r in hold])
+        meta["metrics"]["energy"] = {"mape": mape(base * np.exp(model.predict(xh)), true),
                                      "mape_rated": mape(np.array([rated_energy_kwh(r) for r in hold]), true),
                                      "n": len(hold)}
     else:

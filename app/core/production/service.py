@@ -46,6 +46,7 @@ from app.core.scheduling import (
     objective_value,
     optimize,
 )
+from app.core.scheduling.builder import DurationFn
 from app.core.scheduling.forecast import EnergyForecast
 from app.core.scheduling.plan import power_profile
 
@@ -83,6 +84,8 @@ class ProductionService:
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
                  mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None,
                  in_doubt_grace_s: float = 120.0, raise_alert: Callable[..., Awaitable[object]] | None = None,
+                 durations: DurationFn | None = None,
+                 before_start: Callable[[Node, Job, Part], Awaitable[object]] | None = None,
                  ) -> None:
         """``ownership``: the site's lock; production (and its crash recovery) starts only while it is held.
         ``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
@@ -122,6 +125,9 @@ class ProductionService:
         self._resumed: dict[UUID, float] = {}  # node -> when it said (after a drop) that it still runs its copy
         self._cancelled_copies: dict[UUID, _Running] = {}  # node -> a copy reconciling cancelled, until it ends
         self._raise_alert = raise_alert
+        # Learned estimates (issue 15): the planner's duration source, and a risk check before each start.
+        self._durations = durations
+        self._before_start = before_start
         self.cycles = 0
         self.last_error = ""
         # A round publishes the constructive plan at once and improves it in the background for plan_budget_s;
@@ -696,8 +702,9 @@ class ProductionService:
         try:
             forecast = self._forecast_for(now) if self._forecast_for else None
             objective = Objective(makespan=1.0, energy=self._energy_weight) if self._energy_weight else None
-            built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=self._power_cap(),
-                                  objective=objective, maintenance=await self._maintenance_windows())
+            built = build_problem(todo, usable, now, durations=self._durations, forecast=forecast,
+                                  power_cap_w=self._power_cap(), objective=objective,
+                                  maintenance=await self._maintenance_windows())
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
             return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}, None
         if not built.ops:
@@ -820,6 +827,8 @@ class ProductionService:
         request.spec["run_id"] = run.run_id
         self._cancelled_copies.pop(node.id, None)  # the machine took new work: an old copy's end is not awaited
         self._running[node.id] = run
+        if self._before_start is not None:
+            await self._before_start(node, job, part)
         try:
             await driver.execute(request)
         except ImeweError as exc:

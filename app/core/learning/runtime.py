@@ -1,0 +1,132 @@
+"""The learning service inside a running site: the planner's duration port, the failure-risk check before a
+start, and the feedback loop (after ``retrain_after_jobs`` finished parts, collect and train in the background).
+
+Kept apart from the scheduling core on purpose: the planner only calls ``durations(part, node)`` (None: use the
+analytic estimate) and production only awaits ``before_start(node, job, part)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.core.bus import EventBus, Subscription
+from app.core.clock import Clock
+from app.core.domain.entities import Job, Node, Part
+from app.core.domain.enums import Severity
+from app.core.domain.errors import ImeweError
+from app.core.events import StateChanged
+from app.core.learning.features import prestart_features
+from app.core.learning.records import JobRecord
+from app.core.learning.service import LearningService
+
+log = logging.getLogger(__name__)
+FINISHED = ("COMPLETED", "FAILED")
+
+
+def record_for(part: Part, node: Node, window: dict[str, float] | None = None) -> JobRecord:
+    f = prestart_features(part.size_mm, part.estimated_duration_s, part.estimated_material_g, part.file_path,
+                          node.capabilities.to_dict())
+    f.update(window or {})
+    return JobRecord(str(part.id), node.name, part.process.value, part.material_type, 0.0, 0.0, f)
+
+
+class LearningRuntime:
+    name = "learning"
+
+    def __init__(self, service: LearningService, bus: EventBus, clock: Clock,
+                 raise_alert: Callable[..., Awaitable[object]] | None = None) -> None:
+        self.service = service
+        self._bus = bus
+        self._clock = clock
+        self._raise_alert = raise_alert
+        self._sub: Subscription | None = None
+        self._training: asyncio.Task | None = None
+        self.finished_since_training = 0
+        self.flags: dict[tuple[str, str], str] = {}  # (part, machine) -> why the analytic estimate was used
+        self.last_result: dict[str, Any] | None = None
+        self.train_in_worker = True  # tests train in-process to stay fast
+
+    # ------------------------------------------------------------------ kernel service
+    async def start(self) -> None:
+        self._sub = self._bus.subscribe(StateChanged, self._on_change, name="learning")
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            self._bus.unsubscribe(self._sub)
+            self._sub = None
+        if self._training is not None:
+            self._training.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ImeweError):
+                await self._training
+
+    def health(self) -> str:
+        return "ok"  # no model yet is a normal state (the analytic estimates are used), not a fault
+
+    def describe(self) -> str:
+        active = self.service.registry.active()
+        return f"model {active}" if active else "no model yet: analytic estimates"
+
+    # ------------------------------------------------------------------ the planner's port
+    def durations(self, part: Part, node: Node) -> int | None:
+        """Learned duration of ``part`` on ``node`` in seconds, or None (the planner keeps its estimate; the
+        reason is kept in ``flags``)."""
+        try:
+            p = self.service.duration(record_for(part, node))
+        except ImeweError as exc:
+            self.flags[(str(part.id), node.name)] = str(exc)
+            return None
+        if not p.learned:
+            self.flags[(str(part.id), node.name)] = p.note
+            return None
+        self.flags.pop((str(part.id), node.name), None)
+        return max(1, int(round(p.value)))
+
+    async def before_start(self, node: Node, job: Job, part: Part) -> float | None:
+        """Failure risk of the part on the machine from its recent telemetry; at or over ``risk_alert`` an alert
+        is raised before the start. Never stops the start: the operator decides."""
+        try:
+            window = await self.service.repo.store.run(self.service.repo.window, str(node.id),
+                                                       self._clock.now().timestamp())
+            risk = self.service.risk(record_for(part, node, window))
+        except ImeweError as exc:
+            log.warning("failure risk of %s on %s not computed: %s", part.name, node.name, exc)
+            return None
+        if risk is not None and risk >= self.service.settings.risk_alert and self._raise_alert is not None:
+            await self._raise_alert(str(node.id), "failure_risk", Severity.WARNING,
+                                    f"{node.name}: {risk:.0%} risk that {job.name}/{part.name} fails (recent "
+                                    "vibration, temperature ripple and wear); check the machine before it runs",
+                                    node_id=node.id, key=str(part.id))
+        return risk
+
+    # ------------------------------------------------------------------ feedback loop
+    async def _on_change(self, ev: StateChanged) -> None:
+        if ev.change.kind != "part" or ev.change.to_state not in FINISHED:
+            return
+        self.finished_since_training += 1
+        if self.finished_since_training >= self.service.settings.retrain_after_jobs:
+            self.retrain_soon()
+
+    def retrain_soon(self) -> asyncio.Task | None:
+        if not self.service.settings.enabled or (self._training is not None and not self._training.done()):
+            return None
+        self.finished_since_training = 0
+        self._training = asyncio.get_running_loop().create_task(self._retrain(), name="learning.retrain")
+        return self._training
+
+    async def _retrain(self) -> None:
+        store = self.service.repo.store
+        try:
+            added = await store.run(self.service.repo.collect)
+            due = await store.run(self.service.due)
+            if not due:
+                log.info("collected %d finished jobs; training not due yet", added)
+                return
+            # The store's single writer thread must stay free: train on a thread of its own, which waits for
+            # the spawned worker process.
+            self.last_result = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: self.service.train(in_worker=self.train_in_worker))
+        except ImeweError as exc:
+            log.warning("background training skipped: %s", exc)
