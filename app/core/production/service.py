@@ -813,6 +813,8 @@ class ProductionService:
         return next((p.state for p in job.parts if p.id == part_id), None)
 
     async def _start(self, node: Node, driver: FabricationDevice, job: Job, part: Part, copy: int) -> None:
+        if self._before_start is not None:  # e.g. a failure-risk alert; done before the run is registered
+            await self._before_start(node, job, part)
         self._starts += 1
         # The file goes to the machine when it is one the driver runs (network printers also take .bgcode, and a
         # Bambu printer a sliced .3mf); otherwise the driver gets none and refuses with its own reason.
@@ -827,8 +829,6 @@ class ProductionService:
         request.spec["run_id"] = run.run_id
         self._cancelled_copies.pop(node.id, None)  # the machine took new work: an old copy's end is not awaited
         self._running[node.id] = run
-        if self._before_start is not None:
-            await self._before_start(node, job, part)
         try:
             await driver.execute(request)
         except ImeweError as exc:
