@@ -71,7 +71,9 @@ def _part(*meshes: trimesh.Trimesh) -> LoadedPart:
 def test_flipped_and_inverted_normals() -> None:
     box = trimesh.creation.box((10, 10, 10))
     inside_out = analyze_part(_part(trimesh.Trimesh(box.vertices, box.faces[:, ::-1])))
-    assert inside_out.inverted and inside_out.volume_mm3 == pytest.approx(-1000)
+    # the file is reported inside out, and measured repaired (outwards) so the material estimate is right
+    assert inside_out.inverted and inside_out.volume_mm3 == pytest.approx(1000)
+    assert inside_out.repaired_faces == 12 and "inside out" in inside_out.repairs[0]
     faces = box.faces.copy()
     faces[0] = faces[0][::-1]
     one_flipped = analyze_part(_part(trimesh.Trimesh(box.vertices, faces, process=False)))

@@ -49,7 +49,7 @@ def inspect_file(path: str | Path) -> PartGuess:
         raise ImeweError(f"{p.name}: not a part file (use STL, OBJ, PLY, 3MF or G-code)")
     if suffix in GCODE_SUFFIXES:
         return _gcode(p)
-    from app.core.estimation.mesh_analysis import INCH_MM, units_guess
+    from app.core.estimation.mesh_analysis import UNIT_MM, units_guess
     from app.core.estimation.mesh_io import load_part
 
     loaded = load_part(p)  # PartFileError / EmptyPartError name the file and the problem
@@ -58,9 +58,9 @@ def inspect_file(path: str | Path) -> PartGuess:
         raise ImeweError(f"{p.name}: the mesh has no triangles")
     ext = np.ptp(tris.reshape(-1, 3), axis=0)
     units, basis = units_guess(ext, loaded.declared_units)
-    scale = INCH_MM if units == "inch" else 1.0  # as the job service reads it, so the row shows what is stored
+    scale = UNIT_MM.get(units, 1.0)  # as the job service reads it, so the row shows what is stored
     size = tuple(round(max(float(v) * scale, 0.01), 2) for v in ext)
-    note = f"{loaded.triangle_count} triangles" + (f"; read as inches: {basis}" if units == "inch" else "")
+    note = f"{loaded.triangle_count} triangles" + (f"; read as {units}: {basis}" if units != "mm" else "")
     return PartGuess(p, part_name(p), ProcessType.FDM, size, note)  # type: ignore[arg-type]
 
 

@@ -23,6 +23,7 @@ from pyvistaqt import QtInteractor
 
 from app.core.domain.capabilities import Capabilities
 from app.core.estimation import PartAnalysis, fitting_machines
+from app.core.estimation.mesh_analysis import UNIT_MM
 from app.viz.background import BackgroundLoading, BackgroundTask
 from app.viz.part_scene import (
     OBJECT_COLOURS,
@@ -157,8 +158,8 @@ class PartView(BackgroundLoading, QWidget):
     def set_units(self, units: str) -> None:
         """'mm', 'inch' or 'auto' (the analysis' guess): how file units map to the machine's mm."""
         a = self.analysis
-        inch = units == "inch" or (units == "auto" and a is not None and a.units_guess == "inch")
-        self.scale = 25.4 if inch else 1.0
+        unit = a.units_guess if units == "auto" and a is not None else units
+        self.scale = UNIT_MM.get(unit, 1.0)
         self._place()
         self._update_info()
         self.plotter.render()
@@ -282,7 +283,7 @@ class PartView(BackgroundLoading, QWidget):
                                           render=False)
             actor.mapper.scalar_visibility = self._show_overhangs
             self._part_actors.append(actor)
-        self.scale = 25.4 if scene.units_guess == "inch" else 1.0
+        self.scale = UNIT_MM.get(scene.units_guess, 1.0)
         self._place()
         lo, hi = (np.array(v) * self.scale for v in (scene.bbox_min, scene.bbox_max))
         w, d, h = hi - lo
@@ -339,7 +340,7 @@ class PartView(BackgroundLoading, QWidget):
         w, d, h = (float(v) * s for v in size)
         parts = [f"{w:.1f} x {d:.1f} x {h:.1f} mm", f"volume {abs(a.volume_mm3) * s**3 / 1000:.2f} cm³"]
         if s != 1.0:
-            parts.append("file units read as inches")
+            parts.append(f"file units read as {'inches' if s == UNIT_MM['inch'] else 'metres' if s == 1000 else s}")
         parts.append("watertight" if a.watertight else f"NOT watertight ({a.holes} holes)")
         if len(a.objects) > 1:
             parts.append(f"{len(a.objects)} objects")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.estimation.errors import EmptyPartError, PartFileError, UnsupportedFormatError
+from app.core.estimation.obj_objects import obj_objects
 from app.core.estimation.stl_fast import is_binary_stl, read_binary_stl
 from app.core.estimation.threemf import read_3mf
 
@@ -40,7 +41,7 @@ class LoadedPart:
     path: Path
     format: str
     objects: list[PartObject]
-    declared_units: str | None = None  # units the file itself states (3MF, some OBJ), if any
+    declared_units: str | None = None  # units the file states (3MF's unit attribute; GLB/glTF: metres), if any
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -124,8 +125,14 @@ def _load_with_trimesh(p: Path, suffix: str) -> LoadedPart:
         raise PartFileError(f"{p.name}: cannot read the objects of this {fmt.upper()}: {_reason(exc)}") from exc
     if not objects:
         raise EmptyPartError(f"{p.name}: the file holds no triangles (empty or only points/lines)")
+    if suffix == ".obj" and len(objects) == 1:
+        split = obj_objects(p)
+        if split is not None and sum(len(t) for _, t in split) == len(objects[0].triangles):
+            objects = [PartObject(name, tris) for name, tris in split]
     _check_finite(p, objects)
     log.debug("loaded %s: %d objects via trimesh", p, len(objects))
+    if fmt in ("glb", "gltf"):
+        units = "meter"  # glTF 2.0: every length is in metres, by the format
     return LoadedPart(p, fmt, objects, declared_units=str(units) if units else None)
 
 

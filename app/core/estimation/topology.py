@@ -25,6 +25,7 @@ class Topology:
     holes: int  # closed loops of boundary edges
     bodies: int
     degenerate_faces: int
+    face_body: np.ndarray | None = None  # per face its body number (-1: degenerate face, in no body)
 
 
 def weld(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,10 +84,14 @@ def analyse_topology(triangles: np.ndarray, welded: tuple[np.ndarray, np.ndarray
     pairs = starts[counts == 2]
     fw = forward[order]
     inconsistent = int(np.count_nonzero(fw[pairs] == fw[pairs + 1]))
-    # Bodies as trimesh counts them: faces joined through shared edges (touching at a corner is not joined).
+    # Bodies: faces joined through shared edges, non-manifold edges included (every face on an edge used three or
+    # more times joins the same body); faces that only touch at a corner are separate bodies. (trimesh's
+    # body_count joins through shared vertices instead, so corner-touching parts count as one there.)
     rep = np.flatnonzero(same)
     nf = len(good)
-    bodies = _components(nf, order[rep - 1] // 3, order[rep] // 3, used=None) if nf else 0
+    bodies, labels = _labels(nf, order[rep - 1] // 3, order[rep] // 3) if nf else (0, np.zeros(0, dtype=np.int64))
+    face_body = np.full(len(faces), -1, dtype=np.int64)
+    face_body[np.flatnonzero(~degenerate)] = labels
     bkeys = sk[starts[boundary]]
     holes = _components(nv, bkeys // nv, bkeys % nv, used=np.unique(np.r_[bkeys // nv, bkeys % nv])) if len(bkeys) else 0
     return Topology(
@@ -98,7 +103,14 @@ def analyse_topology(triangles: np.ndarray, welded: tuple[np.ndarray, np.ndarray
         holes=holes,
         bodies=bodies,
         degenerate_faces=int(np.count_nonzero(degenerate)),
+        face_body=face_body,
     )
+
+
+def _labels(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[int, np.ndarray]:
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n)).tocsr()
+    count, labels = connected_components(graph, directed=False)
+    return int(count), labels.astype(np.int64)
 
 
 def _components(nv: int, src: np.ndarray, dst: np.ndarray, used: np.ndarray | None) -> int:

@@ -46,7 +46,7 @@ def _from_file(part: PartSpec, i: int) -> None:
                 part.estimated_duration_s = int(round(g.estimated_time_s))
         elif suffix in MESH_SUFFIXES | STEP_SUFFIXES:
             a = analyze_file(path)
-            scale = 25.4 if a.units_guess == "inch" else 1.0
+            scale = a.scale_to_mm  # declared unit, or the guess (inches, metres)
             if part.size_mm is None:
                 part.size_mm = _positive(tuple(s * scale for s in a.bbox_mm))
             if not part.estimated_duration_s:
