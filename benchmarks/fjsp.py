@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/fjsp.py                       # Brandimarte mk01-mk10, budgets 0, 1, 10 s + scale
     .venv/bin/python benchmarks/fjsp.py --sets behnke_geiger --budgets 1 --no-scale
     .venv/bin/python benchmarks/fjsp.py --sets all --budgets 0,1 --quick   # first 3 instances of every set
+    .venv/bin/python benchmarks/fjsp.py --budgets 1,10 --cpsat --no-scale   # next to plain CP-SAT, same cores
 
 Every plan (ours and the baseline's) goes through the independent validator; any violation is reported.
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.core.scheduling.constructive import construct  # noqa: E402
+from app.core.scheduling.cpsat import cpsat_improve  # noqa: E402
 from app.core.scheduling.fjs_io import load_instance  # noqa: E402
 from app.core.scheduling.optimize import optimize  # noqa: E402
 from app.core.scheduling.plan import Plan  # noqa: E402
@@ -88,9 +91,12 @@ def run_sets(args: argparse.Namespace) -> list[str]:
     budgets = [float(b) for b in args.budgets.split(",")]
     sets = SETS if args.sets == "all" else args.sets.split(",")
     lines = []
+    ref = [b for b in budgets if b > 0] if args.cpsat else []
     head = "| set | instance | ub | farm-queue | " + " | ".join(
-        f"{'constructive' if b == 0 else f'{b:g} s'} (gap, wall)" for b in budgets) + " | valid |"
-    lines += [head, "|" + "---|" * (5 + len(budgets))]
+        f"{'constructive' if b == 0 else f'{b:g} s'} (gap, wall)" for b in budgets) + "".join(
+        f" | plain CP-SAT {b:g} s (gap)" for b in ref) + " | valid |"
+    lines += [head, "|" + "---|" * (5 + len(budgets) + len(ref))]
+    by_size: dict[tuple[str, str], list[float]] = {}
     print(head, flush=True)
     for set_name in sets:
         files = instances(set_name, args.instances)
@@ -117,16 +123,43 @@ def run_sets(args: argparse.Namespace) -> list[str]:
                              if b == 0 else f"{plan.makespan} ({_gap(plan.makespan, ub)}, {wall:.2f} s)")
                 agg.setdefault(str(b), []).append(_gapv(plan.makespan, ub))
                 agg.setdefault(f"t{b}", []).append(wall)
+                by_size.setdefault((size_class(problem), f"ours {b:g} s"), []).append(_gapv(plan.makespan, ub))
+            for b in ref:  # plain CP-SAT: the same model and cores, no hint (the constructive makespan bounds it)
+                plan = cpsat_improve(problem, construct(problem), b, seed=args.seed, workers=args.workers,
+                                     hinted=False)
+                v = validate_plan(problem, plan)
+                valid = valid and not v
+                cells.append(f"{plan.makespan} ({_gap(plan.makespan, ub)})")
+                agg.setdefault(f"cp{b}", []).append(_gapv(plan.makespan, ub))
+                by_size.setdefault((size_class(problem), f"CP-SAT {b:g} s"), []).append(_gapv(plan.makespan, ub))
             row = f"| {set_name} | {f.stem} | {ub} | " + " | ".join(cells) + f" | {'yes' if valid else 'NO'} |"
             lines.append(row)
             print(row, flush=True)
         if files:
             mean = f"| **{set_name} mean** ({len(files)}) | | | {_mean(agg['farm'])} | " + " | ".join(
                 f"{_mean(agg[str(b)])}, max wall {max(agg[f't{b}']) * (1000 if b == 0 else 1):.{0 if b == 0 else 2}f}"
-                f"{' ms' if b == 0 else ' s'}" for b in budgets) + " | |"
+                f"{' ms' if b == 0 else ' s'}" for b in budgets) + "".join(
+                f" | {_mean(agg[f'cp{b}'])}" for b in ref) + " | |"
             lines.append(mean)
             print(mean, flush=True)
+    if ref:
+        lines += ["", "| jobs | " + " | ".join(f"ours {b:g} s | CP-SAT {b:g} s" for b in ref) + " |",
+                  "|---|" + "---|---|" * len(ref)]
+        for cls in SIZE_CLASSES:
+            if any(k[0] == cls for k in by_size):
+                lines.append(f"| {cls} | " + " | ".join(
+                    f"{_mean(by_size.get((cls, f'ours {b:g} s'), []))} | {_mean(by_size.get((cls, f'CP-SAT {b:g} s'), []))}"
+                    for b in ref) + " |")
+        for line in lines[-len(SIZE_CLASSES) - 2:]:
+            print(line, flush=True)
     return lines
+
+
+SIZE_CLASSES = ["up to 10", "11-20", "more than 20"]
+
+
+def size_class(problem: Problem) -> str:
+    return SIZE_CLASSES[0] if problem.n_jobs <= 10 else SIZE_CLASSES[1] if problem.n_jobs <= 20 else SIZE_CLASSES[2]
 
 
 def _gapv(ms: int, ub: int | None) -> float:
@@ -207,6 +240,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="only the first 3 instances of each set")
     ap.add_argument("--no-scale", action="store_true", help="skip the 10,000-operation scale test")
     ap.add_argument("--scale-only", action="store_true")
+    ap.add_argument("--cpsat", action="store_true", help="plain CP-SAT with the same workers next to every budget")
     ap.add_argument("--out", help="also write the tables (markdown) to this file")
     args = ap.parse_args()
     if not BENCH.is_dir():

@@ -74,3 +74,20 @@ def test_bound_never_exceeds_a_known_optimum(shared: Path) -> None:
             assert makespan_lower_bound(load_instance(path)) <= int(float(r["ub"])), r["instance"]
             checked += 1
     assert checked >= 10
+
+
+def test_portfolio_with_cpsat_proves_a_small_shop_optimal_and_stops(shared: Path) -> None:
+    from app.core.scheduling.cpsat import available
+    from app.core.scheduling.optimize import cores_available
+
+    path = shared / "bench" / "fjsp" / "brandimarte" / "mk01.fjs"
+    if not path.exists() or not available() or cores_available() < 2:
+        pytest.skip("needs Brandimarte mk01, OR-Tools and two cores")
+    p = load_instance(path)
+    assert makespan_lower_bound(p) < 40  # the simple bound cannot prove mk01's optimum, 40; CP-SAT can
+    t0 = time.perf_counter()
+    plan = optimize(p, time_limit_s=20.0, workers=2)
+    wall = time.perf_counter() - t0
+    assert validate_plan(p, plan) == []
+    assert plan.makespan == 40 and plan.stats["optimal"] is True and plan.stats["lower_bound"] == 40
+    assert wall < 15.0  # the proof ends the search before its 20 s budget

@@ -30,6 +30,10 @@ from app.core.scheduling.validate import validate_plan
 log = logging.getLogger(__name__)
 
 CONSTRUCT_BUDGET_S = 0.05
+# From this budget on, with two workers, the second one runs CP-SAT hinted with its own short tabu run's best:
+# CP-SAT gains most where the search stalls (given seconds) and can prove small shops optimal.
+CPSAT_FROM_S = 3.0
+CPSAT_LEAD_SHARE = 0.15  # share of the budget the CP-SAT worker's tabu run takes to make its hint
 
 
 def _tabu_friendly(problem: Problem) -> bool:
@@ -102,7 +106,10 @@ def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
     # perf_counter is the system-wide monotonic clock on Linux, so the parent's deadline holds here too
     problem, start, deadline, seed, max_iters, use_cpsat = args
     if use_cpsat:
-        return cpsat_improve(problem, start, deadline - time.perf_counter(), seed=seed)
+        now = time.perf_counter()
+        lead = now + max(min(0.5, deadline - now), CPSAT_LEAD_SHARE * (deadline - now))
+        hint = _search(problem, start, lead, seed, max_iters, None)
+        return cpsat_improve(problem, hint, deadline - time.perf_counter(), seed=seed)
     return _search(problem, start, deadline, seed, max_iters, None)
 
 
@@ -114,6 +121,16 @@ def cores_available() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class _Either:
+    """Set when either the caller's stop or our own is: the search's view of "no need to go on"."""
+
+    def __init__(self, outer: threading.Event | None) -> None:
+        self.outer, self.own = outer, threading.Event()
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or (self.outer is not None and self.outer.is_set())
+
+
 def _pool(workers: int) -> Any:
     # fork is fast (the CLI and benchmarks are single-threaded); a threaded host (the app) gets spawn, safe
     method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
@@ -122,16 +139,18 @@ def _pool(workers: int) -> Any:
 
 def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers: int = 1,
              max_iters: int | None = None, on_improve: Callable[[Plan], None] | None = None,
-             use_cpsat: bool = False, stop: threading.Event | None = None) -> Plan:
+             use_cpsat: bool | None = None, stop: threading.Event | None = None) -> Plan:
     """Best plan found within ``time_limit_s`` (the constructive plan alone when the limit is 0).
 
     The search ends early when the plan meets the makespan lower bound (a pure makespan objective: the plan is
     then proven optimal, ``stats["optimal"]``) or when ``stop`` is set (the caller has newer work to plan).
     ``stats["lower_bound"]`` and ``stats["gap_to_bound"]`` say how far from optimal the plan can be at most.
 
-    ``workers > 1`` adds searches with other seeds in child processes. ``use_cpsat`` makes the last child run
-    OR-Tools CP-SAT hinted with the constructive plan instead (only for makespan problems, a power cap allowed, when
-    OR-Tools is installed); measured on Brandimarte it does not beat a second tabu search, so it is off by default.
+    ``workers > 1`` adds searches with other seeds in child processes. ``use_cpsat`` makes the last child run a
+    short tabu search and then OR-Tools CP-SAT hinted with its best plan (only for makespan problems, a power cap
+    allowed, when OR-Tools is installed); CP-SAT's proven bound tightens ``lower_bound`` and can prove the plan
+    optimal. None (the default) turns it on from ``CPSAT_FROM_S`` with two workers: at one second a second tabu
+    search does better.
     """
     t0 = time.perf_counter()
     # keep time for the final check (and the worker hand-back) inside the budget
@@ -144,6 +163,8 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     if on_improve is not None:
         on_improve(start)
     best = start
+    if use_cpsat is None:  # the portfolio's own choice
+        use_cpsat = workers > 1 and time_limit_s >= CPSAT_FROM_S
     cp = use_cpsat and cpsat_supports(problem) and cpsat_available()
     pure = problem.objective.pure_makespan and problem.objective.makespan > 0
     bound = makespan_lower_bound(problem) if pure else 0
@@ -151,20 +172,30 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     if time_limit_s > 0 and time.perf_counter() < deadline and objective_value(problem, start) > bound_v:
         pool = None
         futures = []
+        halt = _Either(stop)
+
+        def proven(plan: Plan) -> None:  # runs in the pool's result thread: a proof ends our search too
+            if plan.stats.get("optimal"):
+                halt.own.set()
+
         if workers > 1:
             pool = _pool(workers - 1)
             futures = [pool.apply_async(_worker, ((problem, start, deadline, seed + 1000 * (w + 1), max_iters,
-                                                   cp and w == workers - 2),))
+                                                   cp and w == workers - 2),), callback=proven)
                        for w in range(workers - 1)]
-        best = _search(problem, start, deadline, seed, max_iters, on_improve, stop, bound_v)
+        best = _search(problem, start, deadline, seed, max_iters, on_improve, halt, bound_v)  # type: ignore[arg-type]
         if pool is not None:
             try:
                 for f in futures:
+                    if objective_value(problem, best) <= bound_v:
+                        break  # proven optimal here: nothing a worker finds can be better
                     try:  # a worker that is late (a loaded machine) is dropped, the budget is kept
                         other = f.get(timeout=max(hard_deadline - time.perf_counter(), 0.001))
                     except mp.TimeoutError:
                         log.debug("a search worker missed the deadline; its plan is not used")
                         continue
+                    if "cpsat_bound" in other.stats and pure:
+                        bound = max(bound, other.stats["cpsat_bound"])
                     if objective_value(problem, other) < objective_value(problem, best):
                         best = other
                         if on_improve is not None:
