@@ -109,7 +109,7 @@ def test_history_in_the_store_trains_promotes_only_better_and_rolls_back(db_url:
         assert ("vs active v0001" in second["decision"]["reason"])
         if second["decision"]["promoted"]:
             assert svc.registry.active() == "v0002"
-            assert svc.registry.rollback() == "v0001"
+            assert svc.rollback() == "v0001"
         assert svc.registry.active() == "v0001"
         assert svc.models().version == "v0001"
         # export: JSON Lines round trip

@@ -135,7 +135,7 @@ def _hm(s: float) -> str:
 
 
 def _rollback(args: argparse.Namespace, s: LearningService) -> None:
-    v = s.registry.rollback()
+    v = s.rollback()
     emit(args, {"active": v}, lambda d: f"active model: {d['active']}")
 
 

@@ -24,6 +24,7 @@ from app.core.learning.service import LearningService
 
 log = logging.getLogger(__name__)
 FINISHED = ("COMPLETED", "FAILED")
+CACHE_MAX = 200_000
 
 
 def record_for(part: Part, node: Node, window: dict[str, float] | None = None) -> JobRecord:
@@ -48,6 +49,9 @@ class LearningRuntime:
         self.flags: dict[tuple[str, str], str] = {}  # (part, machine) -> why the analytic estimate was used
         self.last_result: dict[str, Any] | None = None
         self.train_in_worker = True  # tests train in-process to stay fast
+        # The planner asks for every part on every machine in every round: answers are kept per version.
+        self._cache: dict[tuple[Any, Any, int], int | None] = {}
+        self._cache_version: str | None = None
 
     # ------------------------------------------------------------------ kernel service
     async def start(self) -> None:
@@ -73,6 +77,18 @@ class LearningRuntime:
     def durations(self, part: Part, node: Node) -> int | None:
         """Learned duration of ``part`` on ``node`` in seconds, or None (the planner keeps its estimate; the
         reason is kept in ``flags``)."""
+        key = (part.id, node.id, part.estimated_duration_s)
+        models = self.service.models()
+        version = models.version if models is not None else None
+        if version != self._cache_version or len(self._cache) > CACHE_MAX:
+            self._cache.clear()  # a new version, or a long-running site: start afresh
+            self._cache_version = version
+        if key in self._cache:
+            return self._cache[key]
+        self._cache[key] = value = self._duration(part, node)
+        return value
+
+    def _duration(self, part: Part, node: Node) -> int | None:
         try:
             p = self.service.duration(record_for(part, node))
         except ImeweError as exc:

@@ -4,6 +4,7 @@ answer the planner's questions (duration of a part on a machine, failure risk be
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from app.core.learning.worker import train_in_worker
 from app.core.store.db import Store
 
 log = logging.getLogger(__name__)
+RECHECK_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +48,16 @@ class LearningService:
         self.registry = ModelRegistry(models_root)
         self._models: LearnedModels | None = None
         self._loaded: str | None = None
+        self._checked_at: float | None = None
 
     # ------------------------------------------------------------------ serving
     def models(self) -> LearnedModels | None:
-        """The active version, loaded once (and again after a training or a rollback)."""
+        """The active version, loaded once (and again after a training or a rollback, here or by another
+        process: the registry is looked at again at most every ``RECHECK_S``, since the planner asks often)."""
+        now = time.monotonic()
+        if self._checked_at is not None and now - self._checked_at < RECHECK_S:
+            return self._models
+        self._checked_at = now
         folder = self.registry.active_folder()
         if folder is None:
             self._models, self._loaded = None, None
@@ -108,10 +116,12 @@ class LearningService:
         except BaseException:
             self.registry.discard(folder.name)
             raise
+        self._checked_at = None
         verdict = self._judge(records, folder, meta)
         meta.update(version=folder.name, decision=verdict)
         if verdict["promoted"]:
             self.registry.activate(folder.name, verdict["reason"])
+            self._checked_at = None
         log.info("model %s: %s", folder.name, verdict["reason"])
         return meta
 
@@ -131,6 +141,11 @@ class LearningService:
         ok = new_err < old_err
         return {"promoted": ok, "reason": f"held-out duration error {new_err:.1%} vs active {old.version} "
                                           f"{old_err:.1%}" + ("" if ok else ": kept the active version")}
+
+    def rollback(self) -> str:
+        version = self.registry.rollback()
+        self._checked_at = None
+        return version
 
     def status(self) -> dict[str, Any]:
         active = self.registry.active()
