@@ -269,7 +269,7 @@ def wire_control_channel(core: Core, command: str) -> None:
     from app.core.api.server import ControlServer
 
     server = ControlServer(core.config.paths.home, site_ops(core, command), command,
-                           users=user_service(core.config, core.store, core.clock))
+                           users=user_service(core.config, core.store, core.clock), api=core.config.section("api"))
     needs = ("ownership", "jobs") + (("sites",) if core.sites is not None else ())
     core.kernel.add(server, depends_on=needs)
     core.control = server

@@ -199,3 +199,72 @@ def test_fuzz_no_operation_answers_5xx(site: RunningSite, call: tuple[str, str, 
     method, path, body = call
     status, data = request(site, method, path, body)
     assert status < 500, (method, path, body, data)
+
+
+# ---------------------------------------------------------------- on the LAN only over TLS
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "imewe-test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False).sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "api.crt", folder / "api.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_the_lan_needs_tls_and_tls_serves(tmp_path: Path) -> None:
+    import ssl
+
+    from app.bootstrap import build_core, wire_control_channel
+    from app.core.config import load_config
+    from app.core.domain.errors import ConfigError
+
+    home = tmp_path / "lan"
+    home.mkdir()
+    (home / "config.toml").write_text('[api]\nhost = "0.0.0.0"\n', encoding="utf-8")
+    core = build_core(load_config(str(home)), connect_machines=False)
+    with pytest.raises(ConfigError, match="only over TLS"):
+        wire_control_channel(core, "serve")
+    core.store.close()
+    cert, key = _self_signed(tmp_path)
+    (home / "config.toml").write_text(f'[api]\nhost = "127.0.0.1"\ntls_cert = "{cert}"\ntls_key = "{key}"\n',
+                                      encoding="utf-8")
+
+    async def go() -> tuple[int, str]:
+        core = build_core(load_config(str(home)), connect_machines=False)
+        wire_control_channel(core, "serve")
+        await core.kernel.boot()
+        try:
+            port = core.control.api_port
+            ctx = ssl.create_default_context(cafile=str(cert))
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"https://127.0.0.1:{port}/openapi.json", ssl=ctx) as resp:
+                    secure = resp.status
+                with pytest.raises(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{port}/openapi.json") as resp:
+                        await resp.read()
+                token = core.control._token  # noqa: SLF001 - the channel token is for loopback HTTP only
+                async with http.get(f"https://127.0.0.1:{port}/jobs", ssl=ctx,
+                                    headers={"Authorization": f"Bearer {token}"}) as resp:
+                    body = await resp.text()
+                    return secure, f"{resp.status} {body}"
+        finally:
+            await core.kernel.shutdown()
+
+    secure, channel_over_tls = asyncio.run(go())
+    assert secure == 200
+    assert channel_over_tls.startswith("401")

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from app.core.api.channel import ChannelInfo, remove_channel, write_channel
 from app.core.api.events_ws import EVENTS_PATH, stream_events
+from app.core.api.listen import ApiListen
 from app.core.api.openapi import OPENAPI_PATH, all_ops, body_limit, confine_part_files, openapi_document
 from app.core.api.operations import Op, SiteOps, run_op
 from app.core.api.operations_read import LOGIN
@@ -79,14 +80,17 @@ class ControlServer:
 
     name = "control"
 
-    def __init__(self, home: Path, site: SiteOps, command: str, users: UserService | None = None) -> None:
+    def __init__(self, home: Path, site: SiteOps, command: str, users: UserService | None = None,
+                 api: dict[str, Any] | None = None) -> None:
         self._home = home
         self._site = replace(site, users=users) if users is not None else site
         self._users = users
+        self._listen = ApiListen.from_config(api or {})
         self._command = command
         self._token = secrets.token_urlsafe(32)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.api_port: int | None = None  # the TLS listener's port, when one is configured
         self.requests = 0
 
     async def start(self) -> None:
@@ -98,9 +102,16 @@ class ControlServer:
             app.router.add_route(op.method, op.path, self._handler(op))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        # The channel for this site's own processes: always plain HTTP on the loopback address.
+        site = web.TCPSite(self._runner, "127.0.0.1", 0 if self._listen.separate else self._listen.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self._listen.separate:
+            api = web.TCPSite(self._runner, self._listen.host, self._listen.port,
+                              ssl_context=self._listen.ssl_context())
+            await api.start()
+            self.api_port = self._runner.addresses[-1][1]
+            log.info("local API over TLS on %s:%d", self._listen.host, self.api_port)
         info = ChannelInfo(os.getpid(), socket.gethostname(), self.port, self._token, self._command,
                            datetime.now(UTC).isoformat())
         path = write_channel(self._home, info)
@@ -144,7 +155,9 @@ class ControlServer:
         bearer = given[7:].strip() if given[:7].lower() == "bearer " else ""
         if not bearer:
             raise AuthError("send a bearer token: a session token (imewe login) or an API key")
-        request[LOCAL] = hmac.compare_digest(bearer.encode(), self._token.encode())
+        loopback = request.remote in ("127.0.0.1", "::1") and request.transport is not None \
+            and request.transport.get_extra_info("sslcontext") is None
+        request[LOCAL] = loopback and hmac.compare_digest(bearer.encode(), self._token.encode())
         if request[LOCAL]:
             session = request.headers.get(SESSION_HEADER, "").strip()
             if self._users is None:
