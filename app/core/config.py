@@ -150,13 +150,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stall_timeout_s": Key(NUM, 30.0, "a serial machine given work that shows no progress and no keep-alive "
                                           "this long is in error (imewe run --stall-timeout overrides it)"),
     },
-    "api": {
-        "host": Key(str, "127.0.0.1", "address the local API listens on; anything but 127.0.0.1, ::1 or "
-                                      "localhost needs tls_cert and tls_key (the API is on the LAN only over TLS)"),
-        "port": Key(int, 0, "the local API's port (0: any free port, written to run/owner.json)"),
-        "tls_cert": Key(str, "", "PEM certificate (chain) of the API's TLS listener"),
-        "tls_key": Key(str, "", "PEM private key of tls_cert (keep it under keys/, mode 0600)"),
-    },
     "sites": {
         "name": Key(str, None, "the name linked sites see; default site_name"),
         "host": Key(str, "0.0.0.0", "address the site-link server listens on"),
@@ -179,6 +172,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "discovery": Key(bool, True, "find other sites on the LAN"),
         "interfaces": Key(list, [], "addresses site discovery binds; empty: all"),
         "window": Key(int, 256, "outbox messages in flight per link"),
+    },
+    "api": {
+        "host": Key(str, "127.0.0.1", "address the local API listens on; anything but 127.0.0.1, ::1 or "
+                                      "localhost needs tls_cert and tls_key (the API is on the LAN only over TLS)"),
+        "port": Key(int, 0, "the local API's port (0: any free port, written to run/owner.json)"),
+        "tls_cert": Key(str, "", "PEM certificate (chain) of the API's TLS listener"),
+        "tls_key": Key(str, "", "PEM private key of tls_cert (keep it under keys/, mode 0600)"),
     },
 }
 
