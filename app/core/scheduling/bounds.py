@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.core.scheduling.problem import Problem
 
 
-def _topo_order(problem: Problem) -> list[int]:
+def topo_order(problem: Problem) -> list[int]:
     indeg = [len(ps) for ps in problem.preds]
     stack = [o for o in range(problem.n_ops) if indeg[o] == 0]
     order: list[int] = []
@@ -35,7 +35,7 @@ def makespan_lower_bound(problem: Problem) -> int:
     for o, (_m, s) in problem.fixed.items():
         head[o] = s
     chain = 0
-    for o in _topo_order(problem):
+    for o in topo_order(problem):
         end = head[o] + dmin[o]
         chain = max(chain, end)
         for s in problem.succs[o]:
