@@ -410,7 +410,14 @@ def ui_ports(core: Core) -> Ports:
     return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
                  alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core),
                  notes=NotesService(core.store, core.clock), plan=core.production,
-                 local_machines=local_adder(core))
+                 local_machines=local_adder(core), admin=admin_access(core))
+
+
+def admin_access(core: Core) -> Any:
+    """The Admin tab's port: people, API keys, the audit log, configuration problems."""
+    from app.core.auth.admin_access import AdminAccess
+
+    return AdminAccess(user_service(core.config, core.store, core.clock), core.store, core.config)
 
 
 def site_time_zone(config: Config) -> str | None:

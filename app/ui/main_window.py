@@ -68,6 +68,15 @@ def _sites_tab(ports: Ports, win: ControlRoom) -> QWidget:
     return panel
 
 
+def _admin_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    from app.ui.admin_panel import AdminPanel
+    from app.ui.tasks import spawn
+
+    panel = AdminPanel(ports.admin)
+    spawn(panel.start(), on_error=panel._show_error)  # noqa: SLF001 - the panel's own error line
+    return panel
+
+
 def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
     panel = ReviewPanel(ports.fleet, ports.jobs, ports.clock, ports.notes, ports.plan, ports.energy)
     panel.message.connect(win.notify)
@@ -81,7 +90,7 @@ class ControlRoom(QMainWindow):
 
     # Tabs after fleet, jobs, timeline and alerts (which the window wires together); add new panels here.
     EXTRA_TABS: tuple[TabSpec, ...] = (TabSpec("Energy", _energy_tab), TabSpec("Sites", _sites_tab),
-                                       TabSpec("Design review", _review_tab))
+                                       TabSpec("Design review", _review_tab), TabSpec("Admin", _admin_tab))
 
     def __init__(self, ports: Ports, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)

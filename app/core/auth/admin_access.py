@@ -1,0 +1,76 @@
+"""What the window's admin panel may do, as one object: people and API keys (the user service), the audit log
+(read and verify), and the configuration's problems. Every call takes the signed-in person, and the services check
+the permission table, so the panel enforces what the CLI and the API enforce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core import audit
+from app.core.auth.principal import LOCAL_OPERATOR, Actor
+from app.core.auth.repo import ApiKey, User
+from app.core.auth.service import UserService
+from app.core.config import Config, check_config
+from app.core.domain.entities import AuditEntry
+from app.core.store.audit_chain import ChainReport
+from app.core.store.db import Store
+
+
+class AdminAccess:
+    def __init__(self, users: UserService, store: Store, config: Config) -> None:
+        self.users = users
+        self._store = store
+        self._config = config
+
+    async def people_exist(self) -> bool:
+        return await self.users.people_exist()
+
+    async def sign_in(self, name: str, password: str) -> Actor:
+        token, _ = await self.users.login(name, password)
+        return await self.users.resolve(token)
+
+    async def first_admin(self, name: str, password: str) -> Actor:
+        await self.users.create_admin(name, password)
+        return await self.sign_in(name, password)
+
+    async def acting(self, actor: Actor | None) -> Actor | None:
+        """The person to act as: the signed-in one, or, before any admin exists, the local operator."""
+        if actor is not None:
+            return actor
+        return None if await self.users.people_exist() else LOCAL_OPERATOR
+
+    async def list_users(self, actor: Actor) -> list[User]:
+        return await self.users.users(actor)
+
+    async def add_user(self, actor: Actor, name: str, password: str, role: str) -> User:
+        return await self.users.add(actor, name, password, role)
+
+    async def set_role(self, actor: Actor, name: str, role: str) -> User:
+        return await self.users.set_role(actor, name, role)
+
+    async def set_active(self, actor: Actor, name: str, active: bool) -> User:
+        return await self.users.set_active(actor, name, active)
+
+    async def unlock(self, actor: Actor, name: str) -> None:
+        await self.users.unlock(actor, name)
+
+    async def list_keys(self, actor: Actor) -> list[ApiKey]:
+        return await self.users.keys(actor)
+
+    async def create_key(self, actor: Actor, name: str, scopes: str, days: float,
+                         user: str | None = None) -> tuple[str, ApiKey]:
+        return await self.users.create_key(actor, name, scopes, days * 86400.0, user)
+
+    async def revoke_key(self, actor: Actor, ref: str) -> ApiKey:
+        return await self.users.revoke_key(actor, ref)
+
+    async def audit_log(self, actor: Actor, limit: int = 200, target: str | None = None,
+                        action: str | None = None, person: str | None = None) -> list[AuditEntry]:
+        return await audit.read_log(self._store, actor, limit, target, action, person)
+
+    async def verify_audit(self, actor: Actor) -> ChainReport:
+        return await audit.verify_log(self._store, actor)
+
+    def config_problems(self) -> list[str]:
+        raw: dict[str, Any] = self._config.raw
+        return check_config(raw)
