@@ -4,8 +4,9 @@ weather factor comes from config or the operator.
 The chain, all from pvlib (the reference library for PV modelling):
 
 - sun position: NREL's solar position algorithm (``pvlib.solarposition``, numpy implementation);
-- clear-sky irradiance: Ineichen-Perez with the Linke turbidity climatology pvlib ships (monthly, per location),
-  and the site's altitude (pvlib's own altitude lookup when the config gives none);
+- clear-sky irradiance: Ineichen-Perez with the Linke turbidity climatology pvlib ships (monthly per location,
+  interpolated to the day, read once per site), and the site's altitude (pvlib's lookup when the config gives
+  none);
 - transposition to each array's tilt and azimuth: the Perez 1990 model (circumsolar and horizon brightening), with
   extraterrestrial irradiance, relative air mass and the ground's albedo;
 - cell temperature: the Sandia (SAPM) model for open-rack glass/polymer modules at a stated ambient temperature
@@ -81,6 +82,7 @@ class SolarPV:
     ambient_c: float = 20.0  # air temperature for the cell temperature model
     wind_m_s: float = 1.0
     _days: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _linke: np.ndarray | None = field(default=None, repr=False)  # per day of the year (1..366)
 
     def __post_init__(self) -> None:
         if self.capacity_kw < 0:
@@ -102,7 +104,8 @@ class SolarPV:
         """(AC kW of all arrays under a clear sky, apparent sun elevation in degrees) at ``times`` (aware)."""
         loc = pvlib.location.Location(self.latitude, self.longitude, tz="UTC", altitude=self.altitude_m)
         sun = loc.get_solarposition(times)
-        sky = loc.get_clearsky(times, model="ineichen", solar_position=sun)  # Linke turbidity climatology
+        sky = loc.get_clearsky(times, model="ineichen", solar_position=sun,
+                               linke_turbidity=self._turbidity(times))
         dni_extra = pvlib.irradiance.get_extra_radiation(times)
         airmass = pvlib.atmosphere.get_relative_airmass(sun["apparent_zenith"])
         total = np.zeros(len(times))
@@ -120,6 +123,17 @@ class SolarPV:
         elevation = 90.0 - np.asarray(sun["apparent_zenith"], dtype=float)
         total[elevation <= 0.0] = 0.0  # nothing before sunrise or after sunset (inverters also self-consume)
         return total, elevation
+
+    def _turbidity(self, times: pd.DatetimeIndex) -> pd.Series:
+        """pvlib's Linke turbidity climatology for the place, interpolated to each day (its own daily
+        interpolation of the monthly values), read from its file once per site rather than once per call."""
+        if self._linke is None:
+            days = pd.date_range("2020-01-01 12:00", periods=366, freq="1D", tz="UTC")  # a leap year: every day
+            self._linke = np.asarray(pvlib.clearsky.lookup_linke_turbidity(days, self.latitude, self.longitude),
+                                     dtype=float)
+        doy = np.asarray(times.dayofyear, dtype=np.int64)
+        leap_shift = (~np.asarray(times.is_leap_year)) & (doy >= 60)  # 1 March is day 61 in the table
+        return pd.Series(self._linke[doy - 1 + leap_shift], index=times)
 
     # ------------------------------------------------------------------ point queries
     def _day(self, when: datetime) -> tuple[np.ndarray, np.ndarray, float]:

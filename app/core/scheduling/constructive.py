@@ -120,7 +120,7 @@ def dynamic(problem: Problem, rule: str, rng: random.Random | None = None, shift
     steps = 0
     while ready_ops:
         steps += 1
-        if deadline is not None and (steps & 15) == 0 and time.perf_counter() > deadline:
+        if deadline is not None and (shift or (steps & 15) == 0) and time.perf_counter() > deadline:
             return None
         best = None
         scan = ready_ops
