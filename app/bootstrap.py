@@ -180,6 +180,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
             scheduler_cfg.get("plan_budget_s", 0.3 if demo else 1.0)),
         forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
         energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
+        objective=str(scheduler_cfg.get("objective", "makespan")),
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
         in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert,
         durations=learning.durations, before_start=learning.before_start)

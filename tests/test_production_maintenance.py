@@ -1,13 +1,16 @@
-"""Scheduled maintenance from the fleet service reaches the planner: no work is planned into a machine's window,
-work that fits before it runs at once, and a window scheduled later moves the plan."""
+"""Scheduled maintenance from the fleet service reaches the planner (no work is planned into a machine's window,
+work that fits before it runs at once); the tardiness objective puts urgent work first."""
 
 import asyncio
 from datetime import timedelta
 from uuid import UUID
 
+import pytest
+
 from app.bootstrap import build_core
 from app.core.config import load_config
 from app.core.domain import JobState
+from app.core.domain.errors import ConfigError
 from app.core.scheduling.builder import DEFAULT_MAINTENANCE_S
 from app.devices.simulator import SimConfig, SimulatedMachine
 
@@ -61,3 +64,36 @@ def test_maintenance_windows_hold_their_machine_free(tmp_path) -> None:
             await core.kernel.shutdown()
 
     asyncio.run(go())
+
+
+def test_tardiness_objective_puts_the_urgent_job_first(tmp_path) -> None:
+    async def go(objective: str):
+        home = tmp_path / objective
+        home.mkdir()
+        (home / "config.toml").write_text(f'[scheduler]\nobjective = "{objective}"\n', encoding="utf-8")
+        core = build_core(load_config(str(home)), connect_machines=False, plan_budget_s=0.05)
+        await core.kernel.boot()
+        try:
+            node = await core.fleet.register("P0", FDM, bring_up=True)
+            busy = SimulatedMachine(node.name, node.capabilities, core.clock, SimConfig(seed=1))
+            await core.machines.attach(node.id, busy)
+            first = await core.jobs.submit(part("first", 3600))  # starts at once: the machine is then busy
+            await core.production.cycle()
+            now = core.clock.now()
+            bulky = [await core.jobs.submit(part(f"bulk{i}", 4 * 3600)) for i in range(2)]
+            urgent = await core.jobs.submit({**part("urgent", 1800), "priority": 9,
+                                             "due_at": (now + timedelta(hours=2)).isoformat()})
+            view = await core.production.cycle()
+            start = {r.job_id: r.start for r in view.rows}
+            await busy.disconnect()
+            return start[urgent.id] < min(start[b.id] for b in bulky), view.metrics, first
+        finally:
+            await core.kernel.shutdown()
+
+    urgent_first, metrics, _ = asyncio.run(go("tardiness"))
+    assert urgent_first and metrics["weighted_tardiness"] == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.toml").write_text('[scheduler]\nobjective = "fastest"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="objective 'fastest' is not one of makespan, tardiness"):
+        build_core(load_config(str(bad)), connect_machines=False)

@@ -56,6 +56,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mode": Key(str, "plan", "plan: follow the optimiser's plan; dispatch: the spec's weighted score"),
         "plan_budget_s": Key(NUM, 1.0, "how long each replanning round may improve the plan (demo: 0.3)"),
         "energy_weight": Key(NUM, 0.0, "> 0: shift flexible work into cheap / solar hours"),
+        "objective": Key(str, "makespan", "makespan: finish all work soonest; tardiness: least lateness past due "
+                                          "dates, weighted by job priority"),
         "in_doubt_grace_s": Key(NUM, 120.0, "a machine out of reach mid-job keeps its work this long before it "
                                             "is planned elsewhere (0: at once)"),
     },

@@ -28,7 +28,7 @@ from app.core.clock import Clock
 from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord
 from app.core.domain.entities import Alert, Job, Node, NodeMaintenance, Part
 from app.core.domain.enums import JobState, NodeState, Severity
-from app.core.domain.errors import DeviceError, ImeweError, NotFoundError, ValidationError
+from app.core.domain.errors import ConfigError, DeviceError, ImeweError, NotFoundError, ValidationError
 from app.core.drivers import FabricationDevice, JobRequest
 from app.core.events import AlertRaised, NodeUpdated, PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
@@ -51,6 +51,16 @@ from app.core.scheduling.forecast import EnergyForecast
 from app.core.scheduling.plan import power_profile
 
 log = logging.getLogger(__name__)
+
+OBJECTIVES = ("makespan", "tardiness")
+
+
+def plan_objective(name: str, energy_weight: float = 0.0) -> Objective | None:
+    """The plan's cost for ``[scheduler] objective``. Tardiness keeps a small makespan weight: among plans equally
+    late it prefers the one that ends soonest (and lets the graph search work on it)."""
+    if name == "tardiness":
+        return Objective(makespan=0.01, tardiness=1.0, energy=energy_weight)
+    return Objective(makespan=1.0, energy=energy_weight) if energy_weight else None
 S = JobState
 _MACHINE_FILES = (".gcode", ".gco", ".nc", ".ngc", ".g")  # what serial machines run
 OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
@@ -82,6 +92,7 @@ class ProductionService:
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
                  tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
+                 objective: str = "makespan",
                  mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None,
                  in_doubt_grace_s: float = 120.0, raise_alert: Callable[..., Awaitable[object]] | None = None,
                  durations: DurationFn | None = None,
@@ -93,6 +104,9 @@ class ProductionService:
         and shown). ``in_doubt_grace_s``: how long a machine that went out of reach mid-job keeps its work before
         the work is planned elsewhere. ``raise_alert``: the alert service's ``raise_alert`` (stored alerts);
         without it alerts only go on the bus."""
+        if objective not in OBJECTIVES:
+            raise ConfigError(f"[scheduler] objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+        self._objective = objective
         if mode not in ("plan", "dispatch"):
             raise ValueError(f"unknown production mode {mode!r}; use plan or dispatch")
         self.mode = mode
@@ -701,7 +715,7 @@ class ProductionService:
             return PlanView(now, [], {}, {}, "empty"), {}, None
         try:
             forecast = self._forecast_for(now) if self._forecast_for else None
-            objective = Objective(makespan=1.0, energy=self._energy_weight) if self._energy_weight else None
+            objective = plan_objective(self._objective, self._energy_weight)
             built = build_problem(todo, usable, now, durations=self._durations, forecast=forecast,
                                   power_cap_w=self._power_cap(), objective=objective,
                                   maintenance=await self._maintenance_windows())
