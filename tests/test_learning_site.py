@@ -117,3 +117,51 @@ async def _site(tmp_path: Path) -> None:
 
 def test_the_site_plans_with_learned_durations_alerts_on_risk_and_retrains(tmp_path: Path) -> None:
     asyncio.run(_site(tmp_path))
+
+
+def test_a_booted_site_plans_with_the_learned_duration(tmp_path: Path) -> None:
+    from app.bootstrap import build_core
+    from app.core.clock import ScaledClock
+    from app.core.config import load_config
+    from app.core.learning.runtime import record_for
+    from app.devices.simulator import SimConfig, SimulatedMachine
+
+    home = tmp_path / "home"
+    home.mkdir()
+    store = open_store(f"sqlite:///{home / 'imewe.sqlite3'}")
+    try:
+        svc = LearningService(store, home / "models", LearningSettings(min_jobs=60))
+        svc.repo.add(simulate_history(160, seed=4))
+        assert svc.train(in_worker=False)["decision"]["promoted"]
+    finally:
+        store.close()
+
+    async def go():
+        clock = ScaledClock(10.0)
+        core = build_core(load_config(str(home)), clock, connect_machines=False, plan_budget_s=0.05)
+        await core.kernel.boot()
+        try:
+            node = await core.fleet.register("prusa-mk4-a", CAPS.to_dict(), bring_up=True)
+            sim = SimulatedMachine("prusa-mk4-a", node.capabilities, clock, SimConfig(telemetry_interval_s=30.0))
+            await core.machines.attach(node.id, sim)
+            job = await core.jobs.submit({"name": "frame", "parts": [
+                {"name": "arm", "process": "fdm", "material": "pla", "size": [40, 30, 20],
+                 "estimated_duration_s": 3000}]})
+            view = await core.production.cycle()
+            part = (await core.jobs.get(job.id)).parts[0]
+            await sim.disconnect()
+            return view, part, core.fleet.get(node.id)
+        finally:
+            await core.kernel.shutdown()
+
+    view, part, node = asyncio.run(asyncio.wait_for(go(), 60))
+    rows = [r for r in view.rows if r.part_id == part.id]
+    assert rows, view
+    planned_s = (rows[0].end - rows[0].start).total_seconds()
+    store = open_store(f"sqlite:///{home / 'imewe.sqlite3'}")
+    try:
+        learned = LearningService(store, home / "models").duration(record_for(part, node))
+    finally:
+        store.close()
+    assert learned.learned and abs(learned.value - 3000) > 60
+    assert abs(planned_s - learned.value) <= 1.0, (planned_s, learned.value)
