@@ -3,9 +3,9 @@
 A playbook has parameters (the same kinds as templates) and steps. Each step runs on one process (print on
 fdm/sla/..., wash and cure on post_processing, machine on cnc_mill, inspect on inspection), waits for the steps
 named in ``after`` (the step before when omitted), and may carry a ``check`` the step must pass. Running it submits
-one job whose parts are the steps with their dependencies, so the scheduler orders them; a step that fails (an
-inspection that does not pass) holds every step after it, because production starts a part only when all it
-waits for has COMPLETED.
+one job whose parts are the steps with their dependencies, so the scheduler orders them. Production starts a part
+only when all it waits for has COMPLETED, so a failed step (an inspection that does not pass) holds every step after
+it; after production's retries the part and the job are FAILED and nothing after it runs.
 """
 
 from __future__ import annotations
