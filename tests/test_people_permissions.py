@@ -152,6 +152,10 @@ def test_cli_without_a_session_is_told_to_sign_in(site: RunningSite, monkeypatch
     monkeypatch.delenv("IMEWE_TOKEN", raising=False)
     rc, _, err = cli(site.home, "nodes", "estop", "m1")
     assert rc == 2 and "imewe login" in err
+    rc, out, err = cli(site.home, "--json", "kernel", "status")  # reading needs no sign-in
+    assert rc == 0 and '"owner"' in out, err
+    rc, out, _ = cli(site.home, "whoami")
+    assert rc == 0 and "not signed in" in out
 
 
 # ---------------------------------------------------------------- the same over HTTP

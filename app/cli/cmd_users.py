@@ -180,7 +180,8 @@ async def _unlock(args, actor, users: UserService) -> int:
 
 
 async def _whoami(args, a, _users: UserService) -> int:
-    local = ", the local operator: this site has no admin yet" if a.kind == "local" else ""
+    local = {"local": ", the local operator: this site has no admin yet",
+             "local-reader": ", not signed in: reading only; imewe login NAME"}.get(a.kind, "")
     emit(args, {"name": a.name, "role": a.role.value, "kind": a.kind}, f"{a.name} ({a.role.value}{local})")
     return 0
 

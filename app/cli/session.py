@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.core.auth.principal import LOCAL_OPERATOR, Actor
+from app.core.auth.principal import LOCAL_OPERATOR, LOCAL_READER, Actor
 from app.core.auth.secrets_file import write_private
 from app.core.auth.service import UserService
 from app.core.domain.errors import AuthError
@@ -44,10 +44,9 @@ def forget_token(home: Path) -> bool:
 
 
 async def cli_actor(users: UserService, home: Path) -> Actor:
-    """The person the CLI acts as; AuthError (one line) when the site has people and no one signed in."""
+    """The person the CLI acts as. With people and no one signed in: a reader, asked to sign in for anything
+    else (one line, exit 2)."""
     token = saved_token(home)
     if token:
         return await users.resolve(token)
-    if not await users.people_exist():
-        return LOCAL_OPERATOR
-    raise AuthError("this site has people: sign in first with imewe login (or set IMEWE_TOKEN)")
+    return LOCAL_OPERATOR if not await users.people_exist() else LOCAL_READER

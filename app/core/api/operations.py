@@ -17,7 +17,7 @@ from uuid import UUID
 from app.core.api.jsonable import to_jsonable
 from app.core.api.views import job_dict, node_dict, peer_dict
 from app.core.auth.permissions import Action
-from app.core.auth.principal import Actor, ActorLike
+from app.core.auth.principal import ActorLike
 from app.core.domain.enums import MaintenanceType
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.fleet.service import FleetService
@@ -293,8 +293,7 @@ async def run_op(op: Op, site: SiteOps, params: Params, actor: ActorLike) -> Any
     scopes) and again inside the services for every change."""
     from dataclasses import replace
 
-    from app.core.domain.errors import PermissionDenied
+    from app.core.auth.principal import authorize
 
-    if isinstance(actor, Actor) and not actor.may(op.action):
-        raise PermissionDenied(f"{actor.name} may not {op.action.value} ({op.name})")
+    authorize(actor, op.action)
     return await op.run(replace(site, actor=actor), params)

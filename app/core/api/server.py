@@ -27,7 +27,7 @@ from app.core.api.listen import ApiListen
 from app.core.api.openapi import OPENAPI_PATH, all_ops, body_limit, confine_part_files, openapi_document
 from app.core.api.operations import Op, SiteOps, run_op
 from app.core.api.operations_read import LOGIN
-from app.core.auth.principal import LOCAL_OPERATOR, ActorLike
+from app.core.auth.principal import LOCAL_OPERATOR, LOCAL_READER, ActorLike
 from app.core.auth.service import UserService
 from app.core.domain.errors import AuthError, ImeweError, NotFoundError, PermissionDenied, ValidationError
 
@@ -164,9 +164,7 @@ class ControlServer:
                 return LOCAL_OPERATOR
             if session:
                 return await self._users.resolve(session)
-            if not await self._users.people_exist():
-                return LOCAL_OPERATOR
-            raise AuthError("this site has people: sign in first with imewe login (or set IMEWE_TOKEN)")
+            return LOCAL_OPERATOR if not await self._users.people_exist() else LOCAL_READER
         if self._users is None:
             raise AuthError("the control channel needs the token from run/owner.json")
         return await self._users.resolve(bearer)

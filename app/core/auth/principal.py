@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.auth.permissions import PERMISSIONS, Action, Role
-from app.core.domain.errors import PermissionDenied
+from app.core.domain.errors import AuthError, PermissionDenied
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,10 @@ class Actor:
 # with every right (as it was before people existed). It is named "cli" in the audit log, as before.
 LOCAL_OPERATOR = Actor("cli", Role.ADMIN, kind="local")
 
+# Once the site has people, a process of the site's OS user that has not signed in may still read (it can read
+# the database file anyway); anything else asks it to sign in.
+LOCAL_READER = Actor("cli", Role.VIEWER, kind="local-reader")
+
 ActorLike = Actor | str
 
 
@@ -42,6 +46,8 @@ def authorize(actor: ActorLike, action: Action) -> str:
     """The name to write in the audit log, or PermissionDenied naming the person, role and action."""
     if isinstance(actor, str):
         return actor
+    if actor.kind == "local-reader" and action is not Action.READ:
+        raise AuthError("this site has people: sign in first with imewe login (or set IMEWE_TOKEN)")
     if not actor.may(action):
         why = "this API key's scopes do not" if action in PERMISSIONS[actor.role] else f"the role {actor.role}" \
                                                                                         " does not"
