@@ -189,6 +189,18 @@ def test_overhang_must_be_an_angle(tmp_path: Path, capsys: pytest.CaptureFixture
     one_line_error(capsys, ["part", "info", str(f), f"--overhang={angle}"], "overhang")
 
 
+@pytest.mark.parametrize("argv", [
+    ["run", "x.gcode", "--driver", "marlin", "--port", "/dev/null", "--stall-timeout", "nan"],
+    ["run", "x.gcode", "--driver", "grbl", "--port", "/dev/null", "--connect-timeout", "-1"],
+    ["run", "x.gcode", "--driver", "grbl", "--port", "/dev/null", "--stall-timeout", "1e400"],
+    ["node", "--driver", "sim", "--scale", "inf"],
+    ["node", "--driver", "sim", "--scale", "0"],
+])
+def test_timeouts_and_scales_must_be_positive_finite_numbers(capsys: pytest.CaptureFixture[str],
+                                                             argv: list[str]) -> None:
+    one_line_error(capsys, argv, argv[-2])
+
+
 def test_json_output_has_no_bare_nan() -> None:
     text = dumps({"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": np.float32("nan"),
                   "d": np.int64(3), "e": np.float64(2.5)})

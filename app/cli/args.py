@@ -16,3 +16,11 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number above zero (timeouts, time scales): 0, negatives, nan and inf are one-line usage errors."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from app import __version__
+from app.cli.args import positive_float
 from app.core.clock import ScaledClock, SystemClock
 from app.core.config import load_config
 from app.core.domain.capabilities import Capabilities
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                "IMEWE_HOME/keys/node-token)")
     p.add_argument("--interfaces", default="", help="comma-separated addresses to advertise on (default: all)")
     p.add_argument("--no-advertise", action="store_true", help="do not announce the agent with zeroconf")
-    p.add_argument("--scale", type=float, default=1.0, help="time scale for --driver sim (e.g. 60)")
+    p.add_argument("--scale", type=positive_float, default=1.0, help="time scale for --driver sim (e.g. 60)")
     p.add_argument("--files", default="", help="folder whose G-code files control rooms may ask the agent to "
                                               "read itself (default: IMEWE_HOME/node-files)")
     p.set_defaults(handler=node_command)

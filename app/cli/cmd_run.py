@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from app import bootstrap
+from app.cli.args import positive_float
 from app.cli.output import add_json_flag, emit
 from app.core.config import load_config
 from app.core.domain.errors import DeviceError, ValidationError
@@ -34,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--driver", choices=("marlin", "grbl"), required=True, help="the machine's firmware")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
     p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
-    p.add_argument("--connect-timeout", type=float, default=15.0, help="seconds to wait for the firmware")
-    p.add_argument("--stall-timeout", type=float, default=None,
+    p.add_argument("--connect-timeout", type=positive_float, default=15.0, help="seconds to wait for the firmware")
+    p.add_argument("--stall-timeout", type=positive_float, default=None,
                    help="seconds without progress or keep-alive before the run fails (default: [serial] "
                         "stall_timeout_s, 30)")
     p.add_argument("--unlock", action="store_true", help="GRBL: clear an alarm lock ($X) before the job")
