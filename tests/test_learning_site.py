@@ -92,6 +92,7 @@ async def _site(tmp_path: Path) -> None:
                     estimated_material_g=25, file_path="b.gcode")
         node = _fleet_node("prusa-mk4-a")
         assert rt.durations(part, node) is None  # no model yet: the planner keeps its estimate, flagged
+        assert await rt.before_start(node, Job("frame"), part) is None  # and no risk check
         assert "no trained model" in rt.flags[(str(part.id), "prusa-mk4-a")]
         svc.repo.add(simulate_history(250, seed=2))
         for _ in range(3):  # three finished parts start a training in the background
@@ -105,7 +106,9 @@ async def _site(tmp_path: Path) -> None:
         learned = rt.durations(part, node)
         assert learned is not None and learned != 3000
         assert rt.durations(part, _fleet_node("unknown-machine")) is None
-        risk = await rt.before_start(node, Job("frame"), part)
+        task = await rt.before_start(node, Job("frame"), part)  # returns at once; the check runs beside
+        assert task is not None
+        risk = await task
         assert risk is not None and 0.0 <= risk <= 1.0
         with store.connect() as c:
             raised = AlertRepo().list(c)

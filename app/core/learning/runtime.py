@@ -49,6 +49,7 @@ class LearningRuntime:
         self.flags: dict[tuple[str, str], str] = {}  # (part, machine) -> why the analytic estimate was used
         self.last_result: dict[str, Any] | None = None
         self.train_in_worker = True  # tests train in-process to stay fast
+        self._risk_tasks: set[asyncio.Task] = set()
         # The planner asks for every part on every machine in every round: answers are kept per version.
         self._cache: dict[tuple[Any, Any, int], int | None] = {}
         self._cache_version: str | None = None
@@ -61,6 +62,8 @@ class LearningRuntime:
         if self._sub is not None:
             self._bus.unsubscribe(self._sub)
             self._sub = None
+        for task in list(self._risk_tasks):
+            task.cancel()
         if self._training is not None:
             self._training.cancel()
             with contextlib.suppress(asyncio.CancelledError, ImeweError):
@@ -100,9 +103,20 @@ class LearningRuntime:
         self.flags.pop((str(part.id), node.name), None)
         return max(1, int(round(p.value)))
 
-    async def before_start(self, node: Node, job: Job, part: Part) -> float | None:
+    async def before_start(self, node: Node, job: Job, part: Part) -> asyncio.Task | None:
+        """Production calls this as it starts a part. It returns at once (a start must not wait on the store:
+        the machine's state may move meanwhile); the risk check runs beside the start and raises its alert
+        within moments. Never stops the start: the operator decides. None when no model is active."""
+        if self.service.models() is None:
+            return None
+        task = asyncio.get_running_loop().create_task(self.check_risk(node, job, part), name="learning.risk")
+        self._risk_tasks.add(task)
+        task.add_done_callback(self._risk_tasks.discard)
+        return task
+
+    async def check_risk(self, node: Node, job: Job, part: Part) -> float | None:
         """Failure risk of the part on the machine from its recent telemetry; at or over ``risk_alert`` an alert
-        is raised before the start. Never stops the start: the operator decides."""
+        is raised."""
         try:
             window = await self.service.repo.store.run(self.service.repo.window, str(node.id),
                                                        self._clock.now().timestamp())
