@@ -19,31 +19,28 @@ from app.core.api.operations import SiteOps
 from app.core.bus import EventBus
 from app.core.clock import Clock, ScaledClock, SystemClock
 from app.core.config import Config, load_config
-from app.core.demo_jobs import DemoJobFeed
-from app.core.domain.entities import Node
 from app.core.domain.errors import ImeweError, ValidationError
-from app.core.drivers import FabricationDevice
-from app.core.energy.service import EnergyService
-from app.core.energy.wiring import build_energy
-from app.core.fleet.link_settings import agent_link_settings, in_doubt_grace_s
-from app.core.fleet.machine_room import MachineRoom
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
-from app.core.ownership import Ownership, SiteBusyError, SiteLock, site_lock
-from app.core.production import ProductionService
-from app.core.sites.admin import SiteAdmin
+from app.core.ownership import SiteBusyError, SiteLock, site_lock
 from app.core.sites.follow import cancel_follows
-from app.core.sites.identity import load_or_create_identity
 from app.core.store.db import Store, open_store
-from app.core.telemetry.service import TelemetryService
-from app.core.telemetry.wiring import build_telemetry
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what only the owner of a site builds is imported where it is built: light commands start fast
     from app.core.api.server import ControlServer
     from app.core.auth.service import UserService
+    from app.core.demo_jobs import DemoJobFeed
     from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+    from app.core.domain.entities import Node
+    from app.core.drivers import FabricationDevice
+    from app.core.energy.service import EnergyService
+    from app.core.fleet.machine_room import MachineRoom
+    from app.core.ownership import Ownership
+    from app.core.production import ProductionService
+    from app.core.sites.admin import SiteAdmin
     from app.core.sites.service import SitesService
+    from app.core.telemetry.service import TelemetryService
     from app.ui.ports import Ports
 
 log = logging.getLogger(__name__)
@@ -112,6 +109,10 @@ def setup_logging(config: Config, to_stderr: bool = False) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler._imewe = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    from app.journal import journal_handler
+
+    if (journal := journal_handler()) is not None:  # running as a systemd service: the journal too
+        root.addHandler(journal)
     root.setLevel(config.log_level)
     for problem in config.problems:
         log.warning("%s: %s (see: imewe config check)", config.paths.config_file, problem)
@@ -153,6 +154,13 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     """The core of the process that owns the site. Nothing that acts as the owner (machines, telemetry, energy,
     production and its crash recovery) starts before the ``ownership`` service has taken the site's lock, and a
     boot on a site that has an owner stops there with SiteBusyError."""
+    from app.core.energy.wiring import build_energy
+    from app.core.fleet.link_settings import in_doubt_grace_s
+    from app.core.fleet.machine_room import MachineRoom
+    from app.core.ownership import Ownership
+    from app.core.production import ProductionService
+    from app.core.telemetry.wiring import build_telemetry
+
     config.paths.ensure()
     clock = clock or SystemClock()
     store = open_store(config.db_url)
@@ -231,6 +239,9 @@ def claim_site(config: Config, command: str, wait_for_cli_s: float = 15.0) -> Si
 
 
 def site_admin(config: Config, store: Store, clock: Clock) -> SiteAdmin:
+    from app.core.sites.admin import SiteAdmin
+    from app.core.sites.identity import load_or_create_identity
+
     identity = load_or_create_identity(config.paths.keys, config.site_name)
     return SiteAdmin(store, clock, identity)
 
@@ -293,6 +304,7 @@ def build_demo_core(config: Config, scale: float | None = None, lock: SiteLock |
 
 async def start_demo(core: Core, *, feed: bool = True) -> None:
     """Register the demo fleet (first run only), attach its simulated machines, and start the job feed."""
+    from app.core.demo_jobs import DemoJobFeed
     from app.devices.demo import load_demo_fleet, read_fleet_file
 
     data = read_fleet_file()
@@ -368,6 +380,7 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
     use_discovery = core.config.discovery if discovery is None else discovery
     if use_discovery:
         from app.core.discovery.zeroconf_discovery import Advert, ZeroconfDiscovery
+        from app.core.fleet.link_settings import agent_link_settings
         from app.devices.factory import agent_driver_factory
 
         links = agent_link_settings(core.config.section("agents"))

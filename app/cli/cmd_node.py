@@ -54,6 +54,9 @@ def node_command(args: argparse.Namespace) -> int:
         raise ValidationError(f"--driver {args.driver} needs --port (e.g. /dev/ttyUSB0)")
     if not 0 <= args.ws_port <= 65535:
         raise ValidationError("--ws-port must be between 0 and 65535")
+    from app.bootstrap import setup_logging
+
+    setup_logging(load_config(args.home, args.db))  # the log file, and the journal when run as a service
     return asyncio.run(_serve(args))
 
 

@@ -39,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
         args.file = file.resolve()
     config = load_config(args.home, args.db)
     bootstrap.setup_logging(config)
+    if not getattr(args, "screenshot", None) and not getattr(args, "headless", False):  # single instance: a window runs here? it opens the file
+        from app.cli.window_handoff import hand_to_window
+
+        if (owner := hand_to_window(config.paths.home, getattr(args, "file", None))) is not None:
+            print(f"imewe: handed to the Imewe window already running (process {owner.pid})")
+            return 0
     lock = bootstrap.claim_site(config, "open")
     try:
         from app.ui.runner import run_app

@@ -10,14 +10,11 @@ import sys
 
 try:  # Ctrl-C while Python is still loading the command: one line too, not a traceback
     import argparse
-    import importlib
     import logging
-    import pkgutil
     from collections.abc import Sequence
     from typing import NoReturn
 
     from app import __version__
-    from app.core.domain.errors import ImeweError
 except KeyboardInterrupt:
     sys.stderr.write("imewe: interrupted\n")
     raise SystemExit(130) from None
@@ -35,7 +32,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"imewe: {message} (see: {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser. Only ``command``'s module is imported (every other command is listed by name and help
+    from the light registry), so ``imewe --help`` and light commands start fast; ``None``: none is imported."""
     parser = Parser(prog="imewe", description="Imewe: control room for fabrication fleets.")
     parser.add_argument("--version", action="version", version=f"imewe {__version__}")
     parser.add_argument("--home", help="folder for everything Imewe keeps (default: IMEWE_HOME or the user data dir)")
@@ -43,11 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import app.cli as cli_pkg
+    from app.cli.registry import add_commands
 
-    for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            importlib.import_module(f"app.cli.{info.name}").register(sub)
+    add_commands(sub, command)
     return parser
 
 
@@ -60,19 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from app.cli.registry import command_word
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_word(words))
+    args = parser.parse_args(words)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler = getattr(args, "handler", None)
     if handler is None:
         # No subcommand: open the control room on the local site.
-        args = parser.parse_args([*(argv or sys.argv[1:]), "open"]) if "open" in _commands(parser) else args
+        if "open" in _commands(parser):
+            args = build_parser("open").parse_args([*words, "open"])
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()
             return 0
     from app.cli.cmd_config import warn_on_start
+    from app.core.domain.errors import ImeweError  # after the arguments: --help does not load the domain
 
     warn_on_start(args)
     try:

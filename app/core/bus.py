@@ -84,6 +84,10 @@ class EventBus:
             if sub._task is None:
                 self._start(sub)
 
+    def wanted(self, event: object) -> bool:
+        """Whether any subscriber takes ``event`` (a request nobody would act on can be refused at once)."""
+        return any(sub.wants(event) for sub in self._subs)
+
     def publish(self, event: object) -> None:
         if self._closed:
             return

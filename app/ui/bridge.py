@@ -13,6 +13,7 @@ from uuid import UUID
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.core.api.handoff import OpenInWindow
 from app.core.bus import EventBus, Overflow, Subscription
 from app.core.events import (
     AlertAcknowledged,
@@ -44,6 +45,7 @@ class CoreBridge(QObject):
     alerts_changed = Signal(object)  # list[Alert] newly raised since the last tick
     plan_updated = Signal(object)  # the newest plan object
     state_changes = Signal(object)  # list[StateChange] since the last tick
+    open_requested = Signal(object)  # str path to open in Design review, or None: show the window (single instance)
 
     def __init__(self, bus: EventBus, live: LiveData, parent: QObject | None = None,
                  flush_ms: int = FLUSH_MS) -> None:
@@ -67,6 +69,9 @@ class CoreBridge(QObject):
             bus.subscribe((StateChanged, JobSubmitted, JobUpdated, NodeRegistered, NodeUpdated, AlertRaised,
                            AlertAcknowledged, PlanUpdated), self._on_event, name="ui.events", maxsize=50_000),
         ]
+        # another 'imewe open FILE' handed its file to this window: at once, not on the next tick
+        self._subs.append(bus.subscribe(OpenInWindow, lambda e: self.open_requested.emit(e.path), name="ui.open",
+                                        maxsize=100, overflow=Overflow.DROP_OLDEST))
         if DeviceJobProgress is not None:
             self._subs.append(bus.subscribe((DeviceJobProgress, DeviceJobFinished), self._on_device_job,
                                             name="ui.progress", maxsize=20_000, overflow=Overflow.DROP_OLDEST))

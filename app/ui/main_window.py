@@ -235,6 +235,7 @@ class ControlRoom(QMainWindow):
         b.alerts_changed.connect(self._alerts_changed)
         b.plan_updated.connect(self.timeline.set_plan)
         b.plan_updated.connect(lambda plan: self.live.set_plan(plan))  # LiveData has slots: no weakref
+        b.open_requested.connect(self._open_requested)
         self.jobs.loaded.connect(self._jobs_loaded)
         self.fleet.machine_selected.connect(lambda n: self.detail.show_node(n.id))
         self.fleet.machine_opened.connect(self.open_machine)
@@ -310,6 +311,15 @@ class ControlRoom(QMainWindow):
             review.open(path)
         except ImeweError as exc:
             self.notify(str(exc))
+
+    def _open_requested(self, path: str | None) -> None:
+        """Another ``imewe open`` (a double-click on a part file) handed its file to this window."""
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        if path:
+            self.open_file(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from app.core.api.handoff import open_in_window
 from app.core.api.jsonable import to_jsonable
 from app.core.api.views import job_dict, node_dict, peer_dict
 from app.core.auth.permissions import Action
@@ -285,6 +286,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("sites.add", "POST", "/sites", allow_site, Action.PAIR_SITES),
     Op("sites.accept", "POST", "/sites/{site}/accept", accept_site, Action.PAIR_SITES),
     Op("sites.revoke", "POST", "/sites/{site}/revoke", revoke_site, Action.PAIR_SITES),
+    Op("window.open", "POST", "/window/open", open_in_window),  # single instance: a file for the window
 )}
 
 

@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from app.core import audit
@@ -22,12 +22,13 @@ from app.core.domain.enums import JobState
 from app.core.domain.errors import NotFoundError, ValidationError
 from app.core.review.notes import notes_for_parts
 from app.core.sites import repo
-from app.core.sites.dp import spent_today
 from app.core.sites.errors import BadSiteId, SiteError
-from app.core.sites.identity import SiteIdentity
 from app.core.sites.repo import ALLOWED, PENDING, REVOKED, Offload, Peer
 from app.core.sites.site_id import parse_site_id, short_id
 from app.core.store.db import Store
+
+if TYPE_CHECKING:
+    from app.core.sites.identity import SiteIdentity
 
 log = logging.getLogger(__name__)
 _ADDR_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
@@ -295,6 +296,9 @@ class SiteAdmin:
 
     async def privacy_spent(self) -> dict[str, float]:
         """Epsilon charged to each linked site today (UTC) for what this site published to it."""
+        # numpy comes with dp: loaded here, not by every command that touches the sites' tables
+        from app.core.sites.dp import spent_today
+
         return await self.read(spent_today, self._now())
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,8 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -111,12 +111,53 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 
 
 def upgrade(store: Store) -> None:
+    if _at_head(store):  # the usual case: no need to load alembic (half a second of a light command's start)
+        return
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", store.url.replace("%", "%%"))
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")  # one head: a second one is a mistake to fix, not to run
+
+
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def script_heads() -> frozenset[str] | None:
+    """The head revisions of our migration scripts, read from their text (None when a script cannot be read:
+    then alembic itself decides)."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for script in MIGRATIONS.glob("versions/*.py"):
+        try:
+            found = dict(_REVISION_LINE.findall(script.read_text(encoding="utf-8")))
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+        except (OSError, KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        downs.update([down] if isinstance(down, str) else (down or ()))
+    return frozenset(revisions - downs) or None
+
+
+def _at_head(store: Store) -> bool:
+    heads = script_heads()
+    if heads is None:
+        return False
+    try:
+        with store.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return False
+            current = {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    except SQLAlchemyError:
+        return False
+    return current == heads
 
 
 def _make_engine(url: str) -> Engine:
