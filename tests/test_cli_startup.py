@@ -82,6 +82,9 @@ def test_the_named_command_is_registered_in_full() -> None:
     parser = build_parser("jobs")
     args = parser.parse_args(["--home", "/tmp/x", "jobs", "list", "--limit", "3"])
     assert args.limit == 3 and callable(args.handler)
+    # a module that registers several commands: the named one is whole, the others are not registered twice
+    args = build_parser("whoami").parse_args(["whoami"])
+    assert callable(args.handler)
 
 
 @pytest.mark.parametrize(("argv", "word"), [

@@ -62,6 +62,6 @@ async def _window(app: Any, config: Config, lock: SiteLock, args: argparse.Names
     await core.kernel.boot()
     try:
         return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
-                                 open_file=getattr(args, "file", None))
+                                 open_file=getattr(args, "file", None), welcome=True)
     finally:
         await core.kernel.shutdown()

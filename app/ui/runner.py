@@ -66,8 +66,9 @@ def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> in
 async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
                       after_s: float = 5.0, run_for_s: float | None = None, settings: Any = None,
                       tab: str | None = None, open_file: Path | None = None,
-                      size: tuple[int, int] | None = None) -> int:
-    """Open the control room on ``ports``; return when it closes (or after a screenshot / ``run_for_s``)."""
+                      size: tuple[int, int] | None = None, welcome: bool = False) -> int:
+    """Open the control room on ``ports``; return when it closes (or after a screenshot / ``run_for_s``).
+    ``welcome``: the first-start welcome, once per user (not over a file being opened, nor in a picture)."""
     from PySide6.QtCore import QSettings
 
     from app.ui.main_window import ControlRoom
@@ -85,6 +86,10 @@ async def show_window(app: Any, ports: Ports, *, screenshot: Path | None = None,
     if tab:
         win.show_tab(tab)
     win.show()
+    if welcome and screenshot is None and run_for_s is None and open_file is None:
+        from app.ui.welcome import show_welcome_once
+
+        show_welcome_once(win, win.settings)
     if open_file is not None:
         win.open_file(str(open_file))
     try:

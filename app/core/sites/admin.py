@@ -20,7 +20,6 @@ from app.core.clock import Clock
 from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
 from app.core.domain.errors import NotFoundError, ValidationError
-from app.core.review.notes import notes_for_parts
 from app.core.sites import repo
 from app.core.sites.errors import BadSiteId, SiteError
 from app.core.sites.repo import ALLOWED, PENDING, REVOKED, Offload, Peer
@@ -197,6 +196,9 @@ class SiteAdmin:
                     raise ValidationError(f"job {job.name} is already sent to a linked site ({o.key[:8]})", "job")
             o = Offload(key, "out", peer.site_id, str(job.id), job.name, idx, "PENDING",
                         ["PENDING"] * len(idx), created_at=now, updated_at=now, version=0)
+            # the review package loads the mesh tools (scipy): only when a job is sent, not on every command
+            from app.core.review.notes import notes_for_parts
+
             notes = notes_for_parts(conn, [job.parts[i].id for i in idx])
             if notes:  # design review notes travel with the parts they were pinned to
                 body["spec"]["metadata"] = {"review_notes": notes}
