@@ -1,4 +1,5 @@
-"""imewe plan show|power: the site's current plan (from its owner) and its planned power against the cap."""
+"""imewe plan show|power|whatif: the site's current plan (from its owner), its planned power against the cap, and
+the plan it would make under a change (nothing live changes)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = ps.add_parser("power", help="the site's planned power over time against the cap and the solar forecast")
     add_json_flag(w)
     w.set_defaults(handler=_power)
+    wi = ps.add_parser("whatif", help="the plan under a change next to the live one (jobs that move, lateness); "
+                                      "nothing live changes")
+    wi.add_argument("--down", metavar="NODE", help="this machine is out from now")
+    wi.add_argument("--for", dest="for_", metavar="DURATION", default="4h", help="how long it is out (4h, 90m)")
+    wi.add_argument("--rush", metavar="JOB", help="this job is due now, at top priority")
+    wi.add_argument("--cap", metavar="POWER", help="the site's power cap (20kW, 3500W)")
+    add_json_flag(wi)
+    wi.set_defaults(handler=_whatif)
 
 
 def _hm(iso: str) -> str:
@@ -51,6 +60,26 @@ def _power(args: argparse.Namespace) -> int:
         head = (f"peak planned {d['peak_w']:.0f} W, site cap "
                 + ("none" if cap is None else f"{cap:.0f} W") + " (planned power holds from each instant on)")
         return head + "\n" + table(rows, ("from (UTC)", "planned W", "solar W", ""))
+
+    emit(args, data, text)
+    return 0
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("down", args.down), ("for", args.for_), ("rush", args.rush), ("cap", args.cap))
+              if v is not None}
+    data = call_site(args, "plan.whatif", params, read_only=True)
+
+    def text(d: dict[str, Any]) -> str:
+        def end(v: str | None) -> str:
+            return _hm(v) if v else "not planned"
+
+        rows = [(j["name"], end(j["end_before"]), end(j["end_after"]),
+                 f"{j['late_before_s'] / 60:.0f} -> {j['late_after_s'] / 60:.0f} min", "moves" if j["moved"] else "")
+                for j in d["jobs"]]
+        head = (f"{d['jobs_moved']} job(s) move; lateness {d['late_before_s'] / 60:.0f} -> "
+                f"{d['late_after_s'] / 60:.0f} min in all (the live plan is unchanged)")
+        return head + ("\n" + table(rows, ("job", "ends now", "would end", "late", "")) if rows else "")
 
     emit(args, data, text)
     return 0

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from app.core import audit
@@ -35,6 +35,8 @@ from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production.in_doubt import InDoubt, Verdict, decide
 from app.core.production.plan_view import PlanRow, PlanView, free_capacity
+from app.core.production.whatif import compare as whatif_compare
+from app.core.production.whatif import summary as whatif_summary
 from app.core.scheduling import (
     Objective,
     Plan,
@@ -770,6 +772,41 @@ class ProductionService:
         return PlanView(now, rows, {**metrics(problem, plan).to_dict(), **quality}, built.skipped, plan.source,
                         power=[(now + timedelta(seconds=t), w) for t, w in power_profile(problem, plan)],
                         power_cap_w=problem.power_cap_w), first_ops
+
+    async def whatif(self, *, down: UUID | None = None, down_for_s: float = 4 * 3600, rush: UUID | None = None,
+                     cap_w: float | None = None) -> dict[str, Any]:
+        """The plan this site would make if ``down`` were out for ``down_for_s`` from now, ``rush`` were due now at
+        top priority (planned for least lateness) or the power cap were ``cap_w``, next to the live plan. Nothing
+        live or stored changes."""
+        async with self._turn:  # a consistent view of the open work and what runs
+            jobs = await self._jobs.list(OPEN, limit=5000)
+            if self._excluded is not None:
+                away = await self._excluded()
+                jobs = [j for j in jobs if j.id not in away]
+            nodes = self._fleet.list()
+            now = self._clock.now()
+            todo, alias = self._open_work(jobs)
+        if rush is not None:
+            if not any(j.id == rush for j in todo):
+                raise ValidationError("that job has no open work to rush", "job")
+            todo = [replace(j, priority=10, due_at=now) if j.id == rush else j for j in todo]
+        usable = [n for n in nodes if n.id in self._drivers]
+        closed = {down: [(now, now + timedelta(seconds=down_for_s))]} if down is not None else None
+        objective = plan_objective("tardiness" if rush is not None else self._objective, self._energy_weight)
+        forecast = self._forecast_for(now) if self._forecast_for else None
+        built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=cap_w if cap_w is not None else self._power_cap(),
+                              objective=objective, maintenance=await self._maintenance_windows(), closed=closed,
+                              durations=self._durations)
+        plan = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(optimize, built.problem, min(self._budget, 1.0), 0))
+        job_of = {j.id: j for j in jobs}
+        rows = [(a.job_id, job_of[a.job_id].name if a.job_id in job_of else "?", alias.get(a.part_id, a.part_id),
+                 a.node_id, a.start, a.end) for a in built.assignments(plan)]
+        changes = whatif_compare(self.plan, rows, {j.id: j.due_at for j in jobs})
+        return {"made_at": now, **whatif_summary(changes), "skipped": {str(k): v for k, v in built.skipped.items()},
+                "jobs": [{"job": str(c.job_id), "name": c.name, "end_before": c.end_before, "end_after": c.end_after,
+                          "late_before_s": c.late_before_s, "late_after_s": c.late_after_s, "moved": c.moved}
+                         for c in changes]}
 
     def _open_work(self, jobs: list[Job]) -> tuple[list[Job], dict[UUID, UUID]]:
         """What is left to make: copies not yet done and not running are free to place; each running copy is
