@@ -6,6 +6,8 @@ The CLI uses this directly; the service uses it too and then wakes its senders.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import re
 import uuid
@@ -170,6 +172,10 @@ class SiteAdmin:
     async def offload(self, job: Job, to_ref: str, parts: Sequence[int] | None = None,
                       actor: ActorLike = "admin") -> Offload:
         """Queue a job (or some of its parts) for a linked site, exactly once, through the outbox."""
+        # the review package loads the mesh tools (scipy): when a job is sent, not on every command; off the loop,
+        # and never inside the write's transaction (the job's row stays locked while it runs)
+        notes_for_parts = (await asyncio.to_thread(importlib.import_module, "app.core.review.notes")).notes_for_parts
+
         actor = authorize(actor, Action.OFFLOAD)
         peer = await self.find_peer(to_ref)
         if peer.state != ALLOWED:
@@ -196,9 +202,6 @@ class SiteAdmin:
                     raise ValidationError(f"job {job.name} is already sent to a linked site ({o.key[:8]})", "job")
             o = Offload(key, "out", peer.site_id, str(job.id), job.name, idx, "PENDING",
                         ["PENDING"] * len(idx), created_at=now, updated_at=now, version=0)
-            # the review package loads the mesh tools (scipy): only when a job is sent, not on every command
-            from app.core.review.notes import notes_for_parts
-
             notes = notes_for_parts(conn, [job.parts[i].id for i in idx])
             if notes:  # design review notes travel with the parts they were pinned to
                 body["spec"]["metadata"] = {"review_notes": notes}
