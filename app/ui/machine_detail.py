@@ -55,7 +55,10 @@ def readout_text(metrics: dict[str, float]) -> str:
     for name, value in sorted(temperatures(metrics).items()):
         target = next((v for k, v in metrics.items() if is_target(k) and target_of(k) == name), None)
         label = temperature_label(name)
-        bits.append(f"{label} {value:.0f} → {target:.0f} °C" if target is not None else f"{label} {value:.0f} °C")
+        if target is not None and target > 0:
+            bits.append(f"{label} {value:.0f} → {target:.0f} °C")
+        else:  # no target: the heater is off (or the machine sends none)
+            bits.append(f"{label} {value:.0f} °C" + (" (off)" if target is not None else ""))
     if "power_w" in metrics:
         bits.append(f"power {metrics['power_w']:.0f} W")
     return "   ".join(bits)
