@@ -50,7 +50,7 @@ def test_submit_through_dialog_stores_the_job_and_lists_it(qloop, qtbot, tmp_pat
                 assert _drop(dialog, [cube, vase])
                 assert len(dialog.rows) == 2  # one part per file
                 # the size comes from the files, read off the UI thread
-                await until(lambda: all(r.size.text() for r in dialog.rows), what="sizes from the files")
+                await until(lambda: all(r.size.text() for r in dialog.rows), timeout=30.0, what="sizes from the files")
                 assert dialog.rows[0].size.text() == "20 x 20 x 20"
                 dialog.rows[1].size.setText("100 x 100 x 150")  # travel moves make the path bigger than the part
                 dialog.rows[0].quantity.setValue(3)
