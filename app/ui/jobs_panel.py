@@ -79,7 +79,7 @@ class JobsPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         fm = self.table.horizontalHeader().fontMetrics()
-        for col, least in enumerate((200, 90, 0, 0, 0, 130, 150, 90)):  # names and times read in full
+        for col, least in enumerate((180, 90, 0, 0, 0, 190, 150, 90)):  # names and times read in full
             self.table.setColumnWidth(col, max(least, fm.horizontalAdvance(COLUMNS[col]) + 30))
         self.detail = JobDetail(jobs, fleet)
         self.split = QSplitter(Qt.Orientation.Vertical)
