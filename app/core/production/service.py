@@ -14,9 +14,8 @@ import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
@@ -26,15 +25,18 @@ from app.core.auth.principal import ActorLike, authorize
 from app.core.bus import EventBus, Overflow
 from app.core.clock import Clock
 from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord
-from app.core.domain.entities import Alert, Job, Node, NodeMaintenance, Part
-from app.core.domain.enums import JobState, NodeState, Severity
+from app.core.domain.entities import Job, Node, NodeMaintenance, Part
+from app.core.domain.enums import JobState, NodeState
 from app.core.domain.errors import ConfigError, DeviceError, ImeweError, NotFoundError, ValidationError
-from app.core.drivers import FabricationDevice, JobRequest
-from app.core.events import AlertRaised, NodeUpdated, PlanUpdated, ReplanRequested, StateChanged
+from app.core.drivers import FabricationDevice
+from app.core.events import NodeUpdated, PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
-from app.core.production.in_doubt import InDoubt, Verdict, decide
+from app.core.production import dispatching, outcomes, reconcile
+from app.core.production.in_doubt import InDoubt
 from app.core.production.plan_view import PlanRow, PlanView, free_capacity
+from app.core.production.runs import DISPATCH_SLACK_S, GONE, OPEN, S
+from app.core.production.runs import Running as _Running
 from app.core.production.whatif import compare as whatif_compare
 from app.core.production.whatif import summary as whatif_summary
 from app.core.scheduling import (
@@ -43,7 +45,6 @@ from app.core.scheduling import (
     Problem,
     build_problem,
     critical_path,
-    dispatch,
     metrics,
     objective_value,
     optimize,
@@ -63,28 +64,11 @@ def plan_objective(name: str, energy_weight: float = 0.0) -> Objective | None:
     if name == "tardiness":
         return Objective(makespan=0.01, tardiness=1.0, energy=energy_weight)
     return Objective(makespan=1.0, energy=energy_weight) if energy_weight else None
-S = JobState
-_MACHINE_FILES = (".gcode", ".gco", ".nc", ".ngc", ".g")  # what serial machines run
-OPEN = {S.VALIDATED, S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}
-GONE = {NodeState.OFFLINE, NodeState.ERROR, NodeState.DECOMMISSIONED, NodeState.MAINTENANCE}
-MAX_ATTEMPTS = 3
-RESUMED_S = 10.0  # a machine back in reach, still making its copy, has this long for its node to leave OFFLINE
-DISPATCH_SLACK_S = 1.0  # work planned to start within this is started now
 
 
 class Owned(Protocol):
     @property
     def held(self) -> bool: ...
-
-
-@dataclass(slots=True)
-class _Running:
-    part_id: UUID
-    job_id: UUID
-    copy: int
-    quantity: int  # copies of the part in all, for progress without a store read per report
-    fraction: float = 0.0
-    run_id: str = field(default_factory=lambda: uuid4().hex)  # told to the machine; it names the run on return
 
 
 class ProductionService:
@@ -312,209 +296,6 @@ class ProductionService:
                 with contextlib.suppress(ImeweError, KeyError):
                     await self._driver(node_id).cancel()
 
-    async def _finished(self, ev: DeviceJobFinished) -> None:
-        run = self._running.get(ev.node_id)
-        if run is None or ev.job_id != run.job_id:
-            # A machine whose work was moved while it was out of reach may still finish it.
-            await self._late_finish(ev)
-            return
-        del self._running[ev.node_id]
-        self.doubt.clear(ev.node_id)
-        self._resumed.pop(ev.node_id, None)
-        try:
-            job = await self._jobs.get(run.job_id)
-        except NotFoundError:
-            return
-        if job.state in (S.CANCELLED, S.COMPLETED):
-            return
-        part = next(p for p in job.parts if p.id == run.part_id)
-        name = self._name(ev.node_id)
-        if part.state not in (S.IN_PROGRESS, S.PAUSED):
-            # Someone (an operator, a linked site) took the part back meanwhile: this result is not ours to book.
-            log.warning("%s finished %s (%s) but the part is %s now; ignored", name, part.name, ev.outcome,
-                        part.state.value)
-            self._wake.set()
-            return
-        if ev.outcome == "completed":
-            done = self._done_copies.get(part.id, 0) + 1
-            self._done_copies[part.id] = done
-            if done >= max(part.quantity, 1):
-                await self._jobs.update_progress(part.id, 100.0)
-                await self._close_part(job, part, S.COMPLETED, f"done on {name}")
-            else:  # more copies to make: the part stays IN_PROGRESS, the planner places the next one
-                await self._jobs.update_progress(part.id, 100.0 * done / part.quantity)
-                self._wake.set()
-            return
-        # Failed, cancelled by the machine, or the link went away: the part goes back to the planner.
-        attempts = self._attempts.get(part.id, 0) + 1
-        self._attempts[part.id] = attempts
-        reason = f"{ev.outcome} on {name}: {ev.message}".strip().rstrip(":")
-        if ev.outcome == "failed" and attempts >= MAX_ATTEMPTS:
-            await self._close_part(job, part, S.FAILED, f"{reason} (attempt {attempts}, giving up)")
-            return
-        if any(r.part_id == part.id for r in self._running.values()):
-            # Other copies still run: the lost copy simply goes back into the pool of work to plan.
-            self._bus.publish(ReplanRequested(f"copy moved off {name}", job_id=job.id, node_id=ev.node_id))
-            return
-        steps = {part.id: S.PAUSED} if part.state is S.IN_PROGRESS else {}
-        await self._jobs.transition(job.id, job.state, reason, parts=steps)
-        job = await self._jobs.get(job.id)
-        await self._jobs.transition(job.id, _job_state_after_move(job, part.id), f"moving: {reason}",
-                                    parts={part.id: S.VALIDATED}, assign={part.id: None})
-        self._bus.publish(ReplanRequested(f"part moved off {name}", job_id=job.id, node_id=ev.node_id))
-
-    # ------------------------------------------------------------ a machine back from out of reach
-    async def _on_record(self, ev: DeviceJobRecord) -> None:
-        """A machine whose link came (back) up says what it ran: book what this site did not hear."""
-        run = self._running.get(ev.node_id)
-        if run is not None and run.run_id == ev.run_id:
-            was_in_doubt = self.doubt.pending(ev.node_id)
-            if ev.state == "running":
-                self.doubt.clear(ev.node_id)
-                # Told before its node leaves OFFLINE: until that state catches up it is not in doubt again.
-                self._resumed[ev.node_id] = self._clock.monotonic()
-                run.fraction = min(max(ev.fraction, 0.0), 1.0)
-                if was_in_doubt:
-                    await self._tell(ev.node_id, "back_in_reach", Severity.INFO,
-                                     f"{self._name(ev.node_id)} is back and still making "
-                                     f"{await self._part_label(run)} ({100 * run.fraction:.0f} %); it continues "
-                                     "there", run.run_id)
-            else:  # it ended while we could not hear: book it as if we had
-                await self._finished(DeviceJobFinished(ev.node_id, ev.job_id, ev.state,
-                                                       ev.message or "ended while the link was down"))
-            return
-        kept = self.doubt.take(ev.run_id)
-        if kept is None and ev.state == "running" and ev.job_id is not None and ev.part_id is not None \
-                and ev.node_id not in self._running:
-            # A run this process did not start (the site restarted while the machine worked, and recovery put
-            # the part back to plan): the machine is making it now, so it is adopted or reconciled, not repeated.
-            kept = (ev.node_id, _Running(ev.part_id, ev.job_id, ev.copy or 0, 1, run_id=ev.run_id))
-        if kept is not None:
-            await self._settle_apart(kept[0], kept[1], ev.state, ev.fraction, ev.message)
-
-    async def _late_finish(self, ev: DeviceJobFinished) -> None:
-        stopped = self._cancelled_copies.get(ev.node_id)
-        if stopped is not None and stopped.job_id == ev.job_id:
-            del self._cancelled_copies[ev.node_id]
-            if ev.outcome == "completed":  # the cancel came too late: that copy was made, count it or tell
-                await self._settle_apart(ev.node_id, stopped, "completed", 1.0, ev.message)
-            return
-        kept = self.doubt.take_for(ev.node_id, ev.job_id)
-        if kept is not None:
-            await self._settle_apart(kept[0], kept[1], ev.outcome, 1.0 if ev.outcome == "completed" else 0.0,
-                                     ev.message)
-
-    async def _settle_apart(self, node_id: UUID, run: _Running, state: str, fraction: float, message: str) -> None:
-        """The machine ran (or runs) a copy whose work was planned elsewhere meanwhile: keep one, cancel the
-        other, or count both when the quantity allows; tell the operator either way."""
-        try:
-            job = await self._jobs.get(run.job_id)
-        except NotFoundError:
-            return
-        part = next((p for p in job.parts if p.id == run.part_id), None)
-        if part is None:
-            return
-        name, label = self._name(node_id), f"{job.name}/{part.name}"
-        others = [(n, r) for n, r in self._running.items() if r.part_id == part.id and n != node_id]
-        done = self._done_copies.get(part.id, 0)
-        wanted = job.state not in (S.CANCELLED, S.COMPLETED, S.FAILED) and part.state not in (
-            S.CANCELLED, S.COMPLETED, S.FAILED)
-        verdict = decide(state, fraction, quantity=part.quantity, done=done, others=[r.fraction for _, r in others],
-                         part_open=wanted)
-        if state == "running" and node_id in self._running and verdict.verdict not in (
-                Verdict.CANCEL_RETURNED, Verdict.KEEP_OTHER):
-            verdict = replace(verdict, verdict=Verdict.KEEP_OTHER)  # the machine took new work: cannot be both
-        v = verdict.verdict
-        cancelled = ""
-        if verdict.cancel_other is not None:
-            other_node, other_run = others[verdict.cancel_other]
-            self._running.pop(other_node, None)  # its "cancelled" end is then not taken for a failure
-            cancelled = self._name(other_node)
-            await self._cancel_copy(other_node, other_run)
-        if v in (Verdict.KEEP_OTHER, Verdict.CANCEL_RETURNED) and state == "running":
-            await self._cancel_copy(node_id, run)
-        if state == "running" and v in (Verdict.CONTINUE, Verdict.COUNT, Verdict.KEEP_RETURNED):
-            run.fraction, run.quantity = min(max(fraction, 0.0), 1.0), max(part.quantity, 1)
-            self._running[node_id] = run
-            await self._book_on_machine(job, part, node_id, f"back on {name}",
-                                        reassign=v is Verdict.KEEP_RETURNED)
-        elif state == "completed" and v in (Verdict.COUNT, Verdict.KEEP_RETURNED):
-            done = self._done_copies[part.id] = done + 1
-            if done >= max(part.quantity, 1):
-                job = await self._book_on_machine(job, part, node_id, f"made on {name} while out of reach",
-                                                  reassign=True)
-                part = next(p for p in job.parts if p.id == part.id)
-                await self._jobs.update_progress(part.id, 100.0)
-                await self._close_part(job, part, S.COMPLETED, f"done on {name} (while out of reach)")
-            else:
-                await self._jobs.update_progress(part.id, 100.0 * done / max(part.quantity, 1))
-        self._wake.set()
-        what = {
-            Verdict.CONTINUE: f"{name} came back still making {label}; it continues there and the copy planned "
-                              "elsewhere meanwhile is withdrawn",
-            Verdict.COUNT: f"{name} came back having {'made' if state == 'completed' else 'kept making'} a copy "
-                           f"of {label} while out of reach; the quantity ({part.quantity}) has room, so it counts",
-            Verdict.KEEP_RETURNED: f"{name} came back having {'made' if state == 'completed' else 'gone on with'} "
-                                   f"{label} while its work was replanned; the copy on {cancelled} is cancelled",
-            Verdict.KEEP_OTHER: f"{name} came back still making {label}, which was replanned and is further along "
-                                "elsewhere; the copy on " + name + " is cancelled",
-            Verdict.EXTRA: f"{name} finished {label} while out of reach, but it had already been made "
-                           "elsewhere: one part too many",
-            Verdict.CANCEL_RETURNED: f"{name} came back making {label}, which is no longer wanted; it is cancelled",
-            Verdict.NOTHING: f"{name} came back: its copy of {label} ended {state} while out of reach "
-                             f"({message or 'no details'}); the work had moved already",
-        }[v]
-        severity = Severity.INFO if v is Verdict.NOTHING else Severity.CRITICAL if v is Verdict.EXTRA \
-            else Severity.WARNING
-        await self._tell(node_id, "made_twice" if v is Verdict.EXTRA else "reconciled", severity, what, run.run_id,
-                         {"verdict": v.value, "part_id": str(part.id), "job_id": str(job.id), "run_state": state,
-                          "cancelled_on": cancelled or None})
-
-    async def _cancel_copy(self, node_id: UUID, run: _Running) -> None:
-        """Stop a redundant copy; should it end completed all the same, ``_late_finish`` books or reports it."""
-        self._cancelled_copies[node_id] = run
-        with contextlib.suppress(ImeweError, KeyError):
-            await self._driver(node_id).cancel()
-
-    async def _part_label(self, run: _Running) -> str:
-        try:
-            job = await self._jobs.get(run.job_id)
-        except NotFoundError:
-            return str(run.part_id)[:8]
-        part = next((p for p in job.parts if p.id == run.part_id), None)
-        return f"{job.name}/{part.name if part else '?'}"
-
-    async def _tell(self, node_id: UUID, kind: str, severity: Severity, message: str, key: str,
-                    details: dict | None = None) -> None:
-        """An alert for the operator (stored when the alert service is wired) and an audit entry."""
-        log.warning("%s", message)
-        if self._raise_alert is not None:
-            await self._raise_alert(str(node_id), kind, severity, message, node_id=node_id, key=key)
-        else:
-            self._bus.publish(AlertRaised(Alert(str(node_id), kind, severity, message, self._clock.now(), node_id)))
-        if self._store is None:
-            return
-        now = self._clock.now()
-
-        def write() -> None:
-            with self._store.begin() as conn:
-                audit.record(conn, now, "production", f"production.{kind}", f"node:{node_id}",
-                             after={"message": message, **(details or {})})
-
-        await self._store.run(write)
-
-    async def _close_part(self, job: Job, part: Part, state: JobState, reason: str) -> None:
-        others = [p for p in job.parts if p.id != part.id]
-        if state is S.FAILED:
-            target = S.FAILED
-        elif all(p.state is S.COMPLETED for p in others):
-            target = S.COMPLETED
-        else:
-            target = S.IN_PROGRESS
-        if job.state is S.PAUSED and target is S.COMPLETED:
-            await self._jobs.transition(job.id, S.IN_PROGRESS, reason)
-        await self._jobs.transition(job.id, target, reason, parts={part.id: state})
-
     def _name(self, node_id: UUID) -> str:
         try:
             return self._fleet.get(node_id).name
@@ -614,89 +395,6 @@ class ProductionService:
             raise
         except Exception:  # the constructive plan stands; the log has the details
             log.exception("background plan improvement failed")
-
-    async def _dispatch_by_score(self) -> None:
-        jobs = await self._jobs.list({S.SCHEDULED, S.ASSIGNED, S.IN_PROGRESS, S.PAUSED}, limit=5000)
-        by_part = {p.id: (j, p) for j in jobs for p in j.parts}
-        nodes = self._fleet.list()
-        for node in nodes:
-            driver = self._drivers.get(node.id)
-            if driver is None or node.id in self._running or not node.state.available:
-                continue
-            ready = [p for j, p in by_part.values() if self._startable(j, p)]
-            part = dispatch(node, ready, [n for n in nodes if n.id in self._drivers],
-                            priority={j.id: j.priority for j in jobs})
-            if part is not None:
-                job, part = by_part[part.id]
-                copy = self._done_copies.get(part.id, 0) + sum(r.part_id == part.id for r in self._running.values())
-                await self._start(node, driver, job, part, copy)
-                by_part[part.id] = (await self._jobs.get(job.id), part)
-
-    def _startable(self, job: Job, part: Part) -> bool:
-        if part.state not in (S.SCHEDULED, S.IN_PROGRESS):
-            return False
-        running = sum(r.part_id == part.id for r in self._running.values())
-        if max(part.quantity, 1) - self._done_copies.get(part.id, 0) - running <= 0:
-            return False
-        return all(self._part_state(job, d) is S.COMPLETED for d in part.depends_on)
-
-    async def _rescue(self) -> None:
-        """Parts running or assigned on a machine that is gone: back to the planner (self-healing). A machine
-        that is only out of reach (OFFLINE) is in doubt first: it may still be making the part, so its work
-        waits ``in_doubt_grace_s`` before it moves (and is reconciled if the machine comes back having run it)."""
-        now = self._clock.monotonic()
-        for node_id, run in list(self._running.items()):
-            try:
-                node = self._fleet.get(node_id)
-            except NotFoundError:
-                node = None
-            name = self._name(node_id)
-            if node is not None and node.state is NodeState.OFFLINE and self.doubt.grace_s > 0:
-                if now - self._resumed.get(node_id, float("-inf")) < RESUMED_S:
-                    self._wake_in(RESUMED_S)
-                    continue
-                if self.doubt.enter(node_id, now):
-                    await self._tell(node_id, "in_doubt", Severity.WARNING,
-                                     f"{name} went out of reach while making {await self._part_label(run)}; it "
-                                     f"keeps the work for {self.doubt.grace_s:.0f} s before it is planned "
-                                     "elsewhere", run.run_id)
-                left = self.doubt.left_s(node_id, now)
-                if left > 0:
-                    self._wake_in(left)
-                    continue
-                self.doubt.apart(node_id, run)
-                message = f"{name} stayed out of reach for {self.doubt.grace_s:.0f} s"
-            elif node is None or node.state in GONE:
-                message = f"{name} left service"
-            elif self.doubt.pending(node_id):  # back, but it said nothing of this run: the machine lost it
-                self.doubt.apart(node_id, run)
-                message = f"{name} came back without the job"
-            else:
-                self._resumed.pop(node_id, None)
-                continue
-            self.doubt.clear(node_id)
-            self._running.pop(node_id, None)
-            await self._finished_like(node_id, run, message)
-
-    def _show_in_doubt(self, view: PlanView, jobs: list[Job], nodes: list[Node]) -> PlanView:
-        """Copies held by machines in doubt are not planned, but the operator sees them on the plan (state
-        IN_DOUBT) until their grace period ends."""
-        held = self.doubt.machines(self._clock.monotonic())
-        if not held:
-            return view
-        names = {n.id: n.name for n in nodes}
-        job_of = {j.id: j for j in jobs}
-        rows = list(view.rows)
-        for node_id, left_s in held.items():
-            run = self._running.get(node_id)
-            job = job_of.get(run.job_id) if run is not None else None
-            part = next((p for p in job.parts if p.id == run.part_id), None) if job and run else None
-            if part is None:
-                continue
-            rows.append(PlanRow(node_id, names.get(node_id, "?"), job.id, job.name, part.id,
-                                f"{job.name}/{part.name}", view.made_at, view.made_at + timedelta(seconds=left_s),
-                                "IN_DOUBT"))
-        return replace(view, rows=rows)
 
     def _wake_in(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -845,77 +543,26 @@ class ProductionService:
             target = S.SCHEDULED if job.state is S.VALIDATED else job.state
             await self._jobs.transition(job.id, target, "planned", parts=moves)
 
-    async def _dispatch(self, first_ops: dict[UUID, tuple[UUID, UUID, int]]) -> None:
-        for node_id, (part_id, job_id, copy) in first_ops.items():
-            node = self._fleet.get(node_id)
-            driver = self._drivers.get(node_id)
-            if driver is None or node_id in self._running or not node.state.available:
-                continue
-            job = await self._jobs.get(job_id)
-            part = next((p for p in job.parts if p.id == part_id), None)
-            if part is None or part.state not in (S.SCHEDULED, S.IN_PROGRESS):
-                continue
-            if any(self._part_state(job, d) is not S.COMPLETED for d in part.depends_on):
-                continue  # an assembly waits for every part it needs (the swarm's sync point)
-            await self._start(node, driver, job, part, copy)
-
     @staticmethod
     def _part_state(job: Job, part_id: UUID) -> JobState | None:
         return next((p.state for p in job.parts if p.id == part_id), None)
 
-    async def _start(self, node: Node, driver: FabricationDevice, job: Job, part: Part, copy: int) -> None:
-        if self._before_start is not None:  # e.g. a failure-risk alert; done before the run is registered
-            await self._before_start(node, job, part)
-        self._starts += 1
-        # The file goes to the machine when it is one the driver runs (network printers also take .bgcode, and a
-        # Bambu printer a sliced .3mf); otherwise the driver gets none and refuses with its own reason.
-        suffixes = tuple(getattr(driver, "job_suffixes", _MACHINE_FILES))
-        gcode = part.file_path if part.file_path and part.file_path.lower().endswith(suffixes) else None
-        request = JobRequest(job_id=job.id, gcode_path=Path(gcode) if gcode else None,
-                             estimate_s=float(part.estimated_duration_s or 3600),
-                             material_g=part.estimated_material_g,
-                             spec={"name": f"{job.name}/{part.name}", "material": part.material_type,
-                                   "copy": copy, "part_id": str(part.id)})
-        run = _Running(part.id, job.id, copy, max(part.quantity, 1))
-        request.spec["run_id"] = run.run_id
-        self._cancelled_copies.pop(node.id, None)  # the machine took new work: an old copy's end is not awaited
-        self._running[node.id] = run
-        try:
-            await driver.execute(request)
-        except ImeweError as exc:
-            self._running.pop(node.id, None)
-            log.warning("%s refused %s: %s", node.name, part.name, exc)
-            return
-        await self._book_on_machine(job, part, node.id, f"on {node.name}")
-
-    async def _book_on_machine(self, job: Job, part: Part, node_id: UUID, reason: str,
-                               reassign: bool = False) -> Job:
-        """The store follows a copy that a machine has started (or, after a reconnect, is found making);
-        ``reassign``: a part already in progress elsewhere is now this machine's."""
-        if reassign and part.state is S.IN_PROGRESS and part.assigned_node != node_id:
-            job = await self._jobs.transition(job.id, job.state, reason, assign={part.id: node_id})
-            part = next(p for p in job.parts if p.id == part.id)
-        if part.state is S.VALIDATED:  # moved off a machine that came back still making it
-            target = S.SCHEDULED if job.state is S.VALIDATED else job.state
-            job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.SCHEDULED})
-            part = next(p for p in job.parts if p.id == part.id)
-        if part.state is S.SCHEDULED:
-            target = S.ASSIGNED if job.state is S.SCHEDULED else job.state
-            job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.ASSIGNED},
-                                              assign={part.id: node_id})
-            target = S.IN_PROGRESS if job.state in (S.ASSIGNED, S.PAUSED) else job.state
-            job = await self._jobs.transition(job.id, target, reason, parts={part.id: S.IN_PROGRESS})
-        elif job.state is S.PAUSED:
-            job = await self._jobs.transition(job.id, S.IN_PROGRESS, reason, assign={part.id: node_id})
-        return job
-
-
-def _job_state_after_move(job: Job, moved: UUID) -> JobState:
-    """A job whose part left a failed machine: still running if other parts run, else back to planning."""
-    if any(p.state in (S.IN_PROGRESS, S.ASSIGNED) for p in job.parts if p.id != moved):
-        return job.state if job.state is not S.PAUSED else S.IN_PROGRESS
-    if job.state in (S.IN_PROGRESS,):
-        return S.PAUSED
-    if job.state is S.PAUSED:
-        return S.VALIDATED
-    return S.VALIDATED if job.state in (S.SCHEDULED, S.ASSIGNED) else job.state
+    # Groups of the service's work kept in their own modules; each is a plain function of the service.
+    # The machine ends a run: book it (outcomes).
+    _finished = outcomes.finished
+    _tell = outcomes.tell
+    _close_part = outcomes.close_part
+    # A machine out of reach, and back from it (reconcile).
+    _rescue = reconcile.rescue
+    _show_in_doubt = reconcile.show_in_doubt
+    _on_record = reconcile.on_record
+    _late_finish = reconcile.late_finish
+    _settle_apart = reconcile.settle_apart
+    _cancel_copy = reconcile.cancel_copy
+    _part_label = reconcile.part_label
+    # Starting work on machines (dispatching).
+    _dispatch_by_score = dispatching.dispatch_by_score
+    _startable = dispatching.startable
+    _dispatch = dispatching.start_planned
+    _start = dispatching.start
+    _book_on_machine = dispatching.book_on_machine
