@@ -29,8 +29,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -41,12 +39,16 @@ from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
-from app.core.review.candidates import Candidate, PartFacts, average_rates, candidates
+from app.core.review.candidates import Candidate, PartFacts
 from app.core.review.notes import PartNote, part_key
 from app.core.review.orient import Pose, PoseFinder
+from app.ui import review_estimates, review_notes
 from app.ui.part_files import GCODE_SUFFIXES, part_name
 from app.ui.ports import EnergyPort, NotesPort, PlanPort
 from app.ui.preview_pane import can_draw_3d
+from app.ui.review_estimates import CANDIDATE_HEADERS
+from app.ui.review_notes import NOTE_HEADERS
+from app.ui.review_table import table_for
 from app.ui.submit_dialog import materials_for
 from app.ui.tasks import spawn
 from app.viz.background import BackgroundTask
@@ -58,46 +60,10 @@ REVIEW_SUFFIXES = REVIEW_MESH_SUFFIXES | GCODE_SUFFIXES
 EMPTY_TEXT = ("Open a part file (Ctrl+O) or drop one here\n\n"
               "STL, OBJ, PLY, 3MF, GLB or G-code: see it on a machine's plate, how each machine would make it,\n"
               "pin notes to it and send it to production.")
-NOTE_COLOURS = {"open": "#f0883e", "resolved": "#3fb950"}
-CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material (g)", "Energy (kWh)", "Energy cost", "CO₂ (kg)",
-                     "Earliest finish (UTC)"]
-NOTE_HEADERS = ["#", "State", "Note", "Author", "When (UTC)"]
 
 
 def reviewable(path: str | Path) -> bool:
     return Path(path).suffix.lower() in REVIEW_SUFFIXES
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = int(round(seconds / 60))
-    h, m = divmod(minutes, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min"
-
-
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def _item(text: str, tip: str = "", align_right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    if tip:
-        item.setToolTip(tip)
-    if align_right:
-        item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
-    return item
-
-
-def _table(headers: list[str]) -> QTableWidget:
-    t = QTableWidget(0, len(headers))
-    t.setHorizontalHeaderLabels(headers)
-    t.verticalHeader().setVisible(False)
-    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-    t.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-    t.horizontalHeader().setStretchLastSection(True)
-    t.resizeColumnsToContents()  # headers readable before the first row arrives
-    return t
 
 
 class ReviewPanel(QWidget):
@@ -178,7 +144,7 @@ class ReviewPanel(QWidget):
         left_lay.addWidget(self.stack, 1)
         left_lay.addWidget(self.pose_label)
 
-        self.table = _table(CANDIDATE_HEADERS)
+        self.table = table_for(CANDIDATE_HEADERS)
         self.table.setToolTip("How each machine would make this part; double-click a row to show its plate")
         self.table.cellDoubleClicked.connect(self._row_machine)
         self.basis = QLabel("")
@@ -189,7 +155,7 @@ class ReviewPanel(QWidget):
         m_lay.addWidget(self.table, 1)
         m_lay.addWidget(self.basis)
 
-        self.note_table = _table(NOTE_HEADERS)
+        self.note_table = table_for(NOTE_HEADERS)
         self.note_table.itemSelectionChanged.connect(self._note_selected)
         self.note_hint = QLabel("No notes yet. Press “Add note…”, click the part, then type the note.")
         self.note_hint.setWordWrap(True)
@@ -464,60 +430,6 @@ class ReviewPanel(QWidget):
                                 + ("seen from the top (a flat job)" if self.toolpath_view.flat else "3D view"))
         self._fill_candidates()
 
-    def _busy_until(self) -> dict:
-        plan = self.plan_port.plan if self.plan_port is not None else None
-        busy: dict = {}
-        for row in plan.rows if plan else []:
-            busy[row.node_id] = max(busy.get(row.node_id, row.end), row.end)
-        return busy
-
-    def _rates(self) -> Any:
-        if self.energy is None:
-            return None
-        try:
-            points = self.energy.forecast(hours=72)
-        except Exception:  # noqa: BLE001 - the table still shows time and material without the forecast
-            log.exception("no energy forecast for the design review")
-            return None
-        return lambda start, end: average_rates(points, start, end)
-
-    def _fill_candidates(self) -> None:
-        facts = self._facts
-        if facts is None:
-            return
-        if facts.kind == "mesh":
-            facts = PartFacts("mesh", facts.analysis, facts.scale, poses=self.node_poses)
-        material = self.material_box.currentText() or None
-        self.rows = candidates(self.fleet.list(), facts, self.clock.now(), material=material,
-                               busy_until=self._busy_until(), rates=self._rates())
-        self.table.setRowCount(len(self.rows))
-        for r, c in enumerate(self.rows):
-            how = c.how.removeprefix("fits").strip(" ,")
-            fits = ("yes" if c.fits else "no") + (f": {how}" if how else "")
-            finish = c.earliest_finish.strftime("%a %d %b %H:%M") if c.earliest_finish else "-"
-            cells = [_item(c.machine, c.process.value), _item(fits, c.how),
-                     _item(duration_text(c.time_s), c.basis, True),
-                     _item(_num(c.material_g, ".1f" if (c.material_g or 0) < 10 else ".0f"), c.material, True), _item(_num(c.energy_kwh, ".2f"), "", True),
-                     _item(_num(c.cost, ".2f"), "at the site's tariff, for the hours it would run", True),
-                     _item(_num(None if c.co2_g is None else c.co2_g / 1000, ".2f"), "", True),
-                     _item(finish, "when the current plan frees this machine, plus the part's time")]
-            for col, item in enumerate(cells):
-                if not c.fits:
-                    item.setForeground(Qt.GlobalColor.gray)
-                self.table.setItem(r, col, item)
-        self.table.resizeColumnsToContents()
-        best = next((c for c in self.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
-        best = best or next((c for c in self.rows if c.usable), None)
-        self.basis.setText("Pre-slice estimates (hover a time for its basis); energy at rated power, cost and CO₂ "
-                           "from the energy forecast." if facts.kind == "mesh" else
-                           "Time from the G-code planner; energy at rated power, cost and CO₂ from the forecast.")
-        if best is not None and not self._picked_machine:
-            self._picked_machine = True  # once per file: after that the reviewer's choice stands
-            if self.machine() is None or self.machine().id != best.node_id:
-                self.select_machine(best.node_id)
-        self.send_btn.setEnabled(True)
-        self.analysed.emit()
-
     # ------------------------------------------------------------ send to production
     def _set_process(self, process: ProcessType) -> None:
         i = self.process_box.findData(process.value)
@@ -584,102 +496,20 @@ class ReviewPanel(QWidget):
         self.send_error.setText(text)
         self.send_error.show()
 
-    # ------------------------------------------------------------ notes
-    def _note_mode(self, on: bool) -> None:
-        if self.part_view is not None:
-            self.part_view.set_pick_mode(on)
-        if on:
-            self.note_hint.setText("Click the point of the part the note is about.")
-
-    def _picked(self, point: tuple[float, float, float]) -> None:
-        self.pending_point = point
-        self.note_btn.setChecked(False)
-        w = self.part_view.world_point(point) if self.part_view is not None else point
-        self.note_hint.setText("Point picked at x {:.1f}, y {:.1f}, z {:.1f} mm on the plate: type the note and "
-                               "press Enter.".format(*w))
-        self.note_text.setFocus()
-
-    def save_note(self) -> None:
-        if self.notes_port is None:
-            self.note_hint.setText("Notes are not kept on this site (no store).")
-            return
-        if self.pending_point is None:
-            self.note_hint.setText("First press “Add note…” and click the point of the part the note is about.")
-            return
-        if not self.key:
-            self.note_hint.setText("Still reading the file; try again in a moment.")
-            return
-        assert self.path is not None
-        spawn(self.notes_port.add(self.key, self.path.name, self.pending_point, self.note_text.text(),
-                                  self.author.text()), self._note_saved,
-              lambda e: self.note_hint.setText(str(e)))
-
-    def _note_saved(self, note: PartNote) -> None:
-        self.pending_point = None
-        self.note_text.clear()
-        self.notes.append(note)
-        self._show_notes()
-        self.message.emit(f"note {len(self.notes)} saved on {note.file_name}")
-
-    def reload_notes(self) -> None:
-        if self.notes_port is None or not self.key:
-            return
-        key = self.key
-
-        def got(notes: list[PartNote]) -> None:
-            if key == self.key:
-                self.notes = notes
-                self._show_notes()
-
-        spawn(self.notes_port.for_file(key), got, lambda e: self.note_hint.setText(str(e)))
-
-    def _show_notes(self) -> None:
-        self.note_table.setRowCount(len(self.notes))
-        for r, n in enumerate(self.notes):
-            state = "Resolved" if n.state == "resolved" else "Open"
-            tip = f"resolved by {n.resolved_by} {n.resolved_at:%Y-%m-%d %H:%M}" if n.resolved_at else ""
-            cells = [_item(str(r + 1)), _item(state, tip), _item(n.text, n.text), _item(n.author),
-                     _item(f"{n.created_at:%d %b %H:%M}")]
-            cells[1].setForeground(Qt.GlobalColor.darkGreen if n.state == "resolved" else Qt.GlobalColor.darkYellow)
-            for c, item in enumerate(cells):
-                self.note_table.setItem(r, c, item)
-        self.note_table.resizeColumnsToContents()
-        self.note_table.setColumnWidth(2, max(160, min(self.note_table.columnWidth(2), 230)))
-        if not self.notes and self.kind == "gcode":
-            self.note_hint.setText("Notes are pinned to a part's model: open its STL, OBJ, PLY, 3MF or GLB to add one.")
-        elif not self.notes and self.pending_point is None:
-            self.note_hint.setText("No notes yet. Press “Add note…”, click the part, then type the note.")
-        elif self.pending_point is None:
-            open_n = sum(1 for n in self.notes if n.state == "open")
-            noun = "note" if len(self.notes) == 1 else "notes"
-            self.note_hint.setText(f"{len(self.notes)} {noun}, {open_n} open. Select one to resolve or reopen it.")
-        self._show_markers()
-        self.notes_changed.emit()
-
-    def _show_markers(self) -> None:
-        if self.part_view is not None and self.kind == "mesh":
-            self.part_view.set_markers([(n.point, NOTE_COLOURS.get(n.state, "#f0883e")) for n in self.notes])
-
-    def _note_selected(self) -> None:
-        rows = {i.row() for i in self.note_table.selectedItems()}
-        note = self.notes[min(rows)] if rows and min(rows) < len(self.notes) else None
-        self.resolve_btn.setEnabled(note is not None)
-        self.resolve_btn.setText("Reopen" if note is not None and note.state == "resolved" else "Resolve")
-
-    def toggle_selected_note(self) -> None:
-        rows = {i.row() for i in self.note_table.selectedItems()}
-        if not rows or self.notes_port is None:
-            return
-        note = self.notes[min(rows)]
-        state = "open" if note.state == "resolved" else "resolved"
-
-        def done(updated: PartNote) -> None:
-            self.notes = [updated if n.id == updated.id else n for n in self.notes]
-            self._show_notes()
-            self._note_selected()
-
-        spawn(self.notes_port.set_state(note.id, state, self.author.text()), done,
-              lambda e: self.note_hint.setText(str(e)))
+    # The machines table's estimates (review_estimates) and the notes pinned to the part (review_notes) are
+    # plain functions of the panel in their own modules, bound here as its methods.
+    _busy_until = review_estimates.busy_until
+    _rates = review_estimates.rates
+    _fill_candidates = review_estimates.fill_candidates
+    _note_mode = review_notes.note_mode
+    _picked = review_notes.picked
+    save_note = review_notes.save_note
+    _note_saved = review_notes.note_saved
+    reload_notes = review_notes.reload_notes
+    _show_notes = review_notes.show_notes
+    _show_markers = review_notes.show_markers
+    _note_selected = review_notes.note_selected
+    toggle_selected_note = review_notes.toggle_selected_note
 
     # ------------------------------------------------------------ drag and drop, closing
     def dragEnterEvent(self, event: Any) -> None:

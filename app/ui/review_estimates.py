@@ -1,0 +1,78 @@
+"""The design review's machines table: how each machine would make the part (fit, time, material, energy, cost,
+CO₂, earliest finish) and the pick of the best one. Plain functions of the ``ReviewPanel`` they are methods of."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+
+from app.core.review.candidates import PartFacts, average_rates, candidates
+from app.ui.review_table import cell, duration_text, number_text
+
+if TYPE_CHECKING:
+    from app.ui.review_panel import ReviewPanel
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material (g)", "Energy (kWh)", "Energy cost", "CO₂ (kg)",
+                     "Earliest finish (UTC)"]
+
+
+def busy_until(pane: ReviewPanel) -> dict:
+    plan = pane.plan_port.plan if pane.plan_port is not None else None
+    busy: dict = {}
+    for row in plan.rows if plan else []:
+        busy[row.node_id] = max(busy.get(row.node_id, row.end), row.end)
+    return busy
+
+
+def rates(pane: ReviewPanel) -> Any:
+    if pane.energy is None:
+        return None
+    try:
+        points = pane.energy.forecast(hours=72)
+    except Exception:  # noqa: BLE001 - the table still shows time and material without the forecast
+        log.exception("no energy forecast for the design review")
+        return None
+    return lambda start, end: average_rates(points, start, end)
+
+
+def fill_candidates(pane: ReviewPanel) -> None:
+    facts = pane._facts
+    if facts is None:
+        return
+    if facts.kind == "mesh":
+        facts = PartFacts("mesh", facts.analysis, facts.scale, poses=pane.node_poses)
+    material = pane.material_box.currentText() or None
+    pane.rows = candidates(pane.fleet.list(), facts, pane.clock.now(), material=material,
+                           busy_until=pane._busy_until(), rates=pane._rates())
+    pane.table.setRowCount(len(pane.rows))
+    for r, c in enumerate(pane.rows):
+        how = c.how.removeprefix("fits").strip(" ,")
+        fits = ("yes" if c.fits else "no") + (f": {how}" if how else "")
+        finish = c.earliest_finish.strftime("%a %d %b %H:%M") if c.earliest_finish else "-"
+        cells = [cell(c.machine, c.process.value), cell(fits, c.how),
+                 cell(duration_text(c.time_s), c.basis, True),
+                 cell(number_text(c.material_g, ".1f" if (c.material_g or 0) < 10 else ".0f"), c.material, True),
+                 cell(number_text(c.energy_kwh, ".2f"), "", True),
+                 cell(number_text(c.cost, ".2f"), "at the site's tariff, for the hours it would run", True),
+                 cell(number_text(None if c.co2_g is None else c.co2_g / 1000, ".2f"), "", True),
+                 cell(finish, "when the current plan frees this machine, plus the part's time")]
+        for col, item in enumerate(cells):
+            if not c.fits:
+                item.setForeground(Qt.GlobalColor.gray)
+            pane.table.setItem(r, col, item)
+    pane.table.resizeColumnsToContents()
+    best = next((c for c in pane.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
+    best = best or next((c for c in pane.rows if c.usable), None)
+    pane.basis.setText("Pre-slice estimates (hover a time for its basis); energy at rated power, cost and CO₂ "
+                       "from the energy forecast." if facts.kind == "mesh" else
+                       "Time from the G-code planner; energy at rated power, cost and CO₂ from the forecast.")
+    if best is not None and not pane._picked_machine:
+        pane._picked_machine = True  # once per file: after that the reviewer's choice stands
+        if pane.machine() is None or pane.machine().id != best.node_id:
+            pane.select_machine(best.node_id)
+    pane.send_btn.setEnabled(True)
+    pane.analysed.emit()

@@ -1,0 +1,123 @@
+"""The design review's notes: pinned to a point of the part, listed, resolved and reopened. Plain functions of the
+``ReviewPanel`` they are methods of."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+
+from app.core.review.notes import PartNote
+from app.ui.review_table import cell
+from app.ui.tasks import spawn
+
+if TYPE_CHECKING:
+    from app.ui.review_panel import ReviewPanel
+
+NOTE_COLOURS = {"open": "#f0883e", "resolved": "#3fb950"}
+NOTE_HEADERS = ["#", "State", "Note", "Author", "When (UTC)"]
+
+
+def note_mode(pane: ReviewPanel, on: bool) -> None:
+    if pane.part_view is not None:
+        pane.part_view.set_pick_mode(on)
+    if on:
+        pane.note_hint.setText("Click the point of the part the note is about.")
+
+
+def picked(pane: ReviewPanel, point: tuple[float, float, float]) -> None:
+    pane.pending_point = point
+    pane.note_btn.setChecked(False)
+    w = pane.part_view.world_point(point) if pane.part_view is not None else point
+    pane.note_hint.setText("Point picked at x {:.1f}, y {:.1f}, z {:.1f} mm on the plate: type the note and "
+                           "press Enter.".format(*w))
+    pane.note_text.setFocus()
+
+
+def save_note(pane: ReviewPanel) -> None:
+    if pane.notes_port is None:
+        pane.note_hint.setText("Notes are not kept on this site (no store).")
+        return
+    if pane.pending_point is None:
+        pane.note_hint.setText("First press “Add note…” and click the point of the part the note is about.")
+        return
+    if not pane.key:
+        pane.note_hint.setText("Still reading the file; try again in a moment.")
+        return
+    assert pane.path is not None
+    spawn(pane.notes_port.add(pane.key, pane.path.name, pane.pending_point, pane.note_text.text(),
+                              pane.author.text()), pane._note_saved,
+          lambda e: pane.note_hint.setText(str(e)))
+
+
+def note_saved(pane: ReviewPanel, note: PartNote) -> None:
+    pane.pending_point = None
+    pane.note_text.clear()
+    pane.notes.append(note)
+    pane._show_notes()
+    pane.message.emit(f"note {len(pane.notes)} saved on {note.file_name}")
+
+
+def reload_notes(pane: ReviewPanel) -> None:
+    if pane.notes_port is None or not pane.key:
+        return
+    key = pane.key
+
+    def got(notes: list[PartNote]) -> None:
+        if key == pane.key:
+            pane.notes = notes
+            pane._show_notes()
+
+    spawn(pane.notes_port.for_file(key), got, lambda e: pane.note_hint.setText(str(e)))
+
+
+def show_notes(pane: ReviewPanel) -> None:
+    pane.note_table.setRowCount(len(pane.notes))
+    for r, n in enumerate(pane.notes):
+        state = "Resolved" if n.state == "resolved" else "Open"
+        tip = f"resolved by {n.resolved_by} {n.resolved_at:%Y-%m-%d %H:%M}" if n.resolved_at else ""
+        cells = [cell(str(r + 1)), cell(state, tip), cell(n.text, n.text), cell(n.author),
+                 cell(f"{n.created_at:%d %b %H:%M}")]
+        cells[1].setForeground(Qt.GlobalColor.darkGreen if n.state == "resolved" else Qt.GlobalColor.darkYellow)
+        for c, item in enumerate(cells):
+            pane.note_table.setItem(r, c, item)
+    pane.note_table.resizeColumnsToContents()
+    pane.note_table.setColumnWidth(2, max(160, min(pane.note_table.columnWidth(2), 230)))
+    if not pane.notes and pane.kind == "gcode":
+        pane.note_hint.setText("Notes are pinned to a part's model: open its STL, OBJ, PLY, 3MF or GLB to add one.")
+    elif not pane.notes and pane.pending_point is None:
+        pane.note_hint.setText("No notes yet. Press “Add note…”, click the part, then type the note.")
+    elif pane.pending_point is None:
+        open_n = sum(1 for n in pane.notes if n.state == "open")
+        noun = "note" if len(pane.notes) == 1 else "notes"
+        pane.note_hint.setText(f"{len(pane.notes)} {noun}, {open_n} open. Select one to resolve or reopen it.")
+    pane._show_markers()
+    pane.notes_changed.emit()
+
+
+def show_markers(pane: ReviewPanel) -> None:
+    if pane.part_view is not None and pane.kind == "mesh":
+        pane.part_view.set_markers([(n.point, NOTE_COLOURS.get(n.state, "#f0883e")) for n in pane.notes])
+
+
+def note_selected(pane: ReviewPanel) -> None:
+    rows = {i.row() for i in pane.note_table.selectedItems()}
+    note = pane.notes[min(rows)] if rows and min(rows) < len(pane.notes) else None
+    pane.resolve_btn.setEnabled(note is not None)
+    pane.resolve_btn.setText("Reopen" if note is not None and note.state == "resolved" else "Resolve")
+
+
+def toggle_selected_note(pane: ReviewPanel) -> None:
+    rows = {i.row() for i in pane.note_table.selectedItems()}
+    if not rows or pane.notes_port is None:
+        return
+    note = pane.notes[min(rows)]
+    state = "open" if note.state == "resolved" else "resolved"
+
+    def done(updated: PartNote) -> None:
+        pane.notes = [updated if n.id == updated.id else n for n in pane.notes]
+        pane._show_notes()
+        pane._note_selected()
+
+    spawn(pane.notes_port.set_state(note.id, state, pane.author.text()), done,
+          lambda e: pane.note_hint.setText(str(e)))
