@@ -67,6 +67,18 @@ def test_a_job_runs_to_completion_with_both_time_left_figures():
     assert t.job is None
 
 
+def test_a_machine_that_goes_idle_at_the_last_percent_completes_the_job_at_100_percent():
+    # Klipper and others report 99.95 % and then plain idle (no "complete" state seen between two polls)
+    t = JobTracker("Klipper at http://k")
+    job = uuid4()
+    name = remote_name(job, "a.gcode")
+    t.begin(job, name, estimate_s=10.0, now_s=0.0)
+    t.update(MachineReport(P.PRINTING, name, progress=0.9995), now_s=1.0)
+    ev = t.update(MachineReport(P.IDLE), now_s=2.0)
+    assert [f.outcome for f in finished(ev)] == [JobOutcome.COMPLETED]
+    assert [e.fraction for e in ev if isinstance(e, DriverJobProgress)] == [1.0]
+
+
 def test_a_job_not_started_in_time_fails_and_one_stopped_on_the_machine_is_reported():
     t = JobTracker("x", start_grace_s=5.0)
     t.begin(uuid4(), "imewe-a.gcode", 0.0, now_s=0.0)

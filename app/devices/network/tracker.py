@@ -107,9 +107,7 @@ class JobTracker:
             return self._finish(JobOutcome.FAILED, f"the machine is printing {_base(report.job_file)} instead",
                                 _idle_state(report))
         if phase is P.FINISHED and (mine and (job.seen_running or report.job_file is not None)):
-            job.fraction = 1.0
-            return [DriverJobProgress(job.job_id, 1.0),
-                    *self._finish(JobOutcome.COMPLETED, f"finished {_base(job.remote_name)}", DriverState.IDLE)]
+            return self._completed(job)
         if phase is P.CANCELLED and mine and (job.seen_running or report.job_file is not None):
             return self._finish(JobOutcome.CANCELLED, "cancelled on the machine", DriverState.IDLE)
         if phase is P.FAILED and mine and (job.seen_running or report.job_file is not None):
@@ -121,11 +119,16 @@ class JobTracker:
         # Idle: either it has not started yet, or the job went away while we were not looking.
         if not job.seen_running and now_s - job.submitted_at_s < self.start_grace_s:
             return [DriverStateChanged(DriverState.WORKING, f"starting {_base(job.remote_name)}")]
-        if job.seen_running and job.fraction >= 0.999:
-            return self._finish(JobOutcome.COMPLETED, f"finished {_base(job.remote_name)}", DriverState.IDLE)
+        if job.seen_running and job.fraction >= 0.999:  # the machine went idle at the end: it ran to 100 %
+            return self._completed(job)
         why = ("the machine stopped the job" if job.seen_running else
                f"the machine did not start {_base(job.remote_name)} within {self.start_grace_s:.0f} s")
         return self._finish(JobOutcome.FAILED, why, DriverState.IDLE)
+
+    def _completed(self, job: ActiveJob) -> list[DriverEvent]:
+        job.fraction = 1.0
+        return [DriverJobProgress(job.job_id, 1.0),
+                *self._finish(JobOutcome.COMPLETED, f"finished {_base(job.remote_name)}", DriverState.IDLE)]
 
     def _finish(self, outcome: JobOutcome, message: str, state: DriverState) -> list[DriverEvent]:
         events = self.end(outcome, message)
