@@ -92,6 +92,23 @@ def test_writes_through_the_api(site: RunningSite) -> None:
     assert request(site, "POST", "/nodes/m1/estop", {}, token=login["token"])[0] == 403
 
 
+def test_opening_a_file_in_the_window_needs_submit(site: RunningSite) -> None:
+    """POST /window/open puts a file in front of whoever works at the window: a viewer (or a read-only key) is
+    refused; a designer passes the check (this site shows no window, so it says so); the site's own OS user on the
+    loopback channel (a double-click on a part file) needs no sign-in."""
+    body = {"path": "/tmp/part.stl"}
+    status, data = request(site, "POST", "/window/open", body, token=site.tokens[Role.VIEWER])
+    assert status == 403 and "viewer may not submit" in data["error"], data
+    status, data = request(site, "POST", "/window/open", body, token=site.tokens[Role.DESIGNER])
+    assert status == 400 and "shows no window" in data["error"], data
+    status, data = request(site, "POST", "/window/open", body, token=site.info.token)  # channel token, no session
+    assert status == 400 and "shows no window" in data["error"], data
+    status, data = request(site, "GET", "/jobs", token=site.info.token)
+    assert status == 200  # the same OS user without a session still only reads
+    status, data = request(site, "POST", "/jobs", {"spec": job_spec(parts=1)}, token=site.info.token)
+    assert status == 401 and "sign in" in data["error"], data
+
+
 def test_keys_wrong_expired_revoked(site: RunningSite) -> None:
     status, key = request(site, "POST", "/admin/keys", {"name": "robot", "scopes": ["read"], "days": 1,
                                                         "user": "operator"})
