@@ -295,7 +295,7 @@ def test_lost_port_through_the_driver_link_leaves_the_node_offline_and_the_job_p
     from app.core.clock import SystemClock
     from app.core.device_events import DeviceJobFinished
     from app.core.domain.enums import NodeState
-    from app.core.events import AlertRaised
+    from app.core.events import FaultReported
     from app.core.fleet.driver_link import DriverLink
     from app.core.fleet.service import FleetService
     from app.core.store import open_store
@@ -306,7 +306,7 @@ def test_lost_port_through_the_driver_link_leaves_the_node_offline_and_the_job_p
         fleet = FleetService(store, bus, SystemClock())
         await fleet.start()
         seen: list = []
-        bus.subscribe((DeviceJobFinished, AlertRaised), seen.append)
+        bus.subscribe((DeviceJobFinished, FaultReported), seen.append)
         emu = MarlinEmulator(MarlinFaults(drop_after_lines=800))
         emu.start()
         d = MarlinDriver("ender", emu.path, connect_timeout_s=5)
@@ -334,7 +334,7 @@ def test_lost_port_through_the_driver_link_leaves_the_node_offline_and_the_job_p
     assert states[:5] == ["REGISTERED", "CONFIGURED", "IDLE", "ASSIGNED", "EXECUTING"] and states[-1] == "OFFLINE"
     fin = next(e for e in seen if isinstance(e, DeviceJobFinished))
     assert fin.outcome == "paused" and 700 < fin.checkpoint["lines_acked"] < 800
-    assert any(isinstance(e, AlertRaised) and e.alert.type == "link_lost" for e in seen)
+    assert any(isinstance(e, FaultReported) and e.kind == "link_lost" for e in seen)
 
 
 # ---------------------------------------------------------------- line noise: errors told apart by their shape
@@ -533,7 +533,7 @@ def test_a_stall_under_the_fleet_puts_the_node_in_error_with_an_alert(tmp_path: 
     from app.core.bus import EventBus
     from app.core.clock import SystemClock
     from app.core.domain.enums import NodeState
-    from app.core.events import AlertRaised
+    from app.core.events import FaultReported
     from app.core.fleet.driver_link import DriverLink
     from app.core.fleet.service import FleetService
     from app.core.store import open_store
@@ -544,7 +544,7 @@ def test_a_stall_under_the_fleet_puts_the_node_in_error_with_an_alert(tmp_path: 
         fleet = FleetService(store, bus, SystemClock())
         await fleet.start()
         alerts: list = []
-        bus.subscribe((AlertRaised,), alerts.append)
+        bus.subscribe((FaultReported,), alerts.append)
         emu = MarlinEmulator(MarlinFaults(silent_after_lines=300))
         emu.start()
         d = MarlinDriver("ender", emu.path, connect_timeout_s=5, stall_timeout_s=0.5)
@@ -566,7 +566,7 @@ def test_a_stall_under_the_fleet_puts_the_node_in_error_with_an_alert(tmp_path: 
 
     state, alerts = run(go())
     assert state is NodeState.ERROR
-    assert any("no answer from the machine" in a.alert.message for a in alerts)
+    assert any("no answer from the machine" in a.message for a in alerts)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

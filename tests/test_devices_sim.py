@@ -15,7 +15,7 @@ from app.core.domain.capabilities import Capabilities
 from app.core.domain.enums import NodeState, ProcessType
 from app.core.domain.errors import ValidationError
 from app.core.drivers import DriverJobFinished, DriverState, DriverTelemetry, JobOutcome, JobRequest
-from app.core.events import AlertRaised, StateChanged, TelemetryReceived
+from app.core.events import FaultReported, StateChanged, TelemetryReceived
 from app.core.fleet.driver_link import DriverLink, node_path
 from app.core.fleet.service import FleetService
 from app.core.store import open_store
@@ -109,7 +109,7 @@ def test_driver_link_moves_the_node_and_publishes_telemetry_alerts_and_job_event
         fleet = FleetService(store, bus, clock)
         await fleet.start()
         seen: list = []
-        bus.subscribe((StateChanged, TelemetryReceived, AlertRaised, DeviceJobFinished, DeviceJobProgress),
+        bus.subscribe((StateChanged, TelemetryReceived, FaultReported, DeviceJobFinished, DeviceJobProgress),
                       seen.append)
         try:
             sim = SimulatedMachine("p1", FDM, clock, SimConfig(faults=[FaultSpec("lost_link", at_progress=0.5,
@@ -153,7 +153,7 @@ def test_driver_link_moves_the_node_and_publishes_telemetry_alerts_and_job_event
     assert finished[0].job_id == job1 and finished[0].outcome == "paused"
     assert finished[0].checkpoint["fraction"] >= 0.5
     assert finished[1].outcome == "completed"
-    assert any(isinstance(e, AlertRaised) and e.alert.type == "lost_link" for e in seen)
+    assert any(isinstance(e, FaultReported) and e.kind == "lost_link" for e in seen)
     tele = [e for e in seen if isinstance(e, TelemetryReceived)]
     assert len(tele) > 100 and tele[0].sample.node_id == node.id and "power_w" in tele[0].sample.metrics
     assert node.energy_level > 0 and node.material_levels["pla"] < 1000

@@ -15,7 +15,7 @@ from app.core.clock import ManualClock
 from app.core.domain.entities import TelemetrySample
 from app.core.domain.enums import Severity
 from app.core.domain.errors import NotFoundError
-from app.core.events import AlertAcknowledged, AlertRaised, TelemetryReceived
+from app.core.events import AlertAcknowledged, AlertRaised, FaultReported, TelemetryReceived
 from app.core.store.db import open_store
 from app.core.store.repositories import AlertRepo, AuditRepo
 from app.core.telemetry.repository import TelemetryRepo
@@ -218,6 +218,30 @@ def test_service_on_the_bus_writes_every_sample(tmp_path: Path) -> None:
         ts, v = rig.svc.buffers.series(nodes[0], "temperature")
         assert len(ts) == 100 and abs(v.mean() - 210) < 1
         assert rig.svc.health() == "ok"
+    finally:
+        rig.close()
+
+
+def test_a_fault_a_machine_reports_is_stored_audited_and_deduplicated(tmp_path: Path) -> None:
+    """A driver's heater fault reaches the operator through the alert service: stored, audited, raised once."""
+    rig = Rig(tmp_path)
+
+    async def go():
+        await rig.svc.start()
+        rig.bus.start()
+        for _ in range(3):  # the machine repeats it while it lasts
+            rig.bus.publish(FaultReported(str(NODE), "firmware_error", Severity.CRITICAL,
+                                          "Klipper: heater extruder not heating at expected rate", NODE))
+        await rig.bus.drain()
+        await rig.svc.stop()
+
+    try:
+        asyncio.run(go())
+        stored = rig.alerts()
+        assert [(a.type, a.severity, a.node_id) for a in stored] == [("firmware_error", Severity.CRITICAL, NODE)]
+        assert len(rig.raised) == 1 and rig.raised[0].id == stored[0].id
+        with rig.store.connect() as conn:
+            assert any(r.action == "alert.raise" for r in AuditRepo().list(conn))
     finally:
         rig.close()
 

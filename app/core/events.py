@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.domain.entities import Alert, TelemetrySample
+from app.core.domain.enums import Severity
 from app.core.domain.states import StateChange
 
 
@@ -52,6 +53,18 @@ class TelemetryReceived:
 @dataclass(frozen=True, slots=True)
 class AlertRaised:
     alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class FaultReported:
+    """A machine reported a fault (heater, e-stop, firmware error): the alert service stores, deduplicates and
+    raises it. Publishers never build an ``AlertRaised`` themselves, so every alert the operator sees is stored."""
+    source: str
+    kind: str
+    severity: Severity
+    message: str
+    node_id: UUID | None = None
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from uuid import UUID
 from app.core.bus import EventBus
 from app.core.clock import Clock
 from app.core.device_events import DeviceJobFinished, DeviceJobProgress, DeviceJobRecord, DeviceLinkChanged
-from app.core.domain.entities import Alert, TelemetrySample
+from app.core.domain.entities import TelemetrySample
 from app.core.domain.enums import NodeState, Severity
 from app.core.domain.errors import ImeweError
 from app.core.domain.states import NODE_TRANSITIONS
@@ -37,7 +37,7 @@ from app.core.drivers import (
     FabricationDevice,
     JobOutcome,
 )
-from app.core.events import AlertRaised, TelemetryReceived
+from app.core.events import FaultReported, TelemetryReceived
 from app.core.fleet.service import FleetService
 
 log = logging.getLogger(__name__)
@@ -144,8 +144,7 @@ class DriverLink:
                                              event.part_id, event.copy, event.message))
         elif isinstance(event, DriverFault):
             sev = Severity.CRITICAL if event.fatal else Severity.WARNING
-            alert = Alert(str(self.node_id), event.kind, sev, event.message, self.clock.now(), self.node_id)
-            self.bus.publish(AlertRaised(alert))
+            self.bus.publish(FaultReported(str(self.node_id), event.kind, sev, event.message, self.node_id))
 
     async def _apply_telemetry(self, event: DriverTelemetry) -> None:
         self.bus.publish(TelemetryReceived(TelemetrySample(self.node_id, self.clock.now(), dict(event.metrics),

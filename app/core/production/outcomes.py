@@ -9,10 +9,10 @@ from uuid import UUID
 
 from app.core import audit
 from app.core.device_events import DeviceJobFinished
-from app.core.domain.entities import Alert, Job, Part
+from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState, Severity
 from app.core.domain.errors import NotFoundError
-from app.core.events import AlertRaised, ReplanRequested
+from app.core.events import FaultReported, ReplanRequested
 from app.core.production.runs import MAX_ATTEMPTS, S
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ async def tell(prod: ProductionService, node_id: UUID, kind: str, severity: Seve
     if prod._raise_alert is not None:
         await prod._raise_alert(str(node_id), kind, severity, message, node_id=node_id, key=key)
     else:
-        prod._bus.publish(AlertRaised(Alert(str(node_id), kind, severity, message, prod._clock.now(), node_id)))
+        prod._bus.publish(FaultReported(str(node_id), kind, severity, message, node_id, key))
     if prod._store is None:
         return
     now = prod._clock.now()

@@ -16,7 +16,7 @@ from app.core.clock import Clock
 from app.core.domain.entities import TelemetrySample
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ConfigError, StoreError
-from app.core.events import NodeUpdated, TelemetryReceived
+from app.core.events import FaultReported, NodeUpdated, TelemetryReceived
 from app.core.store.db import Store
 from app.core.telemetry.alerts import AlertService
 from app.core.telemetry.detectors import EwmaZ, RobustZ
@@ -104,6 +104,7 @@ class TelemetryService:
         # A big queue and drop-newest: a burst is absorbed, and what the writer already has is never replaced.
         self._subs.append(self.bus.subscribe(TelemetryReceived, self._on_telemetry, name="telemetry",
                                              maxsize=500_000, overflow=Overflow.DROP_NEWEST))
+        self._subs.append(self.bus.subscribe(FaultReported, self._on_fault, name="telemetry.faults"))
         if self._materials_of is not None:
             self._subs.append(self.bus.subscribe(NodeUpdated, self._on_node_updated, name="telemetry.materials"))
         self._tasks.append(asyncio.get_running_loop().create_task(self._flush_loop(), name="telemetry.flush"))
@@ -126,6 +127,9 @@ class TelemetryService:
         if st.last_error and st.failures:
             return f"degraded: {st.last_error}"
         return "ok"
+
+    async def _on_fault(self, ev: FaultReported) -> None:
+        await self.alerts.raise_alert(ev.source, ev.kind, ev.severity, ev.message, node_id=ev.node_id, key=ev.key)
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, sample: TelemetrySample) -> list[Finding]:
