@@ -17,6 +17,7 @@ from app.core.drivers import DriverJobFinished, DriverState, DriverTelemetry, Jo
 from app.devices import agent_protocol as proto
 from app.devices.agent import NodeAgent
 from app.devices.agent_client import AgentDriver
+from app.devices.agent_tls import client_context
 from app.devices.emulators.marlin_emulator import MarlinEmulator
 from app.devices.marlin_driver import MarlinDriver
 from app.devices.simulator import SimConfig, SimulatedMachine
@@ -36,7 +37,7 @@ def test_agent_serves_a_simulated_machine_to_a_paired_client(tmp_path: Path) -> 
         agent = sim_agent(tmp_path)
         await agent.driver.connect()
         await agent.start()
-        client = AgentDriver(f"ws://127.0.0.1:{agent.port}", TOKEN, expected_fingerprint=agent.identity.fingerprint)
+        client = AgentDriver(f"wss://127.0.0.1:{agent.port}", TOKEN, expected_fingerprint=agent.identity.fingerprint)
         events: list = []
         client.add_listener(events.append)
         try:
@@ -74,14 +75,17 @@ def test_wrong_token_and_wrong_key_are_refused(tmp_path: Path) -> None:
     async def go():
         agent = sim_agent(tmp_path)
         await agent.start()
-        url = f"ws://127.0.0.1:{agent.port}"
+        url = f"wss://127.0.0.1:{agent.port}"
+        fp = agent.identity.fingerprint
         try:
             with pytest.raises(AuthError, match="pairing token"):
-                await AgentDriver(url, "not-the-token").connect()
-            with pytest.raises(AuthError, match="fingerprint"):
+                await AgentDriver(url, "not-the-token", expected_fingerprint=fp).connect()
+            with pytest.raises(AuthError, match="not the accepted"):
                 await AgentDriver(url, TOKEN, expected_fingerprint="0" * 32).connect()
+            with pytest.raises(AuthError, match="not accepted yet"):
+                await AgentDriver(url, TOKEN).connect()
             # a client that speaks a future protocol version is told so, and nothing runs
-            async with connect(url) as ws:
+            async with connect(url, ssl=client_context()) as ws:
                 await ws.send(json.dumps({"v": 99, "type": "hello", "token": TOKEN}))
                 await ws.wait_closed()
                 code = ws.close_code
@@ -102,7 +106,7 @@ def test_agent_over_a_marlin_emulator_streams_and_reports_a_lost_link(tmp_path: 
         await marlin.connect()
         agent = NodeAgent(marlin, token=TOKEN, identity=proto.AgentIdentity.generate(), advertise=False)
         await agent.start()
-        client = AgentDriver(f"ws://127.0.0.1:{agent.port}", TOKEN)
+        client = AgentDriver(f"wss://127.0.0.1:{agent.port}", TOKEN, expected_fingerprint=agent.identity.fingerprint)
         events: list = []
         client.add_listener(events.append)
         try:

@@ -24,6 +24,7 @@ from app.core.drivers import DriverState
 from app.devices import agent_protocol as proto
 from app.devices.agent import NodeAgent
 from app.devices.agent_client import AgentDriver
+from app.devices.agent_tls import client_context
 from app.devices.simulator import SimConfig, SimulatedMachine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def make_agent(files: Path | None) -> NodeAgent:
 
 
 async def paired(url: str):
-    ws = await connect(url, max_size=proto.MAX_MESSAGE_BYTES)
+    ws = await connect(url, ssl=client_context(), max_size=proto.MAX_MESSAGE_BYTES)
     await ws.send(proto.encode("hello", token=TOKEN, nonce="00", client="test"))
     assert json.loads(await ws.recv())["type"] == "welcome"
     return ws
@@ -56,11 +57,11 @@ def test_big_frames_are_refused_before_pairing_and_allowed_after(tmp_path: Path)
         agent = make_agent(None)
         await agent.driver.connect()
         await agent.start()
-        url = f"ws://127.0.0.1:{agent.port}"
+        url = f"wss://127.0.0.1:{agent.port}"
         try:
             # a stranger's 1 MB "hello" is cut off unread (1009: message too big), and fast
             t0 = time.monotonic()
-            async with connect(url, max_size=None) as ws:
+            async with connect(url, ssl=client_context(), max_size=None) as ws:
                 with pytest.raises(ConnectionClosed):
                     await ws.send("x" * (1024 * 1024))
                     await asyncio.wait_for(ws.recv(), 5)
@@ -69,13 +70,13 @@ def test_big_frames_are_refused_before_pairing_and_allowed_after(tmp_path: Path)
             # is served at once meanwhile
             async def stranger_push() -> None:
                 with contextlib.suppress(ConnectionClosed, OSError):
-                    async with connect(url, max_size=None) as ws:
+                    async with connect(url, ssl=client_context(), max_size=None) as ws:
                         await ws.send(b"\0" * (8 * 1024 * 1024))
                         await asyncio.wait_for(ws.recv(), 5)
 
             strangers = [asyncio.ensure_future(stranger_push()) for _ in range(24)]
             t1 = time.monotonic()
-            client = AgentDriver(url, TOKEN)
+            client = AgentDriver(url, TOKEN, expected_fingerprint=agent.identity.fingerprint)
             await client.connect()
             state, paired_s = client.state, time.monotonic() - t1
             await client.disconnect()
@@ -110,8 +111,8 @@ def test_execute_refuses_absurd_numbers_and_files_outside_its_folder(tmp_path: P
         await agent.driver.connect()
         await agent.start()
         try:
-            ws = await paired(f"ws://127.0.0.1:{agent.port}")
-            raw = '{"v":1,"type":"cmd","id":7,"op":"execute","args":{"gcode_lines":["G28"],"start_line":1e400}}'
+            ws = await paired(f"wss://127.0.0.1:{agent.port}")
+            raw = '{"v":2,"type":"cmd","id":7,"op":"execute","args":{"gcode_lines":["G28"],"start_line":1e400}}'
             huge = await command(ws, raw)
             negative = await command(ws, proto.encode("cmd", id=8, op="execute",
                                                       args={"gcode_lines": ["G28"], "start_line": -3}))
@@ -148,16 +149,17 @@ def test_node_command_never_shows_its_token(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        port = int(re.search(r"ws://127\.0\.0\.1:(\d+)", first).group(1))
+        port = int(re.search(r"wss://127\.0\.0\.1:(\d+)", first).group(1))
         while "advertised" not in first:
             first += proc.stdout.readline()
+        fp = re.search(r"fingerprint (\w+)", first).group(1)
 
         async def pair():
-            d = AgentDriver(f"ws://127.0.0.1:{port}", token)
+            d = AgentDriver(f"wss://127.0.0.1:{port}", token, expected_fingerprint=fp)
             await d.connect()
             await d.disconnect()
             with pytest.raises(Exception, match="pairing token"):
-                await AgentDriver(f"ws://127.0.0.1:{port}", "wrong-token-xyz").connect()
+                await AgentDriver(f"wss://127.0.0.1:{port}", "wrong-token-xyz", expected_fingerprint=fp).connect()
 
         asyncio.run(pair())
     finally:

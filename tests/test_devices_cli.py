@@ -70,10 +70,13 @@ def test_node_command_serves_a_simulated_machine(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        port = int(re.search(r"ws://127\.0\.0\.1:(\d+)", first).group(1))
+        port = int(re.search(r"wss://127\.0\.0\.1:(\d+)", first).group(1))
+        while "fingerprint" not in first:
+            first += proc.stdout.readline()
+        fp = re.search(r"fingerprint (\w+)", first).group(1)
 
         async def talk():
-            d = AgentDriver(f"ws://127.0.0.1:{port}", "a-long-token")
+            d = AgentDriver(f"wss://127.0.0.1:{port}", "a-long-token", expected_fingerprint=fp)
             await d.connect()
             caps, name, state = d.capabilities, d.name, d.state
             await d.disconnect()

@@ -107,7 +107,7 @@ async def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         await agent.start()
-        print(f"node agent {name!r} ({driver.capabilities.process.value}) serving ws://{args.listen}:{agent.port}\n"
+        print(f"node agent {name!r} ({driver.capabilities.process.value}) serving wss://{args.listen}:{agent.port}\n"
               f"  node id     {agent.node_id}\n  fingerprint {ident.fingerprint}\n"
               f"  token       {token_from} (never shown)\n  files       {files}\n"
               f"  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--loaded", help="material loaded now")
     a.add_argument("--max-power", type=finite_float, default=0.0, help="maximum power draw in W")
     a.add_argument("--location", default="", help="site area, e.g. 'bay 2'")
-    a.add_argument("--address", default="", help="how to reach it (serial:/dev/ttyUSB0, ws://host:port, "
+    a.add_argument("--address", default="", help="how to reach it (serial:/dev/ttyUSB0, wss://host:port, "
                                                   "http://host:port for network printers)")
     a.add_argument("--driver", default="sim",
                    help="sim, marlin, grbl, agent, octoprint, moonraker, prusalink, bambu, duet")

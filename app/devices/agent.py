@@ -1,4 +1,5 @@
-"""The node agent: drives one machine through a driver and serves it over websocket to paired control rooms."""
+"""The node agent: drives one machine through a driver and serves it over websocket with TLS (see ``agent_tls``)
+to paired control rooms."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from app.devices import agent_protocol as proto
 from app.devices.agent_advertise import Advertiser
 from app.devices.agent_commands import execute_request
 from app.devices.agent_journal import RunJournal
+from app.devices.agent_tls import server_context
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 5.0
@@ -56,10 +58,11 @@ class NodeAgent:
     async def start(self) -> None:
         self.driver.add_listener(self._on_driver_event)
         # Small frames until a client has shown the token: a stranger cannot make the agent hold big messages.
-        self._server = await serve(self._handle, self.host, self.port, max_size=proto.PRE_AUTH_MAX_BYTES)
+        self._server = await serve(self._handle, self.host, self.port, max_size=proto.PRE_AUTH_MAX_BYTES,
+                                   ssl=server_context(self.identity))
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
-        log.info("node agent %s serving on %s:%d", self.driver.name, self.host, self.port)
+        log.info("node agent %s serving wss on %s:%d", self.driver.name, self.host, self.port)
         if self._advertise:
             self._advertiser = Advertiser(self._interfaces)
             await self._advertiser.register(self.driver.name, self.host, self.port, self.txt())

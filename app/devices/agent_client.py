@@ -20,10 +20,52 @@ from app.core.domain.errors import AuthError, DeviceError, ImeweError
 from app.core.drivers import DriverBase, DriverJobRecord, DriverState, JobRequest
 from app.devices import agent_protocol as proto
 from app.devices.agent_journal import RunRecord
+from app.devices.agent_tls import client_context, peer_key
 from app.devices.network.backoff import Backoff
 
 log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_S = 30.0
+
+
+def tls_url(url: str) -> str:
+    """Agents speak only TLS: an address given as ws:// is reached as wss://."""
+    return "wss://" + url.removeprefix("ws://") if url.startswith("ws://") else url
+
+
+def check_key(found: str, expected: str | None, url: str) -> None:
+    if not expected:
+        raise UntrustedAgent(found, f"the node agent at {url} (key {found}) is not accepted yet; "
+                                    "nothing was sent to it (accept it with: imewe nodes accept NAME)")
+    if found != expected:
+        raise AuthError(f"the node agent at {url} shows key {found}, not the accepted {expected}; "
+                        "the pairing token was not sent (someone else may be answering at that address)")
+
+
+class UntrustedAgent(AuthError):
+    """The agent's key is not accepted by a person yet (``fingerprint`` is what it showed)."""
+
+    def __init__(self, fingerprint: str, message: str) -> None:
+        super().__init__(message)
+        self.fingerprint = fingerprint
+
+
+async def read_agent_key(url: str, timeout_s: float = 5.0) -> tuple[str, bytes]:
+    """Open TLS to the agent, read the key its handshake proved, and close: nothing is sent to the agent."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(tls_url(url))
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, parts.port or 443, ssl=client_context(),
+                                    server_hostname=parts.hostname), timeout_s)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DeviceError(f"cannot reach the node agent at {url}: {exc}") from exc
+    try:
+        return peer_key(writer.get_extra_info("ssl_object"))
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ConnectionError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), 2.0)
 
 
 class AgentDriver(DriverBase):
@@ -36,7 +78,7 @@ class AgentDriver(DriverBase):
     def __init__(self, url: str, token: str, *, name: str = "", expected_fingerprint: str | None = None,
                  connect_timeout_s: float = 10.0, keepalive_s: float = 20.0, backoff: Backoff | None = None) -> None:
         super().__init__(name or url, Capabilities(process=ProcessType.FDM))
-        self.url = url
+        self.url = tls_url(url)
         self._token = token
         self.expected_fingerprint = expected_fingerprint
         self.connect_timeout_s = connect_timeout_s
@@ -61,13 +103,22 @@ class AgentDriver(DriverBase):
     async def _open(self) -> None:
         nonce = os.urandom(16)
         try:
-            ws = await asyncio.wait_for(connect(self.url, max_size=proto.MAX_MESSAGE_BYTES, open_timeout=None,
-                                                ping_interval=self.keepalive_s, ping_timeout=self.keepalive_s,
+            ws = await asyncio.wait_for(connect(self.url, ssl=client_context(), max_size=proto.MAX_MESSAGE_BYTES,
+                                                open_timeout=None, ping_interval=self.keepalive_s,
+                                                ping_timeout=self.keepalive_s,
                                                 close_timeout=min(self.keepalive_s, 5.0)),
                                         self.connect_timeout_s)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self._set_state(DriverState.OFFLINE, "agent unreachable")
             raise DeviceError(f"cannot reach the node agent at {self.url}: {exc}") from exc
+        try:
+            # The agent proved in the TLS handshake that it holds its certificate's key: the token is sent only
+            # when that key is the one accepted for this machine.
+            check_key(peer_key(ws.transport.get_extra_info("ssl_object"))[0], self.expected_fingerprint, self.url)
+        except AuthError:
+            await ws.close()
+            self._set_state(DriverState.OFFLINE, "node agent key refused")
+            raise
         try:
             await ws.send(proto.encode("hello", token=self._token, nonce=nonce.hex(), client="imewe"))
             msg = proto.decode(await asyncio.wait_for(ws.recv(), self.connect_timeout_s))

@@ -1,4 +1,4 @@
-"""The node agent's wire protocol (versioned JSON over websocket) and its identity key.
+"""The node agent's wire protocol (versioned JSON over websocket with TLS) and its identity key.
 
     client → agent   {"v":1,"type":"hello","token":...,"nonce":<hex>,"client":...}
     agent  → client  {"v":1,"type":"welcome","node_id":...,"name":...,"capabilities":{...},"state":...,
@@ -12,9 +12,10 @@
 learns from it what ran, finished or failed while apart. Before the hello is accepted, frames are limited to
 ``PRE_AUTH_MAX_BYTES``.
 
-The pairing token admits a control room; the agent proves who it is by signing the client's nonce with its
-Ed25519 key, whose fingerprint (SHA-256 of the public key) is also in the zeroconf TXT record, so a control room
-can pin it. The node id is derived from the public key, so an agent keeps its id across restarts.
+The pairing token admits a control room; the agent proves who it is first, in the TLS handshake, with a
+certificate self-signed by its Ed25519 key (``agent_tls``): the control room sends the hello only when that key's
+fingerprint (SHA-256 of the public key) is the one a person accepted. The welcome signs the client's nonce with
+the same key as well. The fingerprint is also in the zeroconf TXT record, to show before acceptance. The node id is derived from the public key, so an agent keeps its id across restarts.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from app.core.drivers import (
     JobOutcome,
 )
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the link is TLS (wss), the key is checked before the token is sent
 SERVICE_TYPE = "_imewe-node._tcp.local."
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a large G-code program travels in one execute message (once paired)
 PRE_AUTH_MAX_BYTES = 64 * 1024  # a hello is tiny: anything bigger before pairing is refused unread

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 IMEWE_NODE = "_imewe-node._tcp.local."
 OTHER_KINDS = {"_octoprint._tcp.local.": "octoprint", "_moonraker._tcp.local.": "moonraker",
                "_prusalink._tcp.local.": "prusalink"}
-SUPPORTED_PROTOCOL = "1"
+SUPPORTED_PROTOCOL = "2"
 RESOLVE_TIMEOUT_MS = 3000
 
 
@@ -51,7 +51,7 @@ class Advert:
 
     @property
     def address(self) -> str:
-        return f"ws://{self.host}:{self.port}" if self.kind == "imewe-node" else f"http://{self.host}:{self.port}"
+        return f"wss://{self.host}:{self.port}" if self.kind == "imewe-node" else f"http://{self.host}:{self.port}"
 
     @property
     def version(self) -> str:

@@ -71,7 +71,7 @@ class Node:
     vendor_id: UUID | None = None
     config_profile_id: UUID | None = None
     location: str = ""  # site area, e.g. "bay 2"
-    address: str = ""  # how to reach it: "sim:", "serial:/dev/ttyUSB0", "ws://host:port"
+    address: str = ""  # how to reach it: "sim:", "serial:/dev/ttyUSB0", "wss://host:port"
     driver: str = "sim"
     energy_level: float = 0.0  # current power draw (W)
     material_levels: dict[str, float] = field(default_factory=dict)  # grams (or sheets/kg) left
