@@ -78,3 +78,44 @@ def test_bad_file(qtbot, view: ToolpathView, tmp_path: Path) -> None:  # type: i
     with qtbot.waitSignal(view.failed, timeout=60_000) as sig:
         view.load(str(bad))
     assert "no motion" in sig.args[0] and "cannot show" in view.info.text()
+
+
+def _drawn_colours(view: ToolpathView) -> dict[str, float]:
+    """Share of the plot's non-background pixels in each colour (colours under 1 % left out: the axes gizmo)."""
+    import numpy as np
+
+    img = view.plotter.screenshot(return_img=True)[..., :3].reshape(-1, 3)
+    img = img[(img != img[0]).any(axis=1)]
+    cols, counts = np.unique(img, axis=0, return_counts=True)
+    share = counts / counts.sum()
+    return {"#{:02x}{:02x}{:02x}".format(*c): float(s) for c, s in zip(cols, share, strict=True) if s >= 0.01}
+
+
+def test_cnc_legend_names_the_colour_on_screen(qtbot, view: ToolpathView, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.viz.toolpath_scene import FEATURE_COLOURS, feature_colour, feature_lookup_table
+    from app.viz.toolpath_view import feature_legend
+
+    plate = tmp_path / "plate.nc"
+    plate.write_text("G21 G90\nM3 S12000\nG0 Z5\nG0 X0 Y0\nG1 Z-1 F300\nG1 X60 Y0 F800\nG1 X60 Y25\nG1 X0 Y25\n"
+                     "G1 X0 Y0\nG1 X60 Y25\nG0 Z5\nM5\n")
+    _load(qtbot, view, plate)
+    legend = feature_legend(view.scene)
+    assert [name for name, _ in legend] == ["cut"]
+    cut = legend[0][1]
+    assert cut == feature_colour(4) and f"color:{cut}" in view.legend.text()
+    drawn = _drawn_colours(view)
+    # the lines on screen are the legend's colour itself, not a shade or a blend of it
+    assert max(drawn, key=drawn.get) == cut and drawn[cut] > 0.8, drawn  # the rest: the axes gizmo
+    # the renderer's table gives every feature value the table's colour (no interpolation between neighbours)
+    lut = feature_lookup_table(25)
+    for k in (0, 4, 19, 24):
+        rgb = lut.map_value(k)[:3]
+        assert "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgb)) == FEATURE_COLOURS[k % 20]
+
+
+@needs_shared
+def test_printer_legend_colours_are_the_colours_drawn(qtbot, view: ToolpathView) -> None:  # type: ignore[no-untyped-def]
+    _load(qtbot, view, GCODE / "octoprint_bp_case_cura14.gcode")
+    legend = dict((c, n) for n, c in __import__("app.viz.toolpath_view", fromlist=["x"]).feature_legend(view.scene))
+    drawn = _drawn_colours(view)
+    assert set(drawn) <= set(legend), (drawn, legend)  # every colour drawn is one the legend names

@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.domain.entities import Job
-from app.core.domain.enums import JobState
+from app.core.domain.enums import JobState, ProcessType
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.ui.confirm import confirm
 from app.ui.preview_pane import PreviewPane
 from app.ui.tasks import spawn
 from app.ui.theme import JOB_COLOURS
+from app.ui.words import job_state_word, process_word
 
 S = JobState
 
@@ -39,6 +40,11 @@ def _table(headers: list[str]) -> QTableWidget:
     t.verticalHeader().setVisible(False)
     t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     return t
+
+
+def _word(state: str | None, processes: set[ProcessType]) -> str:
+    """A state change's side in words: a CNC part "Machining", a printed one "Printing", never ``IN_PROGRESS``."""
+    return job_state_word(state, processes) if state else "-"
 
 
 def _fill(t: QTableWidget, rows: list[list[str]]) -> None:
@@ -109,16 +115,19 @@ class JobDetail(QWidget):
     def _show(self, job: Job, timeline: list) -> None:
         self.job = job
         self.title.setText(job.name)
-        self.state.setText(f"{job.state.value}  ·  {job.progress:.0f} %")
+        self.state.setText(f"{job_state_word(job.state, {p.process for p in job.parts})}  ·  {job.progress:.0f} %")
         self.state.setStyleSheet(f"color: {JOB_COLOURS.get(job.state, '#8b949e')}; font-weight: bold;")
         self.priority.setValue(job.priority)
         names = {p.id: p.name for p in job.parts}
-        _fill(self.parts, [[p.name, p.process.value, p.material_type, str(p.quantity), p.state.value,
+        every = {p.process for p in job.parts}
+        kinds = {p.id: {p.process} for p in job.parts}
+        _fill(self.parts, [[p.name, process_word(p.process), p.material_type, str(p.quantity),
+                            job_state_word(p.state, {p.process}),
                             f"{p.progress:.0f} %", self._machine(p.assigned_node),
                             " x ".join(f"{v:g}" for v in p.size_mm)] for p in job.parts])
         _fill(self.timeline, [[c.at.strftime("%Y-%m-%d %H:%M:%S"),
                                "job" if c.kind == "job" else f"part {names.get(c.obj_id, '')}",
-                               f"{c.from_state or '-'} → {c.to_state}", c.reason, c.actor]
+                               f"{_word(c.from_state, kinds.get(c.obj_id, every))} → {_word(c.to_state, kinds.get(c.obj_id, every))}", c.reason, c.actor]
                               for c in sorted(timeline, key=lambda c: c.at)])
         self._buttons()
         self._preview()

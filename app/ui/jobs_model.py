@@ -20,7 +20,7 @@ from app.core.jobs.eta import Eta, finish_label, relative_label
 from app.ui.eta_view import eta_text, job_eta_live
 from app.ui.live_data import LiveData
 from app.ui.theme import job_colour
-from app.ui.words import JOB_WORDS, job_state_word
+from app.ui.words import job_state_word
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 11
 SORT_ROLE = Qt.ItemDataRole.UserRole + 12
@@ -144,4 +144,4 @@ class JobsFilter(QSortFilterProxyModel):
                 return False
         elif self.state and job.state.value != self.state:
             return False
-        return not self.text or self.text in f"{job.name} {job.id} {JOB_WORDS[job.state]}".lower()
+        return not self.text or self.text in f"{job.name} {job.id} {job_state_word(job.state, {p.process for p in job.parts})}".lower()

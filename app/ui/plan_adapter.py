@@ -14,11 +14,12 @@ from typing import Any
 from uuid import UUID
 
 from app.core.domain.entities import Job, Node
-from app.core.domain.enums import JobState
+from app.core.domain.enums import JobState, ProcessType
 from app.core.jobs.eta import duration_label, finish_label
-from app.ui.words import JOB_WORDS
+from app.ui.words import job_state_word
 from app.viz.gantt import Bar
 
+_ORDER = {s.value: i for i, s in enumerate(JobState)}  # declared in the order a job goes through them
 _ENTRY_LISTS = ("rows", "assignments", "entries", "operations", "ops", "items", "bars")
 _MACHINE = ("node_id", "machine_id", "node", "machine")
 _START = ("start", "start_at", "starts_at", "begin")
@@ -65,21 +66,14 @@ def plan_entries(plan: Any) -> tuple[list[Any], datetime | None]:
     return [], origin
 
 
-def _state_word(state: str) -> str:
-    try:
-        return JOB_WORDS[JobState(state)]
-    except ValueError:
-        return state
-
-
 def bar_tip(label: str, machine: str, start_ts: float, end_ts: float, state: str, zone: tzinfo | None,
-            now: datetime | None = None) -> str:
+            now: datetime | None = None, process: ProcessType | None = None) -> str:
     """A bar's tooltip: job and part, machine, start and end in the site's time, and the time left."""
     now = now or datetime.now(UTC)
     start, end = datetime.fromtimestamp(start_ts, UTC), datetime.fromtimestamp(end_ts, UTC)
     job, _, part = label.partition(" / ") if " / " in label else label.partition("/")
     lines = [f"Job: {job.strip()}"] + ([f"Part: {part.strip()}"] if part else []) + [
-        f"Machine: {machine}", f"State: {_state_word(state)}",
+        f"Machine: {machine}", f"State: {job_state_word(state, {process} if process else None)}",
         f"Start: {finish_label(start, now, zone)}", f"End: {finish_label(end, now, zone)}"]
     if start <= now < end:
         lines.append(f"Left: {duration_label((end - now).total_seconds())}")
@@ -92,6 +86,7 @@ def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
     rows = {n.id: i for i, n in enumerate(nodes)}
     names = [n.name for n in nodes]
     by_name = {n.name: n.id for n in nodes}
+    machine_process = {n.id: n.process for n in nodes}
     parts = {p.id: p for j in jobs.values() for p in j.parts}
     bars = []
     for item in entries:
@@ -113,12 +108,15 @@ def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
             state = part.state.value if part else (jobs[job_id].state.value if job_id in jobs else "SCHEDULED")
         if state == "RUNNING":  # the plan's word for work a machine runs now: coloured and named like it
             state = JobState.IN_PROGRESS.value
+        if part is not None and _ORDER.get(part.state.value, -1) > _ORDER.get(state, -1):
+            state = part.state.value  # the plan was made before the part started: its own state is newer
         label = _get(entry, ("job_name",)) or job_names.get(job_id, str(job_id)[:8] if job_id else "")
         detail = _get(entry, ("label",)) or (part.name if part is not None else "")
         if detail:  # the plan's label already names the job ("bracket/arm #2"): never "bracket / bracket/arm #2"
             label = detail if label and detail.startswith(str(label)) else f"{label} / {detail}"
         bars.append(Bar(rows[machine], start, end, job_id, label, state, str(job_id),
-                        bar_tip(label, names[rows[machine]], start, end, state, zone)))
+                        bar_tip(label, names[rows[machine]], start, end, state, zone,
+                                process=part.process if part else machine_process.get(machine))))
     return names, bars
 
 
@@ -150,5 +148,6 @@ def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
                 cursor[node] = max(cursor.get(node, now_ts), end)
                 label = job.name if part.name == job.name else f"{job.name} / {part.name}"
                 bars.append(Bar(rows[node], start, end, job.id, label, part.state.value, str(job.id),
-                                bar_tip(label, nodes[rows[node]].name, start, end, part.state.value, zone, now)))
+                                bar_tip(label, nodes[rows[node]].name, start, end, part.state.value, zone, now,
+                                        part.process)))
     return [n.name for n in nodes], bars

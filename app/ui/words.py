@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from app.core.domain.enums import JobState, NodeState, ProcessType
 
 PROCESS_WORDS: dict[ProcessType, str] = {
@@ -12,7 +14,7 @@ PROCESS_WORDS: dict[ProcessType, str] = {
 }
 JOB_WORDS: dict[JobState, str] = {
     JobState.SUBMITTED: "Submitted", JobState.VALIDATED: "Checked", JobState.SCHEDULED: "Queued",
-    JobState.ASSIGNED: "Starting", JobState.IN_PROGRESS: "Printing", JobState.PAUSED: "Paused",
+    JobState.ASSIGNED: "Starting", JobState.IN_PROGRESS: "Running", JobState.PAUSED: "Paused",
     JobState.COMPLETED: "Done", JobState.FAILED: "Failed", JobState.CANCELLED: "Cancelled",
 }
 NODE_WORDS: dict[NodeState, str] = {
@@ -34,15 +36,31 @@ def process_word(process: ProcessType | str) -> str:
         return str(process).replace("_", " ")
 
 
+def working_word(process: ProcessType | str | None) -> str:
+    """What a machine of this process is doing while it works: "Printing", "Machining", "Cutting", ..."""
+    try:
+        process = ProcessType(process) if process is not None else None
+    except ValueError:
+        return "Running"
+    if process is None:
+        return "Running"
+    return _WORKING.get(process, "Printing" if process.additive else "Running")
+
+
 def node_state_word(state: NodeState, process: ProcessType | None = None) -> str:
     if state is NodeState.EXECUTING and process is not None:
-        return _WORKING.get(process, "Printing")
+        return working_word(process)
     return NODE_WORDS.get(state, state.value.capitalize())
 
 
-def job_state_word(state: JobState, processes: set[ProcessType] | None = None) -> str:
-    """A job that prints nothing is "Running" (or what its one process does) rather than "Printing"."""
-    if state is JobState.IN_PROGRESS and processes and not any(p.additive for p in processes):
-        words = {_WORKING.get(p, "Running") for p in processes}
+def job_state_word(state: JobState | str, processes: Iterable[ProcessType | str] | None = None) -> str:
+    """A running job reads by what its machines do: "Printing" when every part prints, "Machining" or "Cutting"
+    when every part is milled or cut, else "Running" (a job of mixed processes, or with none known)."""
+    try:
+        state = JobState(state)
+    except ValueError:
+        return str(state).replace("_", " ").capitalize()
+    if state is JobState.IN_PROGRESS:
+        words = {working_word(p) for p in processes or ()}
         return words.pop() if len(words) == 1 else "Running"
     return JOB_WORDS.get(state, state.value.capitalize())

@@ -14,7 +14,11 @@ import pyvista as pv
 from app.core.estimation.gcode_model import MoveKind, Toolpath
 from app.core.estimation.gcode_parser import parse_gcode_file
 
-FEATURE_CMAP = "tab20"
+# The one table of feature colours: the renderer's lookup table and the legend both read it, so what the legend
+# names is the colour on screen (the 20 colours of matplotlib's "tab20", repeated for files with more features).
+FEATURE_COLOURS = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896",
+                   "#9467bd", "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2", "#7f7f7f", "#c7c7c7",
+                   "#bcbd22", "#dbdb8d", "#17becf", "#9edae5")
 # Above this many working segments the view joins neighbouring segments of the same path (every
 # k-th point kept, path ends always kept): software OpenGL draws ~1M lines a second, and at screen
 # resolution a 50 MB file's 1.5 mm moves are not told apart anyway.
@@ -47,6 +51,23 @@ class ToolpathScene:
     travel: MoveSet
     layers: int
     layer_z: np.ndarray  # height of each layer (first working move)
+
+
+def feature_colour(feature: int) -> str:
+    """The colour a feature (or, for CNC and laser jobs, a move kind) is drawn in."""
+    return FEATURE_COLOURS[int(feature) % len(FEATURE_COLOURS)]
+
+
+def feature_lookup_table(features: int) -> pv.LookupTable:
+    """One colour per feature value 0 .. features-1, exactly (no interpolation between neighbours)."""
+    n = max(int(features), len(FEATURE_COLOURS))
+    rgba = np.empty((n, 4), dtype=np.uint8)
+    for i in range(n):
+        h = feature_colour(i)
+        rgba[i] = (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16), 255)
+    lut = pv.LookupTable(values=rgba)
+    lut.scalar_range = (-0.5, n - 0.5)  # value k falls in the middle of entry k
+    return lut
 
 
 def build_toolpath_scene(path: str, flavor: str | None = None, progress=None) -> ToolpathScene:  # type: ignore[no-untyped-def]

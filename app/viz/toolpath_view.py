@@ -30,7 +30,7 @@ from pyvistaqt import QtInteractor
 from app.core.estimation.gcode_analysis import GcodeAnalysis, summarize
 from app.core.estimation.gcode_model import MoveKind
 from app.viz.background import BackgroundLoading, BackgroundTask
-from app.viz.toolpath_scene import FEATURE_CMAP, ToolpathScene, build_toolpath_scene
+from app.viz.toolpath_scene import ToolpathScene, build_toolpath_scene, feature_colour, feature_lookup_table
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,16 @@ def _hex(rgba: Any) -> str:
 
 
 def feature_legend(scene: ToolpathScene) -> list[tuple[str, str]]:
-    """(name, colour) of each feature drawn, in the colours the feature mode uses."""
-    from matplotlib import colormaps
-
-    cmap = colormaps[FEATURE_CMAP]
+    """(name, colour) of each feature drawn, from the same table the renderer's lookup table is built from."""
     names = scene.toolpath.feature_names
-    top = max(len(names), 20) - 1
-    present = sorted({int(v) for v in np.unique(scene.work.feature)})
+    by_kind = scene.toolpath.flavor != "printer" and not (scene.toolpath.feature > 0).any()
     out = []
-    for f in present:
-        if scene.toolpath.flavor != "printer" and not (scene.toolpath.feature > 0).any():
+    for f in sorted({int(v) for v in np.unique(scene.work.feature)}):
+        if by_kind:
             name = KIND_WORDS.get(MoveKind(f), str(f)) if f in MoveKind._value2member_map_ else str(f)
         else:
             name = names[f] if 0 <= f < len(names) else f"feature {f}"
-        out.append((name or "unnamed", _hex(cmap(f / top if top else 0.0))))
+        out.append((name or "unnamed", feature_colour(f)))
     return out
 
 
@@ -85,6 +81,9 @@ class ToolpathView(BackgroundLoading, QWidget):
         # interactor renders on mouse input and we render after each change.
         self.plotter = QtInteractor(self, auto_update=False)
         self.plotter.set_background("#101418")
+        # No multisampling: a 1-px line drawn with 4 samples is mostly a blend of its colour and the background, so
+        # the lines would read darker than the legend says (and software OpenGL fills 4 samples per pixel).
+        self.plotter.ren_win.SetMultiSamples(0)
         self.plotter.add_axes()
         self.slider = QSlider(Qt.Orientation.Vertical)
         self.slider.setEnabled(False)
@@ -253,20 +252,22 @@ class ToolpathView(BackgroundLoading, QWidget):
         work = s.work.mesh(s.points, self.layer)
         travel = s.travel.mesh(s.points, self.layer)
         if self.color_mode == "feature":
-            names = s.toolpath.feature_names
-            kw: dict[str, Any] = {"scalars": "feature", "cmap": FEATURE_CMAP, "clim": (0, max(len(names), 20) - 1),
+            top = max(len(s.toolpath.feature_names), int(s.work.feature.max(initial=0)) + 1)
+            lut = feature_lookup_table(top)
+            kw: dict[str, Any] = {"scalars": "feature", "cmap": lut, "clim": lut.scalar_range,
                                   "show_scalar_bar": False}
         else:
             top = float(s.work.speed.max()) if len(s.work.speed) else 1.0
             kw = {"scalars": "speed", "cmap": "viridis", "clim": (0.0, top), "show_scalar_bar": False}
         if work.n_cells:
-            self._work_actor = self.plotter.add_mesh(work, name="work", line_width=1, render=False, **kw)
+            self._work_actor = self.plotter.add_mesh(work, name="work", line_width=1, render=False,
+                                                     lighting=False, **kw)
         elif self._work_actor is not None:
             self.plotter.remove_actor(self._work_actor, render=False)
             self._work_actor = None
         if travel.n_cells:
             self._travel_actor = self.plotter.add_mesh(travel, name="travel", color=TRAVEL_COLOUR, line_width=1,
-                                                       opacity=0.5, render=False)
+                                                       opacity=0.5, lighting=False, render=False)
             self._travel_actor.SetVisibility(self.travel_visible)
         z = s.layer_z[min(self.layer, len(s.layer_z) - 1)]
         self.layer_label.setText(f"layer {self.layer + 1}/{s.layers}  z {z:.2f} mm")
