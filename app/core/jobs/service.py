@@ -63,6 +63,16 @@ class JobService:
         return "ok"
 
     # ------------------------------------------------------------ submit
+    def build_checked(self, spec: JobSpec, actor: str) -> tuple[Job, list[StateChange]]:
+        """A job and its first state changes from a parsed spec, checked against this site's fleet (schema, units,
+        materials, feasibility), not yet stored: for a caller that writes it in a transaction of its own (a job a
+        linked site sends), then calls ``announce_new``."""
+        return self._build(spec, actor)
+
+    def announce_new(self, jobs: list[Job], changes: list[StateChange]) -> None:
+        """The events of a local submission, for jobs stored by ``build_checked``'s caller."""
+        self._announce(jobs, changes)
+
     def _build(self, spec: JobSpec, actor: str) -> tuple[Job, list[StateChange]]:
         for i, p in enumerate(spec.parts):
             if p.size_mm is None:

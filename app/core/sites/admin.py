@@ -24,6 +24,7 @@ from app.core.domain.enums import JobState
 from app.core.domain.errors import NotFoundError, ValidationError
 from app.core.sites import repo
 from app.core.sites.errors import BadSiteId, SiteError
+from app.core.sites.files import read_part_files
 from app.core.sites.repo import ALLOWED, PENDING, REVOKED, Offload, Peer
 from app.core.sites.site_id import parse_site_id, short_id
 from app.core.store.db import Store
@@ -170,8 +171,11 @@ class SiteAdmin:
 
     # ------------------------------------------------------------ offload
     async def offload(self, job: Job, to_ref: str, parts: Sequence[int] | None = None,
-                      actor: ActorLike = "admin") -> Offload:
-        """Queue a job (or some of its parts) for a linked site, exactly once, through the outbox."""
+                      actor: ActorLike = "admin", order: dict[str, Any] | None = None,
+                      on_write: Callable[[Any, Offload], None] | None = None) -> Offload:
+        """Queue a job (or some of its parts) for a linked site, exactly once, through the outbox, with the parts'
+        files (each checked by SHA-256 where it arrives). ``order``: the marketplace order it carries;
+        ``on_write(conn, offload)`` runs in the same transaction."""
         # the review package loads the mesh tools (scipy): when a job is sent, not on every command; off the loop,
         # and never inside the write's transaction (the job's row stays locked while it runs)
         notes_for_parts = (await asyncio.to_thread(importlib.import_module, "app.core.review.notes")).notes_for_parts
@@ -185,9 +189,14 @@ class SiteAdmin:
         idx = list(range(len(job.parts))) if not parts else sorted(set(parts))
         if any(not 0 <= i < len(job.parts) for i in idx):
             raise ValidationError(f"job {job.name} has parts 0 to {len(job.parts) - 1}", "parts")
+        out_files = await asyncio.to_thread(read_part_files, job, idx)
         now = self._now()
         key = new_key()
-        body = {"name": job.name, "spec": spec_from_job(job, idx), "parts": idx}
+        body: dict[str, Any] = {"name": job.name, "spec": spec_from_job(job, idx), "parts": idx}
+        if out_files:
+            body["files"] = [f.entry() for f in out_files]
+        if order is not None:
+            body["order"] = order
 
         def write(conn) -> Offload:
             # The job's row lock makes offloads of one job queue up (four CLIs at once on PostgreSQL included):
@@ -206,9 +215,14 @@ class SiteAdmin:
             if notes:  # design review notes travel with the parts they were pinned to
                 body["spec"]["metadata"] = {"review_notes": notes}
             repo.add_offload(conn, o)
+            for f in out_files:  # the pieces first: the outbox is sent in order
+                for chunk in f.chunks():
+                    repo.enqueue(conn, peer.site_id, new_key(), "file.chunk", chunk, now)
             repo.enqueue(conn, peer.site_id, key, "offload.request", body, now)
+            if on_write is not None:
+                on_write(conn, o)
             audit.record(conn, self.clock.now(), actor, "site.offload", f"job:{job.id}", None,
-                         {"site": peer.site_id, "key": key, "parts": idx})
+                         {"site": peer.site_id, "key": key, "parts": idx, "files": len(out_files)})
             return o
 
         return await self.write(write)

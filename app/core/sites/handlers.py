@@ -6,7 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from app.core.sites import repo
+from app.core.sites import files, repo
 from app.core.sites.errors import MessageRejected
 from app.core.sites.events import SiteSummaryReceived
 from app.core.sites.link import Link
@@ -60,6 +60,8 @@ async def _reliable(svc: SitesService, link: Link, msg: Message) -> None:
         await svc.engine.apply_cancel(peer, key, body)
     elif msg.type == "share":
         await svc.admin.write_quiet(_share, peer, key, body, svc.clock.now().timestamp())
+    elif msg.type == "file.chunk":
+        await svc.admin.write_quiet(files.store_chunk, peer, key, body, svc.clock.now().timestamp())
     elif msg.type == "comment":
         await svc.admin.write_quiet(_comment, peer, key, body, svc.clock.now().timestamp())
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 from uuid import UUID
 
 from app.core import audit
@@ -24,7 +25,7 @@ from app.core.domain.errors import ImeweError, ValidationError
 from app.core.domain.states import JOB_TRANSITIONS
 from app.core.jobs.service import JobService
 from app.core.jobs.validation import parse_job_spec
-from app.core.sites import repo
+from app.core.sites import files, repo
 from app.core.sites.admin import new_key
 from app.core.sites.errors import MessageRejected
 from app.core.sites.repo import Offload
@@ -36,6 +37,14 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({"COMPLETED", "CANCELLED", "REJECTED"})
 _JOB_STATES = frozenset(s.value for s in JobState)
 _STATES = _JOB_STATES | {"REJECTED", "PENDING"}
+
+
+class OrderHook(Protocol):
+    """What the marketplace does inside an offload's transactions (``app.core.sites.market``)."""
+
+    def check_order(self, conn: Any, peer_id: str, order: dict[str, Any], parts_n: int) -> str: ...
+
+    def on_offload(self, conn: Any, o: Offload, now: float, order: dict[str, Any] | None = None) -> None: ...
 
 
 def actor_for(peer_id: str) -> str:
@@ -63,8 +72,11 @@ def path(current: JobState, target: JobState) -> list[JobState]:
 
 
 class OffloadEngine:
-    def __init__(self, store: Store, bus: EventBus, clock: Clock, jobs: JobService) -> None:
+    def __init__(self, store: Store, bus: EventBus, clock: Clock, jobs: JobService,
+                 files_dir: Path | None = None) -> None:
         self.store = store
+        self.files_dir = files_dir  # where part files received with offloads are kept
+        self.orders: OrderHook | None = None  # the marketplace, when it runs: orders ride on offloads
         self.bus = bus
         self.clock = clock
         self.jobs = jobs
@@ -84,24 +96,42 @@ class OffloadEngine:
         meta = spec.get("metadata") or {}
         built = None
         reason = ""
-        if not isinstance(meta, dict):
+        parts_n = len(body["parts"])
+        entries: list[dict[str, Any]] = []
+        try:
+            entries = files.check_entries(body.get("files") or [], parts_n)
+            paths = await self.store.run(self._files_of, peer_id, key, entries) if entries else {}
+        except files.FileRefused as exc:
+            reason, paths = str(exc), {}
+        if paths is None:
+            return  # seen before: applied then, acknowledged again now
+        if not reason and not isinstance(meta, dict):
             reason = "metadata must be an object"
-        else:
+        elif not reason:
             spec["metadata"] = {**meta, "offload": {"from_site": peer_id, "key": key}}
+            if paths and isinstance(spec.get("parts"), list):
+                spec["parts"] = [dict(p, file=str(paths[i])) if i in paths and isinstance(p, dict) else p
+                                 for i, p in enumerate(spec["parts"])]
             try:
                 # The job service's own checks: schema, units, materials, and feasibility on our fleet.
-                built = self.jobs._build(parse_job_spec(spec), actor)  # noqa: SLF001 - see note to the lead
+                built = self.jobs.build_checked(parse_job_spec(spec), actor)
             except ValidationError as exc:
                 reason = str(exc)
         now = self._now()
-        parts_n = len(body["parts"])
+        order = body.get("order")
 
         def write() -> bool:
+            nonlocal built, reason
             with self.store.begin() as conn:
                 if not repo.inbox_claim(conn, peer_id, key, "offload.request", now):
                     return False
                 if repo.get_offload(conn, key) is not None:
                     raise MessageRejected("conflict", "that offload key is already in use here", key)
+                files.forget_chunks(conn, peer_id, [e["sha256"] for e in entries])
+                if order is not None and built is not None and self.orders is not None:
+                    refused = self.orders.check_order(conn, peer_id, order, parts_n)
+                    if refused:
+                        built, reason = None, refused
                 if built is None:
                     o = Offload(key, "in", peer_id, None, str(body["name"])[:200], list(body["parts"]), "REJECTED",
                                 ["REJECTED"] * parts_n, reason=reason[:1000], version=1, created_at=now,
@@ -116,13 +146,24 @@ class OffloadEngine:
                                 [p.state.value for p in job.parts], remote_job_id=None, version=1,
                                 created_at=now, updated_at=now)
                 repo.add_offload(conn, o)
+                if order is not None and self.orders is not None:
+                    self.orders.on_offload(conn, o, now, order)
                 repo.enqueue(conn, peer_id, new_key(), "offload.status", _status_body(o), now)
                 return True
 
         if await self.store.run(write) and built is not None:
-            self.jobs._announce([built[0]], built[1])  # noqa: SLF001 - same events as a local submission
+            self.jobs.announce_new([built[0]], built[1])
         if built is None:
             log.info("offload %s from %s rejected: %s", key[:8], short_id(peer_id), reason)
+
+    def _files_of(self, peer_id: str, key: str, entries: list[dict[str, Any]]) -> dict[int, Path] | None:
+        """The request's part files, put together and checked (None if the request was applied before)."""
+        with self.store.connect() as conn:
+            if repo.inbox_seen(conn, peer_id, key):
+                return None
+            if self.files_dir is None:
+                raise files.FileRefused("this site takes no part files over its links")
+            return {e["part"]: files.assemble(conn, peer_id, e, self.files_dir) for e in entries}
 
     async def apply_cancel(self, peer_id: str, key: str, body: dict[str, Any]) -> None:
         now = self._now()
@@ -171,6 +212,8 @@ class OffloadEngine:
                                              version=o.version, updated_at=now):
                         continue
                     repo.enqueue(conn, o.peer_id, new_key(), "offload.status", _status_body(o), now)
+                    if self.orders is not None:
+                        self.orders.on_offload(conn, o, now)
                     sent += 1
             return sent
 
@@ -199,6 +242,8 @@ class OffloadEngine:
                                          version=o.version, reason=o.reason, remote_job_id=o.remote_job_id,
                                          updated_at=now):
                     return None
+                if self.orders is not None:
+                    self.orders.on_offload(conn, o, now)
                 return o
 
         o = await self.store.run(write)

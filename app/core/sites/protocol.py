@@ -24,7 +24,11 @@ MAX_MESSAGE_BYTES = 1_048_576
 # The websocket layer drops the link only above this; between the two a message is rejected, the link stays.
 TRANSPORT_MAX_BYTES = 4 * MAX_MESSAGE_BYTES
 MAX_KEY = 64
-RELIABLE = frozenset({"offload.request", "offload.status", "offload.cancel", "share", "comment"})
+CHUNK_BYTES = 512 * 1024  # of a part file, per message: its base64 stays well under the message limit
+CHUNK_B64 = 4 * ((CHUNK_BYTES + 2) // 3)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_FILES = 100
+RELIABLE = frozenset({"offload.request", "offload.status", "offload.cancel", "share", "comment", "file.chunk"})
 
 STR, INT, NUM, BOOL, DICT, LIST = str, int, float, bool, dict, list
 
@@ -51,7 +55,10 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "summary": {"at": F(NUM), "machines": F(DICT), "capacity": F(LIST, max_len=500),
                 "energy": F(DICT, nullable=True), "alerts": F(INT, lo=0, nullable=True), "jobs": F(DICT, False),
                 "privacy": F(DICT, False), "location": F(DICT, False)},
-    "offload.request": {"name": F(STR, max_len=200), "spec": F(DICT), "parts": F(LIST, max_len=1000)},
+    "offload.request": {"name": F(STR, max_len=200), "spec": F(DICT), "parts": F(LIST, max_len=1000),
+                        "files": F(LIST, False, MAX_FILES), "order": F(DICT, False)},
+    "file.chunk": {"sha256": F(STR, max_len=64), "size": F(INT, lo=0, hi=MAX_FILE_BYTES), "pos": F(INT, lo=0),
+                   "data": F(STR, max_len=CHUNK_B64), "chunk_sha256": F(STR, max_len=64)},
     "offload.status": {"offload": F(STR, max_len=MAX_KEY), "state": F(STR, max_len=20), "version": F(INT, lo=0),
                        "reason": F(STR, max_len=1000), "remote_job_id": F(STR, False, 36, nullable=True),
                        "part_states": F(LIST, max_len=1000)},

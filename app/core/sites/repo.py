@@ -169,6 +169,11 @@ def inbox_claim(conn: Connection, peer_id: str, key: str, type_: str, now: float
     return conn.execute(stmt).first() is not None
 
 
+def inbox_seen(conn: Connection, peer_id: str, key: str) -> bool:
+    q = sa.select(t.site_inbox.c.key).where(t.site_inbox.c.peer_id == peer_id, t.site_inbox.c.key == key)
+    return conn.execute(q).first() is not None
+
+
 # ---------------------------------------------------------------- offloads
 def _offload(r: Any) -> Offload:
     return Offload(r.key, r.direction, r.peer_id, r.job_id, r.name, list(r.parts or []), r.state,

@@ -10,6 +10,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection
@@ -48,11 +49,13 @@ class SitesService:
 
     def __init__(self, store: Store, bus: EventBus, clock: Clock, identity: SiteIdentity, jobs: JobService,
                  nodes: Callable[[], list[Node]], config: SitesConfig | None = None,
-                 sources: SummarySources | None = None, noise_seed: int | None = None) -> None:
+                 sources: SummarySources | None = None, noise_seed: int | None = None,
+                 files_dir: Path | None = None) -> None:
         self.store, self.bus, self.clock, self.identity = store, bus, clock, identity
         self.config = config or SitesConfig()
         self.admin = SiteAdmin(store, clock, identity, on_change=self._changed)
-        self.engine = OffloadEngine(store, bus, clock, jobs)
+        # part files received with offloads: in the home's received/ folder (the keys folder's sibling)
+        self.engine = OffloadEngine(store, bus, clock, jobs, files_dir or identity.key_path.parent.parent / "received")
         ledger = PrivacyLedger(self.config.epsilon, self.config.privacy_period_s, self.config.epsilon_per_day,
                                noise_seed)
         where = self.config.lat_lon()
