@@ -159,6 +159,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     from app.core.fleet.machine_room import MachineRoom
     from app.core.ownership import Ownership
     from app.core.production import ProductionService
+    from app.core.scheduling.staffing import StaffedHours
     from app.core.telemetry.wiring import build_telemetry
 
     config.paths.ensure()
@@ -191,7 +192,8 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         objective=str(scheduler_cfg.get("objective", "makespan")),
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
         in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert,
-        durations=learning.durations, before_start=learning.before_start)
+        durations=learning.durations, before_start=learning.before_start,
+        staffed=StaffedHours.from_config(config.section("site").get("staffed")))
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))
     # Another process owns the site now (our database session was cut and it took the lock): stop planning and

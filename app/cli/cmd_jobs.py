@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--priority", default=5)
     s.add_argument("--due", help="due date, ISO (2026-12-01T17:00)")
     s.add_argument("--file", help="the part's model or G-code file")
+    s.add_argument("--attend", choices=("start", "end", "both", "none"),
+                   help="when the job needs a person (staffed hours): at its start, end, both or none")
     add_json_flag(s)
     s.set_defaults(handler=_submit)
 
@@ -97,6 +99,8 @@ def _submit(args: argparse.Namespace) -> int:
         data = {"name": args.name, "priority": args.priority, "due_at": args.due,
                 "parts": [{"name": args.name, "process": args.process, "material": args.material,
                            "size": args.size, "units": args.units, "quantity": args.quantity, "file": args.file}]}
+    if getattr(args, "attend", None):
+        data["metadata"] = dict(data.get("metadata") or {}, attend=args.attend)
     job = call_site(args, "jobs.submit", {"spec": _absolute_files(data, Path.cwd())})
     emit(args, job, lambda d: f"job {d['id']} {d['name']}: {d['state']}, {len(d['parts'])} part(s)")
     return 0

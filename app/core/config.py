@@ -61,6 +61,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "in_doubt_grace_s": Key(NUM, 120.0, "a machine out of reach mid-job keeps its work this long before it "
                                             "is planned elsewhere (0: at once)"),
     },
+    "site": {
+        "staffed": Key(dict, None, "see [site.staffed]: when someone is on the floor"),
+    },
+    "site.staffed": {
+        **{day: Key((str, list), [], f"{name}: staffed spans \"HH:MM-HH:MM\" (a list for a break); none: closed")
+           for day, name in (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
+                             ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday"))},
+        "timezone": Key(str, "UTC", "the hours' time zone, e.g. Europe/Berlin"),
+        "attend": Key(str, "both", "what work needs a person for: start, end, both or none (a job's metadata "
+                                   "attend overrides it)"),
+    },
     "agents": {
         "keepalive_s": Key(NUM, 20.0, "ping node agents this often; unanswered this long: the link is lost"),
         "reconnect_max_s": Key(NUM, 30.0, "longest wait between attempts to reopen a lost agent link"),

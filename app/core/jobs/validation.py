@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.domain.attend import attend_flags
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ValidationError
 from app.core.domain.materials import KNOWN_MATERIALS, material_fits_process
@@ -176,6 +177,9 @@ def parse_job_spec(data: Any) -> JobSpec:
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ValidationError("metadata must be an object", "metadata")
+    if "attend" in metadata:  # when the job needs a person: at its start, its end, both or none
+        attend_flags(metadata["attend"], "metadata attend")
+        metadata = dict(metadata, attend=str(metadata["attend"]).strip().lower())
     return JobSpec(
         name=name, parts=parts, priority=_int(data.get("priority", 5), "priority", "priority", 1, 10),
         due_at=parse_due(data.get("due_at", data.get("due"))), metadata=metadata,

@@ -29,6 +29,18 @@ class PlanRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SetupRow:
+    """A material change the plan puts on a machine just before an operation."""
+
+    node_id: UUID
+    node_name: str
+    start: datetime
+    end: datetime
+    from_material: str
+    to_material: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlanView:
     made_at: datetime
     rows: list[PlanRow]
@@ -37,6 +49,9 @@ class PlanView:
     source: str = ""
     power: list[tuple[datetime, float]] = field(default_factory=list)  # site's planned draw, W from each instant
     power_cap_w: float | None = None
+    setups: list[SetupRow] = field(default_factory=list)
+    blocked: list[tuple[UUID, str, datetime, datetime]] = field(default_factory=list)  # machine closed: maintenance
+    unstaffed: list[tuple[datetime, datetime]] = field(default_factory=list)  # nobody on the floor
 
     def by_node(self) -> dict[UUID, list[PlanRow]]:
         out: dict[UUID, list[PlanRow]] = {}
@@ -55,6 +70,11 @@ def plan_rows_dict(plan: PlanView | None) -> dict[str, Any]:
                         "start": r.start.isoformat(), "end": r.end.isoformat(), "peak_w": round(r.peak_w, 1),
                         "heatup_s": r.peak_s, "steady_w": round(r.steady_w, 1)}
                        for r in sorted(plan.rows, key=lambda r: (r.start, r.node_name))],
+        "setups": [{"machine": s.node_name, "start": s.start.isoformat(), "end": s.end.isoformat(),
+                    "from": s.from_material, "to": s.to_material} for s in plan.setups],
+        "maintenance": [{"machine": name, "start": a.isoformat(), "end": b.isoformat()}
+                        for _n, name, a, b in plan.blocked],
+        "unstaffed": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in plan.unstaffed],
         "skipped": {str(k): v for k, v in plan.skipped.items()},
     }
 

@@ -34,7 +34,7 @@ from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production import dispatching, outcomes, reconcile
 from app.core.production.in_doubt import InDoubt
-from app.core.production.plan_view import PlanRow, PlanView, free_capacity
+from app.core.production.plan_view import PlanRow, PlanView, SetupRow, free_capacity
 from app.core.production.runs import DISPATCH_SLACK_S, GONE, OPEN, S
 from app.core.production.runs import Running as _Running
 from app.core.production.whatif import compare as whatif_compare
@@ -52,6 +52,7 @@ from app.core.scheduling import (
 from app.core.scheduling.builder import DurationFn
 from app.core.scheduling.forecast import EnergyForecast
 from app.core.scheduling.plan import power_profile
+from app.core.scheduling.staffing import StaffedHours
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,15 @@ class ProductionService:
                  in_doubt_grace_s: float = 120.0, raise_alert: Callable[..., Awaitable[object]] | None = None,
                  durations: DurationFn | None = None,
                  before_start: Callable[[Node, Job, Part], Awaitable[object]] | None = None,
+                 staffed: StaffedHours | None = None,
                  ) -> None:
         """``ownership``: the site's lock; production (and its crash recovery) starts only while it is held.
         ``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
         machine that frees up take the ready part the spec's weighted node score gives it (the plan is still made
         and shown). ``in_doubt_grace_s``: how long a machine that went out of reach mid-job keeps its work before
         the work is planned elsewhere. ``raise_alert``: the alert service's ``raise_alert`` (stored alerts);
-        without it alerts only go on the bus."""
+        without it alerts only go on the bus. ``staffed``: the site's staffed hours (``[site.staffed]``); work
+        that needs a person at its start or end is planned and started only when someone is there."""
         if objective not in OBJECTIVES:
             raise ConfigError(f"[scheduler] objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
         self._objective = objective
@@ -137,6 +140,7 @@ class ProductionService:
         self._improve_stop: threading.Event | None = None
         self._improve_task: asyncio.Task | None = None
         self._maintenance: list[NodeMaintenance] | None = None  # open maintenance records, read again on change
+        self._staffed = staffed
 
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -418,7 +422,7 @@ class ProductionService:
             objective = plan_objective(self._objective, self._energy_weight)
             built = build_problem(todo, usable, now, durations=self._durations, forecast=forecast,
                                   power_cap_w=self._power_cap(), objective=objective,
-                                  maintenance=await self._maintenance_windows())
+                                  maintenance=await self._maintenance_windows(), staffed=self._staffed)
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
             return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}, None
         if not built.ops:
@@ -458,7 +462,9 @@ class ProductionService:
                 # operator's to take, not a reason to idle).
                 # Work the plan put after a maintenance window waits for it too: started now it would run into it.
                 m = plan.machine[o]
-                held = capped or any(ws < plan.start[o] and we > 0 for ws, we in problem.unavailable[m])
+                # So does work that needs a person at its start or end: the plan put it in staffed hours.
+                held = capped or any(ws < plan.start[o] and we > 0 for ws, we in problem.unavailable[m]) or (
+                    problem.staffed is not None and problem.attend[o] != 0)
                 wait_s = (a.start - now).total_seconds() if held else 0.0
                 if wait_s <= DISPATCH_SLACK_S:
                     first_ops[a.node_id] = (pid, a.job_id, a.copy)
@@ -467,9 +473,33 @@ class ProductionService:
         if later:
             self._wake_in(min(later))
         quality = {k: plan.stats[k] for k in ("optimal", "gap_to_bound", "lower_bound") if k in plan.stats}
+        setups, blocked, unstaffed = self._shading(now, built, problem, plan, names)
         return PlanView(now, rows, {**metrics(problem, plan).to_dict(), **quality}, built.skipped, plan.source,
                         power=[(now + timedelta(seconds=t), w) for t, w in power_profile(problem, plan)],
-                        power_cap_w=problem.power_cap_w), first_ops
+                        power_cap_w=problem.power_cap_w, setups=setups, blocked=blocked,
+                        unstaffed=unstaffed), first_ops
+
+    def _shading(self, now: datetime, built, problem: Problem, plan: Plan, names: dict[UUID, str]) -> tuple[
+            list[SetupRow], list[tuple[UUID, str, datetime, datetime]], list[tuple[datetime, datetime]]]:
+        """What the timeline draws besides the work: each material change just before the work that needs it,
+        each machine's maintenance windows, and the hours nobody is on the floor (up to a day past the plan)."""
+        at = lambda t: now + timedelta(seconds=t)  # noqa: E731
+        setups = []
+        for m, seq in enumerate(plan.sequences(problem.n_machines)):
+            prev = problem.machine_family[m]
+            node = built.nodes[m]
+            for o in seq:
+                f = problem.family[o]
+                d = problem.setup(prev, f)
+                if d > 0:
+                    setups.append(SetupRow(node, names.get(node, "?"), at(plan.start[o] - d), at(plan.start[o]),
+                                           built.materials[prev], built.materials[f]))
+                prev = f if f >= 0 else prev
+        horizon = max(plan.end, default=0) + 86400
+        blocked = [(built.nodes[m], names.get(built.nodes[m], "?"), at(a), at(min(b, horizon)))
+                   for m, wins in enumerate(problem.unavailable) for a, b in wins if a < horizon]
+        unstaffed = self._staffed.closed(now, at(horizon)) if self._staffed is not None else []
+        return setups, blocked, unstaffed
 
     async def whatif(self, *, down: UUID | None = None, down_for_s: float = 4 * 3600, rush: UUID | None = None,
                      cap_w: float | None = None) -> dict[str, Any]:
@@ -494,7 +524,7 @@ class ProductionService:
         forecast = self._forecast_for(now) if self._forecast_for else None
         built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=cap_w if cap_w is not None else self._power_cap(),
                               objective=objective, maintenance=await self._maintenance_windows(), closed=closed,
-                              durations=self._durations)
+                              durations=self._durations, staffed=self._staffed)
         plan = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(optimize, built.problem, min(self._budget, 1.0), 0))
         job_of = {j.id: j for j in jobs}

@@ -14,6 +14,7 @@ from app.core.domain.errors import ValidationError
 from app.core.scheduling.forecast import EnergyForecast, FlatForecast
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import INF, MachinePower, Objective, Problem
+from app.core.scheduling.staffing import StaffedHours, attend_flags
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class BuiltProblem:
     ops: list[OpRef]
     nodes: list[UUID]
     skipped: dict[UUID, str] = field(default_factory=dict)  # part -> why no machine can take it
+    materials: list[str] = field(default_factory=list)  # material family number -> its name
 
     def assignments(self, plan: Plan) -> list[Assignment]:
         out = []
@@ -110,11 +112,14 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                   maintenance: Sequence[NodeMaintenance] = (),
                   closed: Mapping[UUID, Sequence[tuple[datetime, datetime]]] | None = None,
                   setup_s: int = 900, power_cap_w: float | None = None,
-                  forecast: EnergyForecast | None = None, objective: Objective | None = None) -> BuiltProblem:
+                  forecast: EnergyForecast | None = None, objective: Objective | None = None,
+                  staffed: StaffedHours | None = None) -> BuiltProblem:
     """Operations for every unfinished part (times ``quantity``, plus follow-up steps such as wash and cure),
     eligible on the in-service nodes that match process, material, build volume and required tags
     (``job.metadata["tags"]``). Parts in progress are pinned to their node for their remaining time.
     Parts that no node can take are listed in ``skipped`` with the reason, not silently dropped.
+    With ``staffed`` hours, work starts and/or ends only when someone is there (the site's default, or the job's
+    ``metadata["attend"]``: start, end, both or none).
     """
     origin = now
     node_list = list(nodes)
@@ -137,6 +142,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
     power: list[float] = []
     refs: list[OpRef] = []
     fixed: dict[int, tuple[int, int]] = {}
+    attend: list[int] = []
     job_names: list[str] = []
     job_weight: list[float] = []
     job_due: list[int] = []
@@ -152,6 +158,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
         job_due.append(max(0, int((job.due_at - origin).total_seconds())) if job.due_at else INF)
         rel = max(0, int((job.submitted_at - origin).total_seconds())) if job.submitted_at else 0
         tags = tuple(job.metadata.get("tags", ()))
+        needs = _job_attend(job, staffed)
         for part in job.parts:
             if part.state in DONE_STATES:
                 continue
@@ -193,6 +200,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                 p_op_job.append(j)
                 names.append(f"{job.name}/{part.name}#{c + 1}")
                 release.append(0 if started else rel)
+                attend.append(0 if started else needs)
                 family.append(fam)
                 power.append(avg_w)
                 refs.append(OpRef(part.id, job.id, c, 0, part.process))
@@ -210,6 +218,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                     p_op_job.append(j)
                     names.append(f"{job.name}/{part.name}#{c + 1}:{proc.value}")
                     release.append(rel)
+                    attend.append(needs)
                     family.append(-1)
                     power.append(0.0)
                     refs.append(OpRef(part.id, job.id, c, s, proc))
@@ -251,7 +260,23 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
         machine_family=machine_family,
         unavailable=unavailable, power_w=power, machine_power=profiles, power_cap_w=power_cap_w,
         forecast=forecast or FlatForecast(), objective=objective or Objective(), fixed=fixed,
+        staffed=staffed.plan_windows(origin) if staffed is not None else None, attend=attend,
     )
     if skipped:
         log.info("%d part(s) have no machine: %s", len(skipped), next(iter(skipped.values())))
-    return BuiltProblem(problem, origin, refs, [n.id for n in node_list], skipped)
+    return BuiltProblem(problem, origin, refs, [n.id for n in node_list], skipped,
+                        sorted(materials, key=materials.__getitem__))
+
+
+def _job_attend(job: Job, staffed: StaffedHours | None) -> int:
+    """What the job's work needs a person for: its own ``metadata["attend"]``, else the site's default."""
+    if staffed is None:
+        return 0
+    word = job.metadata.get("attend")
+    if word is None:
+        return staffed.attend
+    try:
+        return attend_flags(word)
+    except ValidationError:
+        log.warning("job %s: attend %r is not start, end, both or none; the site's default applies", job.name, word)
+        return staffed.attend

@@ -22,10 +22,10 @@ def available() -> bool:
 
 
 def supports(problem: Problem) -> bool:
-    """Makespan with precedences, releases and a site power cap: what this model holds. Setups, closed windows
-    and started work are left to the other planners."""
+    """Makespan with precedences, releases and a site power cap: what this model holds. Setups, closed windows,
+    staffed hours and started work are left to the other planners."""
     return (problem.objective.pure_makespan and not problem.has_setups and not any(problem.unavailable)
-            and not problem.fixed)
+            and not problem.fixed and not problem.has_staffing)
 
 
 def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int = 0, workers: int = 1,

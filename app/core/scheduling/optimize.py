@@ -48,11 +48,12 @@ def _decode_like(problem: Problem, plan: Plan, source: str) -> Plan:
 
 
 def _relaxed(problem: Problem) -> Problem:
-    """The same shop without windows, power cap, setups and fixed work: the graph search's view of it."""
+    """The same shop without windows, power cap, setups, staffed hours and fixed work: the graph search's view
+    of it."""
     if problem.plain:
         return problem
     return replace(problem, unavailable=[[] for _ in range(problem.n_machines)], power_cap_w=None,
-                   setup_time=[], fixed={}, objective=Objective())
+                   setup_time=[], fixed={}, objective=Objective(), staffed=None)
 
 
 def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters: int | None,

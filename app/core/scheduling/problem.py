@@ -78,6 +78,9 @@ class Problem:
     objective: Objective = field(default_factory=Objective)
     flex_shift: int = 24 * 3600  # how far energy shifting may delay an operation
     fixed: dict[int, tuple[int, int]] = field(default_factory=dict)  # op -> (machine, start): started work
+    # staffed hours: sorted disjoint [a, b] when someone is on the floor (the last open-ended); None: always
+    staffed: list[tuple[int, int]] | None = None
+    attend: list[int] = field(default_factory=list)  # per op: needs a person at start (1), end (2), both (3)
     succs: list[list[int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -95,6 +98,7 @@ class Problem:
         self.machine_family = self.machine_family or [-1] * self.n_machines
         self.unavailable = self.unavailable or [[] for _ in range(self.n_machines)]
         self.power_w = self.power_w or [0.0] * n
+        self.attend = self.attend or [0] * n
         self.machine_power = self.machine_power or [None] * self.n_machines
         self.succs = [[] for _ in range(n)]
         for o, ps in enumerate(self.preds):
@@ -153,7 +157,13 @@ class Problem:
             and self.power_cap_w is None
             and not any(self.release)
             and not self.fixed
+            and not self.has_staffing
         )
+
+    @property
+    def has_staffing(self) -> bool:
+        """Some operation needs a person at its start or end and the floor is not always staffed."""
+        return self.staffed is not None and any(self.attend)
 
     @property
     def base_w(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 
 from app.core.scheduling.problem import Problem
+from app.core.scheduling.staffing import staffed_start
 
 BLOCK = -1  # a machine's closed window (maintenance, off hours) in a timeline
 
@@ -100,8 +101,15 @@ class Timelines:
 
     def earliest(self, op: int, m: int, t: int, d: int) -> int:
         fam = self.p.family[op]
+        staffed = self.p.staffed
+        need = self.p.attend[op] if staffed is not None else 0
         for _ in range(100000):
             s = self.machine_earliest(m, t, d, fam)
+            if need:  # a person must be there at its start and/or end: the next instant that allows it
+                s2 = staffed_start(staffed, s, d, need)  # type: ignore[arg-type]
+                if s2 != s:
+                    t = s2
+                    continue
             nxt = self._power_retry(op, m, s, d)
             if nxt is None:
                 return s

@@ -36,6 +36,8 @@ def validate_plan(problem: Problem, plan: Plan) -> list[str]:
             for a, b in problem.unavailable[m]:
                 if s < b and a < e and e > s:
                     out.append(f"{name[o]} runs [{s}, {e}) on machine {m} while it is unavailable [{a}, {b})")
+        if problem.staffed is not None and problem.attend[o]:
+            out.extend(_unstaffed(problem, o, s, e))
         if len(out) > MAX_REPORTED:
             return out
     by_machine: dict[int, list[int]] = {}
@@ -73,4 +75,15 @@ def validate_plan(problem: Problem, plan: Plan) -> list[str]:
             if level > problem.power_cap_w + 1e-6:
                 out.append(f"planned power {level:.0f} W at {t} is above the site cap {problem.power_cap_w:.0f} W")
                 break
+    return out
+
+
+def _unstaffed(problem: Problem, o: int, s: int, e: int) -> list[str]:
+    """The start or end of ``o`` that needs a person and falls outside staffed hours."""
+    wins = problem.staffed or []
+    out = []
+    if problem.attend[o] & 1 and not any(a <= s < b for a, b in wins):
+        out.append(f"{problem.op_names[o]} starts at {s}, when nobody is on the floor")
+    if problem.attend[o] & 2 and not any(a <= e <= b for a, b in wins):
+        out.append(f"{problem.op_names[o]} ends at {e}, when nobody is on the floor")
     return out
