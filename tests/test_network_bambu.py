@@ -87,9 +87,9 @@ def peer(tmp_path: Path, mosquitto_required: None):
 
 def driver_for(peer: BambuPeer, code: str = CODE, pinned: str | None = None) -> BambuDriver:
     secrets = {"access_code": code, "serial": SERIAL, **({"cert_sha256": pinned} if pinned else {})}
-    driver = network_driver("bambu", name="x1c", address=peer.address, secrets=secrets)
+    driver = network_driver("bambu", name="x1c", address=peer.address, secrets=secrets,
+                            backoff=Backoff(first_s=0.2, cap_s=1.0))
     assert isinstance(driver, BambuDriver)
-    driver._backoff = Backoff(first_s=0.2, cap_s=1.0)
     return driver
 
 

@@ -35,10 +35,9 @@ def peer(tmp_path: Path):
 
 
 def driver_for(peer: sc.EmulatorPeer, password: str = PASSWORD) -> DuetDriver:
-    driver = network_driver("duet", name="duet", address=peer.address, secrets={"password": password})
+    driver = network_driver("duet", name="duet", address=peer.address, secrets={"password": password},
+                            poll_s=0.2, backoff=Backoff(first_s=0.2, cap_s=1.0))
     assert isinstance(driver, DuetDriver)
-    driver.poll_s = 0.2
-    driver._backoff = Backoff(first_s=0.2, cap_s=1.0)
     return driver
 
 

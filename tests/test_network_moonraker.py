@@ -76,9 +76,9 @@ def emulator(tmp_path: Path, *extra: str, print_s: float = 30.0, port: int = 0) 
 
 
 def driver(port: int, key: str = KEY) -> MoonrakerDriver:
-    d = make_driver("moonraker", name="voron", url=f"127.0.0.1:{port}", secrets={"api_key": key})
+    d = make_driver("moonraker", name="voron", url=f"127.0.0.1:{port}", secrets={"api_key": key},
+                    network_options={"backoff": Backoff(0.1, 0.5)})
     assert isinstance(d, MoonrakerDriver) and d.address == f"http://127.0.0.1:{port}"
-    d._backoff = Backoff(0.1, 0.5)
     return d
 
 
@@ -215,7 +215,7 @@ def test_garbage_replies_are_a_clear_error(tmp_path: Path):
                 await d.connect()
             await asyncio.sleep(0.8)
             await d.disconnect()
-        return str(err.value), [f.kind for f in rec.of(sc.DriverFault)], watch.worst_gap_s
+        return str(err.value), [f.kind for f in rec.of(sc.DriverFault)], watch.worst_cpu_s
 
     with emulator(tmp_path, "--garbage") as emu:
         message, faults, gap = asyncio.run(go(emu.port))

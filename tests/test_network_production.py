@@ -34,8 +34,8 @@ def test_a_planned_job_is_uploaded_started_and_completed_on_a_duet(tmp_path: Pat
         await core.kernel.boot()
         try:
             node = await core.fleet.register("duet-1", FDM, address=peer.address, driver="duet", bring_up=True)
-            driver = network_driver("duet", name=node.name, address=peer.address, secrets={"password": PASSWORD})
-            driver.poll_s = 0.2
+            driver = network_driver("duet", name=node.name, address=peer.address, secrets={"password": PASSWORD},
+                                    poll_s=0.2)
             await core.machines.attach(node.id, driver)
             await sc.until(lambda: driver.link_up, 15, "the board's link")
             job = await core.jobs.submit({"name": "bracket", "parts": [

@@ -61,13 +61,14 @@ def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[
                 sim: dict[str, Any] | SimConfig | None = None, traffic_log: Path | None = None,
                 url: str = "", token: str = "", expected_fingerprint: str | None = None,
                 connect_timeout_s: float = 10.0, secrets: dict[str, str] | None = None,
-                stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S) -> FabricationDevice:
+                stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+                network_options: dict[str, Any] | None = None) -> FabricationDevice:
     """``kind``: sim (needs capabilities), marlin / grbl (need port), agent (needs url and token), a network
     printer kind from ``NETWORK_DRIVERS`` (needs url, and its secrets)."""
     caps = _caps(capabilities)
     if kind in NETWORK_DRIVERS:
         return network_driver(kind, name=name, address=url, secrets=secrets or {}, capabilities=caps,
-                              connect_timeout_s=connect_timeout_s)
+                              connect_timeout_s=connect_timeout_s, **(network_options or {}))
     if kind == "sim":
         if caps is None:
             raise ValidationError("a simulated machine needs capabilities (at least a process)", "capabilities")
@@ -87,8 +88,10 @@ def make_driver(kind: str, *, name: str = "", capabilities: Capabilities | dict[
 
 
 def network_driver(kind: str, *, name: str = "", address: str, secrets: dict[str, str],
-                   capabilities: Capabilities | None = None, connect_timeout_s: float = 10.0) -> NetworkDriver:
-    """A network printer's driver; says which secret is missing instead of failing at the first request."""
+                   capabilities: Capabilities | None = None, connect_timeout_s: float = 10.0,
+                   **options: Any) -> NetworkDriver:
+    """A network printer's driver; says which secret is missing instead of failing at the first request.
+    ``options``: the driver's tuning (``request_timeout_s``, ``backoff``, ``start_grace_s``, ``poll_s``)."""
     cls = NETWORK_DRIVERS.get(kind)
     if cls is None:
         raise ValidationError(f"unknown network driver {kind!r}; known: {', '.join(NETWORK_DRIVERS)}", "driver")
@@ -104,7 +107,7 @@ def network_driver(kind: str, *, name: str = "", address: str, secrets: dict[str
     if missing:
         raise ValidationError(f"the {kind} driver needs the machine's {cls.credential_name} "
                               f"({', '.join(missing)})", missing[0])
-    return cls(name or address, address, secrets, capabilities, connect_timeout_s=connect_timeout_s)
+    return cls(name or address, address, secrets, capabilities, connect_timeout_s=connect_timeout_s, **options)
 
 
 def agent_driver_factory(token: str | Callable[[Any], str], *, keepalive_s: float = 20.0,

@@ -22,6 +22,9 @@ from app.core.drivers import (
     JobRequest,
 )
 from app.devices.network.driver import NetworkDriver
+from tests.network_scenarios import LoopWatch
+
+__all__ = ["LoopWatch"]  # one loop watch for every network test (lateness and the strict CPU figure)
 
 
 class Recorder:
@@ -111,31 +114,6 @@ async def wrong_credentials(driver: NetworkDriver, rec: Recorder, settle_s: floa
     task = driver._loop_task
     return {"error": error, "alerts": rec.faults("auth_refused"), "all_faults": rec.of(DriverFault),
             "state": driver.state, "loop_done": task is None or task.done()}
-
-
-class LoopWatch:
-    """Measures the longest stall of the event loop while something runs (a blocked loop shows as a long gap)."""
-
-    def __init__(self, period_s: float = 0.01) -> None:
-        self.period_s = period_s
-        self.worst_gap_s = 0.0
-        self._task: asyncio.Task | None = None
-
-    async def _tick(self) -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(self.period_s)
-            now = time.monotonic()
-            self.worst_gap_s = max(self.worst_gap_s, now - last - self.period_s)
-            last = now
-
-    def __enter__(self) -> LoopWatch:
-        self._task = asyncio.get_running_loop().create_task(self._tick())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
 
 
 def outcomes(rec: Recorder) -> list[JobOutcome]:

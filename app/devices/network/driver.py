@@ -61,11 +61,12 @@ class NetworkDriver(DriverBase):
     secret_fields: ClassVar[tuple[str, ...]] = ()  # secrets it needs, as stored under keys/
     job_suffixes: ClassVar[tuple[str, ...]] = (".gcode", ".gco", ".g", ".bgcode")
     schemes: ClassVar[tuple[str, ...]] = ("http", "https")  # address schemes it takes; the first is the default
+    poll_s: float = 1.0  # how often a driver that polls its machine asks (PrusaLink, Duet)
 
     def __init__(self, name: str, address: str, secrets: dict[str, str] | None = None,
                  capabilities: Capabilities | None = None, *, connect_timeout_s: float = 10.0,
                  request_timeout_s: float = 15.0, backoff: Backoff | None = None,
-                 start_grace_s: float = 30.0) -> None:
+                 start_grace_s: float = 30.0, poll_s: float | None = None) -> None:
         address = address.strip().rstrip("/")
         super().__init__(name or address, capabilities or Capabilities(process=ProcessType.FDM))
         self.address = address
@@ -75,6 +76,8 @@ class NetworkDriver(DriverBase):
         self._secrets = dict(secrets or {})  # never logged, never in a message
         self.tracker = JobTracker(self.where, start_grace_s)
         self._backoff = backoff or Backoff()
+        if poll_s is not None:  # drivers that poll their machine (PrusaLink, Duet) have a class default
+            self.poll_s = poll_s
         self._loop_task: asyncio.Task | None = None
         self._first: asyncio.Future[BaseException | None] | None = None
         self._stopping = False
