@@ -66,6 +66,7 @@ class Core:
     demo_feed: DemoJobFeed | None = None
     ownership: Ownership | None = None
     control: ControlServer | None = None
+    learning: Any = None  # the LearningRuntime (learned estimates; app/core/learning/runtime.py)
 
     @property
     def drivers(self):
@@ -181,7 +182,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
                           part_of=lambda node, job: holder["p"].part_of(node, job) if "p" in holder else None)
     kernel.add(energy, depends_on=("ownership",))
     scheduler_cfg = config.section("scheduler")
-    learning = learning_runtime(config, store, bus, clock, telemetry.alerts.raise_alert)
+    learning = learning_runtime(config, store, bus, clock, telemetry.alerts.raise_alert, fleet.get)
     kernel.add(learning)
     production = ProductionService(
         fleet, jobs, bus, clock, machines.drivers, store=store,
@@ -200,7 +201,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     # dispatching here at once; 'imewe serve' also exits.
     ownership.on_lost = lambda why: asyncio.get_running_loop().create_task(production.stop())
     return Core(config, store, bus, clock, kernel, fleet, jobs, machines, production, telemetry, energy, demo,
-                ownership=ownership)
+                ownership=ownership, learning=learning)
 
 
 def jobs_service(store: Store, bus: EventBus, clock: Clock, fleet: FleetService) -> JobService:
@@ -426,7 +427,7 @@ def ui_ports(core: Core) -> Ports:
     return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
                  alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core),
                  notes=NotesService(core.store, core.clock), plan=core.production,
-                 local_machines=local_adder(core), admin=admin_access(core))
+                 local_machines=local_adder(core), admin=admin_access(core), learning=core.learning)
 
 
 def admin_access(core: Core) -> Any:
@@ -492,10 +493,16 @@ def simulated_history(count: int, seed: int = 0) -> list:
     return simulate_history(count, seed)
 
 
-def learning_runtime(config: Config, store: Store, bus: EventBus, clock: Clock, raise_alert: Any) -> Any:
+def learning_runtime(config: Config, store: Store, bus: EventBus, clock: Clock, raise_alert: Any,
+                     node_of: Any = None) -> Any:
     """The learned estimates (issue 15): models under ``<home>/models``, settings from ``[learning]``."""
     from app.core.learning.runtime import LearningRuntime
+
+    return LearningRuntime(learning_service(config, store), bus, clock, raise_alert, node_of)
+
+
+def learning_service(config: Config, store: Store) -> Any:
     from app.core.learning.service import LearningService, LearningSettings
 
     settings = LearningSettings.from_section(config.section("learning"))
-    return LearningRuntime(LearningService(store, config.paths.home / "models", settings), bus, clock, raise_alert)
+    return LearningService(store, config.paths.home / "models", settings)

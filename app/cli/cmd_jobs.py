@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from app.bootstrap import StoreCore, site_time_zone
+from app.bootstrap import StoreCore, learning_service, site_time_zone
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
 from app.core.api.views import job_dict
+from app.core.domain.entities import Part
 from app.core.domain.enums import JobState
-from app.core.domain.errors import ValidationError
-from app.core.jobs.eta import duration_label, eta_fields, finish_label, job_eta_from_store, site_zone
+from app.core.domain.errors import ImeweError, ValidationError
+from app.core.jobs.eta import (
+    DurationEstimate,
+    duration_label,
+    eta_fields,
+    finish_label,
+    job_eta_from_store,
+    site_zone,
+)
 from app.core.json_input import read_json_file
 
 MAX_SPEC_BYTES = 20_000_000
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -129,7 +140,8 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
             raise ValidationError(f"unknown state {args.state!r}") from exc
     jobs = await core.jobs.list(states, args.search, limit=max(1, min(args.limit, 10_000)))
     now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
-    etas = [await job_eta_from_store(core.jobs, j, now) for j in jobs]
+    found = estimates_of(core, [p for j in jobs if not j.state.terminal for p in j.parts])
+    etas = [await job_eta_from_store(core.jobs, j, now, found) for j in jobs]
     rows = [[str(j.id)[:8], j.name[:40], j.state.value, j.priority, len(j.parts), f"{j.progress:.0f}%",
              duration_label(e.left_s) if e else "-", finish_label(e.finish_at, now, zone) if e else "-",
              when(j.submitted_at)] for j, e in zip(jobs, etas, strict=True)]
@@ -141,19 +153,52 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
 async def _show(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
     now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
-    eta = await job_eta_from_store(core.jobs, job, now)
+    found = estimates_of(core, [p for p in job.parts if p.state not in FINISHED_PARTS])
+    eta = await job_eta_from_store(core.jobs, job, now, found)
 
     def text(d: dict) -> str:
         lines = [f"{d['name']}  {d['state']}  priority {d['priority']}  ({d['id']})",
                  f"submitted {when(d['submitted_at'])}  due {when(d['due_at'])}  progress {d['progress']}%"]
         if d["time_left_s"] is not None:
-            lines.append(f"time left {duration_label(d['time_left_s'])}  finish {d['finish']}")
-        lines += [f"  {p['name']:<24} {p['process']:<10} {p['material']:<10} x{p['quantity']:<4} {p['state']}"
-                  for p in d["parts"]]
+            lines.append(f"time left {d['time_left']}  finish {d['finish']}")
+        for p in d["parts"]:
+            est = p.get("estimate")
+            took = f"  {est['label']}" if est else ""
+            lines.append(f"  {p['name']:<24} {p['process']:<10} {p['material']:<10} x{p['quantity']:<4} "
+                         f"{p['state']}{took}")
+        notes = sorted({e.note for e in found.values() if not e.learned})
+        if notes:
+            lines.append("  analytic estimates: " + "; ".join(notes))
         return "\n".join(lines)
 
-    emit(args, job_dict(job) | eta_fields(eta, now, zone), text)
+    d = job_dict(job) | eta_fields(eta, now, zone)
+    for p in d["parts"]:
+        est = found.get(p["id"] if isinstance(p["id"], UUID) else UUID(str(p["id"])))
+        p["estimate"] = est.to_dict() if est is not None else None
+    emit(args, d, text)
     return 0
+
+
+FINISHED_PARTS = (JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED)
+
+
+def estimates_of(core: StoreCore, parts: list[Part]) -> dict[UUID, DurationEstimate]:
+    """Learned durations of parts on their machines (the active model under ``<home>/models``), else the
+    analytic ones, flagged; never fails a listing (the analytic figures stay)."""
+    if not parts:
+        return {}
+    from app.core.learning.registry import ModelRegistry
+
+    if ModelRegistry(core.config.paths.home / "models").active() is None:  # onnxruntime is not even loaded
+        return {p.id: DurationEstimate.analytic(float(p.estimated_duration_s), "no trained model yet: analytic "
+                                                "estimate") for p in parts if p.estimated_duration_s > 0}
+    try:
+        from app.core.learning.estimates import Estimator
+
+        return Estimator(learning_service(core.config, core.store), core.fleet.get).durations(parts)
+    except ImeweError as exc:
+        log.warning("learned durations not available: %s", exc)
+        return {}
 
 
 async def _parts(args: argparse.Namespace, core: StoreCore) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.domain.entities import Job, Node
-from app.core.jobs.eta import Eta, duration_label, finish_label, job_eta, part_eta
+from app.core.jobs.eta import ANALYTIC, Eta, duration_label, finish_label, job_eta, part_eta
 from app.ui.live_data import LiveData
 
 
@@ -33,7 +33,7 @@ def node_eta(live: LiveData, node: Node, now: datetime | None = None) -> Eta | N
     now = now or live.now()
     fraction, elapsed, theirs = _live_part(live, node.id, now)
     return part_eta(held[1], now, fraction=fraction, elapsed_s=elapsed, machine_left_s=theirs,
-                    plan_end=live.plan_end.get(held[1].id))
+                    plan_end=live.plan_end.get(held[1].id), estimate=live.estimates.get(held[1].id))
 
 
 def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta | None:
@@ -46,16 +46,29 @@ def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta |
             continue
         fraction, elapsed, _theirs = _live_part(live, part.assigned_node, now)
         fresh[part.id] = (part.progress / 100.0 if fraction is None else fraction, elapsed)
-    return job_eta(job, now, fresh, live.plan_end)
+    return job_eta(job, now, fresh, live.plan_end, live.estimates)
 
 
 def eta_text(eta: Eta | None, live: LiveData, now: datetime | None = None, *, short: bool = False) -> str:
-    """``1 h 05 min left · done 14:05`` (``short``: ``1 h 05 min · 14:05``); the machine's own figure in brackets."""
+    """``1 h 05 min left · done 14:05`` (``short``: ``1 h 05 min · 14:05``); the machine's own figure in brackets.
+    The long form says how the figure was come by: the learned 80 % interval, or "analytic estimate"."""
     if eta is None:
         return ""
     now = now or live.now()
     left, at = duration_label(eta.left_s), finish_label(eta.finish_at, now, live.zone)
-    text = f"{left} · {at}" if short else f"{left} left · done {at}"
-    if eta.machine_left_s is not None and not short:
+    if short:
+        return f"{left} · {at}"
+    text = f"{left} left · done {at}"
+    if eta.learned:
+        text += f" · learned, 80 % within {basis_range(eta)}"
+    elif eta.learned is False:
+        text += f" · {ANALYTIC}"
+    if eta.machine_left_s is not None:
         text += f" (machine says {duration_label(eta.machine_left_s)})"
     return text
+
+
+def basis_range(eta: Eta) -> str:
+    lo = eta.left_s if eta.low_s is None else min(eta.low_s, eta.left_s)
+    hi = eta.left_s if eta.high_s is None else max(eta.high_s, eta.left_s)
+    return f"{duration_label(lo)} – {duration_label(hi)}"

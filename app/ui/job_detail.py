@@ -3,6 +3,8 @@ with it. The 3D tab loads the selected part's file in the background when the ta
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -20,9 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.domain.entities import Job
+from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState, ProcessType
 from app.core.fleet.service import FleetService
+from app.core.jobs.eta import DurationEstimate
 from app.core.jobs.service import JobService
 from app.ui.confirm import confirm
 from app.ui.preview_pane import PreviewPane
@@ -31,6 +34,9 @@ from app.ui.theme import JOB_COLOURS
 from app.ui.words import job_state_word, process_word
 
 S = JobState
+TIME_COL = 7
+FINISHED = (S.COMPLETED, S.CANCELLED, S.FAILED)
+log = logging.getLogger(__name__)
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -59,10 +65,12 @@ class JobDetail(QWidget):
     message = Signal(str)
     changed = Signal(object)  # job id
 
-    def __init__(self, jobs: JobService, fleet: FleetService, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: JobService, fleet: FleetService, parent: QWidget | None = None, *,
+                 estimates: Callable[[list[Part]], dict[UUID, DurationEstimate]] | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.fleet = fleet
+        self.estimates = estimates  # the learning port (None: the analytic estimates, said so)
         self.job: Job | None = None
         self.confirm_box: QMessageBox | None = None
         self.title = QLabel("Select a job")
@@ -84,7 +92,8 @@ class JobDetail(QWidget):
         head.addWidget(self.set_priority)
         head.addWidget(self.reschedule)
         head.addWidget(self.cancel)
-        self.parts = _table(["Part", "Process", "Material", "Qty", "State", "Progress", "Machine", "Size mm"])
+        self.parts = _table(["Part", "Process", "Material", "Qty", "State", "Progress", "Machine", "Time",
+                             "Size mm"])
         self.timeline = _table(["When", "What", "From → to", "Reason", "By"])
         self.preview = PreviewPane("Select a job: its parts show here in 3D")
         self.tabs = QTabWidget()
@@ -121,16 +130,45 @@ class JobDetail(QWidget):
         names = {p.id: p.name for p in job.parts}
         every = {p.process for p in job.parts}
         kinds = {p.id: {p.process} for p in job.parts}
+        times = self._times(job)
         _fill(self.parts, [[p.name, process_word(p.process), p.material_type, str(p.quantity),
                             job_state_word(p.state, {p.process}),
-                            f"{p.progress:.0f} %", self._machine(p.assigned_node),
+                            f"{p.progress:.0f} %", self._machine(p.assigned_node), times[p.id][0],
                             " x ".join(f"{v:g}" for v in p.size_mm)] for p in job.parts])
+        for r, p in enumerate(job.parts):
+            item = self.parts.item(r, TIME_COL)
+            if item is not None:
+                item.setToolTip(times[p.id][1])
         _fill(self.timeline, [[c.at.strftime("%Y-%m-%d %H:%M:%S"),
                                "job" if c.kind == "job" else f"part {names.get(c.obj_id, '')}",
                                f"{_word(c.from_state, kinds.get(c.obj_id, every))} → {_word(c.to_state, kinds.get(c.obj_id, every))}", c.reason, c.actor]
                               for c in sorted(timeline, key=lambda c: c.at)])
         self._buttons()
         self._preview()
+
+    def _times(self, job: Job) -> dict[UUID, tuple[str, str]]:
+        """Part id -> (its time on its machine, why that figure): learned with the 80 % interval, or the
+        analytic estimate, flagged with the reason nothing learned is used."""
+        found: dict[UUID, DurationEstimate] = {}
+        if self.estimates is not None:
+            try:
+                found = self.estimates([p for p in job.parts if p.state not in FINISHED])
+            except Exception:  # noqa: BLE001 - the analytic figures stay; the job must still show
+                log.exception("learned durations of %s could not be read", job.name)
+        out: dict[UUID, tuple[str, str]] = {}
+        for p in job.parts:
+            est = found.get(p.id)
+            if est is None and p.estimated_duration_s > 0:
+                est = DurationEstimate.analytic(float(p.estimated_duration_s),
+                                                "finished" if p.state in FINISHED else "no learned estimates here")
+            if est is None:
+                out[p.id] = ("–", "no estimate: the plan's times stand in")
+            elif est.learned:
+                out[p.id] = (est.label(), "learned from this site's history on this machine; 80 % of such jobs "
+                                          "took a time in the bracket")
+            else:
+                out[p.id] = (est.label(), est.note)
+        return out
 
     def preview_part(self) -> Any:
         """The part the 3D tab shows: the selected one, else the first with a file."""

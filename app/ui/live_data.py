@@ -6,6 +6,7 @@ store keeps the full record).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -15,6 +16,10 @@ import numpy as np
 
 from app.core.domain.entities import Alert, Job, Part, TelemetrySample
 from app.core.domain.enums import Severity
+from app.core.jobs.eta import DurationEstimate
+
+log = logging.getLogger(__name__)
+FINISHED = ("COMPLETED", "CANCELLED", "FAILED")
 
 RING = 600  # samples per machine: 10 minutes at 1 Hz
 
@@ -119,6 +124,10 @@ class LiveData:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the site's clock (simulated in the demo)
 
     plan_end: dict[UUID, datetime] = field(default_factory=dict)  # part id -> when the current plan ends it
+    # The learned durations (issue 15): part id -> its duration on its machine, learned with its 80 % interval or
+    # the analytic estimate, flagged; ``estimate_of`` is the site's learning port (None: analytic everywhere).
+    estimate_of: Callable[[list[Part]], dict[UUID, DurationEstimate]] | None = None
+    estimates: dict[UUID, DurationEstimate] = field(default_factory=dict)
 
     def set_plan(self, plan: object) -> None:
         """The scheduler's plan: when each part should end (the time left of work that has no estimate)."""
@@ -138,6 +147,26 @@ class LiveData:
                 if part.assigned_node is not None and part.state.value in ("IN_PROGRESS", "PAUSED"):
                     running[part.assigned_node] = (job, part)
         self.running = running
+        self.refresh_estimates(jobs)
+
+    def refresh_estimates(self, jobs: list[Job]) -> None:
+        """Learned durations of the unfinished parts (one batch through the active model)."""
+        if self.estimate_of is None:
+            return
+        todo = [p for j in jobs for p in j.parts if p.state.value not in FINISHED]
+        try:
+            self.estimates = self.estimate_of(todo)
+        except Exception:  # noqa: BLE001 - the analytic estimates stay; the window must keep showing work
+            log.exception("learned durations could not be read")
+            self.estimates = {}
+
+    def estimate(self, part: Part) -> DurationEstimate | None:
+        """The part's duration as the window shows it (None: it has no estimate of its own)."""
+        if part.id in self.estimates:
+            return self.estimates[part.id]
+        if part.estimated_duration_s > 0:
+            return DurationEstimate.analytic(float(part.estimated_duration_s))
+        return None
 
     def add_sample(self, sample: TelemetrySample) -> None:
         ring = self.rings.get(sample.node_id)

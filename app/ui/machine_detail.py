@@ -41,7 +41,7 @@ from app.ui.words import node_state_word, process_word
 from app.viz.machine_charts import MachineCharts
 
 WORK_FIELDS = [("file", "Now running"), ("layer", "Layer"), ("progress", "Done"), ("elapsed", "Elapsed"),
-               ("left", "Time left"), ("finish", "Finish at")]
+               ("left", "Time left"), ("finish", "Finish at"), ("takes", "Part takes")]
 
 
 def material_unit(process: ProcessType) -> str:
@@ -127,6 +127,7 @@ class MachineDetail(QWidget):
             name.setStyleSheet("color: #8b949e;")
             value.setObjectName(f"work_{key}")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(key in ("left", "takes"))  # "1 h 05 min (58 min – 1 h 15 min)" in a narrow dock
             self.work[key] = value
             work.addWidget(name, i // 3 * 2, i % 3)
             work.addWidget(value, i // 3 * 2 + 1, i % 3)
@@ -210,6 +211,7 @@ class MachineDetail(QWidget):
         """The running work's file, layer, elapsed, left and finish time, and the heaters' current → target."""
         node = self.node()
         values = dict.fromkeys(self.work, "–")
+        tips: dict[str, str] = {}
         if node is not None:
             held = self.live.running.get(node.id)
             metrics = self.live.latest(node.id)
@@ -217,9 +219,15 @@ class MachineDetail(QWidget):
                 job, part = held
                 values["file"] = Path(part.file_path).name if part.file_path else f"{job.name} / {part.name}"
                 eta = node_eta(self.live, node)
+                est = self.live.estimate(part)
+                if est is not None:
+                    values["takes"] = est.label()
+                    tips["takes"] = ("learned from this site's history on this machine: 80 % of such jobs took a "
+                                     "time in the bracket") if est.learned else est.note
                 if eta is not None:
                     now = self.live.now()
-                    values["left"] = duration_label(eta.left_s)
+                    values["left"] = eta.label()
+                    tips["left"] = tips.get("takes", "")
                     if eta.machine_left_s is not None:
                         values["left"] += f" (machine: {duration_label(eta.machine_left_s)})"
                     values["finish"] = finish_label(eta.finish_at, now, self.live.zone)
@@ -236,6 +244,7 @@ class MachineDetail(QWidget):
             self.readouts.setText("")
         for key, label in self.work.items():
             label.setText(values[key])
+            label.setToolTip(tips.get(key, ""))
 
     def _update_buttons(self, node: Node | None) -> None:
         buttons = (self.pause, self.resume, self.cancel, self.estop, self.maint, self.maint_done, self.decommission)

@@ -78,7 +78,8 @@ def _admin_tab(ports: Ports, win: ControlRoom) -> QWidget:
 
 
 def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
-    panel = ReviewPanel(ports.fleet, ports.jobs, ports.clock, ports.notes, ports.plan, ports.energy)
+    panel = ReviewPanel(ports.fleet, ports.jobs, ports.clock, ports.notes, ports.plan, ports.energy,
+                        learning=ports.learning)
     panel.message.connect(win.notify)
     panel.submitted.connect(lambda _job: win.jobs.reload())
     win.fleet_changed_hooks.append(panel.reload_machines)
@@ -96,7 +97,8 @@ class ControlRoom(QMainWindow):
         super().__init__(parent)
         self.ports = ports
         self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
-        self.live = LiveData(zone=site_zone(ports.site.time_zone), now=ports.clock.now)
+        self.live = LiveData(zone=site_zone(ports.site.time_zone), now=ports.clock.now,
+                             estimate_of=ports.learning.estimates if ports.learning is not None else None)
         self.bridge = CoreBridge(ports.bus, self.live, self)
         self.setWindowTitle(f"Imewe — {ports.site.name}")
         # A 1366 x 768 laptop is the smallest screen a shop floor has: the window and every tab fit it (the

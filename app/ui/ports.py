@@ -28,7 +28,7 @@ from uuid import UUID
 
 from app.core.bus import EventBus
 from app.core.clock import Clock
-from app.core.domain.entities import Alert
+from app.core.domain.entities import Alert, Node, Part
 from app.core.domain.enums import ProcessType
 from app.core.drivers import SerialFind
 from app.core.energy.accounting import Usage
@@ -36,6 +36,7 @@ from app.core.energy.config import SiteEnergy
 from app.core.energy.manager import ForecastPoint
 from app.core.energy.repository import FlowRow
 from app.core.fleet.service import FleetService
+from app.core.jobs.eta import DurationEstimate
 from app.core.jobs.service import JobService
 from app.core.kernel import KernelStatus
 from app.core.production.plan_view import PlanView
@@ -167,6 +168,17 @@ class PlanPort(Protocol):
     def plan(self) -> PlanView | None: ...
 
 
+class LearningPort(Protocol):
+    """Learned durations of parts on machines, with their 80 % interval, or the analytic estimate, flagged (the
+    job detail, the machine panel, the fleet and jobs lists, design review)."""
+
+    def estimates(self, parts: list[Part]) -> dict[UUID, DurationEstimate]: ...
+
+    def estimate_on(self, node: Node, process: str, material: str, size_mm: tuple[float, float, float],
+                    estimate_s: float, material_g: float = 0.0, file_path: str | None = None
+                    ) -> DurationEstimate: ...
+
+
 class FoundAgentView(Protocol):
     name: str
     address: str
@@ -243,3 +255,4 @@ class Ports:
     plan: PlanPort | None = None
     local_machines: LocalMachinesPort | None = None
     admin: AdminPort | None = None
+    learning: LearningPort | None = None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 
+from app.core.jobs.eta import ANALYTIC, interval_label
 from app.core.review.candidates import PartFacts, average_rates, candidates
 from app.ui.review_table import cell, duration_text, number_text
 
@@ -39,6 +40,34 @@ def rates(pane: ReviewPanel) -> Any:
     return lambda start, end: average_rates(points, start, end)
 
 
+def learned_port(pane: ReviewPanel) -> Any:
+    """The machines' learned times for the reviewed part (None: no learning port, analytic times only)."""
+    port = pane.learning
+    if port is None:
+        return None
+    path = str(pane.path) if pane.path is not None else None
+
+    def learned(node: Any, time_s: float, material: str, grams: float | None, size: Any) -> Any:
+        try:
+            return port.estimate_on(node, node.capabilities.process.value, material, size, time_s, grams or 0.0,
+                                    path)
+        except Exception:  # noqa: BLE001 - the analytic time stays; the review must still show
+            log.exception("no learned time for %s", node.name)
+            return None
+
+    return learned
+
+
+def time_cell(c: Any) -> Any:
+    """The row's time: learned with its 80 % range, or the analytic estimate, said so in the tooltip."""
+    if c.learned and c.time_s is not None:
+        text = interval_label(c.time_s, c.low_s or c.time_s, c.high_s or c.time_s, True)
+        return cell(text, f"{c.basis}; 80 % of such jobs on this machine took a time in the bracket", True)
+    if c.learned is False and c.time_s is not None:  # learning runs here, but not for this machine: say so
+        return cell(f"{duration_text(c.time_s)} ({ANALYTIC})", f"{c.basis}; {c.note}", True)
+    return cell(duration_text(c.time_s), c.basis, True)
+
+
 def fill_candidates(pane: ReviewPanel) -> None:
     facts = pane._facts
     if facts is None:
@@ -47,14 +76,14 @@ def fill_candidates(pane: ReviewPanel) -> None:
         facts = PartFacts("mesh", facts.analysis, facts.scale, poses=pane.node_poses)
     material = pane.material_box.currentText() or None
     pane.rows = candidates(pane.fleet.list(), facts, pane.clock.now(), material=material,
-                           busy_until=pane._busy_until(), rates=pane._rates())
+                           busy_until=pane._busy_until(), rates=pane._rates(), learned=learned_port(pane))
     pane.table.setRowCount(len(pane.rows))
     for r, c in enumerate(pane.rows):
         how = c.how.removeprefix("fits").strip(" ,")
         fits = ("yes" if c.fits else "no") + (f": {how}" if how else "")
         finish = c.earliest_finish.strftime("%a %d %b %H:%M") if c.earliest_finish else "-"
         cells = [cell(c.machine, c.process.value), cell(fits, c.how),
-                 cell(duration_text(c.time_s), c.basis, True),
+                 time_cell(c),
                  cell(number_text(c.material_g, ".1f" if (c.material_g or 0) < 10 else ".0f"), c.material, True),
                  cell(number_text(c.energy_kwh, ".2f"), "", True),
                  cell(number_text(c.cost, ".2f"), "at the site's tariff, for the hours it would run", True),

@@ -44,7 +44,7 @@ from app.core.review.notes import PartNote, part_key
 from app.core.review.orient import Pose, PoseFinder
 from app.ui import review_estimates, review_notes
 from app.ui.part_files import GCODE_SUFFIXES, part_name
-from app.ui.ports import EnergyPort, NotesPort, PlanPort
+from app.ui.ports import EnergyPort, LearningPort, NotesPort, PlanPort
 from app.ui.preview_pane import can_draw_3d
 from app.ui.review_estimates import CANDIDATE_HEADERS
 from app.ui.review_notes import NOTE_HEADERS
@@ -76,11 +76,12 @@ class ReviewPanel(QWidget):
 
     def __init__(self, fleet: FleetService, jobs: JobService, clock: Clock, notes: NotesPort | None = None,
                  plan: PlanPort | None = None, energy: EnergyPort | None = None, author: str = "",
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, learning: LearningPort | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("designReview")
         self.fleet, self.jobs, self.clock = fleet, jobs, clock
         self.notes_port, self.plan_port, self.energy = notes, plan, energy
+        self.learning = learning  # learned times on each machine (None: the analytic estimates)
         self.path: Path | None = None
         self.kind = ""  # "mesh" or "gcode"
         self.key = ""  # SHA-256 of the file: where its notes are kept

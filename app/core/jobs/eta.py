@@ -11,6 +11,7 @@ Times are aware UTC; ``finish_label`` shows them in the site's zone with the dat
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,14 +26,66 @@ RUNNING = (JobState.IN_PROGRESS, JobState.PAUSED)
 WAITING = (JobState.SUBMITTED, JobState.VALIDATED, JobState.SCHEDULED, JobState.ASSIGNED)
 
 
+ANALYTIC = "analytic estimate"
+
+
+@dataclass(frozen=True, slots=True)
+class DurationEstimate:
+    """A part's duration on its machine: learned from the site's history (with its 80 % interval) or the
+    analytic estimate (``learned`` False, ``low_s == high_s``; ``note`` says why nothing learned is used)."""
+
+    value_s: float
+    low_s: float
+    high_s: float
+    learned: bool
+    note: str = ""
+
+    @classmethod
+    def analytic(cls, seconds: float, note: str = ANALYTIC) -> DurationEstimate:
+        return cls(seconds, seconds, seconds, False, note)
+
+    def label(self) -> str:
+        """``2 h 10 min (1 h 55 min – 2 h 30 min)`` learned, ``2 h 10 min (analytic estimate)`` not."""
+        return interval_label(self.value_s, self.low_s, self.high_s, self.learned)
+
+    def to_dict(self) -> dict:
+        return {"value_s": round(self.value_s), "low_s": round(self.low_s), "high_s": round(self.high_s),
+                "learned": self.learned, "note": self.note, "label": self.label()}
+
+
+Estimates = Mapping[object, DurationEstimate]  # part id -> its estimate on its machine
+
+
 @dataclass(frozen=True, slots=True)
 class Eta:
-    """What is left of one piece of work: ``left_s`` is ours; ``machine_left_s`` the machine's own figure."""
+    """What is left of one piece of work: ``left_s`` is ours; ``machine_left_s`` the machine's own figure.
+    ``learned`` says whether a learned duration went into it (None: no estimate did, only the plan or the
+    rate seen); ``low_s``/``high_s`` are its 80 % interval when it did."""
 
     left_s: float
     finish_at: datetime
     elapsed_s: float | None = None
     machine_left_s: float | None = None
+    learned: bool | None = None
+    low_s: float | None = None
+    high_s: float | None = None
+
+    def label(self) -> str:
+        """Time left with its interval (learned) or ``(analytic estimate)``; bare when no estimate went in."""
+        if self.learned is None:
+            return duration_label(self.left_s)
+        lo = self.left_s if self.low_s is None else self.low_s
+        hi = self.left_s if self.high_s is None else self.high_s
+        return interval_label(self.left_s, lo, hi, self.learned)
+
+
+def interval_label(value: float, low: float, high: float, learned: bool) -> str:
+    if not learned:
+        return f"{duration_label(value)} ({ANALYTIC})"
+    lo, hi = duration_label(min(low, value)), duration_label(max(high, value))
+    if lo == hi:
+        return duration_label(value)
+    return f"{duration_label(value)} ({lo} – {hi})"
 
 
 def time_left_s(estimate_s: float, fraction: float, elapsed_s: float | None = None) -> float:
@@ -51,31 +104,47 @@ def time_left_s(estimate_s: float, fraction: float, elapsed_s: float | None = No
 
 
 def part_eta(part: Part, now: datetime, *, fraction: float | None = None, elapsed_s: float | None = None,
-             machine_left_s: float | None = None, plan_end: datetime | None = None) -> Eta | None:
+             machine_left_s: float | None = None, plan_end: datetime | None = None,
+             estimate: DurationEstimate | None = None) -> Eta | None:
     """A running part's time left (None when the part is not running). ``fraction`` overrides the stored progress
     (a machine's live report is fresher than the store); ``plan_end`` is the plan's end for a part that has no
-    estimate of its own."""
+    estimate of its own; ``estimate`` the learned duration on its machine (it replaces the part's analytic one,
+    and its interval gives the time left's)."""
     if part.state not in RUNNING:
         return None
     done = (part.progress / 100.0) if fraction is None else fraction
     if part.estimated_duration_s <= 0 and plan_end is not None and (elapsed_s is None or done < TRUST_RATE_FROM):
         left = max(0.0, (plan_end - now).total_seconds())
         return Eta(left, now + timedelta(seconds=left), elapsed_s, machine_left_s)
-    left = time_left_s(part.estimated_duration_s, done, elapsed_s)
-    return Eta(left, now + timedelta(seconds=left), elapsed_s, machine_left_s)
+    est = _estimate(part, estimate)
+    left = time_left_s(est.value_s, done, elapsed_s)
+    lo, hi = time_left_s(est.low_s, done, elapsed_s), time_left_s(est.high_s, done, elapsed_s)
+    learned = est.learned if part.estimated_duration_s > 0 or estimate is not None else None
+    return Eta(left, now + timedelta(seconds=left), elapsed_s, machine_left_s, learned, lo, hi)
 
 
-def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | None = None) -> Eta | None:
+def _estimate(part: Part, estimate: DurationEstimate | None) -> DurationEstimate:
+    """The learned estimate when there is one, else the part's own (analytic) figure."""
+    if estimate is not None and estimate.value_s > 0:
+        return estimate
+    return DurationEstimate.analytic(float(part.estimated_duration_s))
+
+
+def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | None = None,
+            estimates: Estimates | None = None) -> Eta | None:
     """A job's time left: the parts on one machine run one after another, machines run side by side, so the job
     ends when its busiest machine does. Parts not on a machine yet count as one more machine's worth.
     ``live`` maps part id → (fraction, elapsed_s or None) from the machines; ``plan_end`` part id → the plan's end,
-    used for parts without an estimate. None for a job that is not running or waiting, or has no figure at all."""
+    used for parts without an estimate; ``estimates`` part id → its learned duration on its machine (the plan's
+    finish times already follow the learned durations). None for a job that is not running or waiting, or has
+    no figure at all."""
     if job.state.terminal or job.state is JobState.FAILED or not job.parts:
         return None
-    live, plan_end = live or {}, plan_end or {}
-    per_machine: dict[object, float] = defaultdict(float)
+    live, plan_end, estimates = live or {}, plan_end or {}, estimates or {}
+    per_machine: dict[object, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     planned: list[datetime] = []
     running = False
+    learned: list[bool] = []
     for part in job.parts:
         if part.state in (JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED):
             continue
@@ -85,18 +154,28 @@ def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | 
             running = running or part.state in RUNNING
             planned.append(plan_end[part.id])
             continue
+        est = _estimate(part, estimates.get(part.id))
+        if est.value_s > 0:
+            learned.append(est.learned)
         if part.state in RUNNING:
             running = True
-            left = time_left_s(part.estimated_duration_s, fraction, elapsed)
+            left3 = [time_left_s(v, fraction, elapsed) for v in (est.value_s, est.low_s, est.high_s)]
         else:
-            left = float(max(part.estimated_duration_s, 0))
-        per_machine[part.assigned_node] += left
-    left = max(per_machine.values(), default=0.0)
+            left3 = [max(v, 0.0) for v in (est.value_s, est.low_s, est.high_s)]
+        acc = per_machine[part.assigned_node]
+        for i in range(3):
+            acc[i] += left3[i]
+    busiest = max(per_machine.values(), key=lambda a: a[0], default=[0.0, 0.0, 0.0])
+    left, lo, hi = busiest
     if planned:
-        left = max(left, max((end - now).total_seconds() for end in planned), 0.0)
-    elif not per_machine or not any(per_machine.values()):
+        end = max(left, max((end - now).total_seconds() for end in planned), 0.0)
+        lo, hi, left = lo + end - left, hi + end - left, end
+    elif not per_machine or not any(a[0] for a in per_machine.values()):
         return None  # nothing to go by: no estimate, no plan
-    return Eta(left, now + timedelta(seconds=left))
+    # "learned" only when every estimate that went in was learned; one analytic part makes the figure analytic
+    flag = all(learned) if learned else None
+    return Eta(left, now + timedelta(seconds=left), learned=flag, low_s=lo if flag else None,
+               high_s=hi if flag else None)
 
 
 def site_zone(name: str | None) -> tzinfo | None:
@@ -154,17 +233,22 @@ def running_since(changes: list, now: datetime) -> dict:
     return {pid: max(0.0, (now - at).total_seconds()) for pid, at in started.items()}
 
 
-async def job_eta_from_store(jobs: object, job: Job, now: datetime) -> Eta | None:
+async def job_eta_from_store(jobs: object, job: Job, now: datetime,
+                             estimates: Estimates | None = None) -> Eta | None:
     """``job_eta`` with the elapsed time of its running parts read from the job's stored timeline."""
     if not any(p.state in RUNNING for p in job.parts):
-        return job_eta(job, now)
+        return job_eta(job, now, estimates=estimates)
     ran = running_since(await jobs.timeline(job.id), now)  # type: ignore[attr-defined]
     live = {p.id: (p.progress / 100.0, ran.get(p.id)) for p in job.parts if p.state in RUNNING}
-    return job_eta(job, now, live)
+    return job_eta(job, now, live, estimates=estimates)
 
 
 def eta_fields(eta: Eta | None, now: datetime, zone: tzinfo | None = None) -> dict:
     """What ``--json`` says of the time left: seconds, and the finish as an aware UTC time (plus a label)."""
     if eta is None:
-        return {"time_left_s": None, "finish_at": None, "finish": ""}
-    return {"time_left_s": round(eta.left_s), "finish_at": eta.finish_at, "finish": finish_label(eta.finish_at, now, zone)}
+        return {"time_left_s": None, "finish_at": None, "finish": "", "time_left": "", "estimate_basis": None}
+    basis = None if eta.learned is None else ("learned" if eta.learned else ANALYTIC)
+    return {"time_left_s": round(eta.left_s), "finish_at": eta.finish_at, "finish": finish_label(eta.finish_at, now, zone),
+            "time_left": eta.label(), "estimate_basis": basis,
+            "time_left_low_s": None if eta.low_s is None else round(eta.low_s),
+            "time_left_high_s": None if eta.high_s is None else round(eta.high_s)}

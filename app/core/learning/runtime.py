@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from app.core.bus import EventBus, Subscription
 from app.core.clock import Clock
@@ -18,8 +19,8 @@ from app.core.domain.entities import Job, Node, Part
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
 from app.core.events import StateChanged
-from app.core.learning.features import prestart_features
-from app.core.learning.records import JobRecord
+from app.core.jobs.eta import DurationEstimate
+from app.core.learning.estimates import Estimator, record_for, record_raw
 from app.core.learning.service import LearningService
 
 log = logging.getLogger(__name__)
@@ -27,19 +28,17 @@ FINISHED = ("COMPLETED", "FAILED")
 CACHE_MAX = 200_000
 
 
-def record_for(part: Part, node: Node, window: dict[str, float] | None = None) -> JobRecord:
-    f = prestart_features(part.size_mm, part.estimated_duration_s, part.estimated_material_g, part.file_path,
-                          node.capabilities.to_dict())
-    f.update(window or {})
-    return JobRecord(str(part.id), node.name, part.process.value, part.material_type, 0.0, 0.0, f)
+__all__ = ["LearningRuntime", "record_for"]
 
 
 class LearningRuntime:
     name = "learning"
 
     def __init__(self, service: LearningService, bus: EventBus, clock: Clock,
-                 raise_alert: Callable[..., Awaitable[object]] | None = None) -> None:
+                 raise_alert: Callable[..., Awaitable[object]] | None = None,
+                 node_of: Callable[[UUID], Node | None] | None = None) -> None:
         self.service = service
+        self.estimator = Estimator(service, node_of or (lambda _id: None))
         self._bus = bus
         self._clock = clock
         self._raise_alert = raise_alert
@@ -102,6 +101,19 @@ class LearningRuntime:
             return None
         self.flags.pop((str(part.id), node.name), None)
         return max(1, int(round(p.value)))
+
+    # ------------------------------------------------------------------ the window's port
+    def estimates(self, parts: list[Part]) -> dict[UUID, DurationEstimate]:
+        """Part id -> its duration on its machine: learned with its interval, or the analytic one, flagged."""
+        return self.estimator.durations(parts)
+
+    def estimate_on(self, node: Node, process: str, material: str, size_mm: tuple[float, float, float],
+                    estimate_s: float, material_g: float = 0.0, file_path: str | None = None) -> DurationEstimate:
+        """A part not stored yet (design review) on ``node``."""
+        if estimate_s <= 0:
+            return DurationEstimate.analytic(0.0)
+        return self.estimator.duration_of(record_raw(node, process, material, size_mm, estimate_s, material_g,
+                                                     file_path))
 
     async def before_start(self, node: Node, job: Job, part: Part) -> asyncio.Task | None:
         """Production calls this as it starts a part. It returns at once (a start must not wait on the store:

@@ -18,8 +18,11 @@ from app.core.domain.entities import Node
 from app.core.domain.enums import ProcessType
 from app.core.estimation.orientation import fitting_machines
 from app.core.estimation.preslice import estimate_cnc, estimate_fdm, estimate_resin
+from app.core.jobs.eta import DurationEstimate
 
 Rates = Callable[[datetime, datetime], tuple[float, float] | None]  # (price per kWh, g CO2 per kWh) over a window
+# (machine, analytic time s, material, grams or None, size mm) -> the learned time on it, or the analytic one
+Learned = Callable[[Node, float, str, float | None, tuple[float, float, float]], DurationEstimate | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,10 @@ class Candidate:
     earliest_start: datetime | None = None
     earliest_finish: datetime | None = None
     basis: str = ""
+    learned: bool | None = None  # None: no learning port asked; False: the analytic estimate (``note`` says why)
+    low_s: float | None = None  # the learned time's 80 % interval
+    high_s: float | None = None
+    note: str = ""
 
     @property
     def usable(self) -> bool:
@@ -106,8 +113,10 @@ def _mesh_estimate(node: Node, facts: PartFacts, material: str) -> tuple[float, 
 
 
 def candidates(nodes: Iterable[Node], facts: PartFacts, now: datetime, *, material: str | None = None,
-               busy_until: Mapping[UUID, datetime] | None = None, rates: Rates | None = None) -> list[Candidate]:
-    """One row per machine, the ones that can make the part first (earliest finish first)."""
+               busy_until: Mapping[UUID, datetime] | None = None, rates: Rates | None = None,
+               learned: Learned | None = None) -> list[Candidate]:
+    """One row per machine, the ones that can make the part first (earliest finish first). ``learned`` gives the
+    machine's learned time for the part (issue 15); where it is learned, it is the row's time and finish."""
     busy = busy_until or {}
     out: list[Candidate] = []
     for node in nodes:
@@ -136,6 +145,16 @@ def candidates(nodes: Iterable[Node], facts: PartFacts, now: datetime, *, materi
             g = facts.analysis
             time_s, grams, basis = g.estimated_time_s, (g.filament_g if facts.flavor == "printer" else None), \
                 g.time_basis
+        extra: dict[str, Any] = {}
+        if learned is not None and time_s and time_s > 0:
+            size = tuple(v * (facts.scale if facts.kind == "mesh" else 1.0) for v in facts.analysis.bbox_mm)
+            est = learned(node, time_s, mat, grams, size)  # type: ignore[arg-type]
+            if est is not None and est.learned:
+                time_s = est.value_s
+                basis = f"learned from this machine's history (the analytic estimate: {basis})"
+                extra = {"learned": True, "low_s": est.low_s, "high_s": est.high_s}
+            elif est is not None:
+                extra = {"learned": False, "note": est.note}
         kwh = caps.max_power_w * time_s / 3.6e6 if caps.max_power_w > 0 else None
         start = max(now, busy.get(node.id, now))
         end = start + timedelta(seconds=time_s)
@@ -143,6 +162,6 @@ def candidates(nodes: Iterable[Node], facts: PartFacts, now: datetime, *, materi
         cost, co2 = (kwh * price[0], kwh * price[1]) if price is not None and kwh is not None else (None, None)
         out.append(Candidate(**base, fits=fits, how=how, time_s=time_s, material=mat, material_g=grams,
                              energy_kwh=kwh, cost=cost, co2_g=co2, earliest_start=start if fits else None,
-                             earliest_finish=end if fits else None, basis=basis))
+                             earliest_finish=end if fits else None, basis=basis, **extra))
     far = datetime.max.replace(tzinfo=now.tzinfo)
     return sorted(out, key=lambda c: (not c.usable, c.earliest_finish or far, c.machine))
