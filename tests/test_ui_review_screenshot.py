@@ -1,6 +1,6 @@
 """The README's Design review pictures, made by the program at 1366 x 768 under Xvfb: a printed part with two
 notes, a printer's G-code, and a flat CNC job from the top. Each picture is checked (the view drew something,
-the notes are listed); with IMEWE_SCREENSHOTS=<folder> they are also saved there:
+the notes are listed, one of them on the CNC job's toolpath); with IMEWE_SCREENSHOTS=<folder> they are also saved there:
 
     IMEWE_SCREENSHOTS=resources/screenshots QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" \\
         .venv/bin/python -m pytest -q tests/test_ui_review_screenshot.py
@@ -151,7 +151,15 @@ def test_design_review_pictures(qloop, qapp, qtbot, tmp_path: Path) -> None:
                 await _grab(win, out / "design-review-gcode.png")
                 win.open_file(str(cnc))
                 await until(lambda: review.rows and review._facts.flavor != "printer", timeout=60, what="the CNC job")
-                assert review.toolpath_view.view_preset == "top"
+                tv = review.toolpath_view
+                assert tv.view_preset == "top"
+                await until(lambda: bool(review.key), what="the G-code file's key")
+                review.note_btn.setChecked(True)  # a note on the plate's far edge, picked on the toolpath
+                assert tv.pick_at(*tv.display_point((76.2, 30.48, -1.524))) is not None
+                review.author.setText("bo")
+                review.note_text.setText("Deburr this edge after cutting")
+                review.save_note()
+                await until(lambda: len(review.notes) == 1 and tv.marker_count == 1, what="the toolpath note")
                 await asyncio.sleep(0.5)
                 await _grab(win, out / "design-review-cnc.png")
             finally:

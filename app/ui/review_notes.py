@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 
@@ -18,19 +18,28 @@ NOTE_COLOURS = {"open": "#f0883e", "resolved": "#3fb950"}
 NOTE_HEADERS = ["#", "State", "Note", "Author", "When (UTC)"]
 
 
+def current_view(pane: ReviewPanel) -> Any:
+    """The 3D view of the open file: the part view for a model, the toolpath view for G-code."""
+    return pane.part_view if pane.kind == "mesh" else pane.toolpath_view if pane.kind == "gcode" else None
+
+
 def note_mode(pane: ReviewPanel, on: bool) -> None:
-    if pane.part_view is not None:
-        pane.part_view.set_pick_mode(on)
+    view = current_view(pane)
+    if view is not None:
+        view.set_pick_mode(on)
     if on:
-        pane.note_hint.setText("Click the point of the part the note is about.")
+        what = "a move of the toolpath" if pane.kind == "gcode" else "the point of the part"
+        pane.note_hint.setText(f"Click {what} the note is about.")
 
 
 def picked(pane: ReviewPanel, point: tuple[float, float, float]) -> None:
     pane.pending_point = point
     pane.note_btn.setChecked(False)
-    w = pane.part_view.world_point(point) if pane.part_view is not None else point
-    pane.note_hint.setText("Point picked at x {:.1f}, y {:.1f}, z {:.1f} mm on the plate: type the note and "
-                           "press Enter.".format(*w))
+    view = current_view(pane)
+    w = view.world_point(point) if view is not None else point
+    where = "on the toolpath" if pane.kind == "gcode" else "on the plate"
+    pane.note_hint.setText("Point picked at x {:.1f}, y {:.1f}, z {:.1f} mm {}: type the note and "
+                           "press Enter.".format(*w, where))
     pane.note_text.setFocus()
 
 
@@ -39,7 +48,8 @@ def save_note(pane: ReviewPanel) -> None:
         pane.note_hint.setText("Notes are not kept on this site (no store).")
         return
     if pane.pending_point is None:
-        pane.note_hint.setText("First press “Add note…” and click the point of the part the note is about.")
+        pane.note_hint.setText("First press “Add note…” and click the point of the part (or toolpath) the note "
+                               "is about.")
         return
     if not pane.key:
         pane.note_hint.setText("Still reading the file; try again in a moment.")
@@ -83,10 +93,9 @@ def show_notes(pane: ReviewPanel) -> None:
             pane.note_table.setItem(r, c, item)
     pane.note_table.resizeColumnsToContents()
     pane.note_table.setColumnWidth(2, max(160, min(pane.note_table.columnWidth(2), 230)))
-    if not pane.notes and pane.kind == "gcode":
-        pane.note_hint.setText("Notes are pinned to a part's model: open its STL, OBJ, PLY, 3MF or GLB to add one.")
-    elif not pane.notes and pane.pending_point is None:
-        pane.note_hint.setText("No notes yet. Press “Add note…”, click the part, then type the note.")
+    if not pane.notes and pane.pending_point is None:
+        what = "a move of the toolpath" if pane.kind == "gcode" else "the part"
+        pane.note_hint.setText(f"No notes yet. Press “Add note…”, click {what}, then type the note.")
     elif pane.pending_point is None:
         open_n = sum(1 for n in pane.notes if n.state == "open")
         noun = "note" if len(pane.notes) == 1 else "notes"
@@ -96,8 +105,9 @@ def show_notes(pane: ReviewPanel) -> None:
 
 
 def show_markers(pane: ReviewPanel) -> None:
-    if pane.part_view is not None and pane.kind == "mesh":
-        pane.part_view.set_markers([(n.point, NOTE_COLOURS.get(n.state, "#f0883e")) for n in pane.notes])
+    view = current_view(pane)
+    if view is not None:
+        view.set_markers([(n.point, NOTE_COLOURS.get(n.state, "#f0883e")) for n in pane.notes])
 
 
 def note_selected(pane: ReviewPanel) -> None:

@@ -121,7 +121,7 @@ class ReviewPanel(QWidget):
         self.orient_box.currentIndexChanged.connect(lambda _i: self._apply_pose())
         self.note_btn = QPushButton("Add note…")
         self.note_btn.setCheckable(True)
-        self.note_btn.setToolTip("Then click the point of the part the note is about")
+        self.note_btn.setToolTip("Then click the point of the part (or of the toolpath) the note is about")
         self.note_btn.toggled.connect(self._note_mode)
         head = QHBoxLayout()
         head.addWidget(self.file_label, 1)
@@ -224,7 +224,7 @@ class ReviewPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addWidget(self.split, 1)
-        self.note_btn.setEnabled(False)  # until a part's model is open
+        self.note_btn.setEnabled(False)  # until a file is open
         self.orient_box.setEnabled(False)
         self.reload_machines()
         self._machine_changed()
@@ -262,12 +262,13 @@ class ReviewPanel(QWidget):
         self._show_notes()
         self.pose_label.setText("reading the file …")
         self.orient_box.setEnabled(self.kind == "mesh")
-        self.note_btn.setEnabled(self.kind == "mesh")
+        self.note_btn.setEnabled(True)  # a model's surface or a G-code file's toolpath
         if not can_draw_3d():  # Qt's offscreen platform has no OpenGL for VTK: say so instead of crashing
             self.empty.setText(f"{p.name}: 3D review needs a display (Qt platform "
                                f"{QGuiApplication.platformName()}); run the window on a desktop or under Xvfb")
             self.stack.setCurrentWidget(self.empty)
             self.pose_label.setText("")
+            self.note_btn.setEnabled(False)  # nothing to click on
             return
         if self.kind == "mesh":
             view = self._part_view()
@@ -302,6 +303,7 @@ class ReviewPanel(QWidget):
             v.loaded.connect(lambda _scene: self._shown(v.first_frame_s or 0.0))
             v.analysed.connect(self._gcode_analysed)
             v.failed.connect(self._failed)
+            v.picked.connect(self._picked)
             self.toolpath_view = v
             self.stack.addWidget(v)
         return self.toolpath_view

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import numpy as np
-import pyvista as pv
 import vtk
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -25,6 +24,7 @@ from app.core.domain.capabilities import Capabilities
 from app.core.estimation import PartAnalysis, fitting_machines
 from app.core.estimation.mesh_analysis import UNIT_MM
 from app.viz.background import BackgroundLoading, BackgroundTask
+from app.viz.note_pins import NotePins
 from app.viz.part_scene import (
     OBJECT_COLOURS,
     OVERHANG_COLOUR,
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 VIEW_PRESETS = ("iso", "top", "front", "side")
 
 
-class PartView(BackgroundLoading, QWidget):
+class PartView(NotePins, BackgroundLoading, QWidget):
     failure_text = "cannot show this part"
     shown = Signal(float)  # seconds from load() to the first frame
     loaded = Signal(object)  # PartAnalysis, once the full analysis is done
@@ -66,11 +66,6 @@ class PartView(BackgroundLoading, QWidget):
         self.rotation = np.eye(3)  # file coordinates -> the pose shown
         self._posed_bounds: tuple[np.ndarray, np.ndarray] | None = None
         self._matrix = np.eye(4)  # file coordinates -> world (plate) coordinates
-        self._markers: list[tuple[tuple[float, float, float], str]] = []
-        self._marker_actors: list[Any] = []
-        self._pick_mode = False
-        self._picker = vtk.vtkCellPicker()
-        self._picker.SetTolerance(0.0005)
         # No timed re-rendering: it would redraw a million triangles 5 times a second for nothing; the
         # interactor renders on mouse input and we render after each change.
         self.plotter = QtInteractor(self, auto_update=False)
@@ -101,7 +96,7 @@ class PartView(BackgroundLoading, QWidget):
         lay.addWidget(self.plotter.interactor, 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.info)
-        self.plotter.iren.add_observer("LeftButtonPressEvent", self._on_left_press)
+        self._init_pins(0.0005)
 
     # --- public API -------------------------------------------------------------------------------
     @property
@@ -182,60 +177,24 @@ class PartView(BackgroundLoading, QWidget):
 
         self._start(work, self._on_posed)
 
-    def set_pick_mode(self, on: bool) -> None:
-        """While on, a left click on the part reports the point (``picked``) instead of turning the view."""
-        self._pick_mode = bool(on)
-        self.plotter.interactor.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
-
-    def pick_at(self, x: int, y: int) -> tuple[float, float, float] | None:
-        """The point of the part under widget pixel (x, y) (Qt coordinates, origin top left), in the file's
-        own coordinates; None when the part is not there. Emits ``picked`` when it hits."""
-        if not self._part_actors:
-            return None
-        ratio = self.plotter.interactor.devicePixelRatioF()
-        height = self.plotter.render_window.GetSize()[1]
-        self._picker.InitializePickList()
-        for actor in self._part_actors:
-            self._picker.AddPickList(actor)
-        self._picker.PickFromListOn()
-        if not self._picker.Pick(x * ratio, height - 1 - y * ratio, 0, self.plotter.renderer):
-            return None
-        world = np.append(np.array(self._picker.GetPickPosition(), dtype=float), 1.0)
-        local = np.linalg.inv(self._matrix) @ world
-        point = (float(local[0]), float(local[1]), float(local[2]))
-        self.picked.emit(point)
-        return point
-
     def world_point(self, local: tuple[float, float, float]) -> tuple[float, float, float]:
         """Where a point of the file lies on the plate now (mm)."""
         w = self._matrix @ np.append(np.asarray(local, dtype=float), 1.0)
         return (float(w[0]), float(w[1]), float(w[2]))
 
-    def display_point(self, local: tuple[float, float, float]) -> tuple[int, int]:
-        """Widget pixel (Qt coordinates) where a point of the file is drawn now."""
-        r = self.plotter.renderer
-        r.SetWorldPoint(*self.world_point(local), 1.0)
-        r.WorldToDisplay()
-        dx, dy, _ = r.GetDisplayPoint()
-        ratio = self.plotter.interactor.devicePixelRatioF()
-        height = self.plotter.render_window.GetSize()[1]
-        return int(round(dx / ratio)), int(round((height - 1 - dy) / ratio))
+    def _pick_actors(self) -> list[Any]:
+        return self._part_actors if self.scene is not None else []
 
-    def set_markers(self, markers: list[tuple[tuple[float, float, float], str]]) -> None:
-        """Numbered markers (e.g. review notes) at points of the file; each ``(point, colour)``."""
-        self._markers = list(markers)
-        self._draw_markers()
-        self.plotter.render()
+    def _file_point(self, world: np.ndarray) -> tuple[float, float, float]:
+        local = np.linalg.inv(self._matrix) @ np.append(world, 1.0)
+        return (float(local[0]), float(local[1]), float(local[2]))
+
+    def _marker_radius(self, pts: np.ndarray) -> float:
+        assert self.scene is not None
+        lo, hi = self._posed_bounds or (np.array(self.scene.bbox_min), np.array(self.scene.bbox_max))
+        return max(float(np.max(hi - lo)) * self.scale * 0.015, 0.4)
 
     # --- internals ---------------------------------------------------------------------------------
-    def _on_left_press(self, obj: Any, event: Any) -> None:
-        if not self._pick_mode:
-            return
-        x, y = self.plotter.iren.get_event_position()  # VTK display pixels, origin bottom left
-        ratio = self.plotter.interactor.devicePixelRatioF()
-        height = self.plotter.render_window.GetSize()[1]
-        self.pick_at(int(round(x / ratio)), int(round((height - 1 - y) / ratio)))
-
     def _on_posed(self, result: tuple[np.ndarray, tuple[np.ndarray, np.ndarray], list[np.ndarray]]) -> None:
         rot, bounds, flags = result
         if self.scene is None:
@@ -249,25 +208,6 @@ class PartView(BackgroundLoading, QWidget):
         self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
         self.posed.emit()
-
-    def _draw_markers(self) -> None:
-        for actor in self._marker_actors:
-            self.plotter.remove_actor(actor, render=False)
-        self._marker_actors = []
-        if not self._markers or self.scene is None:
-            return
-        pts = np.array([self.world_point(p) for p, _ in self._markers])
-        size = float(max(np.ptp(pts, axis=0).max() if len(pts) > 1 else 0.0, 1.0))
-        lo, hi = self._posed_bounds or (np.array(self.scene.bbox_min), np.array(self.scene.bbox_max))
-        radius = max(float(np.max(hi - lo)) * self.scale * 0.015, 0.4) if size else 1.0
-        for i, (p, colour) in enumerate(self._markers):
-            sphere = pv.Sphere(radius=radius, center=self.world_point(p))
-            self._marker_actors.append(self.plotter.add_mesh(sphere, color=colour, name=f"note-{i}", pickable=False,
-                                                             render=False))
-        labels = self.plotter.add_point_labels(pts, [str(i + 1) for i in range(len(pts))], name="note-labels",
-                                               font_size=14, point_size=1, shape_opacity=0.8, text_color="white",
-                                               shape_color="#30363d", always_visible=True, render=False)
-        self._marker_actors.append(labels)
 
     def _on_shown(self, scene: PartScene) -> None:
         for actor in self._part_actors:

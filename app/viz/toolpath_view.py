@@ -3,7 +3,9 @@ and a travel toggle; printers, CNC routers and lasers alike.
 
 Embed ``ToolpathView`` and call ``load(path)``. Parsing runs on a worker thread; the geometry shows
 first and the planner's time estimate follows in the info line when it is ready. A legend under the toolbar
-names the colours (features, or the speed scale); flat CNC and laser jobs open seen from the top.
+names the colours (features, or the speed scale); flat CNC and laser jobs open seen from the top. As in the part
+view, ``set_pick_mode(True)`` and a click on a working move report its point (``picked``) and ``set_markers`` pins
+numbered review notes to such points.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pyvistaqt import QtInteractor
 from app.core.estimation.gcode_analysis import GcodeAnalysis, summarize
 from app.core.estimation.gcode_model import MoveKind
 from app.viz.background import BackgroundLoading, BackgroundTask
+from app.viz.note_pins import NotePins
 from app.viz.toolpath_scene import ToolpathScene, build_toolpath_scene, feature_colour, feature_lookup_table
 
 log = logging.getLogger(__name__)
@@ -58,11 +61,12 @@ def feature_legend(scene: ToolpathScene) -> list[tuple[str, str]]:
     return out
 
 
-class ToolpathView(BackgroundLoading, QWidget):
+class ToolpathView(NotePins, BackgroundLoading, QWidget):
     failure_text = "cannot show this G-code"
     loaded = Signal(object)  # ToolpathScene, as soon as the geometry is on screen
     analysed = Signal(object)  # GcodeAnalysis, once the planner has run
     failed = Signal(str)
+    picked = Signal(object)  # (x, y, z) on a working move, in mm (the toolpath's own coordinates)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +89,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         # the lines would read darker than the legend says (and software OpenGL fills 4 samples per pixel).
         self.plotter.ren_win.SetMultiSamples(0)
         self.plotter.add_axes()
+        self._init_pins(0.005)  # lines are thin: a click within half a percent of the diagonal is on them
         self.slider = QSlider(Qt.Orientation.Vertical)
         self.slider.setEnabled(False)
         self.slider.valueChanged.connect(self._on_slider)
@@ -169,7 +174,7 @@ class ToolpathView(BackgroundLoading, QWidget):
         return int(w), int(t)
 
     def fit_view(self) -> None:
-        self.plotter.renderer.reset_camera(render=False)
+        self._fit_camera()
         self.plotter.render()
 
     def set_view(self, preset: str) -> None:
@@ -178,8 +183,41 @@ class ToolpathView(BackgroundLoading, QWidget):
             raise ValueError(f"unknown view {preset!r}; use iso or top")
         self.view_preset = preset
         (self.plotter.view_xy if preset == "top" else self.plotter.view_isometric)(render=False)
-        self.plotter.renderer.reset_camera(render=False)
+        self._fit_camera()
         self.plotter.render()
+
+    def _fit_camera(self) -> None:
+        """Reset the camera; seen from the top, also zoom so the job's outline fills the view. VTK fits the bounding
+        sphere to the view's height, which leaves a long flat plate a thin strip in a wide, low view."""
+        r = self.plotter.renderer
+        r.reset_camera(render=False)
+        s = self.scene
+        if s is None or self.view_preset != "top" or not len(s.points):
+            return
+        cam = r.GetActiveCamera()
+        w_px, h_px = r.GetSize()
+        lo, hi = s.points.min(axis=0), s.points.max(axis=0)
+        w, h = max(float(hi[0] - lo[0]), 1e-6), max(float(hi[1] - lo[1]), 1e-6)
+        seen_h = 2.0 * cam.GetDistance() * np.tan(np.radians(cam.GetViewAngle()) / 2.0)
+        seen_w = seen_h * w_px / max(h_px, 1)
+        zoom = 0.8 * min(seen_w / w, seen_h / h)
+        if zoom > 1.0:
+            cam.Zoom(zoom)
+
+    def world_point(self, local: tuple[float, float, float]) -> tuple[float, float, float]:
+        """The toolpath is drawn in its own coordinates (mm): a note's point is where it is drawn."""
+        return (float(local[0]), float(local[1]), float(local[2]))
+
+    def _pick_actors(self) -> list[Any]:
+        return [self._work_actor] if self.scene is not None and self._work_actor is not None else []
+
+    def _file_point(self, world: np.ndarray) -> tuple[float, float, float]:
+        return (float(world[0]), float(world[1]), float(world[2]))
+
+    def _marker_radius(self, pts: np.ndarray) -> float:
+        assert self.scene is not None
+        extent = float(np.ptp(self.scene.points, axis=0).max()) if len(self.scene.points) else 1.0
+        return max(extent * 0.012, 0.3)
 
     @property
     def flat(self) -> bool:
@@ -218,6 +256,9 @@ class ToolpathView(BackgroundLoading, QWidget):
         self.slider.blockSignals(False)
         self.slider.setEnabled(scene.layers > 1)
         self._apply_layer(reset_camera=True)
+        if self._markers:  # notes that arrived while the file was read
+            self._draw_markers()
+            self.plotter.render()
         self._update_legend()
         self.first_frame_s = time.perf_counter() - self._t0
         self.progress.setRange(0, 0)  # busy: the planner runs next
@@ -274,5 +315,5 @@ class ToolpathView(BackgroundLoading, QWidget):
         if reset_camera:
             self.view_preset = "top" if self.flat else "iso"
             (self.plotter.view_xy if self.view_preset == "top" else self.plotter.view_isometric)(render=False)
-            self.plotter.renderer.reset_camera(render=False)
+            self._fit_camera()
         self.plotter.render()
