@@ -78,9 +78,11 @@ def test_staffed_start_moves_start_and_end_into_staffed_spans() -> None:
     assert staffed_start(wins, 190, 250, END) == 190 + (1000 - 440)  # ends at opening time of the last span
     assert staffed_start(wins, 190, 250, START | END) == 1000
     assert staffed_start(wins, 150, 30, 0) == 150
+    assert staffed_start(wins, 120, 30, START, lead=30) == 130  # the setup before it needs the person too
+    assert staffed_start(wins, 205, 30, START, lead=15) == 315  # setup and start in one staffed span
 
 
-def _shop(seed: int, staffed: list[tuple[int, int]] | None) -> Problem:
+def _shop(seed: int, staffed: list[tuple[int, int]] | None, setups: bool = False) -> Problem:
     rng = random.Random(seed)
     n_jobs, n_m = 12, 3
     op_job, alts, preds, attend = [], [], [], []
@@ -93,7 +95,11 @@ def _shop(seed: int, staffed: list[tuple[int, int]] | None) -> Problem:
             preds.append([prev] if prev is not None else [])
             attend.append(rng.choice((START, END, START | END, 0)))
             prev = o
-    return Problem(n_m, op_job, alts, preds, staffed=staffed, attend=attend)
+    if not setups:
+        return Problem(n_m, op_job, alts, preds, staffed=staffed, attend=attend)
+    family = [rng.randrange(3) for _ in op_job]  # three materials, a change costs 15 units
+    return Problem(n_m, op_job, alts, preds, staffed=staffed, attend=attend, family=family,
+                   setup_time=[[0 if a == b else 15 for b in range(3)] for a in range(3)], machine_family=[0, 1, 2])
 
 
 def _check_against_calendar(problem: Problem, plan: Plan, wins: list[tuple[int, int]]) -> None:
@@ -104,17 +110,25 @@ def _check_against_calendar(problem: Problem, plan: Plan, wins: list[tuple[int, 
             assert any(a <= plan.end[o] <= b for a, b in wins), (o, plan.end[o])
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_plans_keep_to_staffed_hours(seed) -> None:
+@pytest.mark.parametrize(("seed", "setups"), [(1, False), (2, False), (3, True), (4, True)])
+def test_plans_keep_to_staffed_hours(seed, setups) -> None:
     # staffed 100 of every 240 time units (a short "day"), open-ended after 3000
     wins = [(240 * k, 240 * k + 100) for k in range(13)] + [(3120, 1 << 60)]
-    problem = _shop(seed, wins)
-    free = optimize(_shop(seed, None), 0.2, seed=seed)
+    problem = _shop(seed, wins, setups)
+    free = optimize(_shop(seed, None, setups), 0.2, seed=seed)
     assert validate_plan(problem, free), "the unstaffed plan should break the staffed hours (a test that can fail)"
     for budget in (0.0, 0.3):
         plan = optimize(problem, budget, seed=seed)
         assert validate_plan(problem, plan) == []
         _check_against_calendar(problem, plan, wins)
+        if setups:  # a material change needs the person too: it starts in staffed hours
+            for m, seq in enumerate(plan.sequences(problem.n_machines)):
+                fam = problem.machine_family[m]
+                for o in seq:
+                    gap = problem.setup(fam, problem.family[o])
+                    if problem.attend[o] & START:
+                        assert any(a <= plan.start[o] - gap and plan.start[o] < b for a, b in wins)
+                    fam = problem.family[o]
         assert plan.makespan >= free.makespan
 
 

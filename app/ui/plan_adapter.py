@@ -18,6 +18,7 @@ from app.core.domain.enums import JobState, ProcessType
 from app.core.jobs.eta import duration_label, finish_label
 from app.ui.words import job_state_word
 from app.viz.gantt import Bar
+from app.viz.gantt_shades import CLOSED, MAINTENANCE, SETUP, Shade
 
 _ORDER = {s.value: i for i, s in enumerate(JobState)}  # declared in the order a job goes through them
 _ENTRY_LISTS = ("rows", "assignments", "entries", "operations", "ops", "items", "bars")
@@ -151,3 +152,38 @@ def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
                                 bar_tip(label, nodes[rows[node]].name, start, end, part.state.value, zone, now,
                                         part.process)))
     return [n.name for n in nodes], bars
+
+
+def _span_words(start_ts: float, end_ts: float, zone: tzinfo | None, now: datetime) -> list[str]:
+    start, end = datetime.fromtimestamp(start_ts, UTC), datetime.fromtimestamp(end_ts, UTC)
+    return [f"From: {finish_label(start, now, zone)}", f"To: {finish_label(end, now, zone)}",
+            f"Lasts: {duration_label(end_ts - start_ts)}"]
+
+
+def extras_from_plan(plan: Any, nodes: list[Node], zone: tzinfo | None = None,
+                     now: datetime | None = None) -> tuple[list[Bar], list[Shade]]:
+    """What the plan shows besides the work: material changes as their own bars, each machine's maintenance
+    windows on its row and the hours nobody is on the floor across the timeline (a plan without them: none)."""
+    now = now or datetime.now(UTC)
+    rows = {n.id: i for i, n in enumerate(nodes)}
+    bars: list[Bar] = []
+    for s in getattr(plan, "setups", None) or []:
+        if s.node_id not in rows:
+            continue
+        a, b = s.start.timestamp(), s.end.timestamp()
+        label = f"{s.from_material or '?'} → {s.to_material or '?'}"
+        tip = "\n".join([f"Setup: material change {label}", f"Machine: {nodes[rows[s.node_id]].name}",
+                         *_span_words(a, b, zone, now)])
+        bars.append(Bar(rows[s.node_id], a, b, None, label, SETUP, "setup", tip))
+    shades: list[Shade] = []
+    for node_id, name, start, end in getattr(plan, "blocked", None) or []:
+        if node_id in rows:
+            a, b = start.timestamp(), end.timestamp()
+            shades.append(Shade(a, b, MAINTENANCE, rows[node_id],
+                                "\n".join([f"Maintenance: {name} is kept free", *_span_words(a, b, zone, now)])))
+    for start, end in getattr(plan, "unstaffed", None) or []:
+        a, b = start.timestamp(), end.timestamp()
+        shades.append(Shade(a, b, CLOSED, None, "\n".join(
+            ["Nobody on the floor: work that needs a person does not start or end now",
+             *_span_words(a, b, zone, now)])))
+    return bars, shades

@@ -15,7 +15,7 @@ from app.core.domain.entities import Job
 from app.core.domain.enums import NodeState
 from app.core.fleet.service import FleetService
 from app.ui.live_data import LiveData
-from app.ui.plan_adapter import bars_from_jobs, bars_from_plan
+from app.ui.plan_adapter import bars_from_jobs, bars_from_plan, extras_from_plan
 from app.ui.theme import JOB_COLOURS
 from app.ui.words import JOB_WORDS
 from app.viz.gantt import GanttWidget
@@ -61,7 +61,10 @@ class TimelinePanel(QWidget):
         nodes = [n for n in self.fleet.list() if n.state is not NodeState.DECOMMISSIONED]
         if self.plan is not None:
             names, bars = bars_from_plan(self.plan, nodes, self.jobs, self.live.job_names, self.live.zone)
-            self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines")
+            setups, shades = extras_from_plan(self.plan, nodes, self.live.zone, self.clock.now())
+            extra = f", {len(setups)} material change{'s' if len(setups) != 1 else ''}" if setups else ""
+            self.source.setText(f"Plan from the scheduler: {len(bars)} operations on {len(names)} machines{extra}")
+            bars = setups + bars
         else:
             progress = {}
             for node_id in self.live.rings.keys() | self.live.progress.keys():
@@ -71,6 +74,8 @@ class TimelinePanel(QWidget):
                     progress[job_id] = 100.0 * fraction
             names, bars = bars_from_jobs(self.jobs.values(), nodes, self.clock.now(), progress,
                                          self.live.zone)
+            shades = []
         self.gantt.set_rows(names)
         self.gantt.set_bars(bars)
+        self.gantt.set_shades(shades)
         self.tick()

@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPicture
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.viz.charts_base import ClockAxis
+from app.viz.gantt_shades import SETUP, SETUP_COLOUR, SHADE_COLOURS, SHADE_WORDS, Shade, ShadesItem
 
 BAR_HEIGHT = 0.72
 
@@ -48,6 +49,7 @@ class BarsItem(pg.GraphicsObject):
         self._picture = QPicture()
         self._rect = QRectF()
         self._on_click = on_click
+        self.shade_tip: Callable[[float, float], str] | None = None  # the tooltip where no bar is
         self.setAcceptHoverEvents(True)
 
     def set_bars(self, bars: list[Bar], state_colours: dict[str, str], by_state: bool) -> None:
@@ -59,6 +61,8 @@ class BarsItem(pg.GraphicsObject):
         self.update()
 
     def colour_of(self, bar: Bar) -> QColor:
+        if bar.state == SETUP:  # a material change reads the same whichever way work is coloured
+            return QColor(SETUP_COLOUR)
         if self._by_state:
             return QColor(self._colours.get(bar.state, "#8b949e"))
         return hashed_colour(bar.group or str(bar.key))
@@ -119,6 +123,9 @@ class BarsItem(pg.GraphicsObject):
             return
         pos = ev.pos()
         bar = self.bar_at(pos.x(), pos.y())
+        if bar is None and self.shade_tip is not None:
+            self.setToolTip(self.shade_tip(pos.x(), pos.y()))
+            return
         self.setToolTip(bar.tip or bar.label if bar is not None else "")
 
     def boundingRect(self) -> QRectF:
@@ -158,7 +165,10 @@ class GanttWidget(QWidget):
         self.plot.invertY(True)
         self.plot.setMouseEnabled(x=True, y=True)
         self.plot.getViewBox().setLimits(yMin=-1.5)
+        self.shades = ShadesItem()
+        self.plot.addItem(self.shades)
         self.items = BarsItem(lambda bar: self.bar_clicked.emit(bar.key))
+        self.items.shade_tip = self._shade_tip
         self.plot.addItem(self.items)
         self.now_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff7b72", width=2),
                                         label="now", labelOpts={"position": 0.04, "color": "#ff7b72"})
@@ -192,11 +202,20 @@ class GanttWidget(QWidget):
 
     def _show_legend(self) -> None:
         if not self.by_state:
-            self.legend.setText("<span style='color:#8b949e'>one colour per job</span>")
+            self.legend.setText("&nbsp;&nbsp;".join(["<span style='color:#8b949e'>one colour per job</span>"]
+                                                    + self._extra_legend({b.state for b in self.items.bars()})))
             return
-        shown = [s for s in self.state_colours if s in {b.state for b in self.items.bars()}] or list(self.state_colours)
+        states = {b.state for b in self.items.bars()}
+        shown = [s for s in self.state_colours if s in states] or list(self.state_colours)
         self.legend.setText("&nbsp;&nbsp;".join(
-            f"<span style='color:{self.state_colours[s]}'>■</span> {self.state_words.get(s, s)}" for s in shown))
+            [f"<span style='color:{self.state_colours[s]}'>■</span> {self.state_words.get(s, s)}" for s in shown]
+            + self._extra_legend(states)))
+
+    def _extra_legend(self, states: set[str]) -> list[str]:
+        out = [f"<span style='color:{SETUP_COLOUR}'>■</span> Setup"] if SETUP in states else []
+        kinds = self.shades.kinds()
+        out += [f"<span style='color:{SHADE_COLOURS[k]}'>▨</span> {SHADE_WORDS[k]}" for k in SHADE_WORDS if k in kinds]
+        return out
 
     def _show_days(self) -> None:
         """The date(s) on screen above the axis (its ticks show the hours)."""
@@ -221,6 +240,15 @@ class GanttWidget(QWidget):
         if not self._fitted and bars:
             self._fitted = True
             self.fit()
+
+    def _shade_tip(self, x: float, y: float) -> str:
+        shade = self.shades.shade_at(x, int(round(y)))
+        return shade.tip if shade is not None else ""
+
+    def set_shades(self, shades: list[Shade]) -> None:
+        """Maintenance windows (on their machine's row) and closed hours (across the floor), under the bars."""
+        self.shades.set_shades(shades, len(self.rows))
+        self._show_legend()
 
     def set_colour_by_state(self, on: bool) -> None:
         self.by_state = on

@@ -137,19 +137,21 @@ def _wall(midnight: datetime, minutes: int) -> datetime:
     return datetime.combine(day, time(m // 60, m % 60), midnight.tzinfo)
 
 
-def staffed_start(windows: Sequence[tuple[int, int]], s: int, d: int, need: int) -> int:
-    """The earliest start >= ``s`` of work lasting ``d`` whose start (``need & START``) lies in a staffed span
-    [a, b) and whose end (``need & END``) lies in one [a, b]. ``windows`` sorted, disjoint, the last open-ended."""
+def staffed_start(windows: Sequence[tuple[int, int]], s: int, d: int, need: int, lead: int = 0) -> int:
+    """The earliest start >= ``s`` of work lasting ``d`` (after a setup of ``lead`` just before it) such that,
+    with ``need & START``, the setup and the start lie in one staffed span [a, b) and, with ``need & END``, its
+    end lies in one [a, b]. ``windows`` sorted, disjoint, the last open-ended."""
     if not need or not windows:
         return s
     starts = [a for a, _ in windows]
     for _ in range(4 * len(windows) + 4):
         moved = False
         if need & START:
-            i = bisect_right(starts, s) - 1
+            i = bisect_right(starts, s - lead) - 1
             if i < 0 or s >= windows[i][1]:
-                s = windows[i + 1][0] if i + 1 < len(windows) else s
-                moved = True
+                if i + 1 < len(windows):
+                    s = windows[i + 1][0] + lead
+                    moved = True
         if need & END:
             e = s + d
             i = bisect_right(starts, e) - 1

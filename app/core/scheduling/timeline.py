@@ -105,8 +105,9 @@ class Timelines:
         need = self.p.attend[op] if staffed is not None else 0
         for _ in range(100000):
             s = self.machine_earliest(m, t, d, fam)
-            if need:  # a person must be there at its start and/or end: the next instant that allows it
-                s2 = staffed_start(staffed, s, d, need)  # type: ignore[arg-type]
+            if need:  # a person must be there at its start (and its setup's) and/or its end: the next instant
+                lead = self.p.setup(self.last_fam[m], fam) if self.append_only else 0
+                s2 = staffed_start(staffed, s, d, need, lead)  # type: ignore[arg-type]
                 if s2 != s:
                     t = s2
                     continue

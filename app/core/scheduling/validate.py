@@ -36,8 +36,8 @@ def validate_plan(problem: Problem, plan: Plan) -> list[str]:
             for a, b in problem.unavailable[m]:
                 if s < b and a < e and e > s:
                     out.append(f"{name[o]} runs [{s}, {e}) on machine {m} while it is unavailable [{a}, {b})")
-        if problem.staffed is not None and problem.attend[o]:
-            out.extend(_unstaffed(problem, o, s, e))
+        if problem.staffed is not None and problem.attend[o] & 2 and not any(a <= e <= b for a, b in problem.staffed):
+            out.append(f"{name[o]} ends at {e}, when nobody is on the floor")
         if len(out) > MAX_REPORTED:
             return out
     by_machine: dict[int, list[int]] = {}
@@ -50,6 +50,10 @@ def validate_plan(problem: Problem, plan: Plan) -> list[str]:
         for o in ops:
             f = problem.family[o]
             gap = 0 if fam < 0 or f < 0 or fam == f or not problem.setup_time else problem.setup_time[fam][f]
+            if problem.staffed is not None and problem.attend[o] & 1 and not any(
+                    a <= plan.start[o] - gap and plan.start[o] < b for a, b in problem.staffed):
+                out.append(f"{name[o]} starts at {plan.start[o]}" + (f" after a setup of {gap}" if gap else "")
+                           + ", when nobody is on the floor")
             if prev_end is not None and plan.start[o] < prev_end + gap:
                 out.append(f"machine {m}: {name[o]} starts at {plan.start[o]}, overlapping the previous work "
                            f"or its setup (free at {prev_end + gap})")
@@ -77,13 +81,3 @@ def validate_plan(problem: Problem, plan: Plan) -> list[str]:
                 break
     return out
 
-
-def _unstaffed(problem: Problem, o: int, s: int, e: int) -> list[str]:
-    """The start or end of ``o`` that needs a person and falls outside staffed hours."""
-    wins = problem.staffed or []
-    out = []
-    if problem.attend[o] & 1 and not any(a <= s < b for a, b in wins):
-        out.append(f"{problem.op_names[o]} starts at {s}, when nobody is on the floor")
-    if problem.attend[o] & 2 and not any(a <= e <= b for a, b in wins):
-        out.append(f"{problem.op_names[o]} ends at {e}, when nobody is on the floor")
-    return out
