@@ -193,7 +193,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         objective=str(scheduler_cfg.get("objective", "makespan")),
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
         in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert,
-        durations=learning.durations, before_start=learning.before_start,
+        durations=learning.durations, energies=learning.energies, before_start=learning.before_start,
         staffed=StaffedHours.from_config(config.section("site").get("staffed")))
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))

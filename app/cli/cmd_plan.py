@@ -39,8 +39,10 @@ def _show(args: argparse.Namespace) -> int:
         if d.get("note"):
             return d["note"]
         rows = [(o["machine"], o["operation"], _hm(o["start"]), _hm(o["end"]),
-                 f"{o['peak_w']:.0f} W for {o['heatup_s']} s, then {o['steady_w']:.0f} W"
-                 if o["heatup_s"] else f"{o['steady_w']:.0f} W") for o in d["operations"]]
+                 (f"{o['peak_w']:.0f} W for {o['heatup_s']} s, then {o['steady_w']:.0f} W"
+                  if o["heatup_s"] else f"{o['steady_w']:.0f} W")
+                 + (" (learned)" if o.get("energy_basis") == "learned" else " (analytic)"))
+                for o in d["operations"]]
         head = f"plan made {_hm(d['made_at'])} UTC by {d['source'] or '?'}: {len(rows)} operation(s)"
         return head + ("\n" + table(rows, ("machine", "operation", "start", "end", "planned power")) if rows else "")
 

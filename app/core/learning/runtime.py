@@ -46,11 +46,12 @@ class LearningRuntime:
         self._training: asyncio.Task | None = None
         self.finished_since_training = 0
         self.flags: dict[tuple[str, str], str] = {}  # (part, machine) -> why the analytic estimate was used
+        self.energy_flags: dict[tuple[str, str], str] = {}  # (part, machine) -> why the analytic draw was used
         self.last_result: dict[str, Any] | None = None
         self.train_in_worker = True  # tests train in-process to stay fast
         self._risk_tasks: set[asyncio.Task] = set()
         # The planner asks for every part on every machine in every round: answers are kept per version.
-        self._cache: dict[tuple[Any, Any, int], int | None] = {}
+        self._cache: dict[tuple, Any] = {}
         self._cache_version: str | None = None
 
     # ------------------------------------------------------------------ kernel service
@@ -88,6 +89,24 @@ class LearningRuntime:
         if key in self._cache:
             return self._cache[key]
         self._cache[key] = value = self._duration(part, node)
+        return value
+
+    def energies(self, part: Part, node: Node) -> float | None:
+        """Learned kWh of ``part`` on ``node`` for the energy planner, or None (it keeps the machine's profile;
+        the reason is kept in ``energy_flags``)."""
+        key = (part.id, node.id, part.estimated_duration_s, "kwh")
+        self.durations(part, node)  # the same cache, cleared on a new version
+        if key in self._cache:
+            return self._cache[key]
+        p = self.estimator.energy_kwh(part, node)
+        if p is None:
+            self.energy_flags[(str(part.id), node.name)] = self.flags.get((str(part.id), node.name)) or \
+                "no learned energy for this machine: analytic draw"
+            value = None
+        else:
+            self.energy_flags.pop((str(part.id), node.name), None)
+            value = p.value
+        self._cache[key] = value
         return value
 
     def _duration(self, part: Part, node: Node) -> int | None:

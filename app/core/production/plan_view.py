@@ -26,6 +26,7 @@ class PlanRow:
     peak_w: float = 0.0  # the machine's planned draw: peak_w for peak_s (heat-up), then steady_w
     peak_s: int = 0
     steady_w: float = 0.0
+    energy_learned: bool = False  # the steady draw is learned from the site's history, not the machine's profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ def plan_rows_dict(plan: PlanView | None) -> dict[str, Any]:
         "made_at": plan.made_at.isoformat(), "source": plan.source, "metrics": plan.metrics,
         "operations": [{"machine": r.node_name, "job": r.job_name, "operation": r.label, "state": r.state,
                         "start": r.start.isoformat(), "end": r.end.isoformat(), "peak_w": round(r.peak_w, 1),
-                        "heatup_s": r.peak_s, "steady_w": round(r.steady_w, 1)}
+                        "heatup_s": r.peak_s, "steady_w": round(r.steady_w, 1),
+                        "energy_basis": "learned" if r.energy_learned else "analytic"}
                        for r in sorted(plan.rows, key=lambda r: (r.start, r.node_name))],
         "setups": [{"machine": s.node_name, "start": s.start.isoformat(), "end": s.end.isoformat(),
                     "from": s.from_material, "to": s.to_material} for s in plan.setups],

@@ -49,7 +49,7 @@ from app.core.scheduling import (
     objective_value,
     optimize,
 )
-from app.core.scheduling.builder import DurationFn
+from app.core.scheduling.builder import DurationFn, EnergyFn
 from app.core.scheduling.forecast import EnergyForecast
 from app.core.scheduling.plan import power_profile
 from app.core.scheduling.staffing import StaffedHours
@@ -82,7 +82,7 @@ class ProductionService:
                  objective: str = "makespan",
                  mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None,
                  in_doubt_grace_s: float = 120.0, raise_alert: Callable[..., Awaitable[object]] | None = None,
-                 durations: DurationFn | None = None,
+                 durations: DurationFn | None = None, energies: EnergyFn | None = None,
                  before_start: Callable[[Node, Job, Part], Awaitable[object]] | None = None,
                  staffed: StaffedHours | None = None,
                  ) -> None:
@@ -130,6 +130,7 @@ class ProductionService:
         self._raise_alert = raise_alert
         # Learned estimates (issue 15): the planner's duration source, and a risk check before each start.
         self._durations = durations
+        self._energies = energies  # learned kWh (issue 15): the energy planner's draw where a model covers it
         self._before_start = before_start
         self.cycles = 0
         self.last_error = ""
@@ -420,7 +421,8 @@ class ProductionService:
         try:
             forecast = self._forecast_for(now) if self._forecast_for else None
             objective = plan_objective(self._objective, self._energy_weight)
-            built = build_problem(todo, usable, now, durations=self._durations, forecast=forecast,
+            built = build_problem(todo, usable, now, durations=self._durations, energies=self._energies,
+                                  forecast=forecast,
                                   power_cap_w=self._power_cap(), objective=objective,
                                   maintenance=await self._maintenance_windows(), staffed=self._staffed)
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
@@ -452,7 +454,8 @@ class ProductionService:
             rows.append(PlanRow(a.node_id, names.get(a.node_id, "?"), a.job_id, job_names.get(a.job_id, "?"),
                                 pid, f"{job_names.get(a.job_id, '?')}/{part.name}", a.start, a.end,
                                 "RUNNING" if a.part_id in alias else part.state.value, o in crit,
-                                peak_w=peak_w, peak_s=peak_s, steady_w=steady_w))
+                                peak_w=peak_w, peak_s=peak_s, steady_w=steady_w,
+                                energy_learned=(o, plan.machine[o]) in problem.learned_w))
             if a.node_id in first_ops or (capped and a.node_id in seen):
                 continue  # under a cap only a machine's very next planned work may start now
             seen.add(a.node_id)
@@ -524,7 +527,7 @@ class ProductionService:
         forecast = self._forecast_for(now) if self._forecast_for else None
         built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=cap_w if cap_w is not None else self._power_cap(),
                               objective=objective, maintenance=await self._maintenance_windows(), closed=closed,
-                              durations=self._durations, staffed=self._staffed)
+                              durations=self._durations, energies=self._energies, staffed=self._staffed)
         plan = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(optimize, built.problem, min(self._budget, 1.0), 0))
         job_of = {j.id: j for j in jobs}

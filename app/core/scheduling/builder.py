@@ -25,6 +25,7 @@ DEFAULT_DURATION_S = 3600
 DEFAULT_MAINTENANCE_S = 4 * 3600
 
 DurationFn = Callable[[Part, Node], int | None]
+EnergyFn = Callable[[Part, Node], float | None]  # learned kWh of a part on a machine; None: the analytic draw
 
 
 @dataclass(slots=True)
@@ -95,6 +96,21 @@ def machine_power(node: Node) -> MachinePower | None:
     return MachinePower(steady_w=steady, peak_w=peak, peak_s=int(round(heatup_s)), idle_w=idle)
 
 
+def learned_steady_w(mp: MachinePower | None, kwh: float, duration_s: int) -> float:
+    """The steady draw above idle that makes a run of ``duration_s`` use ``kwh`` on this machine: the heat-up
+    peak (a physical limit) and the idle draw stay as the profile states them; what the history adds or takes
+    away is in the steady part. Never below zero (a model saying less than idle and heat-up keeps those)."""
+    d = max(int(duration_s), 1)
+    total_ws = max(kwh, 0.0) * 3.6e6
+    if mp is None:
+        return total_ws / d
+    peak_s = min(max(mp.peak_s, 0), d)
+    above_peak = (max(mp.peak_w, mp.steady_w) - mp.idle_w) * peak_s
+    rest = total_ws - mp.idle_w * d - above_peak
+    # and never above what the machine can draw (its stated peak): a cap check must be able to trust the profile
+    return min(max(0.0, rest / max(d - peak_s, 1)), max(mp.peak_w, mp.steady_w) - mp.idle_w)
+
+
 def _under_cap(mp: MachinePower | None, cap_w: float | None, base_w: float) -> bool:
     return cap_w is None or mp is None or max(mp.peak_w, mp.steady_w) - mp.idle_w <= cap_w - base_w + 1e-6
 
@@ -107,7 +123,7 @@ def _default_duration(part: Part, node: Node, ref_speed: float) -> int:
 
 
 def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
-                  durations: DurationFn | None = None,
+                  durations: DurationFn | None = None, energies: EnergyFn | None = None,
                   follow_up: Mapping[ProcessType, Sequence[tuple[ProcessType, int]]] | None = None,
                   maintenance: Sequence[NodeMaintenance] = (),
                   closed: Mapping[UUID, Sequence[tuple[datetime, datetime]]] | None = None,
@@ -147,6 +163,8 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
     job_weight: list[float] = []
     job_due: list[int] = []
     skipped: dict[UUID, str] = {}
+    learned_part: dict[tuple[UUID, int], float] = {}  # (part, machine) -> learned steady draw above idle
+    learned_w: dict[tuple[int, int], float] = {}  # (op, machine) -> the same, per operation
     last_ops: dict[UUID, list[int]] = {}
     pending_deps: list[tuple[int, UUID]] = []
     for job in jobs:
@@ -171,6 +189,9 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                     continue
                 d = durations(part, n) if durations else None
                 elig.append((nidx[n.id], d if d is not None else _default_duration(part, n, ref_speed)))
+                kwh = energies(part, n) if energies else None
+                if kwh is not None:
+                    learned_part[(part.id, nidx[n.id])] = learned_steady_w(profiles[nidx[n.id]], kwh, elig[-1][1])
             for m, _d in list(elig):  # a machine that alone would break the cap can never take it
                 if not _under_cap(profiles[m], power_cap_w, base_w):
                     reasons.append(f"{node_list[m].name} draws {profiles[m].peak_w:.0f} W, above what the "  # type: ignore[union-attr]
@@ -203,6 +224,9 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
                 attend.append(0 if started else needs)
                 family.append(fam)
                 power.append(avg_w)
+                for m, _d in alts[-1]:
+                    if (part.id, m) in learned_part:
+                        learned_w[(op, m)] = learned_part[(part.id, m)]
                 refs.append(OpRef(part.id, job.id, c, 0, part.process))
                 prev = op
                 for s, (proc, dur_s) in enumerate(follow_up.get(part.process, ()), start=1):
@@ -258,7 +282,7 @@ def build_problem(jobs: Sequence[Job], nodes: Sequence[Node], now: datetime, *,
         machine_names=[n.name for n in node_list], op_names=names, job_names=job_names,
         job_weight=job_weight, job_due=job_due, release=release, family=family, setup_time=setup,
         machine_family=machine_family,
-        unavailable=unavailable, power_w=power, machine_power=profiles, power_cap_w=power_cap_w,
+        unavailable=unavailable, power_w=power, machine_power=profiles, power_cap_w=power_cap_w, learned_w=learned_w,
         forecast=forecast or FlatForecast(), objective=objective or Objective(), fixed=fixed,
         staffed=staffed.plan_windows(origin) if staffed is not None else None, attend=attend,
     )

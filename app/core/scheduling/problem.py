@@ -29,14 +29,16 @@ class MachinePower:
     peak_s: int = 0
     idle_w: float = 0.0
 
-    def steps(self, s: int, e: int) -> list[tuple[int, int, float]]:
-        """[(start, end, watts above idle)] of an operation on this machine over [s, e)."""
+    def steps(self, s: int, e: int, steady_w: float | None = None) -> list[tuple[int, int, float]]:
+        """[(start, end, watts above idle)] of an operation on this machine over [s, e); ``steady_w`` replaces the
+        profile's steady draw (a learned one)."""
         out = []
+        steady = self.steady_w if steady_w is None else steady_w
         split = min(s + max(self.peak_s, 0), e)
         if split > s:
             out.append((s, split, max(self.peak_w, self.steady_w) - self.idle_w))
         if e > split:
-            out.append((split, e, self.steady_w - self.idle_w))
+            out.append((split, e, steady - self.idle_w))
         return out
 
 
@@ -73,6 +75,9 @@ class Problem:
     unavailable: list[list[tuple[int, int]]] = field(default_factory=list)  # per machine [start, end) closed
     power_w: list[float] = field(default_factory=list)  # per op draw while running, on a machine with no profile
     machine_power: list[MachinePower | None] = field(default_factory=list)  # per machine, None: use power_w
+    # (op, machine) -> that machine's steady draw above idle while it runs that op, learned from the site's history
+    # (issue 15): it replaces the profile's steady part (the heat-up peak and idle stay); absent: the profile.
+    learned_w: dict[tuple[int, int], float] = field(default_factory=dict)
     power_cap_w: float | None = None
     forecast: EnergyForecast = field(default_factory=FlatForecast)
     objective: Objective = field(default_factory=Objective)
@@ -177,6 +182,11 @@ class Problem:
     def power_steps(self, op: int, m: int, s: int, e: int) -> list[tuple[int, int, float]]:
         """[(start, end, watts above the machine's idle draw)] of ``op`` run on machine ``m`` over [s, e)."""
         mp = self.machine_power[m] if 0 <= m < len(self.machine_power) else None
+        learned = self.learned_w.get((op, m)) if self.learned_w else None
+        if learned is not None:
+            if mp is None:
+                return [(s, e, learned)] if learned > 0 and e > s else []
+            return mp.steps(s, e, learned + mp.idle_w)
         if mp is not None:
             return mp.steps(s, e)
         w = self.power_w[op]
@@ -199,9 +209,12 @@ class Problem:
     def planned_w(self, op: int, m: int) -> tuple[float, int, float]:
         """(peak W, peak s, steady W) that ``op`` draws on ``m``, idle included: what an operator reads."""
         mp = self.machine_power[m] if 0 <= m < len(self.machine_power) else None
+        learned = self.learned_w.get((op, m)) if self.learned_w else None
         if mp is not None:
-            return max(mp.peak_w, mp.steady_w), mp.peak_s, mp.steady_w
-        return self.power_w[op], 0, self.power_w[op]
+            steady = mp.steady_w if learned is None else learned + mp.idle_w
+            return max(mp.peak_w, mp.steady_w, steady), mp.peak_s, steady
+        w = self.power_w[op] if learned is None else learned
+        return w, 0, w
 
     def duration(self, op: int, machine: int) -> int | None:
         for m, d in self.alts[op]:

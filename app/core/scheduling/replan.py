@@ -187,6 +187,7 @@ def cancel_job(problem: Problem, plan: Plan, job: int, at: int) -> ReplanResult:
         release=[problem.release[o] for o in keep],
         family=[problem.family[o] for o in keep],
         power_w=[problem.power_w[o] for o in keep],
+        learned_w={(idx[o], m): w for (o, m), w in problem.learned_w.items() if o in idx},
         fixed={idx[o]: v for o, v in _pin_started(problem, plan, at, drop).items() if o in idx},
     )
     newplan = Plan([plan.machine[o] for o in keep], [plan.start[o] for o in keep], [plan.end[o] for o in keep],
