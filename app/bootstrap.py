@@ -451,8 +451,8 @@ def local_adder(core: Core) -> Any:
     from app.devices.probe import list_serial_ports, probe_serial
 
     async def register(**kw: Any) -> Any:
-        return await core.fleet.register(kw.pop("name"), kw.pop("capabilities"), actor="operator", bring_up=True,
-                                         **kw)
+        return await core.fleet.register(kw.pop("name"), kw.pop("capabilities"), actor=kw.pop("actor", "operator"),
+                                         bring_up=True, **kw)
 
     scanner = SerialScanner(core.bus, list_serial_ports, probe_serial)
 
@@ -476,8 +476,8 @@ def machine_adder(core: Core) -> Any:
     from app.devices.network.secrets import SecretStore
 
     async def register(**kw: Any) -> Any:
-        return await core.fleet.register(kw.pop("name"), kw.pop("capabilities"), actor="operator", bring_up=True,
-                                         **kw)
+        return await core.fleet.register(kw.pop("name"), kw.pop("capabilities"), actor=kw.pop("actor", "operator"),
+                                         bring_up=True, **kw)
 
     def zeroconf() -> list[Any]:
         disc = core.discovery

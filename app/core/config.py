@@ -193,6 +193,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "tls_cert": Key(str, "", "PEM certificate (chain) of the API's TLS listener"),
         "tls_key": Key(str, "", "PEM private key of tls_cert (keep it under keys/, mode 0600)"),
     },
+    "ui": {
+        "kiosk_user": Key(str, "", "a floor terminal: the window keeps this person signed in without a password "
+                                   "(an operator, designer or viewer; never an admin or engineer); '' asks who "
+                                   "is working"),
+    },
 }
 
 

@@ -54,14 +54,14 @@ class LocalMachineAdder:
         process = ProcessType(process)
         return Capabilities.from_dict(self._presets.get(process, {**_GENERIC, "process": process.value}))
 
-    async def add_simulated(self, name: str, process: str, location: str = "") -> Any:
+    async def add_simulated(self, name: str, process: str, location: str = "", actor: Any = None) -> Any:
         try:
             process_t = ProcessType(process)
         except ValueError as exc:
             raise ValidationError(f"unknown process {process!r}", "process") from exc
         return await self._register(name=name.strip() or f"Simulated {process_t.value}",
                                     capabilities=self.capabilities_for(process_t), address="sim:", driver="sim",
-                                    location=location.strip())
+                                    location=location.strip(), **({} if actor is None else {"actor": actor}))
 
     async def scan_serial(self) -> list[SerialFind]:
         """Every serial port that answered as Marlin or GRBL (probed off the event loop)."""
@@ -69,7 +69,8 @@ class LocalMachineAdder:
             return []
         return list(await self._scan())
 
-    async def add_serial(self, name: str, found: SerialFind, process: str = "", location: str = "") -> Any:
+    async def add_serial(self, name: str, found: SerialFind, process: str = "", location: str = "",
+                         actor: Any = None) -> Any:
         if found.protocol not in SERIAL_PROCESS:
             raise ValidationError(f"{found.port} speaks {found.protocol!r}, which Imewe cannot drive", "port")
         try:
@@ -78,7 +79,8 @@ class LocalMachineAdder:
             raise ValidationError(f"unknown process {process!r}", "process") from exc
         return await self._register(name=name.strip() or found.firmware or found.port,
                                     capabilities=self.capabilities_for(process_t), address=f"serial:{found.port}",
-                                    driver=found.protocol, location=location.strip())
+                                    driver=found.protocol, location=location.strip(),
+                                    **({} if actor is None else {"actor": actor}))
 
     def agents(self) -> list[FoundAgent]:
         return list(self._agents()) if self._agents is not None else []

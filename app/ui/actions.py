@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
+from app.core.auth.permissions import Action
+from app.core.auth.principal import ActorLike, authorize
 from app.core.domain.entities import Node
 from app.core.domain.enums import NodeState
 from app.core.domain.errors import DeviceError
@@ -25,13 +27,13 @@ N = NodeState
 class MachineControl(Protocol):
     """Commands going to a machine (``request_*``: the direction is outward)."""
 
-    async def request_pause(self, node_id: UUID) -> None: ...
+    async def request_pause(self, node_id: UUID, actor: ActorLike = "operator") -> None: ...
 
-    async def request_resume(self, node_id: UUID) -> None: ...
+    async def request_resume(self, node_id: UUID, actor: ActorLike = "operator") -> None: ...
 
-    async def request_cancel(self, node_id: UUID) -> None: ...
+    async def request_cancel(self, node_id: UUID, actor: ActorLike = "operator") -> None: ...
 
-    async def request_emergency_stop(self, node_id: UUID) -> None: ...
+    async def request_emergency_stop(self, node_id: UUID, actor: ActorLike = "operator") -> None: ...
 
 
 class DriverMapControl:
@@ -46,16 +48,20 @@ class DriverMapControl:
             raise DeviceError("this machine has no connected driver; check its link in the machine list")
         return driver
 
-    async def request_pause(self, node_id: UUID) -> None:
+    async def request_pause(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        authorize(actor, Action.PAUSE)
         await self._driver(node_id).pause()
 
-    async def request_resume(self, node_id: UUID) -> None:
+    async def request_resume(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        authorize(actor, Action.PAUSE)
         await self._driver(node_id).resume()
 
-    async def request_cancel(self, node_id: UUID) -> None:
+    async def request_cancel(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        authorize(actor, Action.CANCEL)
         await self._driver(node_id).cancel()
 
-    async def request_emergency_stop(self, node_id: UUID) -> None:
+    async def request_emergency_stop(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        authorize(actor, Action.ESTOP)
         await self._driver(node_id).emergency_stop()
 
 

@@ -47,10 +47,13 @@ def _fill(table: QTableWidget, header: list[str], rows: list[list[str]]) -> None
 
 
 class AdminPanel(QWidget):
-    def __init__(self, port: AdminPort | None, parent: QWidget | None = None) -> None:
+    def __init__(self, port: AdminPort | None, parent: QWidget | None = None, session: Any = None) -> None:
         super().__init__(parent)
         self.port = port
         self.actor: Any = None
+        # In the window, the panel acts as the person signed in at the window (app/ui/session.py): its own name
+        # and password row only creates the first admin; sign-in and sign-out are the window's.
+        self.session = session
         lay = QVBoxLayout(self)
         self.who = QLabel("")
         self.message = QLabel("")
@@ -79,6 +82,15 @@ class AdminPanel(QWidget):
         if port is None:
             self.who.setText("This process does not serve people (no site store).")
             self.setEnabled(False)
+        if session is not None:
+            session.changed.connect(self._follow_session)
+
+    def _follow_session(self) -> None:
+        self.actor = self.session.actor
+        if self.actor is None:
+            for table in (self.users, self.keys, self.audit):
+                _fill(table, [], [])
+        self._spawn(self.start())
 
     # ------------------------------------------------------------ layout
     def _users_tab(self) -> None:
@@ -185,9 +197,16 @@ class AdminPanel(QWidget):
             return
         people = await self.port.people_exist()
         self.first_admin_button.setVisible(not people)
+        own_row = self.session is None or not people  # in the window: only the first admin is made here
+        for w in (self.name, self.password):
+            w.setVisible(own_row)
+        self.sign_in_button.setVisible(self.session is None)
+        self.sign_out_button.setVisible(self.session is None)
         acting = await self.port.acting(self.actor)
         if acting is None:
-            self.who.setText("Sign in to manage people, keys and the audit log.")
+            self.who.setText("Sign in to manage people, keys and the audit log." if self.session is None else
+                             "Sign in at the window (the person at the bottom right, or File > Sign in…) to manage "
+                             "people, keys and the audit log.")
         else:
             local = " - this site has no admin yet: create one" if acting.kind == "local" else ""
             self.who.setText(f"Acting as {acting.name} ({acting.role.value}){local}")
@@ -213,18 +232,30 @@ class AdminPanel(QWidget):
         return acting
 
     async def sign_in(self) -> None:
+        if self.session is not None:
+            await self.session.sign_in(self.name.text(), self.password.text())
+            self.password.clear()
+            return  # the session's change reloads the panel
         self.actor = await self.port.sign_in(self.name.text(), self.password.text())
         self.password.clear()
         self.message.setText("")
         await self.start()
 
     async def create_first_admin(self) -> None:
+        if self.session is not None:  # the first admin is then signed in at the window
+            self.actor = await self.session.first_admin(self.name.text(), self.password.text())
+            self.password.clear()
+            self.message.setText(f"{self.actor.name} is the site's admin and signed in; from now on people sign in")
+            return
         self.actor = await self.port.first_admin(self.name.text(), self.password.text())
         self.password.clear()
         self.message.setText(f"{self.actor.name} is the site's admin; from now on people sign in")
         await self.start()
 
     async def sign_out(self) -> None:
+        if self.session is not None:
+            await self.session.sign_out()
+            return
         self.actor = None
         _fill(self.users, [], [])
         _fill(self.keys, [], [])

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.core.domain.entities import Node
 from app.core.domain.enums import ProcessType
-from app.core.domain.errors import ImeweError
+from app.core.domain.errors import AuthError, ImeweError, PermissionDenied
 from app.core.fleet.service import FleetService
 from app.core.jobs.eta import duration_label, finish_label
 from app.ui.actions import MachineControl, allowed_actions
@@ -69,6 +69,7 @@ RANGES = [("1 min", 60), ("10 min", 600), ("1 hour", 3600), ("all", 0)]
 
 class MachineDetail(QWidget):
     message = Signal(str)  # status-bar feedback
+    refused = Signal(str)  # a command the person at the window may not give (shown where it cannot be missed)
 
     def __init__(self, fleet: FleetService, live: LiveData, control: MachineControl | None,
                  parent: QWidget | None = None) -> None:
@@ -345,7 +346,17 @@ class MachineDetail(QWidget):
             self.message.emit(f"{words} sent to {node.name}")
             self.refresh()
 
-        spawn(fn(node.id), ok, lambda e: self.message.emit(f"{node.name}: {words} failed: {e}"))
+        def failed(e: Exception) -> None:
+            if isinstance(e, PermissionDenied | AuthError):
+                more = " Someone allowed to may sign in: File > Switch person…" if isinstance(e, PermissionDenied) \
+                    else ""
+                text = f"{node.name}: {words} refused: {e}.{more}"
+                self.refused.emit(text)
+            else:
+                text = f"{node.name}: {words} failed: {e}"
+            self.message.emit(text)
+
+        spawn(fn(node.id), ok, failed)
 
     def _fleet(self, verb: str) -> None:
         node = self.node()

@@ -20,6 +20,7 @@ from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
 from app.core.jobs.eta import site_zone
 from app.ui.about import show_about
+from app.ui.acting import acting_ports
 from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.alerts_panel import AlertsPanel, Toast
 from app.ui.bridge import CoreBridge
@@ -30,10 +31,13 @@ from app.ui.fleet_panel import FleetPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.live_data import LiveData
 from app.ui.machine_detail import MachineDetail
+from app.ui.person_menu import PersonMenu
 from app.ui.ports import Ports
 from app.ui.review_panel import ReviewPanel, reviewable
+from app.ui.session import WindowSession
 from app.ui.sites_panel import SitesPanel
 from app.ui.status_bar import StatusBar
+from app.ui.tasks import spawn
 from app.ui.timeline_panel import TimelinePanel
 
 log = logging.getLogger(__name__)
@@ -70,9 +74,8 @@ def _sites_tab(ports: Ports, win: ControlRoom) -> QWidget:
 
 def _admin_tab(ports: Ports, win: ControlRoom) -> QWidget:
     from app.ui.admin_panel import AdminPanel
-    from app.ui.tasks import spawn
 
-    panel = AdminPanel(ports.admin)
+    panel = AdminPanel(ports.admin, session=win.session)
     spawn(panel.start(), on_error=panel._show_error)  # noqa: SLF001 - the panel's own error line
     return panel
 
@@ -95,6 +98,9 @@ class ControlRoom(QMainWindow):
 
     def __init__(self, ports: Ports, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Who is working: every changing call the panels make goes out as this person (app/ui/acting.py).
+        self.session = WindowSession(ports.admin, lambda: ports.clock.now().timestamp(), self)
+        ports = acting_ports(ports, self.session)
         self.ports = ports
         self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
         self.live = LiveData(zone=site_zone(ports.site.time_zone), now=ports.clock.now,
@@ -131,6 +137,9 @@ class ControlRoom(QMainWindow):
         self.status = StatusBar(ports.site.name, ports.health, ports.fleet, ports.jobs, ports.clock, self,
                                 zone=self.live.zone)
         self.setStatusBar(self.status)
+        self.person = PersonMenu(self.session, self)
+        self.status.insertPermanentWidget(0, self.person)
+        self.session.changed.connect(self._person_changed)
         self.toasts: list[Toast] = []
         self.add_dialog: AddMachineDialog | None = None
         self._build_actions()
@@ -148,6 +157,7 @@ class ControlRoom(QMainWindow):
         self.restore_layout()
         self.jobs.reload()
         self._on_tick()
+        spawn(self.session.start(), on_error=lambda e: self.notify(f"who is working could not be read: {e}"))
 
     def _build_tab(self, spec: TabSpec) -> QWidget:
         try:
@@ -222,6 +232,9 @@ class ControlRoom(QMainWindow):
         file_menu.addAction(self.new_job_action)
         file_menu.addAction(self.add_machine_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.person.switch_action)
+        file_menu.addAction(self.person.sign_out_action)
+        file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.triggered.connect(self.close)
         help_menu = menu.addMenu("&Help")
@@ -248,6 +261,7 @@ class ControlRoom(QMainWindow):
         self.status.alerts_clicked.connect(lambda: self.tabs.setCurrentWidget(self.alerts))
         for panel in (self.detail, self.jobs, self.alerts):
             panel.message.connect(self.notify)
+        self.detail.refused.connect(self.show_toast)  # a refused machine command is not a passing status line
         self._first_load("Alerts", self.alerts, self.alerts.load_open)
 
     def _fleet_changed(self) -> None:
@@ -285,11 +299,20 @@ class ControlRoom(QMainWindow):
                 self.show_toast(f"CRITICAL · {self.alerts.source_of(alert)}: {alert.message}")
 
     def _on_tick(self) -> None:
+        if self.session.grant is not None:
+            spawn(self.session.check())
         self.status.refresh()
         self.timeline.tick()
         self.jobs.table.viewport().update()  # time left counts down between store changes
         if self.detail_dock.isVisible():
             self.detail.refresh_work()
+
+    def _person_changed(self) -> None:
+        actor = self.session.actor
+        who = f" — {actor.name}" if actor is not None else ""
+        self.setWindowTitle(f"Imewe — {self.ports.site.name}{who}")
+        if actor is not None and self.review is not None:
+            self.review.author.setText(actor.name)  # notes are signed by the person
 
     # ------------------------------------------------------------ design review
     @property

@@ -4,6 +4,7 @@ the permission table, so the panel enforces what the CLI and the API enforce."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from app.core import audit
@@ -12,8 +13,19 @@ from app.core.auth.repo import ApiKey, User
 from app.core.auth.service import UserService
 from app.core.config import Config, check_config
 from app.core.domain.entities import AuditEntry
+from app.core.domain.errors import ConfigError
 from app.core.store.audit_chain import ChainReport
 from app.core.store.db import Store
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGrant:
+    """A person signed in at the window: their session token, who they are, and when the session ends."""
+
+    token: str
+    actor: Actor
+    expires_at: float  # epoch seconds
+    kiosk: bool = False  # signed in without a password as the site's [ui] kiosk_user
 
 
 class AdminAccess:
@@ -32,6 +44,42 @@ class AdminAccess:
     async def first_admin(self, name: str, password: str) -> Actor:
         await self.users.create_admin(name, password)
         return await self.sign_in(name, password)
+
+    # ------------------------------------------------------------ the window's session
+    async def open_session(self, name: str, password: str) -> SessionGrant:
+        """Sign a person in at the window (the same slow-down and lock-out as everywhere)."""
+        token, _ = await self.users.login(name, password)
+        return await self._grant(token)
+
+    async def first_admin_session(self, name: str, password: str) -> SessionGrant:
+        await self.users.create_admin(name, password)
+        return await self.open_session(name, password)
+
+    async def resume(self, token: str) -> Actor:
+        """The person a session stands for now (their role as it is now), or AuthError: expired, disabled, or
+        ended by a new password or role."""
+        return await self.users.resolve(token)
+
+    def kiosk_user(self) -> str:
+        """``[ui] kiosk_user``: the person a floor terminal keeps signed in ('' when this site asks who works)."""
+        value = self._config.section("ui").get("kiosk_user", "")
+        if not isinstance(value, str):
+            raise ConfigError(f"[ui] kiosk_user in {self._config.paths.config_file} must be a person's name "
+                              "in quotes")
+        return value.strip()
+
+    async def kiosk_session(self) -> SessionGrant | None:
+        """The kiosk person signed in without a password (None when no kiosk is configured); refused for an
+        admin or an engineer."""
+        name = self.kiosk_user()
+        if not name:
+            return None
+        token, _ = await self.users.kiosk_login(name)
+        grant = await self._grant(token)
+        return SessionGrant(grant.token, grant.actor, grant.expires_at, kiosk=True)
+
+    async def _grant(self, token: str) -> SessionGrant:
+        return SessionGrant(token, await self.users.resolve(token), self.users.session_end(token))
 
     async def acting(self, actor: Actor | None) -> Actor | None:
         """The person to act as: the signed-in one, or, before any admin exists, the local operator."""

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "imk_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+KIOSK_ROLES = (Role.OPERATOR, Role.DESIGNER, Role.VIEWER)  # what [ui] kiosk_user may be (floor rights at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,32 @@ class UserService:
             log.info("password hash of %s uses old parameters; it is renewed at the next password change",
                      user.name)
         return token, user
+
+    async def kiosk_login(self, name: str) -> tuple[str, User]:
+        """A session for a floor terminal's person without a password (``[ui] kiosk_user``; whoever may edit the
+        site's config.toml chose it). Only roles with nothing beyond the floor's rights may be one: never an admin
+        or an engineer, whose rights must not sit unattended behind an open screen."""
+        user = await self._user(name)
+        if user.role not in KIOSK_ROLES:
+            raise PermissionDenied(f"{user.name} is an {user.role.value}: a kiosk stays signed in without a password, "
+                                   f"so [ui] kiosk_user may only name an "
+                                   f"{', '.join(r.value for r in KIOSK_ROLES[:-1])} or {KIOSK_ROLES[-1].value}")
+        if not user.active:
+            raise AuthError(f"{user.name} is disabled; an admin enables it: imewe users enable {user.name}")
+        now = self._now()
+        token = tokens.sign(self._signing_key(), tokens.Claims(user.id, user.name, user.token_version, now,
+                                                                now + self.policy.session_s))
+
+        def write(conn) -> None:
+            repo.update_user(conn, user.id, last_login_at=now)
+            audit.record(conn, self._clock.now(), user.name, "user.kiosk_login", f"user:{user.name}")
+
+        await self._write(write)
+        return token, user
+
+    def session_end(self, token: str) -> float:
+        """When a well-signed session token expires (epoch seconds); AuthError when it is not one or has."""
+        return tokens.verify(self._signing_key(), token, self._now()).expires_at
 
     def _failed(self, conn, user: User, now: float) -> int:
         fresh = repo.get_user(conn, user_id=user.id) or user

@@ -121,7 +121,8 @@ class MachineAdder:
         """kind → (label, what to ask) for a machine typed in by hand."""
         return {k: (cls.label, ASK_FOR.get(k, cls.secret_fields)) for k, cls in NETWORK_DRIVERS.items()}
 
-    async def add(self, name: str, kind: str, address: str, secrets: dict[str, str]) -> Any:
+    async def add(self, name: str, kind: str, address: str, secrets: dict[str, str], actor: Any = None) -> Any:
+        """``actor``: the person adding it (the window's signed-in person), checked by the fleet's register."""
         clean = check_secrets(kind, dict(secrets))
         if not address.strip():
             raise ValidationError("give the machine's address", "address")
@@ -131,7 +132,8 @@ class MachineAdder:
         try:
             return await self._register(name=(name.strip() or info.name or address), driver=kind, address=address,
                                         capabilities=capabilities_for(kind, info, {}), node_id=node_id,
-                                        software_version=info.firmware)
+                                        software_version=info.firmware,
+                                        **({} if actor is None else {"actor": actor}))
         except BaseException:
             self.secrets.delete(node_id)  # nothing registered: no orphan secrets
             raise

@@ -1,0 +1,191 @@
+"""Who is working at the window: the person signed in (or the floor terminal's kiosk person), their session, and
+asking again when it ends.
+
+- A site with no people yet has no session: the window acts as before (the bootstrap rule), and the Admin tab
+  offers to create the first admin, who is then signed in here.
+- Once the site has people, the window asks who is working at start (``ask``); without signing in one may
+  watch, not act. ``[ui] kiosk_user`` signs that person in without a password instead (an operator, designer or
+  viewer, never an admin or engineer; the core refuses the others), and signing out goes back to them.
+- The session ends as everywhere (12 h by default, a new password, a role change, the person disabled): the
+  window notices within a minute (at once on the next action) and asks again. Until someone signs in, the person
+  whose session simply ran out may still press emergency stop (it stays one click); nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.auth.admin_access import SessionGrant
+from app.core.auth.permissions import Action
+from app.core.auth.principal import Actor
+from app.core.domain.errors import AuthError, ImeweError
+from app.ui.ports import AdminPort
+
+log = logging.getLogger(__name__)
+RECHECK_S = 60.0  # how often the window re-reads the session (a role changed or a person disabled elsewhere)
+
+
+class WindowSession(QObject):
+    changed = Signal()  # who acts changed: signed in, out, switched, the session ended
+    ask = Signal(str)  # the window should ask who is working; the text says why ('' at start)
+
+    def __init__(self, port: AdminPort | None, now: Callable[[], float], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.port = port
+        self._now = now
+        self.people = False
+        self.grant: SessionGrant | None = None
+        self.ended: Actor | None = None  # whose session ran out: they may still e-stop until someone signs in
+        self.kiosk_problem = ""  # why [ui] kiosk_user could not be signed in ('' when it was, or none is set)
+        self._checked_at = 0.0
+        self._checking = False
+        self._kiosk_name = ""
+
+    # ------------------------------------------------------------ who acts
+    @property
+    def actor(self) -> Actor | None:
+        return self.grant.actor if self.grant is not None else None
+
+    @property
+    def kiosk_user_set(self) -> bool:
+        """True when ``[ui] kiosk_user`` names someone (signing out then goes back to them)."""
+        return bool(self._kiosk_name)
+
+    @property
+    def kiosk(self) -> bool:
+        return self.grant is not None and self.grant.kiosk
+
+    def describe(self) -> str:
+        """One line for the status bar."""
+        if self.port is None:
+            return "No people on this site"
+        if not self.people:
+            return "No people yet: create the first admin (Admin tab)"
+        a = self.actor
+        if a is None:
+            return "Not signed in: watching only" if self.ended is None else \
+                f"{self.ended.name}: session ended, sign in"
+        return f"{a.name} · {a.role.value}" + (" · kiosk" if self.kiosk else "")
+
+    async def actor_for(self, action: Action) -> Actor | None:
+        """The person an action is made as; None before the site has people (the panels' own names, as before).
+        Raises AuthError when nobody is signed in, or the session has ended (then the window asks again)."""
+        if self.port is None:
+            return None
+        if not self.people:
+            self.people = await self.port.people_exist()  # an admin may have been made elsewhere (the CLI)
+            if not self.people:
+                return None
+            self.changed.emit()
+        grant = self.grant
+        if grant is None:
+            if action is Action.ESTOP and self.ended is not None:
+                return self.ended
+            raise AuthError("nobody is signed in at this window: sign in first (File > Sign in…, or 'Not signed "
+                            "in' at the bottom right)")
+        if action is Action.ESTOP:
+            return grant.actor  # from memory: nothing stands between the button and the stop
+        try:
+            actor = await self.port.resume(grant.token)
+        except AuthError as exc:
+            await self._lost(grant, str(exc))
+            raise
+        self._update(grant, actor)
+        return actor
+
+    # ------------------------------------------------------------ signing in and out
+    async def start(self) -> None:
+        """At window start: nothing to do on a site without people; else the kiosk person, or ask."""
+        if self.port is None:
+            return
+        self.people = await self.port.people_exist()
+        if self.people and not await self._kiosk_in():
+            self.ask.emit(self.kiosk_problem)
+        self.changed.emit()
+
+    async def sign_in(self, name: str, password: str) -> Actor:
+        if self.port is None:
+            raise ImeweError("this window serves no people (no site store)")
+        self._set(await self.port.open_session(name, password))
+        return self.grant.actor  # type: ignore[union-attr]
+
+    async def first_admin(self, name: str, password: str) -> Actor:
+        if self.port is None:
+            raise ImeweError("this window serves no people (no site store)")
+        grant = await self.port.first_admin_session(name, password)
+        self.people = True
+        self._set(grant)
+        return grant.actor
+
+    async def sign_out(self) -> None:
+        """The person leaves: a kiosk goes back to its own person; otherwise the window asks who is working."""
+        self.grant, self.ended = None, None
+        if not await self._kiosk_in():
+            self.changed.emit()
+            self.ask.emit("")
+
+    async def check(self) -> None:
+        """Called every second by the window: a session past its end is dropped at once (and the window asks);
+        once a minute the session is re-read, so a role change or a disabled person shows."""
+        grant = self.grant
+        if grant is None or self.port is None or self._checking:
+            return
+        now = self._now()
+        if now < grant.expires_at and now - self._checked_at < RECHECK_S:
+            return
+        self._checking, self._checked_at = True, now
+        try:
+            if now >= grant.expires_at:
+                await self._lost(grant, "the session has ended")
+                return
+            try:
+                actor = await self.port.resume(grant.token)
+            except AuthError as exc:
+                await self._lost(grant, str(exc))
+                return
+            self._update(grant, actor)
+        finally:
+            self._checking = False
+
+    # ------------------------------------------------------------ inside
+    def _set(self, grant: SessionGrant) -> None:
+        self.grant, self.ended, self._checked_at = grant, None, self._now()
+        log.info("%s signed in at the window (%s)%s", grant.actor.name, grant.actor.role.value,
+                 " as the kiosk" if grant.kiosk else "")
+        self.changed.emit()
+
+    def _update(self, grant: SessionGrant, actor: Actor) -> None:
+        if self.grant is grant and actor != grant.actor:  # a role changed elsewhere
+            self.grant = SessionGrant(grant.token, actor, grant.expires_at, grant.kiosk)
+            self.changed.emit()
+
+    async def _kiosk_in(self) -> bool:
+        if self.port is None:
+            return False
+        self.kiosk_problem = ""
+        try:
+            self._kiosk_name = self.port.kiosk_user()
+            grant = await self.port.kiosk_session()
+        except ImeweError as exc:
+            self.kiosk_problem = f"The kiosk person could not be signed in: {exc}"
+            log.warning("%s", self.kiosk_problem)
+            return False
+        if grant is None:
+            return False
+        self._set(grant)
+        return True
+
+    async def _lost(self, grant: SessionGrant, why: str) -> None:
+        if self.grant is not grant:
+            return  # someone signed in meanwhile
+        self.grant = None
+        ran_out = self._now() >= grant.expires_at
+        self.ended = grant.actor if ran_out else None  # a person disabled or changed: not even e-stop
+        log.info("the window's session of %s ended: %s", grant.actor.name, why)
+        if grant.kiosk and await self._kiosk_in():
+            return
+        self.changed.emit()
+        self.ask.emit(f"{grant.actor.name}: {why.split(';')[0]}. Sign in again.")
