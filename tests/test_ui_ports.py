@@ -156,8 +156,11 @@ def test_each_tab_gets_its_port_from_the_composition_root(qloop, qtbot, tmp_path
                 assert isinstance(energy, EnergyPanel) and energy.source is core.energy and energy.charts is not None
                 assert energy.name_of(str(node.id)) == "FDM-A"  # machines by name, not id
                 assert energy.name_of("no-such-machine") == "no-such-"
-                assert isinstance(sites, SitesPanel) and sites.sites is core.sites
-                assert win.alerts.service is core.telemetry.alerts and win.detail.control is core.production
+                # the changing ports reach the core's services through the person at the window (app/ui/acting.py)
+                assert isinstance(sites, SitesPanel) and sites.sites.inner is core.sites
+                assert win.alerts.service.inner is core.telemetry.alerts
+                assert win.detail.control.inner is core.production
+                assert _mismatches(MachineControl, win.detail.control) == []
                 assert win.windowTitle() == f"Imewe — {core.config.site_name}"
             finally:
                 win.close()

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.auth.permissions import Action
-from app.core.auth.principal import authorize
+from app.core.auth.principal import ActorLike, authorize
 from app.ui.ports import Ports
 from app.ui.session import WindowSession
 
@@ -90,26 +90,23 @@ class ActingControl:
         self.inner = inner
         self._session = session
 
-    async def _send(self, verb: str, action: Action, node_id: UUID) -> None:
+    async def _send(self, verb: str, action: Action, node_id: UUID, given: ActorLike) -> None:
         actor = await self._session.actor_for(action)
-        fn = getattr(self.inner, f"request_{verb}")
-        if actor is None:
-            await fn(node_id)
-            return
-        authorize(actor, action)
-        await fn(node_id, actor=actor)
+        if actor is not None:
+            authorize(actor, action)
+        await getattr(self.inner, f"request_{verb}")(node_id, actor=given if actor is None else actor)
 
-    async def request_pause(self, node_id: UUID) -> None:
-        await self._send("pause", Action.PAUSE, node_id)
+    async def request_pause(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        await self._send("pause", Action.PAUSE, node_id, actor)
 
-    async def request_resume(self, node_id: UUID) -> None:
-        await self._send("resume", Action.PAUSE, node_id)
+    async def request_resume(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        await self._send("resume", Action.PAUSE, node_id, actor)
 
-    async def request_cancel(self, node_id: UUID) -> None:
-        await self._send("cancel", Action.CANCEL, node_id)
+    async def request_cancel(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        await self._send("cancel", Action.CANCEL, node_id, actor)
 
-    async def request_emergency_stop(self, node_id: UUID) -> None:
-        await self._send("emergency_stop", Action.ESTOP, node_id)
+    async def request_emergency_stop(self, node_id: UUID, actor: ActorLike = "operator") -> None:
+        await self._send("emergency_stop", Action.ESTOP, node_id, actor)
 
 
 def acting_ports(ports: Ports, session: WindowSession) -> Ports:
