@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "learn": "learned durations, energy and failure risk from the site's history",
     "login": "sign in; the CLI then acts as you (token in the home's keys/, 0600)",
     "logout": "forget the saved session",
+    "market": "the marketplace between linked sites: offers, quotes, orders, ledger",
     "node": "run a node agent for one machine (serves it to control rooms)",
     "nodes": "machines: register, list, configure, maintain, decommission",
     "offload": "send a job (or some of its parts) to a linked site",

@@ -10,7 +10,7 @@ from app.core.sites import files, repo
 from app.core.sites.errors import MessageRejected
 from app.core.sites.events import SiteSummaryReceived
 from app.core.sites.link import Link
-from app.core.sites.protocol import SUPPORTED_VERSIONS, Message
+from app.core.sites.protocol import MARKET, SUPPORTED_VERSIONS, Message
 
 if TYPE_CHECKING:
     from app.core.sites.service import SitesService
@@ -60,6 +60,10 @@ async def _reliable(svc: SitesService, link: Link, msg: Message) -> None:
         await svc.engine.apply_cancel(peer, key, body)
     elif msg.type == "share":
         await svc.admin.write_quiet(_share, peer, key, body, svc.clock.now().timestamp())
+    elif msg.type in MARKET:
+        apply = {"market.offer": svc.market.apply_offer, "market.quote.ask": svc.market.apply_quote_ask,
+                 "market.quote": svc.market.apply_quote, "market.rating": svc.market.apply_rating}[msg.type]
+        await svc.admin.write_quiet(apply, peer, key, body, svc.clock.now().timestamp())
     elif msg.type == "file.chunk":
         await svc.admin.write_quiet(files.store_chunk, peer, key, body, svc.clock.now().timestamp())
     elif msg.type == "comment":

@@ -42,7 +42,7 @@ _STATES = _JOB_STATES | {"REJECTED", "PENDING"}
 class OrderHook(Protocol):
     """What the marketplace does inside an offload's transactions (``app.core.sites.market``)."""
 
-    def check_order(self, conn: Any, peer_id: str, order: dict[str, Any], parts_n: int) -> str: ...
+    def check_order(self, conn: Any, peer_id: str, order: dict[str, Any]) -> str: ...
 
     def on_offload(self, conn: Any, o: Offload, now: float, order: dict[str, Any] | None = None) -> None: ...
 
@@ -129,7 +129,7 @@ class OffloadEngine:
                     raise MessageRejected("conflict", "that offload key is already in use here", key)
                 files.forget_chunks(conn, peer_id, [e["sha256"] for e in entries])
                 if order is not None and built is not None and self.orders is not None:
-                    refused = self.orders.check_order(conn, peer_id, order, parts_n)
+                    refused = self.orders.check_order(conn, peer_id, order)
                     if refused:
                         built, reason = None, refused
                 if built is None:

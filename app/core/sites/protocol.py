@@ -28,7 +28,8 @@ CHUNK_BYTES = 512 * 1024  # of a part file, per message: its base64 stays well u
 CHUNK_B64 = 4 * ((CHUNK_BYTES + 2) // 3)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_FILES = 100
-RELIABLE = frozenset({"offload.request", "offload.status", "offload.cancel", "share", "comment", "file.chunk"})
+MARKET = frozenset({"market.offer", "market.quote.ask", "market.quote", "market.rating"})
+RELIABLE = frozenset({"offload.request", "offload.status", "offload.cancel", "share", "comment", "file.chunk"}) | MARKET
 
 STR, INT, NUM, BOOL, DICT, LIST = str, int, float, bool, dict, list
 
@@ -65,6 +66,19 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "offload.cancel": {"offload": F(STR, max_len=MAX_KEY), "reason": F(STR, max_len=1000)},
     "share": {"kind": F(STR, choices=frozenset({"template", "playbook"})), "id": F(STR, max_len=36),
               "name": F(STR, max_len=200), "version": F(INT, lo=1, hi=1_000_000), "item": F(DICT)},
+    "market.offer": {"id": F(STR, max_len=36), "kind": F(STR, choices=frozenset({"capacity", "template", "playbook"})),
+                     "name": F(STR, max_len=200), "process": F(STR, max_len=40), "material": F(STR, max_len=40),
+                     "price_per_hour": F(NUM, lo=0, hi=1e9, nullable=True),
+                     "price_per_part": F(NUM, lo=0, hi=1e9, nullable=True), "currency": F(STR, max_len=8),
+                     "lead_time_h": F(NUM, lo=0, hi=1e5, nullable=True), "item": F(DICT),
+                     "version": F(INT, lo=1, hi=1_000_000_000), "withdrawn": F(BOOL)},
+    "market.quote.ask": {"quote": F(STR, max_len=MAX_KEY), "offer": F(STR, max_len=36), "job_name": F(STR, max_len=200),
+                         "parts": F(INT, lo=1, hi=1_000_000), "hours": F(NUM, lo=0, hi=1e6),
+                         "processes": F(LIST, max_len=50), "materials": F(LIST, max_len=50)},
+    "market.quote": {"quote": F(STR, max_len=MAX_KEY), "state": F(STR, choices=frozenset({"QUOTED", "REFUSED"})),
+                     "amount": F(NUM, lo=0, hi=1e15, nullable=True), "currency": F(STR, max_len=8),
+                     "valid_until": F(NUM, nullable=True), "reason": F(STR, max_len=1000)},
+    "market.rating": {"order": F(STR, max_len=MAX_KEY), "stars": F(INT, lo=1, hi=5), "note": F(STR, max_len=1000)},
     "comment": {"offload": F(STR, max_len=MAX_KEY), "author": F(STR, max_len=100), "text": F(STR, max_len=5000),
                 "at": F(NUM)},
 }

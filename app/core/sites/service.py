@@ -32,6 +32,7 @@ from app.core.sites.handlers import handle
 from app.core.sites.identity import SiteIdentity
 from app.core.sites.link import Gate, Link, TlsAccept, dial_link, listen, say_hello
 from app.core.sites.links import LinkState
+from app.core.sites.market import Market
 from app.core.sites.offload import OffloadEngine
 from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
@@ -56,6 +57,8 @@ class SitesService:
         self.admin = SiteAdmin(store, clock, identity, on_change=self._changed)
         # part files received with offloads: in the home's received/ folder (the keys folder's sibling)
         self.engine = OffloadEngine(store, bus, clock, jobs, files_dir or identity.key_path.parent.parent / "received")
+        self.market = Market(self.admin)
+        self.engine.orders = self.market  # orders ride on offloads: checked and recorded in their transactions
         ledger = PrivacyLedger(self.config.epsilon, self.config.privacy_period_s, self.config.epsilon_per_day,
                                noise_seed)
         where = self.config.lat_lon()

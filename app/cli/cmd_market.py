@@ -1,0 +1,226 @@
+"""imewe market publish|withdraw|offers|quote|order|orders|rate|ledger: the marketplace between linked sites.
+
+Everything here writes to the store and the site-link outbox; the site's owner (``imewe serve`` or the window)
+sends it when the link is up and applies what the other site answers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.bootstrap import StoreCore, site_admin, user_service
+from app.cli.output import add_json_flag, emit, table, with_core
+from app.cli.session import cli_actor
+from app.core.domain.errors import ValidationError
+from app.core.sites.market import KINDS, Market
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("market", help="the marketplace between linked sites: offers, quotes, orders, ledger")
+    ms = p.add_subparsers(dest="market_cmd", metavar="ACTION", required=True)
+
+    pub = ms.add_parser("publish", help="offer capacity, a template or a playbook to chosen linked sites")
+    pub.add_argument("kind", choices=KINDS)
+    pub.add_argument("name", help="the offer's name (for a template or playbook: its name in the catalogue)")
+    pub.add_argument("--to", required=True, help="linked sites that see it: SITE[,SITE]")
+    pub.add_argument("--process", default="", help="capacity: the process offered (fdm, sla, cnc_mill...)")
+    pub.add_argument("--material", default="", help="capacity: the material (any when omitted)")
+    pub.add_argument("--per-hour", dest="per_hour", help="price per machine hour")
+    pub.add_argument("--per-part", dest="per_part", help="price per part made")
+    pub.add_argument("--currency", default="EUR")
+    pub.add_argument("--lead-time", dest="lead_time_h", help="hours from order to done (for the on-time rate)")
+    _leaf(pub, _publish)
+
+    wd = ms.add_parser("withdraw", help="take one of this site's offers back")
+    wd.add_argument("offer", help="its name or the first characters of its id")
+    _leaf(wd, _withdraw)
+
+    of = ms.add_parser("offers", help="what linked sites offer (with each site's quality); --mine: ours")
+    of.add_argument("--search", default="", help="words in the name, process, material or kind")
+    of.add_argument("--site", help="one linked site only")
+    of.add_argument("--mine", action="store_true", help="this site's own offers")
+    _leaf(of, _offers)
+
+    qu = ms.add_parser("quote", help="ask a linked site to price a job under one of its offers")
+    qu.add_argument("offer", help="the offer's name or the first characters of its id")
+    qu.add_argument("--job", required=True, help="the job (id or its first characters)")
+    _leaf(qu, _quote)
+
+    od = ms.add_parser("order", help="order a quoted job: it is sent to the seller with the agreed price")
+    od.add_argument("quote", help="the quote (first characters of its key; see: imewe market orders)")
+    _leaf(od, _order)
+
+    ol = ms.add_parser("orders", help="quotes and orders, bought and sold")
+    ol.add_argument("--side", choices=("buy", "sell"))
+    _leaf(ol, _orders)
+
+    rt = ms.add_parser("rate", help="rate a finished order you bought (1 to 5 stars)")
+    rt.add_argument("order")
+    rt.add_argument("stars", type=int)
+    rt.add_argument("--note", default="")
+    _leaf(rt, _rate)
+
+    lg = ms.add_parser("ledger", help="amounts owed, order by order; --csv FILE (or -) exports it")
+    lg.add_argument("--csv", dest="csv_path", help="write CSV to this file ('-': standard output)")
+    _leaf(lg, _ledger)
+
+
+def _leaf(p: argparse.ArgumentParser, fn: Any) -> None:
+    add_json_flag(p)
+    p.set_defaults(handler=lambda args: with_core(args, lambda core: fn(args, core)))
+
+
+async def _market(core: StoreCore) -> tuple[Market, Any]:
+    actor = await cli_actor(user_service(core.config, core.store, core.clock), core.config.paths.home)
+    return Market(site_admin(core.config, core.store, core.clock)), actor
+
+
+def _money(amount: float | None, currency: str) -> str:
+    return "-" if amount is None else f"{amount:,.2f} {currency}"
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _price(o: dict[str, Any]) -> str:
+    out = []
+    if o["price_per_hour"] is not None:
+        out.append(f"{o['price_per_hour']:g} {o['currency']}/h")
+    if o["price_per_part"] is not None:
+        out.append(f"{o['price_per_part']:g} {o['currency']}/part")
+    return " + ".join(out)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.0f} %"
+
+
+async def _publish(args: argparse.Namespace, core: StoreCore) -> int:
+    market, actor = await _market(core)
+    item: dict[str, Any] = {}
+    if args.kind == "template":
+        from app.core.catalog import templates
+
+        item = await templates.get_template(core.store, args.name)
+    elif args.kind == "playbook":
+        from app.core.catalog import playbooks
+
+        item = await playbooks.get(core.store, args.name)
+    to = [s.strip() for s in args.to.split(",") if s.strip()]
+    o = await market.publish(args.kind, args.name, to, process=args.process, material=args.material,
+                             per_hour=args.per_hour, per_part=args.per_part, currency=args.currency,
+                             lead_time_h=args.lead_time_h, item=item, actor=actor)
+    emit(args, o, lambda d: f"offer {d['id'][:8]} {d['name']} (version {d['version']}): {_price(d)}; published to "
+                            f"{len(d['to_sites'])} site(s), sent when the link is up")
+    return 0
+
+
+async def _withdraw(args: argparse.Namespace, core: StoreCore) -> int:
+    market, actor = await _market(core)
+    o = await market.withdraw(args.offer, actor=actor)
+    emit(args, o, lambda d: f"offer {d['name']} withdrawn (version {d['version']})")
+    return 0
+
+
+async def _offers(args: argparse.Namespace, core: StoreCore) -> int:
+    market, _ = await _market(core)
+    if args.mine:
+        rows = [o for o in await market.my_offers() if not args.search or args.search.lower() in o["name"].lower()]
+        emit(args, rows, lambda d: table([[o["id"][:8], o["kind"], o["name"], o["process"] or "-",
+                                           o["material"] or "any", _price(o), len(o["to_sites"])] for o in d],
+                                         ["ID", "KIND", "NAME", "PROCESS", "MATERIAL", "PRICE", "SITES"])
+             if d else "this site offers nothing yet (imewe market publish capacity NAME --process fdm "
+                       "--per-hour 12 --to SITE)")
+        return 0
+    rows = await market.offers(args.search, args.site)
+
+    def text(d: list[dict[str, Any]]) -> str:
+        if not d:
+            return "no offers from linked sites yet (they publish with: imewe market publish ... --to THIS-SITE)"
+        body = [[o["id"][:8], o["site_name"], o["kind"], o["name"], o["process"] or "-", o["material"] or "any",
+                 _price(o), "-" if o["lead_time_h"] is None else f"{o['lead_time_h']:g} h",
+                 _pct((o["quality"] or {}).get("on_time_rate")), _pct((o["quality"] or {}).get("failure_rate")),
+                 "-" if not o["quality"] or o["quality"]["avg_delay_h"] is None
+                 else f"{o['quality']['avg_delay_h']:g} h",
+                 "-" if not o["quality"] or o["quality"]["rating"] is None else f"{o['quality']['rating']:g}/5"]
+                for o in d]
+        return table(body, ["ID", "SITE", "KIND", "NAME", "PROCESS", "MATERIAL", "PRICE", "LEAD", "ON TIME",
+                            "FAILED", "AVG DELAY", "RATING"])
+
+    emit(args, rows, text)
+    return 0
+
+
+async def _quote(args: argparse.Namespace, core: StoreCore) -> int:
+    market, actor = await _market(core)
+    job = await core.jobs.find(args.job)
+    o = await market.ask_quote(args.offer, job, actor=actor)
+    emit(args, o, lambda d: f"quote {d['key'][:8]} asked of the site for job {d['job_name']} "
+                            f"({d['parts']} part(s), {d['hours']:.2f} h); see: imewe market orders")
+    return 0
+
+
+async def _order(args: argparse.Namespace, core: StoreCore) -> int:
+    market, actor = await _market(core)
+    o = await market.find_order(args.quote, "buy")
+    if not o["job_id"]:
+        raise ValidationError("that quote has no job", "quote")
+    from uuid import UUID
+
+    job = await core.jobs.get(UUID(o["job_id"]))
+    placed = await market.order(o["key"], job, actor=actor)
+    emit(args, placed, lambda d: f"order {d['key'][:8]}: job {d['job_name']} for {_money(d['amount'], d['currency'])}"
+                                 f", queued for {d['site_name']} (offload {d['offload_key'][:8]})")
+    return 0
+
+
+async def _orders(args: argparse.Namespace, core: StoreCore) -> int:
+    market, _ = await _market(core)
+    rows = await market.orders(args.side)
+    emit(args, rows, lambda d: table([[o["key"][:8], o["side"], o["site_name"], o["offer_name"], o["job_name"],
+                                       o["state"], _money(o["amount"], o["currency"]),
+                                       "-" if o["rating"] is None else f"{o['rating']}/5", o["reason"][:40]]
+                                      for o in d],
+                                     ["ORDER", "SIDE", "SITE", "OFFER", "JOB", "STATE", "AMOUNT", "RATING", "NOTE"])
+         if d else "no quotes or orders yet (imewe market quote OFFER --job JOB)")
+    return 0
+
+
+async def _rate(args: argparse.Namespace, core: StoreCore) -> int:
+    market, actor = await _market(core)
+    o = await market.rate(args.order, args.stars, args.note, actor=actor)
+    emit(args, o, lambda d: f"order {d['key'][:8]} rated {d['rating']}/5; the site is told when the link is up")
+    return 0
+
+
+async def _ledger(args: argparse.Namespace, core: StoreCore) -> int:
+    market, _ = await _market(core)
+    if args.csv_path:
+        text = await market.ledger_csv()
+        if args.csv_path == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.csv_path).write_text(text, encoding="utf-8")
+            print(f"ledger written to {args.csv_path}")
+        return 0
+    rows = await market.ledger()
+
+    def text_of(d: list[dict[str, Any]]) -> str:
+        if not d:
+            return "the ledger is empty (orders appear here once the selling site takes them)"
+        totals: dict[tuple[str, str], float] = {}
+        for e in d:
+            k = (e["side"], e["currency"])
+            totals[k] = totals.get(k, 0.0) + e["amount"]
+        out = table([[_when(e["at"]), e["order_key"][:8], e["entry"], e["side"], e["site_name"],
+                      _money(e["amount"], e["currency"]), e["job_name"] or ""] for e in d],
+                    ["WHEN", "ORDER", "ENTRY", "SIDE", "SITE", "AMOUNT", "JOB"])
+        owed = [f"{'we owe' if s == 'buy' else 'owed to us'}: {_money(v, c)}" for (s, c), v in sorted(totals.items())]
+        return out + "\n" + "; ".join(owed)
+
+    emit(args, rows, text_of)
+    return 0
