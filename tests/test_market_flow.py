@@ -96,7 +96,7 @@ def test_publish_browse_quote_order_rate_and_ledgers_agree_through_a_cut(tmp_pat
             # The seller makes it; the status flows back and the buyer's order and job follow.
             await _move(seller, UUID(job_id), JobState.COMPLETED)
             await wait_for(lambda: _is(state(quote["key"]), "COMPLETED"), timeout=30, what="done at the buyer")
-            assert (await buyer.core.jobs.get(job.id)).state is JobState.COMPLETED
+            await wait_for(lambda: _is(_job_state(buyer, job.id), JobState.COMPLETED), what="the buyer's job follows")
             rated = await bm.rate(quote["key"], 5, "clean parts, early")
             assert rated["rating"] == 5
             with pytest.raises(ValidationError, match="rated already"):
@@ -163,3 +163,7 @@ async def _count(rows, n: int) -> bool:
 
 async def _state(market, key: str) -> str:
     return (await market.find_order(key))["state"]
+
+
+async def _job_state(rig: SiteRig, job_id) -> JobState:
+    return (await rig.core.jobs.get(job_id)).state
