@@ -496,9 +496,11 @@ def simulated_history(count: int, seed: int = 0) -> list:
 def learning_runtime(config: Config, store: Store, bus: EventBus, clock: Clock, raise_alert: Any,
                      node_of: Any = None) -> Any:
     """The learned estimates (issue 15): models under ``<home>/models``, settings from ``[learning]``."""
+    from app.core.jobs.eta import site_zone
     from app.core.learning.runtime import LearningRuntime
 
-    return LearningRuntime(learning_service(config, store), bus, clock, raise_alert, node_of)
+    return LearningRuntime(learning_service(config, store), bus, clock, raise_alert, node_of,
+                           zone=site_zone(site_time_zone(config)))
 
 
 def learning_service(config: Config, store: Store) -> Any:

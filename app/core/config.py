@@ -108,6 +108,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "min_jobs_per_machine": Key(int, 10, "a machine with fewer jobs of its own keeps the analytic estimate"),
         "retrain_after_jobs": Key(int, 25, "train again in the background after this many new finished jobs"),
         "risk_alert": Key(NUM, 0.25, "failure risk at or above which a start raises an alert"),
+        "nightly_hour": Key(int, 3, "hour of the day (site's time zone) to collect and train if there are new "
+                                    "finished jobs; -1: never"),
     },
     "energy": {
         "policy": Key(str, "solar_priority", "spec | solar_priority | peak_shaving"),

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from app.core.domain.errors import ImeweError
 from app.core.events import StateChanged
 from app.core.jobs.eta import DurationEstimate
 from app.core.learning.estimates import Estimator, record_for, record_raw
+from app.core.learning.nightly import next_nightly, poll_s
 from app.core.learning.service import LearningService
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,12 @@ class LearningRuntime:
 
     def __init__(self, service: LearningService, bus: EventBus, clock: Clock,
                  raise_alert: Callable[..., Awaitable[object]] | None = None,
-                 node_of: Callable[[UUID], Node | None] | None = None) -> None:
+                 node_of: Callable[[UUID], Node | None] | None = None, zone: tzinfo | None = None) -> None:
         self.service = service
+        self.zone = zone  # the site's time zone: the nightly hour is read in it (None: this computer's)
+        self.next_nightly: datetime | None = None  # when the nightly training is next due
+        self.last_nightly: dict[str, Any] | None = None  # what the last one did
+        self._nightly_task: asyncio.Task | None = None
         self.estimator = Estimator(service, node_of or (lambda _id: None))
         self._bus = bus
         self._clock = clock
@@ -57,6 +63,9 @@ class LearningRuntime:
     # ------------------------------------------------------------------ kernel service
     async def start(self) -> None:
         self._sub = self._bus.subscribe(StateChanged, self._on_change, name="learning")
+        self.next_nightly = next_nightly(self._clock.now(), self.service.settings.nightly_hour, self.zone)
+        if self.next_nightly is not None and self.service.settings.enabled:
+            self._nightly_task = asyncio.get_running_loop().create_task(self._nightly_loop(), name="learning.nightly")
 
     async def stop(self) -> None:
         if self._sub is not None:
@@ -64,6 +73,11 @@ class LearningRuntime:
             self._sub = None
         for task in list(self._risk_tasks):
             task.cancel()
+        if self._nightly_task is not None:
+            self._nightly_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._nightly_task
+            self._nightly_task = None
         if self._training is not None:
             self._training.cancel()
             with contextlib.suppress(asyncio.CancelledError, ImeweError):
@@ -75,6 +89,26 @@ class LearningRuntime:
     def describe(self) -> str:
         active = self.service.registry.active()
         return f"model {active}" if active else "no model yet: analytic estimates"
+
+    # ------------------------------------------------------------------ the nightly training
+    async def _nightly_loop(self) -> None:
+        while True:
+            await asyncio.sleep(poll_s(self._clock.scale))  # real time: a simulated clock may run fast
+            self.nightly_tick()
+
+    def nightly_tick(self) -> asyncio.Task | None:
+        """Once the nightly hour has passed since the last look: collect, and train if there is any new finished
+        job since the active version's data (a training already running counts). Returns the training task."""
+        now = self._clock.now()
+        if self.next_nightly is None or now < self.next_nightly:
+            return None
+        self.next_nightly = next_nightly(now, self.service.settings.nightly_hour, self.zone)
+        if not self.service.settings.enabled or (self._training is not None and not self._training.done()):
+            return None
+        self.finished_since_training = 0
+        self._training = asyncio.get_running_loop().create_task(self._retrain(nightly=True),
+                                                                name="learning.nightly_train")
+        return self._training
 
     # ------------------------------------------------------------------ the planner's port
     def durations(self, part: Part, node: Node) -> int | None:
@@ -177,17 +211,22 @@ class LearningRuntime:
         self._training = asyncio.get_running_loop().create_task(self._retrain(), name="learning.retrain")
         return self._training
 
-    async def _retrain(self) -> None:
+    async def _retrain(self, nightly: bool = False) -> None:
         store = self.service.repo.store
         try:
             added = await store.run(self.service.repo.collect)
-            due = await store.run(self.service.due)
+            due = await store.run(self.service.due, 1 if nightly else None)
+            if nightly:
+                self.last_nightly = {"at": self._clock.now(), "collected": added, "trained": due}
             if not due:
-                log.info("collected %d finished jobs; training not due yet", added)
+                log.info("collected %d finished jobs; training not due yet%s", added,
+                         " (nothing new since the active version)" if nightly else "")
                 return
             # The store's single writer thread must stay free: train on a thread of its own, which waits for
             # the spawned worker process.
             self.last_result = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: self.service.train(in_worker=self.train_in_worker))
+            if nightly and self.last_nightly is not None:
+                self.last_nightly["decision"] = self.last_result.get("decision")
         except ImeweError as exc:
             log.warning("background training skipped: %s", exc)

@@ -35,10 +35,15 @@ class LearningSettings:
     min_jobs_per_machine: int = 10  # a machine with fewer of its own jobs keeps the analytic estimate
     retrain_after_jobs: int = 25  # new finished jobs since the last training that start a new one
     risk_alert: float = 0.25  # failure risk at or above which a start raises an alert
+    nightly_hour: int = 3  # hour of the day (site's time zone) to train if there is new data; -1: never
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> LearningSettings:
-        return cls(**{k: section[k] for k in cls.__slots__ if k in section})  # type: ignore[attr-defined]
+        out = cls(**{k: section[k] for k in cls.__slots__ if k in section})  # type: ignore[attr-defined]
+        if not -1 <= int(out.nightly_hour) <= 23:
+            raise ValidationError(f"[learning] nightly_hour = {out.nightly_hour}: use an hour 0..23, or -1 for never",
+                                  "nightly_hour")
+        return out
 
 
 class LearningService:
@@ -87,8 +92,9 @@ class LearningService:
         return None if m is None else m.failure_risk([record])[0]
 
     # ------------------------------------------------------------------ training
-    def due(self) -> bool:
-        """Enough new finished jobs since the active version's data to train again."""
+    def due(self, min_new: int | None = None) -> bool:
+        """Enough new finished jobs since the active version's data to train again: ``retrain_after_jobs`` of
+        them, or ``min_new`` (the nightly training asks for one)."""
         if not self.settings.enabled:
             return False
         active = self.registry.active()
@@ -96,7 +102,8 @@ class LearningService:
         n_total = self.repo.count()
         if n_total < self.settings.min_jobs:
             return False
-        return active is None or self.repo.count(since) >= self.settings.retrain_after_jobs
+        need = self.settings.retrain_after_jobs if min_new is None else min_new
+        return active is None or self.repo.count(since) >= need
 
     def train(self, *, in_worker: bool = True) -> dict[str, Any]:
         """Fit a new version on all history; activate it only if it beats the active one on the held-out most
