@@ -427,7 +427,8 @@ def ui_ports(core: Core) -> Ports:
     return Ports(site, core.clock, core.bus, core.fleet, core.jobs, core.kernel, control=core.production,
                  alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core),
                  notes=NotesService(core.store, core.clock), plan=core.production,
-                 local_machines=local_adder(core), admin=admin_access(core), learning=core.learning)
+                 local_machines=local_adder(core), admin=admin_access(core), learning=core.learning,
+                 whatif=core.production)
 
 
 def admin_access(core: Core) -> Any:

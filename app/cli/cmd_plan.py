@@ -76,12 +76,21 @@ def _whatif(args: argparse.Namespace) -> int:
         def end(v: str | None) -> str:
             return _hm(v) if v else "not planned"
 
-        rows = [(j["name"], end(j["end_before"]), end(j["end_after"]),
-                 f"{j['late_before_s'] / 60:.0f} -> {j['late_after_s'] / 60:.0f} min", "moves" if j["moved"] else "")
+        def odds(v: float | None) -> str:
+            return "-" if v is None else f"{100 * v:.0f}%"
+
+        def spread(j: dict[str, Any]) -> str:
+            return f"{j['finish_p10'][11:16]}-{j['finish_p90'][11:16]}" if j.get("finish_p10") else "-"
+
+        rows = [(j["name"], end(j["end_before"]), end(j["end_after"]), spread(j),
+                 f"{j['late_before_s'] / 60:.0f} -> {j['late_after_s'] / 60:.0f} min",
+                 f"{odds(j.get('on_time_before'))} -> {odds(j.get('on_time_after'))}", "moves" if j["moved"] else "")
                 for j in d["jobs"]]
         head = (f"{d['jobs_moved']} job(s) move; lateness {d['late_before_s'] / 60:.0f} -> "
-                f"{d['late_after_s'] / 60:.0f} min in all (the live plan is unchanged)")
-        return head + ("\n" + table(rows, ("job", "ends now", "would end", "late", "")) if rows else "")
+                f"{d['late_after_s'] / 60:.0f} min in all (the live plan is unchanged); on time: the share of "
+                f"{d.get('replays', 0)} simulated runs that end by the due date")
+        return head + ("\n" + table(rows, ("job", "ends now", "would end", "10-90 %", "late", "on time", ""))
+                       if rows else "")
 
     emit(args, data, text)
     return 0

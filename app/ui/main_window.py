@@ -72,6 +72,14 @@ def _sites_tab(ports: Ports, win: ControlRoom) -> QWidget:
     return panel
 
 
+def _whatif_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    from app.ui.whatif_panel import WhatIfPanel
+
+    panel = WhatIfPanel(ports.whatif, ports.fleet, ports.jobs, ports.clock, zone=win.live.zone)
+    panel.message.connect(win.notify)
+    return panel
+
+
 def _admin_tab(ports: Ports, win: ControlRoom) -> QWidget:
     from app.ui.admin_panel import AdminPanel
 
@@ -94,7 +102,8 @@ class ControlRoom(QMainWindow):
 
     # Tabs after fleet, jobs, timeline and alerts (which the window wires together); add new panels here.
     EXTRA_TABS: tuple[TabSpec, ...] = (TabSpec("Energy", _energy_tab), TabSpec("Sites", _sites_tab),
-                                       TabSpec("Design review", _review_tab), TabSpec("Admin", _admin_tab))
+                                       TabSpec("Design review", _review_tab), TabSpec("What if", _whatif_tab),
+                                       TabSpec("Admin", _admin_tab))
 
     def __init__(self, ports: Ports, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)

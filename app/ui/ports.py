@@ -168,6 +168,20 @@ class PlanPort(Protocol):
     def plan(self) -> PlanView | None: ...
 
 
+class WhatIfPort(Protocol):
+    """What-if plans next to the live one, and applying a change on the operator's confirmation (the What if tab)."""
+
+    async def whatif(self, *, down: UUID | None = None, down_for_s: float = ..., rush: UUID | None = None,
+                     cap_w: float | None = None, replays: int = ...) -> dict[str, Any]: ...
+
+    async def apply_whatif(self, *, down: UUID | None = None, down_for_s: float = ..., rush: UUID | None = None,
+                           cap_w: float | None = None, actor: Any = ...) -> list[str]: ...
+
+    async def clear_whatif(self, actor: Any = ...) -> None: ...
+
+    def applied_whatif(self) -> list[str]: ...
+
+
 class LearningPort(Protocol):
     """Learned durations of parts on machines, with their 80 % interval, or the analytic estimate, flagged (the
     job detail, the machine panel, the fleet and jobs lists, design review)."""
@@ -268,3 +282,4 @@ class Ports:
     local_machines: LocalMachinesPort | None = None
     admin: AdminPort | None = None
     learning: LearningPort | None = None
+    whatif: WhatIfPort | None = None

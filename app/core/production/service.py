@@ -32,13 +32,11 @@ from app.core.drivers import FabricationDevice
 from app.core.events import NodeUpdated, PlanUpdated, ReplanRequested, StateChanged
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
-from app.core.production import dispatching, outcomes, reconcile
+from app.core.production import dispatching, outcomes, reconcile, scenarios
 from app.core.production.in_doubt import InDoubt
 from app.core.production.plan_view import PlanRow, PlanView, SetupRow, free_capacity
 from app.core.production.runs import DISPATCH_SLACK_S, GONE, OPEN, S
 from app.core.production.runs import Running as _Running
-from app.core.production.whatif import compare as whatif_compare
-from app.core.production.whatif import summary as whatif_summary
 from app.core.scheduling import (
     Objective,
     Plan,
@@ -142,6 +140,8 @@ class ProductionService:
         self._improve_task: asyncio.Task | None = None
         self._maintenance: list[NodeMaintenance] | None = None  # open maintenance records, read again on change
         self._staffed = staffed
+        self.overrides = scenarios.Overrides()  # what-if changes the operator applied to the live plan
+        self._live_model: tuple[Any, Plan] | None = None  # the published plan's problem and plan (for the twin)
 
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -414,17 +414,18 @@ class ProductionService:
         """The constructive plan (in a few tens of milliseconds) and, when it is not proven optimal, what the
         background search needs to improve it."""
         now = self._clock.now()
+        self._live_model = None
         todo, alias = self._open_work(jobs)
         usable = [n for n in nodes if n.id in self._drivers]
         if not todo or not usable:
             return PlanView(now, [], {}, {}, "empty"), {}, None
+        todo, closed, rushed = scenarios.with_overrides(self.overrides, todo, now)
         try:
             forecast = self._forecast_for(now) if self._forecast_for else None
-            objective = plan_objective(self._objective, self._energy_weight)
             built = build_problem(todo, usable, now, durations=self._durations, energies=self._energies,
-                                  forecast=forecast,
-                                  power_cap_w=self._power_cap(), objective=objective,
-                                  maintenance=await self._maintenance_windows(), staffed=self._staffed)
+                                  forecast=forecast, power_cap_w=self._cap_now(), objective=self._objective_for(rushed),
+                                  maintenance=await self._maintenance_windows(), closed=closed or None,
+                                  staffed=self._staffed)
         except ValidationError as exc:  # nothing can run now (e.g. every fitting machine is down)
             return PlanView(now, [], {}, {p.id: str(exc) for j in todo for p in j.parts}, "empty"), {}, None
         if not built.ops:
@@ -437,6 +438,7 @@ class ProductionService:
 
     def _render(self, now: datetime, built, problem: Problem, jobs: list[Job], nodes: list[Node],
                 alias: dict[UUID, UUID], plan: Plan) -> tuple[PlanView, dict[UUID, tuple[UUID, UUID, int]]]:
+        self._live_model = (built, plan)
         names = {n.id: n.name for n in nodes}
         job_names = {j.id: j.name for j in jobs}
         part_info = {p.id: p for j in jobs for p in j.parts}
@@ -504,40 +506,25 @@ class ProductionService:
         unstaffed = self._staffed.closed(now, at(horizon)) if self._staffed is not None else []
         return setups, blocked, unstaffed
 
-    async def whatif(self, *, down: UUID | None = None, down_for_s: float = 4 * 3600, rush: UUID | None = None,
-                     cap_w: float | None = None) -> dict[str, Any]:
-        """The plan this site would make if ``down`` were out for ``down_for_s`` from now, ``rush`` were due now at
-        top priority (planned for least lateness) or the power cap were ``cap_w``, next to the live plan. Nothing
-        live or stored changes."""
-        async with self._turn:  # a consistent view of the open work and what runs
-            jobs = await self._jobs.list(OPEN, limit=5000)
-            if self._excluded is not None:
-                away = await self._excluded()
-                jobs = [j for j in jobs if j.id not in away]
-            nodes = self._fleet.list()
-            now = self._clock.now()
-            todo, alias = self._open_work(jobs)
-        if rush is not None:
-            if not any(j.id == rush for j in todo):
-                raise ValidationError("that job has no open work to rush", "job")
-            todo = [replace(j, priority=10, due_at=now) if j.id == rush else j for j in todo]
-        usable = [n for n in nodes if n.id in self._drivers]
-        closed = {down: [(now, now + timedelta(seconds=down_for_s))]} if down is not None else None
-        objective = plan_objective("tardiness" if rush is not None else self._objective, self._energy_weight)
-        forecast = self._forecast_for(now) if self._forecast_for else None
-        built = build_problem(todo, usable, now, forecast=forecast, power_cap_w=cap_w if cap_w is not None else self._power_cap(),
-                              objective=objective, maintenance=await self._maintenance_windows(), closed=closed,
-                              durations=self._durations, energies=self._energies, staffed=self._staffed)
-        plan = await asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(optimize, built.problem, min(self._budget, 1.0), 0))
-        job_of = {j.id: j for j in jobs}
-        rows = [(a.job_id, job_of[a.job_id].name if a.job_id in job_of else "?", alias.get(a.part_id, a.part_id),
-                 a.node_id, a.start, a.end) for a in built.assignments(plan)]
-        changes = whatif_compare(self.plan, rows, {j.id: j.due_at for j in jobs})
-        return {"made_at": now, **whatif_summary(changes), "skipped": {str(k): v for k, v in built.skipped.items()},
-                "jobs": [{"job": str(c.job_id), "name": c.name, "end_before": c.end_before, "end_after": c.end_after,
-                          "late_before_s": c.late_before_s, "late_after_s": c.late_after_s, "moved": c.moved}
-                         for c in changes]}
+    def _objective_for(self, rushed: bool) -> Objective | None:
+        """The configured objective; least lateness while a job is rushed (it is due now)."""
+        return plan_objective("tardiness" if rushed else self._objective, self._energy_weight)
+
+    def _cap_now(self) -> float | None:
+        """The site cap, or a lower one the operator applied from a what-if."""
+        cap = self._power_cap()
+        if self.overrides.cap_w is not None:
+            return self.overrides.cap_w if cap is None else min(cap, self.overrides.cap_w)
+        return cap
+
+    def _names(self) -> dict[UUID, str]:
+        return {n.id: n.name for n in self._fleet.list()}
+
+    # What if: try a change on a copy, apply it on the operator's word (scenarios).
+    whatif = scenarios.whatif
+    apply_whatif = scenarios.apply_whatif
+    clear_whatif = scenarios.clear_whatif
+    applied_whatif = scenarios.applied
 
     def _open_work(self, jobs: list[Job]) -> tuple[list[Job], dict[UUID, UUID]]:
         """What is left to make: copies not yet done and not running are free to place; each running copy is
