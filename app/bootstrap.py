@@ -260,9 +260,18 @@ def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> S
                        core.config.site_name, replan=core.production.request_replan,
                        owner={"pid": os.getpid(), "command": command}, actor=actor,
                        plan=lambda: core.production.plan, solar_w=_solar_w(core.energy), production=core.production,
-                       energy=core.energy)
+                       energy=core.energy, agents=agent_desk(core))
     return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
-                   str(core.config.paths.home), core.config.site_name, actor=actor)
+                   str(core.config.paths.home), core.config.site_name, actor=actor, agents=agent_desk(core))
+
+
+def agent_desk(core: Core | StoreCore) -> Any:
+    """Node agent keys for the ``agents.*`` operations: the running discovery's, or the file's."""
+    from app.core.discovery.agent_decisions import AgentDesk
+
+    disc = getattr(core, "discovery", None)
+    trust = disc.trust if disc is not None else agent_trust(core.config)
+    return AgentDesk(trust, core.store, core.clock, disc)
 
 
 def _solar_w(energy: EnergyService) -> Callable[[datetime], float]:
@@ -363,6 +372,13 @@ def node_token(config: Config) -> str:
     return token
 
 
+def agent_trust(config: Config) -> Any:
+    """The node agent keys people accepted (``keys/known_agents.json``)."""
+    from app.core.discovery.agent_trust import FILE_NAME, AgentTrust
+
+    return AgentTrust(config.paths.keys / FILE_NAME)
+
+
 def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool = True) -> None:
     """What a running site adds to the one-shot core: network discovery of machines (when enabled) and the
     links to other sites (listening on the ``[sites]`` port)."""
@@ -384,13 +400,15 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
     if use_discovery:
         from app.core.discovery.zeroconf_discovery import Advert, ZeroconfDiscovery
         from app.core.fleet.link_settings import agent_link_settings
+        from app.devices.agent_client import read_agent_key
         from app.devices.factory import agent_driver_factory
 
         links = agent_link_settings(core.config.section("agents"))
         factory = agent_driver_factory(node_token(core.config), keepalive_s=links.keepalive_s,
                                        reconnect_max_s=links.reconnect_max_s,
                                        connect_timeout_s=links.connect_timeout_s)
-        disc = ZeroconfDiscovery(core.fleet, core.bus, core.clock, factory, interfaces=core.config.interfaces or None)
+        disc = ZeroconfDiscovery(core.fleet, core.bus, core.clock, factory, interfaces=core.config.interfaces or None,
+                                 trust=agent_trust(core.config), key_probe=read_agent_key)
         core.kernel.add(disc, depends_on=("fleet",))
         core.machines.add_extra(lambda: disc.links)
         core.discovery = disc
@@ -466,9 +484,18 @@ def local_adder(core: Core) -> Any:
         if disc is None:
             return []
         known = {n.address for n in core.fleet.list()}
-        return [FoundAgent(a.name, a.address, a.address in known) for a in disc.list_found("imewe-node")]
+        keys = {k.address: k for k in disc.trust.list()}
+        out = []
+        for a in disc.list_found("imewe-node"):
+            key = keys.get(a.address)
+            out.append(FoundAgent(a.name, a.address, a.address in known, key.fingerprint if key else
+                                  a.properties.get("fp", ""), key.state if key else "", a.version))
+        return out
 
-    return LocalMachineAdder(register, scan, agents)
+    async def decide(fingerprint: str, accept: bool, replace: bool = False) -> Any:
+        return await agent_desk(core).decide("operator", fingerprint, accept=accept, replace=replace)
+
+    return LocalMachineAdder(register, scan, agents, decide)
 
 
 def machine_adder(core: Core) -> Any:

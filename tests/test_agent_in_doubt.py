@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from app.bootstrap import build_core, wire_site_services
+from app.bootstrap import agent_desk, build_core, wire_site_services
 from app.core.config import load_config
 from app.core.domain import JobState, NodeState
 from app.core.events import AlertRaised
@@ -93,6 +93,7 @@ async def site_with_two_agents(home: Path, agents: list[Agent]):
     alerts: list = []
     core.bus.subscribe(AlertRaised, lambda e: alerts.append(e.alert))
     await core.kernel.boot()
+    await accept_agents(core, [a.node_id for a in agents])
 
     async def both_idle() -> bool:
         ids = {n.id: n.state for n in core.fleet.list()}
@@ -100,6 +101,19 @@ async def site_with_two_agents(home: Path, agents: list[Agent]):
 
     await wait_for(both_idle, 20, "both agents registered and idle")
     return core, alerts
+
+
+async def accept_agents(core, node_ids: list[UUID]) -> None:
+    """A person accepts each agent's key once discovery heard it (kept in keys/: a restarted site needs none)."""
+    desk = agent_desk(core)
+
+    async def heard() -> bool:
+        return all(any(k.node_id == str(n) for k in desk.list()) for n in node_ids)
+
+    await wait_for(heard, 20, "the agents heard")
+    for key in desk.list():
+        if key.state == "pending" and key.node_id in {str(n) for n in node_ids}:
+            await desk.decide("cli", key.fingerprint, accept=True)
 
 
 async def part_of(core, job_id):

@@ -73,7 +73,7 @@ def test_node_command_serves_a_simulated_machine(tmp_path: Path) -> None:
         port = int(re.search(r"wss://127\.0\.0\.1:(\d+)", first).group(1))
         while "fingerprint" not in first:
             first += proc.stdout.readline()
-        fp = re.search(r"fingerprint (\w+)", first).group(1)
+        fp = re.search(r"fingerprint ([0-9a-f ]+?)  ", first).group(1).replace(" ", "")
 
         async def talk():
             d = AgentDriver(f"wss://127.0.0.1:{port}", "a-long-token", expected_fingerprint=fp)

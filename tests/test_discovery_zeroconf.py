@@ -12,6 +12,7 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from app.core.bus import EventBus
 from app.core.clock import ScaledClock, SystemClock
+from app.core.discovery.agent_trust import AgentTrust
 from app.core.discovery.serial_scan import SerialScanner
 from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
 from app.core.domain.capabilities import Capabilities
@@ -21,6 +22,7 @@ from app.core.fleet.service import FleetService
 from app.core.store import open_store
 from app.devices import agent_protocol as proto
 from app.devices.agent import NodeAgent
+from app.devices.agent_client import read_agent_key
 from app.devices.emulators.grbl_emulator import GrblEmulator
 from app.devices.emulators.marlin_emulator import MarlinEmulator
 from app.devices.factory import agent_driver_factory
@@ -55,7 +57,8 @@ def test_agents_are_registered_by_themselves_go_offline_and_come_back(tmp_path: 
         await fleet.start()
         seen: list = []
         bus.subscribe((NodeDiscovered, NodeVanished), seen.append)
-        disc = ZeroconfDiscovery(fleet, bus, SystemClock(), agent_driver_factory(TOKEN), interfaces=LOOPBACK)
+        disc = ZeroconfDiscovery(fleet, bus, SystemClock(), agent_driver_factory(TOKEN), interfaces=LOOPBACK,
+                                 trust=AgentTrust(tmp_path / "known_agents.json"), key_probe=read_agent_key)
         await disc.start()
         ident = proto.AgentIdentity.generate()
         other = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
@@ -68,6 +71,11 @@ def test_agents_are_registered_by_themselves_go_offline_and_come_back(tmp_path: 
             await agent.driver.connect()
             await agent.start()
             nid = agent.node_id
+            # a person accepts its key once it is heard (it waits, and is sent nothing, until then)
+            await wait_for(lambda: disc.trust.get(ident.fingerprint) is not None)
+            assert disc.trust.get(ident.fingerprint).state == "pending" and agent.hellos == 0
+            disc.trust.accept("mill-7", "test")
+            await disc.recheck()
             await wait_for(lambda: nid in {n.id for n in fleet.list()} and fleet.get(nid).state is NodeState.IDLE)
             node = fleet.get(nid)
             history = [c.to_state for c in await fleet.timeline(nid)]

@@ -108,7 +108,8 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await agent.start()
         print(f"node agent {name!r} ({driver.capabilities.process.value}) serving wss://{args.listen}:{agent.port}\n"
-              f"  node id     {agent.node_id}\n  fingerprint {ident.fingerprint}\n"
+              f"  node id     {agent.node_id}\n  fingerprint {_grouped(ident.fingerprint)}  (compare it when you "
+              "accept this agent in the control room)\n"
               f"  token       {token_from} (never shown)\n  files       {files}\n"
               f"  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
               flush=True)
@@ -118,6 +119,10 @@ async def _serve(args: argparse.Namespace) -> int:
         await driver.disconnect()
     print("node agent stopped", file=sys.stderr)
     return 0
+
+
+def _grouped(fp: str) -> str:
+    return " ".join(fp[i:i + 4] for i in range(0, len(fp), 4))
 
 
 async def _supervise(driver: FabricationDevice, stop: asyncio.Event, retry_s: float = 5.0) -> None:

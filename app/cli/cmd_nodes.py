@@ -9,6 +9,7 @@ from typing import Any
 
 from app.bootstrap import StoreCore
 from app.cli.args import finite_float
+from app.cli.nodes_agents import register_agent_commands
 from app.cli.nodes_network import add_network_machine, add_secret_options, is_network
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
 from app.core.api.views import node_dict
@@ -72,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     dc.set_defaults(handler=lambda args: _done(args, call_site(args, "nodes.decommission", {"node": args.node}),
                                                lambda d: f"{d['name']} decommissioned"))
 
+    register_agent_commands(ns)
+
     # Commands to a running machine go to the site's owner, which holds its driver.
     for verb, op, said in (("pause", "nodes.pause", "pause"), ("resume", "nodes.resume", "resume"),
                            ("stop", "nodes.stop", "stop (cancel its job)"),
@@ -122,9 +125,15 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     if args.state:
         nodes = [n for n in nodes if n.state.value == args.state.upper()]
     rows = [[n.name, n.process.value, n.state.value, n.location, n.capabilities.loaded_material or "-",
-             str(n.id)[:8]] for n in nodes]
+             n.software_version or "-", str(n.id)[:8]] for n in nodes]
+    from app.bootstrap import agent_trust
+
+    waiting = agent_trust(core.config).waiting()
+    note = (f"\n{len(waiting)} node agent(s) wait for you to accept their key: imewe nodes agents"
+            if waiting else "")
     emit(args, [node_dict(n) for n in nodes],
-         lambda _: table(rows, ["NAME", "PROCESS", "STATE", "LOCATION", "MATERIAL", "ID"]) if rows else "no machines")
+         lambda _: (table(rows, ["NAME", "PROCESS", "STATE", "LOCATION", "MATERIAL", "VERSION", "ID"])
+                    if rows else "no machines") + note)
     return 0
 
 

@@ -65,6 +65,12 @@ def with_core(args: argparse.Namespace, fn: Callable[[StoreCore], Awaitable[int 
 WAIT_FOR_SITE_S = 15.0
 
 
+def _extra_op(name: str) -> Any:
+    from app.core.api.openapi import all_ops
+
+    return next(op for op in all_ops() if op.name == name)
+
+
 def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *, read_only: bool = False) -> Any:
     """Run one site operation: through the site's owner when one runs (its machines and plan see the change at
     once), else on the store from here, without starting production. The result is plain JSON either way.
@@ -73,7 +79,7 @@ def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *,
     half-way through (it waits for the command) and never misses the change."""
     config = load_config(args.home, args.db)
     setup_logging(config)
-    op = OPS[op_name]
+    op = OPS.get(op_name) or _extra_op(op_name)
 
     session = saved_token(config.paths.home)
 

@@ -49,7 +49,8 @@ class NodeAgent:
         self._server: Server | None = None
         self._clients: dict[ServerConnection, asyncio.Queue[str]] = {}
         self._advertiser: Advertiser | None = None
-        self.rejected = 0
+        self.rejected = 0  # hellos with a wrong token
+        self.hellos = 0  # hellos received at all (a control room that refused our key sends none)
 
     @property
     def node_id(self) -> UUID:
@@ -89,6 +90,7 @@ class NodeAgent:
         except (TimeoutError, ConnectionClosed, ImeweError) as exc:
             await ws.close(proto.AUTH_CLOSE_CODE, f"hello expected: {exc}"[:120])
             return
+        self.hellos += msg["type"] == "hello"
         token = str(msg.get("token", ""))
         if msg["type"] != "hello" or not hmac.compare_digest(token.encode(), self._token.encode()):
             self.rejected += 1

@@ -1,12 +1,12 @@
 """The node agent's wire protocol (versioned JSON over websocket with TLS) and its identity key.
 
-    client → agent   {"v":1,"type":"hello","token":...,"nonce":<hex>,"client":...}
-    agent  → client  {"v":1,"type":"welcome","node_id":...,"name":...,"capabilities":{...},"state":...,
+    client → agent   {"v":2,"type":"hello","token":...,"nonce":<hex>,"client":...}
+    agent  → client  {"v":2,"type":"welcome","node_id":...,"name":...,"capabilities":{...},"state":...,
                       "public_key":<hex>,"signature":<hex of Ed25519(nonce)>,
                       "jobs":[{"run_id","job_id","part_id","copy","state","fraction",...}, ...]}
-    client → agent   {"v":1,"type":"cmd","id":n,"op":"execute|pause|resume|cancel|estop|calibrate|status","args":{}}
-    agent  → client  {"v":1,"type":"result","id":n,"ok":true|false,"message":...,"status":{...}}
-    agent  → client  {"v":1,"type":"event","event":"state|telemetry|progress|finished|fault",...}
+    client → agent   {"v":2,"type":"cmd","id":n,"op":"execute|pause|resume|cancel|estop|calibrate|status","args":{}}
+    agent  → client  {"v":2,"type":"result","id":n,"ok":true|false,"message":...,"status":{...}}
+    agent  → client  {"v":2,"type":"event","event":"state|telemetry|progress|finished|fault",...}
 
 ``jobs`` is the agent's record of its current and last runs (newest first): a control room that lost the link
 learns from it what ran, finished or failed while apart. Before the hello is accepted, frames are limited to
@@ -15,12 +15,12 @@ learns from it what ran, finished or failed while apart. Before the hello is acc
 The pairing token admits a control room; the agent proves who it is first, in the TLS handshake, with a
 certificate self-signed by its Ed25519 key (``agent_tls``): the control room sends the hello only when that key's
 fingerprint (SHA-256 of the public key) is the one a person accepted. The welcome signs the client's nonce with
-the same key as well. The fingerprint is also in the zeroconf TXT record, to show before acceptance. The node id is derived from the public key, so an agent keeps its id across restarts.
+the same key as well. The fingerprint is also in the zeroconf TXT record, to show before acceptance. The node id
+is derived from the public key, so an agent keeps its id across restarts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from app.core.discovery.agent_trust import key_fingerprint, node_id_for_key
 from app.core.domain.errors import AuthError, DeviceError
 from app.core.drivers import (
     DriverEvent,
@@ -52,7 +53,7 @@ AUTH_CLOSE_CODE = 4401
 
 
 def fingerprint(public_key_raw: bytes) -> str:
-    return hashlib.sha256(public_key_raw).hexdigest()[:32]
+    return key_fingerprint(public_key_raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class AgentIdentity:
 
     @property
     def node_id(self) -> uuid.UUID:
-        return uuid.UUID(bytes=hashlib.sha256(b"imewe-node:" + self.public_raw).digest()[:16], version=4)
+        return node_id_for_key(self.public_raw)
 
     def sign(self, data: bytes) -> bytes:
         return self.private_key.sign(data)

@@ -27,11 +27,15 @@ _GENERIC = {"build_volume_mm": [200, 200, 200], "max_power_w": 300, "idle_power_
 
 @dataclass(frozen=True, slots=True)
 class FoundAgent:
-    """A node agent advertised on the network, and whether it is in the fleet already."""
+    """A node agent advertised on the network, whether it is in the fleet already, and its key: ``state`` is
+    pending (waiting for a person), accepted, changed (another key under an accepted name: refused) or refused."""
 
     name: str
     address: str
     registered: bool
+    fingerprint: str = ""
+    state: str = ""
+    version: str = ""
 
 
 class LocalMachineAdder:
@@ -39,10 +43,13 @@ class LocalMachineAdder:
     location=)`` registers and brings up the node (the machine room connects its driver)."""
 
     def __init__(self, register: Register, scan: Scan | None = None,
-                 agents: Callable[[], list[FoundAgent]] | None = None) -> None:
+                 agents: Callable[[], list[FoundAgent]] | None = None,
+                 decide: Callable[..., Awaitable[Any]] | None = None) -> None:
+        """``decide(fingerprint, accept, replace=False)``: a person accepts or refuses an agent's key."""
         self._register = register
         self._scan = scan
         self._agents = agents
+        self._decide = decide
         self._presets = _presets()
 
     def processes(self) -> list[ProcessType]:
@@ -84,6 +91,12 @@ class LocalMachineAdder:
 
     def agents(self) -> list[FoundAgent]:
         return list(self._agents()) if self._agents is not None else []
+
+    async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False) -> Any:
+        """Accept (linked at once by a running site) or refuse a node agent's key."""
+        if self._decide is None:
+            raise ValidationError("this window cannot accept node agents (no site runs here)", "agent")
+        return await self._decide(fingerprint, accept, replace)
 
 
 def _presets() -> dict[ProcessType, dict[str, Any]]:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.drivers import SerialFind
+from app.ui.agents_page import AgentsPage
 from app.ui.ports import FoundMachineView, LocalMachinesPort, MachinesPort
 from app.ui.tasks import spawn
 from app.ui.words import process_word
@@ -201,36 +202,12 @@ class AddMachineDialog(QDialog):
         return page
 
     def _agents_page(self) -> QWidget:
-        page = QWidget()
-        note = QLabel("Imewe node agents ('imewe node' on a small computer beside a machine) announce themselves on "
-                      "the network and join the fleet by themselves. Those heard so far:")
-        note.setWordWrap(True)
-        self.agents_table = QTableWidget(0, 3)
-        self.agents_table.setObjectName("agentsFound")
-        self.agents_table.setHorizontalHeaderLabels(["Agent", "Address", "In the fleet"])
-        self.agents_table.verticalHeader().setVisible(False)
-        self.agents_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.agents_table.horizontalHeader().setStretchLastSection(True)
-        self.agents_none = QLabel("No agent heard yet. On the machine's computer run 'imewe node --driver marlin "
-                                  "--port /dev/ttyUSB0' (same network), and it appears here and in the fleet.")
-        self.agents_none.setWordWrap(True)
-        self.agents_none.setStyleSheet("color: #8b949e;")
-        again = QPushButton("Look again")
-        again.clicked.connect(self.refresh_agents)
-        lay = QVBoxLayout(page)
-        lay.addWidget(note)
-        lay.addWidget(self.agents_table, 1)
-        lay.addWidget(self.agents_none)
-        lay.addWidget(again, 0, Qt.AlignmentFlag.AlignLeft)
-        return page
+        self.agents = AgentsPage(self.local, self.error.setText)
+        self.agents_table = self.agents.table
+        return self.agents
 
     def refresh_agents(self) -> None:
-        agents = self.local.agents() if self.local is not None else []
-        self.agents_table.setRowCount(len(agents))
-        for row, a in enumerate(agents):
-            for col, text in enumerate([a.name, a.address, "yes" if a.registered else "joining…"]):
-                self.agents_table.setItem(row, col, QTableWidgetItem(text))
-        self.agents_none.setVisible(not agents)
+        self.agents.refresh()
 
     def page(self) -> str:
         return ("network", "simulated", "serial", "agent")[self.pages.currentIndex()]

@@ -197,6 +197,9 @@ class FoundAgentView(Protocol):
     name: str
     address: str
     registered: bool
+    fingerprint: str
+    state: str  # pending, accepted, changed, refused ("" before its key was read)
+    version: str
 
 
 class LocalMachinesPort(Protocol):
@@ -212,6 +215,8 @@ class LocalMachinesPort(Protocol):
                          actor: Any = None) -> Any: ...
 
     def agents(self) -> list[FoundAgentView]: ...
+
+    async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False) -> Any: ...
 
 
 class AdminPort(Protocol):

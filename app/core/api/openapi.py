@@ -14,6 +14,7 @@ from typing import Any
 
 from app import __version__
 from app.core.api.operations import OPS, Op, Params
+from app.core.api.operations_agents import AGENT_OPS
 from app.core.api.operations_read import LOGIN, READ_OPS
 from app.core.auth.permissions import Action, Role
 from app.core.domain.errors import ValidationError
@@ -25,7 +26,7 @@ _BIG = {"jobs.submit", "jobs.batch"}
 
 
 def all_ops() -> list[Op]:
-    return [*OPS.values(), *READ_OPS, LOGIN]
+    return [*OPS.values(), *READ_OPS, *AGENT_OPS, LOGIN]
 
 
 def body_limit(op: Op) -> int:

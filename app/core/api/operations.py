@@ -48,6 +48,7 @@ class SiteOps:
     energy: Any = None  # the owner's EnergyService
     plan: Callable[[], PlanView | None] = lambda: None  # the owner's current plan (none without an owner)
     solar_w: Callable[[datetime], float] | None = None  # the site's solar forecast at an instant
+    agents: Any = None  # the AgentDesk: node agent keys people accept or refuse
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,10 @@
-"""Find machines on the network: Imewe node agents are registered and linked by themselves (plug and play);
-OctoPrint, Moonraker and PrusaLink hosts are listed as found.
+"""Find machines on the network: Imewe node agents a person accepted are registered and linked by themselves (plug
+and play); OctoPrint, Moonraker and PrusaLink hosts are listed as found.
+
+An agent is first asked for its key over TLS (nothing is sent to it): the key its handshake proves must hash to the
+node id it advertises, and a person must have accepted it (``agent_trust``). Until then it waits as pending, and
+an alert says so; an agent that shows another key under an accepted agent's name is refused with an alert. Only an
+accepted agent gets the pairing token, and its driver checks the same key again on every reconnect.
 
 An agent's driver reopens a lost link by itself (capped, jittered backoff) for as long as the agent advertises:
 discovery disconnects it when the advert goes away, and replaces it when the advert changes (a restarted agent on
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -23,10 +28,11 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from app.core.bus import EventBus
 from app.core.clock import Clock
-from app.core.domain.enums import NodeState
+from app.core.discovery.agent_trust import ACCEPTED, CHANGED, PENDING, AgentTrust, node_id_for_key
+from app.core.domain.enums import NodeState, Severity
 from app.core.domain.errors import ImeweError, NotFoundError
 from app.core.drivers import FabricationDevice
-from app.core.events import NodeDiscovered, NodeVanished
+from app.core.events import FaultReported, NodeDiscovered, NodeVanished
 from app.core.fleet.driver_link import DriverLink, node_path
 from app.core.fleet.service import FleetService
 
@@ -59,15 +65,21 @@ class Advert:
         return p.get("ver") or p.get("version") or p.get("api_version") or ""
 
 
-DriverFactory = Callable[[Advert], FabricationDevice]
+DriverFactory = Callable[[Advert, str], FabricationDevice]  # (advert, accepted key fingerprint) -> driver
+KeyProbe = Callable[[str], Awaitable[tuple[str, bytes]]]  # address -> (fingerprint, raw key) the TLS handshake proved
 
 
 class ZeroconfDiscovery:
     name = "discovery"
 
     def __init__(self, fleet: FleetService, bus: EventBus, clock: Clock, driver_factory: DriverFactory, *,
-                 interfaces: list[str] | None = None, auto_register: bool = True) -> None:
+                 interfaces: list[str] | None = None, auto_register: bool = True,
+                 trust: AgentTrust | None = None, key_probe: KeyProbe | None = None) -> None:
+        """``trust``: the accepted agent keys (in memory when not given); ``key_probe``: reads an agent's key over
+        TLS without sending it anything (agents are not linked without one)."""
         self.fleet = fleet
+        self.trust = trust or AgentTrust(None)
+        self.key_probe = key_probe
         self.bus = bus
         self.clock = clock
         self.driver_factory = driver_factory
@@ -173,14 +185,22 @@ class ZeroconfDiscovery:
             self._error(f"{advert.name}: advertisement has no valid node id")
             return
         link = self.links.get(node_id)
-        if link is not None and link.driver.status().state.value not in ("offline", "disconnected"):
+        pinned = self.trust.accepted_fingerprint(str(node_id))
+        if link is not None and pinned and link.driver.status().state.value not in ("offline", "disconnected"):
+            if self._by_service.get(service) != node_id:  # a second advert for a linked agent: whose is it?
+                await self._admit(advert, node_id)
             return  # already connected (an update of TXT or address)
-        if link is not None:  # its driver may still be retrying an old address: this advert is the news
+        if link is not None:  # retrying an old address, or its key is no longer accepted: this is the news
             self.links.pop(node_id, None)
             await link.detach()
             with contextlib.suppress(ImeweError, OSError):
                 await link.driver.disconnect()
-        driver = self.driver_factory(advert)
+            if not pinned:
+                await self._set_offline(node_id, "node agent's key no longer accepted")
+        fingerprint = await self._admit(advert, node_id)
+        if fingerprint is None:
+            return
+        driver = self.driver_factory(advert, fingerprint)
         try:
             node = self.fleet.get(node_id)
         except NotFoundError:
@@ -213,6 +233,59 @@ class ZeroconfDiscovery:
             link = DriverLink(self.fleet, self.bus, self.clock, node_id, driver).attach()
         self.links[node_id] = link
         await link.sync_state()
+
+    async def _admit(self, advert: Advert, node_id: UUID) -> str | None:
+        """The accepted fingerprint of the agent behind ``advert``, or None (pending, changed, refused, lying)."""
+        if self.key_probe is None:
+            self._error(f"{advert.name}: this control room cannot check node agent keys; not linked")
+            return None
+        try:
+            fingerprint, raw = await self.key_probe(advert.address)
+        except ImeweError as exc:
+            self._error(f"{advert.name}: {exc}")
+            return None
+        name = advert.properties.get("name") or advert.name
+        if node_id_for_key(raw) != node_id:
+            self._alert("agent_key_mismatch", Severity.CRITICAL, fingerprint,
+                        f"a node agent at {advert.address} advertises the id {node_id} of '{name}' but proves "
+                        f"another key ({fingerprint}); it was refused and sent nothing")
+            return None
+        verdict = self.trust.heard(fingerprint, str(node_id), name, advert.address, advert.version)
+        if verdict.state == PENDING and self._in_fleet_as_agent(node_id):
+            return self.trust.accept_existing(fingerprint, str(node_id), name, advert.address,
+                                              advert.version).fingerprint
+        if verdict.state == ACCEPTED:
+            return fingerprint
+        if verdict.state == PENDING:
+            self._alert("agent_waiting", Severity.WARNING, fingerprint,
+                        f"new node agent '{name}' at {advert.address} waits for a person to accept it: key "
+                        f"{fingerprint} (compare it with the agent's screen, then: imewe nodes accept {name})")
+        elif verdict.state == CHANGED:
+            prev = verdict.previous.fingerprint if verdict.previous else verdict.key.replaces
+            self._alert("agent_key_changed", Severity.CRITICAL, fingerprint,
+                        f"node agent '{name}' at {advert.address} shows the key {fingerprint}, not the accepted "
+                        f"{prev}: refused, no token sent. If the machine was reinstalled, accept the new key: "
+                        f"imewe nodes accept {fingerprint[:12]} --replace")
+        return None
+
+    def _in_fleet_as_agent(self, node_id: UUID) -> bool:
+        try:
+            node = self.fleet.get(node_id)
+        except NotFoundError:
+            return False
+        return node.driver == "agent" and node.state is not NodeState.DECOMMISSIONED
+
+    def _alert(self, kind: str, severity: Severity, fingerprint: str, message: str) -> None:
+        self._error(message)
+        self.bus.publish(FaultReported("discovery", kind, severity, message, None, fingerprint))
+
+    async def recheck(self) -> None:
+        """After a person accepted or refused an agent: link the accepted ones heard now, drop the refused."""
+        for service, advert in list(self.found.items()):
+            if advert.kind != "imewe-node" or not self.auto_register:
+                continue
+            async with self._locks.setdefault(service, asyncio.Lock()):
+                await self._bring_up(service, advert)
 
     async def _set_offline(self, node_id: UUID, reason: str) -> None:
         try:

@@ -1,0 +1,109 @@
+"""The Add machine dialog's Node agent page: a real agent on 127.0.0.1 (TLS, real zeroconf) waits with its key
+fingerprint until the operator accepts it; then it joins the fleet. The picture (1366x768) is made here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QPainter, QPixmap
+
+from app.bootstrap import agent_trust, node_token
+from app.core.clock import ScaledClock, SystemClock
+from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+from app.core.domain.capabilities import Capabilities
+from app.core.domain.enums import NodeState, ProcessType
+from app.devices import agent_protocol as proto
+from app.devices.agent import NodeAgent
+from app.devices.agent_client import read_agent_key
+from app.devices.factory import agent_driver_factory
+from app.devices.simulator import SimConfig, SimulatedMachine
+from app.ui.add_machine_dialog import AddMachineDialog
+from app.ui.main_window import ControlRoom
+from tests import test_ui_support as ui
+from tests.test_ui_support import booted_core, ports_of, settings_in, until
+
+qloop = ui.qloop  # the fixture
+ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = ["127.0.0.1"]
+
+
+@pytest.mark.slow
+def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> dict:
+        async with booted_core(tmp_path / "home") as core:
+            token = node_token(core.config)
+            disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), agent_driver_factory(token),
+                                     interfaces=LOOPBACK, trust=agent_trust(core.config), key_probe=read_agent_key)
+            await disc.start()
+            core.discovery = disc
+            ident = proto.AgentIdentity.generate()
+            sim = SimulatedMachine("Prusa XL bay 4", Capabilities(process=ProcessType.FDM), ScaledClock(60),
+                                   SimConfig(telemetry_interval_s=30))
+            agent = NodeAgent(sim, token=token, identity=ident, host="127.0.0.1", interfaces=LOOPBACK,
+                              software_version="0.9.2")
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.resize(1366, 768)
+            win.show()
+            out: dict = {}
+            try:
+                await sim.connect()
+                await agent.start()
+                win.fleet.add_button.click()
+                dialog = await until(lambda: next((w for w in win.findChildren(AddMachineDialog)
+                                                   if w.isVisible()), None), what="the dialog")
+                dialog.pages.setCurrentIndex(3)
+                page = dialog.agents
+
+                def our_row() -> tuple[int] | None:
+                    page.refresh()
+                    return next(((r,) for r in range(page.table.rowCount())
+                                 if page.table.item(r, 0).text() == "Prusa XL bay 4"
+                                 and page.table.item(r, 4).text() == "Waiting for you"), None)
+
+                (row,) = await until(our_row, 15, "the agent waiting")
+                for r in range(page.table.rowCount()):  # the picture shows this test's agent only
+                    page.table.setRowHidden(r, r != row)
+                out["cells"] = [page.table.item(row, c).text() for c in range(5)]
+                out["enabled_before"] = page.accept_button.isEnabled()
+                page.table.selectRow(row)
+                out["enabled_after"] = page.accept_button.isEnabled()
+                out["in_fleet_before"] = [n.name for n in core.fleet.list()]
+                shot = win.grab()
+                over = dialog.grab()
+                painter = QPainter(shot)
+                painter.drawPixmap(QPoint((shot.width() - over.width()) // 2,
+                                          (shot.height() - over.height()) // 2), over)
+                painter.end()
+                out["shot"] = tmp_path / "add-agent.png"
+                shot.save(str(out["shot"]))
+                if os.environ.get("IMEWE_SAVE_SCREENSHOTS"):
+                    shot.save(str(ROOT / "resources" / "screenshots" / "add-agent.png"))
+                page.accept_button.click()
+                await until(lambda: any(n.id == ident.node_id and n.state is NodeState.IDLE
+                                        for n in core.fleet.list()), 20, "the accepted agent in the fleet")
+                await until(lambda: "accepted" in page.status.text(), 5, "the dialog saying so")
+                out["status"] = page.status.text()
+                page.refresh()
+                out["after"] = next(page.table.item(r, 4).text() for r in range(page.table.rowCount())
+                                    if page.table.item(r, 0).text() == "Prusa XL bay 4")
+                out["hellos"] = agent.hellos
+            finally:
+                win.close()
+                await agent.stop()
+                await sim.disconnect()
+                await disc.stop()
+            return out
+
+    out = qloop.run_until_complete(scenario())
+    name, address, fp, version, state = out["cells"]
+    assert name == "Prusa XL bay 4" and address.startswith("wss://127.0.0.1:") and version == "0.9.2"
+    assert state == "Waiting for you" and len(fp.split()) == 8
+    assert not out["enabled_before"] and out["enabled_after"]
+    assert "Prusa XL bay 4" not in out["in_fleet_before"]
+    assert "accepted" in out["status"] and out["after"].startswith("Accepted") and out["hellos"] >= 1
+    img = QPixmap(str(out["shot"]))
+    assert (img.width(), img.height()) == (1366, 768)
