@@ -492,8 +492,8 @@ def local_adder(core: Core) -> Any:
                                   a.properties.get("fp", ""), key.state if key else "", a.version))
         return out
 
-    async def decide(fingerprint: str, accept: bool, replace: bool = False) -> Any:
-        return await agent_desk(core).decide("operator", fingerprint, accept=accept, replace=replace)
+    async def decide(fingerprint: str, accept: bool, replace: bool, actor: Any) -> Any:
+        return await agent_desk(core).decide(actor, fingerprint, accept=accept, replace=replace)
 
     return LocalMachineAdder(register, scan, agents, decide)
 

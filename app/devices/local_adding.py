@@ -45,7 +45,7 @@ class LocalMachineAdder:
     def __init__(self, register: Register, scan: Scan | None = None,
                  agents: Callable[[], list[FoundAgent]] | None = None,
                  decide: Callable[..., Awaitable[Any]] | None = None) -> None:
-        """``decide(fingerprint, accept, replace=False)``: a person accepts or refuses an agent's key."""
+        """``decide(fingerprint, accept, replace, actor)``: a person accepts or refuses an agent's key."""
         self._register = register
         self._scan = scan
         self._agents = agents
@@ -92,11 +92,12 @@ class LocalMachineAdder:
     def agents(self) -> list[FoundAgent]:
         return list(self._agents()) if self._agents is not None else []
 
-    async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False) -> Any:
-        """Accept (linked at once by a running site) or refuse a node agent's key."""
+    async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False,
+                           actor: Any = "operator") -> Any:
+        """Accept (linked at once by a running site) or refuse a node agent's key, as ``actor``."""
         if self._decide is None:
             raise ValidationError("this window cannot accept node agents (no site runs here)", "agent")
-        return await self._decide(fingerprint, accept, replace)
+        return await self._decide(fingerprint, accept, replace, actor)
 
 
 def _presets() -> dict[ProcessType, dict[str, Any]]:

@@ -43,7 +43,8 @@ ALERTS: Calls = {"acknowledge": (Action.READ, "by", False)}
 SITES_ADMIN: Calls = {name: (Action.PAIR_SITES, "actor", True) for name in ("pair", "accept", "revoke")}
 MACHINES: Calls = {"add": (Action.MACHINES, "actor", True)}
 LOCAL_MACHINES: Calls = {"add_simulated": (Action.MACHINES, "actor", True),
-                         "add_serial": (Action.MACHINES, "actor", True)}
+                         "add_serial": (Action.MACHINES, "actor", True),
+                         "decide_agent": (Action.MACHINES, "actor", True)}
 NOTES: Calls = {"add": (Action.READ, "author", False), "set_state": (Action.READ, "by", False)}
 
 

@@ -216,7 +216,8 @@ class LocalMachinesPort(Protocol):
 
     def agents(self) -> list[FoundAgentView]: ...
 
-    async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False) -> Any: ...
+    async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False,
+                           actor: Any = "operator") -> Any: ...
 
 
 class AdminPort(Protocol):
