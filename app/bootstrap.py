@@ -182,7 +182,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
                           part_of=lambda node, job: holder["p"].part_of(node, job) if "p" in holder else None)
     kernel.add(energy, depends_on=("ownership",))
     scheduler_cfg = config.section("scheduler")
-    learning = learning_runtime(config, store, bus, clock, telemetry.alerts.raise_alert, fleet.get)
+    learning = learning_runtime(config, store, bus, clock, telemetry.alerts.raise_alert, fleet.get, jobs.get)
     kernel.add(learning)
     production = ProductionService(
         fleet, jobs, bus, clock, machines.drivers, store=store,
@@ -522,13 +522,13 @@ def simulated_history(count: int, seed: int = 0) -> list:
 
 
 def learning_runtime(config: Config, store: Store, bus: EventBus, clock: Clock, raise_alert: Any,
-                     node_of: Any = None) -> Any:
+                     node_of: Any = None, job_of: Any = None) -> Any:
     """The learned estimates (issue 15): models under ``<home>/models``, settings from ``[learning]``."""
     from app.core.jobs.eta import site_zone
     from app.core.learning.runtime import LearningRuntime
 
     return LearningRuntime(learning_service(config, store), bus, clock, raise_alert, node_of,
-                           zone=site_zone(site_time_zone(config)))
+                           zone=site_zone(site_time_zone(config)), job_of=job_of)
 
 
 def learning_service(config: Config, store: Store) -> Any:

@@ -19,8 +19,8 @@ from app.core.clock import Clock
 from app.core.domain.entities import Job, Node, Part
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
-from app.core.events import StateChanged
-from app.core.jobs.eta import DurationEstimate
+from app.core.events import PlanUpdated, StateChanged
+from app.core.jobs.eta import DurationEstimate, finish_label
 from app.core.learning.estimates import Estimator, record_for, record_raw
 from app.core.learning.nightly import next_nightly, poll_s
 from app.core.learning.service import LearningService
@@ -28,6 +28,8 @@ from app.core.learning.service import LearningService
 log = logging.getLogger(__name__)
 FINISHED = ("COMPLETED", "FAILED")
 CACHE_MAX = 200_000
+PRECHECK_AGAIN_S = 1800.0  # a part still next on the same machine is checked again after this (site clock)
+RUNNING_ROWS = ("RUNNING", "IN_PROGRESS", "PAUSED")  # plan rows of work already started: checked at its start
 
 
 __all__ = ["LearningRuntime", "record_for"]
@@ -38,8 +40,13 @@ class LearningRuntime:
 
     def __init__(self, service: LearningService, bus: EventBus, clock: Clock,
                  raise_alert: Callable[..., Awaitable[object]] | None = None,
-                 node_of: Callable[[UUID], Node | None] | None = None, zone: tzinfo | None = None) -> None:
+                 node_of: Callable[[UUID], Node | None] | None = None, zone: tzinfo | None = None,
+                 job_of: Callable[[UUID], Awaitable[Job]] | None = None) -> None:
         self.service = service
+        self._node_of = node_of
+        self._job_of = job_of  # the jobs service's get: the parts a plan names, for the check before a start
+        self._plan_sub: Subscription | None = None
+        self.prechecked: dict[tuple[UUID, UUID], tuple[float, float | None]] = {}  # (part, node) -> (when, risk)
         self.zone = zone  # the site's time zone: the nightly hour is read in it (None: this computer's)
         self.next_nightly: datetime | None = None  # when the nightly training is next due
         self.last_nightly: dict[str, Any] | None = None  # what the last one did
@@ -63,14 +70,17 @@ class LearningRuntime:
     # ------------------------------------------------------------------ kernel service
     async def start(self) -> None:
         self._sub = self._bus.subscribe(StateChanged, self._on_change, name="learning")
+        if self._job_of is not None and self._node_of is not None:
+            self._plan_sub = self._bus.subscribe(PlanUpdated, self._on_plan, name="learning.plan")
         self.next_nightly = next_nightly(self._clock.now(), self.service.settings.nightly_hour, self.zone)
         if self.next_nightly is not None and self.service.settings.enabled:
             self._nightly_task = asyncio.get_running_loop().create_task(self._nightly_loop(), name="learning.nightly")
 
     async def stop(self) -> None:
-        if self._sub is not None:
-            self._bus.unsubscribe(self._sub)
-            self._sub = None
+        for sub in (self._sub, self._plan_sub):
+            if sub is not None:
+                self._bus.unsubscribe(sub)
+        self._sub = self._plan_sub = None
         for task in list(self._risk_tasks):
             task.cancel()
         if self._nightly_task is not None:
@@ -179,9 +189,46 @@ class LearningRuntime:
         task.add_done_callback(self._risk_tasks.discard)
         return task
 
-    async def check_risk(self, node: Node, job: Job, part: Part) -> float | None:
+    # ------------------------------------------------------------------ the risk check before a start
+    async def _on_plan(self, ev: PlanUpdated) -> None:
+        """A new plan: the next part planned on each machine gets its failure risk checked now, from the
+        machine's telemetry so far, so a high risk raises its alert while there is still time to act (the check
+        beside the start stays: it sees the last minutes too, and the alert is not raised twice). Runs beside the
+        planner, never in its way; a part is checked again on the same machine after ``PRECHECK_AGAIN_S``."""
+        if self.service.models() is None:
+            return
+        now = self._clock.now().timestamp()
+        nxt: dict[UUID, Any] = {}
+        for row in sorted(getattr(ev.plan, "rows", None) or [], key=lambda r: r.start):
+            if row.state not in RUNNING_ROWS and row.node_id not in nxt:
+                nxt[row.node_id] = row
+        if len(self.prechecked) > CACHE_MAX:
+            self.prechecked.clear()
+        for node_id, row in nxt.items():
+            last = self.prechecked.get((row.part_id, node_id))
+            if last is not None and now - last[0] < PRECHECK_AGAIN_S:
+                continue
+            self.prechecked[(row.part_id, node_id)] = (now, None)
+            task = asyncio.get_running_loop().create_task(self._precheck(node_id, row), name="learning.precheck")
+            self._risk_tasks.add(task)
+            task.add_done_callback(self._risk_tasks.discard)
+
+    async def _precheck(self, node_id: UUID, row: Any) -> float | None:
+        try:
+            node = self._node_of(node_id) if self._node_of is not None else None
+            job = await self._job_of(row.job_id) if self._job_of is not None else None
+        except ImeweError:
+            return None  # the machine or the job went since the plan was made
+        part = next((p for p in job.parts if p.id == row.part_id), None) if job is not None else None
+        if node is None or part is None:
+            return None
+        risk = await self.check_risk(node, job, part, planned_at=row.start)
+        self.prechecked[(row.part_id, node_id)] = (self.prechecked.get((row.part_id, node_id), (0.0,))[0], risk)
+        return risk
+
+    async def check_risk(self, node: Node, job: Job, part: Part, planned_at: datetime | None = None) -> float | None:
         """Failure risk of the part on the machine from its recent telemetry; at or over ``risk_alert`` an alert
-        is raised."""
+        is raised. ``planned_at``: checked ahead of a planned start (the alert says when it is planned)."""
         try:
             window = await self.service.repo.store.run(self.service.repo.window, str(node.id),
                                                        self._clock.now().timestamp())
@@ -190,8 +237,10 @@ class LearningRuntime:
             log.warning("failure risk of %s on %s not computed: %s", part.name, node.name, exc)
             return None
         if risk is not None and risk >= self.service.settings.risk_alert and self._raise_alert is not None:
+            when = "" if planned_at is None else \
+                f", planned to start there at {finish_label(planned_at, self._clock.now(), self.zone)}"
             await self._raise_alert(str(node.id), "failure_risk", Severity.WARNING,
-                                    f"{node.name}: {risk:.0%} risk that {job.name}/{part.name} fails (recent "
+                                    f"{node.name}: {risk:.0%} risk that {job.name}/{part.name} fails{when} (recent "
                                     "vibration, temperature ripple and wear); check the machine before it runs",
                                     node_id=node.id, key=str(part.id))
         return risk
