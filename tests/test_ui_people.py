@@ -225,3 +225,63 @@ def test_kiosk_keeps_an_operator_signed_in_and_never_an_admin(qloop, qtbot, tmp_
                 win.close()
 
     qloop.run_until_complete(scenario())
+
+
+def test_first_admin_in_the_window_then_a_disabled_person_is_asked_again(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            node = await core.fleet.register("FDM-A", FDM, bring_up=True)
+            driver = RecordingDriver("FDM-A", FDM)
+            prod = ProductionService(core.fleet, core.jobs, core.bus, core.clock, {node.id: driver}, store=core.store)
+            win = ControlRoom(ports_of(core, control=prod), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.resize(1366, 768)
+            win.show()
+            try:
+                # no people yet: nothing asked, the window acts as before (the bootstrap rule)
+                await until(lambda: win.person.text().startswith("No people yet"), what="the first-run line")
+                assert win.person.dialog is None
+                job = await win.ports.jobs.submit(job_spec(parts=1, name="before people"), actor="operator")
+                assert job.name == "before people"
+
+                admin = win.panels["admin"]
+                win.tabs.setCurrentWidget(admin)
+                await until(lambda: not admin.first_admin_button.isHidden(), what="the first-admin button")
+                admin.name.setText("root")
+                admin.password.setText(PASSWORD)
+                admin.first_admin_button.click()
+                await until(lambda: win.session.actor is not None, what="the first admin signed in at the window")
+                assert win.person.text() == "Person: root · admin" and win.session.people
+                await until(lambda: admin.users.rowCount() == 1, what="the Admin tab following the window")
+                assert admin.who.text() == "Acting as root (admin)" and admin.name.isHidden()
+                admin.new_user.setText("olga")
+                admin.new_password.setText(PASSWORD)
+                admin.role.setCurrentText("operator")
+                admin.add_user_button.click()
+                await until(lambda: admin.users.rowCount() == 2, what="olga added")
+                out = os.environ.get("IMEWE_SCREENSHOTS")
+                if out:
+                    _picture(win, None).save(str(Path(out) / "admin-signed-in.png"))
+
+                win.person.switch_action.trigger()
+                await _sign_in(win, "olga")
+                await until(lambda: win.session.actor is not None and win.session.actor.name == "olga",
+                            what="olga signed in")
+                await until(lambda: admin.who.text() == "Acting as olga (operator)", what="the Admin tab follows")
+
+                # an admin disables olga elsewhere (the CLI): her next action is refused and the window asks
+                users = user_service(core.config, core.store, core.clock)
+                root = await users.resolve((await users.login("root", PASSWORD))[0])
+                await users.set_active(root, "olga", False)
+                with pytest.raises(Exception, match="no longer allowed"):
+                    await win.ports.jobs.cancel(job.id, actor="operator")
+                await until(lambda: win.person.dialog.isVisible() and "olga" in win.person.dialog.reason.text(),
+                            what="asked again")
+                assert win.session.actor is None and win.session.ended is None  # a disabled person may not even stop
+                await _estop(win, node.id)
+                await until(lambda: any("nobody is signed in" in t for t in _toasts(win)), what="the refusal")
+                assert "emergency_stop" not in driver.calls
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
