@@ -1,6 +1,8 @@
 """Issue 14: the local API's cost. Requests per second and p95 latency of GET /jobs (1,000 jobs) and POST /jobs
 through the API (HTTP on 127.0.0.1, one kept-alive client session, an API key checked on every request) next to
-the same operations called in-process in the same run; and the permission check's cost per call.
+the same operations called in-process in the same run; the permission check's cost per call; and the window acting as
+its signed-in person (an emergency stop and a job submitted through app/ui/acting.py) next to the same calls made
+with the person in hand.
 
     PYTHONPATH=. .venv/bin/python benchmarks/api.py [--calls 200] [--write]
 """
@@ -108,9 +110,58 @@ async def run(calls: int) -> list[tuple[str, str, str]]:
             rows.append(("who asks: API key → person (SHA-256 + one indexed read on the store thread)",
                          f"median {statistics.median(key_res) * 1e6:.0f} µs",
                          f"session token (HMAC + one read) median {statistics.median(tok_res) * 1e6:.0f} µs"))
+            rows += await window_rows(core, calls, olga)
         finally:
             await core.kernel.shutdown()
     return rows
+
+
+async def window_rows(core, calls: int, olga_key: Actor) -> list[tuple[str, str, str]]:
+    """The window acting as its signed-in person (app/ui/acting.py): an emergency stop (answered from memory) and a
+    job submitted (the session re-read on the store, then the table checked), next to the same calls made with
+    the person already in hand."""
+    from app.bootstrap import admin_access
+    from app.ui.acting import JOBS, ActingControl, ActingPort
+    from app.ui.actions import DriverMapControl
+    from app.ui.session import WindowSession
+
+    class Stop:
+        async def emergency_stop(self) -> None:
+            return None
+
+    node = core.fleet.list()[0].id
+    control = DriverMapControl({node: Stop()})
+    session = WindowSession(admin_access(core), lambda: core.clock.now().timestamp())
+    await session.start()
+    olga = await session.sign_in("olga", PASSWORD)
+    acting_control, acting_jobs = ActingControl(control, session), ActingPort(core.jobs, session, JOBS)
+
+    async def interleaved(n: int, window, direct) -> tuple[list[float], list[float]]:
+        """Alternate the two calls, so a store that grows or a busy moment weighs on both alike."""
+        a, b = [], []
+        for i in range(n):
+            t0 = time.perf_counter()
+            await window(2 * i)
+            t1 = time.perf_counter()
+            await direct(2 * i + 1)
+            a.append(t1 - t0)
+            b.append(time.perf_counter() - t1)
+        return a, b
+
+    stop_window, stop_direct = await interleaved(
+        calls * 50, lambda i: acting_control.request_emergency_stop(node),
+        lambda i: control.request_emergency_stop(node, actor=olga))
+    sub_window, sub_direct = await interleaved(
+        calls, lambda i: acting_jobs.submit(spec(i)), lambda i: core.jobs.submit(spec(i), actor=olga))
+    med = statistics.median
+    return [
+        ("window e-stop as the signed-in person (session from memory + table check), to the driver",
+         f"median {med(stop_window) * 1e6:.1f} µs, p95 {stats(stop_window)[2] * 1e3:.1f} µs",
+         f"the same call with the person in hand: median {med(stop_direct) * 1e6:.1f} µs"),
+        ("window job submit as the signed-in person (session re-read on the store + table check)",
+         f"median {med(sub_window) * 1e3:.2f} ms, p95 {stats(sub_window)[2]:.2f} ms",
+         f"JobService.submit with the person in hand: median {med(sub_direct) * 1e3:.2f} ms"),
+    ]
 
 
 def main() -> None:
