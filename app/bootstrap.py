@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.api.operations import SiteOps
 from app.core.bus import EventBus
 from app.core.clock import Clock, ScaledClock, SystemClock
 from app.core.config import Config, load_config
@@ -24,10 +23,10 @@ from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.kernel import Kernel
 from app.core.ownership import SiteBusyError, SiteLock, site_lock
-from app.core.sites.follow import cancel_follows
 from app.core.store.db import Store, open_store
 
 if TYPE_CHECKING:  # what only the owner of a site builds is imported where it is built: light commands start fast
+    from app.core.api.operations import SiteOps
     from app.core.api.server import ControlServer
     from app.core.auth.service import UserService
     from app.core.demo_jobs import DemoJobFeed
@@ -208,8 +207,14 @@ def jobs_service(store: Store, bus: EventBus, clock: Clock, fleet: FleetService)
     """The jobs service of every process, owner or not: what must follow a job's change (a cancel for the
     linked site that runs it) is written in the job's own transaction, whichever process changes it."""
     jobs = JobService(store, bus, clock, fleet.list)
-    jobs.add_write_hook(cancel_follows)
+    jobs.add_write_hook(_cancel_follows)
     return jobs
+
+
+def _cancel_follows(*args: Any, **kwargs: Any) -> Any:
+    from app.core.sites.follow import cancel_follows  # linked sites' tables: loaded by the first write only
+
+    return cancel_follows(*args, **kwargs)
 
 
 def build_store_core(config: Config, clock: Clock | None = None) -> StoreCore:
@@ -252,6 +257,10 @@ def site_admin(config: Config, store: Store, clock: Clock) -> SiteAdmin:
 def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> SiteOps:
     """What control-channel operations act on: the owner's live services (``command`` names how the owner was
     started), or the store-side ones."""
+    from app.core.api.operations import (
+        SiteOps,  # the whole operations table: not for commands that read the store
+    )
+
     if isinstance(core, Core):
         link = core.sites
         admin = (lambda: link.admin) if link is not None else (lambda: site_admin(core.config, core.store,

@@ -33,12 +33,14 @@ try:
 except SystemExit as exc:
     code = exc.code
 sys.stdout.flush()
-sys.stderr.write(json.dumps({"code": code, "modules": sorted({m.split('.')[0] for m in sys.modules})}))
+top = {m.split('.')[0] for m in sys.modules}
+sys.stderr.write(json.dumps({"code": code, "modules": sorted(top | {m for m in sys.modules if m.startswith('app.')})}))
 """
 
 
 def _run(home: Path, *argv: str) -> tuple[int, str, list[str]]:
-    """Run one command in a fresh interpreter; its exit code, stdout and the top-level modules it loaded."""
+    """Run one command in a fresh interpreter; its exit code, stdout and the top-level modules it loaded (and
+    every ``app.*`` module by its full name)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "IMEWE_HOME": str(home)}
     proc = subprocess.run([sys.executable, "-c", _RUNNER, *argv], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
@@ -64,6 +66,25 @@ def test_jobs_list_loads_only_the_store(tmp_path: Path) -> None:
     assert "sqlalchemy" in modules  # it did read the store
     loaded = sorted(set(HEAVY_FOR_STORE) & set(modules))
     assert not loaded, f"imewe jobs list imported {loaded}"
+    # nor the whole operations table, nor the linked sites' tables (a write loads those when it needs them)
+    owner_side = sorted({"app.core.api.operations", "app.core.sites.repo", "app.core.sites.follow"} & set(modules))
+    assert not owner_side, f"imewe jobs list imported {owner_side}"
+
+
+def test_sites_id_reads_the_key_without_opening_the_store(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code, first, modules = _run(home, "--json", "sites", "id")  # the first run makes the site's key
+    assert code == 0
+    site_id = json.loads(first)["site_id"]
+    assert not (home / "imewe.sqlite3").exists() and "sqlalchemy" not in modules
+    code, out, modules = _run(home, "sites", "id")
+    assert code == 0 and out.startswith(site_id + "\n")
+    loaded = sorted(set(HEAVY) & set(modules))
+    assert not loaded, f"imewe sites id imported {loaded}"
+    # the same ID the site's owner presents: the identity in the home's keys/
+    from app.core.sites.identity import load_or_create_identity
+
+    assert load_or_create_identity(home / "keys").site_id == site_id
 
 
 def test_the_registry_lists_every_command_with_the_help_its_module_gives() -> None:

@@ -7,13 +7,15 @@ the next owner finds them.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from app.bootstrap import StoreCore, site_admin
 from app.cli.output import add_json_flag, call_site, emit, table, with_core
-from app.core.api.views import peer_dict, stamp
-from app.core.sites.admin import SiteAdmin
 from app.core.sites.config import SitesConfig
 from app.core.sites.site_id import short_id
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is loaded by the commands that read it; 'sites id' needs only the key
+    from app.bootstrap import StoreCore
+    from app.core.sites.admin import SiteAdmin
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     x = ss.add_parser("id", help="show this site's ID (give it to the admin of the other site)")
     x.add_argument("--qr", action="store_true", help="also draw it as a QR code (needs segno or qrcode)")
     add_json_flag(x)
-    x.set_defaults(handler=lambda a: with_core(a, lambda c: _id(a, c)))
+    x.set_defaults(handler=_id)
 
     x = ss.add_parser("add", help="allow a site by its ID, and dial it at ADDRESS (host:port)")
     x.add_argument("site_id")
@@ -52,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def admin_for(core: StoreCore) -> SiteAdmin:
+    from app.bootstrap import site_admin
+
     return site_admin(core.config, core.store, core.clock)
 
 
@@ -77,9 +81,15 @@ def qr_text(data: str) -> str | None:
         return None
 
 
-async def _id(args: argparse.Namespace, core: StoreCore) -> int:
-    admin = admin_for(core)
-    data = {"site_id": admin.identity.site_id, "name": core.config.site_name}
+def _id(args: argparse.Namespace) -> int:
+    """The ID is the site certificate's fingerprint: read from the home's keys/, without opening the store."""
+    from app.core.config import load_config
+    from app.core.sites.identity import load_or_create_identity
+
+    config = load_config(args.home, args.db)
+    config.paths.ensure()
+    identity = load_or_create_identity(config.paths.keys, config.site_name)
+    data = {"site_id": identity.site_id, "name": config.site_name}
 
     def text(d: dict) -> str:
         out = f"{d['site_id']}\n({d['name']}; give this ID to the admin of the site you want to link with)"
@@ -113,6 +123,8 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace, core: StoreCore) -> int:
+    from app.core.api.views import peer_dict, stamp
+
     peers = await admin_for(core).peers()
     rows = [[short_id(p.site_id), p.name, p.state, p.address or "-", stamp(p.last_seen), p.attempts,
              p.last_error[:50]] for p in peers]
@@ -123,6 +135,8 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
 
 
 async def _status(args: argparse.Namespace, core: StoreCore) -> int:
+    from app.core.api.views import peer_dict, stamp
+
     admin = admin_for(core)
     peers = await admin.peers()
     outbox = await admin.outbox_counts()

@@ -10,16 +10,12 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.bootstrap import StoreCore, setup_logging, site_ops, store_core, user_service
-from app.cli.session import cli_actor, saved_token
-from app.core.api.channel import channel_path, live_channel
 from app.core.api.jsonable import to_jsonable
-from app.core.api.operations import OPS, run_op
-from app.core.config import load_config
-from app.core.domain.errors import ImeweError
-from app.core.ownership import SiteBusyError, site_lock
+
+if TYPE_CHECKING:
+    from app.bootstrap import StoreCore
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +49,10 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 def with_core(args: argparse.Namespace, fn: Callable[[StoreCore], Awaitable[int | None]]) -> int:
     """Run a command on the store-side core: reads, and nothing that drives machines, plans or recovers."""
+    from app.bootstrap import (
+        store_core,  # the store and SQLAlchemy: loaded by the commands that use them only
+    )
+
     async def go() -> int:
         async with store_core(args.home, args.db) as core:
             return int(await fn(core) or 0)
@@ -77,6 +77,14 @@ def call_site(args: argparse.Namespace, op_name: str, params: dict[str, Any], *,
 
     Writing on the store, the command holds the site's lock for the moment it writes, so an owner cannot start
     half-way through (it waits for the command) and never misses the change."""
+    from app.bootstrap import setup_logging, site_ops, store_core, user_service
+    from app.cli.session import cli_actor, saved_token
+    from app.core.api.channel import channel_path, live_channel
+    from app.core.api.operations import OPS, run_op
+    from app.core.config import load_config
+    from app.core.domain.errors import ImeweError
+    from app.core.ownership import SiteBusyError, site_lock
+
     config = load_config(args.home, args.db)
     setup_logging(config)
     op = OPS.get(op_name) or _extra_op(op_name)

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.domain.errors import ConfigError
-from app.core.paths import Paths
-from app.core.store.db import sqlite_url
+from app.core.paths import Paths, sqlite_url
 
 ENV_VARS = {
     "IMEWE_HOME": "folder for everything Imewe keeps",

@@ -62,3 +62,8 @@ def _chmod(path: Path, mode: int) -> None:
         path.chmod(mode)
     except OSError:
         pass  # a file system without modes (a mounted share): nothing more we can do
+
+
+def sqlite_url(path: Path) -> str:
+    """The database URL of a SQLite file (the home's default database; no SQLAlchemy needed to name it)."""
+    return f"sqlite:///{path}"

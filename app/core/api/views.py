@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.domain.entities import Job, Node
-from app.core.sites.repo import Peer
+
+if TYPE_CHECKING:
+    from app.core.sites.repo import Peer
 
 
 def job_dict(j: Job) -> dict[str, Any]:

@@ -88,10 +88,6 @@ class Store:
         self.engine.dispose()
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open (and create, and migrate) the database at ``url``."""
     try:
