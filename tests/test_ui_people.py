@@ -124,6 +124,8 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                 assert driver.calls == [] and core.fleet.get(node.id).state is NodeState.EXECUTING
                 with pytest.raises(PermissionDenied, match="vera may not submit"):
                     await win.ports.jobs.submit(job_spec(parts=1), actor="operator")  # the panel's old name
+                with pytest.raises(PermissionDenied, match="vera may not priority"):
+                    await win.ports.whatif.clear_whatif(actor="operator")  # the What if tab's button
 
                 # switch person: the operator's stop goes out, and the audit log names her
                 win.person.switch_action.trigger()
@@ -136,6 +138,7 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                     await until(lambda: win.person.isVisible(), what="the status bar")
                     _picture(win, None).save(str(Path(out) / "status-bar-person.png"))
                 job = await win.ports.jobs.submit(job_spec(parts=1, name="olgas part"), actor="operator")
+                await win.ports.whatif.clear_whatif(actor="viewer")  # whatever the panel passes, olga acts
                 await _estop(win, node.id)
                 await until(lambda: "emergency_stop" in driver.calls, what="the operator's stop at the driver")
                 entries = await _audit(core)

@@ -46,6 +46,7 @@ LOCAL_MACHINES: Calls = {"add_simulated": (Action.MACHINES, "actor", True),
                          "add_serial": (Action.MACHINES, "actor", True),
                          "decide_agent": (Action.MACHINES, "actor", True)}
 NOTES: Calls = {"add": (Action.READ, "author", False), "set_state": (Action.READ, "by", False)}
+WHATIF: Calls = {"apply_whatif": (Action.PRIORITY, "actor", True), "clear_whatif": (Action.PRIORITY, "actor", True)}
 
 
 class ActingPort:
@@ -126,4 +127,5 @@ def acting_ports(ports: Ports, session: WindowSession) -> Ports:
         machines=wrap(ports.machines, MACHINES),
         local_machines=wrap(ports.local_machines, LOCAL_MACHINES),
         notes=wrap(ports.notes, NOTES),
+        whatif=wrap(ports.whatif, WHATIF),
     )
