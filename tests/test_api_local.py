@@ -103,6 +103,9 @@ def test_opening_a_file_in_the_window_needs_submit(site: RunningSite) -> None:
     assert status == 400 and "shows no window" in data["error"], data
     status, data = request(site, "POST", "/window/open", body, token=site.info.token)  # channel token, no session
     assert status == 400 and "shows no window" in data["error"], data
+    status, data = request(site, "POST", "/window/open", body, token=site.info.token,  # the CLI signed in as a viewer
+                           headers={"X-Imewe-Session": site.tokens[Role.VIEWER]})
+    assert status == 400 and "shows no window" in data["error"], data
     status, data = request(site, "GET", "/jobs", token=site.info.token)
     assert status == 200  # the same OS user without a session still only reads
     status, data = request(site, "POST", "/jobs", {"spec": job_spec(parts=1)}, token=site.info.token)

@@ -203,6 +203,11 @@ class ControlServer:
             if op.name in ("jobs.submit", "jobs.batch") and not request.get(LOCAL, False):
                 confine_part_files(params, self._home / "parts")
             log.info("control: %s by %s (%s)", op.name, request[ACTOR], request.remote)
-            return web.json_response(await run_op(op, self._site, params, request[ACTOR]))
+            actor = request[ACTOR]
+            if op.own_user and request.get(LOCAL, False):
+                # the site's own OS user (it holds the channel token), whoever it is signed in as in the CLI: a
+                # double-click on a part file hands it to the window that user runs
+                actor = LOCAL_READER if actor is not LOCAL_OPERATOR else actor
+            return web.json_response(await run_op(op, self._site, params, actor))
 
         return handle
