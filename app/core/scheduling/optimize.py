@@ -22,6 +22,7 @@ from app.core.scheduling.constructive import construct, dynamic, serial, static_
 from app.core.scheduling.cpsat import available as cpsat_available
 from app.core.scheduling.cpsat import cpsat_improve
 from app.core.scheduling.cpsat import supports as cpsat_supports
+from app.core.scheduling.listsearch import list_search
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Objective, Problem
 from app.core.scheduling.tabu import tabu_search
@@ -71,7 +72,11 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
             if on_improve is not None:
                 on_improve(plan)
 
-    if _tabu_friendly(problem) and problem.n_ops > 1:
+    if problem.objective.tardiness > 0 and problem.n_ops > 1:
+        # lateness: the graph search only sees the makespan; a search on the order of work sees the objective
+        offer(list_search(problem, start, deadline, seed=seed, stop=stop, max_iters=max_iters,
+                          on_improve=lambda p: offer(p, False)), False)
+    elif _tabu_friendly(problem) and problem.n_ops > 1:
         relaxed = _relaxed(problem)
         seed_plan = start if problem.plain else _relaxed_start(relaxed, start)
         tabu_search(relaxed, seed_plan, deadline, seed=seed, max_iters=max_iters,
