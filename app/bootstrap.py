@@ -473,7 +473,11 @@ def site_time_zone(config: Config) -> str | None:
 
 
 def local_adder(core: Core) -> Any:
-    """The Add machine dialog's simulated, serial and node-agent pages."""
+    """The Add machine dialog's simulated, serial and node-agent pages (built when the dialog first uses them)."""
+    return _BuiltOnFirstUse(lambda: _local_adder(core))
+
+
+def _local_adder(core: Core) -> Any:
     from app.core.discovery.serial_scan import SerialScanner
     from app.devices.local_adding import FoundAgent, LocalMachineAdder
     from app.devices.probe import list_serial_ports, probe_serial
@@ -507,8 +511,26 @@ def local_adder(core: Core) -> Any:
     return LocalMachineAdder(register, scan, agents, decide)
 
 
+class _BuiltOnFirstUse:
+    """A port built the first time it is used: its modules (HTTP, MQTT and FTP clients for the network
+    printers) load when the Add machine dialog opens, not while the window's first frame waits."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._port: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._port is None:
+            self._port = self._build()
+        return getattr(self._port, name)
+
+
 def machine_adder(core: Core) -> Any:
     """The Add machine dialog's port: network printers discovery sees, and registering one with its secrets."""
+    return _BuiltOnFirstUse(lambda: _machine_adder(core))
+
+
+def _machine_adder(core: Core) -> Any:
     from app.devices.network.adding import MachineAdder, from_advert
     from app.devices.network.secrets import SecretStore
 

@@ -27,14 +27,25 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pvlib
+
+if TYPE_CHECKING:  # pvlib brings pandas and SciPy (seconds on a busy machine): loaded at the first solar value
+    import pandas as pd
 
 DAY_STEP_S = 120  # resolution of the per-day table behind point queries
 DAY_POINTS = 24 * 3600 // DAY_STEP_S + 1
-SAPM_PARAMS = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"]
+
+
+def _pvlib() -> Any:
+    import pvlib
+
+    return pvlib
+
+
+def _sapm_params() -> dict[str, float]:
+    return _pvlib().temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +108,12 @@ class SolarPV:
             self.arrays = tuple(self.arrays)
             self.capacity_kw = sum(a.kwp for a in self.arrays)
         if self.altitude_m is None:
-            self.altitude_m = float(pvlib.location.lookup_altitude(self.latitude, self.longitude))
+            self.altitude_m = float(_pvlib().location.lookup_altitude(self.latitude, self.longitude))
 
     # ------------------------------------------------------------------ vectorised
     def clear_sky_series_kw(self, times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
         """(AC kW of all arrays under a clear sky, apparent sun elevation in degrees) at ``times`` (aware)."""
+        pvlib = _pvlib()
         loc = pvlib.location.Location(self.latitude, self.longitude, tz="UTC", altitude=self.altitude_m)
         sun = loc.get_solarposition(times)
         sky = loc.get_clearsky(times, model="ineichen", solar_position=sun,
@@ -114,7 +126,7 @@ class SolarPV:
                 a.tilt_deg, a.azimuth_deg, sun["apparent_zenith"], sun["azimuth"], sky["dni"], sky["ghi"],
                 sky["dhi"], dni_extra=dni_extra, airmass=airmass, albedo=a.albedo, model="perez")
             g = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float), nan=0.0).clip(min=0.0)
-            t_cell = pvlib.temperature.sapm_cell(g, self.ambient_c, self.wind_m_s, **SAPM_PARAMS)
+            t_cell = pvlib.temperature.sapm_cell(g, self.ambient_c, self.wind_m_s, **_sapm_params())
             pdc = pvlib.pvsystem.pvwatts_dc(g, t_cell, a.kwp * 1000.0, a.temp_coeff_pct_per_c / 100.0)
             pdc = np.asarray(pdc, dtype=float) * (1.0 - a.losses_pct / 100.0)
             ac_w = (a.inverter_kw or a.kwp) * 1000.0
@@ -127,7 +139,10 @@ class SolarPV:
     def _turbidity(self, times: pd.DatetimeIndex) -> pd.Series:
         """pvlib's Linke turbidity climatology for the place, interpolated to each day (its own daily
         interpolation of the monthly values), read from its file once per site rather than once per call."""
+        import pandas as pd
+
         if self._linke is None:
+            pvlib = _pvlib()
             days = pd.date_range("2020-01-01 12:00", periods=366, freq="1D", tz="UTC")  # a leap year: every day
             self._linke = np.asarray(pvlib.clearsky.lookup_linke_turbidity(days, self.latitude, self.longitude),
                                      dtype=float)
@@ -144,6 +159,8 @@ class SolarPV:
         if day not in self._days:
             if len(self._days) > 400:  # a year and a bit of days is plenty; forget the oldest
                 self._days.pop(next(iter(self._days)))
+            import pandas as pd
+
             start = datetime.fromtimestamp(day * 86400, tz=UTC)
             times = pd.date_range(start, start + timedelta(days=1), periods=DAY_POINTS)
             self._days[day] = self.clear_sky_series_kw(times)

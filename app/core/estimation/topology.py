@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 _CELLS = (1 << 21) - 2  # grid cells across the largest side; keeps each axis within 21 bits
 
@@ -108,6 +106,9 @@ def analyse_topology(triangles: np.ndarray, welded: tuple[np.ndarray, np.ndarray
 
 
 def _labels(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[int, np.ndarray]:
+    from scipy.sparse import coo_matrix  # SciPy is loaded by the first analysis, not by whoever imports this
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n)).tocsr()
     count, labels = connected_components(graph, directed=False)
     return int(count), labels.astype(np.int64)
@@ -117,6 +118,9 @@ def _components(nv: int, src: np.ndarray, dst: np.ndarray, used: np.ndarray | No
     """Connected components among the ``used`` nodes only (all nodes when None)."""
     if used is not None and len(used) == 0:
         return 0
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(nv, nv)).tocsr()
     count, labels = connected_components(graph, directed=False)
     return int(count) if used is None else int(len(np.unique(labels[used])))
