@@ -126,6 +126,15 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                     await win.ports.jobs.submit(job_spec(parts=1), actor="operator")  # the panel's old name
                 with pytest.raises(PermissionDenied, match="vera may not priority"):
                     await win.ports.whatif.clear_whatif(actor="operator")  # the What if tab's button
+                job0 = await core.jobs.submit(job_spec(parts=1, name="queued"))
+                win.jobs.open_job(job0.id)
+                detail = win.jobs.detail
+                await until(lambda: detail.job is not None and detail.job.id == job0.id, what="the job shown")
+                detail._ask_cancel()  # noqa: SLF001 - the job detail's Cancel button
+                detail.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+                await until(lambda: any("Refused: vera may not cancel" in t for t in _toasts(win)),
+                            what="the viewer's cancel refused in the window")
+                assert (await core.jobs.get(job0.id)).state.value != "CANCELLED"
 
                 # switch person: the operator's stop goes out, and the audit log names her
                 win.person.switch_action.trigger()

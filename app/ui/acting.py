@@ -20,6 +20,7 @@ from uuid import UUID
 
 from app.core.auth.permissions import Action
 from app.core.auth.principal import ActorLike, authorize
+from app.core.domain.errors import AuthError, PermissionDenied
 from app.ui.ports import Ports
 from app.ui.session import WindowSession
 
@@ -74,10 +75,15 @@ class ActingPort:
 def _as_person(fn: Callable[..., Any], session: WindowSession, action: Action, keyword: str,
                whole: bool) -> Callable[..., Any]:
     async def call(*args: Any, **kwargs: Any) -> Any:
-        actor = await session.actor_for(action)
+        try:
+            actor = await session.actor_for(action)
+            if actor is not None:
+                authorize(actor, action)  # refused here, before anything is sent, in the core's words
+        except (AuthError, PermissionDenied) as exc:
+            session.refused.emit(f"Refused: {exc}")  # a notice in the window, beside the panel's own line
+            raise
         if actor is None:  # no people yet: as before, the panel's own name
             return await fn(*args, **kwargs)
-        authorize(actor, action)  # refused here, before anything is sent, in the core's words
         bound = inspect.signature(fn).bind_partial(*args, **kwargs)
         bound.arguments[keyword] = actor if whole else actor.name
         return await fn(*bound.args, **bound.kwargs)
@@ -86,7 +92,8 @@ def _as_person(fn: Callable[..., Any], session: WindowSession, action: Action, k
 
 
 class ActingControl:
-    """The machine buttons (``MachineControl``) as the session's person."""
+    """The machine buttons (``MachineControl``) as the session's person (the machine panel shows a refusal with
+    the machine's name)."""
 
     def __init__(self, inner: Any, session: WindowSession) -> None:
         self.inner = inner

@@ -271,6 +271,7 @@ class ControlRoom(QMainWindow):
         for panel in (self.detail, self.jobs, self.alerts):
             panel.message.connect(self.notify)
         self.detail.refused.connect(self.show_toast)  # a refused machine command is not a passing status line
+        self.session.refused.connect(self.show_toast)  # nor is any other refused action
         self._first_load("Alerts", self.alerts, self.alerts.load_open)
 
     def _fleet_changed(self) -> None:

@@ -31,6 +31,7 @@ RECHECK_S = 60.0  # how often the window re-reads the session (a role changed or
 class WindowSession(QObject):
     changed = Signal()  # who acts changed: signed in, out, switched, the session ended
     ask = Signal(str)  # the window should ask who is working; the text says why ('' at start)
+    refused = Signal(str)  # an action the person at the window may not take (app/ui/acting.py)
 
     def __init__(self, port: AdminPort | None, now: Callable[[], float], parent: QObject | None = None) -> None:
         super().__init__(parent)
