@@ -455,7 +455,28 @@ def ui_ports(core: Core) -> Ports:
                  alerts=core.telemetry.alerts, energy=core.energy, sites=core.sites, machines=machine_adder(core),
                  notes=NotesService(core.store, core.clock), plan=core.production,
                  local_machines=local_adder(core), admin=admin_access(core), learning=core.learning,
-                 whatif=core.production)
+                 whatif=core.production,
+                 catalogue=catalogue_browser(core))
+
+
+def catalogue_browser(core: Core) -> Any:
+    """The Catalogue tab's port: this site's templates, playbooks and parts, and what linked sites offer it."""
+    from app.core.catalog.browse import Catalogue
+
+    if core.sites is not None:
+        return Catalogue(core.store, core.config.paths.home, core.sites.market.offers)
+    market: list[Any] = []
+
+    async def offers() -> list[dict[str, Any]]:
+        # no links run here: what linked sites offered before is still in the store (the identity is read, or
+        # made, on first look)
+        if not market:
+            from app.core.sites.market import Market
+
+            market.append(Market(site_admin(core.config, core.store, core.clock)))
+        return await market[0].offers()
+
+    return Catalogue(core.store, core.config.paths.home, offers)
 
 
 def admin_access(core: Core) -> Any:

@@ -21,7 +21,8 @@ from tests import test_ui_support as ui
 from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
-TABS = ["Fleet", "Jobs", "Timeline", "Alerts", "Energy", "Sites", "Design review", "What if", "Admin"]
+TABS = ["Fleet", "Jobs", "Timeline", "Alerts", "Energy", "Sites", "Design review", "What if", "Catalogue",
+        "Admin"]
 
 
 class UnreadableEnergy:

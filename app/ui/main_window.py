@@ -97,12 +97,25 @@ def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
     return panel
 
 
+def _catalogue_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    from app.ui.catalogue_panel import CataloguePanel
+
+    if ports.catalogue is None:
+        raise ImeweError("this site has no catalogue")
+    panel = CataloguePanel(ports.catalogue)
+    panel.message.connect(win.notify)
+    panel.preview.connect(win.open_file)  # a template made with its parameters, with its estimates, no job yet
+    panel.reload()
+    return panel
+
+
 class ControlRoom(QMainWindow):
     closed = Signal()
 
     # Tabs after fleet, jobs, timeline and alerts (which the window wires together); add new panels here.
     EXTRA_TABS: tuple[TabSpec, ...] = (TabSpec("Energy", _energy_tab), TabSpec("Sites", _sites_tab),
                                        TabSpec("Design review", _review_tab), TabSpec("What if", _whatif_tab),
+                                       TabSpec("Catalogue", _catalogue_tab),
                                        TabSpec("Admin", _admin_tab))
 
     def __init__(self, ports: Ports, settings: QSettings | None = None, parent: QWidget | None = None) -> None:

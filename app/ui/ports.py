@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from app.core.bus import EventBus
+from app.core.catalog.browse import CatalogueItem
 from app.core.clock import Clock
 from app.core.domain.entities import Alert, Node, Part
 from app.core.domain.enums import ProcessType
@@ -220,6 +221,20 @@ class LocalMachinesPort(Protocol):
                            actor: Any = "operator") -> Any: ...
 
 
+class CataloguePort(Protocol):
+    """Templates, playbooks, part files and offers from linked sites (the Catalogue tab)."""
+
+    async def items(self, search: str = "", kinds: tuple[str, ...] = ...) -> list[CatalogueItem]: ...
+
+    async def thumbnail_file(self, item: CatalogueItem) -> str | None: ...
+
+    async def make(self, name: str, values: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def export_to(self, path: Path) -> dict[str, int]: ...
+
+    async def import_from(self, path: Path) -> dict[str, int]: ...
+
+
 class AdminPort(Protocol):
     """People, API keys, the audit log and the configuration's problems (the Admin tab). Every call names the
     signed-in person; the core checks the permission table."""
@@ -289,3 +304,4 @@ class Ports:
     admin: AdminPort | None = None
     learning: LearningPort | None = None
     whatif: WhatIfPort | None = None
+    catalogue: CataloguePort | None = None

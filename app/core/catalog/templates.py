@@ -103,12 +103,14 @@ def _make_sync(template: dict[str, Any], values: dict[str, Any], out_dir: Path) 
 
 
 async def make(store: Store, home: Path, name: str, given: dict[str, Any], version: int | None = None,
-               ) -> dict[str, Any]:
-    """Check the parameters, make the mesh, and return it with a job spec ready to submit."""
+               out_dir: Path | None = None) -> dict[str, Any]:
+    """Check the parameters, make the mesh (in the home's files/, or ``out_dir``), and return it with a job spec
+    ready to submit."""
     template = await get_template(store, name, version)
     params = [Param.from_dict(p) for p in template["params"]]
     values = check_params(params, given, f"template {name}")
-    made = await asyncio.get_running_loop().run_in_executor(None, _make_sync, template, values, files_dir(home))
+    made = await asyncio.get_running_loop().run_in_executor(None, _make_sync, template, values,
+                                                              out_dir or files_dir(home))
     label = " ".join(f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}" for k, v in values.items()
                      if k not in ("process", "material", "quantity"))
     spec = {"name": f"{name} {label}"[:200].strip(), "priority": 5,

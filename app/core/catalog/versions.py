@@ -60,3 +60,9 @@ def latest_all(conn: Connection, kind: str) -> list[dict[str, Any]]:
     rows = conn.execute(sa.select(table).join(top, sa.and_(table.c.name == top.c.name, table.c.version == top.c.v))
                         .order_by(table.c.name)).all()
     return [_item(kind, r) for r in rows]
+
+
+def all_versions(conn: Connection, kind: str) -> list[dict[str, Any]]:
+    """Every version of every item, by name then version (what an export carries)."""
+    table = _table(kind)
+    return [_item(kind, r) for r in conn.execute(sa.select(table).order_by(table.c.name, table.c.version))]

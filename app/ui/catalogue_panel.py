@@ -1,0 +1,292 @@
+"""Catalogue tab: this site's templates, playbooks and part files, and what linked sites offer, in one searchable
+list with thumbnails (drawn by ``app.viz.thumbnail`` in a worker thread); a template made with chosen parameters
+opens in Design review (with its estimates) before any job is made; templates and playbooks go to and come from
+a single catalogue file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.catalog.browse import CatalogueItem
+from app.core.catalog.params import parse_assignments
+from app.core.domain.errors import ImeweError
+from app.ui.ports import CataloguePort
+from app.ui.tasks import spawn
+
+log = logging.getLogger(__name__)
+KIND_FILTERS = {"Everything": ("template", "playbook", "part", "offer"), "Templates": ("template",),
+                "Playbooks": ("playbook",), "Parts": ("part",), "Offers from linked sites": ("offer",)}
+KIND_WORDS = {"template": "Template", "playbook": "Playbook", "part": "Part file", "offer": "Offer"}
+ICON = 64
+BIG = 220
+MAX_THUMBNAILS = 200  # drawn per listing, in order; the rest show their kind only
+EMPTY = ("Nothing in the catalogue yet. Add a template (imewe templates add FILE.scad), a playbook (imewe "
+         "playbooks add FILE.json), or import a catalogue file (Import…). Offers appear when linked sites publish "
+         "them to this site.")
+
+
+def _param_text(p: dict) -> str:
+    unit = " mm" if p.get("kind") == "length" else ""
+    limits = f" ({p['min']:g} to {p['max']:g}{unit})" if isinstance(p.get("min"), int | float) and \
+        isinstance(p.get("max"), int | float) else ""
+    default = f"{p['default']:g}" if isinstance(p.get("default"), int | float) and \
+        not isinstance(p.get("default"), bool) else str(p.get("default"))
+    return f"{p['name']} {default}{unit}{limits}"
+
+
+class CataloguePanel(QWidget):
+    preview = Signal(str)  # a mesh file to open in Design review
+    message = Signal(str)
+
+    def __init__(self, port: CataloguePort, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.port = port
+        self.items: list[CatalogueItem] = []
+        self._thumbs: dict[str, QPixmap] = {}  # mesh file -> its picture
+        self._load_task: asyncio.Task | None = None
+        self._thumb_task: asyncio.Task | None = None
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search templates, playbooks, parts and offers (words: name, process, "
+                                       "material, site…)")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self.reload())
+        self.kind = QComboBox()
+        self.kind.addItems(list(KIND_FILTERS))
+        self.kind.currentIndexChanged.connect(lambda _i: self.reload())
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Add the templates and playbooks of a catalogue file (.json)")
+        self.import_button.clicked.connect(self._ask_import)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write this site's templates and playbooks, every version, to one file")
+        self.export_button.clicked.connect(self._ask_export)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.kind)
+        top.addWidget(self.import_button)
+        top.addWidget(self.export_button)
+
+        self.list = QListWidget()
+        self.list.setObjectName("catalogueList")
+        self.list.setIconSize(QSize(ICON, ICON))
+        self.list.setSpacing(2)
+        self.list.setWordWrap(True)
+        self.list.currentRowChanged.connect(self._show)
+        self.empty = QLabel(EMPTY)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: #666; padding: 24px;")
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.list, 1)
+        ll.addWidget(self.empty, 1)
+
+        self.picture = QLabel()
+        self.picture.setFixedSize(BIG, BIG)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setStyleSheet("border: 1px solid palette(mid);")
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.title.setWordWrap(True)
+        self.facts = QLabel()
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.params = QLineEdit()
+        self.params.setPlaceholderText("parameters, e.g. length=40 width=30 material=petg (defaults when empty)")
+        self.preview_button = QPushButton("Preview in Design review")
+        self.preview_button.setToolTip("Make the mesh with these parameters and open it in Design review, with "
+                                       "its estimates; no job is made")
+        self.preview_button.clicked.connect(lambda: spawn(self.make_preview(), on_error=self._error))
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
+        rl.addWidget(self.title)
+        rl.addWidget(self.facts)
+        rl.addWidget(self.params)
+        rl.addWidget(self.preview_button)
+        rl.addStretch(1)
+        self.split = QSplitter()
+        self.split.addWidget(left)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        right.setMinimumWidth(BIG + 160)
+        self.split.setSizes([800, 520])
+
+        self.status = QLabel()
+        self.status.setObjectName("catalogueStatus")
+        self.status.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.split, 1)
+        lay.addWidget(self.status)
+        self._show(-1)
+
+    # ------------------------------------------------------------ loading
+    def reload(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        self._load_task = spawn(self.load(), on_error=self._error)
+
+    async def load(self) -> None:
+        words = self.search.text()
+        self.items = await self.port.items(words, KIND_FILTERS[self.kind.currentText()])
+        self.list.clear()
+        for it in self.items:
+            row = QListWidgetItem(self._label(it))
+            row.setSizeHint(QSize(0, ICON + 10))
+            row.setIcon(QIcon(self._thumbs.get(it.file or "") or self._blank()))
+            self.list.addItem(row)
+        nothing = not self.items
+        self.list.setVisible(not nothing)
+        self.empty.setVisible(nothing)
+        self.empty.setText(f"Nothing matches “{words.strip()}”." if nothing and words.strip() else EMPTY)
+        counts = {k: sum(1 for i in self.items if i.kind == k) for k in KIND_WORDS}
+        self.status.setText(", ".join(f"{n} {KIND_WORDS[k].lower()}{'s' if n != 1 else ''}"
+                                      for k, n in counts.items() if n) or "")
+        if self.items:
+            self.list.setCurrentRow(0)
+        else:
+            self._show(-1)
+        if self._thumb_task is not None and not self._thumb_task.done():
+            self._thumb_task.cancel()
+        self._thumb_task = spawn(self.draw_thumbnails(), on_error=self._error)
+
+    def _blank(self) -> QPixmap:
+        """An empty square, so rows without a picture line up with the others."""
+        pix = QPixmap(ICON, ICON)
+        pix.fill(Qt.GlobalColor.transparent)
+        return pix
+
+    @staticmethod
+    def _label(it: CatalogueItem) -> str:
+        head = f"{it.name}    {KIND_WORDS[it.kind]}"
+        if it.version is not None:
+            head += f" · version {it.version}" + (f" of {it.versions}" if it.versions > 1 else "")
+        if it.site:
+            head += f" · from {it.site}"
+        sub = " — ".join(x for x in (it.description, it.detail) if x)
+        return f"{head}\n{sub[:160]}"
+
+    async def draw_thumbnails(self) -> None:
+        """One item after the other, off the UI thread; a part that cannot be drawn keeps its text."""
+        from app.viz.thumbnail import part_thumbnail
+
+        for row, it in enumerate(list(self.items)[:MAX_THUMBNAILS]):
+            try:
+                file = await self.port.thumbnail_file(it)
+            except ImeweError as exc:  # e.g. an OpenSCAD template with no openscad program here
+                it.extra["no_picture"] = str(exc)
+                continue
+            if not file:
+                continue
+            pix = self._thumbs.get(file)
+            if pix is None:
+                try:
+                    image = await asyncio.to_thread(part_thumbnail, file, BIG)
+                except (ImeweError, OSError, ValueError) as exc:
+                    it.extra["no_picture"] = str(exc)
+                    continue
+                pix = self._thumbs[file] = QPixmap.fromImage(image)
+            if row < self.list.count() and self.items[row] is it:
+                self.list.item(row).setIcon(QIcon(pix))
+                if self.list.currentRow() == row:
+                    self._show(row)
+
+    # ------------------------------------------------------------ one item
+    def current(self) -> CatalogueItem | None:
+        row = self.list.currentRow()
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+    def _show(self, row: int) -> None:
+        it = self.items[row] if 0 <= row < len(self.items) else None
+        if it is None:
+            self.title.setText("Choose an item")
+            self.facts.setText("Pick a template, playbook, part or offer on the left to see it here.")
+            self.picture.clear()
+            self.params.hide()
+            self.preview_button.hide()
+            return
+        self.title.setText(it.name)
+        lines = [KIND_WORDS[it.kind] + (f", version {it.version}" if it.version is not None else "")
+                 + (f" ({it.versions} versions)" if it.versions > 1 else "")]
+        if it.site:
+            lines.append(f"Offered by {it.site}")
+        lines += [x for x in (it.description, it.detail) if x]
+        if it.kind == "template":
+            lines.append("Parameters: " + "; ".join(_param_text(p) for p in it.extra.get("params", [])))
+        if it.kind == "part":
+            lines.append(it.file or "")
+        if "no_picture" in it.extra:
+            lines.append(f"No picture: {it.extra['no_picture']}")
+        self.facts.setText("\n".join(lines))
+        pix = self._thumbs.get(it.file or "")
+        if pix is not None:
+            self.picture.setPixmap(pix)
+        else:
+            self.picture.clear()
+            self.picture.setText("no picture" if it.kind in ("playbook", "offer") or "no_picture" in it.extra
+                                 else "drawing…")
+        self.params.setVisible(it.kind == "template")
+        self.preview_button.setVisible(it.kind in ("template", "part"))
+        self.preview_button.setText("Preview in Design review" if it.kind == "template" else "Open in Design review")
+
+    async def make_preview(self) -> str | None:
+        """Make the chosen template's mesh with the parameters typed (or open the chosen part) in Design review."""
+        it = self.current()
+        if it is None or it.kind not in ("template", "part"):
+            return None
+        if it.kind == "part":
+            self.preview.emit(it.file or "")
+            return it.file
+        made = await self.port.make(it.name, parse_assignments(self.params.text().split()))
+        size = " × ".join(f"{s:g}" for s in made["size_mm"])
+        self.status.setText(f"{it.name}: made {Path(made['file']).name} ({size} mm); opening it in Design review")
+        self.preview.emit(made["file"])
+        return made["file"]
+
+    # ------------------------------------------------------------ one file
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the catalogue", "catalogue.json", "Catalogue (*.json)")
+        if path:
+            spawn(self.export_to(path), on_error=self._error)
+
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a catalogue", "", "Catalogue (*.json)")
+        if path:
+            spawn(self.import_from(path), on_error=self._error)
+
+    async def export_to(self, path: str | Path) -> dict[str, int]:
+        n = await self.port.export_to(Path(path))
+        self.status.setText(f"Exported {n['templates']} template version(s) and {n['playbooks']} playbook "
+                            f"version(s) to {path}")
+        return n
+
+    async def import_from(self, path: str | Path) -> dict[str, int]:
+        n = await self.port.import_from(Path(path))
+        self.status.setText(f"Imported {Path(path).name}: {n['added']} new version(s), {n['unchanged']} unchanged")
+        await self.load()
+        return n
+
+    def _error(self, exc: Exception) -> None:
+        self.status.setText(str(exc))
+        self.message.emit(str(exc))

@@ -1,0 +1,142 @@
+"""The Catalogue tab as a real Qt widget on a real store: templates (built-in and OpenSCAD), a playbook, part
+files and an offer a linked site published, searched and filtered; thumbnails drawn; a template made with
+parameters for Design review; bad parameters in one line; the catalogue exported to one file and imported into
+another site."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from app.bootstrap import build_store_core  # noqa: E402
+from app.core.catalog import playbooks, templates  # noqa: E402
+from app.core.catalog.browse import Catalogue  # noqa: E402
+from app.core.config import load_config  # noqa: E402
+from app.core.domain.errors import ValidationError  # noqa: E402
+from app.core.sites import market_repo  # noqa: E402
+from app.core.sites.admin import SiteAdmin  # noqa: E402
+from app.core.sites.identity import load_or_create_identity  # noqa: E402
+from app.core.sites.market import Market  # noqa: E402
+from app.ui.catalogue_panel import CataloguePanel  # noqa: E402
+
+from .test_catalogue import SCAD, readme_playbook  # noqa: E402
+
+OTHER = "AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD-EEEEEEE-FFFFFFF-GGGGGGG-HHHHHHH"
+OFFER = {"id": "0b6f3f3e-5d0c-4a53-9a7e-1f7d6f0c2a11", "kind": "capacity", "name": "Night shift SLA",
+         "process": "sla", "material": "resin-tough", "price_per_hour": 9.5, "price_per_part": None,
+         "currency": "EUR", "lead_time_h": 24.0, "item": {}, "version": 2, "withdrawn": False}
+
+
+async def _wait(pred, what: str, timeout: float = 20.0) -> None:
+    end = asyncio.get_running_loop().time() + timeout
+    while not pred():
+        if asyncio.get_running_loop().time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _settled(panel: CataloguePanel) -> None:
+    await asyncio.sleep(0)
+    if panel._load_task is not None:  # noqa: SLF001 - the reload the change started
+        await panel._load_task  # noqa: SLF001
+
+
+def _site(home: Path, shared: Path | None = None):
+    core = build_store_core(load_config(str(home)))
+    identity = load_or_create_identity(home / "keys", "here")
+    market = Market(SiteAdmin(core.store, core.clock, identity))
+    return core, Catalogue(core.store, home, market.offers)
+
+
+def test_catalogue_panel_lists_searches_draws_previews_and_moves_one_file(qtbot, tmp_path: Path, shared) -> None:
+    home = tmp_path / "home"
+    core, cat = _site(home)
+    files = templates.files_dir(home)
+    files.mkdir(parents=True)
+    shutil.copy(shared / "data" / "meshes" / "20mm-xyz-cube.stl", files / "cube.stl")
+    scad = tmp_path / "tag.scad"
+    scad.write_text(SCAD, encoding="utf-8")
+    panel = CataloguePanel(cat)
+    qtbot.addWidget(panel)
+    panel.resize(1300, 650)
+    panel.show()
+    previews: list[str] = []
+    panel.preview.connect(previews.append)
+
+    async def go() -> None:
+        await templates.add_scad(core.store, scad, "a name tag")
+        await playbooks.add(core.store, readme_playbook())
+        with core.store.begin() as conn:  # an offer a linked site published to this one
+            market_repo.put_offer(conn, OTHER, OFFER, [], 1.0)
+        await panel.load()
+        kinds = [i.kind for i in panel.items]
+        assert kinds.count("template") == 5 and kinds.count("playbook") == 1
+        assert kinds.count("part") == 1 and kinds.count("offer") == 1
+        assert "5 templates, 1 playbook, 1 part file, 1 offer" == panel.status.text()
+        names = {i.name: n for n, i in enumerate(panel.items)}
+        # thumbnails: the part file and the built-in templates (made once with their defaults) are drawn
+        await _wait(lambda: {i.file for i in panel.items if i.name in ("cube.stl", "box")} <= set(panel._thumbs)
+                    and None not in {i.file for i in panel.items if i.name in ("cube.stl", "box")},
+                    "thumbnails")  # noqa: SLF001
+        assert not panel.list.item(names["box"]).icon().pixmap(64).toImage().pixelColor(32, 32).alpha() == 0
+        if shutil.which("openscad") is None:  # the OpenSCAD template says why it has no picture
+            await _wait(lambda: "no_picture" in panel.items[names["tag"]].extra, "the tag's note")
+            panel.list.setCurrentRow(names["tag"])
+            assert "OpenSCAD is not installed" in panel.facts.text()
+        # the offer: its site, price and record, no preview button
+        panel.list.setCurrentRow(names["Night shift SLA"])
+        assert "9.5 EUR/h" in panel.facts.text() and "no jobs sent yet" in panel.facts.text()
+        assert panel.preview_button.isHidden()
+
+        # search and filter
+        panel.search.setText("spacer")  # each change reloads the list
+        await _settled(panel)
+        assert [i.name for i in panel.items] == ["spacer"]
+        panel.search.setText("no such thing")
+        await _settled(panel)
+        assert panel.list.isHidden() and "Nothing matches" in panel.empty.text()
+        panel.search.setText("")
+        panel.kind.setCurrentText("Offers from linked sites")
+        await _settled(panel)
+        assert [i.name for i in panel.items] == ["Night shift SLA"]
+        panel.kind.setCurrentText("Templates")
+        await _settled(panel)
+
+        # a template made with parameters, for Design review: no job is made
+        panel.list.setCurrentRow([i.name for i in panel.items].index("box"))
+        assert not panel.params.isHidden() and panel.preview_button.text() == "Preview in Design review"
+        panel.params.setText("length=40 width=30 height=12")
+        made = await panel.make_preview()
+        assert previews == [made] and Path(made).is_file() and "40 × 30 × 12 mm" in panel.status.text()
+        panel.params.setText("length=-3")
+        with pytest.raises(ValidationError, match="length"):
+            await panel.make_preview()
+
+        # one file out, into another site, and a file that is not a catalogue
+        out = tmp_path / "catalogue.json"
+        n = await panel.export_to(out)
+        assert n == {"templates": 1, "playbooks": 1} and json.loads(out.read_text())["format"] == "imewe-catalogue"
+        core2, cat2 = _site(tmp_path / "other")
+        other = CataloguePanel(cat2)
+        qtbot.addWidget(other)
+        assert await other.import_from(out) == {"added": 2, "unchanged": 0}
+        assert {"tag", "resin bracket on a plate"} <= {i.name for i in other.items}
+        assert await other.import_from(out) == {"added": 0, "unchanged": 2}  # nothing new twice
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"format": "imewe-catalogue", "version": 1, "templates": [{"name": "box", '
+                       '"definition": {"kind": "openscad", "source": "x = 1;"}}]}')
+        with pytest.raises(ValidationError, match="built-in"):
+            await other.import_from(bad)
+        core2.store.close()
+
+    try:
+        asyncio.run(go())
+    finally:
+        core.store.close()
