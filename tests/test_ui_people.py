@@ -205,7 +205,7 @@ def test_an_ended_session_asks_again_and_still_lets_its_person_stop(qloop, qtbot
 def test_kiosk_keeps_an_operator_signed_in_and_never_an_admin(qloop, qtbot, tmp_path: Path, kiosk: str) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text(f'[ui]\nkiosk_user = "{kiosk}"\n', encoding="utf-8")
+    (home / "config.toml").write_text(f'[ui]\nkiosk_user = "{kiosk}"\nkiosk_idle_s = 1.5\n', encoding="utf-8")
 
     async def scenario() -> None:
         async with booted_core(home) as core:
@@ -233,6 +233,15 @@ def test_kiosk_keeps_an_operator_signed_in_and_never_an_admin(qloop, qtbot, tmp_
                 entries = await _audit(core)
                 assert any(e.action == "node.emergency_stop" and e.actor == "floor" for e in entries)
                 assert sum(e.action == "user.kiosk_login" and e.actor == "floor" for e in entries) == 2
+
+                # someone switches in with their password and walks away: back to the kiosk person
+                win.person.switch_action.trigger()
+                await _sign_in(win, "root")
+                await until(lambda: win.session.actor is not None and win.session.actor.name == "root",
+                            what="root switched in")
+                assert not win.session.kiosk
+                await until(lambda: win.session.kiosk, timeout=6.0, what="the kiosk person back after idling")
+                assert win.session.actor.name == "floor" and "root signed out after" in win.status.currentMessage()
             finally:
                 win.close()
 

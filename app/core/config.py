@@ -198,6 +198,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kiosk_user": Key(str, "", "a floor terminal: the window keeps this person signed in without a password "
                                    "(an operator, designer or viewer; never an admin or engineer); '' asks who "
                                    "is working"),
+        "kiosk_idle_s": Key(NUM, 600.0, "on a kiosk, someone who switched in is signed out (back to kiosk_user) "
+                                         "after this long with no key press or click; 0: never"),
     },
 }
 

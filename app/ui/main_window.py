@@ -14,7 +14,16 @@ from uuid import UUID
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QBoxLayout, QDockWidget, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QBoxLayout,
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 
 from app.core.domain.enums import Severity
 from app.core.domain.errors import ImeweError
@@ -34,7 +43,7 @@ from app.ui.machine_detail import MachineDetail
 from app.ui.person_menu import PersonMenu
 from app.ui.ports import Ports
 from app.ui.review_panel import ReviewPanel, reviewable
-from app.ui.session import WindowSession
+from app.ui.session import InputWatch, WindowSession
 from app.ui.sites_panel import SitesPanel
 from app.ui.status_bar import StatusBar
 from app.ui.tasks import spawn
@@ -285,6 +294,11 @@ class ControlRoom(QMainWindow):
             panel.message.connect(self.notify)
         self.detail.refused.connect(self.show_toast)  # a refused machine command is not a passing status line
         self.session.refused.connect(self.show_toast)  # nor is any other refused action
+        self.session.notice.connect(self.notify)
+        self._input_watch = InputWatch(self.session)  # key presses and clicks keep a switched-in kiosk person
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._input_watch)
         self._first_load("Alerts", self.alerts, self.alerts.load_open)
 
     def _fleet_changed(self) -> None:
@@ -510,6 +524,9 @@ class ControlRoom(QMainWindow):
         """Stop listening to the core (before the core shuts down)."""
         self._tick.stop()
         self._live_timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._input_watch)
         self.bridge.close()
         self.jobs.detail.close_views()
         if self.review is not None:

@@ -5,7 +5,8 @@ asking again when it ends.
   offers to create the first admin, who is then signed in here.
 - Once the site has people, the window asks who is working at start (``ask``); without signing in one may
   watch, not act. ``[ui] kiosk_user`` signs that person in without a password instead (an operator, designer or
-  viewer, never an admin or engineer; the core refuses the others), and signing out goes back to them.
+  viewer, never an admin or engineer; the core refuses the others), and signing out goes back to them, as does
+  leaving the terminal untouched for ``[ui] kiosk_idle_s`` after someone else switched in.
 - The session ends as everywhere (12 h by default, a new password, a role change, the person disabled): the
   window notices within a minute (at once on the next action) and asks again. Until someone signs in, the person
   whose session simply ran out may still press emergency stop (it stays one click); nothing else.
@@ -14,9 +15,10 @@ asking again when it ends.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 
 from app.core.auth.admin_access import SessionGrant
 from app.core.auth.permissions import Action
@@ -32,6 +34,7 @@ class WindowSession(QObject):
     changed = Signal()  # who acts changed: signed in, out, switched, the session ended
     ask = Signal(str)  # the window should ask who is working; the text says why ('' at start)
     refused = Signal(str)  # an action the person at the window may not take (app/ui/acting.py)
+    notice = Signal(str)  # something the window should say in passing (a kiosk back to its person)
 
     def __init__(self, port: AdminPort | None, now: Callable[[], float], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +47,8 @@ class WindowSession(QObject):
         self._checked_at = 0.0
         self._checking = False
         self._kiosk_name = ""
+        self._kiosk_idle_s = 0.0
+        self._input_at = time.monotonic()  # the last key press or click in the window (touched())
 
     # ------------------------------------------------------------ who acts
     @property
@@ -128,11 +133,22 @@ class WindowSession(QObject):
             self.changed.emit()
             self.ask.emit("")
 
+    def touched(self) -> None:
+        """A key press or a click in the window: whoever is signed in is still there."""
+        self._input_at = time.monotonic()
+
     async def check(self) -> None:
         """Called every second by the window: a session past its end is dropped at once (and the window asks);
-        once a minute the session is re-read, so a role change or a disabled person shows."""
+        once a minute the session is re-read, so a role change or a disabled person shows. On a kiosk, someone
+        who switched in and left it untouched for ``kiosk_idle_s`` is signed out (back to the kiosk person)."""
         grant = self.grant
         if grant is None or self.port is None or self._checking:
+            return
+        idle = time.monotonic() - self._input_at
+        if self.kiosk_user_set and not grant.kiosk and 0 < self._kiosk_idle_s <= idle:
+            span = f"{idle:.0f} s" if idle < 120 else f"{idle / 60:.0f} min"
+            self.notice.emit(f"{grant.actor.name} signed out after {span} untouched; the kiosk person is back")
+            await self.sign_out()
             return
         now = self._now()
         if now < grant.expires_at and now - self._checked_at < RECHECK_S:
@@ -154,6 +170,7 @@ class WindowSession(QObject):
     # ------------------------------------------------------------ inside
     def _set(self, grant: SessionGrant) -> None:
         self.grant, self.ended, self._checked_at = grant, None, self._now()
+        self.touched()
         log.info("%s signed in at the window (%s)%s", grant.actor.name, grant.actor.role.value,
                  " as the kiosk" if grant.kiosk else "")
         self.changed.emit()
@@ -169,6 +186,7 @@ class WindowSession(QObject):
         self.kiosk_problem = ""
         try:
             self._kiosk_name = self.port.kiosk_user()
+            self._kiosk_idle_s = self.port.kiosk_idle_s() if self._kiosk_name else 0.0
             grant = await self.port.kiosk_session()
         except ImeweError as exc:
             self.kiosk_problem = f"The kiosk person could not be signed in: {exc}"
@@ -190,3 +208,18 @@ class WindowSession(QObject):
             return
         self.changed.emit()
         self.ask.emit(f"{grant.actor.name}: {why.split(';')[0]}. Sign in again.")
+
+
+class InputWatch(QObject):
+    """Tells the session of every key press, click or touch anywhere in the application (kiosk idle sign-out)."""
+
+    KINDS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin)
+
+    def __init__(self, session: WindowSession) -> None:
+        super().__init__(session)
+        self.session = session
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in self.KINDS:
+            self.session.touched()
+        return False

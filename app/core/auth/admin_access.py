@@ -68,6 +68,13 @@ class AdminAccess:
                               "in quotes")
         return value.strip()
 
+    def kiosk_idle_s(self) -> float:
+        """``[ui] kiosk_idle_s``: how long someone who switched in on a kiosk may leave it untouched (0: forever)."""
+        value = self._config.section("ui").get("kiosk_idle_s", 600.0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+            raise ConfigError(f"[ui] kiosk_idle_s in {self._config.paths.config_file} is seconds, 0 or more")
+        return float(value)
+
     async def kiosk_session(self) -> SessionGrant | None:
         """The kiosk person signed in without a password (None when no kiosk is configured); refused for an
         admin or an engineer."""
