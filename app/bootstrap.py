@@ -401,7 +401,8 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
 
         link = make_sites_service(core.config, core.store, core.bus, core.clock, core.jobs, core.fleet.list,
                                   SummarySources(core.fleet.list, capacity=core.production.free_capacity,
-                                                 energy=core.energy.now_summary, alerts=open_alerts))
+                                                 energy=core.energy.now_summary, alerts=open_alerts,
+                                                 learning=learning_stats(core)))
         core.kernel.add(link, depends_on=("jobs",))
         core.sites = link
         core.production.exclude_jobs(link.admin.offloaded_job_ids)
@@ -583,8 +584,31 @@ def learning_runtime(config: Config, store: Store, bus: EventBus, clock: Clock, 
                            zone=site_zone(site_time_zone(config)), job_of=job_of)
 
 
+def learning_stats(core: Core) -> Any:
+    """What this site's history says per machine type (true values; the summary's privacy ledger adds the noise),
+    read again at most every ten minutes."""
+    from app.core.learning.federated import correction_stats
+
+    repo = core.learning.service.repo
+    held: dict[str, Any] = {}
+
+    async def stats() -> dict:
+        if "at" not in held or time.monotonic() - held["at"] > 600:
+            held["stats"] = await core.store.run(lambda: correction_stats(repo.records()))
+            held["at"] = time.monotonic()
+        return held["stats"]
+
+    return stats
+
+
 def learning_service(config: Config, store: Store) -> Any:
     from app.core.learning.service import LearningService, LearningSettings
 
     settings = LearningSettings.from_section(config.section("learning"))
-    return LearningService(store, config.paths.home / "models", settings)
+    service = LearningService(store, config.paths.home / "models", settings)
+    if config.section("sites").get("learning_links"):  # learning across the links opted in for it
+        from app.core.sites.config import SitesConfig
+        from app.core.sites.learning_share import linked_corrections
+
+        service.pooled_of = linked_corrections(store, SitesConfig.from_config(config))
+    return service

@@ -189,7 +189,8 @@ def estimates_of(core: StoreCore, parts: list[Part]) -> dict[UUID, DurationEstim
         return {}
     from app.core.learning.registry import ModelRegistry
 
-    if ModelRegistry(core.config.paths.home / "models").active() is None:  # onnxruntime is not even loaded
+    if ModelRegistry(core.config.paths.home / "models").active() is None and not \
+            core.config.section("sites").get("learning_links"):  # nothing learned here: onnxruntime is not loaded
         return {p.id: DurationEstimate.analytic(float(p.estimated_duration_s), "no trained model yet: analytic "
                                                 "estimate") for p in parts if p.estimated_duration_s > 0}
     try:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import setup_logging
+from app.bootstrap import learning_service, setup_logging
 from app.cli.output import add_json_flag, emit
 from app.core.config import load_config
 from app.core.domain.errors import ValidationError
-from app.core.learning.service import LearningService, LearningSettings
+from app.core.learning.service import LearningService
 from app.core.store.db import open_store
 
 
@@ -20,8 +20,7 @@ def _with_service(args: argparse.Namespace, fn: Any) -> int:
     setup_logging(config)
     store = open_store(config.db_url)
     try:
-        settings = LearningSettings.from_section(config.section("learning"))
-        return int(fn(LearningService(store, config.paths.home / "models", settings)) or 0)
+        return int(fn(learning_service(config, store)) or 0)
     finally:
         store.close()
 
@@ -83,6 +82,9 @@ def _status(args: argparse.Namespace, s: LearningService) -> None:
             if "failure" in met and met["failure"]["auc"] is not None:
                 lines.append(f"  failure risk ROC AUC {met['failure']['auc']:.2f}")
         lines.append(f"versions: {', '.join(d['versions']) or 'none'}; training due: {'yes' if d['due'] else 'no'}")
+        for key, p in (d.get("linked") or {}).items():
+            lines.append(f"from linked sites: {key} machines run {p['ratio']:.2f} x the estimate (about {p['jobs']} "
+                         f"jobs on {p['sites']} site(s))")
         return "\n".join(lines)
 
     emit(args, data, text)

@@ -186,6 +186,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "discovery": Key(bool, True, "find other sites on the LAN"),
         "interfaces": Key(list, [], "addresses site discovery binds; empty: all"),
         "window": Key(int, 256, "outbox messages in flight per link"),
+        "learning_links": Key(list, [], "linked sites (ids, at least their first 8 characters, or names) this site "
+                                        "shares learned correction statistics with and learns from; opt-in per link"),
     },
     "api": {
         "host": Key(str, "127.0.0.1", "address the local API listens on; anything but 127.0.0.1, ::1 or "

@@ -20,7 +20,6 @@ from app.core.learning.service import LearningService
 
 log = logging.getLogger(__name__)
 NOT_PLACED = "not on a machine yet: analytic estimate"
-NO_MODEL = "no trained model yet: analytic estimate"
 
 
 def record_for(part: Part, node: Node, window: dict[str, float] | None = None) -> JobRecord:
@@ -42,7 +41,7 @@ def as_estimate(p: Prediction, r: JobRecord) -> DurationEstimate:
     """What the window shows: the learned figure, or the analytic one (what the planner then plans with too;
     a machine's plain median ratio is not used for planning, so it is not shown as its time either)."""
     if p.learned:
-        return DurationEstimate(p.value, p.low, p.high, True, "learned")
+        return DurationEstimate(p.value, p.low, p.high, True, p.note or "learned")
     return DurationEstimate.analytic(analytic_s(r), p.note or ANALYTIC)
 
 
@@ -84,11 +83,10 @@ class Estimator:
 
     def _predict(self, records: list[JobRecord]) -> list[DurationEstimate]:
         try:
-            models = self.service.models()
-            if models is None or not self.service.settings.enabled:
-                why = NO_MODEL if self.service.settings.enabled else "learning is off: analytic estimate"
-                return [DurationEstimate.analytic(float(r.features.get("analytic_s") or 0.0), why) for r in records]
-            return [as_estimate(p, r) for p, r in zip(models.duration(records), records, strict=True)]
+            if not self.service.settings.enabled:
+                return [DurationEstimate.analytic(float(r.features.get("analytic_s") or 0.0),
+                                                  "learning is off: analytic estimate") for r in records]
+            return [as_estimate(p, r) for p, r in zip(self.service.durations(records), records, strict=True)]
         except ImeweError as exc:  # an unreadable model: the analytic figures stay, and say why
             log.warning("learned durations not available: %s", exc)
             return [DurationEstimate.analytic(float(r.features.get("analytic_s") or 0.0), f"{exc}: {ANALYTIC}")

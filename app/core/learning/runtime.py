@@ -65,7 +65,7 @@ class LearningRuntime:
         self._risk_tasks: set[asyncio.Task] = set()
         # The planner asks for every part on every machine in every round: answers are kept per version.
         self._cache: dict[tuple, Any] = {}
-        self._cache_version: str | None = None
+        self._cache_version: Any = None
 
     # ------------------------------------------------------------------ kernel service
     async def start(self) -> None:
@@ -126,7 +126,8 @@ class LearningRuntime:
         reason is kept in ``flags``)."""
         key = (part.id, node.id, part.estimated_duration_s)
         models = self.service.models()
-        version = models.version if models is not None else None
+        self.service.pooled()  # linked sites' statistics, looked at now and then: they are part of the answer
+        version = (models.version if models is not None else None, self.service.pooled_version)
         if version != self._cache_version or len(self._cache) > CACHE_MAX:
             self._cache.clear()  # a new version, or a long-running site: start afresh
             self._cache_version = version

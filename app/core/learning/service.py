@@ -4,16 +4,18 @@ answer the planner's questions (duration of a part on a machine, failure risk be
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.core.domain.errors import ValidationError
+from app.core.domain.errors import ImeweError, ValidationError
 from app.core.learning.features import analytic_s
+from app.core.learning.federated import Pooled, record_type
 from app.core.learning.records import JobRecord
 from app.core.learning.registry import ModelRegistry
 from app.core.learning.repository import LearningRepository
@@ -24,6 +26,7 @@ from app.core.store.db import Store
 
 log = logging.getLogger(__name__)
 RECHECK_S = 10.0
+POOL_RECHECK_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,12 @@ class LearningService:
         self._models: LearnedModels | None = None
         self._loaded: str | None = None
         self._checked_at: float | None = None
+        # Linked sites' correction statistics (issue 15, ``[sites] learning_links``): type -> Pooled; read again at
+        # most every POOL_RECHECK_S. ``pooled_version`` moves when they change (the planner's cache keys on it).
+        self.pooled_of: Callable[[], dict[str, Pooled]] | None = None
+        self._pooled: dict[str, Pooled] = {}
+        self._pooled_at: float | None = None
+        self.pooled_version = 0
 
     # ------------------------------------------------------------------ serving
     def models(self) -> LearnedModels | None:
@@ -81,11 +90,48 @@ class LearningService:
                 for d, e, k in zip(dur, en, risk, strict=True)]
 
     def duration(self, record: JobRecord) -> Prediction:
+        return self.durations([record])[0]
+
+    def durations(self, records: Sequence[JobRecord]) -> list[Prediction]:
+        """The active version's durations; where it does not cover the machine (or there is none), linked sites'
+        correction for the machine's type when there is one (learned, flagged as from linked sites), else the
+        analytic estimate, flagged."""
         m = self.models()
         if m is None:
-            v = analytic_s(record)
-            return Prediction(v, v, v, False, "no trained model yet: analytic estimate")
-        return m.duration([record])[0]
+            preds = [Prediction(v, v, v, False, "no trained model yet: analytic estimate")
+                     for v in (analytic_s(r) for r in records)]
+        else:
+            preds = m.duration(records)
+        pooled = self.pooled()
+        if not pooled:
+            return preds
+        return [p if p.learned else self._from_linked(r, p, pooled) for r, p in zip(records, preds, strict=True)]
+
+    def _from_linked(self, r: JobRecord, p: Prediction, pooled: dict[str, Pooled]) -> Prediction:
+        key = record_type(r)
+        got = pooled.get(key)
+        if got is None:
+            return p
+        v, lo, hi = got.predict(analytic_s(r))
+        return Prediction(v, lo, hi, True, f"learned from {got.sites} linked site(s): about {got.n:.0f} jobs on "
+                                           f"{key.replace(':', ' machines with a ')} dm² bed")
+
+    def pooled(self) -> dict[str, Pooled]:
+        if self.pooled_of is None:
+            return {}
+        now = time.monotonic()
+        if self._pooled_at is not None and now - self._pooled_at < POOL_RECHECK_S:
+            return self._pooled
+        self._pooled_at = now
+        try:
+            fresh = self.pooled_of()
+        except ImeweError as exc:  # the store is busy or gone: keep what was pooled
+            log.warning("linked sites' statistics not read: %s", exc)
+            return self._pooled
+        if fresh != self._pooled:
+            self._pooled = fresh
+            self.pooled_version += 1
+        return self._pooled
 
     def risk(self, record: JobRecord) -> float | None:
         m = self.models()
@@ -158,7 +204,9 @@ class LearningService:
         active = self.registry.active()
         return {"jobs": self.repo.count(), "min_jobs": self.settings.min_jobs, "active": active,
                 "versions": self.registry.versions(), "due": self.due(),
-                "meta": _summary(self.registry.meta(active)) if active else None}
+                "meta": _summary(self.registry.meta(active)) if active else None,
+                "linked": {k: {"jobs": round(p.n), "ratio": round(math.exp(p.mean), 3), "sites": p.sites}
+                           for k, p in sorted(self.pooled().items())}}
 
 
 def _analytic(r: JobRecord) -> dict[str, Any]:

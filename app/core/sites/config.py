@@ -10,6 +10,11 @@ from app.core.domain.errors import ConfigError
 DEFAULT_PORT = 47470
 
 
+def _plain(site_id: str) -> str:
+    """A site id without its grouping (dashes, spaces), upper case: what an operator may type either way."""
+    return "".join(ch for ch in site_id.upper() if ch.isalnum())
+
+
 @dataclass(slots=True)
 class SitesConfig:
     name: str = "Imewe site"
@@ -31,6 +36,20 @@ class SitesConfig:
     discovery: bool = True
     interfaces: list[str] = field(default_factory=list)
     window: int = 256  # outbox messages in flight per link
+    # Linked sites (site ids, at least their first 8 characters, or names) this site shares learned correction
+    # statistics with and pools theirs from (issue 15): opt-in per link, both ways.
+    learning_links: list[str] = field(default_factory=list)
+
+    def shares_learning(self, peer_id: str, name: str = "") -> bool:
+        """Whether the link to ``peer_id`` (named ``name`` here) is one this site learns across."""
+        pid = _plain(peer_id)
+        for entry in self.learning_links:
+            e = str(entry).strip()
+            if not e:
+                continue
+            if (name and e == name) or (len(_plain(e)) >= 8 and pid.startswith(_plain(e))):
+                return True
+        return False
 
     def lat_lon(self) -> tuple[float, float] | None:
         """The configured location, or None; a bad one is a ConfigError."""

@@ -45,6 +45,14 @@ class Group:
     name: str
     bins: dict[str, tuple[float, float]]
     count: bool = True
+    # Bins over disjoint sets of records (each record moves one bin only): the group costs epsilon once (parallel
+    # composition). None: as ``count`` (a histogram's counts are; a few readings of one state are not).
+    disjoint: bool | None = None
+    digits: int = 1  # what a non-count value is rounded to
+
+    @property
+    def parallel(self) -> bool:
+        return self.count if self.disjoint is None else self.disjoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +141,12 @@ class PrivacyLedger:
         if not self._charge(conn, peer_id, group.name, period, self.epsilon, now):
             last = self._last_paid(conn, peer_id, group.name)
             return (self._stored(conn, prefix, last) if last is not None else {}), False
-        share = self.epsilon / (1 if group.count else max(1, len(group.bins)))
+        share = self.epsilon / (1 if group.parallel else max(1, len(group.bins)))
         out = {}
         for name, (true, sensitivity) in group.bins.items():
             def draw(true: float = true, sensitivity: float = sensitivity) -> float:
                 v = privacy.laplace(float(true), sensitivity=sensitivity, epsilon=share, rng=self._rng)
-                return max(0, round(v)) if group.count else round(v, 1)
+                return max(0, round(v)) if group.count else round(v, group.digits)
 
             out[name] = self._kept(conn, prefix + name, period, draw, now)
         return out, True

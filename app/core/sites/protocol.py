@@ -55,7 +55,7 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "error": {"code": F(STR, max_len=40), "message": F(STR, max_len=500), "ref": F(STR, False, MAX_KEY, nullable=True)},
     "summary": {"at": F(NUM), "machines": F(DICT), "capacity": F(LIST, max_len=500),
                 "energy": F(DICT, nullable=True), "alerts": F(INT, lo=0, nullable=True), "jobs": F(DICT, False),
-                "privacy": F(DICT, False), "location": F(DICT, False)},
+                "privacy": F(DICT, False), "location": F(DICT, False), "learning": F(DICT, False)},
     "offload.request": {"name": F(STR, max_len=200), "spec": F(DICT), "parts": F(LIST, max_len=1000),
                         "files": F(LIST, False, MAX_FILES), "order": F(DICT, False)},
     "file.chunk": {"sha256": F(STR, max_len=64), "size": F(INT, lo=0, hi=MAX_FILE_BYTES), "pos": F(INT, lo=0),

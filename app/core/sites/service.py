@@ -42,6 +42,7 @@ from app.core.sites.views import SiteView, site_views
 from app.core.store.db import Store
 
 log = logging.getLogger(__name__)
+LEARNING_PERIOD_S = 86_400.0  # learned correction statistics move slowly: one draw a day
 
 
 
@@ -62,8 +63,12 @@ class SitesService:
         ledger = PrivacyLedger(self.config.epsilon, self.config.privacy_period_s, self.config.epsilon_per_day,
                                noise_seed)
         where = self.config.lat_lon()
+        # learned correction statistics (issue 15): drawn once a day, only for the links opted in for them
+        learning_ledger = PrivacyLedger(self.config.epsilon, LEARNING_PERIOD_S, self.config.epsilon_per_day,
+                                        None if noise_seed is None else noise_seed + 1)
         self.summaries = SummaryMaker(store, clock, sources or SummarySources(nodes), ledger,
-                                      Location(*where, self.config.location_radius_m) if where else None)
+                                      Location(*where, self.config.location_radius_m) if where else None,
+                                      learning_ledger, self.shares_learning)
         self.port: int = self.config.port
         self._peers: dict[str, Peer] = {}
         self.links = LinkState()
@@ -120,6 +125,10 @@ class SitesService:
 
     def health(self) -> str:
         return self._health
+
+    def shares_learning(self, peer_id: str) -> bool:
+        peer = self._peers.get(peer_id)
+        return self.config.shares_learning(peer_id, peer.name if peer is not None else "")
 
     # ------------------------------------------------------------ allow list in memory
     def _changed(self) -> None:

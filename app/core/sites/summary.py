@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from app.core.clock import Clock
 from app.core.domain.entities import Node
+from app.core.learning.federated import CLIP
 from app.core.sites import repo
 from app.core.sites.dp import Group, PrivacyLedger
 from app.core.store import schema as t
@@ -38,6 +39,8 @@ class SummarySources:
     capacity: Callable[[], list[Window]] | None = None  # from the scheduler's plan
     energy: Callable[[], Energy] | None = None  # from the energy manager
     alerts: Callable[[], Awaitable[int]] | None = None
+    # per machine type: (completed jobs, sum of clipped log ratios, sum of squares), true values (issue 15)
+    learning: Callable[[], Awaitable[dict[str, tuple[int, float, float]]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +54,17 @@ class Location:
 
 class SummaryMaker:
     def __init__(self, store: Store, clock: Clock, sources: SummarySources, ledger: PrivacyLedger,
-                 location: Location | None = None) -> None:
+                 location: Location | None = None, learning_ledger: PrivacyLedger | None = None,
+                 learning_with: Callable[[str], bool] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.sources = sources
         self.ledger = ledger
         self.location = location
+        # Learned correction statistics go only to the linked sites opted in for them, drawn once a day
+        # (``learning_ledger``'s period), charged to the same daily budget as the rest of the summary.
+        self.learning_ledger = learning_ledger
+        self.learning_with = learning_with or (lambda _peer: False)
 
     async def make(self, peer_id: str) -> dict[str, Any]:
         """The summary ``peer_id`` may see now (its own budget decides what is fresh)."""
@@ -79,6 +87,7 @@ class SummaryMaker:
             groups.append(Group("energy", {k: (float(v), ENERGY_SENSITIVITY[k]) for k, v in numeric.items()},
                                 count=False))
         now = self.clock.now().timestamp()
+        learned = await self._learning_groups(peer_id)
 
         def publish() -> tuple[dict[str, dict[str, Any]], list[str], dict[str, float] | None, float]:
             with self.store.begin() as conn:
@@ -86,6 +95,11 @@ class SummaryMaker:
                 out, stale = {}, []
                 for g in groups:
                     out[g.name], fresh = self.ledger.publish(conn, peer_id, g, now)
+                    if not fresh:
+                        stale.append(g.name)
+                for g in learned:
+                    assert self.learning_ledger is not None
+                    out[g.name], fresh = self.learning_ledger.publish(conn, peer_id, g, now)
                     if not fresh:
                         stale.append(g.name)
                 loc = self.location
@@ -113,7 +127,28 @@ class SummaryMaker:
         }
         if where is not None:
             body["location"] = where
+        if learned:
+            n, sums, sq = (noisy.get(f"learning.{k}", {}) for k in ("n", "sum", "sq"))
+            assert self.learning_ledger is not None
+            body["learning"] = {"types": {t: {"n": n[t], "sum": sums[t], "sq": sq[t]}
+                                          for t in sorted(n) if t in sums and t in sq},
+                                "clip": CLIP, "period_s": self.learning_ledger.period_s}
         return body
+
+    async def _learning_groups(self, peer_id: str) -> list[Group]:
+        """The learned correction statistics as privacy groups, for a linked site opted in for them: per machine
+        type a count (one job moves one type's count by 1), a sum of clipped log ratios (by at most CLIP) and a sum
+        of their squares (by at most CLIP²); the types are disjoint, so each group costs epsilon once."""
+        if self.sources.learning is None or self.learning_ledger is None or not self.learning_with(peer_id):
+            return []
+        stats = await self.sources.learning()
+        if not stats:
+            return []
+        return [Group("learning.n", {t: (v[0], 1.0) for t, v in stats.items()}),
+                Group("learning.sum", {t: (v[1], CLIP) for t, v in stats.items()}, count=False, disjoint=True,
+                      digits=3),
+                Group("learning.sq", {t: (v[2], CLIP * CLIP) for t, v in stats.items()}, count=False,
+                      disjoint=True, digits=3)]
 
     def _capacity_now(self, nodes: list[Node]) -> list[Window]:
         """Without a plan: machines free now, for the next day."""
