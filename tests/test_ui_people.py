@@ -132,7 +132,7 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                 await until(lambda: detail.job is not None and detail.job.id == job0.id, what="the job shown")
                 detail._ask_cancel()  # noqa: SLF001 - the job detail's Cancel button
                 detail.confirm_box.button(QMessageBox.StandardButton.Yes).click()
-                await until(lambda: any("Refused: vera may not cancel" in t for t in _toasts(win)),
+                await until(lambda: any("Refused: vera (viewer) may not cancel a job." in t for t in _toasts(win)),
                             what="the viewer's cancel refused in the window")
                 assert (await core.jobs.get(job0.id)).state.value != "CANCELLED"
 
@@ -143,6 +143,8 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                             what="olga signed in")
                 assert win.person.text() == "Person: olga · operator"
                 if out:
+                    for toast in list(win.toasts):
+                        toast.close()
                     win.tabs.setCurrentIndex(0)
                     await until(lambda: win.person.isVisible(), what="the status bar")
                     _picture(win, None).save(str(Path(out) / "status-bar-person.png"))
@@ -156,6 +158,26 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                            for e in entries)
                 assert not any(e.actor == "vera" and e.action.startswith(("node.", "job.")) for e in entries)
                 assert {"vera", "olga"} <= {e.actor for e in entries if e.action == "user.login"}
+
+                # olga changes her own password: the window's session goes on, the old password no longer works
+                box = win.person.change_password()
+                box.current.setText(PASSWORD)
+                box.new.setText("a new horse 22")
+                box.again.setText("a new horse 2")
+                box.change_button.click()
+                assert "differ" in box.error.text()
+                box.again.setText("a new horse 22")
+                if out:
+                    _picture(win, box).save(str(Path(out) / "change-password.png"))
+                grant = win.session.grant
+                box.change_button.click()
+                await until(lambda: not box.isVisible(), what="the password changed")
+                assert win.session.grant is not grant and win.session.actor.name == "olga"
+                await win.ports.jobs.submit(job_spec(parts=1, name="after the change"))  # still olga, new session
+                users = user_service(core.config, core.store, core.clock)
+                with pytest.raises(Exception, match="wrong user name or password"):
+                    await users.login("olga", PASSWORD)
+                assert any(e.action == "user.password" and e.actor == "olga" for e in await _audit(core))
 
                 # sign out: the window asks again, and watches until someone signs in
                 win.person.sign_out_action.trigger()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from app.core.auth.permissions import Action
+from app.core.auth.permissions import DESCRIPTIONS, Action
 from app.core.auth.principal import ActorLike, authorize
 from app.core.domain.errors import AuthError, PermissionDenied
 from app.ui.ports import Ports
@@ -75,12 +75,14 @@ class ActingPort:
 def _as_person(fn: Callable[..., Any], session: WindowSession, action: Action, keyword: str,
                whole: bool) -> Callable[..., Any]:
     async def call(*args: Any, **kwargs: Any) -> Any:
+        actor = None
         try:
             actor = await session.actor_for(action)
             if actor is not None:
                 authorize(actor, action)  # refused here, before anything is sent, in the core's words
-        except (AuthError, PermissionDenied) as exc:
-            session.refused.emit(f"Refused: {exc}")  # a notice in the window, beside the panel's own line
+        except (AuthError, PermissionDenied) as exc:  # a notice in the window, beside the panel's own line
+            session.refused.emit(f"Refused: {actor.name} ({actor.role.value}) may not {DESCRIPTIONS[action]}."
+                                 if isinstance(exc, PermissionDenied) and actor is not None else f"Refused: {exc}")
             raise
         if actor is None:  # no people yet: as before, the panel's own name
             return await fn(*args, **kwargs)

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QToolButton
 
+from app.ui.password_dialog import PasswordDialog
 from app.ui.session import WindowSession
 from app.ui.sign_in_dialog import SignInDialog
 from app.ui.tasks import spawn
@@ -25,13 +26,16 @@ class PersonMenu(QToolButton):
         menu = QMenu(self)
         self.switch_action = QAction("Sign in…", self)
         self.sign_out_action = QAction("Sign out", self)
+        self.password_action = QAction("Change my password…", self)
         self.first_admin_action = QAction("Create the first admin…", self)
-        for a in (self.switch_action, self.sign_out_action, self.first_admin_action):
+        self.password_dialog: PasswordDialog | None = None
+        for a in (self.switch_action, self.password_action, self.sign_out_action, self.first_admin_action):
             menu.addAction(a)
         self.setMenu(menu)
         self.switch_action.triggered.connect(lambda: self.ask(""))
         self.sign_out_action.triggered.connect(self.sign_out)
         self.first_admin_action.triggered.connect(self._first_admin)
+        self.password_action.triggered.connect(self.change_password)
         session.changed.connect(self.refresh)
         session.ask.connect(self.ask)
         self.refresh()
@@ -49,6 +53,7 @@ class PersonMenu(QToolButton):
         self.sign_out_action.setVisible(s.people and a is not None)
         self.sign_out_action.setText("Sign out (back to the kiosk person)" if s.kiosk_user_set else "Sign out")
         self.first_admin_action.setVisible(s.port is not None and not s.people)
+        self.password_action.setVisible(a is not None and not s.kiosk)
         self.setEnabled(s.port is not None)
 
     def ask(self, why: str = "") -> SignInDialog | None:
@@ -60,6 +65,14 @@ class PersonMenu(QToolButton):
         ended = self.session.ended
         self.dialog.ask(why, name=ended.name if ended is not None else "")
         return self.dialog
+
+    def change_password(self) -> PasswordDialog | None:
+        if self.session.actor is None or self.session.kiosk:
+            return None
+        self.password_dialog = PasswordDialog(self.session, self.win)
+        self.password_dialog.accepted.connect(lambda: self.win.notify("password changed; your other sessions ended"))
+        self.password_dialog.show()
+        return self.password_dialog
 
     def sign_out(self) -> None:
         who = self.session.actor

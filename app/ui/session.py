@@ -126,6 +126,13 @@ class WindowSession(QObject):
         self._set(grant)
         return grant.actor
 
+    async def change_password(self, old: str, new: str) -> None:
+        """The signed-in person's own password (the current one asked); the session goes on with a fresh token."""
+        grant = self.grant
+        if grant is None or self.port is None or grant.kiosk:
+            raise AuthError("sign in with your own name and password first")
+        self._set(await self.port.change_password(grant.actor, old, new))
+
     async def sign_out(self) -> None:
         """The person leaves: a kiosk goes back to its own person; otherwise the window asks who is working."""
         self.grant, self.ended = None, None

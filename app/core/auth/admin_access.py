@@ -13,7 +13,7 @@ from app.core.auth.repo import ApiKey, User
 from app.core.auth.service import UserService
 from app.core.config import Config, check_config
 from app.core.domain.entities import AuditEntry
-from app.core.domain.errors import ConfigError
+from app.core.domain.errors import ConfigError, ValidationError
 from app.core.store.audit_chain import ChainReport
 from app.core.store.db import Store
 
@@ -59,6 +59,14 @@ class AdminAccess:
         """The person a session stands for now (their role as it is now), or AuthError: expired, disabled, or
         ended by a new password or role."""
         return await self.users.resolve(token)
+
+    async def change_password(self, actor: Actor, old: str, new: str) -> SessionGrant:
+        """A person changes their own password with the current one. Every session of theirs ends (as anywhere);
+        the window's goes on with a fresh one."""
+        if actor.kind != "user":
+            raise ValidationError("only a person signed in with their password changes it here", "password")
+        await self.users.set_password(actor, actor.name, new, old_password=old)
+        return await self.open_session(actor.name, new)
 
     def kiosk_user(self) -> str:
         """``[ui] kiosk_user``: the person a floor terminal keeps signed in ('' when this site asks who works)."""
