@@ -66,6 +66,7 @@ class Core:
     ownership: Ownership | None = None
     control: ControlServer | None = None
     learning: Any = None  # the LearningRuntime (learned estimates; app/core/learning/runtime.py)
+    agent_updates: Any = None  # software updates of node agents (app/core/fleet/agent_rollout.py)
 
     @property
     def drivers(self):
@@ -280,7 +281,7 @@ def agent_desk(core: Core | StoreCore) -> Any:
 
     disc = getattr(core, "discovery", None)
     trust = disc.trust if disc is not None else agent_trust(core.config)
-    return AgentDesk(trust, core.store, core.clock, disc)
+    return AgentDesk(trust, core.store, core.clock, disc, getattr(core, "agent_updates", None))
 
 
 def _solar_w(energy: EnergyService) -> Callable[[datetime], float]:
@@ -381,6 +382,32 @@ def node_token(config: Config) -> str:
     return token
 
 
+def site_public_key(config: Config) -> str:
+    """This site's public key (PEM): agents pin it and take software updates signed with it only."""
+    from app.core.fleet.agent_package import site_public_pem
+    from app.core.sites.identity import load_or_create_identity
+
+    return site_public_pem(load_or_create_identity(config.paths.keys, config.site_name).cert_pem).decode()
+
+
+def agent_updates(core: Core, disc: Any) -> Any:
+    """Software updates of the linked agents: this install's ``app`` package, signed with the site key."""
+    import functools
+    from pathlib import Path
+
+    import app
+    from app.core.fleet.agent_package import build_package, sign_package
+    from app.core.fleet.agent_rollout import AgentUpdates
+    from app.core.sites.identity import load_or_create_identity
+
+    @functools.cache
+    def package() -> Any:
+        key = load_or_create_identity(core.config.paths.keys, core.config.site_name).key_path
+        return sign_package(build_package(Path(app.__file__).parent, app.__version__), key)
+
+    return AgentUpdates(core.fleet, lambda: disc.links, package)
+
+
 def agent_trust(config: Config) -> Any:
     """The node agent keys people accepted (``keys/known_agents.json``)."""
     from app.core.discovery.agent_trust import FILE_NAME, AgentTrust
@@ -416,12 +443,13 @@ def wire_site_services(core: Core, *, discovery: bool | None = None, sites: bool
         links = agent_link_settings(core.config.section("agents"))
         factory = agent_driver_factory(node_token(core.config), keepalive_s=links.keepalive_s,
                                        reconnect_max_s=links.reconnect_max_s,
-                                       connect_timeout_s=links.connect_timeout_s)
+                                       connect_timeout_s=links.connect_timeout_s, site_key=site_public_key(core.config))
         disc = ZeroconfDiscovery(core.fleet, core.bus, core.clock, factory, interfaces=core.config.interfaces or None,
                                  trust=agent_trust(core.config), key_probe=read_agent_key)
         core.kernel.add(disc, depends_on=("fleet",))
         core.machines.add_extra(lambda: disc.links)
         core.discovery = disc
+        core.agent_updates = agent_updates(core, disc)
         from app.core.events import NodeDiscovered
         from app.devices.network.bambu_ssdp import BambuSsdpListener
 

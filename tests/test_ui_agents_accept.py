@@ -3,11 +3,12 @@ fingerprint until the operator accepts it; then it joins the fleet. The picture 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPainter, QPixmap
 
 from app.bootstrap import agent_trust, node_token
@@ -91,6 +92,20 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                 out["after"] = next(page.table.item(r, 4).text() for r in range(page.table.rowCount())
                                     if page.table.item(r, 0).text() == "Prusa XL bay 4")
                 out["hellos"] = agent.hellos
+                # the machine list shows the agent's software version
+                dialog.close()
+                win.fleet.table_btn.click()
+                await until(lambda: win.fleet.table.model().rowCount() >= 1, 5, "the fleet table")
+                model = win.fleet.table.model()
+                col = next(c for c in range(model.columnCount())
+                           if model.headerData(c, Qt.Orientation.Horizontal) == "Software")
+                out["software"] = [model.index(r, col).data() for r in range(model.rowCount())
+                                   if model.index(r, 0).data() == "Prusa XL bay 4"]
+                win.fleet.table.selectRow(0)
+                await asyncio.sleep(0.3)
+                out["panel_title"] = win.detail.title.text()
+                out["table_shot"] = tmp_path / "fleet-software.png"
+                win.grab().save(str(out["table_shot"]))
             finally:
                 win.close()
                 await agent.stop()
@@ -105,5 +120,6 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
     assert not out["enabled_before"] and out["enabled_after"]
     assert "Prusa XL bay 4" not in out["in_fleet_before"]
     assert "accepted" in out["status"] and out["after"].startswith("Accepted") and out["hellos"] >= 1
+    assert out["software"] == ["0.9.2"] and "software 0.9.2" in out["panel_title"]
     img = QPixmap(str(out["shot"]))
     assert (img.width(), img.height()) == (1366, 768)

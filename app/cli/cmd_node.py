@@ -24,6 +24,7 @@ from app.core.paths import Paths
 from app.devices.agent import NodeAgent
 from app.devices.agent_journal import RunJournal
 from app.devices.agent_protocol import AgentIdentity
+from app.devices.agent_update import AgentUpdater
 from app.devices.factory import make_driver
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=positive_float, default=1.0, help="time scale for --driver sim (e.g. 60)")
     p.add_argument("--files", default="", help="folder whose G-code files control rooms may ask the agent to "
                                               "read itself (default: IMEWE_HOME/node-files)")
+    p.add_argument("--update-timeout", type=positive_float, default=60.0,
+                   help="seconds a pushed software update has to come up healthy before it is rolled back")
     p.set_defaults(handler=node_command)
 
 
@@ -57,7 +60,10 @@ def node_command(args: argparse.Namespace) -> int:
     from app.bootstrap import setup_logging
 
     setup_logging(load_config(args.home, args.db))  # the log file, and the journal when run as a service
-    return asyncio.run(_serve(args))
+    rc, updater = asyncio.run(_serve(args))
+    if updater is not None and updater.restart_requested:
+        updater.restart_into_update()  # does not return: the update guard takes this process over
+    return rc
 
 
 def _token(paths: Paths, given: str) -> str:
@@ -78,7 +84,7 @@ def _token(paths: Paths, given: str) -> str:
     return token
 
 
-async def _serve(args: argparse.Namespace) -> int:
+async def _serve(args: argparse.Namespace) -> tuple[int, AgentUpdater | None]:
     paths = Paths.resolve(args.home).ensure()
     default_process = {"marlin": "fdm", "grbl": "cnc_mill", "sim": "fdm"}[args.driver]
     caps = Capabilities(process=ProcessType(args.process or default_process))
@@ -96,11 +102,16 @@ async def _serve(args: argparse.Namespace) -> int:
     files = Path(args.files).expanduser() if args.files else paths.home / "node-files"
     files.mkdir(parents=True, exist_ok=True)
     journal = RunJournal(paths.home / f"node-{name}-runs.json")
+    updater = AgentUpdater(paths.home, name, __version__, [], env={"IMEWE_NODE_TOKEN": token},
+                           timeout_s=args.update_timeout, keys=paths.keys)
+    if updater.resume_installed(_argv(args, paths.home, name, files, args.ws_port)):
+        return 0, updater  # a version pushed earlier is installed: start it (through the guard)
     agent = NodeAgent(driver, token=token, identity=ident, host=args.listen, port=args.ws_port,
                       advertise=not args.no_advertise, interfaces=interfaces, software_version=__version__,
-                      files_dir=files, journal=journal)
+                      files_dir=files, journal=journal, updater=updater)
     await driver.connect()
     stop = asyncio.Event()
+    updater.on_restart = stop.set
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -113,12 +124,35 @@ async def _serve(args: argparse.Namespace) -> int:
               f"  token       {token_from} (never shown)\n  files       {files}\n"
               f"  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
               flush=True)
+        updater.argv = _argv(args, paths.home, name, files, agent.port)  # the same port: links come back there
+        updater.report_healthy()
         await _supervise(driver, stop)
     finally:
         await agent.stop()
         await driver.disconnect()
-    print("node agent stopped", file=sys.stderr)
-    return 0
+    print("node agent stopping for its update" if updater.restart_requested else "node agent stopped",
+          file=sys.stderr)
+    return 0, updater
+
+
+def _argv(args: argparse.Namespace, home: Path, name: str, files: Path, port: int) -> list[str]:
+    """How to start this agent again from another version's folder: absolute paths, the port it has now, and
+    no token (it goes in the environment)."""
+    out = ["-m", "app.cli.main", "--home", str(home.resolve())]
+    if args.db:
+        out += ["--db", args.db]
+    out += ["node", "--driver", args.driver, "--baud", str(args.baud), "--name", name, "--listen", args.listen,
+            "--ws-port", str(port), "--scale", str(args.scale), "--files", str(files.resolve()),
+            "--update-timeout", str(args.update_timeout)]
+    if args.port:
+        out += ["--port", args.port]
+    if args.process:
+        out += ["--process", args.process]
+    if args.interfaces:
+        out += ["--interfaces", args.interfaces]
+    if args.no_advertise:
+        out.append("--no-advertise")
+    return out
 
 
 def _grouped(fp: str) -> str:

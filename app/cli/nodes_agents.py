@@ -1,5 +1,6 @@
 """imewe nodes agents|accept|refuse: node agents' keys, accepted by a person before an agent gets the pairing token
-(trust on first use, as with SSH host keys or site IDs)."""
+(trust on first use, as with SSH host keys or site IDs); imewe nodes update|updates: their software, pushed by
+the running site in stages."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def register_agent_commands(ns: argparse._SubParsersAction) -> None:
                                                            "one accepted before under the same name")
     add_json_flag(ac)
     ac.set_defaults(handler=_accept)
+
+    up = ns.add_parser("update", help="push this install's version to node agents: one first, then the rest once "
+                                      "it came back healthy")
+    up.add_argument("node", nargs="?", default="", help="one agent's machine (name or id)")
+    up.add_argument("--all", action="store_true", help="every linked agent that runs an older version")
+    up.add_argument("--force", action="store_true", help="also agents that run this version or a newer one")
+    up.add_argument("--timeout", type=float, default=None, help="seconds an agent has to come back on the new "
+                                                                "version (default 120)")
+    up.add_argument("--no-wait", action="store_true", help="start the rollout and return")
+    add_json_flag(up)
+    up.set_defaults(handler=_update)
+
+    us = ns.add_parser("updates", help="the site's latest agent software rollouts, step by step")
+    add_json_flag(us)
+    us.set_defaults(handler=_updates)
 
     rf = ns.add_parser("refuse", help="refuse a node agent's key (a linked one is dropped at once)")
     rf.add_argument("agent", help="its name, key fingerprint or node id")
@@ -64,6 +80,53 @@ def _accept(args: argparse.Namespace) -> int:
     emit(args, key, lambda k: f"{k['name']} accepted (key {_grouped(k['fingerprint'])}); " + (
         "it joins the fleet within seconds" if k["site_running"] else
         "it joins the fleet when the site runs (imewe serve, or the control room)"))
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    import time
+
+    from app.core.domain.errors import ValidationError
+
+    if bool(args.node) == bool(args.all):
+        raise ValidationError("name one agent's machine, or give --all", "node")
+    rollout = call_site(args, "agents.update", {"node": args.node, "all": args.all, "force": args.force,
+                                                "timeout_s": args.timeout})
+    said: dict[str, str] = {}
+    while not args.no_wait and rollout["state"] == "running":
+        _tell(args, rollout, said)
+        time.sleep(0.5)
+        rollout = next(r for r in call_site(args, "agents.updates", {}, read_only=True)["rollouts"]
+                       if r["id"] == rollout["id"])
+    _tell(args, rollout, said)
+    emit(args, rollout, lambda r: f"update to {r['version']}: {r['state']}" + (f" ({r['message']})"
+                                                                               if r["message"] else ""))
+    return 0 if rollout["state"] in ("done", "running") else 3
+
+
+def _tell(args: argparse.Namespace, rollout: dict[str, Any], said: dict[str, str]) -> None:
+    if getattr(args, "json", False):
+        return
+    for s in rollout["steps"]:
+        line = f"  {s['name']}: {s['state']}" + (f" - {s['message']}" if s["message"] else "")
+        if said.get(s["node_id"]) != line:
+            said[s["node_id"]] = line
+            print(line, flush=True)
+
+
+def _updates(args: argparse.Namespace) -> int:
+    data = call_site(args, "agents.updates", {}, read_only=True)
+
+    def text(d: dict[str, Any]) -> str:
+        if not d["rollouts"]:
+            return "no agent update since the site started"
+        out = []
+        for r in d["rollouts"]:
+            out.append(f"{when_seen(r['started_at'])}  to {r['version']} by {r['by']}: {r['state']}  {r['message']}")
+            out += [f"  {s['name']}: {s['from_version'] or '?'} - {s['state']}  {s['message']}" for s in r["steps"]]
+        return "\n".join(out)
+
+    emit(args, data, text)
     return 0
 
 

@@ -31,9 +31,10 @@ class NodeAgent:
     def __init__(self, driver: FabricationDevice, *, token: str, identity: proto.AgentIdentity,
                  host: str = "127.0.0.1", port: int = 0, advertise: bool = True,
                  interfaces: list[str] | None = None, software_version: str = "", files_dir: Path | None = None,
-                 journal: RunJournal | None = None) -> None:
+                 journal: RunJournal | None = None, updater: Any = None) -> None:
         """``files_dir``: the only folder whose files a control room may ask the agent to read itself;
-        ``journal``: where the record of what ran is kept (in memory only when not given)."""
+        ``journal``: where the record of what ran is kept (in memory only when not given); ``updater``: takes
+        software updates (an ``AgentUpdater``; none: the agent refuses them)."""
         if len(token) < 8:
             raise ImeweError("the pairing token must be at least 8 characters")
         self.driver = driver
@@ -46,6 +47,7 @@ class NodeAgent:
         self.software_version = software_version
         self.files_dir = files_dir
         self.journal = journal or RunJournal()
+        self.updater = updater
         self._server: Server | None = None
         self._clients: dict[ServerConnection, asyncio.Queue[str]] = {}
         self._advertiser: Advertiser | None = None
@@ -102,6 +104,8 @@ class NodeAgent:
         except ValueError:
             nonce = b""
         ws.protocol.max_message_size = proto.MAX_MESSAGE_BYTES  # paired: a whole G-code program may follow
+        if self.updater is not None:
+            self.updater.pin_site_key(msg.get("site_key"))
         await ws.send(proto.encode("welcome", **self._welcome(nonce)))
         queue: asyncio.Queue[str] = asyncio.Queue(CLIENT_QUEUE)
         self._clients[ws] = queue
@@ -123,7 +127,8 @@ class NodeAgent:
                 "capabilities": self.driver.capabilities.to_dict(), "state": st.state.value,
                 "driver": getattr(self.driver, "protocol", ""), "software_version": self.software_version,
                 "public_key": self.identity.public_raw.hex(), "signature": self.identity.sign(nonce).hex(),
-                "jobs": self.journal.recent()}
+                "jobs": self.journal.recent(),
+                "last_update": self.updater.last_update() if self.updater is not None else None}
 
     async def _sender(self, ws: ServerConnection, queue: asyncio.Queue[str]) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -153,8 +158,8 @@ class NodeAgent:
             return
         req_id = msg.get("id")
         try:
-            await self._command(str(msg.get("op", "")), dict(msg.get("args") or {}))
-            reply = {"ok": True, "message": ""}
+            said = await self._command(str(msg.get("op", "")), dict(msg.get("args") or {}))
+            reply = {"ok": True, "message": said or ""}
         except ImeweError as exc:
             reply = {"ok": False, "message": str(exc)}
         except (TypeError, ValueError, OverflowError, KeyError) as exc:
@@ -164,8 +169,14 @@ class NodeAgent:
                            "lines_total": st.lines_total, "message": st.message}
         self._clients.get(ws, asyncio.Queue()).put_nowait(proto.encode("result", id=req_id, **reply))
 
-    async def _command(self, op: str, args: dict[str, Any]) -> None:
+    async def _command(self, op: str, args: dict[str, Any]) -> str | None:
         d = self.driver
+        if op == "update":
+            if self.updater is None:
+                raise ImeweError("this node agent takes no software updates (it was not started by imewe node)")
+            if d.status().state.value in ("working", "paused"):
+                raise ImeweError(f"{d.name} is running a job: update it when it is idle")
+            return await self.updater.install(args)
         if op == "execute":
             request, run_id = execute_request(args, self.files_dir)
             copy = request.spec.get("copy")

@@ -76,7 +76,9 @@ class AgentDriver(DriverBase):
     protocol = "agent"
 
     def __init__(self, url: str, token: str, *, name: str = "", expected_fingerprint: str | None = None,
-                 connect_timeout_s: float = 10.0, keepalive_s: float = 20.0, backoff: Backoff | None = None) -> None:
+                 connect_timeout_s: float = 10.0, keepalive_s: float = 20.0, backoff: Backoff | None = None,
+                 site_key: str = "") -> None:
+        """``site_key``: this site's public key (PEM), told to the agent once paired: it checks updates with it."""
         super().__init__(name or url, Capabilities(process=ProcessType.FDM))
         self.url = tls_url(url)
         self._token = token
@@ -85,6 +87,8 @@ class AgentDriver(DriverBase):
         self.keepalive_s = keepalive_s
         self.node_id: str | None = None
         self.software_version = ""
+        self.last_update: dict[str, Any] | None = None  # the agent's last software update: version, outcome
+        self.site_key = site_key
         self.remote_driver = ""
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task | None = None
@@ -120,7 +124,8 @@ class AgentDriver(DriverBase):
             self._set_state(DriverState.OFFLINE, "node agent key refused")
             raise
         try:
-            await ws.send(proto.encode("hello", token=self._token, nonce=nonce.hex(), client="imewe"))
+            await ws.send(proto.encode("hello", token=self._token, nonce=nonce.hex(), client="imewe",
+                                       site_key=self.site_key))
             msg = proto.decode(await asyncio.wait_for(ws.recv(), self.connect_timeout_s))
             if msg["type"] != "welcome":
                 raise AuthError(f"the node agent at {self.url} refused us: {msg.get('message', msg['type'])}; "
@@ -139,6 +144,8 @@ class AgentDriver(DriverBase):
         self.node_id = str(msg.get("node_id") or "")
         self.name = str(msg.get("name") or self.name)
         self.software_version = str(msg.get("software_version") or "")
+        last = msg.get("last_update")
+        self.last_update = dict(last) if isinstance(last, dict) else None
         self.remote_driver = str(msg.get("driver") or "")
         self._caps = Capabilities.from_dict(dict(msg.get("capabilities") or {}))
         self._backoff.reset()
@@ -256,6 +263,13 @@ class AgentDriver(DriverBase):
         await self._call("execute", job_id=str(job.job_id) if job.job_id else None, gcode_lines=lines,
                          estimate_s=job.estimate_s, material_g=job.material_g, spec=job.spec,
                          start_line=job.start_line, run_id=job.spec.get("run_id"))
+
+    async def push_update(self, package: Any) -> str:
+        """Send a signed ``AgentPackage``; the agent answers once it verified and unpacked it, then restarts."""
+        import base64
+
+        reply = await self._call("update", package=package.meta(), data=base64.b64encode(package.data).decode())
+        return str(reply.get("message") or "")
 
     async def pause(self) -> None:
         await self._call("pause")

@@ -111,8 +111,8 @@ def network_driver(kind: str, *, name: str = "", address: str, secrets: dict[str
 
 
 def agent_driver_factory(token: str | Callable[[Any], str], *, keepalive_s: float = 20.0,
-                         reconnect_max_s: float = 30.0, connect_timeout_s: float = 10.0,
-                         ) -> Callable[[Any], FabricationDevice]:
+                         reconnect_max_s: float = 30.0, connect_timeout_s: float = 10.0, site_key: str = "",
+                         ) -> Callable[[Any, str], FabricationDevice]:
     """For ``ZeroconfDiscovery``: an advertisement (``.address``, ``.name``, ``.properties``) and the key
     fingerprint a person accepted for it → an agent driver that sends the token only to that key. ``token``: the site's pairing token, or a function that
     picks one per advertisement. ``keepalive_s`` and ``reconnect_max_s``: the ``[agents]`` settings."""
@@ -122,6 +122,7 @@ def agent_driver_factory(token: str | Callable[[Any], str], *, keepalive_s: floa
         return AgentDriver(advert.address, tok, name=advert.properties.get("name") or advert.name,
                            expected_fingerprint=fingerprint,
                            connect_timeout_s=connect_timeout_s, keepalive_s=keepalive_s,
-                           backoff=Backoff(first_s=min(0.5, reconnect_max_s), cap_s=reconnect_max_s))
+                           backoff=Backoff(first_s=min(0.5, reconnect_max_s), cap_s=reconnect_max_s),
+                           site_key=site_key)
 
     return build

@@ -30,7 +30,7 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 2  # a MachineRow for the tile painter
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3
 
 COLUMNS = ["Machine", "Process", "State", "Area", "Material", "Job", "Progress", "Left · done at", "Temp °C",
-           "Power W", "Alerts"]
+           "Power W", "Alerts", "Software"]
 ETA_COL = 7
 _Index = QModelIndex | QPersistentModelIndex
 BUSY = {NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.ERROR}
@@ -184,6 +184,8 @@ class FleetModel(QAbstractTableModel):
             return "" if row.power_w is None else f"{row.power_w:.0f}"
         if col == 10:
             return row.alerts if for_sort else (str(row.alerts) if row.alerts else "")
+        if col == 11:  # a node agent's or a network printer's software version
+            return node.software_version or ("" if for_sort else "-")
         return None
 
 

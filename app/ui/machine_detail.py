@@ -190,7 +190,8 @@ class MachineDetail(QWidget):
         self._update_buttons(node)
         if node is None:
             return
-        self.title.setText(f"{node.name}  ·  {process_word(node.process)}")
+        version = f"  ·  software {node.software_version}" if node.software_version else ""
+        self.title.setText(f"{node.name}  ·  {process_word(node.process)}{version}")
         self.state.setText(node_state_word(node.state, node.process)
                            + ("  (paused)" if node.id in self.live.paused else ""))
         self.state.setStyleSheet(f"color: {NODE_COLOURS.get(node.state, '#8b949e')};")

@@ -45,6 +45,7 @@ class AgentDesk:
     store: Store
     clock: Clock
     discovery: Any = None
+    updates: Any = None  # the running site's AgentUpdates (software rollouts)
 
     def list(self) -> list[AgentKey]:
         return self.trust.list()

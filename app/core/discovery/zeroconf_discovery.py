@@ -227,8 +227,11 @@ class ZeroconfDiscovery:
                 await driver.disconnect()
                 return
             log.info("registered node agent %s (%s) at %s", node.name, node_id, advert.address)
-        elif node.address != advert.address:  # the agent came back on another address or port
-            await self.fleet.configure(node_id, address=advert.address, actor="discovery")
+        else:  # the agent came back, maybe on another address or port, maybe updated
+            version = str(getattr(driver, "software_version", "") or advert.version)
+            if node.address != advert.address or (version and node.software_version != version):
+                await self.fleet.configure(node_id, address=advert.address, software_version=version or None,
+                                           actor="discovery")
         if link is None:
             link = DriverLink(self.fleet, self.bus, self.clock, node_id, driver).attach()
         self.links[node_id] = link

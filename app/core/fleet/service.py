@@ -133,7 +133,7 @@ class FleetService:
     async def configure(
         self, node_id: UUID, capabilities: Capabilities | dict[str, Any] | None = None, *,
         settings: dict[str, Any] | None = None, location: str | None = None, address: str | None = None,
-        actor: ActorLike = "system",
+        software_version: str | None = None, actor: ActorLike = "system",
     ) -> Node:
         actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)
@@ -146,7 +146,9 @@ class FleetService:
             new.location = location
         if address is not None:
             new.address = address
-        cfg = NodeConfig(node_id=node.id, capabilities=new.capabilities, software_version=node.software_version,
+        if software_version is not None:
+            new.software_version = software_version[:64]
+        cfg = NodeConfig(node_id=node.id, capabilities=new.capabilities, software_version=new.software_version,
                          custom_settings=settings or {})
         new.config_profile_id = cfg.id
         now = self._clock.now()
