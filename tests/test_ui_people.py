@@ -328,3 +328,29 @@ def test_first_admin_in_the_window_then_a_disabled_person_is_asked_again(qloop, 
                 win.close()
 
     qloop.run_until_complete(scenario())
+
+
+def test_people_made_elsewhere_while_the_window_runs(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            await core.fleet.register("FDM-A", FDM, bring_up=True)
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            try:
+                await until(lambda: win.person.text().startswith("No people yet"), what="the first-run line")
+                await _people(core, olga="operator")  # imewe users create-admin, from a terminal
+                with pytest.raises(Exception, match="nobody is signed in"):
+                    await win.ports.jobs.submit(job_spec(parts=1))
+                await until(lambda: win.person.dialog is not None and win.person.dialog.isVisible(),
+                            what="the window asking")
+                assert "has people now" in win.person.dialog.reason.text()
+                await _sign_in(win, "olga")
+                await until(lambda: win.session.actor is not None, what="olga signed in")
+                job = await win.ports.jobs.submit(job_spec(parts=1, name="now as olga"))
+                assert any(e.action == "job.submit" and e.actor == "olga" and str(job.id) in e.target
+                           for e in await _audit(core))
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())

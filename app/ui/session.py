@@ -85,6 +85,8 @@ class WindowSession(QObject):
             self.people = await self.port.people_exist()  # an admin may have been made elsewhere (the CLI)
             if not self.people:
                 return None
+            if self.grant is None and not await self._kiosk_in():
+                self.ask.emit("This site has people now (an admin was made elsewhere): sign in to act.")
             self.changed.emit()
         grant = self.grant
         if grant is None:
