@@ -52,3 +52,38 @@ def test_shortcuts_about_and_status_bar(qloop, qtbot, tmp_path: Path) -> None:
                 win.close()
 
     qloop.run_until_complete(scenario())
+
+
+def test_extra_tabs_are_built_when_first_shown(qloop, qtbot, tmp_path: Path) -> None:
+    """Issue 17: the first frame does not wait for the energy, sites, review, what-if and admin panels; each is
+    built when its tab is first shown (Ctrl+5 here) or asked for, in its own place, once."""
+    from app.ui.energy_panel import EnergyPanel
+    from app.ui.review_panel import ReviewPanel
+
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            win.activateWindow()
+            win.windowHandle().requestActivate()
+            try:
+                titles = [win.tabs.tabText(i) for i in range(win.tabs.count())]
+                assert titles[4:] == ["Energy", "Sites", "Design review", "What if", "Admin"]
+                assert all(win.panels.built(name) is None for name in win.panels)  # nothing built yet
+                await until(lambda: win.isActiveWindow(), what="the window to become active")
+                QTest.keyClick(win, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+                energy = win.tabs.currentWidget()
+                assert isinstance(energy, EnergyPanel) and energy.isVisible()
+                assert win.panels.built("energy") is energy and win.tabs.indexOf(energy) == 4
+                review = win.panels["design review"]  # asked for by code (a file to open): built, not shown
+                assert isinstance(review, ReviewPanel) and win.tabs.indexOf(review) == 6
+                assert win.tabs.currentWidget() is energy
+                win.show_tab("design review")
+                assert win.tabs.currentWidget() is review and win.panels["design review"] is review
+                assert [win.tabs.tabText(i) for i in range(win.tabs.count())] == titles
+                assert win.panels.built("sites") is None and win.panels.built("admin") is None
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())

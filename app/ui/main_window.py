@@ -38,6 +38,7 @@ from app.ui.error_panel import ErrorPanel
 from app.ui.fleet_model import FleetModel
 from app.ui.fleet_panel import FleetPanel
 from app.ui.jobs_panel import JobsPanel
+from app.ui.lazy_tabs import LazyTabs
 from app.ui.live_data import LiveData
 from app.ui.machine_detail import MachineDetail
 from app.ui.person_menu import PersonMenu
@@ -103,6 +104,8 @@ def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
     panel.message.connect(win.notify)
     panel.submitted.connect(lambda _job: win.jobs.reload())
     win.fleet_changed_hooks.append(panel.reload_machines)
+    if win.session.actor is not None:  # built after the person signed in: their notes are signed by them
+        panel.author.setText(win.session.actor.name)
     return panel
 
 
@@ -157,7 +160,9 @@ class ControlRoom(QMainWindow):
         self.tabs.addTab(self.jobs, "Jobs")
         self.tabs.addTab(self.timeline, "Timeline")
         self.tabs.addTab(self.alerts, "Alerts")
-        self.panels: dict[str, QWidget] = {spec.title.lower(): self._build_tab(spec) for spec in self.EXTRA_TABS}
+        # built when first shown or asked for (app/ui/lazy_tabs.py): the first frame does not wait for them
+        self.panels: LazyTabs[TabSpec] = LazyTabs(
+            self.tabs, {spec.title.lower(): (spec.title, spec) for spec in self.EXTRA_TABS}, self._build_tab)
         self.setCentralWidget(self.tabs)
         self.detail_dock = QDockWidget("Machine", self)
         self.detail_dock.setObjectName("machineDock")
@@ -196,7 +201,6 @@ class ControlRoom(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - one broken view must not keep the control room from opening
             log.exception("the %s tab could not be built", spec.title)
             panel = ErrorPanel(spec.title, exc, self.ports.site.log_file)
-        self.tabs.addTab(panel, spec.title)
         return panel
 
     def _first_load(self, title: str, panel: QWidget, load: Callable[[], None]) -> None:
@@ -348,8 +352,9 @@ class ControlRoom(QMainWindow):
         actor = self.session.actor
         who = f" — {actor.name}" if actor is not None else ""
         self.setWindowTitle(f"Imewe — {self.ports.site.name}{who}")
-        if actor is not None and self.review is not None:
-            self.review.author.setText(actor.name)  # notes are signed by the person
+        review = self.panels.built("design review")
+        if actor is not None and isinstance(review, ReviewPanel):
+            review.author.setText(actor.name)  # notes are signed by the person
 
     # ------------------------------------------------------------ design review
     @property
@@ -529,8 +534,9 @@ class ControlRoom(QMainWindow):
             app.removeEventFilter(self._input_watch)
         self.bridge.close()
         self.jobs.detail.close_views()
-        if self.review is not None:
-            self.review.close_views()
+        review = self.panels.built("design review")
+        if isinstance(review, ReviewPanel):
+            review.close_views()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
