@@ -76,8 +76,18 @@ def test_market_cli_publish_browse_quote_order_ledger(tmp_path, capsys) -> None:
                             "--process", "fdm", "--material", "pla", "--per-hour", "10", "--per-part", "2",
                             "--lead-time", "24")
         assert code == 0 and "10 EUR/h + 2 EUR/part" in out
+        offers_file = tmp_path / "offers.json"
+        many = [{"kind": "capacity", "name": "CNC alu", "process": "cnc_mill", "material": "aluminium",
+                 "per_hour": 45}, {"kind": "capacity", "name": "laser", "process": "laser"}]
+        offers_file.write_text(json.dumps(many))
+        code, _, err = _run(capsys, "--home", maker, "market", "publish", "--file", str(offers_file), "--to", "studio")
+        assert code == 2 and "offer 2 ('laser')" in err and "give a price" in err
+        many[1]["per_part"] = 0.8
+        offers_file.write_text(json.dumps(many))
+        code, out, _ = _run(capsys, "--home", maker, "market", "publish", "--file", str(offers_file), "--to", "studio")
+        assert code == 0 and "2 offer(s) published" in out
         code, out, _ = _run(capsys, "--home", maker, "market", "offers", "--mine")
-        assert "FDM PLA" in out and "SITES" in out
+        assert "FDM PLA" in out and "CNC alu" in out and "SITES" in out
         code, out, _ = _run(capsys, "--home", studio, "market", "offers")
         code, out, _ = _run(capsys, "--home", studio, "market", "ledger")
         assert code == 0 and "ledger is empty" in out

@@ -50,14 +50,15 @@ def test_bad_market_and_file_messages_are_refused_and_change_nothing(tmp_path, d
             la, lb = a.sites.link(b.id), b.sites.link(a.id)
             before = b.dump()
             bad = [
-                ("market.offer", OFFER | {"id": "not-a-uuid"}),
-                ("market.offer", OFFER | {"item": {"rm": "-rf"}}),  # capacity carries no item
-                ("market.offer", OFFER | {"price_per_hour": None}),  # no price
-                ("market.offer", OFFER | {"price_per_hour": -5}),
-                ("market.offer", OFFER | {"currency": "euro"}),
-                ("market.offer", OFFER | {"kind": "weapon"}),
-                ("market.offer", OFFER | {"evil": 1}),
-                ("market.offer", OFFER | {"name": "x" * 201}),
+                *[("market.offers", {"offers": [OFFER | bad]}) for bad in (
+                    {"id": "not-a-uuid"}, {"item": {"rm": "-rf"}},  # capacity carries no item
+                    {"price_per_hour": None},  # no price
+                    {"price_per_hour": -5}, {"currency": "euro"}, {"kind": "weapon"}, {"evil": 1},
+                    {"name": "x" * 201}, {"version": 0})],
+                ("market.offers", {"offers": [OFFER, "not an offer"]}),
+                ("market.offers", {"offers": [OFFER, OFFER]}),  # the same offer twice
+                ("market.offers", {"offers": [OFFER] * 101}),  # over a page
+                ("market.offers", {"offers": OFFER}),
                 ("market.quote.ask", {"quote": "q1", "offer": UUID1, "job_name": "j", "parts": 1, "hours": 1.0,
                                       "processes": [{"x": 1}], "materials": []}),
                 ("market.quote.ask", {"quote": "q1", "offer": UUID1, "job_name": "j", "parts": 0, "hours": 1.0,
@@ -110,7 +111,7 @@ _value = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) |
                       lambda kids: st.lists(kids, max_size=3) | st.dictionaries(_text, kids, max_size=3),
                       max_leaves=8)
 SEEDS = {
-    "market.offer": OFFER,
+    "market.offers": {"offers": [OFFER]},
     "market.quote.ask": {"quote": "q1", "offer": UUID1, "job_name": "j", "parts": 2, "hours": 1.5,
                          "processes": ["fdm"], "materials": ["pla"]},
     "market.quote": {"quote": "q1", "state": "QUOTED", "amount": 3.0, "currency": "EUR", "valid_until": 1e12,
@@ -124,12 +125,16 @@ SEEDS = {
 def mutated_body(draw):
     type_ = draw(st.sampled_from(sorted(SEEDS)))
     body = dict(SEEDS[type_])
+    target = body
+    if type_ == "market.offers" and draw(st.booleans()):  # mutate the offer inside the page
+        target = dict(OFFER)
+        body = {"offers": [target]}
     for _ in range(draw(st.integers(0, 3))):
-        field = draw(st.sampled_from([*body, "extra"]))
+        field = draw(st.sampled_from([*target, "extra"]))
         if draw(st.booleans()):
-            body.pop(field, None)
+            target.pop(field, None)
         else:
-            body[field] = draw(_value)
+            target[field] = draw(_value)
     return type_, body
 
 
@@ -144,7 +149,7 @@ def test_fuzzed_market_and_file_messages_are_refused_cleanly_or_applied(tmp_path
     store = open_store(f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
     identity = load_or_create_identity(tmp_path / "keys", "fuzz")
     market = Market(SiteAdmin(store, SystemClock(), identity))
-    apply = {"market.offer": market.apply_offer, "market.quote.ask": market.apply_quote_ask,
+    apply = {"market.offers": market.apply_offers, "market.quote.ask": market.apply_quote_ask,
              "market.quote": market.apply_quote, "market.rating": market.apply_rating, "file.chunk": store_chunk}
     seq = [0]
 

@@ -23,8 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ms = p.add_subparsers(dest="market_cmd", metavar="ACTION", required=True)
 
     pub = ms.add_parser("publish", help="offer capacity, a template or a playbook to chosen linked sites")
-    pub.add_argument("kind", choices=KINDS)
-    pub.add_argument("name", help="the offer's name (for a template or playbook: its name in the catalogue)")
+    pub.add_argument("kind", nargs="?", choices=KINDS)
+    pub.add_argument("name", nargs="?", help="the offer's name (for a template or playbook: its catalogue name)")
+    pub.add_argument("--file", type=Path, help="many offers at once: a JSON list of {kind, name, process, "
+                                               "material, per_hour, per_part, currency, lead_time_h}")
     pub.add_argument("--to", required=True, help="linked sites that see it: SITE[,SITE]")
     pub.add_argument("--process", default="", help="capacity: the process offered (fdm, sla, cnc_mill...)")
     pub.add_argument("--material", default="", help="capacity: the material (any when omitted)")
@@ -101,22 +103,56 @@ def _pct(v: float | None) -> str:
 
 async def _publish(args: argparse.Namespace, core: StoreCore) -> int:
     market, actor = await _market(core)
-    item: dict[str, Any] = {}
-    if args.kind == "template":
-        from app.core.catalog import templates
-
-        item = await templates.get_template(core.store, args.name)
-    elif args.kind == "playbook":
-        from app.core.catalog import playbooks
-
-        item = await playbooks.get(core.store, args.name)
     to = [s.strip() for s in args.to.split(",") if s.strip()]
+    if args.file is not None:
+        if args.kind or args.name:
+            raise ValidationError("give either KIND NAME or --file, not both", "file")
+        specs = _offers_file(args.file)
+        for spec in specs:  # a template or playbook offered from a file carries its catalogue entry too
+            if isinstance(spec, dict) and spec.get("kind") in ("template", "playbook") and "item" not in spec:
+                spec["item"] = await _item(core, spec["kind"], str(spec.get("name", "")))
+        done = await market.publish_many(specs, to, actor=actor)
+        emit(args, done, lambda d: f"{len(d)} offer(s) published to {len(d[0]['to_sites'])} site(s), sent in "
+                                   "pages when the link is up")
+        return 0
+    if not args.kind or not args.name:
+        raise ValidationError("say what to offer: KIND NAME (capacity, template or playbook), or --file", "kind")
+    item = await _item(core, args.kind, args.name)
     o = await market.publish(args.kind, args.name, to, process=args.process, material=args.material,
                              per_hour=args.per_hour, per_part=args.per_part, currency=args.currency,
                              lead_time_h=args.lead_time_h, item=item, actor=actor)
     emit(args, o, lambda d: f"offer {d['id'][:8]} {d['name']} (version {d['version']}): {_price(d)}; published to "
                             f"{len(d['to_sites'])} site(s), sent when the link is up")
     return 0
+
+
+def _offers_file(path: Path) -> list[Any]:
+    import json
+
+    try:
+        if path.stat().st_size > 50_000_000:
+            raise ValidationError(f"{path.name} is larger than 50 MB", "file")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read {path}: {exc}", "file") from exc
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{path.name} is not JSON: {exc}", "file") from exc
+    if not isinstance(data, list):
+        raise ValidationError(f"{path.name}: give a JSON list of offers", "file")
+    return data
+
+
+async def _item(core: StoreCore, kind: str, name: str) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    if kind == "template":
+        from app.core.catalog import templates
+
+        item = await templates.get_template(core.store, name)
+    elif kind == "playbook":
+        from app.core.catalog import playbooks
+
+        item = await playbooks.get(core.store, name)
+    return item
 
 
 async def _withdraw(args: argparse.Namespace, core: StoreCore) -> int:

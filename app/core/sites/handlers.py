@@ -61,7 +61,7 @@ async def _reliable(svc: SitesService, link: Link, msg: Message) -> None:
     elif msg.type == "share":
         await svc.admin.write_quiet(_share, peer, key, body, svc.clock.now().timestamp())
     elif msg.type in MARKET:
-        apply = {"market.offer": svc.market.apply_offer, "market.quote.ask": svc.market.apply_quote_ask,
+        apply = {"market.offers": svc.market.apply_offers, "market.quote.ask": svc.market.apply_quote_ask,
                  "market.quote": svc.market.apply_quote, "market.rating": svc.market.apply_rating}[msg.type]
         await svc.admin.write_quiet(apply, peer, key, body, svc.clock.now().timestamp())
     elif msg.type == "file.chunk":

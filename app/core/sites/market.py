@@ -30,6 +30,7 @@ from app.core.sites import market_repo as mr
 from app.core.sites import repo
 from app.core.sites.admin import SiteAdmin, new_key
 from app.core.sites.errors import MessageRejected
+from app.core.sites.protocol import MAX_OFFERS, OFFER_SCHEMA, check_body
 from app.core.sites.repo import Offload
 
 KINDS = ("capacity", "template", "playbook")
@@ -106,44 +107,51 @@ class Market:
                       item: dict[str, Any] | None = None, actor: ActorLike = "admin") -> dict[str, Any]:
         """Offer something to chosen linked sites. Publishing the same kind and name again makes a new version
         (sites no longer chosen get it withdrawn)."""
+        spec = {"kind": kind, "name": name, "process": process, "material": material, "per_hour": per_hour,
+                "per_part": per_part, "currency": currency, "lead_time_h": lead_time_h, "item": item}
+        return (await self.publish_many([spec], to, actor=actor))[0]
+
+    async def publish_many(self, specs: list[dict[str, Any]], to: list[str],
+                           actor: ActorLike = "admin") -> list[dict[str, Any]]:
+        """Offers given as ``{kind, name, process, material, per_hour, per_part, currency, lead_time_h, item}``,
+        all checked first, written in one transaction and sent in pages of ``MAX_OFFERS`` per message."""
         actor = authorize(actor, Action.PAIR_SITES)
-        if kind not in KINDS:
-            raise ValidationError(f"an offer is one of {', '.join(KINDS)}", "kind")
-        name = (name or "").strip()
-        if not 0 < len(name) <= 200:
-            raise ValidationError("an offer's name has 1 to 200 characters", "name")
-        process, material = (process or "").strip().lower()[:40], (material or "").strip().lower()[:40]
-        if kind == "capacity" and not process:
-            raise ValidationError("capacity is offered for a process (--process fdm)", "process")
-        hour, part = _price(per_hour, "per_hour"), _price(per_part, "per_part")
-        if hour is None and part is None:
-            raise ValidationError("give a price: --per-hour and/or --per-part", "price")
-        currency = (currency or "").strip().upper()
-        if not _CURRENCY.fullmatch(currency):
-            raise ValidationError("currency is a three-letter code such as EUR", "currency")
-        lead = _price(lead_time_h, "lead_time_h")
-        if len(json.dumps(item or {}, default=str)) > MAX_ITEM_BYTES:
-            raise ValidationError(f"the item is over {MAX_ITEM_BYTES // 1024} KiB; offer a smaller one", "item")
+        if not isinstance(specs, list) or not specs or len(specs) > 100_000:
+            raise ValidationError("give 1 to 100,000 offers", "offers")
+        checked = []
+        for n, spec in enumerate(specs):
+            try:
+                checked.append(_checked_offer(spec))
+            except ValidationError as exc:
+                raise ValidationError(f"offer {n + 1} ({str(spec.get('name', ''))[:40]!r}): {exc}"
+                                      if len(specs) > 1 else str(exc), exc.field) from exc
+        if len({(c["kind"], c["name"]) for c in checked}) != len(checked):
+            raise ValidationError("two offers have the same kind and name", "offers")
         if not to:
             raise ValidationError("say which linked sites see the offer (--to SITE[,SITE])", "to")
-        peers = {(await self.admin.find_peer(ref)).site_id for ref in to}
+        peers = sorted({(await self.admin.find_peer(ref)).site_id for ref in to})
         now = self._now()
 
-        def write(conn) -> dict[str, Any]:
-            old = next((o for o in mr.list_offers(conn, own_site=self.site_id, mine=True)
-                        if o["kind"] == kind and o["name"] == name), None)
-            offer = {"id": old["id"] if old else str(uuid4()), "kind": kind, "name": name, "process": process,
-                     "material": material, "price_per_hour": hour, "price_per_part": part, "currency": currency,
-                     "lead_time_h": lead, "item": item or {}, "version": old["version"] + 1 if old else 1,
-                     "withdrawn": False}
-            mr.put_offer(conn, self.site_id, offer, sorted(peers), now)
-            for sid in sorted(peers):
-                repo.enqueue(conn, sid, new_key(), "market.offer", offer, now)
-            for sid in sorted(set(old["to_sites"] if old else []) - peers):
-                repo.enqueue(conn, sid, new_key(), "market.offer", offer | {"withdrawn": True}, now)
-            audit.record(conn, self.admin.clock.now(), actor, "market.publish", f"offer:{offer['id']}", None,
-                         {"name": name, "version": offer["version"], "sites": len(peers)})
-            return offer | {"to_sites": sorted(peers)}
+        def write(conn) -> list[dict[str, Any]]:
+            out, send, drop = [], [], {}
+            mine = {(o["kind"], o["name"]): o for o in mr.list_offers(conn, own_site=self.site_id, mine=True,
+                                                                       withdrawn=True)}
+            for c in checked:
+                old = mine.get((c["kind"], c["name"]))
+                offer = c | {"id": old["id"] if old else str(uuid4()), "version": old["version"] + 1 if old else 1,
+                             "withdrawn": False}
+                send.append(offer)
+                for sid in set(old["to_sites"] if old else []) - set(peers):
+                    drop.setdefault(sid, []).append(offer | {"withdrawn": True})
+                out.append(offer | {"to_sites": peers})
+            mr.put_offers(conn, self.site_id, send, peers, now)
+            for sid in peers:
+                _enqueue_offers(conn, sid, send, now)
+            for sid, offers in drop.items():
+                _enqueue_offers(conn, sid, offers, now)
+            audit.record(conn, self.admin.clock.now(), actor, "market.publish", f"offers:{len(out)}", None,
+                         {"names": [o["name"] for o in out[:20]], "sites": len(peers)})
+            return out
 
         return await self.admin.write(write)
 
@@ -156,7 +164,7 @@ class Market:
             o = {k: offer[k] for k in mr.OFFER_FIELDS} | {"withdrawn": True, "version": offer["version"] + 1}
             mr.put_offer(conn, self.site_id, o, offer["to_sites"], now)
             for sid in offer["to_sites"]:
-                repo.enqueue(conn, sid, new_key(), "market.offer", o, now)
+                _enqueue_offers(conn, sid, [o], now)
             audit.record(conn, self.admin.clock.now(), actor, "market.withdraw", f"offer:{o['id']}", None, {})
             return o
 
@@ -287,20 +295,28 @@ class Market:
         return out.getvalue()
 
     # ------------------------------------------------------------ what linked sites send (in one transaction)
-    def apply_offer(self, conn, peer: str, key: str, body: dict[str, Any], now: float) -> None:
-        try:
-            UUID(body["id"])
-        except ValueError as exc:
-            raise MessageRejected("schema", "market.offer: id must be a UUID", key) from exc
-        if body["kind"] == "capacity" and body["item"]:
-            raise MessageRejected("schema", "market.offer: capacity carries no item", key)
-        if body["price_per_hour"] is None and body["price_per_part"] is None:
-            raise MessageRejected("schema", "market.offer: no price", key)
-        if not _CURRENCY.fullmatch(body["currency"]):
-            raise MessageRejected("schema", "market.offer: currency is a three-letter code", key)
-        if not repo.inbox_claim(conn, peer, key, "market.offer", now):
+    def apply_offers(self, conn, peer: str, key: str, body: dict[str, Any], now: float) -> None:
+        """A page of offers from a linked site: every one checked before any is kept; newest versions win."""
+        offers = body["offers"]
+        for n, o in enumerate(offers):
+            if not isinstance(o, dict):
+                raise MessageRejected("schema", f"market.offers: offer {n} is not an object", key)
+            check_body("market.offers", o, key, OFFER_SCHEMA)
+            try:
+                UUID(o["id"])
+            except ValueError as exc:
+                raise MessageRejected("schema", f"market.offers: offer {n}: id must be a UUID", key) from exc
+            if o["kind"] == "capacity" and o["item"]:
+                raise MessageRejected("schema", f"market.offers: offer {n}: capacity carries no item", key)
+            if o["price_per_hour"] is None and o["price_per_part"] is None:
+                raise MessageRejected("schema", f"market.offers: offer {n} has no price", key)
+            if not _CURRENCY.fullmatch(o["currency"]):
+                raise MessageRejected("schema", f"market.offers: offer {n}: currency is a three-letter code", key)
+        if len({o["id"] for o in offers}) != len(offers):
+            raise MessageRejected("schema", "market.offers: an offer is there twice", key)
+        if not repo.inbox_claim(conn, peer, key, "market.offers", now):
             return
-        mr.put_offer(conn, peer, body, [], now)
+        mr.put_offers(conn, peer, offers, [], now)
 
     def apply_quote_ask(self, conn, peer: str, key: str, body: dict[str, Any], now: float) -> None:
         if not all(isinstance(x, str) and 0 < len(x) <= 40 for x in [*body["processes"], *body["materials"]]):
@@ -399,6 +415,41 @@ class Market:
             mr.add_entry(conn, row, "ordered", row["amount"] or 0.0, now)  # the seller took it (once)
         if o.state in UNDONE and _has_entry(conn, row["key"], "ordered"):
             mr.add_entry(conn, row, "reversed", -(row["amount"] or 0.0), now)
+
+
+def _checked_offer(spec: dict[str, Any]) -> dict[str, Any]:
+    """One offer as it is stored and sent (without id and version), or a ValidationError saying what is wrong."""
+    if not isinstance(spec, dict):
+        raise ValidationError("an offer is an object with kind, name and a price", "offers")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise ValidationError(f"an offer is one of {', '.join(KINDS)}", "kind")
+    name = str(spec.get("name") or "").strip()
+    if not 0 < len(name) <= 200:
+        raise ValidationError("an offer's name has 1 to 200 characters", "name")
+    process = str(spec.get("process") or "").strip().lower()[:40]
+    material = str(spec.get("material") or "").strip().lower()[:40]
+    if kind == "capacity" and not process:
+        raise ValidationError("capacity is offered for a process (--process fdm)", "process")
+    hour, part = _price(spec.get("per_hour"), "per_hour"), _price(spec.get("per_part"), "per_part")
+    if hour is None and part is None:
+        raise ValidationError("give a price: --per-hour and/or --per-part", "price")
+    currency = str(spec.get("currency") or "EUR").strip().upper()
+    if not _CURRENCY.fullmatch(currency):
+        raise ValidationError("currency is a three-letter code such as EUR", "currency")
+    item = spec.get("item") or {}
+    if not isinstance(item, dict) or (kind == "capacity" and item):
+        raise ValidationError("only a template or playbook offer carries an item (an object)", "item")
+    if len(json.dumps(item, default=str)) > MAX_ITEM_BYTES:
+        raise ValidationError(f"the item is over {MAX_ITEM_BYTES // 1024} KiB; offer a smaller one", "item")
+    return {"kind": kind, "name": name, "process": process, "material": material, "price_per_hour": hour,
+            "price_per_part": part, "currency": currency, "lead_time_h": _price(spec.get("lead_time_h"), "lead_time_h"),
+            "item": item}
+
+
+def _enqueue_offers(conn, site_id: str, offers: list[dict[str, Any]], now: float) -> None:
+    for i in range(0, len(offers), MAX_OFFERS):
+        repo.enqueue(conn, site_id, new_key(), "market.offers", {"offers": offers[i:i + MAX_OFFERS]}, now)
 
 
 def _has_entry(conn, order_key: str, entry: str) -> bool:

@@ -24,6 +24,21 @@ def put_offer(conn: Connection, site_id: str, offer: dict[str, Any], to_sites: l
     return _upsert(conn, t.market_offers, row, ["site_id", "id"], where=t.market_offers.c.version < offer["version"])
 
 
+def put_offers(conn: Connection, site_id: str, offers: list[dict[str, Any]], to_sites: list[str], now: float) -> None:
+    """Many offers in one statement (a page from a linked site, a catalogue published at once); as ``put_offer``,
+    an older or equal version changes nothing."""
+    if not offers:
+        return
+    rows = [{k: o[k] for k in OFFER_FIELDS} | {"site_id": site_id, "to_sites": to_sites, "updated_at": now}
+            for o in offers]
+    ins = dialect_insert(conn, t.market_offers)
+    c = t.market_offers.c
+    stmt = ins.on_conflict_do_update(index_elements=["site_id", "id"],
+                                     set_={k: ins.excluded[k] for k in rows[0] if k not in ("site_id", "id")},
+                                     where=c.version < ins.excluded.version)
+    conn.execute(stmt, rows)
+
+
 def get_offer(conn: Connection, site_id: str, offer_id: str) -> dict[str, Any] | None:
     c = t.market_offers.c
     r = conn.execute(sa.select(t.market_offers).where(c.site_id == site_id, c.id == offer_id)).first()
@@ -31,10 +46,11 @@ def get_offer(conn: Connection, site_id: str, offer_id: str) -> dict[str, Any] |
 
 
 def list_offers(conn: Connection, *, own_site: str, mine: bool, search: str = "", site_id: str | None = None,
-                limit: int = 10_000, offset: int = 0) -> list[dict[str, Any]]:
-    """Our own offers (``mine``) or what linked sites offer us, not withdrawn, by site, kind and name."""
+                limit: int = 100_000, offset: int = 0, withdrawn: bool = False) -> list[dict[str, Any]]:
+    """Our own offers (``mine``) or what linked sites offer us (not withdrawn unless asked), by site, kind and
+    name."""
     c = t.market_offers.c
-    q = sa.select(t.market_offers).where(c.withdrawn.is_(False))
+    q = sa.select(t.market_offers) if withdrawn else sa.select(t.market_offers).where(c.withdrawn.is_(False))
     q = q.where(c.site_id == own_site) if mine else q.where(c.site_id != own_site)
     if site_id:
         q = q.where(c.site_id == site_id)

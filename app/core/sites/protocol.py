@@ -28,7 +28,8 @@ CHUNK_BYTES = 512 * 1024  # of a part file, per message: its base64 stays well u
 CHUNK_B64 = 4 * ((CHUNK_BYTES + 2) // 3)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_FILES = 100
-MARKET = frozenset({"market.offer", "market.quote.ask", "market.quote", "market.rating"})
+MARKET = frozenset({"market.offers", "market.quote.ask", "market.quote", "market.rating"})
+MAX_OFFERS = 100  # per message: a catalogue travels in pages
 RELIABLE = frozenset({"offload.request", "offload.status", "offload.cancel", "share", "comment", "file.chunk"}) | MARKET
 
 STR, INT, NUM, BOOL, DICT, LIST = str, int, float, bool, dict, list
@@ -66,12 +67,7 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "offload.cancel": {"offload": F(STR, max_len=MAX_KEY), "reason": F(STR, max_len=1000)},
     "share": {"kind": F(STR, choices=frozenset({"template", "playbook"})), "id": F(STR, max_len=36),
               "name": F(STR, max_len=200), "version": F(INT, lo=1, hi=1_000_000), "item": F(DICT)},
-    "market.offer": {"id": F(STR, max_len=36), "kind": F(STR, choices=frozenset({"capacity", "template", "playbook"})),
-                     "name": F(STR, max_len=200), "process": F(STR, max_len=40), "material": F(STR, max_len=40),
-                     "price_per_hour": F(NUM, lo=0, hi=1e9, nullable=True),
-                     "price_per_part": F(NUM, lo=0, hi=1e9, nullable=True), "currency": F(STR, max_len=8),
-                     "lead_time_h": F(NUM, lo=0, hi=1e5, nullable=True), "item": F(DICT),
-                     "version": F(INT, lo=1, hi=1_000_000_000), "withdrawn": F(BOOL)},
+    "market.offers": {"offers": F(LIST, max_len=MAX_OFFERS)},
     "market.quote.ask": {"quote": F(STR, max_len=MAX_KEY), "offer": F(STR, max_len=36), "job_name": F(STR, max_len=200),
                          "parts": F(INT, lo=1, hi=1_000_000), "hours": F(NUM, lo=0, hi=1e6),
                          "processes": F(LIST, max_len=50), "materials": F(LIST, max_len=50)},
@@ -82,6 +78,14 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "comment": {"offload": F(STR, max_len=MAX_KEY), "author": F(STR, max_len=100), "text": F(STR, max_len=5000),
                 "at": F(NUM)},
 }
+
+# One offer of a "market.offers" message (checked by the marketplace, element by element).
+OFFER_SCHEMA: dict[str, F] = {
+    "id": F(STR, max_len=36), "kind": F(STR, choices=frozenset({"capacity", "template", "playbook"})),
+    "name": F(STR, max_len=200), "process": F(STR, max_len=40), "material": F(STR, max_len=40),
+    "price_per_hour": F(NUM, lo=0, hi=1e9, nullable=True), "price_per_part": F(NUM, lo=0, hi=1e9, nullable=True),
+    "currency": F(STR, max_len=8), "lead_time_h": F(NUM, lo=0, hi=1e5, nullable=True), "item": F(DICT),
+    "version": F(INT, lo=1, hi=1_000_000_000), "withdrawn": F(BOOL)}
 
 _KEYS = {t: frozenset(fields) for t, fields in SCHEMAS.items()}
 
@@ -144,9 +148,11 @@ def decode(data: str | bytes) -> Message:
     return Message(type_, seq, body, key)
 
 
-def check_body(type_: str, body: dict[str, Any], key: str | None = None) -> None:
-    schema = SCHEMAS[type_]
-    extra = body.keys() - _KEYS[type_]
+def check_body(type_: str, body: dict[str, Any], key: str | None = None,
+               schema: dict[str, F] | None = None) -> None:
+    """``body`` against the schema of its type (or the one given, for an element of a list)."""
+    schema = schema if schema is not None else SCHEMAS[type_]
+    extra = body.keys() - (_KEYS[type_] if type_ in _KEYS and schema is SCHEMAS[type_] else schema.keys())
     if extra:
         raise MessageRejected("schema", f"{type_}: unexpected field {sorted(extra)[0][:40]!r}", key)
     for name, f in schema.items():
