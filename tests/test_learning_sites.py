@@ -7,6 +7,7 @@ gets nothing, and a site that did not opt in does not use what it got."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from uuid import uuid4
 
@@ -46,11 +47,14 @@ def _stats_source(store):  # type: ignore[no-untyped-def]
     return stats
 
 
-def test_linked_sites_learn_from_each_others_statistics_without_the_data(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_linked_sites_learn_from_each_others_statistics_without_the_data(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    rigs: dict[str, SiteRig] = {}
+
     async def go() -> None:
         alpha = SiteRig(tmp_path, "alpha", learning_links=["beta"])  # shares with beta only
         beta = SiteRig(tmp_path, "beta", learning_links=["alpha"])
         gamma = SiteRig(tmp_path, "gamma")
+        rigs.update(alpha=alpha, beta=beta, gamma=gamma)
         for s in (alpha, beta, gamma):
             await s.start()
         try:
@@ -114,3 +118,17 @@ def test_linked_sites_learn_from_each_others_statistics_without_the_data(tmp_pat
                 await s.stop()
 
     asyncio.run(asyncio.wait_for(go(), 120))
+
+    # the CLI of beta (its config opts in to alpha): which links learn, and what was pooled
+    from app.cli.main import main
+
+    beta, alpha = rigs["beta"], rigs["alpha"]
+    (beta.home / "config.toml").write_text('[sites]\nlearning_links = ["alpha"]\n', encoding="utf-8")
+    args = ["--home", str(beta.home), "--db", beta.db_url]
+    assert main([*args, "--json", "sites", "status"]) == 0
+    rows = {r["site_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[alpha.id]["learning"] is True
+    assert main([*args, "sites", "status"]) == 0
+    assert "LEARNING" in (out := capsys.readouterr().out) and "types in" in out
+    assert main([*args, "learn", "status"]) == 0
+    assert "from linked sites: fdm:5.2 machines run" in capsys.readouterr().out

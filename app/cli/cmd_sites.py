@@ -143,11 +143,13 @@ async def _status(args: argparse.Namespace, core: StoreCore) -> int:
     summaries = await admin.summaries()
     offloads = await admin.offloads(open_only=True)
     spent = await admin.privacy_spent()
-    budget = SitesConfig.from_config(core.config).epsilon_per_day
+    cfg = SitesConfig.from_config(core.config)
+    budget = cfg.epsilon_per_day
     data = []
     for p in peers:
         s, at = summaries.get(p.site_id, (None, None))
         data.append(peer_dict(p) | {"queued": outbox.get(p.site_id, 0), "summary": s,
+                                    "learning": cfg.shares_learning(p.site_id, p.name),
                                     "summary_at": stamp(at) if at else None,
                                     "open_offloads": sum(1 for o in offloads if o.peer_id == p.site_id),
                                     "privacy": {"epsilon_spent_today": round(spent.get(p.site_id, 0.0), 3),
@@ -163,9 +165,18 @@ async def _status(args: argparse.Namespace, core: StoreCore) -> int:
             lat = f"{d['latency_ms']:.1f}" if d["latency_ms"] is not None else "-"
             rows.append([short_id(d["site_id"]), d["name"], d["state"], d["last_seen"] or "-", lat, d["queued"],
                          d["open_offloads"], machines if s else "-", s.get("alerts", "-") if s else "-",
-                         f"{d['privacy']['epsilon_spent_today']:g}/{d['privacy']['epsilon_per_day']:g}"])
+                         f"{d['privacy']['epsilon_spent_today']:g}/{d['privacy']['epsilon_per_day']:g}",
+                         _learning(d)])
         return table(rows, ["ID", "NAME", "STATE", "LAST SEEN", "MS", "QUEUED", "OFFLOADS", "MACHINES", "ALERTS",
-                            "PRIVACY SPENT"])
+                            "PRIVACY SPENT", "LEARNING"])
 
     emit(args, data, text)
     return 0
+
+
+def _learning(d: dict) -> str:
+    """Whether the link shares learned corrections ([sites] learning_links), and how many types it sent us."""
+    if not d.get("learning"):
+        return "off"
+    sent = ((d.get("summary") or {}).get("learning") or {}).get("types") or {}
+    return f"on, {len(sent)} types in" if sent else "on"
