@@ -23,11 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from app.core.bus import EventBus
-from app.core.catalog.browse import CatalogueItem
 from app.core.clock import Clock
 from app.core.domain.entities import Alert, Node, Part
 from app.core.domain.enums import ProcessType
@@ -44,6 +43,9 @@ from app.core.production.plan_view import PlanView
 from app.core.review.notes import PartNote
 from app.core.sites.views import SiteView
 from app.ui.actions import MachineControl
+
+if TYPE_CHECKING:
+    from app.core.catalog.browse import CatalogueItem
 
 NodeNames = Callable[[UUID | str], str]  # a machine's name from its id (a short id when it is gone)
 

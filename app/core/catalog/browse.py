@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.catalog import playbooks, templates, versions
-from app.core.catalog.builtin import BUILTINS
+from app.core.catalog import versions
 from app.core.catalog.openscad import MAX_SCAD_BYTES, scad_params
 from app.core.domain.errors import ValidationError
 from app.core.jobs.validation import check_name
@@ -54,6 +53,8 @@ class Catalogue:
 
     # ------------------------------------------------------------ browsing
     async def items(self, search: str = "", kinds: tuple[str, ...] = KINDS) -> list[CatalogueItem]:
+        # the templates bring the mesh library (trimesh, SciPy): loaded off the loop when the tab first lists them
+        templates, playbooks = await asyncio.to_thread(_catalog_modules)
         out: list[CatalogueItem] = []
         if "template" in kinds:
             counts = await self._counts("templates")
@@ -91,7 +92,7 @@ class Catalogue:
 
     def _parts(self) -> list[CatalogueItem]:
         found = []
-        for folder in (templates.files_dir(self.home), self.home / "received"):
+        for folder in (self.home / "files", self.home / "received"):
             if folder.is_dir():
                 found += [p for p in folder.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file()]
         found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
@@ -107,11 +108,13 @@ class Catalogue:
             return item.file
         if item.kind != "template":
             return None
+        templates, _ = await asyncio.to_thread(_catalog_modules)
         made = await templates.make(self.store, self.home, item.name, {}, out_dir=self.home / "thumbnails")
         item.file = made["file"]
         return item.file
 
     async def make(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        templates, _ = await asyncio.to_thread(_catalog_modules)
         return await templates.make(self.store, self.home, name, values)
 
     # ------------------------------------------------------------ one file
@@ -133,6 +136,7 @@ class Catalogue:
     async def import_from(self, path: Path) -> dict[str, int]:
         """All or nothing: every item is checked before anything is written; an unchanged item adds no version."""
         bundle = await asyncio.to_thread(_read_bundle, Path(path))
+        _, playbooks = await asyncio.to_thread(_catalog_modules)
         tpl = [_check_template(t, i) for i, t in enumerate(bundle["templates"])]
         pbs = []
         for i, p in enumerate(bundle["playbooks"]):
@@ -154,6 +158,12 @@ class Catalogue:
             return {"added": added, "unchanged": unchanged}
 
         return await self.store.run(write)
+
+
+def _catalog_modules() -> tuple[Any, Any]:
+    from app.core.catalog import playbooks, templates
+
+    return templates, playbooks
 
 
 def _playbook_out(r: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +211,8 @@ def _check_template(t: Any, i: int) -> tuple[str, str, dict[str, Any]]:
     where = f"template {i + 1} of the file"
     if not isinstance(t, dict) or not isinstance(t.get("definition"), dict):
         raise ValidationError(f"{where}: give name, description and definition")
+    from app.core.catalog.builtin import BUILTINS
+
     name = check_name(t.get("name"), "template name", "name")
     if name in BUILTINS:
         raise ValidationError(f"{where}: {name!r} is a built-in template")
