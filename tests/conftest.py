@@ -35,6 +35,21 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMEWE_DISCOVERY", "0")
 
 
+LOOPBACK_SITE = '[sites]\nhost = "127.0.0.1"\nport = 0\n'
+
+
+@pytest.fixture
+def loopback_home() -> Callable[[Path], Path]:
+    """A home whose site links listen on 127.0.0.1, on any free port: for tests that run a whole site in another
+    process (``imewe open``, ``imewe demo``), which would otherwise listen on the LAN on the default port."""
+    def make(home: Path) -> Path:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(LOOPBACK_SITE, encoding="utf-8")
+        return home
+
+    return make
+
+
 def _pg_database() -> Iterator[str]:
     import sqlalchemy as sa
 

@@ -146,3 +146,31 @@ def test_wrong_certificate_and_wrong_site_id_are_refused(tmp_path) -> None:
                 await s.stop()
 
     run(go())
+
+
+def test_a_taken_site_port_leaves_the_site_running_and_it_still_dials_out(tmp_path) -> None:
+    """Another program holds the site-link port: the site starts anyway, says why nobody can dial in, and links
+    it dials itself still come up (an operator opening a file is never stopped by a busy port)."""
+    import socket
+
+    async def go():
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        b = await SiteRig(tmp_path, "beta").start()
+        a = SiteRig(tmp_path, "alpha")
+        a.port = taken
+        try:
+            await a.start()
+            health, port = a.sites.health(), a.sites.port
+            await _pair(a, b)  # alpha dials beta
+            return health, port, taken, a.sites.link(b.id) is not None
+        finally:
+            await a.stop()
+            await b.stop()
+            holder.close()
+
+    health, port, taken, linked = run(go())
+    assert health.startswith("degraded: other sites cannot dial in") and f"127.0.0.1:{taken}" in health
+    assert port == 0 and linked

@@ -199,7 +199,7 @@ def test_gcode_opens_with_legend_and_flat_cnc_from_the_top(qloop, qtbot, tmp_pat
     qloop.run_until_complete(scenario())
 
 
-def test_imewe_open_file_shows_it_in_design_review(tmp_path: Path) -> None:
+def test_imewe_open_file_shows_it_in_design_review(tmp_path: Path, loopback_home) -> None:
     import subprocess
     import sys
 
@@ -208,7 +208,8 @@ def test_imewe_open_file_shows_it_in_design_review(tmp_path: Path) -> None:
     stl = _tee(tmp_path / "tee.stl")
     out = tmp_path / "open.png"
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="xcb")
-    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(tmp_path / "home"), "open", str(stl),
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(loopback_home(tmp_path / "home")),
+                           "open", str(stl),
                            "--screenshot", str(out), "--after", "4"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

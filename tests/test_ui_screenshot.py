@@ -28,11 +28,11 @@ def _share(px: np.ndarray, hex_colour: str, tol: int = 6) -> float:
 
 
 @pytest.mark.slow
-def test_demo_screenshot_shows_the_fleet(tmp_path: Path) -> None:
+def test_demo_screenshot_shows_the_fleet(tmp_path: Path, loopback_home) -> None:
     out = tmp_path / "shots" / "demo.png"
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "--home", str(tmp_path / "home"), "demo",
+        [sys.executable, "-m", "app.cli.main", "--home", str(loopback_home(tmp_path / "home")), "demo",
          "--headless", "--screenshot", str(out), "--after", "3"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -55,10 +55,10 @@ def test_demo_rejects_bad_arguments_in_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip() == "imewe: --scale must be positive"
 
 
-def test_demo_text_mode_prints_the_live_fleet_without_a_window(tmp_path: Path) -> None:
+def test_demo_text_mode_prints_the_live_fleet_without_a_window(tmp_path: Path, loopback_home) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("DISPLAY", None)
-    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(tmp_path), "demo", "--text",
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(loopback_home(tmp_path)), "demo", "--text",
                            "--for", "5", "--scale", "600"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -87,21 +87,29 @@ class SitesService:
     async def start(self) -> None:
         await self._reload()
         self.tls_accept = TlsAccept(tls.server_context(self.identity, self._link_context))
-        self._server = await listen(self._gate().handle, self.config.host, self.config.port, self.tls_accept)
-        self.port = self._server.sockets[0].getsockname()[1]
+        listening = ""
+        try:
+            self._server = await listen(self._gate().handle, self.config.host, self.config.port, self.tls_accept)
+            self.port = self._server.sockets[0].getsockname()[1]
+        except OSError as exc:  # the port is taken (another site, another program): the rest of the site runs
+            self._server, self.port = None, 0
+            listening = (f"degraded: other sites cannot dial in: {self.config.host}:{self.config.port} is not "
+                         f"free ({exc.strerror or exc}); links this site dials still work; set [sites] port")
+            log.warning("sites: %s", listening)
         self.bus.subscribe(StateChanged, self._on_state_changed, name="sites", maxsize=100_000)
         self.bus.subscribe(SiteFound, self._on_found, name="sites-lan")
         self._tasks += [asyncio.create_task(self._supervise(), name="sites:supervise"),
                         asyncio.create_task(self._reconciler(), name="sites:reconcile")]
         await self.engine.mirror_all()
-        if self.config.discovery:
+        if self.config.discovery and self.port:
             from app.core.sites.discovery import SiteDiscovery
 
             self._discovery = SiteDiscovery(self.identity.site_id, self.config.name, self.port, self.bus,
                                             self.config.interfaces)
             await self._discovery.start()
-        self._health = "ok"
-        log.info("site %s listening on port %d", short_id(self.identity.site_id), self.port)
+        self._health = listening or "ok"
+        if self.port:
+            log.info("site %s listening on port %d", short_id(self.identity.site_id), self.port)
 
     async def stop(self) -> None:
         self._health = "stopped"
