@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from app.core.domain.errors import ValidationError
 from app.core.learning.features import analytic_s, energy_base_kwh, rated_energy_kwh, vectorize
@@ -44,10 +43,12 @@ class LearnedModels:
             raise ValidationError(f"cannot read the model version in {folder}: {exc}", "learn") from exc
         self.folder = folder
         self.min_jobs_per_machine = min_jobs_per_machine
+        import onnxruntime as ort  # loaded with the first trained version, not by every process that might serve
+
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # small models: threads cost more than they give, and cores are shared
         opts.inter_op_num_threads = 1
-        self._sessions: dict[str, ort.InferenceSession] = {}
+        self._sessions: dict[str, Any] = {}  # kind -> onnxruntime.InferenceSession
         for kind, name in self.meta.get("models", {}).items():
             try:
                 self._sessions[kind] = ort.InferenceSession(str(folder / name), opts,
