@@ -41,6 +41,8 @@ def test_calendar_from_the_config() -> None:
         (timedelta(0), timedelta(hours=1)), (timedelta(hours=6), timedelta(hours=7)),
         (timedelta(hours=11), timedelta(hours=14))]
     assert StaffedHours.from_config(None) is None and StaffedHours.from_config({}) is None
+    assert not hours.is_staffed(MONDAY_5_UTC) and hours.is_staffed(MONDAY_5_UTC + timedelta(hours=2))
+    assert hours.needs({}) == START | END and hours.needs({"attend": "end"}) == END
 
 
 @pytest.mark.parametrize(("section", "message"), [

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from app.core.domain.attend import START
 from app.core.domain.entities import Job, Node, Part
 from app.core.domain.errors import ImeweError
 from app.core.drivers import FabricationDevice, JobRequest
@@ -45,6 +46,9 @@ def startable(prod: ProductionService, job: Job, part: Part) -> bool:
         return False
     running = sum(r.part_id == part.id for r in prod._running.values())
     if max(part.quantity, 1) - prod._done_copies.get(part.id, 0) - running <= 0:
+        return False
+    staffed = prod._staffed  # work that needs a person at its start waits for someone to be there
+    if staffed is not None and staffed.needs(job.metadata) & START and not staffed.is_staffed(prod._clock.now()):
         return False
     return all(prod._part_state(job, d) is S.COMPLETED for d in part.depends_on)
 

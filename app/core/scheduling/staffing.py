@@ -99,6 +99,20 @@ class StaffedHours:
                 out.append((a, b))
         return out
 
+    def is_staffed(self, at: datetime) -> bool:
+        """Whether someone is on the floor at ``at``."""
+        return any(a <= at < b for a, b in self.windows(at, 1))
+
+    def needs(self, metadata: Mapping[str, Any]) -> int:
+        """What a job with this metadata needs a person for: its own ``attend``, else the site's default."""
+        word = metadata.get("attend")
+        if word is None:
+            return self.attend
+        try:
+            return attend_flags(word)
+        except ValidationError:
+            return self.attend
+
     def plan_windows(self, origin: datetime, days: int = HORIZON_DAYS) -> list[tuple[int, int]]:
         """The calendar in plan seconds from ``origin``: staffed [a, b], then everything past the horizon."""
         out = []
