@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
-import vtk
 from PySide6.QtCore import Qt
+from vtkmodules.vtkRenderingCore import vtkCellPicker  # not `import vtk`: that loads every VTK module
 
 Point = tuple[float, float, float]
 
@@ -26,7 +26,7 @@ class NotePins:
         self._markers: list[tuple[Point, str]] = []
         self._marker_actors: list[Any] = []
         self._pick_mode = False
-        self._picker = vtk.vtkCellPicker()
+        self._picker = vtkCellPicker()
         self._picker.SetTolerance(tolerance)  # a share of the window's diagonal: lines need more than surfaces
         self.plotter.iren.add_observer("LeftButtonPressEvent", self._on_left_press)
 

@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 import numpy as np
-import vtk
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
+from vtkmodules.vtkCommonMath import vtkMatrix4x4  # not `import vtk` (every VTK module: +0.3 s)
 
 from app.core.domain.capabilities import Capabilities
 from app.core.estimation import PartAnalysis, fitting_machines
@@ -263,7 +263,7 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         m[:3, :3] = self.rotation * self.scale
         m[:3, 3] = shift
         self._matrix = m
-        vm = vtk.vtkMatrix4x4()
+        vm = vtkMatrix4x4()
         for r in range(4):
             for c in range(4):
                 vm.SetElement(r, c, float(m[r, c]))
