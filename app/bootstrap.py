@@ -493,7 +493,7 @@ def catalogue_browser(core: Core) -> Any:
     from app.core.catalog.browse import Catalogue
 
     if core.sites is not None:
-        return Catalogue(core.store, core.config.paths.home, core.sites.market.offers)
+        return Catalogue(core.store, core.config.paths.home, core.sites.market.offers, social=core.sites)
     market: list[Any] = []
 
     async def offers() -> list[dict[str, Any]]:

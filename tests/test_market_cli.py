@@ -98,6 +98,12 @@ def test_market_cli_publish_browse_quote_order_ledger(tmp_path, capsys) -> None:
 
         (offer,) = _until(offers, "the offer at the buyer")
         assert offer["site_name"] == "maker" and offer["price_per_hour"] == 10
+        code, out, _ = _run(capsys, "--home", studio, "market", "comment", "FDM PLA", "Black PLA?", "--author", "ana")
+        assert code == 0 and "sent to 1 site(s)" in out
+        code, _, err = _run(capsys, "--home", studio, "market", "comment", "no such offer", "hi")
+        assert code == 2 and "no offer" in err
+        _until(lambda: "ana (studio): Black PLA?" in _run(capsys, "--home", maker, "market", "comments",
+                                                          "FDM PLA")[1], "the comment at the seller")
         code, out, _ = _run(capsys, "--home", studio, "--json", "jobs", "submit", "--name", "brackets",
                             "--process", "fdm", "--material", "pla", "--size", "20x20x10", "--quantity", "5")
         job = json.loads(out)["id"]

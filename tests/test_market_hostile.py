@@ -22,6 +22,7 @@ from app.core.sites.errors import MessageRejected
 from app.core.sites.files import store_chunk
 from app.core.sites.identity import load_or_create_identity
 from app.core.sites.market import Market
+from app.core.sites.presence import Presence
 from app.core.sites.protocol import check_body, decode, encode
 from app.core.store.db import open_store
 
@@ -118,6 +119,8 @@ SEEDS = {
                      "reason": ""},
     "market.rating": {"order": "q1", "stars": 4, "note": "ok"},
     "file.chunk": CHUNK,
+    "market.comment": {"subject": f"offer:{UUID1}", "author": "ana", "text": "hi", "at": 1.0},
+    "presence": {"subject": f"offer:{UUID1}", "who": "ana", "viewing": True},
 }
 
 
@@ -149,8 +152,16 @@ def test_fuzzed_market_and_file_messages_are_refused_cleanly_or_applied(tmp_path
     store = open_store(f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
     identity = load_or_create_identity(tmp_path / "keys", "fuzz")
     market = Market(SiteAdmin(store, SystemClock(), identity))
+    presence = Presence(lambda _sid, _body: asyncio.sleep(0, True))
+
+    def seen(conn, peer: str, key: str, body: dict, now: float) -> None:  # as the handler does it
+        if not market.shares(conn, peer, body["subject"]):
+            raise MessageRejected("unknown_subject", "not shared")
+        presence.seen(peer, body)
+
     apply = {"market.offers": market.apply_offers, "market.quote.ask": market.apply_quote_ask,
-             "market.quote": market.apply_quote, "market.rating": market.apply_rating, "file.chunk": store_chunk}
+             "market.quote": market.apply_quote, "market.rating": market.apply_rating, "file.chunk": store_chunk,
+             "market.comment": market.apply_comment, "presence": seen}
     seq = [0]
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
@@ -159,6 +170,7 @@ def test_fuzzed_market_and_file_messages_are_refused_cleanly_or_applied(tmp_path
         type_, body = msg
         seq[0] += 1
         key = f"k{seq[0]}"
+        key = None if type_ == "presence" else key
         try:
             frame = encode(type_, 1, body, key)
         except (ValueError, TypeError):

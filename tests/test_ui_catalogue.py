@@ -140,3 +140,59 @@ def test_catalogue_panel_lists_searches_draws_previews_and_moves_one_file(qtbot,
         asyncio.run(go())
     finally:
         core.store.close()
+
+
+def test_catalogue_panel_comments_and_presence_on_an_offer_between_two_sites(qtbot, tmp_path: Path, db_urls) -> None:
+    from app.ui.catalogue_panel import _user
+
+    from .test_market_flow import _linked
+    from .test_sites_support import wait_for
+
+    async def go() -> None:
+        seller, buyer, proxy = await _linked(tmp_path, db_urls)
+        try:
+            await seller.sites.market.publish("capacity", "FDM in PLA", ["studio"], process="fdm", per_hour=12)
+            cat = Catalogue(buyer.core.store, buyer.home, buyer.sites.market.offers, social=buyer.sites)
+            panel = CataloguePanel(cat)
+            qtbot.addWidget(panel)
+            panel.kind.setCurrentText("Offers from linked sites")
+            await wait_for(lambda: _load_count(panel, 1), what="the offer in the panel")
+            panel.list.setCurrentRow(0)
+            assert not panel.comment_row.isHidden() and not panel.discussion.isHidden()
+            # the seller sees who looks at its offer at the buyer's site
+            await wait_for(lambda: _viewers(seller, "FDM in PLA", [_user()]), what="presence at the seller")
+            await wait_for(lambda: "No comments yet" in panel.discussion.text(), what="the empty state")
+            panel.comment_text.setText("Can you print it in black?")
+            await panel.send_comment()
+            await wait_for(lambda: _count(seller.sites.market.comments("FDM in PLA"), 1), what="comment at seller")
+            await seller.sites.market.comment("FDM in PLA", "bo", "Yes, black PLA is loaded.")
+            await seller.sites.view("FDM in PLA", "bo")
+
+            async def shown() -> bool:
+                await panel.refresh_social()
+                return "bo (maker" in panel.discussion.text() and "bo at maker" in panel.viewing_now.text()
+
+            await wait_for(shown, what="the answer and bo's presence in the panel")
+            assert f"{_user()} (this site" in panel.discussion.text()
+            panel.kind.setCurrentText("Templates")  # another item: the seller is told we stopped looking
+            await wait_for(lambda: panel.current() is not None and panel.current().kind == "template", what="list")
+            await wait_for(lambda: _viewers(seller, "FDM in PLA", []), what="presence cleared")
+        finally:
+            await proxy.stop()
+            await buyer.stop()
+            await seller.stop()
+
+    asyncio.run(asyncio.wait_for(go(), 120))
+
+
+async def _load_count(panel: CataloguePanel, n: int) -> bool:
+    await panel.load()
+    return len(panel.items) == n
+
+
+async def _viewers(rig, ref: str, who: list[str]) -> bool:
+    return [v["who"] for v in await rig.sites.viewers(ref)] == who
+
+
+async def _count(rows, n: int) -> bool:
+    return len(await rows) == n

@@ -65,6 +65,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("--note", default="")
     _leaf(rt, _rate)
 
+    cm = ms.add_parser("comment", help="comment on an offer or order shared with a linked site")
+    cm.add_argument("item", help="the offer (name or id) or order (first characters of its key)")
+    cm.add_argument("text")
+    cm.add_argument("--author", help="who writes (default: the signed-in person, else your login name)")
+    _leaf(cm, _comment)
+    cs = ms.add_parser("comments", help="the comments on an offer or order, from both sites, with who and when")
+    cs.add_argument("item")
+    _leaf(cs, _comments)
+
     lg = ms.add_parser("ledger", help="amounts owed, order by order; --csv FILE (or -) exports it")
     lg.add_argument("--csv", dest="csv_path", help="write CSV to this file ('-': standard output)")
     _leaf(lg, _ledger)
@@ -231,6 +240,31 @@ async def _rate(args: argparse.Namespace, core: StoreCore) -> int:
     o = await market.rate(args.order, args.stars, args.note, actor=actor)
     emit(args, o, lambda d: f"order {d['key'][:8]} rated {d['rating']}/5; the site is told when the link is up")
     return 0
+
+
+async def _comment(args: argparse.Namespace, core: StoreCore) -> int:
+    market, actor = await _market(core)
+    author = args.author or getattr(actor, "name", None) or _login()
+    c = await market.comment(args.item, author, args.text)
+    emit(args, c, lambda d: f"comment on {d['subject'][:14]} sent to {len(d['sent_to'])} site(s) when the link is up")
+    return 0
+
+
+async def _comments(args: argparse.Namespace, core: StoreCore) -> int:
+    market, _ = await _market(core)
+    rows = await market.comments(args.item)
+    emit(args, rows, lambda d: "\n".join(f"{_when(c['at'])}  {c['author']} ({c['site_name']}): {c['text']}"
+                                         for c in d) or "no comments yet (imewe market comment ITEM TEXT)")
+    return 0
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "someone"
 
 
 async def _ledger(args: argparse.Namespace, core: StoreCore) -> int:

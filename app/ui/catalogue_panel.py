@@ -6,10 +6,13 @@ a single catalogue file."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.catalog.browse import CatalogueItem
 from app.core.catalog.params import parse_assignments
 from app.core.domain.errors import ImeweError
+from app.core.sites.presence import REPEAT_S
 from app.ui.ports import CataloguePort
 from app.ui.tasks import spawn
 
@@ -37,6 +41,7 @@ KIND_FILTERS = {"Everything": ("template", "playbook", "part", "offer"), "Templa
 KIND_WORDS = {"template": "Template", "playbook": "Playbook", "part": "Part file", "offer": "Offer"}
 ICON = 64
 BIG = 220
+SOCIAL_REFRESH_S = 5.0  # comments and presence of the chosen offer are read again this often
 MAX_THUMBNAILS = 200  # drawn per listing, in order; the rest show their kind only
 EMPTY = ("Nothing in the catalogue yet. Add a template (imewe templates add FILE.scad), a playbook (imewe "
          "playbooks add FILE.json), or import a catalogue file (Import…). Offers appear when linked sites publish "
@@ -50,6 +55,17 @@ def _param_text(p: dict) -> str:
     default = f"{p['default']:g}" if isinstance(p.get("default"), int | float) and \
         not isinstance(p.get("default"), bool) else str(p.get("default"))
     return f"{p['name']} {default}{unit}{limits}"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "someone"
+
+
+def _clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%d %b %H:%M UTC")
 
 
 class CataloguePanel(QWidget):
@@ -116,6 +132,30 @@ class CataloguePanel(QWidget):
         self.preview_button.setToolTip("Make the mesh with these parameters and open it in Design review, with "
                                        "its estimates; no job is made")
         self.preview_button.clicked.connect(lambda: spawn(self.make_preview(), on_error=self._error))
+        # comments and presence on an offer shared with a linked site
+        self.viewing_now = QLabel()
+        self.viewing_now.setObjectName("viewingNow")
+        self.viewing_now.setWordWrap(True)
+        self.discussion = QLabel()
+        self.discussion.setObjectName("comments")
+        self.discussion.setWordWrap(True)
+        self.discussion.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.comment_text = QLineEdit()
+        self.comment_text.setPlaceholderText("Write a comment for the other site")
+        self.comment_text.returnPressed.connect(lambda: spawn(self.send_comment(), on_error=self._error))
+        self.comment_button = QPushButton("Comment")
+        self.comment_button.clicked.connect(lambda: spawn(self.send_comment(), on_error=self._error))
+        self.comment_row = QWidget()
+        cr = QHBoxLayout(self.comment_row)
+        cr.setContentsMargins(0, 0, 0, 0)
+        cr.addWidget(self.comment_text, 1)
+        cr.addWidget(self.comment_button)
+        self._viewed: CatalogueItem | None = None  # the offer we told its site we are looking at
+        self._social_timer = QTimer(self)
+        self._social_timer.setInterval(int(SOCIAL_REFRESH_S * 1000))
+        self._social_timer.timeout.connect(lambda: spawn(self.refresh_social(), on_error=self._error))
+        self._social_timer.start()
+        self._announced_at = 0.0
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -123,6 +163,9 @@ class CataloguePanel(QWidget):
         rl.addWidget(self.facts)
         rl.addWidget(self.params)
         rl.addWidget(self.preview_button)
+        rl.addWidget(self.viewing_now)
+        rl.addWidget(self.discussion)
+        rl.addWidget(self.comment_row)
         rl.addStretch(1)
         self.split = QSplitter()
         self.split.addWidget(left)
@@ -223,8 +266,8 @@ class CataloguePanel(QWidget):
             self.title.setText("Choose an item")
             self.facts.setText("Pick a template, playbook, part or offer on the left to see it here.")
             self.picture.clear()
-            self.params.hide()
-            self.preview_button.hide()
+            for w in (self.params, self.preview_button, self.viewing_now, self.discussion, self.comment_row):
+                w.hide()
             return
         self.title.setText(it.name)
         lines = [KIND_WORDS[it.kind] + (f", version {it.version}" if it.version is not None else "")
@@ -246,9 +289,55 @@ class CataloguePanel(QWidget):
             self.picture.clear()
             self.picture.setText("no picture" if it.kind in ("playbook", "offer") or "no_picture" in it.extra
                                  else "drawing…")
+        social = self.port.social(it)
+        for w in (self.viewing_now, self.discussion, self.comment_row):
+            w.setVisible(social)
+        if social:
+            self.viewing_now.setText("")
+            self.discussion.setText("Loading comments…")
+            spawn(self.refresh_social(announce=True), on_error=self._error)
+        elif self._viewed is not None:
+            spawn(self._stop_viewing(), on_error=self._error)
         self.params.setVisible(it.kind == "template")
         self.preview_button.setVisible(it.kind in ("template", "part"))
         self.preview_button.setText("Preview in Design review" if it.kind == "template" else "Open in Design review")
+
+    async def refresh_social(self, announce: bool = False) -> None:
+        """Comments and who is looking at the chosen offer now; tell its site we look at it (again every
+        ``REPEAT_S``, and that we stopped when another item is chosen)."""
+        it = self.current()
+        if it is None or not self.port.social(it):
+            return
+        if self._viewed is not None and self._viewed is not it:
+            await self._stop_viewing()
+        now = time.monotonic()
+        if announce or self._viewed is None or now - self._announced_at >= REPEAT_S:
+            await self.port.view(it, _user(), True)
+            self._viewed, self._announced_at = it, now
+        viewers = await self.port.viewers(it)
+        comments = await self.port.comments(it)
+        if self.current() is not it:
+            return
+        self.viewing_now.setText("Looking at it now: " + ", ".join(f"{v['who']} at {v['site_name']}"
+                                                                   for v in viewers) if viewers
+                                 else "Nobody at the other site is looking at it now.")
+        self.discussion.setText("\n".join(
+            f"{c['author']} ({c['site_name']}, {_clock(c['at'])}): {c['text']}" for c in comments[-8:])
+            if comments else "No comments yet: ask the other site here.")
+
+    async def _stop_viewing(self) -> None:
+        it, self._viewed = self._viewed, None
+        if it is not None:
+            await self.port.view(it, _user(), False)
+
+    async def send_comment(self) -> None:
+        it = self.current()
+        text = self.comment_text.text().strip()
+        if it is None or not text:
+            return
+        await self.port.comment(it, _user(), text)
+        self.comment_text.clear()
+        await self.refresh_social()
 
     async def make_preview(self) -> str | None:
         """Make the chosen template's mesh with the parameters typed (or open the chosen part) in Design review."""

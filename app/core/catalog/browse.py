@@ -46,10 +46,11 @@ OffersFn = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 class Catalogue:
-    def __init__(self, store: Store, home: Path, offers: OffersFn | None = None) -> None:
+    def __init__(self, store: Store, home: Path, offers: OffersFn | None = None, social: Any = None) -> None:
         self.store = store
         self.home = Path(home)
         self._offers = offers
+        self._social = social  # the site links (comments and presence on offers), when they run here
 
     # ------------------------------------------------------------ browsing
     async def items(self, search: str = "", kinds: tuple[str, ...] = KINDS) -> list[CatalogueItem]:
@@ -116,6 +117,25 @@ class Catalogue:
     async def make(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
         templates, _ = await asyncio.to_thread(_catalog_modules)
         return await templates.make(self.store, self.home, name, values)
+
+    # ------------------------------------------------------------ comments and presence on offers
+    def social(self, item: CatalogueItem) -> bool:
+        """Whether comments and presence work for the item (offers, when the site links run here)."""
+        return self._social is not None and item.kind == "offer"
+
+    async def comments(self, item: CatalogueItem) -> list[dict[str, Any]]:
+        return await self._social.market.comments(f"offer:{item.ref}") if self.social(item) else []
+
+    async def comment(self, item: CatalogueItem, author: str, text: str) -> dict[str, Any]:
+        if not self.social(item):
+            raise ValidationError("comments are on offers shared with linked sites")
+        return await self._social.market.comment(f"offer:{item.ref}", author, text)
+
+    async def view(self, item: CatalogueItem, who: str, viewing: bool) -> int:
+        return await self._social.view(f"offer:{item.ref}", who, viewing) if self.social(item) else 0
+
+    async def viewers(self, item: CatalogueItem) -> list[dict[str, Any]]:
+        return await self._social.viewers(f"offer:{item.ref}") if self.social(item) else []
 
     # ------------------------------------------------------------ one file
     async def export_to(self, path: Path) -> dict[str, int]:

@@ -38,6 +38,10 @@ async def handle(svc: SitesService, link: Link, msg: Message) -> None:
         await _acked(svc, link, [k for k in msg.body["keys"] if isinstance(k, str)][:1000])
     elif t == "error":
         await _error(svc, link, msg)
+    elif t == "presence":
+        if not await svc.admin.read(svc.market.shares, peer, msg.body["subject"]):
+            raise MessageRejected("unknown_subject", "no offer or order shared with your site is called that")
+        svc.presence.seen(peer, msg.body)
     elif t == "summary":
         now = svc.clock.now().timestamp()
         svc.links.set_summary(peer, msg.body, now)
@@ -62,7 +66,8 @@ async def _reliable(svc: SitesService, link: Link, msg: Message) -> None:
         await svc.admin.write_quiet(_share, peer, key, body, svc.clock.now().timestamp())
     elif msg.type in MARKET:
         apply = {"market.offers": svc.market.apply_offers, "market.quote.ask": svc.market.apply_quote_ask,
-                 "market.quote": svc.market.apply_quote, "market.rating": svc.market.apply_rating}[msg.type]
+                 "market.quote": svc.market.apply_quote, "market.rating": svc.market.apply_rating,
+                 "market.comment": svc.market.apply_comment}[msg.type]
         await svc.admin.write_quiet(apply, peer, key, body, svc.clock.now().timestamp())
     elif msg.type == "file.chunk":
         await svc.admin.write_quiet(files.store_chunk, peer, key, body, svc.clock.now().timestamp())

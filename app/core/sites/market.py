@@ -294,6 +294,61 @@ class Market:
                         e["offer_name"] or "", e["job_name"] or ""])
         return out.getvalue()
 
+    # ------------------------------------------------------------ comments (either side, who and when)
+    def subject_peers(self, conn, subject: str) -> list[str]:
+        """The linked sites that share ``subject`` ("offer:<id>" or "order:<key>") with this site."""
+        kind, _, ident = subject.partition(":")
+        if kind == "order":
+            o = mr.get_order(conn, ident)
+            return [o["peer_id"]] if o else []
+        if kind == "offer":
+            out: set[str] = set()
+            for o in mr.offer_by_id(conn, ident):
+                out |= set(o["to_sites"]) if o["site_id"] == self.site_id else {o["site_id"]}
+            return sorted(out)
+        return []
+
+    def shares(self, conn, peer: str, subject: str) -> bool:
+        return peer in self.subject_peers(conn, subject)
+
+    async def subject_of(self, ref: str) -> str:
+        """"offer:<id>" or "order:<key>" for an offer (name or id) or order (key) given by its first characters."""
+        ref = (ref or "").strip()
+        if ref.startswith(("offer:", "order:")):
+            return ref
+        try:
+            return f"order:{(await self.find_order(ref))['key']}"
+        except NotFoundError:
+            pass
+        rows = await self.my_offers() + await self.offers()
+        return f"offer:{self._pick(rows, ref, 'or order here')['id']}"
+
+    async def comment(self, ref: str, author: str, text: str) -> dict[str, Any]:
+        subject = await self.subject_of(ref)
+        text, author = (text or "").strip(), (author or "").strip()[:100] or "someone"
+        if not 0 < len(text) <= 5000:
+            raise ValidationError("a comment has 1 to 5000 characters", "text")
+        now, key = self._now(), new_key()
+
+        def write(conn) -> dict[str, Any]:
+            peers = self.subject_peers(conn, subject)
+            if not peers:
+                raise ValidationError(f"{subject[:20]} is not shared with a linked site", "subject")
+            mr.add_comment(conn, key, subject, self.site_id, author, text, now)
+            for sid in peers:
+                repo.enqueue(conn, sid, new_key(), "market.comment",
+                             {"subject": subject, "author": author, "text": text, "at": now}, now)
+            return {"key": key, "subject": subject, "site_id": self.site_id, "author": author, "text": text, "at": now,
+                    "sent_to": peers}
+
+        return await self.admin.write(write)
+
+    async def comments(self, ref: str) -> list[dict[str, Any]]:
+        subject = await self.subject_of(ref)
+        peers = {p.site_id: p.name for p in await self.admin.peers()} | {self.site_id: "this site"}
+        return [c | {"site_name": peers.get(c["site_id"], c["site_id"][:7])}
+                for c in await self.admin.read(mr.comments, subject)]
+
     # ------------------------------------------------------------ what linked sites send (in one transaction)
     def apply_offers(self, conn, peer: str, key: str, body: dict[str, Any], now: float) -> None:
         """A page of offers from a linked site: every one checked before any is kept; newest versions win."""
@@ -371,6 +426,15 @@ class Market:
             raise MessageRejected("unknown_order", "no finished order of your site has that key", key)
         mr.move_order(conn, o["key"], ("COMPLETED", "FAILED"), rating=body["stars"], rating_note=body["note"],
                       updated_at=now)
+
+    def apply_comment(self, conn, peer: str, key: str, body: dict[str, Any], now: float) -> None:
+        if not self.shares(conn, peer, body["subject"]):
+            raise MessageRejected("unknown_subject", "no offer or order shared with your site is called that", key)
+        if not body["text"].strip():
+            raise MessageRejected("schema", "market.comment: the text is empty", key)
+        if not repo.inbox_claim(conn, peer, key, "market.comment", now):
+            return
+        mr.add_comment(conn, key, body["subject"], peer, body["author"], body["text"], body["at"])
 
     # ------------------------------------------------------------ orders ride on offloads (OrderHook)
     def check_order(self, conn, peer_id: str, order: dict[str, Any]) -> str:

@@ -128,3 +128,22 @@ def offload_history(conn: Connection) -> list[dict[str, Any]]:
                       .outerjoin(t.market_orders, mc.offload_key == oc.key))
          .where(oc.direction == "out"))
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+# ---------------------------------------------------------------- comments on offers and orders
+def add_comment(conn: Connection, key: str, subject: str, site_id: str, author: str, text: str, at: float) -> bool:
+    ins = dialect_insert(conn, t.market_comments).values(key=key, subject=subject, site_id=site_id, author=author,
+                                                         text=text, at=at)
+    stmt = ins.on_conflict_do_nothing(index_elements=["key"]).returning(t.market_comments.c.key)
+    return conn.execute(stmt).first() is not None
+
+
+def comments(conn: Connection, subject: str) -> list[dict[str, Any]]:
+    c = t.market_comments.c
+    q = sa.select(t.market_comments).where(c.subject == subject).order_by(c.at, c.key)
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def offer_by_id(conn: Connection, offer_id: str) -> list[dict[str, Any]]:
+    c = t.market_offers.c
+    return [dict(r._mapping) for r in conn.execute(sa.select(t.market_offers).where(c.id == offer_id))]

@@ -28,7 +28,7 @@ CHUNK_BYTES = 512 * 1024  # of a part file, per message: its base64 stays well u
 CHUNK_B64 = 4 * ((CHUNK_BYTES + 2) // 3)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_FILES = 100
-MARKET = frozenset({"market.offers", "market.quote.ask", "market.quote", "market.rating"})
+MARKET = frozenset({"market.offers", "market.quote.ask", "market.quote", "market.rating", "market.comment"})
 MAX_OFFERS = 100  # per message: a catalogue travels in pages
 RELIABLE = frozenset({"offload.request", "offload.status", "offload.cancel", "share", "comment", "file.chunk"}) | MARKET
 
@@ -75,6 +75,9 @@ SCHEMAS: dict[str, dict[str, F]] = {
                      "amount": F(NUM, lo=0, hi=1e15, nullable=True), "currency": F(STR, max_len=8),
                      "valid_until": F(NUM, nullable=True), "reason": F(STR, max_len=1000)},
     "market.rating": {"order": F(STR, max_len=MAX_KEY), "stars": F(INT, lo=1, hi=5), "note": F(STR, max_len=1000)},
+    "market.comment": {"subject": F(STR, max_len=80), "author": F(STR, max_len=100), "text": F(STR, max_len=5000),
+                       "at": F(NUM)},
+    "presence": {"subject": F(STR, max_len=80), "who": F(STR, max_len=100), "viewing": F(BOOL)},
     "comment": {"offload": F(STR, max_len=MAX_KEY), "author": F(STR, max_len=100), "text": F(STR, max_len=5000),
                 "at": F(NUM)},
 }

@@ -34,6 +34,7 @@ from app.core.sites.link import Gate, Link, TlsAccept, dial_link, listen, say_he
 from app.core.sites.links import LinkState
 from app.core.sites.market import Market
 from app.core.sites.offload import OffloadEngine
+from app.core.sites.presence import Presence
 from app.core.sites.protocol import SUPPORTED_VERSIONS
 from app.core.sites.repo import ALLOWED, REVOKED, Peer
 from app.core.sites.site_id import short_id
@@ -60,6 +61,7 @@ class SitesService:
         self.engine = OffloadEngine(store, bus, clock, jobs, files_dir or identity.key_path.parent.parent / "received")
         self.market = Market(self.admin)
         self.engine.orders = self.market  # orders ride on offloads: checked and recorded in their transactions
+        self.presence = Presence(self._send_now)
         ledger = PrivacyLedger(self.config.epsilon, self.config.privacy_period_s, self.config.epsilon_per_day,
                                noise_seed)
         where = self.config.lat_lon()
@@ -395,6 +397,30 @@ class SitesService:
     async def _on_found(self, event: SiteFound) -> None:
         if event.site_id != self.identity.site_id and self.links.set_lan_address(event.site_id, event.address):
             self._dirty.set()
+
+    async def _send_now(self, site_id: str, body: dict[str, Any]) -> bool:
+        """A presence note on the live link to ``site_id``, if there is one (never queued: it is only true now)."""
+        link = self.links.live(site_id)
+        if link is None:
+            return False
+        try:
+            await link.send("presence", body)
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def view(self, ref: str, who: str, viewing: bool = True) -> int:
+        """Tell the sites that share an offer or order that ``who`` is looking at it here (or stopped)."""
+        subject = await self.market.subject_of(ref)
+        peers = await self.admin.read(self.market.subject_peers, subject)
+        return await self.presence.announce(subject, peers, who, viewing)
+
+    async def viewers(self, ref: str) -> list[dict[str, Any]]:
+        """Who looks at an offer or order right now at a linked site."""
+        subject = await self.market.subject_of(ref)
+        names = {p.site_id: p.name for p in await self.admin.peers()}
+        return [{"site_id": sid, "site_name": names.get(sid, sid[:7]), "who": who, "seconds_ago": ago}
+                for sid, who, ago in self.presence.viewers(subject)]
 
     # ------------------------------------------------------------ what the UI and the CLI read
     def link(self, site_id: str) -> Link | None:

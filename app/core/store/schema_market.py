@@ -78,3 +78,14 @@ market_ledger = sa.Table(
     sa.Column("currency", sa.String(8), nullable=False),
     sa.Column("at", sa.Double, nullable=False),
 )
+
+# Comments on what two sites share in the marketplace (an offer, an order), from either side: who and when.
+market_comments = sa.Table(
+    "market_comments", metadata,
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("subject", sa.String(80), nullable=False, index=True),  # "offer:<offer id>" or "order:<key>"
+    sa.Column("site_id", SITE_ID, nullable=False),  # the site it was written at
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
