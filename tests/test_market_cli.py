@@ -12,6 +12,7 @@ import time
 
 from app.cli.main import main
 
+from .test_catalogue import SCAD, readme_playbook
 from .test_sites_support import FDM, SiteRig
 
 
@@ -76,6 +77,31 @@ def test_market_cli_publish_browse_quote_order_ledger(tmp_path, capsys) -> None:
                             "--process", "fdm", "--material", "pla", "--per-hour", "10", "--per-part", "2",
                             "--lead-time", "24")
         assert code == 0 and "10 EUR/h + 2 EUR/part" in out
+        # a template and a playbook offered, taken into the buyer's catalogue
+        scad = tmp_path / "tag.scad"
+        scad.write_text(SCAD, encoding="utf-8")
+        assert _run(capsys, "--home", maker, "templates", "add", str(scad))[0] == 0
+        book = tmp_path / "book.json"
+        book.write_text(json.dumps(readme_playbook()))
+        assert _run(capsys, "--home", maker, "playbooks", "add", str(book))[0] == 0
+        for kind, name in (("template", "tag"), ("playbook", readme_playbook()["name"]), ("template", "box")):
+            code, out, err = _run(capsys, "--home", maker, "market", "publish", kind, name, "--per-part", "3",
+                                  "--to", "studio")
+            assert code == 0, err
+        _until(lambda: len(json.loads(_run(capsys, "--home", studio, "--json", "market", "offers")[1])) == 4,
+               "the template and playbook offers")
+        code, out, _ = _run(capsys, "--home", studio, "market", "take", "tag")
+        assert code == 0 and "template tag: version 1 added" in out
+        code, out, _ = _run(capsys, "--home", studio, "market", "take", "tag")
+        assert code == 0 and "unchanged" in out
+        code, out, _ = _run(capsys, "--home", studio, "market", "take", readme_playbook()["name"])
+        assert code == 0 and "playbook" in out and "added" in out
+        code, _, err = _run(capsys, "--home", studio, "market", "take", "box")
+        assert code == 2 and "built-in" in err
+        code, _, err = _run(capsys, "--home", studio, "market", "take", "FDM PLA")
+        assert code == 2 and "only a template or playbook" in err
+        code, out, _ = _run(capsys, "--home", studio, "--json", "templates", "show", "tag")
+        assert code == 0 and json.loads(out)["source"] == SCAD
         offers_file = tmp_path / "offers.json"
         many = [{"kind": "capacity", "name": "CNC alu", "process": "cnc_mill", "material": "aluminium",
                  "per_hour": 45}, {"kind": "capacity", "name": "laser", "process": "laser"}]
@@ -93,7 +119,7 @@ def test_market_cli_publish_browse_quote_order_ledger(tmp_path, capsys) -> None:
         assert code == 0 and "ledger is empty" in out
 
         def offers() -> list:
-            _, out, _ = _run(capsys, "--home", studio, "--json", "market", "offers", "--search", "pla")
+            _, out, _ = _run(capsys, "--home", studio, "--json", "market", "offers", "--search", "fdm pla")
             return json.loads(out)
 
         (offer,) = _until(offers, "the offer at the buyer")

@@ -66,6 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("--note", default="")
     _leaf(rt, _rate)
 
+    tk = ms.add_parser("take", help="add a template or playbook a linked site offers to this site's catalogue")
+    tk.add_argument("offer", help="the offer's name or the first characters of its id")
+    _leaf(tk, _take)
+
     cm = ms.add_parser("comment", help="comment on an offer or order shared with a linked site")
     cm.add_argument("item", help="the offer (name or id) or order (first characters of its key)")
     cm.add_argument("text")
@@ -233,6 +237,17 @@ async def _rate(args: argparse.Namespace, core: StoreCore) -> int:
     market, actor = await _market(core)
     o = await market.rate(args.order, args.stars, args.note, actor=actor)
     emit(args, o, lambda d: f"order {d['key'][:8]} rated {d['rating']}/5; the site is told when the link is up")
+    return 0
+
+
+async def _take(args: argparse.Namespace, core: StoreCore) -> int:
+    from app.core.catalog.browse import Catalogue
+
+    market, _ = await _market(core)
+    offer = market.pick_offer(await market.offers(), args.offer)
+    t = await Catalogue(core.store, core.config.paths.home).take(offer)
+    emit(args, t, lambda d: f"{d['kind']} {d['name']}: " + (f"unchanged (version {d['version']})" if d["unchanged"]
+                                                           else f"version {d['version']} added to this site"))
     return 0
 
 

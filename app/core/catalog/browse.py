@@ -137,6 +137,36 @@ class Catalogue:
     async def viewers(self, item: CatalogueItem) -> list[dict[str, Any]]:
         return await self._social.viewers(f"offer:{item.ref}") if self.social(item) else []
 
+    # ------------------------------------------------------------ an offered template or playbook, kept here
+    async def take(self, offer: dict[str, Any]) -> dict[str, Any]:
+        """Add the template or playbook a linked site offers to this site's catalogue (a new version when it
+        differs from what is here), checked as an imported one."""
+        kind, item = offer.get("kind"), offer.get("item") or {}
+        if kind == "template":
+            if item.get("kind") == "built-in":
+                raise ValidationError(f"{item.get('name')!r} is a built-in template: every site has it "
+                                      f"(imewe templates make {item.get('name')})")
+            name, desc, definition = _check_template({"name": item.get("name"), "description": item.get(
+                "description", ""), "definition": {"kind": item.get("kind"), "source": item.get("source")}}, 0)
+            table = "templates"
+        elif kind == "playbook":
+            _, playbooks = await asyncio.to_thread(_catalog_modules)
+            try:
+                pb = playbooks.check_playbook(_playbook_out(item))
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise ValidationError("the offered playbook is not complete") from exc
+            name, desc, definition = pb["name"], pb["description"], {k: pb[k] for k in ("priority", "parameters",
+                                                                                         "steps")}
+            table = "playbooks"
+        else:
+            raise ValidationError("only a template or playbook offer can be taken into the catalogue")
+
+        def write() -> dict[str, Any]:
+            with self.store.begin() as conn:
+                return versions.save(conn, table, name, desc, definition) | {"kind": kind}
+
+        return await self.store.run(write)
+
     # ------------------------------------------------------------ one file
     async def export_to(self, path: Path) -> dict[str, int]:
         def read() -> dict[str, Any]:

@@ -188,6 +188,9 @@ class Market:
     async def quality(self) -> dict[str, dict[str, Any]]:
         return site_quality(await self.admin.read(mr.offload_history))
 
+    def pick_offer(self, rows: list[dict[str, Any]], ref: str) -> dict[str, Any]:
+        return self._pick(rows, ref, "from a linked site")
+
     def _pick(self, rows: list[dict[str, Any]], ref: str, where: str, key: str = "id") -> dict[str, Any]:
         ref = (ref or "").strip()
         hits = [r for r in rows if r.get("name") == ref] or \
