@@ -116,3 +116,35 @@ def test_a_file_that_does_not_match_its_hash_is_refused_and_nothing_kept(tmp_pat
             await b.stop()
 
     asyncio.run(asyncio.wait_for(go(), 120))
+
+
+def test_pieces_waiting_for_their_job_are_capped_per_site(tmp_path, monkeypatch) -> None:
+    """A site cannot fill another's disk with pieces of files no job names: past the cap a piece is refused for
+    now (the sender tries again later), and nothing of it is kept."""
+    from app.core.sites import files
+    from app.core.sites.errors import MessageRejected
+    from app.core.store.db import open_store
+
+    monkeypatch.setattr(files, "MAX_PENDING_CHUNKS", 2)
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    refused = []
+    try:
+        for n in range(3):
+            data = f"piece {n}".encode()
+            sha = hashlib.sha256(data).hexdigest()
+            body = {"sha256": sha, "size": len(data), "pos": 0, "data": base64.b64encode(data).decode(),
+                    "chunk_sha256": sha}
+            try:
+                with store.begin() as conn:
+                    files.store_chunk(conn, "PEER", f"k{n}", body, 1.0)
+            except MessageRejected as exc:
+                assert exc.code == "retry" and "try this one again later" in str(exc)
+                refused.append(n)
+        assert refused == [2]
+        with store.connect() as conn:
+            import sqlalchemy as sa
+
+            assert conn.execute(sa.text("select count(*) from site_file_chunks")).scalar_one() == 2
+            assert conn.execute(sa.text("select count(*) from site_inbox")).scalar_one() == 2  # k2 not claimed
+    finally:
+        store.close()

@@ -25,7 +25,13 @@ from app.core.domain.entities import Job
 from app.core.domain.errors import ValidationError
 from app.core.sites import repo
 from app.core.sites.errors import MessageRejected
-from app.core.sites.protocol import CHUNK_BYTES, MAX_FILE_BYTES, MAX_FILES
+from app.core.sites.protocol import (
+    CHUNK_BYTES,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_OFFLOAD_FILE_BYTES,
+    MAX_PENDING_CHUNKS,
+)
 from app.core.store import schema_market as t
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -77,6 +83,10 @@ def read_part_files(job: Job, indices: list[int]) -> list[OutFile]:
         out.append(OutFile(n, safe_name(path.name), hashlib.sha256(data).hexdigest(), data))
     if len(out) > MAX_FILES:
         raise ValidationError(f"at most {MAX_FILES} part files go with one offload", "parts")
+    total = sum(len(f.data) for f in out)
+    if total > MAX_OFFLOAD_FILE_BYTES:
+        raise ValidationError(f"the parts' files add up to {total / 1e6:.0f} MB; at most "
+                              f"{MAX_OFFLOAD_FILE_BYTES // 1_000_000} MB go with one offload: send fewer parts", "parts")
     return out
 
 
@@ -105,6 +115,12 @@ def store_chunk(conn: Connection, peer_id: str, key: str, body: dict[str, Any], 
                                                "damaged (its SHA-256 does not match); refused", key)
     if not repo.inbox_claim(conn, peer_id, key, "file.chunk", now):
         return
+    c = t.site_file_chunks.c
+    waiting = conn.execute(sa.select(sa.func.count()).select_from(t.site_file_chunks)
+                           .where(c.peer_id == peer_id)).scalar_one()
+    if waiting >= MAX_PENDING_CHUNKS:  # the claim rolls back with this: the piece comes again later
+        raise MessageRejected("retry", f"{waiting} pieces of part files from your site wait here for their job; "
+                                       "try this one again later", key)
     ins = repo.dialect_insert(conn, t.site_file_chunks).values(peer_id=peer_id, sha256=sha, pos=pos, size=size,
                                                                data=data, received_at=now)
     conn.execute(ins.on_conflict_do_nothing(index_elements=["peer_id", "sha256", "pos"]))
