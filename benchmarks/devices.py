@@ -160,15 +160,23 @@ async def discovery_latency(runs: int) -> list[float]:
     bus = EventBus()
     fleet = FleetService(store, bus, SystemClock())
     await fleet.start()
-    disc = ZeroconfDiscovery(fleet, bus, SystemClock(), agent_driver_factory("bench-token-123"), interfaces=loop)
+    from app.core.discovery.agent_trust import AgentTrust
+    from app.devices.agent_client import read_agent_key
+
+    trust = AgentTrust(None)
+    disc = ZeroconfDiscovery(fleet, bus, SystemClock(), agent_driver_factory("bench-token-123"), interfaces=loop,
+                             trust=trust, key_probe=read_agent_key)
     await disc.start()
     out = []
     try:
         for i in range(runs):
             sim = SimulatedMachine(f"bench-{i}", Capabilities(process=ProcessType.FDM), SystemClock(),
                                    SimConfig(telemetry_interval_s=60))
-            agent = NodeAgent(sim, token="bench-token-123", identity=proto.AgentIdentity.generate(),
-                              host="127.0.0.1", interfaces=loop)
+            ident = proto.AgentIdentity.generate()
+            agent = NodeAgent(sim, token="bench-token-123", identity=ident, host="127.0.0.1", interfaces=loop)
+            # an agent a person accepted before (its key is known): the measured path is TLS, key check, pairing
+            trust.heard(ident.fingerprint, str(ident.node_id), f"bench-{i}", "", "")
+            trust.accept(ident.fingerprint, "bench")
             await sim.connect()
             t0 = time.perf_counter()
             start = asyncio.get_running_loop().create_task(agent.start())

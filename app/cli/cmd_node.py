@@ -109,6 +109,8 @@ async def _serve(args: argparse.Namespace) -> tuple[int, AgentUpdater | None]:
     agent = NodeAgent(driver, token=token, identity=ident, host=args.listen, port=args.ws_port,
                       advertise=not args.no_advertise, interfaces=interfaces, software_version=__version__,
                       files_dir=files, journal=journal, updater=updater)
+    # the same port when started again: links come back there (the port is known once the agent serves)
+    updater.argv = lambda: _argv(args, paths.home, name, files, agent.port or args.ws_port)
     await driver.connect()
     stop = asyncio.Event()
     updater.on_restart = stop.set
@@ -124,7 +126,6 @@ async def _serve(args: argparse.Namespace) -> tuple[int, AgentUpdater | None]:
               f"  token       {token_from} (never shown)\n  files       {files}\n"
               f"  advertised  {'no' if args.no_advertise else '_imewe-node._tcp'}",
               flush=True)
-        updater.argv = _argv(args, paths.home, name, files, agent.port)  # the same port: links come back there
         updater.report_healthy()
         await _supervise(driver, stop)
     finally:

@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 
 
 class AgentUpdater:
-    """``argv``: how to start this agent again (``-m app.cli.main ... node ...``, absolute paths, no token);
+    """``argv``: how to start this agent again (``-m app.cli.main ... node ...``, absolute paths, no token), or
+    a function that says it when an update comes (the port is known only once the agent serves);
     ``env``: what the started agent needs in its environment besides this one's (the token)."""
 
-    def __init__(self, home: Path, name: str, version: str, argv: list[str], *, env: dict[str, str] | None = None,
+    def __init__(self, home: Path, name: str, version: str, argv: list[str] | Callable[[], list[str]], *,
+                 env: dict[str, str] | None = None,
                  timeout_s: float = 60.0, keys: Path | None = None) -> None:
         self.home = home
         self.name = name
@@ -106,7 +108,10 @@ class AgentUpdater:
                 old = json.loads(self.state_file.read_text())
                 base = old["previous"] if not old["previous"].get("dir") else old.get("base", {})
                 previous["base"] = base
-        state = {"trial": {"dir": str(target), "version": version}, "previous": previous, "argv": self.argv,
+        argv = self.argv() if callable(self.argv) else self.argv
+        if not argv:
+            raise DeviceError("this agent does not know yet how to start again; try the update in a moment")
+        state = {"trial": {"dir": str(target), "version": version}, "previous": previous, "argv": argv,
                  "env": self.env, "health_file": str(self.health_file), "result_file": str(self.result_file),
                  "current_file": str(self.current_file), "timeout_s": self.timeout_s}
         tmp = self.state_file.with_name(self.state_file.name + ".tmp")
