@@ -113,6 +113,17 @@ def test_schedule_solves_an_fjsp_instance_with_the_bundled_or_tools(unpacked: Pa
     assert "makespan" in proc.stdout and "(valid" in proc.stdout, proc.stdout
 
 
+def test_learned_estimates_train_in_a_worker_process_of_the_bundle(unpacked: Path, tmp_path: Path) -> None:
+    """Training runs in a spawned process: the frozen program must start it as a worker, not as a second imewe."""
+    home = tmp_path / "home"
+    assert _imewe(unpacked, home, "learn", "simulate", "200").returncode == 0
+    proc = _imewe(unpacked, home, "learn", "train")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("v0001: active"), proc.stdout
+    status = _imewe(unpacked, home, "--json", "learn", "status")
+    assert status.returncode == 0 and json.loads(status.stdout)["active"], status.stdout + status.stderr
+
+
 def test_bad_input_is_one_clear_line_from_the_bundle(unpacked: Path, tmp_path: Path) -> None:
     proc = _imewe(unpacked, tmp_path / "home", "schedule", str(tmp_path / "missing.fjs"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
