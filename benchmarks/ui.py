@@ -131,7 +131,7 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
         core = await build(home, machines)
         build_s = time.perf_counter() - t_build
         win = None
-        if mode in ("window", "rotate"):
+        if mode in ("window", "rotate", "rotate-full"):
             from app.bootstrap import ui_ports
             from app.ui.main_window import ControlRoom
 
@@ -140,8 +140,8 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
             win.show()
             win.detail.show_node(core.fleet.list()[0].id)  # one machine's live charts too
         frames = {"n": 0}
-        if mode == "rotate":
-            await start_rotating(win, Path(home), frames)
+        if mode in ("rotate", "rotate-full"):
+            await start_rotating(win, Path(home), frames, lod=mode == "rotate")
         stop = asyncio.Event()
         counts = {"telemetry": 0, "node_updates": 0, "state_changes": 0}
         lat: list[float] = []
@@ -169,8 +169,13 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
             "bus_dropped": sum(s["dropped"] for s in core.bus.stats().values()),
             "frames_per_s": round((frames["n"] - frames0) / wall, 1),
         }
-        if mode == "rotate":
+        if frames.get("render_ms"):
+            result["render_ms_p50"] = round(pct(frames["render_ms"], 0.5), 1)
+            result["render_ms_p95"] = round(pct(frames["render_ms"], 0.95), 1)
+            result["cells_drawn"] = frames.get("cells", 0)
+        if mode in ("rotate", "rotate-full"):
             frames["timer"].stop()
+            frames["release"]()
             review = win.review  # its background work ends before the window goes
             while review.part_view.busy or any(t.running for t in review._tasks):
                 await asyncio.sleep(0.1)
@@ -188,10 +193,15 @@ SHARED = Path(os.environ.get("IMEWE_SHARED") or ROOT.parent / "shared")
 ROTATE_MS = 33  # the preview turns at ~30 frames a second, as when a reviewer drags it round
 
 
-async def start_rotating(win, home: Path, frames: dict) -> None:
-    """Open a part (a 200k-triangle sphere) in the Design review tab and turn it 3 degrees a frame."""
+async def start_rotating(win, home: Path, frames: dict, lod: bool = True) -> None:
+    """Open a part (a 327,680-triangle sphere) in the Design review tab and drag it round as a reviewer does: the
+    left button held on the view and a mouse move posted every ROTATE_MS into Qt's event queue (where a real
+    mouse's moves arrive), so VTK's own interaction turns it
+    (and, with ``lod``, the view draws its coarse proxy while it turns). Frames are counted as VTK draws them."""
     import trimesh
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
 
     path = home / "preview.stl"
     trimesh.creation.icosphere(subdivisions=7, radius=40.0).export(path)  # 327,680 triangles
@@ -200,20 +210,47 @@ async def start_rotating(win, home: Path, frames: dict) -> None:
     review.first_frame.connect(lambda *_a: shown.done() or shown.set_result(True))
     win.open_file(str(path))
     await asyncio.wait_for(shown, 120)
-    while review.part_view.busy:  # the analysis ends before we measure
+    while review.part_view.busy or any(t.running for t in review._tasks):  # analysis and poses end first
         await asyncio.sleep(0.1)
-    plotter = review.part_view.plotter
+    view = review.part_view
+    view.lod = lod
+    widget = view.plotter.interactor
+    began: list[float] = []
 
-    def turn() -> None:
-        plotter.camera.Azimuth(3.0)
-        plotter.render()
+    def start(*_a) -> None:
+        began.append(time.perf_counter())
+
+    def end(*_a) -> None:
         frames["n"] += 1
+        if began:
+            frames["render_ms"].append((time.perf_counter() - began.pop()) * 1000)
+        frames["cells"] = view.drawn_cells
+
+    view.plotter.ren_win.AddObserver("StartEvent", start)
+    view.plotter.ren_win.AddObserver("EndEvent", end)
+    frames["render_ms"] = []
+
+    def mouse(kind, x: float, held: bool) -> None:
+        pos = QPointF(x, widget.height() / 2)
+        button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
+        QApplication.postEvent(widget, QMouseEvent(kind, pos, widget.mapToGlobal(pos), button,
+                                                   Qt.MouseButton.LeftButton if held else Qt.MouseButton.NoButton,
+                                                   Qt.KeyboardModifier.NoModifier))
+
+    step = {"k": 0}
+    mouse(QEvent.Type.MouseButtonPress, widget.width() / 2, True)
+
+    def move() -> None:
+        step["k"] += 1
+        swing = (step["k"] % 40) - 20 if (step["k"] // 40) % 2 == 0 else 20 - (step["k"] % 40)  # to and fro
+        mouse(QEvent.Type.MouseMove, widget.width() / 2 + 6 * swing, True)
 
     timer = QTimer(win)
     timer.setInterval(ROTATE_MS)
-    timer.timeout.connect(turn)
+    timer.timeout.connect(move)
     timer.start()
     frames["timer"] = timer
+    frames["release"] = lambda: mouse(QEvent.Type.MouseButtonRelease, widget.width() / 2, False)
 
 
 def million_stl(tmp: Path) -> tuple[Path, str]:
@@ -251,8 +288,9 @@ def open_part_child(repeat: int) -> dict:
     stl, source = million_stl(home)
     stl.read_bytes()  # both runs read from the page cache, not the first one from disk
 
-    def bare() -> float:
+    def bare(lod: bool = True) -> float:
         view = PartView()
+        view.lod = lod
         view.resize(1024, 640)
         view.show()
         app.processEvents()
@@ -304,9 +342,10 @@ def open_part_child(repeat: int) -> dict:
         return out
 
     bare_s = [bare() for _ in range(repeat)]
+    full_s = [bare(lod=False) for _ in range(repeat)]
     with loop:
         window_s = loop.run_until_complete(window_runs())
-    return {"source": source, "bare_s": bare_s, "window_s": window_s}
+    return {"source": source, "bare_s": bare_s, "full_s": full_s, "window_s": window_s}
 
 
 def open_part(repeat: int, write: bool) -> int:
@@ -315,14 +354,19 @@ def open_part(repeat: int, write: bool) -> int:
               "QT_QPA_PLATFORM=xcb xvfb-run -a -s \"-screen 0 1920x1080x24\"")
         return 0
     r = open_part_child(repeat)
-    win, bare = min(r["window_s"]), min(r["bare_s"])
+    win, bare, full = min(r["window_s"]), min(r["bare_s"]), min(r["full_s"])
     verdict = "meets" if win < 2.0 else "MISSES"
+    listed = ", ".join
+
     text = "\n".join([
-        f"File: {r['source']}; best of {repeat} (all: window {', '.join(f'{v:.2f}' for v in r['window_s'])} s; "
-        f"bare {', '.join(f'{v:.2f}' for v in r['bare_s'])} s)", "",
+        f"File: {r['source']}; best of {repeat} (all: window {listed(f'{v:.2f}' for v in r['window_s'])} s; "
+        f"bare {listed(f'{v:.2f}' for v in r['bare_s'])} s; bare, full mesh first "
+        f"{listed(f'{v:.2f}' for v in r['full_s'])} s)", "",
         "| figure | time to first frame | reference |", "|---|---|---|",
         f"| File > Open in the window (Design review tab, 1366 x 768) | {win:.2f} s | target < 2 s: {verdict} |",
-        f"| the same file in the bare PartView (same run) | {bare:.2f} s | window / bare = {win / bare:.2f} |"])
+        f"| the same file in the bare PartView (same run) | {bare:.2f} s | window / bare = {win / bare:.2f} |",
+        f"| the bare PartView drawing the full mesh first (levels of detail off, same run) | {full:.2f} s | "
+        f"bare / this = {bare / full:.2f} |"])
     print(text)
     if write:
         cmd = 'QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python benchmarks/ui.py ' \
@@ -339,7 +383,7 @@ def rotate(machines: int, seconds: float, write: bool) -> int:
               "QT_QPA_PLATFORM=xcb xvfb-run -a -s \"-screen 0 1920x1080x24\"")
         return 0
     results = {}
-    for mode in ("window", "rotate"):
+    for mode in ("window", "rotate-full", "rotate"):
         out = subprocess.run([sys.executable, __file__, "--mode", mode, "--machines", str(machines),
                               "--seconds", str(seconds)], capture_output=True, text=True, cwd=ROOT, timeout=900)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -347,19 +391,25 @@ def rotate(machines: int, seconds: float, write: bool) -> int:
             print(out.stderr[-3000:], file=sys.stderr)
             return 1
         results[mode] = json.loads(lines[0])
-    rot, ref = results["rotate"], results["window"]
+    rot, full, ref = results["rotate"], results["rotate-full"], results["window"]
     rows = [("event-loop latency p50 (ms)", "p50_ms"), ("event-loop latency p95 (ms)", "p95_ms"),
             ("event-loop latency max (ms)", "max_ms"), ("preview frames/s drawn", "frames_per_s"),
+            ("one frame's render p50 / p95 (ms)", "render"), ("triangles drawn while turning", "cells_drawn"),
             ("CPU (% of one core)", "cpu_pct"), ("telemetry events/s published", "telemetry_per_s"),
             ("UI flushes/s (cap 10)", "ui_flushes_per_s"), ("bus events dropped", "bus_dropped"),
             ("latency samples", "samples")]
+    for r in (rot, full, ref):
+        r["render"] = f"{r['render_ms_p50']} / {r['render_ms_p95']}" if "render_ms_p50" in r else "-"
+        r.setdefault("cells_drawn", "-")
     lines = [f"{machines} machines at 1 Hz for {rot['seconds']} s, probe every {SAMPLE_MS} ms; a 327,680-triangle "
-             f"part turning in the Design review tab every {ROTATE_MS} ms (target: p95 < 50 ms)", "",
-             "| figure | window, preview turning | window, no preview (reference) |", "|---|---|---|"]
-    lines += [f"| {label} | {rot[key]} | {ref[key]} |" for label, key in rows]
+             f"part dragged round in the Design review tab (left button held, the mouse moved every {ROTATE_MS} ms "
+             "into Qt's event queue, VTK's own interaction turning it; target: p95 < 50 ms)", "",
+             "| figure | window, part dragged (levels of detail) | the same, full mesh while turning (reference) "
+             "| window, no preview (reference) |", "|---|---|---|---|"]
+    lines += [f"| {label} | {rot[key]} | {full[key]} | {ref[key]} |" for label, key in rows]
     verdict = "meets" if rot["p95_ms"] < 50 else "MISSES"
-    lines += ["", f"p95 {rot['p95_ms']} ms with the preview turning {verdict} the 50 ms target "
-              f"(ratio to no preview: {rot['p95_ms'] / max(ref['p95_ms'], 0.1):.1f})."]
+    lines += ["", f"p95 {rot['p95_ms']} ms with the part dragged round {verdict} the 50 ms target "
+              f"(full mesh while turning, same run: {full['p95_ms']} ms; no preview: {ref['p95_ms']} ms)."]
     text = "\n".join(lines)
     print(text)
     if write:
@@ -377,7 +427,7 @@ def main() -> int:
     ap.add_argument("--machines", type=int, default=500)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/ui.md")
-    ap.add_argument("--mode", choices=["window", "core", "rotate"], help=argparse.SUPPRESS)  # one child run
+    ap.add_argument("--mode", choices=["window", "core", "rotate", "rotate-full"], help=argparse.SUPPRESS)  # one child run
     ap.add_argument("--rotate", action="store_true", help="latency with a part preview turning (needs an X server)")
     ap.add_argument("--open-part", action="store_true", help="File > Open of a 1M-triangle STL to its first frame")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each for --open-part (best is reported)")

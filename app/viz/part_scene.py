@@ -11,9 +11,18 @@ import pyvista as pv
 from app.core.estimation import LoadedPart, PartAnalysis, analyze_part, load_part
 from app.core.estimation.mesh_analysis import units_guess
 from app.core.estimation.topology import weld
+from app.viz.part_lod import FIRST_FRAME_CELLS, INTERACTIVE_CELLS, proxy_mesh
 
 OBJECT_COLOURS = ["#9db4c0", "#c2a878", "#8fbc8f", "#b39ddb", "#f4a261", "#90caf9", "#e6b8a2", "#a5d6a7"]
 OVERHANG_COLOUR = "#d64545"
+
+
+@dataclass(slots=True)
+class Proxy:
+    """A coarser mesh of one object, only drawn (cell array "overhang" like the full mesh)."""
+
+    mesh: pv.PolyData
+    triangles: np.ndarray  # (n, 3, 3): what its overhangs are worked out from when the part turns
 
 
 @dataclass(slots=True)
@@ -27,13 +36,17 @@ class PartScene:
     bbox_max: tuple[float, float, float]
     units_guess: str
     analysis: PartAnalysis | None = None
+    coarse: list[Proxy] | None = None  # per object, drawn while the view turns (None: the part is small)
+    preview: list[Proxy] | None = None  # per object, the first frame of a very big part (None: draw the full one)
 
 
-def build_part_scene(path: str, overhang_deg: float, progress=None) -> PartScene:  # type: ignore[no-untyped-def]
+def build_part_scene(path: str, overhang_deg: float, progress=None,  # type: ignore[no-untyped-def]
+                     levels: bool = True) -> PartScene:
     """Runs in the worker thread: read the file and make the meshes; nothing here touches a window.
 
-    Only what drawing needs happens here (weld, overhang faces, bounds); edge topology, bodies and
-    orientations come after the first frame, in ``analyse_scene``.
+    Only what drawing needs happens here (weld, overhang faces, bounds, and for a big part its coarser proxies
+    unless ``levels`` is off); edge topology, bodies and orientations come after the first frame, in
+    ``analyse_scene``.
     """
     report = progress or (lambda pct, text: None)
     report(5, "reading")
@@ -41,14 +54,34 @@ def build_part_scene(path: str, overhang_deg: float, progress=None) -> PartScene
     report(40, "building the 3D view")
     zmin = min(float(o.triangles[..., 2].min()) for o in part.objects)
     meshes = []
+    total = sum(len(o.triangles) for o in part.objects)
+    coarse: list[Proxy] | None = [] if levels and total > INTERACTIVE_CELLS else None
+    preview: list[Proxy] | None = [] if levels and total > FIRST_FRAME_CELLS else None
     for obj in part.objects:
         verts, faces = weld(obj.triangles)
         meshes.append(_object_mesh(obj.triangles, verts, faces, overhang_deg, zmin, False))
+        share = len(faces) / max(total, 1)
+        if preview is not None:
+            preview.append(_proxy(verts, faces, int(FIRST_FRAME_CELLS * share), overhang_deg, zmin))
+            verts, faces = preview[-1].mesh.points, preview[-1].mesh.regular_faces  # the coarse one from it
+        if coarse is not None:
+            coarse.append(_proxy(verts, faces, int(INTERACTIVE_CELLS * share), overhang_deg, zmin))
     lo = np.min([m.bounds[::2] for m in meshes], axis=0)
     hi = np.max([m.bounds[1::2] for m in meshes], axis=0)
     units, _ = units_guess(hi - lo, part.declared_units)
     report(90, "drawing")
-    return PartScene(part, meshes, [o.name for o in part.objects], _t(lo), _t(hi), units)
+    return PartScene(part, meshes, [o.name for o in part.objects], _t(lo), _t(hi), units, coarse=coarse,
+                     preview=preview)
+
+
+def _proxy(verts: np.ndarray, faces: np.ndarray, target: int, overhang_deg: float, zmin: float) -> Proxy:
+    mesh, tris = proxy_mesh(verts, faces, max(target, 12))
+    mesh.cell_data["overhang"] = overhang_flags(tris, np.eye(3), overhang_deg, zmin)
+    return Proxy(mesh, tris)
+
+
+def proxies(scene: PartScene) -> list[Proxy]:
+    return [*(scene.coarse or []), *(scene.preview or [])]
 
 
 def analyse_scene(scene: PartScene, overhang_deg: float) -> PartAnalysis:
@@ -60,6 +93,8 @@ def analyse_scene(scene: PartScene, overhang_deg: float) -> PartAnalysis:
             verts, faces = weld(obj.triangles)
             mesh.cell_data["overhang"] = _object_mesh(obj.triangles, verts, faces, overhang_deg, zmin, True)[
                 "overhang"]
+        for proxy in proxies(scene):
+            proxy.mesh.cell_data["overhang"] = overhang_flags(proxy.triangles, np.eye(3), overhang_deg, zmin, True)
     return analysis
 
 

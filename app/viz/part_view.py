@@ -15,9 +15,9 @@ import time
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+import pyvista as pv
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
-from pyvistaqt import QtInteractor
 from vtkmodules.vtkCommonMath import vtkMatrix4x4  # not `import vtk` (every VTK module: +0.3 s)
 
 from app.core.domain.capabilities import Capabilities
@@ -25,6 +25,7 @@ from app.core.estimation import PartAnalysis, fitting_machines
 from app.core.estimation.mesh_analysis import UNIT_MM
 from app.viz.background import BackgroundLoading, BackgroundTask
 from app.viz.note_pins import NotePins
+from app.viz.part_lod import TurningInteractor
 from app.viz.part_scene import (
     OBJECT_COLOURS,
     OVERHANG_COLOUR,
@@ -35,11 +36,13 @@ from app.viz.part_scene import (
     placement,
     plate_and_volume,
     posed_bounds,
+    proxies,
 )
 
 log = logging.getLogger(__name__)
 
 VIEW_PRESETS = ("iso", "top", "front", "side")
+STILL_MS = 200  # the full mesh comes back this long after the last turn or zoom (a quick second drag pays nothing)
 
 
 class PartView(NotePins, BackgroundLoading, QWidget):
@@ -68,9 +71,26 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self._matrix = np.eye(4)  # file coordinates -> world (plate) coordinates
         # No timed re-rendering: it would redraw a million triangles 5 times a second for nothing; the
         # interactor renders on mouse input and we render after each change.
-        self.plotter = QtInteractor(self, auto_update=False)
+        self._turning = False
+        self.plotter = TurningInteractor(self, auto_update=False, turning=lambda: self._turning)
         self.plotter.set_background("#f4f5f7")
+        # No multisampling: in software OpenGL it multiplies the cost of every frame (2-4x measured); FXAA smooths
+        # the edges in one pass over the pixels instead, whatever the part's size.
+        self.plotter.ren_win.SetMultiSamples(0)
+        self.plotter.enable_anti_aliasing("fxaa")
         self.plotter.add_axes()
+        # Levels of detail: a big part's first frame is a proxy, and while the view turns it draws a coarse one;
+        # the full mesh once it is still. Off (before a load): the full mesh always, as a reference.
+        self.lod = True
+        self._preview_actors: list[Any] = []
+        self._coarse_actors: list[Any] = []
+        self._still = QTimer(self)
+        self._still.setSingleShot(True)
+        self._still.setInterval(STILL_MS)
+        self._still.timeout.connect(self._show_still)
+        style = self.plotter.iren.interactor.GetInteractorStyle()
+        style.AddObserver("StartInteractionEvent", self._start_turning)
+        style.AddObserver("EndInteractionEvent", self._end_turning)
         self.info = QLabel("no part loaded")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setWordWrap(True)
@@ -111,7 +131,9 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self.progress.setValue(0)
         self.progress.setFormat(f"loading {path} ... %p%")
         self.progress.setVisible(True)
-        task = self._start(lambda report: build_part_scene(str(path), self.overhang_deg, report), self._on_shown)
+        levels = self.lod
+        task = self._start(lambda report: build_part_scene(str(path), self.overhang_deg, report, levels),
+                           self._on_shown)
         task.progress.connect(self._on_progress)
 
     def set_machine(self, capabilities: Capabilities | None, name: str = "") -> None:
@@ -146,9 +168,14 @@ class PartView(NotePins, BackgroundLoading, QWidget):
 
     def set_overhangs_visible(self, on: bool) -> None:
         self._show_overhangs = bool(on)
-        for actor in self._part_actors:
+        for actor in self._all_part_actors():
             actor.mapper.scalar_visibility = self._show_overhangs
         self.plotter.render()
+
+    @property
+    def drawn_cells(self) -> int:
+        """Triangles of the part drawn now: the full mesh, or a proxy while the view turns or the first frame."""
+        return sum(a.GetMapper().GetInput().GetNumberOfCells() for a in self._all_part_actors() if a.GetVisibility())
 
     def set_units(self, units: str) -> None:
         """'mm', 'inch' or 'auto' (the analysis' guess): how file units map to the machine's mm."""
@@ -172,8 +199,9 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         def work(report: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], list[np.ndarray]]:
             lo, hi = posed_bounds(scene, rot)
             inv = bool(scene.analysis is not None and scene.analysis.inverted)
-            return rot, (lo, hi), [overhang_flags(o.triangles, rot, deg, float(lo[2]), inv)
-                                   for o in scene.part.objects]
+            return rot, (lo, hi), [overhang_flags(t, rot, deg, float(lo[2]), inv)
+                                   for t in [o.triangles for o in scene.part.objects]
+                                   + [p.triangles for p in proxies(scene)]]
 
         self._start(work, self._on_posed)
 
@@ -201,7 +229,7 @@ class PartView(NotePins, BackgroundLoading, QWidget):
             return
         self.rotation = rot
         self._posed_bounds = bounds
-        for mesh, f in zip(self.scene.meshes, flags, strict=True):
+        for mesh, f in zip([*self.scene.meshes, *(p.mesh for p in proxies(self.scene))], flags, strict=True):
             mesh.cell_data["overhang"] = f
         self._place()
         self._update_info()
@@ -209,20 +237,67 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self.plotter.render()
         self.posed.emit()
 
-    def _on_shown(self, scene: PartScene) -> None:
+    def _all_part_actors(self) -> list[Any]:
+        return [*self._part_actors, *self._preview_actors, *self._coarse_actors]
+
+    def _add_part(self, meshes: list[pv.PolyData], name: str, visible: bool) -> list[Any]:
+        actors = []
+        for i, mesh in enumerate(meshes):
+            colour = OBJECT_COLOURS[i % len(OBJECT_COLOURS)]
+            actor = self.plotter.add_mesh(mesh, scalars="overhang", cmap=[colour, OVERHANG_COLOUR], clim=(0, 1),
+                                          show_scalar_bar=False, name=f"{name}-{i}", smooth_shading=False,
+                                          render=False, pickable=name == "object")
+            actor.mapper.scalar_visibility = self._show_overhangs
+            actor.SetVisibility(visible)
+            actors.append(actor)
+        return actors
+
+    def _start_turning(self, *_args: Any) -> None:
+        """The view starts turning (or zooming): draw the coarse proxy until it is still again."""
+        self._still.stop()
+        if not self.lod or not self._coarse_actors or self._turning:
+            return
+        self._turning = True
+        for actor in self._part_actors + self._preview_actors:
+            actor.SetVisibility(False)
+        for actor in self._coarse_actors:
+            actor.SetVisibility(True)
+
+    def _end_turning(self, *_args: Any) -> None:
+        if self._turning:
+            self._still.start()
+
+    def _show_still(self) -> None:
+        if not self._turning:
+            return
+        self._turning = False
+        for actor in self._coarse_actors:
+            actor.SetVisibility(False)
+        for actor in self._preview_actors or self._part_actors:
+            actor.SetVisibility(True)
+        self.plotter.render()
+
+    def _show_full(self) -> None:
+        """After a big part's first frame (its proxy): the full mesh, once the window has shown that frame."""
+        for actor in self._preview_actors:
+            self.plotter.remove_actor(actor, render=False)
+        self._preview_actors = []
+        if self._turning:
+            return  # the coarse proxy is up; the full mesh comes back when the view is still
         for actor in self._part_actors:
+            actor.SetVisibility(True)
+        self.plotter.render()
+
+    def _on_shown(self, scene: PartScene) -> None:
+        for actor in self._all_part_actors():
             self.plotter.remove_actor(actor, render=False)
         self.scene = scene
         self.rotation = np.eye(3)
         self._posed_bounds = None
-        self._part_actors = []
-        for i, mesh in enumerate(scene.meshes):
-            colour = OBJECT_COLOURS[i % len(OBJECT_COLOURS)]
-            actor = self.plotter.add_mesh(mesh, scalars="overhang", cmap=[colour, OVERHANG_COLOUR], clim=(0, 1),
-                                          show_scalar_bar=False, name=f"object-{i}", smooth_shading=False,
-                                          render=False)
-            actor.mapper.scalar_visibility = self._show_overhangs
-            self._part_actors.append(actor)
+        self._turning = False
+        self._part_actors = self._add_part(scene.meshes, "object", visible=not scene.preview)
+        self._preview_actors = self._add_part([p.mesh for p in scene.preview or []], "preview", visible=True)
+        self._coarse_actors = self._add_part([p.mesh for p in scene.coarse or []], "coarse", visible=False)
         self.scale = UNIT_MM.get(scene.units_guess, 1.0)
         self._place()
         lo, hi = (np.array(v) * self.scale for v in (scene.bbox_min, scene.bbox_max))
@@ -234,6 +309,8 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self.plotter.renderer.reset_camera(render=False)
         self.plotter.render()
         self.first_frame_s = time.perf_counter() - self._t0
+        if self._preview_actors:
+            QTimer.singleShot(0, self._show_full)
         self.progress.setRange(0, 0)
         self.progress.setFormat("analysing ...")
         self.shown.emit(self.first_frame_s)
@@ -267,7 +344,7 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         for r in range(4):
             for c in range(4):
                 vm.SetElement(r, c, float(m[r, c]))
-        for actor in self._part_actors:
+        for actor in self._all_part_actors():
             actor.SetUserMatrix(vm)
         self._draw_markers()
 

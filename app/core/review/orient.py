@@ -118,12 +118,17 @@ class PoseFinder:
         self.total_mm2 = float(norm.sum() / 2.0) * scale * scale
         self.verts = _hull_points(tris.reshape(-1, 3))
         sin_a = math.sin(math.radians(overhang_deg))
+        self._recommended: dict[tuple[float, ...] | None, Pose] = {}
         self.support_mm2 = [_overhang_area(tris, cross, norm, np.asarray(rows, dtype=float)[2], sin_a) * scale**2
                             for _, rows in _UPS]
 
     def recommend(self, caps: Capabilities | None) -> Pose:
-        poses = self.poses(caps)
-        return next((p for p in poses if p.fits), poses[0])
+        """Machines of one build volume share the answer: a fleet of 500 alike costs one search, not 500."""
+        key = tuple(caps.build_volume_mm) if caps is not None else None
+        if key not in self._recommended:
+            poses = self.poses(caps)
+            self._recommended[key] = next((p for p in poses if p.fits), poses[0])
+        return self._recommended[key]
 
     def poses(self, caps: Capabilities | None, only: str | None = None) -> list[Pose]:
         scored = []
