@@ -15,8 +15,11 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
+from app.core.scheduling.elite import ElitePool
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import Problem
+
+ELITE_RESTART_P = 0.2  # share of restarts from a child of two elite plans (0.5, or an elite plan itself: worse)
 
 
 class TabuState:
@@ -223,12 +226,17 @@ def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
                 on_improve: Callable[[Plan], None] | None = None, stall_limit: int = 150,
-                stop: threading.Event | None = None) -> Plan:
-    """Improve ``start`` until ``deadline`` (perf_counter seconds) or ``max_iters``; returns the best plan."""
+                stop: threading.Event | None = None, elite: bool = True) -> Plan:
+    """Improve ``start`` until ``deadline`` (perf_counter seconds) or ``max_iters``; returns the best plan.
+
+    With ``elite``, each stalled run's best plan joins an elite pool, and a share of the restarts start from a
+    child of two elite plans (``elite.py``) rather than from the best plan with a few random moves."""
     rng = random.Random(seed)
     st = TabuState(problem, start)
     best_c = st.cmax
     best = st.to_plan("tabu")
+    pool = ElitePool(problem) if elite else None
+    run_c, run_plan = st.cmax, best
     best_snapshot = ([list(s) for s in st.seq], list(st.assign))
     tabu: dict[tuple[int, int, int], int] = {}
     it = 0
@@ -276,15 +284,33 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
             st.evaluate()
             continue
         tabu[(v, m_old, prev_old)] = it + rng.randint(tmin, tmax)
+        if st.cmax < run_c and pool is not None:  # this run's best: it joins the elite pool if the run stalls
+            run_c, run_plan = st.cmax, st.to_plan("tabu")
         if st.cmax < best_c:
             best_c = st.cmax
             best = st.to_plan("tabu")
+            run_plan = best
             best_snapshot = ([list(s) for s in st.seq], list(st.assign))
             stall = 0
             if on_improve is not None:
                 on_improve(best)
         else:
             stall += 1
+            if stall > stall_limit and pool is not None and run_plan is not None:
+                pool.offer(run_plan)
+            if stall > stall_limit and pool is not None and rng.random() < ELITE_RESTART_P:
+                child = pool.child(rng)
+                if child is not None:
+                    st = TabuState(problem, child)
+                    run_c, run_plan = st.cmax, st.to_plan("tabu")
+                    tabu.clear()
+                    stall = 0
+                    if st.cmax < best_c:
+                        best_c, best = st.cmax, run_plan
+                        best_snapshot = ([list(s) for s in st.seq], list(st.assign))
+                        if on_improve is not None:
+                            on_improve(best)
+                    continue
             if stall > stall_limit:
                 # restart from the best with a few random critical moves, forgetting the tabu list
                 st.seq = [list(s) for s in best_snapshot[0]]
@@ -302,6 +328,7 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                     st.evaluate()
                 tabu.clear()
                 stall = 0
+                run_c, run_plan = st.cmax, None
     best.stats["tabu_iters"] = it
     return best
 
