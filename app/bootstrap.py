@@ -493,19 +493,31 @@ def catalogue_browser(core: Core) -> Any:
     from app.core.catalog.browse import Catalogue
 
     if core.sites is not None:
-        return Catalogue(core.store, core.config.paths.home, core.sites.market.offers, social=core.sites)
-    market: list[Any] = []
+        return Catalogue(core.store, core.config.paths.home, core.sites.market.offers, social=core.sites,
+                         market=core.sites.market, jobs=core.jobs, replan=core.production.request_replan)
+    # no links run here: what linked sites offered before is still in the store, and quotes and orders wait in
+    # the outbox (the identity is read, or made, on first use)
+    market = _Lazy(lambda: _market_of(core))
+    return Catalogue(core.store, core.config.paths.home, lambda: market.offers(), market=market, jobs=core.jobs,
+                     replan=core.production.request_replan)
 
-    async def offers() -> list[dict[str, Any]]:
-        # no links run here: what linked sites offered before is still in the store (the identity is read, or
-        # made, on first look)
-        if not market:
-            from app.core.sites.market import Market
 
-            market.append(Market(site_admin(core.config, core.store, core.clock)))
-        return await market[0].offers()
+def _market_of(core: Core) -> Any:
+    from app.core.sites.market import Market
 
-    return Catalogue(core.store, core.config.paths.home, offers)
+    return Market(site_admin(core.config, core.store, core.clock))
+
+
+class _Lazy:
+    """An object made on first use of any of its attributes."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make, self._obj = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._obj is None:
+            self._obj = self._make()
+        return getattr(self._obj, name)
 
 
 def admin_access(core: Core) -> Any:

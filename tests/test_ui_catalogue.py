@@ -196,3 +196,67 @@ async def _viewers(rig, ref: str, who: list[str]) -> bool:
 
 async def _count(rows, n: int) -> bool:
     return len(await rows) == n
+
+
+def test_catalogue_panel_quote_order_and_rate_between_two_sites(qtbot, tmp_path: Path, db_urls) -> None:
+    from uuid import UUID
+
+    from app.core.domain.enums import JobState
+
+    from .test_market_flow import _linked
+    from .test_sites_offload import _move
+    from .test_sites_support import wait_for
+
+    async def go() -> None:
+        seller, buyer, proxy = await _linked(tmp_path, db_urls)
+        try:
+            await seller.sites.market.publish("capacity", "FDM in PLA", ["studio"], process="fdm", per_part=2.5)
+            job = await buyer.core.jobs.submit({"name": "clips", "parts": [
+                {"name": "clip", "process": "fdm", "material": "pla", "size": [20, 10, 5], "quantity": 4}]})
+            cat = Catalogue(buyer.core.store, buyer.home, buyer.sites.market.offers, social=buyer.sites,
+                            market=buyer.sites.market, jobs=buyer.core.jobs)
+            panel = CataloguePanel(cat)
+            qtbot.addWidget(panel)
+            panel.kind.setCurrentText("Offers from linked sites")
+            await wait_for(lambda: _load_count(panel, 1), what="the offer")
+            panel.list.setCurrentRow(0)
+            assert not panel.quote_row.isHidden() and panel.order_button.isHidden()
+            await wait_for(lambda: panel.jobs_box.findData(str(job.id)) >= 0, what="the job to quote")
+            panel.jobs_box.setCurrentIndex(panel.jobs_box.findData(str(job.id)))
+            q = await panel.ask_quote()
+            assert "Quotes and orders" in panel.status.text()
+            panel.kind.setCurrentText("Quotes and orders")
+
+            async def quoted() -> bool:
+                await panel.load()
+                return bool(panel.items) and panel.items[0].extra["order"]["state"] == "QUOTED"
+
+            await wait_for(quoted, what="the quote in the panel")
+            panel.list.setCurrentRow(0)
+            assert not panel.order_button.isHidden() and panel.order_button.text() == "Order at 10.00 EUR"
+            assert "quoted; 10.00 EUR" in panel.facts.text()
+            placed = await panel.place_order()
+            assert placed["state"] == "ORDERED" and panel.order_button.isHidden()
+            await wait_for(lambda: seller.rows("select job_id from market_orders where state <> 'QUOTED'"),
+                           what="the order at the seller")
+            (job_id,), = seller.rows(f"select job_id from market_orders where key = '{q['key']}'")
+            await _move(seller, UUID(job_id), JobState.COMPLETED)
+
+            async def done() -> bool:
+                await panel._reload_keeping(q["key"])  # noqa: SLF001 - what a refresh does
+                return panel.current().extra["order"]["state"] == "COMPLETED"
+
+            await wait_for(done, timeout=30, what="completed in the panel")
+            assert not panel.rate_row.isHidden()
+            panel.stars.setCurrentText("4 stars")
+            panel.rating_note.setText("on time")
+            await panel.rate()
+            assert panel.rate_row.isHidden() and "rated 4/5" in panel.facts.text()
+            await wait_for(lambda: seller.rows(f"select rating, rating_note from market_orders where key='{q['key']}'")
+                           == [(4, "on time")], what="the rating at the seller")
+        finally:
+            await proxy.stop()
+            await buyer.stop()
+            await seller.stop()
+
+    asyncio.run(asyncio.wait_for(go(), 120))

@@ -54,6 +54,9 @@ def test_catalogue_tab_at_1366_and_a_template_previewed_in_design_review(qloop, 
     async def scenario() -> None:
         async with booted_core(home) as core:
             await core.fleet.register("Prusa MK4", FDM, bring_up=True)
+            for name in ("housing clips x40", "brackets x12", "lids x20"):  # the printer takes one; two wait
+                await core.jobs.submit({"name": name, "parts": [
+                    {"name": "p", "process": "fdm", "material": "pla", "size": [20, 10, 5], "quantity": 40}]})
             await playbooks.add(core.store, readme_playbook())
             files = templates.files_dir(home)
             files.mkdir(parents=True, exist_ok=True)
@@ -79,13 +82,19 @@ def test_catalogue_tab_at_1366_and_a_template_previewed_in_design_review(qloop, 
                 await asyncio.sleep(0.2)
                 pic = await _grab(win, out / "catalogue.png")
                 assert pic.shape[1] >= 1300 and len(np.unique(pic.reshape(-1, pic.shape[2]), axis=0)) > 50
+                panel.list.setCurrentRow([i.kind for i in panel.items].index("offer"))
+                await until(lambda: panel.jobs_box.count() >= 1 and panel.quote_button.isEnabled(),
+                            what="the job to quote")
+                assert panel.quote_row.isVisible() and not panel.picture.isVisible()
+                await _grab(win, out / "catalogue-offer.png")
+                panel.list.setCurrentRow([i.name for i in panel.items].index("bracket"))
                 panel.params.setText("length=60 height=35")
                 panel.preview_button.click()
                 review = win.review
                 await until(lambda: win.tabs.currentWidget() is review and review.key and review.rows, timeout=60,
                             what="the template made and opened in Design review")
                 assert review.path is not None and review.path.name.startswith("bracket-")
-                assert core.jobs is not None and await core.jobs.list() == []  # no job was made
+                assert len(await core.jobs.list()) == 3  # the preview made no job
                 await asyncio.sleep(0.5)
                 await _grab(win, out / "catalogue-preview.png")
             finally:

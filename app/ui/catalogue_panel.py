@@ -36,9 +36,10 @@ from app.ui.ports import CataloguePort
 from app.ui.tasks import spawn
 
 log = logging.getLogger(__name__)
-KIND_FILTERS = {"Everything": ("template", "playbook", "part", "offer"), "Templates": ("template",),
-                "Playbooks": ("playbook",), "Parts": ("part",), "Offers from linked sites": ("offer",)}
-KIND_WORDS = {"template": "Template", "playbook": "Playbook", "part": "Part file", "offer": "Offer"}
+KIND_FILTERS = {"Everything": ("template", "playbook", "part", "offer", "order"), "Templates": ("template",),
+                "Playbooks": ("playbook",), "Parts": ("part",), "Offers from linked sites": ("offer",),
+                "Quotes and orders": ("order",)}
+KIND_WORDS = {"template": "Template", "playbook": "Playbook", "part": "Part file", "offer": "Offer", "order": "Order"}
 ICON = 64
 BIG = 220
 SOCIAL_REFRESH_S = 5.0  # comments and presence of the chosen offer are read again this often
@@ -55,6 +56,15 @@ def _param_text(p: dict) -> str:
     default = f"{p['default']:g}" if isinstance(p.get("default"), int | float) and \
         not isinstance(p.get("default"), bool) else str(p.get("default"))
     return f"{p['name']} {default}{unit}{limits}"
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        lay.addWidget(w, 1 if isinstance(w, QLineEdit | QComboBox) else 0)
+    return row
 
 
 def _user() -> str:
@@ -145,11 +155,24 @@ class CataloguePanel(QWidget):
         self.comment_text.returnPressed.connect(lambda: spawn(self.send_comment(), on_error=self._error))
         self.comment_button = QPushButton("Comment")
         self.comment_button.clicked.connect(lambda: spawn(self.send_comment(), on_error=self._error))
-        self.comment_row = QWidget()
-        cr = QHBoxLayout(self.comment_row)
-        cr.setContentsMargins(0, 0, 0, 0)
-        cr.addWidget(self.comment_text, 1)
-        cr.addWidget(self.comment_button)
+        self.comment_row = _row(self.comment_text, self.comment_button)
+        # quotes, orders and ratings
+        self.jobs_box = QComboBox()
+        self.jobs_box.setMinimumContentsLength(18)
+        self.quote_button = QPushButton("Ask for a quote")
+        self.quote_button.setToolTip("Ask the offering site to price the chosen job under this offer")
+        self.quote_button.clicked.connect(lambda: spawn(self.ask_quote(), on_error=self._error))
+        self.quote_row = _row(QLabel("Job"), self.jobs_box, self.quote_button)
+        self.order_button = QPushButton("Order")
+        self.order_button.setToolTip("Send the job to the selling site at the quoted price (once)")
+        self.order_button.clicked.connect(lambda: spawn(self.place_order(), on_error=self._error))
+        self.stars = QComboBox()
+        self.stars.addItems(["5 stars", "4 stars", "3 stars", "2 stars", "1 star"])
+        self.rating_note = QLineEdit()
+        self.rating_note.setPlaceholderText("a note for the seller (optional)")
+        self.rate_button = QPushButton("Rate")
+        self.rate_button.clicked.connect(lambda: spawn(self.rate(), on_error=self._error))
+        self.rate_row = _row(self.stars, self.rating_note, self.rate_button)
         self._viewed: CatalogueItem | None = None  # the offer we told its site we are looking at
         self._social_timer = QTimer(self)
         self._social_timer.setInterval(int(SOCIAL_REFRESH_S * 1000))
@@ -163,6 +186,9 @@ class CataloguePanel(QWidget):
         rl.addWidget(self.facts)
         rl.addWidget(self.params)
         rl.addWidget(self.preview_button)
+        rl.addWidget(self.quote_row)
+        rl.addWidget(self.order_button)
+        rl.addWidget(self.rate_row)
         rl.addWidget(self.viewing_now)
         rl.addWidget(self.discussion)
         rl.addWidget(self.comment_row)
@@ -225,7 +251,7 @@ class CataloguePanel(QWidget):
         head = f"{it.name}    {KIND_WORDS[it.kind]}"
         if it.version is not None:
             head += f" · version {it.version}" + (f" of {it.versions}" if it.versions > 1 else "")
-        if it.site:
+        if it.site and it.kind == "offer":
             head += f" · from {it.site}"
         sub = " — ".join(x for x in (it.description, it.detail) if x)
         return f"{head}\n{sub[:160]}"
@@ -266,7 +292,8 @@ class CataloguePanel(QWidget):
             self.title.setText("Choose an item")
             self.facts.setText("Pick a template, playbook, part or offer on the left to see it here.")
             self.picture.clear()
-            for w in (self.params, self.preview_button, self.viewing_now, self.discussion, self.comment_row):
+            for w in (self.params, self.preview_button, self.viewing_now, self.discussion, self.comment_row,
+                      self.quote_row, self.order_button, self.rate_row):
                 w.hide()
             return
         self.title.setText(it.name)
@@ -283,12 +310,24 @@ class CataloguePanel(QWidget):
             lines.append(f"No picture: {it.extra['no_picture']}")
         self.facts.setText("\n".join(lines))
         pix = self._thumbs.get(it.file or "")
+        self.picture.setVisible(it.kind in ("template", "part"))  # the others have no shape to show
         if pix is not None:
             self.picture.setPixmap(pix)
         else:
             self.picture.clear()
-            self.picture.setText("no picture" if it.kind in ("playbook", "offer") or "no_picture" in it.extra
+            self.picture.setText("no picture" if it.kind in ("playbook", "offer", "order") or "no_picture" in it.extra
                                  else "drawing…")
+        trade = self.port.can_trade(it)
+        order = it.extra.get("order") or {}
+        self.quote_row.setVisible(trade and it.kind == "offer")
+        if trade and it.kind == "offer":
+            spawn(self._fill_jobs(), on_error=self._error)
+        buying = trade and order.get("side") == "buy"
+        self.order_button.setVisible(buying and order.get("state") == "QUOTED")
+        if order.get("amount") is not None:
+            self.order_button.setText(f"Order at {order['amount']:,.2f} {order['currency']}")
+        self.rate_row.setVisible(buying and order.get("state") in ("COMPLETED", "FAILED")
+                                 and order.get("rating") is None)
         social = self.port.social(it)
         for w in (self.viewing_now, self.discussion, self.comment_row):
             w.setVisible(social)
@@ -301,6 +340,55 @@ class CataloguePanel(QWidget):
         self.params.setVisible(it.kind == "template")
         self.preview_button.setVisible(it.kind in ("template", "part"))
         self.preview_button.setText("Preview in Design review" if it.kind == "template" else "Open in Design review")
+
+    async def _fill_jobs(self) -> None:
+        jobs = await self.port.waiting_jobs()
+        keep = self.jobs_box.currentData()
+        self.jobs_box.clear()
+        for job_id, name in jobs:
+            self.jobs_box.addItem(name, job_id)
+        if keep is not None and self.jobs_box.findData(keep) >= 0:
+            self.jobs_box.setCurrentIndex(self.jobs_box.findData(keep))
+        self.quote_button.setEnabled(bool(jobs))
+        if not jobs:
+            self.jobs_box.addItem("no waiting job: submit one first")
+
+    async def ask_quote(self) -> dict | None:
+        it, job_id = self.current(), self.jobs_box.currentData()
+        if it is None or job_id is None:
+            return None
+        q = await self.port.quote(it, job_id)
+        self.status.setText(f"Quote {q['key'][:8]} asked of {it.site} for {q['job_name']}; it shows under "
+                            "Quotes and orders when the site answers")
+        return q
+
+    async def place_order(self) -> dict | None:
+        it = self.current()
+        if it is None:
+            return None
+        placed = await self.port.order(it)
+        self.status.setText(f"Ordered {placed['job_name']} from {placed['site_name']} for "
+                            f"{placed['amount']:,.2f} {placed['currency']}; the job goes when the link is up")
+        await self._reload_keeping(it.ref)
+        return placed
+
+    async def rate(self) -> dict | None:
+        it = self.current()
+        if it is None:
+            return None
+        stars = 5 - self.stars.currentIndex()
+        done = await self.port.rate(it, stars, self.rating_note.text())
+        self.rating_note.clear()
+        self.status.setText(f"Rated {stars}/5; the seller is told when the link is up")
+        await self._reload_keeping(it.ref)
+        return done
+
+    async def _reload_keeping(self, ref: str) -> None:
+        await self.load()
+        for n, i in enumerate(self.items):
+            if i.ref == ref:
+                self.list.setCurrentRow(n)
+                return
 
     async def refresh_social(self, announce: bool = False) -> None:
         """Comments and who is looking at the chosen offer now; tell its site we look at it (again every

@@ -21,7 +21,7 @@ FORMAT = "imewe-catalogue"
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024
 MESH_SUFFIXES = frozenset({".stl", ".obj", ".ply", ".3mf", ".glb", ".gltf"})
 MAX_PARTS = 500  # part files listed (newest first)
-KINDS = ("template", "playbook", "part", "offer")
+KINDS = ("template", "playbook", "part", "offer", "order")
 
 
 @dataclass(slots=True)
@@ -46,11 +46,15 @@ OffersFn = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 class Catalogue:
-    def __init__(self, store: Store, home: Path, offers: OffersFn | None = None, social: Any = None) -> None:
+    def __init__(self, store: Store, home: Path, offers: OffersFn | None = None, social: Any = None,
+                 market: Any = None, jobs: Any = None, replan: Callable[[], None] | None = None) -> None:
         self.store = store
         self.home = Path(home)
         self._offers = offers
         self._social = social  # the site links (comments and presence on offers), when they run here
+        self._market = market  # quotes, orders and ratings (app.core.sites.market.Market), with the jobs service
+        self._jobs = jobs
+        self._replan = replan or (lambda: None)
 
     # ------------------------------------------------------------ browsing
     async def items(self, search: str = "", kinds: tuple[str, ...] = KINDS) -> list[CatalogueItem]:
@@ -78,6 +82,8 @@ class Catalogue:
         if "offer" in kinds and self._offers is not None:
             for o in await self._offers():
                 out.append(_offer_item(o))
+        if "order" in kinds and self._market is not None:
+            out += [_order_item(o) for o in reversed(await self._market.orders())]
         words = search.lower().split()
         return [i for i in out if i.matches(words)] if words else out
 
@@ -118,24 +124,57 @@ class Catalogue:
         templates, _ = await asyncio.to_thread(_catalog_modules)
         return await templates.make(self.store, self.home, name, values)
 
-    # ------------------------------------------------------------ comments and presence on offers
+    # ------------------------------------------------------------ comments and presence on offers and orders
     def social(self, item: CatalogueItem) -> bool:
-        """Whether comments and presence work for the item (offers, when the site links run here)."""
-        return self._social is not None and item.kind == "offer"
+        """Whether comments and presence work for the item (offers and orders, when the site links run here)."""
+        return self._social is not None and item.kind in ("offer", "order")
 
     async def comments(self, item: CatalogueItem) -> list[dict[str, Any]]:
-        return await self._social.market.comments(f"offer:{item.ref}") if self.social(item) else []
+        return await self._social.market.comments(f"{item.kind}:{item.ref}") if self.social(item) else []
 
     async def comment(self, item: CatalogueItem, author: str, text: str) -> dict[str, Any]:
         if not self.social(item):
-            raise ValidationError("comments are on offers shared with linked sites")
-        return await self._social.market.comment(f"offer:{item.ref}", author, text)
+            raise ValidationError("comments are on offers and orders shared with linked sites")
+        return await self._social.market.comment(f"{item.kind}:{item.ref}", author, text)
 
     async def view(self, item: CatalogueItem, who: str, viewing: bool) -> int:
-        return await self._social.view(f"offer:{item.ref}", who, viewing) if self.social(item) else 0
+        return await self._social.view(f"{item.kind}:{item.ref}", who, viewing) if self.social(item) else 0
 
     async def viewers(self, item: CatalogueItem) -> list[dict[str, Any]]:
-        return await self._social.viewers(f"offer:{item.ref}") if self.social(item) else []
+        return await self._social.viewers(f"{item.kind}:{item.ref}") if self.social(item) else []
+
+    # ------------------------------------------------------------ quotes, orders, ratings
+    def can_trade(self, item: CatalogueItem) -> bool:
+        return self._market is not None and self._jobs is not None and item.kind in ("offer", "order")
+
+    async def waiting_jobs(self) -> list[tuple[str, str]]:
+        """Jobs that could be sent to a linked site: (id, name), newest first."""
+        if self._jobs is None:
+            return []
+        jobs = await self._jobs.list(limit=500)
+        return [(str(j.id), j.name) for j in jobs if not j.state.terminal and not j.state.active]
+
+    async def quote(self, item: CatalogueItem, job_id: str) -> dict[str, Any]:
+        from uuid import UUID
+
+        if not self.can_trade(item) or item.kind != "offer":
+            raise ValidationError("ask for a quote on an offer from a linked site")
+        return await self._market.ask_quote(item.ref, await self._jobs.get(UUID(job_id)))
+
+    async def order(self, item: CatalogueItem) -> dict[str, Any]:
+        from uuid import UUID
+
+        o = item.extra.get("order") or {}
+        if not self.can_trade(item) or item.kind != "order" or not o.get("job_id"):
+            raise ValidationError("order a quote you asked for")
+        placed = await self._market.order(o["key"], await self._jobs.get(UUID(o["job_id"])))
+        self._replan()  # the planner lets the job go to the seller at once
+        return placed
+
+    async def rate(self, item: CatalogueItem, stars: int, note: str = "") -> dict[str, Any]:
+        if not self.can_trade(item) or item.kind != "order":
+            raise ValidationError("rate an order you bought")
+        return await self._market.rate(item.ref, stars, note)
 
     # ------------------------------------------------------------ an offered template or playbook, kept here
     async def take(self, offer: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +261,16 @@ def _playbook_out(r: dict[str, Any]) -> dict[str, Any]:
     params = {p["name"]: {k: v for k, v in p.items() if k != "name"} for p in d.get("parameters", [])}
     return {"name": r["name"], "description": r["description"], "priority": d.get("priority", 5),
             "parameters": params, "steps": d["steps"]}
+
+
+def _order_item(o: dict[str, Any]) -> CatalogueItem:
+    amount = "-" if o["amount"] is None else f"{o['amount']:,.2f} {o['currency']}"
+    side = f"bought from {o['site_name']}" if o["side"] == "buy" else f"sold to {o['site_name']}"
+    rated = f"; rated {o['rating']}/5" if o["rating"] is not None else ""
+    why = f" ({o['reason'][:80]})" if o["reason"] else ""
+    return CatalogueItem("order", f"{o['offer_name']}: {o['job_name']}", side,
+                         detail=f"{o['state'].replace('_', ' ').lower()}{why}; {amount}{rated}",
+                         site=o["site_name"], ref=o["key"], extra={"order": o})
 
 
 def _offer_item(o: dict[str, Any]) -> CatalogueItem:
