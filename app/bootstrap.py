@@ -194,7 +194,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
         in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert,
         durations=learning.durations, energies=learning.energies, before_start=learning.before_start,
-        staffed=StaffedHours.from_config(config.section("site").get("staffed")))
+        staffed=StaffedHours.from_config(config.section("site").get("staffed")), spreads=learning.spreads)
     holder["p"] = production
     kernel.add(production, depends_on=("jobs", "machines", "energy", "ownership"))
     # Another process owns the site now (our database session was cut and it took the lock): stop planning and

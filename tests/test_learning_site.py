@@ -92,6 +92,7 @@ async def _site(tmp_path: Path) -> None:
                     estimated_material_g=25, file_path="b.gcode")
         node = _fleet_node("prusa-mk4-a")
         assert rt.durations(part, node) is None  # no model yet: the planner keeps its estimate, flagged
+        assert rt.spreads(part, node) is None  # and the twin its default spread
         assert await rt.before_start(node, Job("frame"), part) is None  # and no risk check
         assert "no trained model" in rt.flags[(str(part.id), "prusa-mk4-a")]
         svc.repo.add(simulate_history(250, seed=2))
@@ -105,6 +106,8 @@ async def _site(tmp_path: Path) -> None:
         assert rt.health() == "ok" and rt.describe() == "model v0001"
         learned = rt.durations(part, node)
         assert learned is not None and learned != 3000
+        spread = rt.spreads(part, node)  # the twin draws this part's duration from the learned 80 % interval
+        assert spread is not None and 0 < spread < 2
         assert rt.durations(part, _fleet_node("unknown-machine")) is None
         task = await rt.before_start(node, Job("frame"), part)  # returns at once; the check runs beside
         assert task is not None

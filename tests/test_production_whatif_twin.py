@@ -53,6 +53,18 @@ def test_whatif_answer_has_the_twins_odds_and_apply_changes_the_live_plan(tmp_pa
                 p10, p50, p90 = (datetime.fromisoformat(c[k]) for k in ("finish_p10", "finish_p50", "finish_p90"))
                 assert p10 <= p50 <= p90 and p90 > p10  # durations are drawn: a real spread
                 assert abs((p50 - datetime.fromisoformat(c["end_after"])).total_seconds()) < 3 * 3600
+            assert out["learned_spread_ops"] == 0 and out["ops"] >= 6  # no model yet: the default spread
+            # A learned spread (here a wide one for every part) is what the twin draws durations with.
+            core.production._spreads = lambda part, node: 0.6
+            wide = await run_op(OPS["plan.whatif"], ops, {"down": "P0", "for": "10h"}, "cli")
+            core.production._spreads = None
+            assert wide["learned_spread_ops"] >= 6
+
+            def span(c):
+                return (datetime.fromisoformat(c["finish_p90"]) - datetime.fromisoformat(c["finish_p10"])).total_seconds()
+
+            w = {c["name"]: c for c in wide["jobs"]}
+            assert span(w["j3"]) > 2 * span(by["j3"])
             # Nothing applied yet: the next round still uses P0.
             again = await core.production.cycle()
             assert any(r.node_id == p0 and r.state not in RUNS for r in again.rows) or \

@@ -88,7 +88,8 @@ def _whatif(args: argparse.Namespace) -> int:
                 for j in d["jobs"]]
         head = (f"{d['jobs_moved']} job(s) move; lateness {d['late_before_s'] / 60:.0f} -> "
                 f"{d['late_after_s'] / 60:.0f} min in all (the live plan is unchanged); on time: the share of "
-                f"{d.get('replays', 0)} simulated runs that end by the due date")
+                f"{d.get('replays', 0)} simulated runs that end by the due date (learned spread for "
+                f"{d.get('learned_spread_ops', 0)} of {d.get('ops', 0)} operations, +-20 % for the rest)")
         return head + ("\n" + table(rows, ("job", "ends now", "would end", "10-90 %", "late", "on time", ""))
                        if rows else "")
 

@@ -24,6 +24,7 @@ from app.core.jobs.eta import DurationEstimate, finish_label
 from app.core.learning.estimates import Estimator, record_for, record_raw
 from app.core.learning.nightly import next_nightly, poll_s
 from app.core.learning.service import LearningService
+from app.core.scheduling.twin import sigma_from_interval
 
 log = logging.getLogger(__name__)
 FINISHED = ("COMPLETED", "FAILED")
@@ -135,6 +136,20 @@ class LearningRuntime:
             return self._cache[key]
         self._cache[key] = value = self._duration(part, node)
         return value
+
+    def spreads(self, part: Part, node: Node) -> float | None:
+        """Log-spread of the learned duration of ``part`` on ``node`` from its 80 % interval (what the digital twin
+        draws durations with), or None where no model covers it."""
+        key = ("spread", part.id, node.id, part.estimated_duration_s)
+        self.durations(part, node)  # the same cache and version check
+        if key not in self._cache:
+            try:
+                p = self.service.duration(record_for(part, node))
+                ok = p.learned and 0 < p.low <= p.value <= p.high
+                self._cache[key] = sigma_from_interval(p.low, p.high) if ok else None
+            except ImeweError:
+                self._cache[key] = None
+        return self._cache[key]
 
     def energies(self, part: Part, node: Node) -> float | None:
         """Learned kWh of ``part`` on ``node`` for the energy planner, or None (it keeps the machine's profile;

@@ -21,7 +21,7 @@ from app.core.domain.entities import Job
 from app.core.domain.errors import ValidationError
 from app.core.events import ReplanRequested
 from app.core.production.runs import OPEN
-from app.core.production.whatif import compare, summary, twin_odds
+from app.core.production.whatif import TWIN_SIGMA, compare, summary, twin_odds
 from app.core.scheduling import build_problem, optimize
 
 if TYPE_CHECKING:
@@ -96,10 +96,15 @@ async def whatif(self: ProductionService, *, down: UUID | None = None, down_for_
     loop = asyncio.get_running_loop()
     plan = await loop.run_in_executor(None, functools.partial(optimize, built.problem, min(self._budget, 1.0), 0))
     due = {j.id: j.due_at for j in jobs}  # the jobs' own due dates, a rushed one's too
-    odds_after = await loop.run_in_executor(None, functools.partial(twin_odds, built, plan, due, replays))
+    parts = {p.id: p for j in todo for p in j.parts}
+    nodes_by_id = {n.id: n for n in nodes}
+    sig_after, learned = _sigmas(self, built, plan, parts, nodes_by_id)
+    odds_after = await loop.run_in_executor(None, functools.partial(twin_odds, built, plan, due, replays, sig_after))
     odds_before = {}
     if live_model is not None:
-        odds_before = await loop.run_in_executor(None, functools.partial(twin_odds, *live_model, due, replays))
+        sig_before, _ = _sigmas(self, live_model[0], live_model[1], parts, nodes_by_id)
+        odds_before = await loop.run_in_executor(
+            None, functools.partial(twin_odds, *live_model, due, replays, sig_before))
     job_of = {j.id: j for j in jobs}
     rows = [(a.job_id, job_of[a.job_id].name if a.job_id in job_of else "?", alias.get(a.part_id, a.part_id),
              a.node_id, a.start, a.end) for a in built.assignments(plan)]
@@ -112,8 +117,24 @@ async def whatif(self: ProductionService, *, down: UUID | None = None, down_for_
                          "due": due.get(c.job_id), "on_time_before": before.get("on_time"),
                          "on_time_after": after.get("on_time"), "finish_p10": after.get("finish_p10"),
                          "finish_p50": after.get("finish_p50"), "finish_p90": after.get("finish_p90")})
-    return {"made_at": now, **summary(changes), "replays": replays,
+    return {"made_at": now, **summary(changes), "replays": replays, "learned_spread_ops": learned,
+            "ops": built.problem.n_ops,
             "skipped": {str(k): v for k, v in built.skipped.items()}, "jobs": out_jobs}
+
+
+def _sigmas(self: ProductionService, built: Any, plan: Any, parts: dict[UUID, Any],
+            nodes: dict[UUID, Any]) -> tuple[list[float], int]:
+    """Per operation the log-spread its duration is drawn with in the twin: the learned one of its part on the
+    machine the plan gave it where a model covers it, else ``TWIN_SIGMA``; and how many were learned."""
+    out, learned = [], 0
+    for o, ref in enumerate(built.ops):
+        sigma = None
+        part, node = parts.get(ref.part_id), nodes.get(built.nodes[plan.machine[o]])
+        if self._spreads is not None and ref.step == 0 and part is not None and node is not None:
+            sigma = self._spreads(part, node)
+        learned += sigma is not None
+        out.append(TWIN_SIGMA if sigma is None else sigma)
+    return out, learned
 
 
 async def apply_whatif(self: ProductionService, *, down: UUID | None = None, down_for_s: float = 4 * 3600,

@@ -83,6 +83,7 @@ class ProductionService:
                  durations: DurationFn | None = None, energies: EnergyFn | None = None,
                  before_start: Callable[[Node, Job, Part], Awaitable[object]] | None = None,
                  staffed: StaffedHours | None = None,
+                 spreads: Callable[[Part, Node], float | None] | None = None,
                  ) -> None:
         """``ownership``: the site's lock; production (and its crash recovery) starts only while it is held.
         ``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
@@ -90,7 +91,8 @@ class ProductionService:
         and shown). ``in_doubt_grace_s``: how long a machine that went out of reach mid-job keeps its work before
         the work is planned elsewhere. ``raise_alert``: the alert service's ``raise_alert`` (stored alerts);
         without it alerts only go on the bus. ``staffed``: the site's staffed hours (``[site.staffed]``); work
-        that needs a person at its start or end is planned and started only when someone is there."""
+        that needs a person at its start or end is planned and started only when someone is there. ``spreads``:
+        a part's learned duration spread on a machine (what-if replays draw durations with it)."""
         if objective not in OBJECTIVES:
             raise ConfigError(f"[scheduler] objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
         self._objective = objective
@@ -140,6 +142,7 @@ class ProductionService:
         self._improve_task: asyncio.Task | None = None
         self._maintenance: list[NodeMaintenance] | None = None  # open maintenance records, read again on change
         self._staffed = staffed
+        self._spreads = spreads  # learned duration spreads (log, from the 80 % interval) for the digital twin
         self.overrides = scenarios.Overrides()  # what-if changes the operator applied to the live plan
         self._live_model: tuple[Any, Plan] | None = None  # the published plan's problem and plan (for the twin)
 

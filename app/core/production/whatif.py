@@ -73,7 +73,7 @@ TWIN_SIGMA = 0.15  # log-spread of every duration: about +-20 % for an 80 % inte
 
 
 def twin_odds(built: Any, plan: Any, due: dict[UUID, datetime | None], n: int = TWIN_REPLAYS,
-              sigma: float = TWIN_SIGMA, seed: int = 0) -> dict[UUID, dict[str, Any]]:
+              sigma: float | list[float] = TWIN_SIGMA, seed: int = 0) -> dict[UUID, dict[str, Any]]:
     """Per job of ``built`` (a BuiltProblem) under ``plan``, from ``n`` simulated replays (the plan's digital twin):
     the share in which it ends by its due date (``due``; None without one) and its finish time at 10, 50, 90 %."""
     problem = built.problem
