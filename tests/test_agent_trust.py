@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from uuid import uuid4
 
 from app.core.bus import EventBus
 from app.core.clock import ScaledClock, SystemClock
@@ -31,6 +32,7 @@ from app.devices.simulator import SimConfig, SimulatedMachine
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = ["127.0.0.1"]
 TOKEN = "trusted-site-token"
+NAME = f"press-{uuid4().hex[:6]}"  # unique: another run of this test on the machine hears ours, and we theirs
 
 
 def agent(name: str, ident: proto.AgentIdentity) -> NodeAgent:
@@ -63,8 +65,8 @@ def test_a_new_agent_waits_for_a_person_and_impostors_get_no_token(tmp_path: Pat
         desk = AgentDesk(disc.trust, store, SystemClock(), disc)
         await disc.start()
         real_id, other_id, liar_id = (proto.AgentIdentity.generate() for _ in range(3))
-        real, other = agent("press-3", real_id), agent("press-3", other_id)
-        liar = agent("press-3b", liar_id)
+        real, other = agent(NAME, real_id), agent(NAME, other_id)
+        liar = agent(NAME + "b", liar_id)
         # the liar copies the real agent's id and fingerprint into its advert, but cannot prove its key
         liar.txt = lambda: {**NodeAgent.txt(liar), "id": str(real_id.node_id), "fp": real_id.fingerprint}
         out: dict = {}
@@ -75,7 +77,7 @@ def test_a_new_agent_waits_for_a_person_and_impostors_get_no_token(tmp_path: Pat
             await until(lambda: disc.trust.get(real_id.fingerprint) is not None, what="the agent heard")
             await asyncio.sleep(0.5)
             out["pending"] = (disc.trust.get(real_id.fingerprint).state, real.hellos, len(fleet.list()))
-            await desk.decide("cli", "press-3", accept=True, fingerprint=real_id.fingerprint[:12])
+            await desk.decide("cli", NAME, accept=True, fingerprint=real_id.fingerprint[:12])
             await until(lambda: any(n.id == real_id.node_id and n.state is NodeState.IDLE for n in fleet.list()),
                         what="the accepted agent linked")
             out["accepted"] = real.hellos
@@ -118,13 +120,15 @@ def test_a_new_agent_waits_for_a_person_and_impostors_get_no_token(tmp_path: Pat
     kinds = {k for k, _, _ in out["faults"]}
     assert {"agent_waiting", "agent_key_changed", "agent_key_mismatch"} <= kinds
     changed_msg = next(m for k, _, m in out["faults"] if k == "agent_key_changed")
-    assert "press-3" in changed_msg and "no token sent" in changed_msg
+    assert NAME in changed_msg and "no token sent" in changed_msg
     assert "--replace" in out["no_replace"]
     assert ("agent.accept", "cli") in out["audit"] and ("agent.refuse", "cli") in out["audit"]
     # the decisions are kept, readable by this user only
     assert known.stat().st_mode & 0o077 == 0
-    states = {a["name"] + ":" + a["state"] for a in json.loads(known.read_text())["agents"]}
-    assert states == {"press-3:refused", "press-3:changed"}
+    # (agents of other runs on this machine may be heard too: ours are named press-3)
+    states = {a["name"] + ":" + a["state"] for a in json.loads(known.read_text())["agents"]
+              if a["name"] == NAME}
+    assert states == {f"{NAME}:refused", f"{NAME}:changed"}
 
 
 def test_cli_lists_accepts_and_refuses_agents_without_a_site_running(tmp_path: Path) -> None:

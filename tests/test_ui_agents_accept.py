@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtWidgets import QPushButton
 
 from app.bootstrap import agent_trust, node_token
 from app.core.clock import ScaledClock, SystemClock
@@ -22,6 +23,7 @@ from app.devices.agent_client import read_agent_key
 from app.devices.factory import agent_driver_factory
 from app.devices.simulator import SimConfig, SimulatedMachine
 from app.ui.add_machine_dialog import AddMachineDialog
+from app.ui.agents_page import grouped
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
 from tests.test_ui_support import booted_core, ports_of, settings_in, until
@@ -53,16 +55,22 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
             try:
                 await sim.connect()
                 await agent.start()
-                win.fleet.add_button.click()
+                # the machine list says an agent waits, and leads to where it is accepted
+                await until(lambda: win.fleet.agents_banner.isVisible()
+                            and "Prusa XL bay 4" in win.fleet.agents_note.text(), 15, "the fleet's banner")
+                out["banner"] = win.fleet.agents_note.text()
+                out["banner_shot"] = tmp_path / "fleet-waiting.png"
+                win.grab().save(str(out["banner_shot"]))
+                win.fleet.agents_banner.findChild(QPushButton).click()
                 dialog = await until(lambda: next((w for w in win.findChildren(AddMachineDialog)
                                                    if w.isVisible()), None), what="the dialog")
-                dialog.pages.setCurrentIndex(3)
                 page = dialog.agents
+                out["on_agents_page"] = dialog.pages.currentWidget() is page
 
                 def our_row() -> tuple[int] | None:
                     page.refresh()
                     return next(((r,) for r in range(page.table.rowCount())
-                                 if page.table.item(r, 0).text() == "Prusa XL bay 4"
+                                 if page.table.item(r, 2).text() == grouped(ident.fingerprint)
                                  and page.table.item(r, 4).text() == "Waiting for you"), None)
 
                 (row,) = await until(our_row, 15, "the agent waiting")
@@ -90,7 +98,7 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                 out["status"] = page.status.text()
                 page.refresh()
                 out["after"] = next(page.table.item(r, 4).text() for r in range(page.table.rowCount())
-                                    if page.table.item(r, 0).text() == "Prusa XL bay 4")
+                                    if page.table.item(r, 2).text() == grouped(ident.fingerprint))
                 out["hellos"] = agent.hellos
                 # the machine list shows the agent's software version
                 dialog.close()
@@ -104,6 +112,10 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                 win.fleet.table.selectRow(0)
                 await asyncio.sleep(0.3)
                 out["panel_title"] = win.detail.title.text()
+                await until(lambda: "Prusa XL bay 4" not in win.fleet.agents_note.text()
+                            or not win.fleet.agents_banner.isVisible(), 5, "the banner to drop it")
+                out["banner_after"] = win.fleet.agents_banner.isVisible() and "Prusa XL bay 4" in \
+                    win.fleet.agents_note.text()
                 out["table_shot"] = tmp_path / "fleet-software.png"
                 win.grab().save(str(out["table_shot"]))
             finally:
@@ -120,6 +132,8 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
     assert not out["enabled_before"] and out["enabled_after"]
     assert "Prusa XL bay 4" not in out["in_fleet_before"]
     assert "accepted" in out["status"] and out["after"].startswith("Accepted") and out["hellos"] >= 1
+    assert out["on_agents_page"] and "wait" in out["banner"] and "Prusa XL bay 4" in out["banner"]
+    assert not out["banner_after"]
     assert out["software"] == ["0.9.2"] and "software 0.9.2" in out["panel_title"]
     img = QPixmap(str(out["shot"]))
     assert (img.width(), img.height()) == (1366, 768)

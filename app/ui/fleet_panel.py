@@ -32,6 +32,7 @@ class FleetPanel(QWidget):
     machine_selected = Signal(object)  # Node
     machine_opened = Signal(object)  # Node (double click / Enter)
     add_machine_requested = Signal()  # the empty state's "Add machine…" button
+    agents_review_requested = Signal()  # the "node agents wait for you" banner's button
 
     def __init__(self, model: FleetModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,10 +107,25 @@ class FleetPanel(QWidget):
         self.stack.addWidget(self.empty)
         self._view = "tiles"
 
+        # Node agents heard on the network that a person has not accepted yet: they are not in the fleet.
+        self.agents_banner = QWidget()
+        self.agents_banner.setObjectName("agentsWaiting")
+        self.agents_note = QLabel("")
+        self.agents_note.setStyleSheet("color: #d29922;")
+        self.agents_note.setWordWrap(True)
+        review = QPushButton("Review keys…")
+        review.clicked.connect(self.agents_review_requested)
+        banner = QHBoxLayout(self.agents_banner)
+        banner.setContentsMargins(0, 0, 0, 0)
+        banner.addWidget(self.agents_note, 1)
+        banner.addWidget(review)
+        self.agents_banner.setVisible(False)
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
         lay.addLayout(filters)
+        lay.addWidget(self.agents_banner)
         lay.addWidget(self.stack, 1)
 
         self.search.textChanged.connect(lambda t: self._filter(text=t))
@@ -157,6 +173,15 @@ class FleetPanel(QWidget):
         i = self.area.findData(current)
         self.area.setCurrentIndex(max(i, 0))
         self.area.blockSignals(False)
+
+    def set_waiting_agents(self, names: list[str]) -> None:
+        """Show who waits for a person to accept their key (hidden when nobody does)."""
+        self.agents_banner.setVisible(bool(names))
+        if names:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            self.agents_note.setText(f"{len(names)} node agent{'s' if len(names) > 1 else ''} wait"
+                                     f"{'' if len(names) > 1 else 's'} for you to accept "
+                                     f"{'their keys' if len(names) > 1 else 'its key'}: {shown}")
 
     def show_view(self, which: str) -> None:
         table = which == "table"

@@ -290,6 +290,7 @@ class ControlRoom(QMainWindow):
         self.fleet.machine_selected.connect(lambda n: self.detail.show_node(n.id))
         self.fleet.machine_opened.connect(self.open_machine)
         self.fleet.add_machine_requested.connect(self.open_add_machine)
+        self.fleet.agents_review_requested.connect(self.review_agents)
         self.timeline.job_clicked.connect(self.open_job)
         self.alerts.machine_clicked.connect(lambda nid: self.open_machine(self.ports.fleet.get(nid)))
         self.alerts.count_changed.connect(self.status.set_alerts)
@@ -347,6 +348,9 @@ class ControlRoom(QMainWindow):
         self.jobs.table.viewport().update()  # time left counts down between store changes
         if self.detail_dock.isVisible():
             self.detail.refresh_work()
+        local = self.ports.local_machines
+        if local is not None:
+            self.fleet.set_waiting_agents([a.name for a in local.agents() if a.state in ("pending", "changed")])
 
     def _person_changed(self) -> None:
         actor = self.session.actor
@@ -476,6 +480,13 @@ class ControlRoom(QMainWindow):
         self.add_dialog = dialog
         dialog.added.connect(lambda _node: self.fleet_model.reload())
         dialog.open()
+        return dialog
+
+    def review_agents(self) -> AddMachineDialog | None:
+        """The Add machine dialog on its Node agent page, where waiting keys are accepted or refused."""
+        dialog = self.open_add_machine()
+        if dialog is not None and dialog.local is not None:
+            dialog.pages.setCurrentIndex(dialog.pages.indexOf(dialog.agents))
         return dialog
 
     def refresh_all(self) -> None:

@@ -185,7 +185,11 @@ class ZeroconfDiscovery:
             self._error(f"{advert.name}: advertisement has no valid node id")
             return
         link = self.links.get(node_id)
-        pinned = self.trust.accepted_fingerprint(str(node_id))
+        try:
+            pinned = self.trust.accepted_fingerprint(str(node_id))
+        except ImeweError as exc:  # the known-agents file is unreadable
+            self._error(f"{advert.name}: {exc}")
+            return
         if link is not None and pinned and link.driver.status().state.value not in ("offline", "disconnected"):
             if self._by_service.get(service) != node_id:  # a second advert for a linked agent: whose is it?
                 await self._admit(advert, node_id)
@@ -253,10 +257,14 @@ class ZeroconfDiscovery:
                         f"a node agent at {advert.address} advertises the id {node_id} of '{name}' but proves "
                         f"another key ({fingerprint}); it was refused and sent nothing")
             return None
-        verdict = self.trust.heard(fingerprint, str(node_id), name, advert.address, advert.version)
-        if verdict.state == PENDING and self._in_fleet_as_agent(node_id):
-            return self.trust.accept_existing(fingerprint, str(node_id), name, advert.address,
-                                              advert.version).fingerprint
+        try:
+            verdict = self.trust.heard(fingerprint, str(node_id), name, advert.address, advert.version)
+            if verdict.state == PENDING and self._in_fleet_as_agent(node_id):
+                return self.trust.accept_existing(fingerprint, str(node_id), name, advert.address,
+                                                  advert.version).fingerprint
+        except (ImeweError, OSError) as exc:  # the known-agents file is unreadable: nobody gets the token
+            self._error(f"{advert.name}: {exc}")
+            return None
         if verdict.state == ACCEPTED:
             return fingerprint
         if verdict.state == PENDING:
