@@ -155,6 +155,7 @@ def test_catalogue_panel_comments_and_presence_on_an_offer_between_two_sites(qtb
             cat = Catalogue(buyer.core.store, buyer.home, buyer.sites.market.offers, social=buyer.sites)
             panel = CataloguePanel(cat)
             qtbot.addWidget(panel)
+            panel.show()
             panel.kind.setCurrentText("Offers from linked sites")
             await wait_for(lambda: _load_count(panel, 1), what="the offer in the panel")
             panel.list.setCurrentRow(0)
@@ -177,6 +178,11 @@ def test_catalogue_panel_comments_and_presence_on_an_offer_between_two_sites(qtb
             panel.kind.setCurrentText("Templates")  # another item: the seller is told we stopped looking
             await wait_for(lambda: panel.current() is not None and panel.current().kind == "template", what="list")
             await wait_for(lambda: _viewers(seller, "FDM in PLA", []), what="presence cleared")
+            panel.kind.setCurrentText("Offers from linked sites")  # looking again, then the tab is left
+            await wait_for(lambda: _viewers(seller, "FDM in PLA", [_user()]), what="presence again")
+            panel.hide()
+            await panel.refresh_social()
+            await wait_for(lambda: _viewers(seller, "FDM in PLA", []), what="presence cleared with the tab")
         finally:
             await proxy.stop()
             await buyer.stop()
@@ -217,6 +223,7 @@ def test_catalogue_panel_quote_order_and_rate_between_two_sites(qtbot, tmp_path:
                             market=buyer.sites.market, jobs=buyer.core.jobs)
             panel = CataloguePanel(cat)
             qtbot.addWidget(panel)
+            panel.show()
             panel.kind.setCurrentText("Offers from linked sites")
             await wait_for(lambda: _load_count(panel, 1), what="the offer")
             panel.list.setCurrentRow(0)

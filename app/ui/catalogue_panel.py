@@ -394,6 +394,10 @@ class CataloguePanel(QWidget):
         """Comments and who is looking at the chosen offer now; tell its site we look at it (again every
         ``REPEAT_S``, and that we stopped when another item is chosen)."""
         it = self.current()
+        if not self.isVisible():  # another tab, or the window closed: nobody here looks at it any more
+            if self._viewed is not None:
+                await self._stop_viewing()
+            return
         if it is None or not self.port.social(it):
             return
         if self._viewed is not None and self._viewed is not it:
