@@ -555,6 +555,8 @@ def _local_adder(core: Core) -> Any:
         return await scanner.scan(skip=driven)  # a port a machine is driven on is never probed
 
     def agents() -> list[Any]:
+        from uuid import UUID
+
         disc = core.discovery
         if disc is None:
             return []
@@ -563,14 +565,27 @@ def _local_adder(core: Core) -> Any:
         out = []
         for a in disc.list_found("imewe-node"):
             key = keys.get(a.address)
+            version = a.version
+            if key is not None and UUID(key.node_id) in disc.links:  # what the linked agent said at its hello
+                version = getattr(disc.links[UUID(key.node_id)].driver, "software_version", "") or version
             out.append(FoundAgent(a.name, a.address, a.address in known, key.fingerprint if key else
-                                  a.properties.get("fp", ""), key.state if key else "", a.version))
+                                  a.properties.get("fp", ""), key.state if key else "", version,
+                                  key.node_id if key else a.properties.get("id", "")))
         return out
 
     async def decide(fingerprint: str, accept: bool, replace: bool, actor: Any) -> Any:
         return await agent_desk(core).decide(actor, fingerprint, accept=accept, replace=replace)
 
-    return LocalMachineAdder(register, scan, agents, decide)
+    async def update(node_id: str | None, actor: Any) -> Any:
+        updates = core.agent_updates
+        if updates is None:
+            raise ImeweError("agents are updated by a site with discovery on")
+        return await updates.start(actor, node_id)
+
+    def rollouts() -> list[Any]:
+        return core.agent_updates.list() if core.agent_updates is not None else []
+
+    return LocalMachineAdder(register, scan, agents, decide, update, rollouts)
 
 
 class _BuiltOnFirstUse:

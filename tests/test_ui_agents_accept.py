@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QPushButton
 
-from app.bootstrap import agent_trust, node_token
+from app.bootstrap import agent_desk, agent_trust, agent_updates, node_token
 from app.core.clock import ScaledClock, SystemClock
 from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
 from app.core.domain.capabilities import Capabilities
@@ -42,6 +42,7 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                                      interfaces=LOOPBACK, trust=agent_trust(core.config), key_probe=read_agent_key)
             await disc.start()
             core.discovery = disc
+            core.agent_updates = agent_updates(core, disc)  # as wire_site_services does
             ident = proto.AgentIdentity.generate()
             sim = SimulatedMachine("Prusa XL bay 4", Capabilities(process=ProcessType.FDM), ScaledClock(60),
                                    SimConfig(telemetry_interval_s=30))
@@ -52,6 +53,7 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
             win.resize(1366, 768)
             win.show()
             out: dict = {}
+            agents: list = []
             try:
                 await sim.connect()
                 await agent.start()
@@ -100,6 +102,32 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                 out["after"] = next(page.table.item(r, 4).text() for r in range(page.table.rowCount())
                                     if page.table.item(r, 2).text() == grouped(ident.fingerprint))
                 out["hellos"] = agent.hellos
+                # a newer agent is not offered an update; an older one is, and its refusal is shown
+                page.select("Prusa XL bay 4")
+                out["update_newer"] = page.update_button.isEnabled()
+                old_ident = proto.AgentIdentity.generate()
+                old_sim = SimulatedMachine("Laser bay 5", Capabilities(process=ProcessType.LASER), ScaledClock(60),
+                                           SimConfig(telemetry_interval_s=30))
+                old_agent = NodeAgent(old_sim, token=token, identity=old_ident, host="127.0.0.1",
+                                      interfaces=LOOPBACK, software_version="0.0.5")
+                agents.append((old_agent, old_sim))
+                await old_sim.connect()
+                await old_agent.start()
+                await until(lambda: disc.trust.get(old_ident.fingerprint) is not None, 15, "the old agent heard")
+                await agent_desk(core).decide("cli", old_ident.fingerprint, accept=True)
+                await until(lambda: any(n.id == old_ident.node_id and n.state is NodeState.IDLE
+                                        for n in core.fleet.list()), 20, "the old agent in the fleet")
+                page.refresh()
+                page.select("Laser bay 5")
+                out["update_older"] = page.update_button.isEnabled()
+                out["update_text"] = page.update_button.text()
+                page.update_button.click()
+                await until(lambda: "failed" in page.rollout.text(), 20, "the rollout outcome")
+                out["rollout"] = page.rollout.text()
+                for r in range(page.table.rowCount()):
+                    page.table.setRowHidden(r, page.table.item(r, 0).text() not in ("Prusa XL bay 4", "Laser bay 5"))
+                out["update_shot"] = tmp_path / "agents-update.png"
+                page.grab().save(str(out["update_shot"]))
                 # the machine list shows the agent's software version
                 dialog.close()
                 win.fleet.table_btn.click()
@@ -109,7 +137,8 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                            if model.headerData(c, Qt.Orientation.Horizontal) == "Software")
                 out["software"] = [model.index(r, col).data() for r in range(model.rowCount())
                                    if model.index(r, 0).data() == "Prusa XL bay 4"]
-                win.fleet.table.selectRow(0)
+                win.fleet.table.selectRow(next(r for r in range(model.rowCount())
+                                               if model.index(r, 0).data() == "Prusa XL bay 4"))
                 await asyncio.sleep(0.3)
                 out["panel_title"] = win.detail.title.text()
                 await until(lambda: "Prusa XL bay 4" not in win.fleet.agents_note.text()
@@ -120,8 +149,9 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                 win.grab().save(str(out["table_shot"]))
             finally:
                 win.close()
-                await agent.stop()
-                await sim.disconnect()
+                for a, s in [(agent, sim), *agents]:
+                    await a.stop()
+                    await s.disconnect()
                 await disc.stop()
             return out
 
@@ -134,6 +164,8 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
     assert "accepted" in out["status"] and out["after"].startswith("Accepted") and out["hellos"] >= 1
     assert out["on_agents_page"] and "wait" in out["banner"] and "Prusa XL bay 4" in out["banner"]
     assert not out["banner_after"]
-    assert out["software"] == ["0.9.2"] and "software 0.9.2" in out["panel_title"]
+    assert out["software"] == ["0.9.2"]
+    assert not out["update_newer"] and out["update_older"] and out["update_text"].startswith("Update to ")
+    assert "Laser bay 5: failed" in out["rollout"] and "takes no software updates" in out["rollout"] and "software 0.9.2" in out["panel_title"]
     img = QPixmap(str(out["shot"]))
     assert (img.width(), img.height()) == (1366, 768)

@@ -36,6 +36,7 @@ class FoundAgent:
     fingerprint: str = ""
     state: str = ""
     version: str = ""
+    node_id: str = ""
 
 
 class LocalMachineAdder:
@@ -44,12 +45,18 @@ class LocalMachineAdder:
 
     def __init__(self, register: Register, scan: Scan | None = None,
                  agents: Callable[[], list[FoundAgent]] | None = None,
-                 decide: Callable[..., Awaitable[Any]] | None = None) -> None:
-        """``decide(fingerprint, accept, replace, actor)``: a person accepts or refuses an agent's key."""
+                 decide: Callable[..., Awaitable[Any]] | None = None,
+                 update: Callable[..., Awaitable[Any]] | None = None,
+                 rollouts: Callable[[], list[Any]] | None = None) -> None:
+        """``decide(fingerprint, accept, replace, actor)``: a person accepts or refuses an agent's key;
+        ``update(node_id or None, actor)``: push this install's version to one agent or every older one;
+        ``rollouts()``: the latest software rollouts, newest first."""
         self._register = register
         self._scan = scan
         self._agents = agents
         self._decide = decide
+        self._update = update
+        self._rollouts = rollouts
         self._presets = _presets()
 
     def processes(self) -> list[ProcessType]:
@@ -91,6 +98,20 @@ class LocalMachineAdder:
 
     def agents(self) -> list[FoundAgent]:
         return list(self._agents()) if self._agents is not None else []
+
+    def site_version(self) -> str:
+        from app import __version__
+
+        return __version__
+
+    async def update_agents(self, node_id: str | None = None, actor: Any = "operator") -> Any:
+        """Push this install's version to one agent (by node id) or to every older one, in stages."""
+        if self._update is None:
+            raise ValidationError("this window cannot update node agents (no site runs here)", "agent")
+        return await self._update(node_id, actor)
+
+    def rollouts(self) -> list[Any]:
+        return list(self._rollouts()) if self._rollouts is not None else []
 
     async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False,
                            actor: Any = "operator") -> Any:

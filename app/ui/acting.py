@@ -45,7 +45,8 @@ SITES_ADMIN: Calls = {name: (Action.PAIR_SITES, "actor", True) for name in ("pai
 MACHINES: Calls = {"add": (Action.MACHINES, "actor", True)}
 LOCAL_MACHINES: Calls = {"add_simulated": (Action.MACHINES, "actor", True),
                          "add_serial": (Action.MACHINES, "actor", True),
-                         "decide_agent": (Action.MACHINES, "actor", True)}
+                         "decide_agent": (Action.MACHINES, "actor", True),
+                         "update_agents": (Action.MACHINES, "actor", True)}
 NOTES: Calls = {"add": (Action.READ, "author", False), "set_state": (Action.READ, "by", False)}
 WHATIF: Calls = {"apply_whatif": (Action.PRIORITY, "actor", True), "clear_whatif": (Action.PRIORITY, "actor", True)}
 

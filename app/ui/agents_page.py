@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.domain.errors import ImeweError
+from app.core.fleet.agent_package import is_older
 from app.ui.ports import FoundAgentView, LocalMachinesPort
 from app.ui.tasks import spawn
 
@@ -72,13 +74,22 @@ class AgentsPage(QWidget):
         self.refuse_button = QPushButton("Refuse")
         self.refuse_button.setObjectName("refuseAgent")
         again = QPushButton("Look again")
+        self.update_button = QPushButton("Update")
+        self.update_button.setObjectName("updateAgent")
+        self.update_button.setToolTip("Send this site's version to the agent, signed with the site key; it "
+                                      "restarts into it and goes back to its old version if it does not come up")
+        self.update_all_button = QPushButton("Update all older")
+        self.update_all_button.setObjectName("updateAllAgents")
+        self.update_all_button.setToolTip("One agent first, the others once it came back healthy")
+        self.update_button.clicked.connect(lambda: self._update(one=True))
+        self.update_all_button.clicked.connect(lambda: self._update(one=False))
         self.accept_button.clicked.connect(lambda: self._decide(True))
         self.refuse_button.clicked.connect(lambda: self._decide(False))
         again.clicked.connect(self.refresh)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
-        for b in (self.accept_button, self.refuse_button, again):
+        for b in (self.accept_button, self.refuse_button, self.update_button, self.update_all_button, again):
             buttons.addWidget(b)
         buttons.addStretch(1)
         lay = QVBoxLayout(self)
@@ -88,8 +99,44 @@ class AgentsPage(QWidget):
         lay.addWidget(self.replace)
         lay.addLayout(buttons)
         lay.addWidget(self.status)
+        self.rollout = QLabel("")
+        self.rollout.setObjectName("agentRollout")
+        self.rollout.setWordWrap(True)
+        lay.addWidget(self.rollout)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1500)
+        self._timer.timeout.connect(self._follow)
         self._picked()
 
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._timer.start()
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def _older(self, a: FoundAgentView) -> bool:
+        mine = self.local.site_version() if self.local is not None else ""
+        return a.state == "accepted" and a.registered and bool(a.version) and is_older(a.version, mine)
+
+    def _follow(self) -> None:
+        """While the page shows: the agents' states and versions, and the latest rollout step by step."""
+        if self.local is None:
+            return
+        picked = self.selected()
+        self.refresh()
+        if picked is not None:
+            self.select(picked.name)
+        rollouts = self.local.rollouts()
+        if not rollouts:
+            self.rollout.setText("")
+            return
+        r = rollouts[0]
+        steps = "; ".join(f"{s.name}: {s.state}" + (f" ({s.message})" if s.state in ("rolled back", "failed")
+                                                      else "") for s in r.steps)
+        self.rollout.setText(f"Update to {r.version}: {r.state}" + (f" — {steps}" if steps else "")
+                             + (f". {r.message}" if r.message and r.state == "done" else ""))
     def refresh(self) -> None:
         self._agents = list(self.local.agents()) if self.local is not None else []
         self.table.setRowCount(len(self._agents))
@@ -116,6 +163,10 @@ class AgentsPage(QWidget):
         self.accept_button.setEnabled(waiting)
         self.refuse_button.setEnabled(a is not None and a.state in ("pending", "changed", "accepted"))
         self.replace.setVisible(a is not None and a.state == "changed")
+        mine = self.local.site_version() if self.local is not None else ""
+        self.update_button.setEnabled(a is not None and self._older(a))
+        self.update_button.setText(f"Update to {mine}" if mine else "Update")
+        self.update_all_button.setEnabled(any(self._older(x) for x in self._agents))
         if a is not None and a.state == "changed":
             self.status.setText(f"{a.name} shows a different key from the one accepted before. Someone else may "
                                 "be answering under its name: accept only if you reinstalled that machine.")
@@ -133,6 +184,15 @@ class AgentsPage(QWidget):
         self.refuse_button.setEnabled(False)
         spawn(self.local.decide_agent(a.fingerprint, accept, self.replace.isChecked()),
               lambda key, name=a.name, accept=accept: self._decided(name, accept, key), self._failed)
+
+    def _update(self, one: bool) -> None:
+        a = self.selected()
+        if self.local is None or (one and a is None):
+            return
+        self.update_button.setEnabled(False)
+        self.update_all_button.setEnabled(False)
+        node_id = a.node_id if one and a is not None else None
+        spawn(self.local.update_agents(node_id), lambda r: self._follow(), self._failed)
 
     def _decided(self, name: str, accept: bool, _key: Any) -> None:
         self.replace.setChecked(False)

@@ -203,6 +203,7 @@ class FoundAgentView(Protocol):
     fingerprint: str
     state: str  # pending, accepted, changed, refused ("" before its key was read)
     version: str
+    node_id: str
 
 
 class LocalMachinesPort(Protocol):
@@ -221,6 +222,12 @@ class LocalMachinesPort(Protocol):
 
     async def decide_agent(self, fingerprint: str, accept: bool, replace: bool = False,
                            actor: Any = "operator") -> Any: ...
+
+    def site_version(self) -> str: ...
+
+    async def update_agents(self, node_id: str | None = None, actor: Any = "operator") -> Any: ...
+
+    def rollouts(self) -> list[Any]: ...
 
 
 class CataloguePort(Protocol):
