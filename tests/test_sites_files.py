@@ -146,5 +146,9 @@ def test_pieces_waiting_for_their_job_are_capped_per_site(tmp_path, monkeypatch)
 
             assert conn.execute(sa.text("select count(*) from site_file_chunks")).scalar_one() == 2
             assert conn.execute(sa.text("select count(*) from site_inbox")).scalar_one() == 2  # k2 not claimed
+        with store.begin() as conn:  # pieces whose job never came are forgotten after a week
+            assert files.prune_chunks(conn, 1.0) == 0  # received at 1.0: not older than that
+        with store.begin() as conn:
+            assert files.prune_chunks(conn, 2.0) == 2
     finally:
         store.close()

@@ -34,6 +34,7 @@ from app.core.sites.protocol import (
 )
 from app.core.store import schema_market as t
 
+CHUNKS_KEPT_S = 7 * 86_400.0
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SAFE = re.compile(r"[^A-Za-z0-9._ -]")
 
@@ -179,6 +180,12 @@ def forget_chunks(conn: Connection, peer_id: str, shas: list[str]) -> None:
     c = t.site_file_chunks.c
     if shas:
         conn.execute(t.site_file_chunks.delete().where(c.peer_id == peer_id, c.sha256.in_(shas)))
+
+
+def prune_chunks(conn: Connection, older_than: float) -> int:
+    """Forget pieces whose job never came (the sender cancelled, or lost its outbox): kept ``CHUNKS_KEPT_S``."""
+    c = t.site_file_chunks.c
+    return conn.execute(t.site_file_chunks.delete().where(c.received_at < older_than)).rowcount
 
 
 def _sha_of(path: Path) -> str:

@@ -28,6 +28,7 @@ from app.core.sites.config import SitesConfig
 from app.core.sites.dp import PrivacyLedger
 from app.core.sites.errors import MessageRejected, PeerRefused
 from app.core.sites.events import SiteFound, SiteLinkChanged, SitePeerRefused
+from app.core.sites.files import CHUNKS_KEPT_S, prune_chunks
 from app.core.sites.handlers import handle
 from app.core.sites.identity import SiteIdentity
 from app.core.sites.link import Gate, Link, TlsAccept, dial_link, listen, say_hello
@@ -103,6 +104,9 @@ class SitesService:
         self._tasks += [asyncio.create_task(self._supervise(), name="sites:supervise"),
                         asyncio.create_task(self._reconciler(), name="sites:reconcile")]
         await self.engine.mirror_all()
+        gone = await self.admin.write_quiet(prune_chunks, self.clock.now().timestamp() - CHUNKS_KEPT_S)
+        if gone:
+            log.info("forgot %d pieces of part files whose job never came", gone)
         if self.config.discovery and self.port:
             from app.core.sites.discovery import SiteDiscovery
 
