@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
     QApplication,
     QBoxLayout,
     QDockWidget,
+    QHBoxLayout,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QToolBar,
     QWidget,
@@ -254,6 +256,18 @@ class ControlRoom(QMainWindow):
         tb.addAction(self.panel_action)
         act("Acknowledge alerts", "Ctrl+K", self.alerts.acknowledge_selected)
         act("Refresh", "F5", self.refresh_all, bar=True)
+        # The site's clock (and the demo's speed) at the toolbar's right end, where there is room: beside the
+        # person, site, machines, jobs and alerts the status bar cannot hold it on a 1366-pixel screen.
+        self.status.removeWidget(self.status.scale)  # (that hides it)
+        self.status.scale.setObjectName("siteClock")
+        right = QWidget()  # everything right of the buttons, the clock at its end
+        right.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        row = QHBoxLayout(right)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addStretch(1)
+        row.addWidget(self.status.scale)
+        self.status.scale.show()
+        tb.addWidget(right)
         act("Full screen", "F11", lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen())
         act("Quit", "Ctrl+Q", self.close)
         for i in range(7):

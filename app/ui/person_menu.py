@@ -45,7 +45,9 @@ class PersonMenu(QToolButton):
         a = s.actor
         self.setText(("Person: " if a is not None else "") + s.describe())
         self.setToolTip("Who the window acts as: every change is made, checked and logged as this person" if a
-                        else "Sign in to act; until then the window only watches")
+                        else "Sign in to act; until then the window only watches" if s.people
+                        else "No people on this site yet: create the first admin in the Admin tab; until then the "
+                             "window acts as the local operator")
         # nobody signed in on a site with people: amber, like anything else that wants a person's attention
         self.setStyleSheet("font-weight: bold;" + ("" if a is not None or not s.people else " color: #d29922;"))
         self.switch_action.setText("Switch person…" if a is not None else "Sign in…")

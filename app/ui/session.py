@@ -69,7 +69,7 @@ class WindowSession(QObject):
         if self.port is None:
             return "No people on this site"
         if not self.people:
-            return "No people yet: create the first admin (Admin tab)"
+            return "No people yet (Admin tab)"  # short: the status bar holds it at 1366 px wide
         a = self.actor
         if a is None:
             return "Not signed in: watching only" if self.ended is None else \

@@ -51,14 +51,21 @@ class StatusBar(QStatusBar):
         self.machines.setText(f"Machines: {online} online / {len(nodes)}")
         scale = getattr(self.clock, "scale", 1.0)
         if scale and math.isfinite(scale) and scale != 1.0:
-            self.scale.setText(f"Demo time ×{scale:g}  ·  {self._clock_text()}")
+            self.scale.setText(f"Demo ×{scale:g} · {self._clock_text()}")
+            self.scale.setToolTip(f"Demo time runs {scale:g} times faster than real time; {self._date_text()}")
         else:
             self.scale.setText(self._clock_text())
+            self.scale.setToolTip(self._date_text())
         self._count_jobs()
 
     def _clock_text(self) -> str:
+        """The site's time, short enough for a 1366-pixel status bar; the date is in the tooltip."""
         local = self.clock.now().astimezone(self.zone)
-        return f"{local:%a} {local.day} {local:%b %H:%M:%S} {local.tzname() or ''}".rstrip()
+        return f"{local:%a %H:%M:%S} {local.tzname() or ''}".rstrip()
+
+    def _date_text(self) -> str:
+        local = self.clock.now().astimezone(self.zone)
+        return f"{local:%A} {local.day} {local:%B %Y, %H:%M:%S} {local.tzname() or ''}".rstrip()
 
     def _count_jobs(self) -> None:
         if self._counting:
@@ -69,7 +76,7 @@ class StatusBar(QStatusBar):
             self._counting = False
             self.running_jobs = counts.get("IN_PROGRESS", 0)
             queued = sum(counts.get(s, 0) for s in ("VALIDATED", "SCHEDULED", "ASSIGNED"))
-            self.jobs.setText(f"Running jobs: {self.running_jobs}  ·  queued {queued}")
+            self.jobs.setText(f"Running jobs: {self.running_jobs} · queued {queued}")
 
         def failed(_e: Exception) -> None:
             self._counting = False
