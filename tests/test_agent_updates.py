@@ -81,11 +81,11 @@ class Agent:
                 self.proc.wait(5)
 
 
-async def until(pred, timeout: float = 30.0, what: str = "condition") -> None:
+async def until(pred, timeout: float = 30.0, what: str = "condition", detail=lambda: "") -> None:
     t0 = time.monotonic()
     while not pred():
         if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"{what} not met in {timeout} s")
+            raise AssertionError(f"{what} not met in {timeout} s {detail()}")
         await asyncio.sleep(0.05)
 
 
@@ -152,11 +152,22 @@ def test_two_agents_are_updated_in_stages_a_bad_signature_is_refused_and_a_broke
                     break
                 await asyncio.sleep(0.05)
             out["started"], out["seen"], out["rollout"] = started, seen, desk.updates.list()[0].to_dict()
+            def seen_now() -> str:
+                links = core.discovery.links
+                return str([(n.name, n.state.value, n.software_version,
+                             links[n.id].driver.status().state.value if n.id in links else None)
+                            for n in core.fleet.list()])
+
             await until(lambda: versions() == {"engraver-a": app.__version__, "engraver-b": app.__version__},
-                        what="both on the new version")
+                        what="both on the new version", detail=seen_now)
             out["pids_kept"] = [a.proc.poll() is None for a in agents]
             # a build that cannot start: the agent rolls back to the version it ran and says so
             identity = load_or_create_identity(core.config.paths.keys, core.config.site_name)
+            # an old package, properly signed, is no way back
+            with pytest.raises(DeviceError) as older:
+                await core.discovery.links[a_id].driver.push_update(
+                    sign_package(build_package(old / "app", OLD), identity.key_path))
+            out["downgrade"] = str(older.value)
             bad_build = sign_package(build_package(broken / "app", "0.2.0"), identity.key_path)
             await desk.updates.start("cli", "engraver-a", package=bad_build, timeout_s=90)
             await until(lambda: desk.updates.list()[0].state != "running", 100, "the broken rollout over")
@@ -185,6 +196,7 @@ def test_two_agents_are_updated_in_stages_a_bad_signature_is_refused_and_a_broke
     assert any(f == "restarting" and s == "waiting" for f, s in out["seen"])
     assert out["rollout"]["state"] == "done" and [s["state"] for s in out["rollout"]["steps"]] == ["updated"] * 2
     assert out["pids_kept"] == [True, True]  # the same processes, now the update guard over the new version
+    assert "older than" in out["downgrade"]
     assert out["broken"]["state"] == "stopped"
     step = out["broken"]["steps"][0]
     assert step["state"] == "rolled back" and "exited with code" in step["message"], step
@@ -208,3 +220,31 @@ def test_update_needs_a_running_site_and_a_target(tmp_path: Path) -> None:
     no_site = imewe("nodes", "update", "--all")
     assert none.returncode == 2 and "give --all" in none.stderr
     assert no_site.returncode == 2 and "running site" in no_site.stderr and "Traceback" not in no_site.stderr
+
+
+def test_a_version_recorded_while_the_machine_changes_state_loses_neither(tmp_path: Path) -> None:
+    """The rollout records an agent's new version while its link moves the machine's state: both must stick (each
+    write of one machine reads it after the one before, never a copy taken before it)."""
+    from app.core.bus import EventBus
+    from app.core.clock import SystemClock
+    from app.core.fleet.service import FleetService
+    from app.core.store import open_store
+
+    async def go():
+        store = open_store(f"sqlite:///{tmp_path}/f.sqlite")
+        fleet = FleetService(store, EventBus(), SystemClock())
+        await fleet.start()
+        try:
+            node = await fleet.register("engraver-c", {"process": "laser"}, driver="agent", bring_up=True)
+            await asyncio.gather(fleet.configure(node.id, software_version="2.0.0", actor="updates"),
+                                 fleet.set_state(node.id, NodeState.OFFLINE, "link lost"))
+            mem = fleet.get(node.id)
+            again = FleetService(store, EventBus(), SystemClock())
+            await again.start()
+            return mem, again.get(node.id)
+        finally:
+            store.close()
+
+    mem, stored = asyncio.run(go())
+    for n in (mem, stored):
+        assert n.state is NodeState.OFFLINE and n.software_version == "2.0.0"

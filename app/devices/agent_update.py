@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.domain.errors import AuthError, DeviceError, ValidationError
-from app.core.fleet.agent_package import MAX_PACKAGE_BYTES, check_version, verify_package
+from app.core.fleet.agent_package import MAX_PACKAGE_BYTES, check_version, is_older, verify_package
 from app.devices.agent_guard import GUARDED_ENV, HEALTH_ENV, RESTART_CODE, VERSION_DIR_ENV
 
 log = logging.getLogger(__name__)
@@ -89,6 +88,9 @@ class AgentUpdater:
         if not self.site_key_path.exists():
             raise AuthError("this agent has no site key pinned yet, so it takes no update")
         version = verify_package(meta, data, self.site_key_path.read_bytes())
+        if is_older(version, self.version):
+            raise ValidationError(f"the package is version {version}, older than the {self.version} this agent runs: "
+                                  "refused (a signed old package is not a reason to go back)", "package")
         target = self.versions / f"{check_version(version)}-{str(meta['sha256'])[:12]}"
         await asyncio.get_running_loop().run_in_executor(None, _unpack, data, target)
         self._write_state(target, version)
@@ -101,13 +103,8 @@ class AgentUpdater:
     def _write_state(self, target: Path, version: str) -> None:
         here = os.environ.get(VERSION_DIR_ENV, "")
         previous: dict[str, Any] = {"dir": here, "version": self.version}
-        if not here:
+        if not here:  # the version the agent was installed with: started as it was
             previous.update(cwd=os.getcwd(), pythonpath=os.environ.get("PYTHONPATH", ""))
-        else:
-            with contextlib.suppress(OSError, ValueError):  # keep how the first install was started
-                old = json.loads(self.state_file.read_text())
-                base = old["previous"] if not old["previous"].get("dir") else old.get("base", {})
-                previous["base"] = base
         argv = self.argv() if callable(self.argv) else self.argv
         if not argv:
             raise DeviceError("this agent does not know yet how to start again; try the update in a moment")

@@ -6,6 +6,7 @@ store, with its state change and an audit entry, in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -41,6 +42,7 @@ class FleetService:
         self._nodes_repo = NodeRepo()
         self._history = HistoryRepo()
         self._nodes: dict[UUID, Node] = {}
+        self._write_locks: dict[UUID, asyncio.Lock] = {}  # read-modify-write of one machine, one at a time
 
     # ------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -135,6 +137,17 @@ class FleetService:
         settings: dict[str, Any] | None = None, location: str | None = None, address: str | None = None,
         software_version: str | None = None, actor: ActorLike = "system",
     ) -> Node:
+        """Change capabilities, settings, location, address or software version (one write at a time per
+        machine: a state change meanwhile is not overwritten by a copy taken before it)."""
+        async with self._writing(node_id):
+            return await self._configure(node_id, capabilities, settings=settings, location=location,
+                                         address=address, software_version=software_version, actor=actor)
+
+    async def _configure(
+        self, node_id: UUID, capabilities: Capabilities | dict[str, Any] | None = None, *,
+        settings: dict[str, Any] | None = None, location: str | None = None, address: str | None = None,
+        software_version: str | None = None, actor: ActorLike = "system",
+    ) -> Node:
         actor = authorize(actor, Action.MACHINES)
         node = self.get(node_id)
         before = _summary(node)
@@ -173,6 +186,14 @@ class FleetService:
     async def set_state(self, node_id: UUID, target: NodeState | list[NodeState], reason: str = "",
                         actor: str = "system") -> Node:
         """Move a machine through one transition, or through the listed ones in order (each must be legal)."""
+        async with self._writing(node_id):
+            return await self._set_state(node_id, target, reason, actor)
+
+    def _writing(self, node_id: UUID) -> asyncio.Lock:
+        return self._write_locks.setdefault(node_id, asyncio.Lock())
+
+    async def _set_state(self, node_id: UUID, target: NodeState | list[NodeState], reason: str,
+                         actor: str) -> Node:
         node = self.get(node_id)
         path = list(target) if isinstance(target, list) else [target]
         if path == [node.state]:
