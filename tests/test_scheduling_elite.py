@@ -41,3 +41,20 @@ def test_tabu_with_the_pool_stays_deterministic_and_valid(mk04) -> None:
     b = tabu_search(mk04, start, float("inf"), seed=2, max_iters=1500)
     assert (a.machine, a.start) == (b.machine, b.start) and validate_plan(mk04, a) == []
     assert a.makespan <= start.makespan
+
+
+def test_cpsat_worker_exchanges_with_the_search(shared: Path) -> None:
+    """The CP-SAT worker alone (as the portfolio's child runs it): search, CP-SAT, search from CP-SAT's plan,
+    CP-SAT again; a valid plan with the better of the proven bounds, no worse than the constructive start."""
+    import time
+
+    from app.core.scheduling.cpsat import available
+    from app.core.scheduling.optimize import _worker
+
+    if not available():
+        pytest.skip("OR-Tools is not installed")
+    p = load_instance(shared / "bench" / "fjsp" / "brandimarte" / "mk06.fjs")
+    start = construct(p)
+    plan = _worker((p, start, time.perf_counter() + 4.0, 3, None, True))
+    assert validate_plan(p, plan) == [] and plan.makespan < start.makespan
+    assert 0 < plan.stats["cpsat_bound"] <= plan.makespan

@@ -35,6 +35,7 @@ CONSTRUCT_BUDGET_S = 0.05
 # CP-SAT gains most where the search stalls (given seconds) and can prove small shops optimal.
 CPSAT_FROM_S = 3.0
 CPSAT_LEAD_SHARE = 0.15  # share of the budget the CP-SAT worker's tabu run takes to make its hint
+EXCHANGE_ROUNDS = True  # the CP-SAT worker alternates: CP-SAT, the search from CP-SAT's plan, CP-SAT again
 
 
 def _tabu_friendly(problem: Problem) -> bool:
@@ -115,7 +116,20 @@ def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
         now = time.perf_counter()
         lead = now + max(min(0.5, deadline - now), CPSAT_LEAD_SHARE * (deadline - now))
         hint = _search(problem, start, lead, seed, max_iters, None)
-        return cpsat_improve(problem, hint, deadline - time.perf_counter(), seed=seed)
+        if not EXCHANGE_ROUNDS:
+            return cpsat_improve(problem, hint, deadline - time.perf_counter(), seed=seed)
+        # exchange: CP-SAT from the search's best, the search again from CP-SAT's, CP-SAT once more from that
+        left = deadline - time.perf_counter()
+        best = cpsat_improve(problem, hint, 0.55 * left, seed=seed)
+        bound = best.stats.get("cpsat_bound", 0)
+        if best.stats.get("optimal"):
+            return best
+        again = _search(problem, best, time.perf_counter() + 0.35 * (deadline - time.perf_counter()), seed + 7,
+                        max_iters, None)
+        last = cpsat_improve(problem, again, deadline - time.perf_counter(), seed=seed + 7)
+        last.stats["cpsat_bound"] = max(bound, last.stats.get("cpsat_bound", 0))
+        last.stats["optimal"] = last.makespan <= last.stats["cpsat_bound"]
+        return last
     return _search(problem, start, deadline, seed, max_iters, None)
 
 
