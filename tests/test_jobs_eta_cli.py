@@ -67,3 +67,35 @@ def test_a_finished_or_waiting_job_has_no_time_left_running(tmp_path: Path, db_u
     assert main(["--home", str(home), "--db", db_url, "jobs", "list", "--state", "cancelled", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)[0]
     assert data["time_left_s"] is None and data["finish_at"] is None
+
+
+def test_cli_text_reads_states_in_words_by_process(tmp_path: Path, db_url: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A running CNC job reads "Machining" in jobs list / show / parts, as in the window; --json keeps the enum."""
+    from tests.helpers import CNC
+
+    home = tmp_path / "home"
+
+    async def go(core) -> str:
+        node = await core.fleet.register("Mill-A", CNC, bring_up=True)
+        spec = job_spec("fixture plate", parts=1)
+        spec["parts"][0].update(process="cnc_mill", material="aluminium", quantity=1)
+        job = await core.jobs.submit(spec, actor="test")
+        part = job.parts[0]
+        for state in (JobState.VALIDATED, JobState.SCHEDULED, JobState.ASSIGNED, JobState.IN_PROGRESS):
+            job = await core.jobs.transition(job.id, state, parts={part.id: state}, assign={part.id: node.id})
+        return str(job.id)
+
+    job_id = run_with_core(home, db_url, go, clock=SystemClock())
+    args = ["--home", str(home), "--db", db_url]
+    assert main([*args, "jobs", "list"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert "Machining" in row and "IN_PROGRESS" not in row
+    assert main([*args, "jobs", "show", job_id[:8]]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].startswith("fixture plate  Machining") and "CNC mill" in text
+    assert "IN_PROGRESS" not in text and "Printing" not in text
+    assert main([*args, "jobs", "parts", job_id[:8]]) == 0
+    assert "Machining" in capsys.readouterr().out
+    assert main([*args, "jobs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["state"] == "IN_PROGRESS"

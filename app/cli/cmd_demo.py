@@ -131,6 +131,7 @@ async def _text(config: Config, lock: SiteLock, run_for: float | None) -> int:
 async def fleet_text(core: bootstrap.Core) -> str:
     """One screen of the live fleet: machine, state, current work and progress, power, hottest heater."""
     from app.cli.output import table
+    from app.core.domain.words import node_state_word, process_word
     from app.core.jobs.eta import duration_label, finish_label, part_eta, running_since, site_zone
 
     now, zone = core.clock.now(), site_zone(core.energy.site.grid.timezone)
@@ -146,7 +147,7 @@ async def fleet_text(core: bootstrap.Core) -> str:
         last = core.telemetry.buffers.last(n.id, "temperature")
         work, pct, eta = running.get(n.id, ("-", 0.0, None))
         temp = last[1] if last else None
-        rows.append([n.name, n.process.value, n.state.value, work, f"{pct:5.1f}%" if work != "-" else "",
+        rows.append([n.name, process_word(n.process), node_state_word(n.state, n.process), work, f"{pct:5.1f}%" if work != "-" else "",
                      duration_label(eta.left_s) if eta else "", finish_label(eta.finish_at, now, zone) if eta else "",
                      f"{n.energy_level:6.0f} W", f"{temp:5.1f} C" if temp is not None else ""])
     counts = await core.jobs.counts_by_state()

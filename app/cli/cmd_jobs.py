@@ -15,6 +15,7 @@ from app.core.api.views import job_dict
 from app.core.domain.entities import Part
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ImeweError, ValidationError
+from app.core.domain.words import job_state_word, process_word
 from app.core.jobs.eta import (
     DurationEstimate,
     duration_label,
@@ -142,7 +143,7 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
     found = estimates_of(core, [p for j in jobs if not j.state.terminal for p in j.parts])
     etas = [await job_eta_from_store(core.jobs, j, now, found) for j in jobs]
-    rows = [[str(j.id)[:8], j.name[:40], j.state.value, j.priority, len(j.parts), f"{j.progress:.0f}%",
+    rows = [[str(j.id)[:8], j.name[:40], job_state_word(j.state, {p.process for p in j.parts}), j.priority, len(j.parts), f"{j.progress:.0f}%",
              duration_label(e.left_s) if e else "-", finish_label(e.finish_at, now, zone) if e else "-",
              when(j.submitted_at)] for j, e in zip(jobs, etas, strict=True)]
     emit(args, [job_dict(j) | eta_fields(e, now, zone) for j, e in zip(jobs, etas, strict=True)], lambda _: table(
@@ -157,15 +158,16 @@ async def _show(args: argparse.Namespace, core: StoreCore) -> int:
     eta = await job_eta_from_store(core.jobs, job, now, found)
 
     def text(d: dict) -> str:
-        lines = [f"{d['name']}  {d['state']}  priority {d['priority']}  ({d['id']})",
+        said = job_state_word(d["state"], {p["process"] for p in d["parts"]})
+        lines = [f"{d['name']}  {said}  priority {d['priority']}  ({d['id']})",
                  f"submitted {when(d['submitted_at'])}  due {when(d['due_at'])}  progress {d['progress']}%"]
         if d["time_left_s"] is not None:
             lines.append(f"time left {d['time_left']}  finish {d['finish']}")
         for p in d["parts"]:
             est = p.get("estimate")
             took = f"  {est['label']}" if est else ""
-            lines.append(f"  {p['name']:<24} {p['process']:<10} {p['material']:<10} x{p['quantity']:<4} "
-                         f"{p['state']}{took}")
+            lines.append(f"  {p['name']:<24} {process_word(p['process']):<14} {p['material']:<10} "
+                         f"x{p['quantity']:<4} {job_state_word(p['state'], {p['process']})}{took}")
         notes = sorted({e.note for e in found.values() if not e.learned})
         if notes:
             lines.append("  analytic estimates: " + "; ".join(notes))
@@ -205,8 +207,9 @@ def estimates_of(core: StoreCore, parts: list[Part]) -> dict[UUID, DurationEstim
 async def _parts(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
     d = job_dict(job)["parts"]
-    emit(args, d, lambda ps: table([[p["name"], p["process"], p["material"], "x".join(f"{s:g}" for s in p["size_mm"]),
-                                     p["quantity"], p["state"]] for p in ps],
+    emit(args, d, lambda ps: table([[p["name"], process_word(p["process"]), p["material"],
+                                     "x".join(f"{s:g}" for s in p["size_mm"]), p["quantity"],
+                                     job_state_word(p["state"], {p["process"]})] for p in ps],
                                    ["PART", "PROCESS", "MATERIAL", "SIZE MM", "QTY", "STATE"]))
     return 0
 
