@@ -43,6 +43,17 @@ def test_plan_rows_become_bars_per_machine() -> None:
     assert bars[1].start_ts - bars[0].start_ts == 3600 and bars[1].end_ts - bars[1].start_ts == 7200
 
 
+def test_bar_words_never_repeat_the_job() -> None:
+    now = datetime(2026, 6, 21, 8, 0, tzinfo=UTC)
+    a = Node("FDM-A", Capabilities.from_dict(FDM))
+    rows = [("PLA bracket 1", "PLA bracket 1/PLA bracket 1"), ("drone frame #6", "drone frame #6/arm"),
+            ("sign", "panel"), ("sign", "")]
+    plan = PlanView(now, [PlanRow(a.id, a.name, uuid4(), job, uuid4(), label, now, now + timedelta(hours=1),
+                                  "SCHEDULED") for job, label in rows])
+    _, bars = bars_from_plan(plan, [a], {}, {})
+    assert [x.label for x in bars] == ["PLA bracket 1", "drone frame #6 / arm", "sign / panel", "sign"]
+
+
 def test_the_production_plan_shows_and_a_click_opens_the_job(qloop, qtbot, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:

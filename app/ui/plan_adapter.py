@@ -113,12 +113,23 @@ def bars_from_plan(plan: Any, nodes: list[Node], jobs: Mapping[UUID, Job],
             state = part.state.value  # the plan was made before the part started: its own state is newer
         label = _get(entry, ("job_name",)) or job_names.get(job_id, str(job_id)[:8] if job_id else "")
         detail = _get(entry, ("label",)) or (part.name if part is not None else "")
-        if detail:  # the plan's label already names the job ("bracket/arm #2"): never "bracket / bracket/arm #2"
-            label = detail if label and detail.startswith(str(label)) else f"{label} / {detail}"
+        label = _bar_label(str(label), str(detail))
         bars.append(Bar(rows[machine], start, end, job_id, label, state, str(job_id),
                         bar_tip(label, names[rows[machine]], start, end, state, zone,
                                 process=part.process if part else machine_process.get(machine))))
     return names, bars
+
+
+def _bar_label(job: str, detail: str) -> str:
+    """A bar's words: "bracket / arm #2"; the plan's own label may already name the job ("bracket/arm #2"),
+    never doubled; a one-part job whose part has the job's name is just its name."""
+    if not detail:
+        return job
+    if job and detail.startswith(job):
+        detail = detail[len(job):].lstrip("/ ")
+    if not job or not detail:
+        return job or detail
+    return job if detail == job else f"{job} / {detail}"
 
 
 def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
@@ -147,7 +158,7 @@ def bars_from_jobs(jobs: Iterable[Job], nodes: list[Node], now: datetime,
                     start = cursor.get(node, now_ts)
                 end = start + dur
                 cursor[node] = max(cursor.get(node, now_ts), end)
-                label = job.name if part.name == job.name else f"{job.name} / {part.name}"
+                label = _bar_label(job.name, part.name)
                 bars.append(Bar(rows[node], start, end, job.id, label, part.state.value, str(job.id),
                                 bar_tip(label, nodes[rows[node]].name, start, end, part.state.value, zone, now,
                                         part.process)))
