@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.core.domain.enums import JobState, ProcessType
+from app.core.domain.enums import JobState, NodeState, ProcessType
 from app.ui.main_window import ControlRoom
 from app.ui.words import JOB_WORDS, job_state_word, working_word
 from tests import test_ui_support as ui
@@ -65,6 +65,12 @@ def test_a_running_cnc_job_reads_machining_in_the_window(qloop, qtbot, tmp_path:
                 await until(lambda: win.fleet_model.index(fleet_row, 2).data() == "Machining", what="the fleet")
                 win.open_machine(core.fleet.get(node.id))
                 await until(lambda: win.detail.state.text() == "Machining", what="the machine panel's state")
+                await until(lambda: win.detail.work["file"].text() != "–", what="what the mill runs")
+                # the machine reports it is done before the job's end reaches the window: it runs nothing now
+                await core.fleet.set_state(node.id, NodeState.COMPLETED, "test")
+                win.detail.show_node(node.id)
+                await until(lambda: win.detail.work["file"].text() == "–" and not win.detail.job_line.text(),
+                            what="no work shown on a machine that finished")
             finally:
                 win.close()
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.domain.entities import Node
-from app.core.domain.enums import ProcessType
+from app.core.domain.enums import NodeState, ProcessType
 from app.core.domain.errors import AuthError, ImeweError, PermissionDenied
 from app.core.fleet.service import FleetService
 from app.core.jobs.eta import duration_label, finish_label
@@ -40,6 +40,9 @@ from app.ui.theme import NODE_COLOURS
 from app.ui.words import node_state_word, process_word
 from app.viz.machine_charts import MachineCharts
 
+# States in which a machine has no work on it (an error or a lost link keeps showing what it was running)
+DONE_WITH_WORK = (NodeState.IDLE, NodeState.COMPLETED, NodeState.MAINTENANCE, NodeState.DECOMMISSIONED,
+                  NodeState.REGISTERED, NodeState.CONFIGURED)
 WORK_FIELDS = [("file", "Now running"), ("layer", "Layer"), ("progress", "Done"), ("elapsed", "Elapsed"),
                ("left", "Time left"), ("finish", "Finish at"), ("takes", "Part takes")]
 
@@ -215,7 +218,8 @@ class MachineDetail(QWidget):
         values = dict.fromkeys(self.work, "–")
         tips: dict[str, str] = {}
         if node is not None:
-            held = self.live.running.get(node.id)
+            # A machine that is no longer at work runs nothing, even in the moment before its job's end reaches us
+            held = self.live.running.get(node.id) if node.state not in DONE_WITH_WORK else None
             metrics = self.live.latest(node.id)
             if held is not None:
                 job, part = held
@@ -264,7 +268,10 @@ class MachineDetail(QWidget):
 
     def update_charts(self) -> None:
         ring = self.live.rings.get(self.node_id) if self.node_id is not None else None
-        self.job_line.setText(job_line(ring.latest) if ring is not None and ring.job_id is not None else "")
+        node = self.node()
+        working = node is not None and node.state not in DONE_WITH_WORK
+        self.job_line.setText(job_line(ring.latest) if working and ring is not None and ring.job_id is not None
+                              else "")
         if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.charts:
             return
         if ring is None or ring.count == 0:
