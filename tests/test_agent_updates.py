@@ -5,6 +5,7 @@ update whose agent fails to start rolled back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -174,6 +175,20 @@ def test_two_agents_are_updated_in_stages_a_bad_signature_is_refused_and_a_broke
             out["broken"] = desk.updates.list()[0].to_dict()
             await until(lambda: versions().get("engraver-a") == app.__version__, what="engraver-a back")
             out["last_update"] = core.discovery.links[a_id].driver.last_update
+            # the same version again (--force): done only once the agent was seen to restart into it
+            result_b = agents[1].home / "node-engraver-b-update.json"
+            before_b = json.loads(result_b.read_text())["at"]
+            b_id = agents[1].node_id
+            link_b = core.discovery.links[b_id]
+            reconnects_b = link_b.driver.reconnects
+            await desk.updates.start("cli", "engraver-b", force=True)
+            await until(lambda: desk.updates.list()[0].state != "running", 60, "the forced rollout over")
+            out["forced"] = desk.updates.list()[0].to_dict()
+            now_b = core.discovery.links.get(b_id)
+            out["forced_relinked"] = now_b is not link_b or now_b.driver.reconnects != reconnects_b
+            # (the guard writes its outcome once the new process says it serves, a moment after the link is back)
+            await until(lambda: json.loads(result_b.read_text())["at"] != before_b, 20, "the guard's record")
+            out["forced_restarted"] = True
             listed = await run_op(OPS["agents.updates"], site, {}, "cli")
             out["listed"] = [r["state"] for r in listed["rollouts"]]
             return out
@@ -201,7 +216,8 @@ def test_two_agents_are_updated_in_stages_a_bad_signature_is_refused_and_a_broke
     step = out["broken"]["steps"][0]
     assert step["state"] == "rolled back" and "exited with code" in step["message"], step
     assert out["last_update"]["outcome"] == "rolled back" and out["last_update"]["version"] == "0.2.0"
-    assert out["listed"] == ["stopped", "done"]
+    assert out["forced"]["state"] == "done" and out["forced_relinked"] and out["forced_restarted"]
+    assert out["listed"] == ["done", "stopped", "done"]
     home_a = agents[0].home
     assert len(list((home_a / "node-versions").glob(f"{app.__version__}-*"))) == 1
     assert (home_a / "keys" / "node-engraver-a-site.pem").stat().st_mode & 0o077 == 0

@@ -132,6 +132,7 @@ class AgentUpdates:
             step.state, step.message = "failed", "not linked now"
             return False
         before = (link.driver.last_update or {}).get("at")
+        first_link, reconnects = link, getattr(link.driver, "reconnects", 0)
         step.state = "sending"
         try:
             step.message = await link.driver.push_update(pkg)
@@ -140,13 +141,20 @@ class AgentUpdates:
             return False
         step.state = "restarting"
         deadline = time.monotonic() + timeout_s
+        went_down = False  # the agent must be seen to restart: the same version (--force) is no proof
         while time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
             link = self.links().get(node_id)
             if link is None:
+                went_down = True
                 continue
             d = link.driver
+            if link is not first_link or getattr(d, "reconnects", 0) != reconnects:
+                went_down = True
             if d.status().state.value not in UP_STATES:
+                went_down = True
+                continue
+            if not went_down:
                 continue
             last = d.last_update or {}
             if last.get("at") != before and last.get("outcome") == "rolled back":
