@@ -1,11 +1,13 @@
 """One machine: live charts with time ranges, capabilities and configuration, maintenance and state history,
-and the actions its capabilities and state allow (e-stop always one click away, then confirmed)."""
+and the actions its capabilities and state allow (e-stop always one click away, then confirmed).
+
+The live charts (pyqtgraph) are built after the window's first frame, or when first asked for (issue 17)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import numpy as np
@@ -38,7 +40,9 @@ from app.ui.live_data import LiveData, is_target, target_of, temperature_label, 
 from app.ui.tasks import spawn
 from app.ui.theme import NODE_COLOURS
 from app.ui.words import node_state_word, process_word
-from app.viz.machine_charts import MachineCharts
+
+if TYPE_CHECKING:
+    from app.viz.machine_charts import MachineCharts
 
 # States in which a machine has no work on it (an error or a lost link keeps showing what it was running)
 DONE_WITH_WORK = (NodeState.IDLE, NodeState.COMPLETED, NodeState.MAINTENANCE, NodeState.DECOMMISSIONED,
@@ -138,14 +142,17 @@ class MachineDetail(QWidget):
         self.readouts = QLabel("")
         self.readouts.setObjectName("readouts")
         self.readouts.setWordWrap(True)
-        self.charts = MachineCharts(zone=live.zone)
+        self._charts: MachineCharts | None = None
+        self.live_tab = QWidget()  # the charts go here when built
+        self._live_lay = QVBoxLayout(self.live_tab)
+        self._live_lay.setContentsMargins(0, 0, 0, 0)
         self.caps = QPlainTextEdit(readOnly=True)
         self.history = QTableWidget(0, 4)
         self.history.setHorizontalHeaderLabels(["When", "What", "Detail", "By"])
         self.history.horizontalHeader().setStretchLastSection(True)
         self.history.verticalHeader().setVisible(False)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.charts, "Live")
+        self.tabs.addTab(self.live_tab, "Live")
         self.tabs.addTab(self.caps, "Capabilities")
         self.tabs.addTab(self.history, "Maintenance && history")
         self.tabs.setCornerWidget(self.range)
@@ -171,6 +178,20 @@ class MachineDetail(QWidget):
         self.range.currentIndexChanged.connect(lambda _: self.update_charts())
         self._update_buttons(None)
 
+    @property
+    def charts(self) -> MachineCharts:
+        """The live charts, built on first use."""
+        if self._charts is None:
+            from app.viz.machine_charts import MachineCharts
+
+            self._charts = MachineCharts(zone=self.live.zone)
+            self._live_lay.addWidget(self._charts)
+            self.update_charts()
+        return self._charts
+
+    def build_charts(self) -> None:
+        self.charts  # noqa: B018 - built now (the window calls this after its first frame)
+
     # ------------------------------------------------------------ showing a machine
     def node(self) -> Node | None:
         if self.node_id is None:
@@ -183,8 +204,8 @@ class MachineDetail(QWidget):
     def show_node(self, node_id: UUID) -> None:
         changed = node_id != self.node_id
         self.node_id = node_id
-        if changed:
-            self.charts.clear()
+        if changed and self._charts is not None:
+            self._charts.clear()
             self.refresh_history()
         self.refresh()
 
@@ -272,7 +293,7 @@ class MachineDetail(QWidget):
         working = node is not None and node.state not in DONE_WITH_WORK
         self.job_line.setText(job_line(ring.latest) if working and ring is not None and ring.job_id is not None
                               else "")
-        if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.charts:
+        if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.live_tab:
             return
         if ring is None or ring.count == 0:
             self.charts.show_empty()

@@ -35,9 +35,9 @@ from app.ui.acting import acting_ports
 from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.alerts_panel import AlertsPanel, Toast
 from app.ui.bridge import CoreBridge
-from app.ui.energy_panel import EnergyPanel
 from app.ui.error_panel import ErrorPanel
 from app.ui.fleet_model import FleetModel
+from app.ui.first_frame import FirstFrame
 from app.ui.fleet_panel import FleetPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.lazy_tabs import LazyTabs
@@ -75,6 +75,8 @@ class TabSpec:
 
 
 def _energy_tab(ports: Ports, win: ControlRoom) -> QWidget:
+    from app.ui.energy_panel import EnergyPanel  # charts: pyqtgraph, not needed for the first frame
+
     return EnergyPanel(ports.energy, name_of=win.node_name, zone=win.live.zone)
 
 
@@ -193,6 +195,9 @@ class ControlRoom(QMainWindow):
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
         self.restore_layout()
+        # the frame first: the machine panel's charts (pyqtgraph) right after it (app/ui/first_frame.py)
+        self.first_frame = FirstFrame(self)
+        self.first_frame.done.connect(self.detail.build_charts)
         self.jobs.reload()
         self._on_tick()
         spawn(self.session.start(), on_error=lambda e: self.notify(f"who is working could not be read: {e}"))

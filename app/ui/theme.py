@@ -80,9 +80,4 @@ def apply_theme(app: QApplication) -> None:
         app.setStyleSheet(QSS.read_text(encoding="utf-8"))
     except OSError:
         log.warning("theme file %s is missing; using the plain dark palette", QSS)
-    try:
-        import pyqtgraph as pg
-
-        pg.setConfigOptions(background="#0f1318", foreground="#c9d4df", antialias=False)
-    except ImportError:  # charts are optional for the theme
-        pass
+    # The charts' colours are set where pyqtgraph is first loaded (app/viz/charts_base.py), after the first frame

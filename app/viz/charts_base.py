@@ -11,6 +11,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 DASH = Qt.PenStyle.DashLine
+# The dark theme's chart colours, set when pyqtgraph is first loaded: every chart module imports this one, and the
+# window's first frame loads none of them (issue 17).
+pg.setConfigOptions(background="#0f1318", foreground="#c9d4df", antialias=False)
 
 
 class ClockAxis(pg.AxisItem):
