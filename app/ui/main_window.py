@@ -36,8 +36,8 @@ from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.alerts_panel import AlertsPanel, Toast
 from app.ui.bridge import CoreBridge
 from app.ui.error_panel import ErrorPanel
-from app.ui.fleet_model import FleetModel
 from app.ui.first_frame import FirstFrame
+from app.ui.fleet_model import FleetModel
 from app.ui.fleet_panel import FleetPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.lazy_tabs import LazyTabs
