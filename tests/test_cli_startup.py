@@ -137,3 +137,25 @@ def test_store_check_skips_alembic_only_at_the_migration_scripts_head() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert script_heads() == frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def test_network_drivers_are_imported_when_first_used() -> None:
+    """A site with no network printer loads none of their protocols; the registry still names every kind, and
+    each entry is the class of that kind."""
+    code = ("import json, sys\n"
+            "from app.devices.factory import NETWORK_DRIVERS, make_driver\n"
+            "before = sorted(m for m in sys.modules if m.startswith('app.devices.network.') or m in ('httpx', 'aiomqtt'))\n"
+            "kinds = list(NETWORK_DRIVERS)\n"
+            "octo = NETWORK_DRIVERS['octoprint']\n"
+            "after = sorted(m for m in sys.modules if m.startswith('app.devices.network.'))\n"
+            "print(json.dumps({'before': before, 'kinds': kinds, 'after': after}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    report = json.loads(proc.stdout)
+    assert report["before"] == ["app.devices.network.backoff"], report["before"]
+    assert report["kinds"] == ["octoprint", "moonraker", "prusalink", "duet", "bambu"]
+    assert "app.devices.network.octoprint" in report["after"] and "app.devices.network.bambu" not in report["after"]
+    from app.devices.factory import NETWORK_DRIVERS
+
+    assert all(NETWORK_DRIVERS[kind].kind == kind for kind in NETWORK_DRIVERS)
+    assert "serial" not in NETWORK_DRIVERS and "duet" in NETWORK_DRIVERS and len(NETWORK_DRIVERS) == 5

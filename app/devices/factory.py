@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.clock import Clock, SystemClock
 from app.core.domain.capabilities import Capabilities
@@ -15,22 +16,45 @@ from app.devices.grbl_driver import GrblDriver
 from app.devices.line_stream import DEFAULT_STALL_TIMEOUT_S
 from app.devices.marlin_driver import MarlinDriver
 from app.devices.network.backoff import Backoff
-from app.devices.network.bambu import BambuDriver
-from app.devices.network.driver import NetworkDriver
-from app.devices.network.duet import DuetDriver
-from app.devices.network.moonraker import MoonrakerDriver
-from app.devices.network.octoprint import OctoPrintDriver
-from app.devices.network.prusalink import PrusaLinkDriver
 from app.devices.simulator import FaultSpec, SimConfig, SimulatedMachine
 
-# Network printers by ``node.driver`` kind; each protocol adds its driver class here (one line).
-NETWORK_DRIVERS: dict[str, type[NetworkDriver]] = {
-    OctoPrintDriver.kind: OctoPrintDriver,
-    MoonrakerDriver.kind: MoonrakerDriver,
-    PrusaLinkDriver.kind: PrusaLinkDriver,
-    DuetDriver.kind: DuetDriver,
-    BambuDriver.kind: BambuDriver,
-}
+if TYPE_CHECKING:
+    from app.devices.network.driver import NetworkDriver
+
+
+class _DriverClasses(Mapping[str, "type[NetworkDriver]"]):
+    """Driver classes by kind, each module imported when its class is first asked for: a site, or a command,
+    loads only the protocols (httpx, MQTT, TLS pinning) of the printers it drives (issue 17, fast start)."""
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = where  # kind -> "module:Class"
+        self._loaded: dict[str, type[NetworkDriver]] = {}
+
+    def __getitem__(self, kind: str) -> type[NetworkDriver]:
+        cls = self._loaded.get(kind)
+        if cls is None:
+            module, name = self._where[kind].split(":")
+            cls = self._loaded[kind] = getattr(importlib.import_module(module), name)
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._where
+
+
+# Network printers by ``node.driver`` kind (the class's ``kind``); each protocol adds its driver here (one line).
+NETWORK_DRIVERS = _DriverClasses({
+    "octoprint": "app.devices.network.octoprint:OctoPrintDriver",
+    "moonraker": "app.devices.network.moonraker:MoonrakerDriver",
+    "prusalink": "app.devices.network.prusalink:PrusaLinkDriver",
+    "duet": "app.devices.network.duet:DuetDriver",
+    "bambu": "app.devices.network.bambu:BambuDriver",
+})
 SERIAL_KINDS = ("sim", "marlin", "grbl", "agent")
 
 

@@ -16,7 +16,6 @@ from app.core.domain.capabilities import Capabilities
 from app.core.domain.enums import ProcessType
 from app.core.domain.errors import ValidationError
 from app.core.drivers import SerialFind
-from app.devices.demo import read_fleet_file
 
 Register = Callable[..., Awaitable[Any]]
 Scan = Callable[[], Awaitable[list[SerialFind]]]
@@ -124,6 +123,8 @@ class LocalMachineAdder:
 def _presets() -> dict[ProcessType, dict[str, Any]]:
     out: dict[ProcessType, dict[str, Any]] = {}
     try:
+        from app.devices.demo import read_fleet_file  # the simulator and drivers: only when one is added
+
         machines = read_fleet_file()["machines"]
     except ValidationError:  # the demo fleet file is missing: generic figures
         return out

@@ -19,8 +19,9 @@ How a new driver plugs in:
    The base does the rest: the connection loop, state mapping (through ``JobTracker`` in ``tracker.py``),
    telemetry and job progress events, the one-time alert for refused credentials, OFFLINE with the job held in
    place when the machine goes away, and picking the job up again when it returns.
-3. **Register it**: one line in ``NETWORK_DRIVERS`` in ``app/devices/factory.py`` (``kind → class``); bootstrap's
-   ``driver_for`` then builds it for every node with ``driver == kind`` using the secrets in ``SecretStore``.
+3. **Register it**: one line in ``NETWORK_DRIVERS`` in ``app/devices/factory.py`` (``kind → "module:Class"``,
+   imported when first used); bootstrap's ``driver_for`` then builds it for every node with ``driver == kind``
+   using the secrets in ``SecretStore``.
 4. **An emulator** (for protocols with no installable real peer) in ``app/devices/emulators/``, a separate process
    on 127.0.0.1 whose docstring names the public document it follows; tests and ``benchmarks/connectors.py``
    start it.
