@@ -13,8 +13,7 @@ from typing import Any
 
 from app import bootstrap
 from app.cli.args import finite_float
-from app.core.config import Config, load_config
-from app.core.ownership import SiteLock
+from app.core.config import load_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,20 +44,23 @@ def run(args: argparse.Namespace) -> int:
         if (owner := hand_to_window(config.paths.home, getattr(args, "file", None))) is not None:
             print(f"imewe: handed to the Imewe window already running (process {owner.pid})")
             return 0
+    from app.ui.runner import need_display, run_app  # (no Qt yet)
+
+    need_display(args.headless)
     lock = bootstrap.claim_site(config, "open")
     try:
-        from app.ui.runner import run_app
-
-        return run_app(lambda app: _window(app, config, lock, args), headless=args.headless)
+        # The core is built (not started) before Qt is loaded: PySide6's import hook makes every module imported
+        # after it slower, and the window's first frame waits for these (issue 17).
+        core = bootstrap.build_core(config, lock=lock, command="open")
+        bootstrap.wire_optional_services(core, "open")  # telemetry, energy, discovery, sites, control channel
+        return run_app(lambda app: _window(app, core, args), headless=args.headless)
     finally:
         lock.release()
 
 
-async def _window(app: Any, config: Config, lock: SiteLock, args: argparse.Namespace) -> int:
+async def _window(app: Any, core: bootstrap.Core, args: argparse.Namespace) -> int:
     from app.ui.runner import show_window
 
-    core = bootstrap.build_core(config, lock=lock, command="open")
-    bootstrap.wire_optional_services(core, "open")  # telemetry, energy, discovery, sites, control channel
     await core.kernel.boot()
     try:
         return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,

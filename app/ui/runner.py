@@ -38,16 +38,20 @@ def make_app(headless: bool = False) -> Any:
     return app
 
 
+def need_display(headless: bool = False) -> None:
+    """Refuse in one line where Qt would abort the process for want of a display (before anything starts)."""
+    if (not headless and sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        raise ImeweError("no display to open a window on; use 'imewe demo --text', '--headless', or set DISPLAY")
+
+
 def run_app(main: Callable[[Any], Awaitable[int]], headless: bool = False) -> int:
     """Run ``main(app)`` on a qasync loop: Qt's event loop is the asyncio loop."""
     try:
         import qasync
     except ImportError as exc:
         raise ImeweError("the control room needs qasync: .venv/bin/pip install qasync") from exc
-    if (not headless and sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
-        # Qt would abort the process; say what to do instead.
-        raise ImeweError("no display to open a window on; use 'imewe demo --text', '--headless', or set DISPLAY")
+    need_display(headless)
     try:
         app = make_app(headless)
     except Exception as exc:  # noqa: BLE001 - no display, missing platform plugin...
