@@ -12,6 +12,13 @@ import pytest
 from .shared_data import HAVE_SHARED, REASON, SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
+
+try:  # as the application does before its window: modules imported on worker threads under Qt stay safe
+    from app.viz.qt_threads import allow_imports_in_threads
+
+    allow_imports_in_threads()
+except ImportError:  # no Qt here: the widget tests skip
+    pass
 PG_URL = os.environ.get("IMEWE_TEST_PG_URL")
 
 

@@ -196,6 +196,12 @@ def test_add_a_simulated_machine_from_the_window(qloop, qtbot, tmp_path: Path) -
 
 
 def test_window_fits_1366_by_768_with_every_tab_usable(qloop, qtbot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.theme import apply_theme
+
+    apply_theme(QApplication.instance())  # the operator's window has the theme's fonts and padding
+
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("Sim FDM", FDM, bring_up=True)

@@ -25,6 +25,7 @@ from app.core.config import load_config  # noqa: E402
 from app.core.domain.capabilities import Capabilities  # noqa: E402
 from app.core.drivers import DriverBase, DriverState  # noqa: E402
 from app.ui.ports import Ports  # noqa: E402
+from app.viz.qt_threads import UiThreadGc  # noqa: E402
 
 FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"],
        "loaded_material": "pla", "max_power_w": 350}
@@ -37,6 +38,7 @@ def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
     """Qt's event loop as the asyncio loop, as in the application (where closing the window ends the
     scenario, not the loop: the core still shuts down on it)."""
     qapp.setQuitOnLastWindowClosed(False)
+    collector = UiThreadGc()  # as in the application: garbage cycles are collected on this thread only
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:
@@ -53,6 +55,7 @@ def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
         del loop
         gc.collect()  # the loop's Qt helpers go now, not inside a later test's event processing
         qapp.processEvents()
+        collector.stop()
 
 
 @asynccontextmanager

@@ -108,11 +108,16 @@ class AdminPanel(QWidget):
         self.disable_button = QPushButton("Disable selected")
         self.enable_button = QPushButton("Enable selected")
         self.unlock_button = QPushButton("Unlock selected")
-        for x in (self.new_user, self.new_password, self.role, self.add_user_button, self.set_role_button,
-                  self.disable_button, self.enable_button, self.unlock_button):
+        for x in (self.new_user, self.new_password, self.role, self.add_user_button):
             form.addWidget(x)
+        selected = QHBoxLayout()  # a second row: the panel fits a 1366 x 768 screen beside the machine panel
+        selected.addWidget(QLabel("Selected person:"))
+        for x in (self.set_role_button, self.disable_button, self.enable_button, self.unlock_button):
+            selected.addWidget(x)
+        selected.addStretch(1)
         v.addWidget(self.users)
         v.addLayout(form)
+        v.addLayout(selected)
         self.tabs.addTab(w, "People")
         self.add_user_button.clicked.connect(lambda: self._spawn(self.add_user()))
         self.set_role_button.clicked.connect(lambda: self._spawn(self._on_selected("role")))

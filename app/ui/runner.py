@@ -28,6 +28,9 @@ def make_app(headless: bool = False) -> Any:
     from PySide6.QtWidgets import QApplication
 
     from app.ui.theme import apply_theme
+    from app.viz.qt_threads import UiThreadGc, allow_imports_in_threads
+
+    allow_imports_in_threads()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Imewe")
@@ -35,6 +38,8 @@ def make_app(headless: bool = False) -> Any:
     # The window closing ends main(); the loop must outlive it so the core can shut down cleanly.
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)  # type: ignore[arg-type]
+    if not hasattr(app, "_imewe_gc"):  # Qt objects in garbage cycles die on the UI thread, never on a worker's
+        app._imewe_gc = UiThreadGc(parent=app)  # type: ignore[attr-defined]
     return app
 
 
