@@ -159,3 +159,18 @@ def test_network_drivers_are_imported_when_first_used() -> None:
 
     assert all(NETWORK_DRIVERS[kind].kind == kind for kind in NETWORK_DRIVERS)
     assert "serial" not in NETWORK_DRIVERS and "duet" in NETWORK_DRIVERS and len(NETWORK_DRIVERS) == 5
+
+
+def test_the_program_exits_with_mains_code_and_flushed_output(tmp_path: Path) -> None:
+    """``imewe`` (``app.cli.main:run``) skips the interpreter's last garbage collections: what it printed, its log
+    and its exit code are still all there."""
+    assert 'imewe = "app.cli.main:run"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMEWE_HOME": str(tmp_path / "home")}
+    for module in ("app", "app.cli.main"):
+        ok = subprocess.run([sys.executable, "-m", module, "jobs", "list"], capture_output=True, text=True, env=env,
+                            timeout=120, check=False)
+        assert ok.returncode == 0 and "no jobs" in ok.stdout.lower(), ok.stderr
+        bad = subprocess.run([sys.executable, "-m", module, "jobs", "show", "no-such-job"], capture_output=True,
+                             text=True, env=env, timeout=120, check=False)
+        assert bad.returncode == 2 and bad.stderr.startswith("imewe: ") and "Traceback" not in bad.stderr
+    assert (tmp_path / "home" / "logs" / "imewe.log").stat().st_size > 0
