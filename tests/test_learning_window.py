@@ -1,6 +1,7 @@
 """Learned durations in the real window (issue 15), on a real X server (xvfb-run, QT_QPA_PLATFORM=xcb): on a site
 with a trained model, two simulated machines run a job each; the one the model learned shows its time with the
-80 % interval in the job detail, the machine panel and design review, the other says "analytic estimate"."""
+80 % interval in the job detail, the machine panel and design review, the other says "analytic estimate" (in design
+review: a short "50 min*" with the reason in the tooltip and the footnote, so every column fits at 1366 x 768)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ def _gcode(path: Path) -> Path:
 
 def test_the_window_shows_learned_times_with_their_interval(qloop, qtbot, trained_home: Path,  # noqa: F811
                                                             tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.theme import apply_theme
+
+    apply_theme(QApplication.instance())  # as the application looks: the theme's fonts and padding
     home = copy_home(trained_home, tmp_path / "home")
     gcode = _gcode(tmp_path / "frame arm.gcode")
 
@@ -109,12 +115,27 @@ def test_the_window_shows_learned_times_with_their_interval(qloop, qtbot, traine
                 by = {c.machine: (r, c) for r, c in enumerate(review.rows)}
                 r, c = by["prusa-mk4-a"]
                 assert c.learned and c.low_s < c.time_s < c.high_s
-                assert " – " in review.table.item(r, 2).text()
+                assert "(" in review.table.item(r, 2).text() and "–" in review.table.item(r, 2).text()
                 r, c = by["lab-fdm"]
-                assert c.learned is False and review.table.item(r, 2).text().endswith("(analytic estimate)")
-                assert "too little history for lab-fdm" in review.table.item(r, 2).toolTip()
+                assert c.learned is False and review.table.item(r, 2).text().endswith("min*")
+                assert "analytic estimate: too little history for lab-fdm" in review.table.item(r, 2).toolTip()
+                assert "* analytic estimate: too little history for lab-fdm" in review.basis.text()
+                assert "80 %" in review.basis.text()
                 await asyncio.sleep(0.3)  # let the layout settle before the picture
                 win.grab().save(str(SHOTS / "learning-review.png"))
+                # every column of the machines table in view at 1366 x 768 (the machine panel folded), none pushed
+                # off to the right
+                table = review.table
+                assert table.isVisible() and win.width() <= 1366
+                win.panel_action.trigger()  # the machine panel folded away: the tab has the window's width
+                await until(lambda: not win.detail_dock.isVisible(), what="the panel to fold")
+                await asyncio.sleep(0.3)
+                win.grab().save(str(SHOTS / "learning-review-folded.png"))
+                widths = [table.columnWidth(i) for i in range(table.columnCount())]
+                assert sum(widths) <= table.viewport().width(), (widths, table.viewport().width())
+                last = table.columnCount() - 1
+                assert table.horizontalHeader().sectionViewportPosition(last) < table.viewport().width() - 40
+                assert table.horizontalScrollBar().maximum() == 0, "the table scrolls sideways"
             finally:
                 win.close()
 

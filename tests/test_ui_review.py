@@ -80,7 +80,7 @@ def test_open_annotate_reopen_and_send_to_production(qloop, qtbot, tmp_path: Pat
                 fits = {review.table.item(r, 0).text(): review.table.item(r, 1).text()
                         for r in range(review.table.rowCount())}
                 assert fits["Prusa MK4"].startswith("yes") and fits["Mill"].startswith("yes")
-                headers = [review.table.horizontalHeaderItem(c).text() for c in range(review.table.columnCount())]
+                headers = [review.table.horizontalHeaderItem(c).text().replace("\n", " ") for c in range(review.table.columnCount())]
                 assert "Material (g)" in headers and "Energy (kWh)" in headers and "CO₂ (kg)" in headers
                 assert review.table.item(0, 7).text() != "-"  # an earliest finish from the plan
 

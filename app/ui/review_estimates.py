@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 
-from app.core.jobs.eta import ANALYTIC, interval_label
+from app.core.jobs.eta import ANALYTIC
 from app.core.review.candidates import PartFacts, average_rates, candidates
-from app.ui.review_table import cell, duration_text, number_text
+from app.ui.review_table import cell, duration_text, number_text, range_text
 
 if TYPE_CHECKING:
     from app.ui.review_panel import ReviewPanel
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material (g)", "Energy (kWh)", "Energy cost", "CO₂ (kg)",
-                     "Earliest finish (UTC)"]
+# units under the names, so the columns are as narrow as their figures and all of them fit at 1366 x 768
+CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material\n(g)", "Energy\n(kWh)", "Energy\ncost", "CO₂\n(kg)",
+                     "Earliest finish\n(UTC)"]
 
 
 def busy_until(pane: ReviewPanel) -> dict:
@@ -58,14 +59,41 @@ def learned_port(pane: ReviewPanel) -> Any:
     return learned
 
 
+ANALYTIC_MARK = "*"  # after a time that is the analytic estimate; the footnote under the table says why
+
+
+def reason(note: str) -> str:
+    """Why the analytic estimate stands (``too little history for lab-fdm``), without saying "analytic" twice."""
+    return note.removesuffix(f": {ANALYTIC}") if note and note != ANALYTIC else ""
+
+
 def time_cell(c: Any) -> Any:
-    """The row's time: learned with its 80 % range, or the analytic estimate, said so in the tooltip."""
+    """The row's time, short so the other columns keep their room: learned with its 80 % range, or the analytic
+    estimate marked ``*``; the whole reason in the tooltip and the footnote under the table."""
     if c.learned and c.time_s is not None:
-        text = interval_label(c.time_s, c.low_s or c.time_s, c.high_s or c.time_s, True)
+        low, high = min(c.low_s or c.time_s, c.time_s), max(c.high_s or c.time_s, c.time_s)
+        text = duration_text(c.time_s)
+        if duration_text(low) != duration_text(high):
+            text += f" ({range_text(low, high)})"
         return cell(text, f"{c.basis}; 80 % of such jobs on this machine took a time in the bracket", True)
     if c.learned is False and c.time_s is not None:  # learning runs here, but not for this machine: say so
-        return cell(f"{duration_text(c.time_s)} ({ANALYTIC})", f"{c.basis}; {c.note}", True)
+        why = f"{ANALYTIC}: {reason(c.note)}" if reason(c.note) else ANALYTIC
+        return cell(f"{duration_text(c.time_s)}{ANALYTIC_MARK}", f"{why}; {c.basis}", True)
     return cell(duration_text(c.time_s), c.basis, True)
+
+
+def footnote(rows: list, kind: str) -> str:
+    """One line under the table: where the figures come from, what ``*`` and the brackets mean."""
+    text = ("Pre-slice estimates (hover a time for its basis); energy at rated power, cost and CO₂ from the energy "
+            "forecast." if kind == "mesh" else
+            "Time from the G-code planner; energy at rated power, cost and CO₂ from the forecast.")
+    if any(c.learned for c in rows):
+        text += " Times in brackets: 80 % of such jobs on that machine took a time in that range."
+    analytic = [c for c in rows if c.learned is False and c.time_s is not None]
+    notes = sorted({reason(c.note) for c in analytic} - {""})
+    if analytic:
+        text += f" {ANALYTIC_MARK} {ANALYTIC}" + (f": {'; '.join(notes)}." if notes else ".")
+    return text
 
 
 def fill_candidates(pane: ReviewPanel) -> None:
@@ -96,9 +124,7 @@ def fill_candidates(pane: ReviewPanel) -> None:
     pane.table.resizeColumnsToContents()
     best = next((c for c in pane.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
     best = best or next((c for c in pane.rows if c.usable), None)
-    pane.basis.setText("Pre-slice estimates (hover a time for its basis); energy at rated power, cost and CO₂ "
-                       "from the energy forecast." if facts.kind == "mesh" else
-                       "Time from the G-code planner; energy at rated power, cost and CO₂ from the forecast.")
+    pane.basis.setText(footnote(pane.rows, facts.kind))
     if best is not None and not pane._picked_machine:
         pane._picked_machine = True  # once per file: after that the reviewer's choice stands
         if pane.machine() is None or pane.machine().id != best.node_id:

@@ -14,6 +14,12 @@ def duration_text(seconds: float | None) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
+def range_text(low: float, high: float) -> str:
+    """``45–58 min``, ``1 h 55–2 h 30 min``: one unit word at the end, so an 80 % range fits a table cell."""
+    lo, hi = duration_text(low), duration_text(high)
+    return f"{lo.removesuffix(' min')}–{hi}" if lo.endswith(" min") and hi.endswith(" min") else f"{lo}–{hi}"
+
+
 def number_text(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
