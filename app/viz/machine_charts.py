@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.viz.charts_base import ClockAxis
 
+MUTED = "#8b949e"
 PALETTE = ["#ff7b72", "#ffa657", "#79c0ff", "#d2a8ff", "#7ee787", "#f2cc60"]
 Series = tuple[np.ndarray, np.ndarray]
 
@@ -30,9 +31,13 @@ def _plot(title: str, unit: str, zone: tzinfo | None) -> pg.PlotWidget:
 
 
 def _title_with_keys(plot: pg.PlotWidget, keys: list[tuple[str, str, bool]]) -> None:
-    """The legend in the title line, above the curves instead of over them: ``Temperatures — nozzle - - target``."""
-    bits = [f"<span style='color:{c}'>{'- -' if dashed else '—'} {name}</span>" for name, c, dashed in keys]
-    plot.setTitle(f"{plot.property('chart_title')}&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(bits), size="11pt")
+    """The legend in the title line, above the curves instead of over them: ``Temperatures — bed — nozzle - - target``.
+    Each curve once in its colour; its target dashed in the same colour, so one grey ``- - target`` says so for all
+    (a key per target did not fit the machine panel at 1366 x 768: "- - targe")."""
+    bits = [f"<span style='color:{c}'>— {name}</span>" for name, c, dashed in keys if not dashed]
+    if any(dashed for _n, _c, dashed in keys):
+        bits.append(f"<span style='color:{MUTED}'>- - target</span>")
+    plot.setTitle(f"{plot.property('chart_title')}&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(bits), size="11pt")
 
 
 class MachineCharts(QWidget):
