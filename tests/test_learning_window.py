@@ -123,19 +123,22 @@ def test_the_window_shows_learned_times_with_their_interval(qloop, qtbot, traine
                 assert "80 %" in review.basis.text()
                 await asyncio.sleep(0.3)  # let the layout settle before the picture
                 win.grab().save(str(SHOTS / "learning-review.png"))
-                # every column of the machines table in view at 1366 x 768 (the machine panel folded), none pushed
-                # off to the right
+                # every column of the machines table in view at 1366 x 768 beside the machine panel, none pushed
+                # off to the right; and with the panel folded
                 table = review.table
-                assert table.isVisible() and win.width() <= 1366
-                win.panel_action.trigger()  # the machine panel folded away: the tab has the window's width
-                await until(lambda: not win.detail_dock.isVisible(), what="the panel to fold")
-                await asyncio.sleep(0.3)
-                win.grab().save(str(SHOTS / "learning-review-folded.png"))
-                widths = [table.columnWidth(i) for i in range(table.columnCount())]
-                assert sum(widths) <= table.viewport().width(), (widths, table.viewport().width())
-                last = table.columnCount() - 1
-                assert table.horizontalHeader().sectionViewportPosition(last) < table.viewport().width() - 40
-                assert table.horizontalScrollBar().maximum() == 0, "the table scrolls sideways"
+                assert table.isVisible() and win.width() <= 1366 and win.detail_dock.isVisible()
+                for folded in (False, True):
+                    if folded:
+                        win.panel_action.trigger()
+                        await until(lambda: not win.detail_dock.isVisible(), what="the panel to fold")
+                        await asyncio.sleep(0.3)
+                        win.grab().save(str(SHOTS / "learning-review-folded.png"))
+                    widths = [table.columnWidth(i) for i in range(table.columnCount())]
+                    assert sum(widths) <= table.viewport().width(), (folded, widths, table.viewport().width())
+                    last = table.columnCount() - 1
+                    assert table.horizontalHeader().sectionViewportPosition(last) < table.viewport().width() - 40
+                    assert table.horizontalScrollBar().maximum() == 0, "the table scrolls sideways"
+                    assert table.viewport().height() >= 2 * table.rowHeight(0), "room for the machines' rows"
             finally:
                 win.close()
 

@@ -84,11 +84,10 @@ def time_cell(c: Any) -> Any:
 
 def footnote(rows: list, kind: str) -> str:
     """One line under the table: where the figures come from, what ``*`` and the brackets mean."""
-    text = ("Pre-slice estimates (hover a time for its basis); energy at rated power, cost and CO₂ from the energy "
-            "forecast." if kind == "mesh" else
-            "Time from the G-code planner; energy at rated power, cost and CO₂ from the forecast.")
+    text = ("Pre-slice estimates (hover a time for its basis); energy at rated power; cost, CO₂ from the forecast."
+            if kind == "mesh" else "Time from the G-code planner; energy at rated power; cost, CO₂ from the forecast.")
     if any(c.learned for c in rows):
-        text += " Times in brackets: 80 % of such jobs on that machine took a time in that range."
+        text += " (…–…): 80 % of such jobs took that long."
     analytic = [c for c in rows if c.learned is False and c.time_s is not None]
     notes = sorted({reason(c.note) for c in analytic} - {""})
     if analytic:

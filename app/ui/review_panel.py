@@ -19,7 +19,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -196,34 +195,33 @@ class ReviewPanel(QWidget):
         self.send_error.setObjectName("fieldError")
         self.send_error.setWordWrap(True)
         self.send_error.hide()
-        send_box = QGroupBox("Send to production")
-        form = QFormLayout(send_box)
-        form.addRow("Process", self.process_box)
-        form.addRow("Material", self.material_box)
-        form.addRow("Quantity", self.quantity)
-        form.addRow(self.send_btn)
-        form.addRow(self.send_error)
+        send_row = QHBoxLayout()  # under the machines table: pick a machine's row, then send
+        for name, w in (("Process", self.process_box), ("Material", self.material_box), ("Quantity", self.quantity)):
+            send_row.addWidget(QLabel(name))
+            send_row.addWidget(w)
+            w.setMinimumWidth({self.quantity: 90, self.process_box: 140}.get(w, 180))
+        send_row.addStretch(1)
+        send_row.addWidget(self.send_btn)
+        m_lay.addLayout(send_row)
+        m_lay.addWidget(self.send_error)
 
-        left = QSplitter(Qt.Orientation.Vertical)  # the part above, the machines' table below
-        left.addWidget(view_box)
-        left.addWidget(machines)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-        left.setSizes([360, 260])
-        side = QWidget()  # notes beside the view, sending below them
-        side_lay = QVBoxLayout(side)
-        side_lay.setContentsMargins(0, 0, 0, 0)
-        side_lay.addWidget(notes_box, 1)
-        side_lay.addWidget(send_box)
+        # the part and its notes above; the machines table below across the whole width, so all its columns fit
+        # beside the machine panel at 1366 x 768
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.addWidget(left)
-        self.split.addWidget(side)
+        self.split.addWidget(view_box)
+        self.split.addWidget(notes_box)
         self.split.setStretchFactor(0, 2)
         self.split.setStretchFactor(1, 1)
         self.split.setSizes([900, 420])
+        outer = self.outer = QSplitter(Qt.Orientation.Vertical)
+        outer.addWidget(self.split)
+        outer.addWidget(machines)
+        outer.setStretchFactor(0, 1)
+        outer.setStretchFactor(1, 1)
+        outer.setSizes([340, 290])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
-        lay.addWidget(self.split, 1)
+        lay.addWidget(outer, 1)
         self.note_btn.setEnabled(False)  # until a file is open
         self.orient_box.setEnabled(False)
         self.reload_machines()
