@@ -37,6 +37,7 @@ from app.ui.actions import MachineControl, allowed_actions
 from app.ui.confirm import confirm
 from app.ui.eta_view import node_eta
 from app.ui.live_data import LiveData, is_target, target_of, temperature_label, temperatures
+from app.ui.review_estimates import ANALYTIC_MARK, analytic_tip
 from app.ui.tasks import spawn
 from app.ui.theme import NODE_COLOURS
 from app.ui.words import node_state_word, process_word
@@ -247,13 +248,14 @@ class MachineDetail(QWidget):
                 values["file"] = Path(part.file_path).name if part.file_path else f"{job.name} / {part.name}"
                 eta = node_eta(self.live, node)
                 est = self.live.estimate(part)
-                if est is not None:
-                    values["takes"] = est.label()
+                if est is not None:  # the narrow dock: an analytic time is marked *, the reason in its tooltip
+                    values["takes"] = est.label() if est.learned else duration_label(est.value_s) + ANALYTIC_MARK
                     tips["takes"] = ("learned from this site's history on this machine: 80 % of such jobs took a "
-                                     "time in the bracket") if est.learned else est.note
+                                     "time in the bracket") if est.learned else analytic_tip(est.note)
                 if eta is not None:
                     now = self.live.now()
-                    values["left"] = eta.label()
+                    values["left"] = (duration_label(eta.left_s) + ANALYTIC_MARK if eta.learned is False
+                                      else eta.label())
                     tips["left"] = tips.get("takes", "")
                     if eta.machine_left_s is not None:
                         values["left"] += f" (machine: {duration_label(eta.machine_left_s)})"

@@ -67,6 +67,12 @@ def reason(note: str) -> str:
     return note.removesuffix(f": {ANALYTIC}") if note and note != ANALYTIC else ""
 
 
+def analytic_tip(note: str) -> str:
+    """What the ``*`` after a time means: ``* analytic estimate: too little history for lab-fdm``."""
+    why = reason(note)
+    return f"{ANALYTIC_MARK} {ANALYTIC}: {why}" if why else f"{ANALYTIC_MARK} {ANALYTIC}"
+
+
 def time_cell(c: Any) -> Any:
     """The row's time, short so the other columns keep their room: learned with its 80 % range, or the analytic
     estimate marked ``*``; the whole reason in the tooltip and the footnote under the table."""
