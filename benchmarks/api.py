@@ -120,10 +120,10 @@ async def window_rows(core, calls: int, olga_key: Actor) -> list[tuple[str, str,
     """The window acting as its signed-in person (app/ui/acting.py): an emergency stop (answered from memory) and a
     job submitted (the session re-read on the store, then the table checked), next to the same calls made with
     the person already in hand."""
-    from app.bootstrap import admin_access
     from app.ui.acting import JOBS, ActingControl, ActingPort
     from app.ui.actions import DriverMapControl
     from app.ui.session import WindowSession
+    from app.window_ports import admin_access
 
     class Stop:
         async def emergency_stop(self) -> None:

@@ -132,8 +132,8 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
         build_s = time.perf_counter() - t_build
         win = None
         if mode in ("window", "rotate", "rotate-full"):
-            from app.bootstrap import ui_ports
             from app.ui.main_window import ControlRoom
+            from app.window_ports import ui_ports
 
             win = ControlRoom(ui_ports(core), settings=QSettings(str(Path(home) / "ui.ini"), QSettings.Format.IniFormat))
             win.resize(1680, 1000)
@@ -313,7 +313,7 @@ def open_part_child(repeat: int) -> dict:
     asyncio.set_event_loop(loop)
 
     async def window_runs() -> list[float]:
-        from app.bootstrap import ui_ports
+        from app.window_ports import ui_ports
 
         core = await build(str(home / "site"), 3)
         from app.ui.main_window import ControlRoom

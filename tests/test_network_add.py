@@ -12,11 +12,12 @@ from pathlib import Path
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from app.bootstrap import build_core, machine_adder
+from app.bootstrap import build_core
 from app.cli.main import main
 from app.core.clock import SystemClock
 from app.core.config import load_config
 from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
+from app.window_ports import machine_adder
 from tests import network_scenarios as sc
 from tests import test_network_bambu as bambu
 from tests.test_network_bambu import mosquitto_required  # noqa: F401 - the fixture bambu.needs_mosquitto uses

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import build_core, ui_ports, wire_site_services
+from app.bootstrap import build_core, wire_site_services
 from app.core.config import load_config
 from app.core.domain.enums import Severity
 from app.ui.actions import MachineControl
@@ -17,6 +17,7 @@ from app.ui.error_panel import ErrorPanel
 from app.ui.main_window import ControlRoom
 from app.ui.ports import AlertsPort, EnergyPort, HealthPort, SiteIdentityPort, SitesAdminPort, SitesPort
 from app.ui.sites_panel import SitesPanel
+from app.window_ports import ui_ports
 from tests import test_ui_support as ui
 from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until
 

@@ -20,12 +20,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import qasync  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from app.bootstrap import Core, build_core, ui_ports  # noqa: E402
+from app.bootstrap import Core, build_core  # noqa: E402
 from app.core.config import load_config  # noqa: E402
 from app.core.domain.capabilities import Capabilities  # noqa: E402
 from app.core.drivers import DriverBase, DriverState  # noqa: E402
 from app.ui.ports import Ports  # noqa: E402
 from app.viz.qt_threads import UiThreadGc  # noqa: E402
+from app.window_ports import ui_ports  # noqa: E402
 
 FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"],
        "loaded_material": "pla", "max_power_w": 350}

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from app import bootstrap
+from app import bootstrap, window_ports
 from app.cli.args import finite_float
 from app.core.config import Config, load_config
 from app.core.domain.enums import JobState
@@ -97,7 +97,7 @@ def _window(config: Config, lock: SiteLock, args: argparse.Namespace) -> int:
     async def main(app: Any) -> int:
         core = await _started(config, lock)
         try:
-            return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
+            return await show_window(app, window_ports.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
                                      run_for_s=args.run_for, tab=args.tab, size=args.size)
         finally:
             await bootstrap.stop_demo(core)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app import bootstrap
+from app import bootstrap, window_ports
 from app.cli.args import finite_float
 from app.core.config import load_config
 
@@ -63,7 +63,7 @@ async def _window(app: Any, core: bootstrap.Core, args: argparse.Namespace) -> i
 
     await core.kernel.boot()
     try:
-        return await show_window(app, bootstrap.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
+        return await show_window(app, window_ports.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
                                  open_file=getattr(args, "file", None), welcome=True)
     finally:
         await core.kernel.shutdown()

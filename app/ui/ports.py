@@ -1,6 +1,6 @@
 """The ports the control room is handed: typed views of the site's services, one per panel.
 
-The composition root (``app.bootstrap.ui_ports``) fills a ``Ports`` from a running core; the window
+The composition root (``app.window_ports.ui_ports``) fills a ``Ports`` from a running core; the window
 (``app.ui.main_window.ControlRoom``) passes each panel exactly the port it needs and never looks a service up by
 name. The core's services satisfy these protocols structurally (nothing inherits from them), so a test can hand a
 panel any object with the same methods. A port is ``None`` when this site does not run that service; the panel
@@ -9,7 +9,7 @@ then says so in its tab.
 Adding a panel (e.g. a design review tab):
 
 1. here, a ``Protocol`` with only what the panel reads and calls, and a field for it on ``Ports``;
-2. in ``app/bootstrap.py`` ``ui_ports()``, fill that field from the core;
+2. in ``app/window_ports.py`` ``ui_ports()``, fill that field from the core;
 3. in ``ControlRoom.EXTRA_TABS`` (``app/ui/main_window.py``), one ``TabSpec("Review", build)`` line where
    ``build(ports, window)`` returns the panel. A panel whose build raises shows an ``ErrorPanel`` in its tab with
    the message and where the log is, so a broken tab is visible, never silently missing. (The four core tabs are

@@ -1,6 +1,6 @@
 """One loop for Qt and asyncio (qasync), the window's life, and screenshots.
 
-The CLI builds the core (bootstrap) and hands the window its ports (``app.bootstrap.ui_ports``).
+The CLI builds the core (bootstrap) and hands the window its ports (``app.window_ports.ui_ports``).
 """
 
 from __future__ import annotations
