@@ -5,6 +5,7 @@ reconnects by itself within seconds, and a part is never made twice without the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -162,6 +163,12 @@ def test_a_hung_agent_is_in_doubt_not_replanned_and_its_job_continues_once(tmp_p
         try:
             busy.proc.send_signal(signal.SIGSTOP)  # the agent hangs: no word, no goodbye
             offline_s = await wait_for(lambda: _state_is(core, busy.node_id, NodeState.OFFLINE), 10, "OFFLINE")
+
+            async def held() -> bool:  # production hears of the OFFLINE state on the bus, a moment after it is set
+                return bool(core.production.doubt.pending(busy.node_id))
+
+            with contextlib.suppress(AssertionError):
+                await wait_for(held, 3, "the work held in doubt")
             in_doubt = core.production.doubt.pending(busy.node_id)
 
             async def shown() -> bool:
