@@ -36,6 +36,7 @@ from app.core.scheduling.plan import Plan, metrics  # noqa: E402
 from app.core.scheduling.problem import Problem  # noqa: E402
 from app.core.scheduling.staffing import StaffedHours  # noqa: E402
 from app.core.scheduling.validate import validate_plan  # noqa: E402
+from benchmarks.markdown_table import table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "constraints.md"
 MONDAY = datetime(2026, 6, 1, 5, 0, tzinfo=UTC)  # 07:00 in Berlin
@@ -131,12 +132,6 @@ def bench(n_jobs: int, budgets: list[float]) -> tuple[list[list[str]], list[str]
                      f"{o['late']} vs {q['late']}, setup time {o['setup'] / max(q['setup'], 1):.2f} of the farm "
                      "queue's")
     return rows, notes
-
-
-def table(rows: list[list[str]], head: list[str]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def main() -> None:

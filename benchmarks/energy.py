@@ -34,6 +34,7 @@ from app.core.scheduling.optimize import optimize  # noqa: E402
 from app.core.scheduling.plan import Plan, metrics, peak_power_w  # noqa: E402
 from app.core.scheduling.problem import Objective, Problem  # noqa: E402
 from app.core.scheduling.validate import validate_plan  # noqa: E402
+from benchmarks.markdown_table import table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "energy.md"
 MONDAY = datetime(2026, 6, 1, tzinfo=UTC)
@@ -160,12 +161,6 @@ def bench_forecast() -> list[list[str]]:
         ["clear-sky energy of the year (9 kWp, weather 0.8 applied to point queries)",
          f"{total:.0f} kWh (point queries)", f"{kw.sum():.0f} kWh clear sky (vectorised)"],
     ]
-
-
-def table(rows: list[list[str]], head: list[str]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def main() -> None:
