@@ -21,7 +21,7 @@ from app.core.clock import Clock
 from app.core.domain.capabilities import Capabilities
 from app.core.domain.entities import Node, NodeConfig, NodeMaintenance
 from app.core.domain.enums import MaintenanceType, NodeState
-from app.core.domain.errors import NotFoundError, ValidationError
+from app.core.domain.errors import NotFoundError, StoreError, ValidationError
 from app.core.domain.states import StateChange, advance
 from app.core.events import NodeRegistered, NodeUpdated, StateChanged
 from app.core.jobs.validation import check_name
@@ -263,33 +263,47 @@ class FleetService:
         return await self.set_state(node_id, N.MAINTENANCE, reason, actor)
 
     async def complete_maintenance(self, node_id: UUID, notes: str = "", actor: ActorLike = "system") -> Node:
+        """Close the machine's open maintenance (the latest scheduled one, or a new emergency record) and bring it
+        back to IDLE, in one guarded transaction: of two completions at once, here or in another process, one
+        completes and the other is refused with nothing changed."""
         actor = authorize(actor, Action.MACHINES)
+        async with self._writing(node_id):
+            return await self._complete_maintenance(node_id, notes, actor)
+
+    async def _complete_maintenance(self, node_id: UUID, notes: str, actor: str) -> Node:
         node = self.get(node_id)
+        if node.state is N.IDLE:
+            raise ValidationError(f"machine {node.name} is idle: no maintenance to complete", "node")
         now = self._clock.now()
-        records = await self.maintenance(node_id)
-        open_rec = next((m for m in reversed(records) if m.completed_date is None), None)
-        if open_rec is None:
-            open_rec = NodeMaintenance(node_id=node.id, type=MaintenanceType.EMERGENCY, scheduled_date=now)
-            new_record = True
-        else:
-            new_record = False
-        open_rec.completed_date = now
-        open_rec.notes = (open_rec.notes + ("\n" if open_rec.notes and notes else "") + notes)[:5000]
-        new = replace(node, material_levels=dict(node.material_levels), last_maintenance=now)
+        new = replace(node, material_levels=dict(node.material_levels), active_jobs=list(node.active_jobs),
+                      last_maintenance=now)
         changes = [advance(new, N.IDLE, now, "maintenance done", actor)]
 
-        def write() -> None:
+        def write() -> Node | None:
+            """None when done; the stored machine when another writer changed it first (nothing written)."""
             with self._store.begin() as conn:
-                if new_record:
-                    self._nodes_repo.add_maintenance(conn, open_rec)
+                if not self._nodes_repo.move(conn, new, from_state=node.state):
+                    return self._nodes_repo.get(conn, node.id)
+                open_recs = self._nodes_repo.maintenance(conn, node.id, open_only=True)
+                if open_recs:
+                    rec = replace(open_recs[-1], completed_date=now)
+                    rec.notes = (rec.notes + ("\n" if rec.notes and notes else "") + notes)[:5000]
+                    if not self._nodes_repo.complete_maintenance(conn, rec):
+                        raise StoreError(f"the maintenance of {node.name} changed while it was completed")
                 else:
-                    self._nodes_repo.update_maintenance(conn, open_rec)
-                self._nodes_repo.update(conn, new)
+                    rec = NodeMaintenance(node_id=node.id, type=MaintenanceType.EMERGENCY, scheduled_date=now,
+                                          completed_date=now, notes=notes[:5000])
+                    self._nodes_repo.add_maintenance(conn, rec)
                 self._history.add(conn, changes)
                 audit.record(conn, now, actor, "node.maintenance.complete", f"node:{node.id}",
                              {"state": node.state.value}, {"state": new.state.value, "notes": notes[:200]})
+                return None
 
-        await self._store.run(write)
+        stored = await self._store.run(write)
+        if stored is not None:
+            self._nodes[node.id] = replace(node, state=stored.state, last_maintenance=stored.last_maintenance)
+            raise ValidationError(f"machine {node.name} changed meanwhile (it is {stored.state.value.lower()} "
+                                  "now; its maintenance was completed already?): nothing changed", "node")
         self._nodes[node.id] = new
         for c in changes:
             self._bus.publish(StateChanged(c))

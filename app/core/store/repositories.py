@@ -170,6 +170,15 @@ class NodeRepo:
         row.pop("id")
         conn.execute(t.nodes.update().where(t.nodes.c.id == str(node.id)).values(**row))
 
+    def move(self, conn: Connection, node: Node, from_state: NodeState) -> bool:
+        """Compare-and-set: write ``node`` only while the stored machine is still in ``from_state`` (the row
+        stays locked until the transaction ends)."""
+        row = _node_row(node)
+        row.pop("id")
+        c = t.nodes.c
+        res = conn.execute(t.nodes.update().where(c.id == str(node.id), c.state == from_state.value).values(**row))
+        return res.rowcount == 1
+
     def get(self, conn: Connection, node_id: UUID) -> Node:
         r = conn.execute(sa.select(t.nodes).where(t.nodes.c.id == str(node_id))).first()
         if r is None:
@@ -196,6 +205,15 @@ class NodeRepo:
         row = _maint_row(m)
         row.pop("id")
         conn.execute(t.node_maintenance.update().where(t.node_maintenance.c.id == str(m.id)).values(**row))
+
+    def complete_maintenance(self, conn: Connection, m: NodeMaintenance) -> bool:
+        """Compare-and-set: write the completed record ``m`` only if it is still open in the store."""
+        row = _maint_row(m)
+        row.pop("id")
+        c = t.node_maintenance.c
+        res = conn.execute(t.node_maintenance.update().where(c.id == str(m.id), c.completed_date.is_(None))
+                           .values(**row))
+        return res.rowcount == 1
 
     def maintenance(self, conn: Connection, node_id: UUID | None = None,
                     open_only: bool = False) -> list[NodeMaintenance]:
