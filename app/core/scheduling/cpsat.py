@@ -1,16 +1,30 @@
 """Optional CP-SAT component of the portfolio (only when OR-Tools is installed): it starts from the best plan
-found so far (as hints) and searches for a shorter makespan. The constructive path never needs it."""
+found so far (as hints) and searches for a better one by the problem's objective, under the shop's rules
+(``cpsat_shop``). The constructive path never needs it."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from typing import Any
 
-from app.core.scheduling.plan import Plan
+from app.core.scheduling.cpsat_shop import (
+    add_setups,
+    add_staffing,
+    add_windows,
+    setup_machines,
+    setups_modelled,
+    staffed_spans,
+    tardiness_terms,
+)
+from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Problem
+from app.core.scheduling.staffing import START
 
 log = logging.getLogger(__name__)
+
+SCALE = 1000  # objective weights are fractions (makespan 0.01 beside lateness): CP-SAT's objective is in integers
 
 
 def available() -> bool:
@@ -22,35 +36,81 @@ def available() -> bool:
 
 
 def supports(problem: Problem) -> bool:
-    """Makespan with precedences, releases and a site power cap: what this model holds. Setups, closed windows,
-    staffed hours and started work are left to the other planners."""
-    return (problem.objective.pure_makespan and not problem.has_setups and not any(problem.unavailable)
-            and not problem.fixed and not problem.has_staffing)
+    """What this model holds: makespan, weighted lateness and setup time as the objective (any mix); precedences,
+    releases, the site power cap, closed windows, started work, staffed hours and sequence-dependent material
+    setups (when every operation on a machine where order matters has a material family). The energy price and
+    load balance are left to the other planners."""
+    w = problem.objective
+    return (w.energy == 0 and w.balance == 0 and (w.makespan > 0 or w.tardiness > 0 or w.setups > 0)
+            and setups_modelled(problem))
+
+
+def proven(problem: Problem, plan: Plan, bound: float) -> bool:
+    """Whether ``bound`` (CP-SAT's, in the objective's units; the makespan's for a pure makespan) proves ``plan``
+    optimal."""
+    if problem.objective.pure_makespan:
+        return plan.makespan <= bound
+    return objective_value(problem, plan) <= bound + 1e-6 * max(1.0, abs(bound))
+
+
+def _horizon(problem: Problem, hint: Plan) -> int:
+    """No better plan ends later: the hint's makespan for a makespan objective; with lateness or setups in it, as
+    much again as all the work (a later end can pay off by an earlier start of urgent work)."""
+    if problem.objective.pure_makespan:
+        return hint.makespan
+    return hint.makespan + sum(max(d for _, d in alts) for alts in problem.alts)
+
+
+def _hint_leads(problem: Problem, hint: Plan) -> dict[int, int]:
+    """The setup just before each operation in the hint (its machine's previous family to its own)."""
+    out = {}
+    for m, seq in enumerate(hint.sequences(problem.n_machines)):
+        prev = problem.machine_family[m]
+        for o in seq:
+            out[o] = problem.setup(prev, problem.family[o])
+            prev = problem.family[o] if problem.family[o] >= 0 else prev
+    return out
 
 
 def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int = 0, workers: int = 1,
                   hinted: bool = True) -> Plan:
-    """An FJSP model (makespan), hinted with ``hint`` (``hinted=False``: only its makespan bounds the horizon,
-    plain CP-SAT as the benchmarks' reference); returns the better of the hint and its answer, with
-    ``stats["cpsat_bound"]`` (CP-SAT's proven lower bound) and ``stats["optimal"]`` when it proved it. Under a
-    power cap each operation's draw on the machine it gets (heat-up peak, then steady) is a cumulative demand
-    against what the cap leaves over the fleet's idle draw, in whole watts."""
+    """A flexible job shop model of ``problem`` with the shop's rules (``cpsat_shop``), hinted with ``hint``
+    (``hinted=False``: only its makespan bounds the horizon, plain CP-SAT as the benchmarks' reference); returns
+    the better of the hint and its answer by the problem's objective, with ``stats["cpsat_bound"]`` (CP-SAT's
+    proven lower bound: on the makespan for a makespan objective, else on the objective) and ``stats["optimal"]``
+    when it proved it. Under a power cap each operation's draw on the machine it gets (heat-up peak, then steady)
+    is a cumulative demand against what the cap leaves over the fleet's idle draw, in whole watts."""
     from ortools.sat.python import cp_model
 
     if time_limit_s <= 0.05:
         return hint
     t0 = time.perf_counter()
     m = cp_model.CpModel()
-    horizon = hint.makespan
+    horizon = _horizon(problem, hint)
+    pure = problem.objective.pure_makespan
+    staffed = problem.has_staffing
+    spans = staffed_spans(problem, horizon) if staffed else []
+    setup_ms = setup_machines(problem)
+    on_setup = set(setup_ms)
+    max_setup = max((max(row) for row in problem.setup_time if row), default=0) if setup_ms else 0
+    hint_lead = _hint_leads(problem, hint) if hinted and staffed and setup_ms else {}
     starts, ends, choice = [], [], []
     per_machine: dict[int, list] = {}
+    on_machine: dict[int, list[tuple[int, Any]]] = {}
+    lead: dict[int, Any] = {}
     power_ivs: list = []
     power_demands: list[int] = []
     capped = problem.power_cap_w is not None
+    top = horizon
     for o, alts in enumerate(problem.alts):
+        fixed = problem.fixed.get(o)
+        if fixed is not None:  # started work stays where it is
+            alts = [(fixed[0], problem.duration(o, fixed[0]) or 0)]
         lo, hi = min(d for _, d in alts), max(d for _, d in alts)
-        s = m.NewIntVar(problem.release[o], horizon, f"s{o}")
-        e = m.NewIntVar(0, horizon, f"e{o}")
+        first = problem.release[o] if fixed is None else fixed[1]
+        s = m.NewIntVar(min(first, horizon), horizon if fixed is None else first, f"s{o}")
+        e = m.NewIntVar(0, max(horizon, first + hi), f"e{o}")
+        top = max(top, horizon, first + hi)
         m.Add(e >= s + lo)
         m.Add(e <= s + hi)
         lits = []
@@ -61,6 +121,7 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
                 lit = m.NewBoolVar(f"x{o}_{k}")
             iv = m.NewOptionalIntervalVar(s, d, e, lit, f"i{o}_{k}")
             per_machine.setdefault(k, []).append(iv)
+            on_machine.setdefault(k, []).append((o, lit if len(alts) > 1 else None))
             if capped:
                 for a, b, w in problem.power_steps(o, k, 0, d):  # offsets from the operation's start
                     if w <= 0:
@@ -75,36 +136,62 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
             m.AddExactlyOne(lit for _, lit in lits)
         if hinted:
             m.AddHint(s, hint.start[o])
+            m.AddHint(e, hint.end[o])
+        if staffed and fixed is None and problem.attend[o]:
+            if problem.attend[o] & START and any(k in on_setup for k, _ in alts):
+                lead[o] = m.NewIntVar(0, max_setup, f"lead{o}")
+                for k, lit in lits:
+                    if k not in on_setup:
+                        m.Add(lead[o] == 0).OnlyEnforceIf(lit)
+                if hinted:
+                    m.AddHint(lead[o], hint_lead.get(o, 0))
+            add_staffing(m, problem, spans, o, s, e, lead.get(o),
+                         (hint.start[o], hint_lead.get(o, 0)) if hinted else None)
         starts.append(s)
         ends.append(e)
         choice.append(lits)
     for o, ps in enumerate(problem.preds):
         for p in ps:
             m.Add(starts[o] >= ends[p])
+    add_windows(m, problem, horizon, per_machine)
     for ivs in per_machine.values():
         m.AddNoOverlap(ivs)
+    setups = add_setups(m, problem, setup_ms, on_machine, starts, ends, lead,
+                        hint.sequences(problem.n_machines) if hinted else None)
     if capped and power_ivs:
         room_w = int(math.floor(problem.power_cap_w - problem.base_w))  # type: ignore[operator]
         m.AddCumulative(power_ivs, power_demands, max(room_w, 0))
-    cmax = m.NewIntVar(0, horizon, "cmax")
-    m.AddMaxEquality(cmax, ends)
-    m.Minimize(cmax)
+    w = problem.objective
+    scale = 1 if pure else SCALE
+    terms = []
+    if w.makespan > 0:
+        cmax = m.NewIntVar(0, top, "cmax")
+        m.AddMaxEquality(cmax, ends)
+        terms.append(round(w.makespan * scale) * cmax if not pure else cmax)
+    if w.tardiness > 0:
+        for weight, late in tardiness_terms(m, problem, ends, horizon):
+            terms.append(round(w.tardiness * weight * scale) * late)
+    if w.setups > 0 and setup_ms:
+        terms.append(round(w.setups * scale) * setups.total)
+    m.Minimize(sum(terms))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s - (time.perf_counter() - t0), 0.05)
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     status = solver.Solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        hint.stats.setdefault("cpsat_status", solver.StatusName(status))
         return hint
-    bound = int(math.ceil(solver.BestObjectiveBound() - 1e-6))
+    raw_bound = solver.BestObjectiveBound()
+    bound: float = int(math.ceil(raw_bound - 1e-6)) if pure else raw_bound / scale
     machine = [next(k for k, lit in lits if solver.BooleanValue(lit)) for lits in choice]
     start = [solver.Value(s) for s in starts]
-    end = [start[o] + dict(problem.alts[o])[machine[o]] for o in range(problem.n_ops)]
+    end = [start[o] + (problem.duration(o, machine[o]) or 0) for o in range(problem.n_ops)]
     plan = Plan(machine, start, end, "cp-sat")
-    better = plan if plan.makespan < hint.makespan else hint
+    better = plan if objective_value(problem, plan) < objective_value(problem, hint) else hint
     if better is plan:
-        log.debug("cp-sat improved %d -> %d", hint.makespan, plan.makespan)
+        log.debug("cp-sat improved %s -> %s", objective_value(problem, hint), objective_value(problem, plan))
     better.stats["cpsat_status"] = solver.StatusName(status)
     better.stats["cpsat_bound"] = bound
-    better.stats["optimal"] = better.makespan <= bound
+    better.stats["optimal"] = proven(problem, better, bound)
     return better
