@@ -21,6 +21,7 @@ from app.core.scheduling.bounds import gap_to_bound, makespan_lower_bound
 from app.core.scheduling.constructive import construct, dynamic, serial, static_order
 from app.core.scheduling.cpsat import available as cpsat_available
 from app.core.scheduling.cpsat import cpsat_improve
+from app.core.scheduling.cpsat import proven as cpsat_proven
 from app.core.scheduling.cpsat import supports as cpsat_supports
 from app.core.scheduling.listsearch import list_search
 from app.core.scheduling.plan import Plan, objective_value
@@ -128,7 +129,7 @@ def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
                         max_iters, None)
         last = cpsat_improve(problem, again, deadline - time.perf_counter(), seed=seed + 7)
         last.stats["cpsat_bound"] = max(bound, last.stats.get("cpsat_bound", 0))
-        last.stats["optimal"] = last.makespan <= last.stats["cpsat_bound"]
+        last.stats["optimal"] = cpsat_proven(problem, last, last.stats["cpsat_bound"])
         return last
     return _search(problem, start, deadline, seed, max_iters, None)
 
