@@ -187,3 +187,26 @@ def test_names_and_roles_are_checked(people) -> None:
             run(users.add(root, bad, PASSWORD, "viewer"))
     with pytest.raises(ValidationError, match="unknown role 'boss'"):
         run(users.add(root, "sam", PASSWORD, "boss"))
+
+
+def test_a_wrong_current_password_slows_down_and_locks_like_a_wrong_sign_in(people) -> None:
+    users, clock, _ = people
+    run(users.create_admin("root", PASSWORD))
+    root = run(users.resolve(run(users.login("root", PASSWORD))[0]))
+    run(users.add(root, "olga", PASSWORD, "operator"))
+    olga = run(users.resolve(run(users.login("olga", PASSWORD))[0]))
+    for _ in range(3):  # two free tries, then the third makes the next one wait
+        with pytest.raises(AuthError, match="current password is wrong"):
+            run(users.set_password(olga, "olga", "a new pass 1", old_password="guess guess"))
+    with pytest.raises(AuthError, match="try again in 2 s"):  # even the right one waits
+        run(users.set_password(olga, "olga", "a new pass 1", old_password=PASSWORD))
+    for _ in range(3):
+        clock.advance(60)
+        with pytest.raises(AuthError) as err:
+            run(users.set_password(olga, "olga", "a new pass 1", old_password="guess guess"))
+    assert "locked" in str(err.value) and "imewe users unlock olga" in str(err.value)
+    with pytest.raises(AuthError, match="locked"):
+        run(users.login("olga", PASSWORD))  # the lock holds for signing in too
+    run(users.unlock(root, "olga"))
+    run(users.set_password(olga, "olga", "a new pass 1", old_password=PASSWORD))
+    assert run(users.login("olga", "a new pass 1"))[1].failed_logins == 0

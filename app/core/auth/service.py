@@ -212,8 +212,7 @@ class UserService:
         user = await self._user(name)
         own = isinstance(actor, Actor) and actor.kind == "user" and actor.name == user.name
         if own and old_password is not None:
-            if not await self._matches(user.password_hash, old_password):
-                raise AuthError("the current password is wrong")
+            await self._check_current(user, old_password)
             who = user.name
         else:
             who = authorize(actor, Action.USERS)
@@ -237,6 +236,28 @@ class UserService:
 
         await self._write(write)
 
+    async def _check_current(self, user: User, password: str) -> None:
+        """A person's current password, asked before they change it: a wrong one counts as a wrong sign-in (the
+        same slow-down and lock-out), so an open session cannot be used to guess it."""
+        now = self._now()
+        self._refuse_while_held(user, now)
+        if not await self._matches(user.password_hash, str(password)):
+            n = await self._write(self._failed, user, now)
+            if n >= self.policy.lock_after:
+                raise AuthError(self._locked_text(user.name, n))
+            raise AuthError("the current password is wrong")
+
+    def _refuse_while_held(self, user: User, now: float) -> None:
+        if user.locked_until and user.locked_until > now:
+            raise AuthError(f"{user.name} is locked after {user.failed_logins} wrong passwords until "
+                            f"{_hhmm(user.locked_until)} UTC; an admin unlocks it: imewe users unlock {user.name}")
+        if user.retry_at and user.retry_at > now:
+            raise AuthError(f"too many wrong passwords; try again in {user.retry_at - now:.0f} s")
+
+    def _locked_text(self, name: str, n: int) -> str:
+        return (f"{name} is locked after {n} wrong passwords for {self.policy.lock_s / 60:.0f} min; an admin "
+                f"unlocks it: imewe users unlock {name}")
+
     # ------------------------------------------------------------ signing in
     async def login(self, name: str, password: str, session_s: float | None = None) -> tuple[str, User]:
         """A signed session token for the person, or AuthError saying why (without telling whether the name
@@ -250,18 +271,12 @@ class UserService:
         if user is None:
             await self._matches(_dummy_hash(), str(password))  # the same time as a real check
             raise AuthError("wrong user name or password")
-        if user.locked_until and user.locked_until > now:
-            raise AuthError(f"{user.name} is locked after {user.failed_logins} wrong passwords until "
-                            f"{_hhmm(user.locked_until)} UTC; an admin unlocks it: imewe users unlock {user.name}")
-        if user.retry_at and user.retry_at > now:
-            raise AuthError(f"too many wrong passwords; try again in {user.retry_at - now:.0f} s")
+        self._refuse_while_held(user, now)
         ok = user.active and await self._matches(user.password_hash, str(password))
         if not ok:
             n = await self._write(self._failed, user, now)
             if n >= self.policy.lock_after:
-                raise AuthError(f"{user.name} is locked after {n} wrong passwords for "
-                                f"{self.policy.lock_s / 60:.0f} min; an admin unlocks it: "
-                                f"imewe users unlock {user.name}")
+                raise AuthError(self._locked_text(user.name, n))
             if not user.active and await self._matches(user.password_hash, str(password)):
                 raise AuthError(f"{user.name} is disabled; an admin enables it: imewe users enable {user.name}")
             raise AuthError("wrong user name or password")
