@@ -9,6 +9,7 @@ IMEWE_SCREENSHOTS=<folder> the 1366 x 768 pictures are also saved there:
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -264,6 +265,35 @@ def test_kiosk_keeps_an_operator_signed_in_and_never_an_admin(qloop, qtbot, tmp_
                 assert not win.session.kiosk
                 await until(lambda: win.session.kiosk, timeout=6.0, what="the kiosk person back after idling")
                 assert win.session.actor.name == "floor" and "root signed out after" in win.status.currentMessage()
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_a_person_who_leaves_the_window_untouched_is_signed_out_and_asked_for(qloop, qtbot, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[ui]\nidle_sign_out_s = 1.5\n", encoding="utf-8")
+
+    async def scenario() -> None:
+        async with booted_core(home) as core:
+            await _people(core, olga="operator")
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            try:
+                await _sign_in(win, "olga")
+                await until(lambda: win.session.actor is not None and win.session.actor.name == "olga",
+                            what="olga signed in")
+                await asyncio.sleep(0.5)
+                win.session.touched()  # she is still there: a click keeps her in
+                await asyncio.sleep(1.2)
+                assert win.session.actor is not None and win.session.actor.name == "olga"
+                await until(lambda: win.session.actor is None, timeout=6.0, what="olga signed out after idling")
+                assert "olga signed out after" in win.status.currentMessage()
+                await until(lambda: win.person.dialog is not None and win.person.dialog.isVisible(),
+                            what="the window asking who is working")
             finally:
                 win.close()
 

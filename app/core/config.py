@@ -202,6 +202,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                    "is working"),
         "kiosk_idle_s": Key(NUM, 600.0, "on a kiosk, someone who switched in is signed out (back to kiosk_user) "
                                          "after this long with no key press or click; 0: never"),
+        "idle_sign_out_s": Key(NUM, 0.0, "a window with no kiosk_user signs the person out (and asks who is "
+                                          "working) after this long with no key press or click; 0: never"),
     },
 }
 

@@ -6,7 +6,8 @@ asking again when it ends.
 - Once the site has people, the window asks who is working at start (``ask``); without signing in one may
   watch, not act. ``[ui] kiosk_user`` signs that person in without a password instead (an operator, designer or
   viewer, never an admin or engineer; the core refuses the others), and signing out goes back to them, as does
-  leaving the terminal untouched for ``[ui] kiosk_idle_s`` after someone else switched in.
+  leaving the terminal untouched for ``[ui] kiosk_idle_s`` after someone else switched in. Without a kiosk
+  person, ``[ui] idle_sign_out_s`` signs a person out of a window left untouched that long (and asks again).
 - The session ends as everywhere (12 h by default, a new password, a role change, the person disabled): the
   window notices within a minute (at once on the next action) and asks again. Until someone signs in, the person
   whose session simply ran out may still press emergency stop (it stays one click); nothing else.
@@ -48,6 +49,7 @@ class WindowSession(QObject):
         self._checking = False
         self._kiosk_name = ""
         self._kiosk_idle_s = 0.0
+        self._idle_s = 0.0  # [ui] idle_sign_out_s when no kiosk person is set
         self._input_at = time.monotonic()  # the last key press or click in the window (touched())
 
     # ------------------------------------------------------------ who acts
@@ -159,6 +161,11 @@ class WindowSession(QObject):
             self.notice.emit(f"{grant.actor.name} signed out after {span} untouched; the kiosk person is back")
             await self.sign_out()
             return
+        if not self.kiosk_user_set and 0 < self._idle_s <= idle:
+            span = f"{idle:.0f} s" if idle < 120 else f"{idle / 60:.0f} min"
+            self.notice.emit(f"{grant.actor.name} signed out after {span} untouched")
+            await self.sign_out()
+            return
         now = self._now()
         if now < grant.expires_at and now - self._checked_at < RECHECK_S:
             return
@@ -196,6 +203,7 @@ class WindowSession(QObject):
         try:
             self._kiosk_name = self.port.kiosk_user()
             self._kiosk_idle_s = self.port.kiosk_idle_s() if self._kiosk_name else 0.0
+            self._idle_s = 0.0 if self._kiosk_name else self.port.idle_sign_out_s()
             grant = await self.port.kiosk_session()
         except ImeweError as exc:
             self.kiosk_problem = f"The kiosk person could not be signed in: {exc}"

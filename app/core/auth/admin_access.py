@@ -78,9 +78,17 @@ class AdminAccess:
 
     def kiosk_idle_s(self) -> float:
         """``[ui] kiosk_idle_s``: how long someone who switched in on a kiosk may leave it untouched (0: forever)."""
-        value = self._config.section("ui").get("kiosk_idle_s", 600.0)
+        return self._idle_seconds("kiosk_idle_s", 600.0)
+
+    def idle_sign_out_s(self) -> float:
+        """``[ui] idle_sign_out_s``: how long a person may leave a window without a kiosk person untouched before
+        it signs them out (0: forever)."""
+        return self._idle_seconds("idle_sign_out_s", 0.0)
+
+    def _idle_seconds(self, key: str, default: float) -> float:
+        value = self._config.section("ui").get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
-            raise ConfigError(f"[ui] kiosk_idle_s in {self._config.paths.config_file} is seconds, 0 or more")
+            raise ConfigError(f"[ui] {key} in {self._config.paths.config_file} is seconds, 0 or more")
         return float(value)
 
     async def kiosk_session(self) -> SessionGrant | None:
