@@ -1,7 +1,8 @@
 """imewe market publish|withdraw|offers|quote|order|orders|rate|ledger: the marketplace between linked sites.
 
-Everything here writes to the store and the site-link outbox; the site's owner (``imewe serve`` or the window)
-sends it when the link is up and applies what the other site answers."""
+The changes (publish, withdraw, quote, order, rate, take, comment) are site operations: sent to the site's owner
+(``imewe serve`` or the window) when one runs, else written to the store and the site-link outbox under the
+site's lock; the owner sends them when the link is up and applies what the other site answers. The rest reads."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import StoreCore, site_admin, user_service
+from app.bootstrap import StoreCore, site_admin
 from app.cli.output import add_json_flag, call_site, emit, table, with_core
-from app.cli.session import cli_actor
 from app.core.domain.errors import ValidationError
 from app.core.sites.market import KINDS, Market
 
@@ -34,11 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pub.add_argument("--per-part", dest="per_part", help="price per part made")
     pub.add_argument("--currency", default="EUR")
     pub.add_argument("--lead-time", dest="lead_time_h", help="hours from order to done (for the on-time rate)")
-    _leaf(pub, _publish)
+    _change(pub, _publish)
 
     wd = ms.add_parser("withdraw", help="take one of this site's offers back")
     wd.add_argument("offer", help="its name or the first characters of its id")
-    _leaf(wd, _withdraw)
+    _change(wd, _withdraw)
 
     of = ms.add_parser("offers", help="what linked sites offer (with each site's quality); --mine: ours")
     of.add_argument("--search", default="", help="words in the name, process, material or kind")
@@ -49,12 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     qu = ms.add_parser("quote", help="ask a linked site to price a job under one of its offers")
     qu.add_argument("offer", help="the offer's name or the first characters of its id")
     qu.add_argument("--job", required=True, help="the job (id or its first characters)")
-    _leaf(qu, _quote)
+    _change(qu, _quote)
 
     od = ms.add_parser("order", help="order a quoted job: it is sent to the seller with the agreed price")
     od.add_argument("quote", help="the quote (first characters of its key; see: imewe market orders)")
-    add_json_flag(od)
-    od.set_defaults(handler=_order)  # through the site's owner when one runs: its planner lets the job go at once
+    _change(od, _order)  # through the site's owner when one runs: its planner lets the job go at once
 
     ol = ms.add_parser("orders", help="quotes and orders, bought and sold")
     ol.add_argument("--side", choices=("buy", "sell"))
@@ -64,17 +63,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("order")
     rt.add_argument("stars", type=int)
     rt.add_argument("--note", default="")
-    _leaf(rt, _rate)
+    _change(rt, _rate)
 
     tk = ms.add_parser("take", help="add a template or playbook a linked site offers to this site's catalogue")
     tk.add_argument("offer", help="the offer's name or the first characters of its id")
-    _leaf(tk, _take)
+    _change(tk, _take)
 
     cm = ms.add_parser("comment", help="comment on an offer or order shared with a linked site")
     cm.add_argument("item", help="the offer (name or id) or order (first characters of its key)")
     cm.add_argument("text")
     cm.add_argument("--author", help="who writes (default: the signed-in person, else your login name)")
-    _leaf(cm, _comment)
+    _change(cm, _comment)
     cs = ms.add_parser("comments", help="the comments on an offer or order, from both sites, with who and when")
     cs.add_argument("item")
     _leaf(cs, _comments)
@@ -85,13 +84,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _leaf(p: argparse.ArgumentParser, fn: Any) -> None:
+    """A command that reads: on the store from here."""
     add_json_flag(p)
     p.set_defaults(handler=lambda args: with_core(args, lambda core: fn(args, core)))
 
 
-async def _market(core: StoreCore) -> tuple[Market, Any]:
-    actor = await cli_actor(user_service(core.config, core.store, core.clock), core.config.paths.home)
-    return Market(site_admin(core.config, core.store, core.clock)), actor
+def _change(p: argparse.ArgumentParser, fn: Any) -> None:
+    """A command that changes the site: ``fn`` sends its operation with ``call_site`` (to the owner, or on the
+    store under the site's lock)."""
+    add_json_flag(p)
+    p.set_defaults(handler=fn)
+
+
+def _market(core: StoreCore) -> Market:
+    return Market(site_admin(core.config, core.store, core.clock))
 
 
 def _money(amount: float | None, currency: str) -> str:
@@ -115,26 +121,21 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.0f} %"
 
 
-async def _publish(args: argparse.Namespace, core: StoreCore) -> int:
-    market, actor = await _market(core)
+def _publish(args: argparse.Namespace) -> int:
     to = [s.strip() for s in args.to.split(",") if s.strip()]
     if args.file is not None:
         if args.kind or args.name:
             raise ValidationError("give either KIND NAME or --file, not both", "file")
-        specs = _offers_file(args.file)
-        for spec in specs:  # a template or playbook offered from a file carries its catalogue entry too
-            if isinstance(spec, dict) and spec.get("kind") in ("template", "playbook") and "item" not in spec:
-                spec["item"] = await _item(core, spec["kind"], str(spec.get("name", "")))
-        done = await market.publish_many(specs, to, actor=actor)
+        done = call_site(args, "market.publish", {"offers": _offers_file(args.file), "to": to})
         emit(args, done, lambda d: f"{len(d)} offer(s) published to {len(d[0]['to_sites'])} site(s), sent in "
                                    "pages when the link is up")
         return 0
     if not args.kind or not args.name:
         raise ValidationError("say what to offer: KIND NAME (capacity, template or playbook), or --file", "kind")
-    item = await _item(core, args.kind, args.name)
-    o = await market.publish(args.kind, args.name, to, process=args.process, material=args.material,
-                             per_hour=args.per_hour, per_part=args.per_part, currency=args.currency,
-                             lead_time_h=args.lead_time_h, item=item, actor=actor)
+    spec = {"kind": args.kind, "name": args.name, "process": args.process, "material": args.material,
+            "per_hour": args.per_hour, "per_part": args.per_part, "currency": args.currency,
+            "lead_time_h": args.lead_time_h}
+    o = call_site(args, "market.publish", {"offers": [spec], "to": to})[0]
     emit(args, o, lambda d: f"offer {d['id'][:8]} {d['name']} (version {d['version']}): {_price(d)}; published to "
                             f"{len(d['to_sites'])} site(s), sent when the link is up")
     return 0
@@ -156,28 +157,14 @@ def _offers_file(path: Path) -> list[Any]:
     return data
 
 
-async def _item(core: StoreCore, kind: str, name: str) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    if kind == "template":
-        from app.core.catalog import templates
-
-        item = await templates.get_template(core.store, name)
-    elif kind == "playbook":
-        from app.core.catalog import playbooks
-
-        item = await playbooks.get(core.store, name)
-    return item
-
-
-async def _withdraw(args: argparse.Namespace, core: StoreCore) -> int:
-    market, actor = await _market(core)
-    o = await market.withdraw(args.offer, actor=actor)
+def _withdraw(args: argparse.Namespace) -> int:
+    o = call_site(args, "market.withdraw", {"offer": args.offer})
     emit(args, o, lambda d: f"offer {d['name']} withdrawn (version {d['version']})")
     return 0
 
 
 async def _offers(args: argparse.Namespace, core: StoreCore) -> int:
-    market, _ = await _market(core)
+    market = _market(core)
     if args.mine:
         rows = [o for o in await market.my_offers() if not args.search or args.search.lower() in o["name"].lower()]
         emit(args, rows, lambda d: table([[o["id"][:8], o["kind"], o["name"], o["process"] or "-",
@@ -205,10 +192,8 @@ async def _offers(args: argparse.Namespace, core: StoreCore) -> int:
     return 0
 
 
-async def _quote(args: argparse.Namespace, core: StoreCore) -> int:
-    market, actor = await _market(core)
-    job = await core.jobs.find(args.job)
-    o = await market.ask_quote(args.offer, job, actor=actor)
+def _quote(args: argparse.Namespace) -> int:
+    o = call_site(args, "market.quote", {"offer": args.offer, "job": args.job})
     emit(args, o, lambda d: f"quote {d['key'][:8]} asked of the site for job {d['job_name']} "
                             f"({d['parts']} part(s), {d['hours']:.2f} h); see: imewe market orders")
     return 0
@@ -222,7 +207,7 @@ def _order(args: argparse.Namespace) -> int:
 
 
 async def _orders(args: argparse.Namespace, core: StoreCore) -> int:
-    market, _ = await _market(core)
+    market = _market(core)
     rows = await market.orders(args.side)
     emit(args, rows, lambda d: table([[o["key"][:8], o["side"], o["site_name"], o["offer_name"], o["job_name"],
                                        o["state"], _money(o["amount"], o["currency"]),
@@ -233,34 +218,28 @@ async def _orders(args: argparse.Namespace, core: StoreCore) -> int:
     return 0
 
 
-async def _rate(args: argparse.Namespace, core: StoreCore) -> int:
-    market, actor = await _market(core)
-    o = await market.rate(args.order, args.stars, args.note, actor=actor)
+def _rate(args: argparse.Namespace) -> int:
+    o = call_site(args, "market.rate", {"order": args.order, "stars": args.stars, "note": args.note})
     emit(args, o, lambda d: f"order {d['key'][:8]} rated {d['rating']}/5; the site is told when the link is up")
     return 0
 
 
-async def _take(args: argparse.Namespace, core: StoreCore) -> int:
-    from app.core.catalog.browse import Catalogue
-
-    market, _ = await _market(core)
-    offer = market.pick_offer(await market.offers(), args.offer)
-    t = await Catalogue(core.store, core.config.paths.home).take(offer)
+def _take(args: argparse.Namespace) -> int:
+    t = call_site(args, "market.take", {"offer": args.offer})
     emit(args, t, lambda d: f"{d['kind']} {d['name']}: " + (f"unchanged (version {d['version']})" if d["unchanged"]
                                                            else f"version {d['version']} added to this site"))
     return 0
 
 
-async def _comment(args: argparse.Namespace, core: StoreCore) -> int:
-    market, actor = await _market(core)
-    author = args.author or getattr(actor, "name", None) or _login()
-    c = await market.comment(args.item, author, args.text)
+def _comment(args: argparse.Namespace) -> int:
+    c = call_site(args, "market.comment", {"item": args.item, "text": args.text, "author": args.author,
+                                           "login": _login()})
     emit(args, c, lambda d: f"comment on {d['subject'][:14]} sent to {len(d['sent_to'])} site(s) when the link is up")
     return 0
 
 
 async def _comments(args: argparse.Namespace, core: StoreCore) -> int:
-    market, _ = await _market(core)
+    market = _market(core)
     rows = await market.comments(args.item)
     emit(args, rows, lambda d: "\n".join(f"{_when(c['at'])}  {c['author']} ({c['site_name']}): {c['text']}"
                                          for c in d) or "no comments yet (imewe market comment ITEM TEXT)")
@@ -277,7 +256,7 @@ def _login() -> str:
 
 
 async def _ledger(args: argparse.Namespace, core: StoreCore) -> int:
-    market, _ = await _market(core)
+    market = _market(core)
     if args.csv_path:
         text = await market.ledger_csv()
         if args.csv_path == "-":

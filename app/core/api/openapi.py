@@ -15,6 +15,7 @@ from typing import Any
 from app import __version__
 from app.core.api.operations import OPS, Op, Params
 from app.core.api.operations_agents import AGENT_OPS
+from app.core.api.operations_market import MARKET_OPS
 from app.core.api.operations_read import LOGIN, READ_OPS
 from app.core.auth.permissions import Action, Role
 from app.core.domain.errors import ValidationError
@@ -22,11 +23,11 @@ from app.core.domain.errors import ValidationError
 OPENAPI_PATH = "/openapi.json"
 DEFAULT_BODY_BYTES = 1_000_000
 BIG_BODY_BYTES = 24_000_000  # a job spec or a batch may be large; the job service bounds its content
-_BIG = {"jobs.submit", "jobs.batch"}
+_BIG = {"jobs.submit", "jobs.batch", "market.publish"}  # and many offers at once
 
 
 def all_ops() -> list[Op]:
-    return [*OPS.values(), *READ_OPS, *AGENT_OPS, LOGIN]
+    return [*OPS.values(), *MARKET_OPS, *READ_OPS, *AGENT_OPS, LOGIN]
 
 
 def body_limit(op: Op) -> int:
@@ -70,6 +71,10 @@ _BODIES: dict[str, dict[str, Any]] = {
     "nodes.configure": {"capabilities": _OBJ, "loaded": _S, "location": _S},
     "nodes.maintenance": {"action": {"enum": ["schedule", "start", "done"]}, "when": _S, "type": _S, "notes": _S},
     "sites.add": {"site_id": _S, "address": _S, "name": _S},
+    "market.publish": {"offers": {"type": "array", "items": _OBJ}, "to": {"type": "array", "items": _S}},
+    "market.quote": {"job": _S},
+    "market.rate": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}, "note": _S},
+    "market.comment": {"item": _S, "text": _S, "author": _S, "login": _S},
     "sites.accept": {"address": _S, "name": _S},
     "admin.users.add": {"name": _S, "password": _S, "role": {"enum": [r.value for r in Role]}},
     "admin.users.role": {"role": {"enum": [r.value for r in Role]}},
@@ -80,6 +85,8 @@ _BODIES: dict[str, dict[str, Any]] = {
 _REQUIRED: dict[str, list[str]] = {
     "jobs.submit": ["spec"], "jobs.batch": ["specs"], "jobs.priority": ["priority"], "jobs.offload": ["to"],
     "nodes.add": ["name", "capabilities"], "nodes.maintenance": ["action"], "sites.add": ["site_id"],
+    "market.publish": ["offers", "to"], "market.quote": ["job"], "market.rate": ["stars"],
+    "market.comment": ["item", "text"],
     "admin.users.add": ["name", "password", "role"], "admin.users.role": ["role"],
     "admin.keys.create": ["name", "scopes"], "auth.login": ["name", "password"],
 }

@@ -141,19 +141,6 @@ async def offload_job(site: SiteOps, p: Params) -> Params:
             "state": o.state}
 
 
-async def market_order(site: SiteOps, p: Params) -> Params:
-    """Order a quoted job: through the owner, so its planner leaves the job to the selling site at once."""
-    from app.core.sites.market import Market
-
-    market = Market(site.sites_admin())
-    o = await market.find_order(_text(p, "quote"), "buy")
-    if not o["job_id"]:
-        raise ValidationError("that quote has no job", "quote")
-    placed = await market.order(o["key"], await site.jobs.get(UUID(o["job_id"])), actor=site.actor)
-    site.replan()
-    return to_jsonable(placed)
-
-
 # ------------------------------------------------------------ nodes
 async def add_node(site: SiteOps, p: Params) -> Params:
     caps = p.get("capabilities")
@@ -321,7 +308,6 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("jobs.priority", "POST", "/jobs/{job}/priority", set_priority, Action.PRIORITY),
     Op("jobs.reschedule", "POST", "/jobs/{job}/reschedule", reschedule_job, Action.PRIORITY),
     Op("jobs.offload", "POST", "/jobs/{job}/offload", offload_job, Action.OFFLOAD),
-    Op("market.order", "POST", "/market/quotes/{quote}/order", market_order, Action.OFFLOAD),
     Op("nodes.add", "POST", "/nodes", add_node, Action.MACHINES),
     Op("nodes.configure", "POST", "/nodes/{node}/configure", configure_node, Action.MACHINES),
     Op("nodes.maintenance", "POST", "/nodes/{node}/maintenance", node_maintenance, Action.MACHINES),
