@@ -191,7 +191,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
         objective=str(scheduler_cfg.get("objective", "makespan")),
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
-        in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg), raise_alert=telemetry.alerts.raise_alert,
+        in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg),
         durations=learning.durations, energies=learning.energies, before_start=learning.before_start,
         staffed=StaffedHours.from_config(config.section("site").get("staffed")), spreads=learning.spreads)
     holder["p"] = production

@@ -75,12 +75,10 @@ async def finished(prod: ProductionService, ev: DeviceJobFinished) -> None:
 
 async def tell(prod: ProductionService, node_id: UUID, kind: str, severity: Severity, message: str, key: str,
                details: dict | None = None) -> None:
-    """An alert for the operator (stored when the alert service is wired) and an audit entry."""
+    """An alert for the operator (a FaultReported on the bus: the alert service stores it, deduplicated and rate
+    limited like every fault) and an audit entry."""
     log.warning("%s", message)
-    if prod._raise_alert is not None:
-        await prod._raise_alert(str(node_id), kind, severity, message, node_id=node_id, key=key)
-    else:
-        prod._bus.publish(FaultReported(str(node_id), kind, severity, message, node_id, key))
+    prod._bus.publish(FaultReported(str(node_id), kind, severity, message, node_id, key))
     if prod._store is None:
         return
     now = prod._clock.now()

@@ -79,7 +79,7 @@ class ProductionService:
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
                  objective: str = "makespan",
                  mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None,
-                 in_doubt_grace_s: float = 120.0, raise_alert: Callable[..., Awaitable[object]] | None = None,
+                 in_doubt_grace_s: float = 120.0,
                  durations: DurationFn | None = None, energies: EnergyFn | None = None,
                  before_start: Callable[[Node, Job, Part], Awaitable[object]] | None = None,
                  staffed: StaffedHours | None = None,
@@ -89,8 +89,8 @@ class ProductionService:
         ``mode``: "plan" starts what the optimiser's plan gives each machine next; "dispatch" lets each
         machine that frees up take the ready part the spec's weighted node score gives it (the plan is still made
         and shown). ``in_doubt_grace_s``: how long a machine that went out of reach mid-job keeps its work before
-        the work is planned elsewhere. ``raise_alert``: the alert service's ``raise_alert`` (stored alerts);
-        without it alerts only go on the bus. ``staffed``: the site's staffed hours (``[site.staffed]``); work
+        the work is planned elsewhere (the operator is told with a FaultReported on the bus, which the alert
+        service stores). ``staffed``: the site's staffed hours (``[site.staffed]``); work
         that needs a person at its start or end is planned and started only when someone is there. ``spreads``:
         a part's learned duration spread on a machine (what-if replays draw durations with it)."""
         if objective not in OBJECTIVES:
@@ -127,7 +127,6 @@ class ProductionService:
         self.doubt = InDoubt(in_doubt_grace_s)
         self._resumed: dict[UUID, float] = {}  # node -> when it said (after a drop) that it still runs its copy
         self._cancelled_copies: dict[UUID, _Running] = {}  # node -> a copy reconciling cancelled, until it ends
-        self._raise_alert = raise_alert
         # Learned estimates (issue 15): the planner's duration source, and a risk check before each start.
         self._durations = durations
         self._energies = energies  # learned kWh (issue 15): the energy planner's draw where a model covers it
