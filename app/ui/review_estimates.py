@@ -83,8 +83,7 @@ def time_cell(c: Any) -> Any:
             text += f" ({range_text(low, high)})"
         return cell(text, f"{c.basis}; 80 % of such jobs on this machine took a time in the bracket", True)
     if c.learned is False and c.time_s is not None:  # learning runs here, but not for this machine: say so
-        why = f"{ANALYTIC}: {reason(c.note)}" if reason(c.note) else ANALYTIC
-        return cell(f"{duration_text(c.time_s)}{ANALYTIC_MARK}", f"{why}; {c.basis}", True)
+        return cell(f"{duration_text(c.time_s)}{ANALYTIC_MARK}", f"{analytic_tip(c.note)}; {c.basis}", True)
     return cell(duration_text(c.time_s), c.basis, True)
 
 
