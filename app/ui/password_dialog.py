@@ -4,18 +4,10 @@ core's rules: at least 8 characters; every other session of theirs ends)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.core.domain.errors import ImeweError
+from app.ui.password_rows import AnswerLine, button_row, form_rows, password_field
 from app.ui.session import WindowSession
 from app.ui.tasks import spawn
 
@@ -32,34 +24,21 @@ class PasswordDialog(QDialog):
         head = QLabel(f"<b>{who}</b>: a new password of at least 8 characters. Your other sessions (the command "
                       "line, other windows) end and sign in again with it.")
         head.setWordWrap(True)
-        self.current, self.new, self.again = QLineEdit(), QLineEdit(), QLineEdit()
-        form = QFormLayout()
-        for label, field in (("Current password", self.current), ("New password", self.new),
-                             ("New password again", self.again)):
-            field.setEchoMode(QLineEdit.EchoMode.Password)
-            form.addRow(label, field)
-        self.error = QLabel("")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #f85149;")
-        self.error.hide()
+        self.current, self.new, self.again = password_field(), password_field(), password_field()
+        self.error = AnswerLine("changePasswordError")
         self.change_button = QPushButton("Change password")
-        self.change_button.setDefault(True)
         cancel = QPushButton("Cancel")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(cancel)
-        buttons.addWidget(self.change_button)
         lay = QVBoxLayout(self)
         lay.addWidget(head)
-        lay.addLayout(form)
+        lay.addLayout(form_rows([("Current password", self.current), ("New password", self.new),
+                                 ("New password again", self.again)]))
         lay.addWidget(self.error)
-        lay.addLayout(buttons)
+        lay.addLayout(button_row(cancel, self.change_button))
         cancel.clicked.connect(self.reject)
         self.change_button.clicked.connect(self.submit)
 
     def _say(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
+        self.error.say(text)
 
     def submit(self) -> None:
         if self.new.text() != self.again.text():

@@ -9,18 +9,10 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.core.domain.errors import ImeweError
+from app.ui.password_rows import AnswerLine, button_row, form_rows, password_field
 from app.ui.session import WindowSession
 from app.ui.tasks import spawn
 
@@ -43,31 +35,17 @@ class SignInDialog(QDialog):
         self.reason.hide()
         self.name = QLineEdit()
         self.name.setPlaceholderText("your user name")
-        self.password = QLineEdit()
-        self.password.setPlaceholderText("your password")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Password", self.password)
-        self.error = QLabel("")
-        self.error.setObjectName("signInError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #f85149;")
-        self.error.hide()
+        self.password = password_field("your password")
+        self.error = AnswerLine("signInError")
         self.sign_in_button = QPushButton("Sign in")
-        self.sign_in_button.setDefault(True)
         self.watch_button = QPushButton("Only watch")
         self.watch_button.setToolTip("Close this; sign in later from the name at the bottom right or File > Sign in…")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.watch_button)
-        buttons.addWidget(self.sign_in_button)
         lay = QVBoxLayout(self)
         lay.addWidget(head)
         lay.addWidget(self.reason)
-        lay.addLayout(form)
+        lay.addLayout(form_rows([("Name", self.name), ("Password", self.password)]))
         lay.addWidget(self.error)
-        lay.addLayout(buttons)
+        lay.addLayout(button_row(self.watch_button, self.sign_in_button))
         self.sign_in_button.clicked.connect(self.submit)
         self.password.returnPressed.connect(self.submit)
         self.name.returnPressed.connect(self.password.setFocus)
@@ -112,6 +90,5 @@ class SignInDialog(QDialog):
         self._say(str(exc) if isinstance(exc, ImeweError) else f"could not sign in: {type(exc).__name__}")
 
     def _say(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
+        self.error.say(text)
         self.adjustSize()
