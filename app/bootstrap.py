@@ -190,6 +190,7 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
         forecast_for=energy.plan_forecast, power_cap_w=energy.power_cap_w,
         energy_weight=float(scheduler_cfg.get("energy_weight", 0.0)),
         objective=str(scheduler_cfg.get("objective", "makespan")),
+        setup_weight=float(scheduler_cfg.get("setup_weight", 0.0)),
         mode=str(scheduler_cfg.get("mode", "plan")), ownership=ownership,
         in_doubt_grace_s=in_doubt_grace_s(scheduler_cfg),
         durations=learning.durations, energies=learning.energies, before_start=learning.before_start,

@@ -2,14 +2,15 @@
 our plan next to the farm-queue rule (same shop, same rules, same run): weighted tardiness, late jobs, time spent
 changing material, and the makespan.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/constraints.py [--jobs 200] [--budgets 1,10] [--write]
+    PYTHONPATH=. .venv/bin/python benchmarks/constraints.py [--jobs 200] [--budgets 1,10] [--portfolio 10] [--setup-weight 1] [--write]
 
 Both plans keep every hard rule (each is checked by the independent validator): a material change costs 15 min on
 its machine before the work that needs it, four machines are in maintenance for 4 h during the week, and work
 that needs a person at its start and end (most of it) starts and ends only in staffed hours (Mon-Fri 07:00-17:00,
 Sat 08:00-12:00, Europe/Berlin). The farm queue takes parts in the order they arrive, each on the machine where it
 ends first under those rules (no grouping by material, no look at due dates). Ours is the site's planner with the
-tardiness objective (``[scheduler] objective = "tardiness"``), one worker, as production runs it.
+tardiness objective (``[scheduler] objective = "tardiness"``), one worker, as production runs it; then the
+two-worker portfolio without and with CP-SAT, and with a setup cost in the objective (``[scheduler] setup_weight``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def row(name: str, problem: Problem, plan: Plan, wall_s: float) -> tuple[list[st
             {"tard": mt.weighted_tardiness, "late": mt.late_jobs, "setup": mt.setup_time, "ok": ok})
 
 
-def bench(n_jobs: int, budgets: list[float]) -> tuple[list[list[str]], list[str]]:
+def bench(n_jobs: int, budgets: list[float], portfolio: list[float], setup_weight: float) -> tuple[
+        list[list[str]], list[str]]:
     nodes = fleet()
     built = build_problem(jobs(n_jobs), nodes, MONDAY, maintenance=maintenance(nodes), setup_s=SETUP_S,
                           staffed=StaffedHours.from_config(STAFFED), objective=plan_objective("tardiness"))
@@ -123,14 +125,25 @@ def bench(n_jobs: int, budgets: list[float]) -> tuple[list[list[str]], list[str]
     queue = farm_queue(p)
     r_q, q = row("farm queue (arrival order, earliest end)", p, queue, time.perf_counter() - t0)
     rows, notes = [r_q], []
-    for b in budgets:
+
+    def ours(name: str, problem: Problem, b: float, **kw: object) -> None:
         t0 = time.perf_counter()
-        ours = optimize(p, time_limit_s=b, seed=0)
-        r, o = row(f"our plan, {b:g} s", p, ours, time.perf_counter() - t0)
+        plan = optimize(problem, time_limit_s=b, seed=0, **kw)  # type: ignore[arg-type]
+        r, o = row(name, p, plan, time.perf_counter() - t0)
         rows.append(r)
-        notes.append(f"{b:g} s: weighted tardiness {o['tard'] / max(q['tard'], 1):.2f} of the farm queue's, late jobs "
-                     f"{o['late']} vs {q['late']}, setup time {o['setup'] / max(q['setup'], 1):.2f} of the farm "
-                     "queue's")
+        notes.append(f"{name}: weighted tardiness {o['tard'] / max(q['tard'], 1):.2f} of the farm queue's, late "
+                     f"jobs {o['late']} vs {q['late']}, setup time {o['setup'] / max(q['setup'], 1):.2f} of the "
+                     f"farm queue's (the plan kept came from {plan.source})")
+
+    for b in budgets:
+        ours(f"our plan, {b:g} s", p, b)
+    costly = p.evolve(objective=plan_objective("tardiness", setup_weight=setup_weight))
+    for b in portfolio:
+        ours(f"ours, {b:g} s, 2 workers, search only", p, b, workers=2, use_cpsat=False)
+        ours(f"ours, {b:g} s, 2 workers with CP-SAT", p, b, workers=2, use_cpsat=True)
+        if setup_weight > 0:
+            ours(f"ours, {b:g} s, 2 workers with CP-SAT, setup cost {setup_weight:g}", costly, b, workers=2,
+                 use_cpsat=True)
     return rows, notes
 
 
@@ -138,11 +151,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--budgets", default="1,10", help="optimiser time limits, seconds, comma-separated")
+    ap.add_argument("--portfolio", default="10", help="time limits for the two-worker portfolio, with and "
+                                                      "without CP-SAT, comma-separated")
+    ap.add_argument("--setup-weight", type=float, default=1.0,
+                    help="[scheduler] setup_weight of the setup-cost rows (priority x s per second of setup)")
     ap.add_argument("--write", action="store_true", help=f"write {OUT}")
     args = ap.parse_args()
     budgets = [float(x) for x in args.budgets.split(",") if x.strip()]
+    portfolio = [float(x) for x in args.portfolio.split(",") if x.strip()]
     load0 = os.getloadavg()[0]
-    rows, notes = bench(args.jobs, budgets)
+    rows, notes = bench(args.jobs, budgets, portfolio, args.setup_weight)
     text = "\n".join(table(rows, ["plan", "weighted tardiness (priority x h)", "late jobs", "setup time (h)",
                                   "material changes", "makespan (h)", "all rules kept", "planning time (s)"])
                      + ["", "Ours next to the farm queue in the same run:", ""] + [f"- {n}" for n in notes])
@@ -153,14 +171,17 @@ def main() -> None:
         head = [
             "# Constraints: setups, maintenance and staffed hours (issue 16)", "",
             f"Command: `PYTHONPATH=. .venv/bin/python benchmarks/constraints.py --jobs {args.jobs} --budgets "
-            f"{args.budgets} --write` (2-core machine shared with other work, {stamp}, load average {load0:.1f} at "
+            f"{args.budgets} --portfolio {args.portfolio} --setup-weight {args.setup_weight:g} --write` (2-core machine shared with other work, {stamp}, load average {load0:.1f} at "
             f"the start and {load:.1f} at the end). A week of {args.jobs} jobs arriving over five working days "
             "(each due two days after it arrives, priorities 1-10; 80 % FDM in four materials, the rest resin and "
             "milling) on 12 machines. A material change costs 15 min; four machines are in maintenance for 4 h; "
             "90 % of the work needs a person at its start and end, and the floor is staffed Mon-Fri 07:00-17:00 "
             "and Sat 08:00-12:00 (Europe/Berlin). Both plans keep every rule (checked by the independent "
             "validator). The farm queue takes parts in arrival order, each on the machine where it ends first; "
-            "ours is the site's planner with the tardiness objective and one worker.", "",
+            "ours is the site's planner with the tardiness objective and one worker (as production runs it), then "
+            "the two-worker portfolio without and with CP-SAT (hinted with the search's plan, under the same rules), "
+            "and with a setup cost in the objective (`[scheduler] setup_weight`: each second of material change "
+            f"costs {args.setup_weight:g} priority-weighted second late).", "",
         ]
         OUT.write_text("\n".join(head) + text + "\n", encoding="utf-8")
 

@@ -44,6 +44,10 @@ def _show(args: argparse.Namespace) -> int:
                  + (" (learned)" if o.get("energy_basis") == "learned" else " (analytic)"))
                 for o in d["operations"]]
         head = f"plan made {_hm(d['made_at'])} UTC by {d['source'] or '?'}: {len(rows)} operation(s)"
+        setup_s = (d.get("metrics") or {}).get("setup_time", 0)
+        if setup_s:
+            n = len(d.get("setups", ()))
+            head += f"; {n} material change{'s' if n != 1 else ''}, {setup_s / 3600:.1f} h of setup in all"
         return head + ("\n" + table(rows, ("machine", "operation", "start", "end", "planned power")) if rows else "")
 
     emit(args, data, text)

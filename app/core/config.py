@@ -57,6 +57,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "energy_weight": Key(NUM, 0.0, "> 0: shift flexible work into cheap / solar hours"),
         "objective": Key(str, "makespan", "makespan: finish all work soonest; tardiness: least lateness past due "
                                           "dates, weighted by job priority"),
+        "setup_weight": Key(NUM, 0.0, "> 0: each second spent changing material costs this much in the objective "
+                                      "(seconds of makespan, or priority x seconds late): plans group by material"),
         "in_doubt_grace_s": Key(NUM, 120.0, "a machine out of reach mid-job keeps its work this long before it "
                                             "is planned elsewhere (0: at once)"),
     },

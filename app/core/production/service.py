@@ -57,12 +57,18 @@ log = logging.getLogger(__name__)
 OBJECTIVES = ("makespan", "tardiness")
 
 
-def plan_objective(name: str, energy_weight: float = 0.0) -> Objective | None:
+def plan_objective(name: str, energy_weight: float = 0.0, setup_weight: float = 0.0) -> Objective | None:
     """The plan's cost for ``[scheduler] objective``. Tardiness keeps a small makespan weight: among plans equally
-    late it prefers the one that ends soonest (and lets the graph search work on it)."""
+    late it prefers the one that ends soonest (and lets the graph search work on it). ``setup_weight``
+    (``[scheduler] setup_weight``): what each second spent changing material costs, in the objective's units
+    (seconds of makespan, or priority-weighted seconds late): plans then group work by material even where the
+    makespan or lateness does not gain from it."""
+    if setup_weight < 0 or energy_weight < 0:
+        raise ConfigError("[scheduler] energy_weight and setup_weight must not be negative")
     if name == "tardiness":
-        return Objective(makespan=0.01, tardiness=1.0, energy=energy_weight)
-    return Objective(makespan=1.0, energy=energy_weight) if energy_weight else None
+        return Objective(makespan=0.01, tardiness=1.0, energy=energy_weight, setups=setup_weight)
+    return Objective(makespan=1.0, energy=energy_weight, setups=setup_weight) if energy_weight or setup_weight \
+        else None
 
 
 class Owned(Protocol):
@@ -77,7 +83,7 @@ class ProductionService:
                  drivers: Mapping[UUID, FabricationDevice], *, store=None, plan_budget_s: float = 0.3,
                  tick_s: float = 30.0, forecast_for: Callable[[datetime], EnergyForecast] | None = None,
                  power_cap_w: Callable[[], float | None] | None = None, energy_weight: float = 0.0,
-                 objective: str = "makespan",
+                 objective: str = "makespan", setup_weight: float = 0.0,
                  mode: str = "plan", min_interval_s: float = 0.2, ownership: Owned | None = None,
                  in_doubt_grace_s: float = 120.0,
                  durations: DurationFn | None = None, energies: EnergyFn | None = None,
@@ -91,11 +97,14 @@ class ProductionService:
         and shown). ``in_doubt_grace_s``: how long a machine that went out of reach mid-job keeps its work before
         the work is planned elsewhere (the operator is told with a FaultReported on the bus, which the alert
         service stores). ``staffed``: the site's staffed hours (``[site.staffed]``); work
-        that needs a person at its start or end is planned and started only when someone is there. ``spreads``:
+        that needs a person at its start or end is planned and started only when someone is there.
+        ``setup_weight``: the cost of a second of material change in the objective (see ``plan_objective``). ``spreads``:
         a part's learned duration spread on a machine (what-if replays draw durations with it)."""
         if objective not in OBJECTIVES:
             raise ConfigError(f"[scheduler] objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
         self._objective = objective
+        plan_objective(objective, energy_weight, setup_weight)  # a bad weight is refused at start
+        self._setup_weight = setup_weight
         if mode not in ("plan", "dispatch"):
             raise ValueError(f"unknown production mode {mode!r}; use plan or dispatch")
         self.mode = mode
@@ -510,7 +519,7 @@ class ProductionService:
 
     def _objective_for(self, rushed: bool) -> Objective | None:
         """The configured objective; least lateness while a job is rushed (it is due now)."""
-        return plan_objective("tardiness" if rushed else self._objective, self._energy_weight)
+        return plan_objective("tardiness" if rushed else self._objective, self._energy_weight, self._setup_weight)
 
     def _cap_now(self) -> float | None:
         """The site cap, or a lower one the operator applied from a what-if."""

@@ -13,10 +13,12 @@ from app.core.scheduling.cpsat_shop import (
     add_setups,
     add_staffing,
     add_windows,
+    lead_values,
     setup_machines,
     setups_modelled,
     staffed_spans,
     tardiness_terms,
+    too_many_arcs,
 )
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Problem
@@ -54,11 +56,12 @@ def proven(problem: Problem, plan: Plan, bound: float) -> bool:
 
 
 def _horizon(problem: Problem, hint: Plan) -> int:
-    """No better plan ends later: the hint's makespan for a makespan objective; with lateness or setups in it, as
-    much again as all the work (a later end can pay off by an earlier start of urgent work)."""
+    """How late the plan may end: the hint's makespan for a makespan objective (no better plan ends later); with
+    lateness or setups in it, one more longest operation's time (a later end can pay off by an earlier start of
+    urgent work, rarely by much; a wider horizon makes big models slow to load)."""
     if problem.objective.pure_makespan:
         return hint.makespan
-    return hint.makespan + sum(max(d for _, d in alts) for alts in problem.alts)
+    return hint.makespan + max(d for alts in problem.alts for _, d in alts)
 
 
 def _hint_leads(problem: Problem, hint: Plan) -> dict[int, int]:
@@ -92,20 +95,23 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
     spans = staffed_spans(problem, horizon) if staffed else []
     setup_ms = setup_machines(problem)
     on_setup = set(setup_ms)
-    max_setup = max((max(row) for row in problem.setup_time if row), default=0) if setup_ms else 0
     hint_lead = _hint_leads(problem, hint) if hinted and staffed and setup_ms else {}
     starts, ends, choice = [], [], []
     per_machine: dict[int, list] = {}
     on_machine: dict[int, list[tuple[int, Any]]] = {}
-    lead: dict[int, Any] = {}
+    lead: dict[int, dict[int, Any]] = {}
     power_ivs: list = []
     power_demands: list[int] = []
     capped = problem.power_cap_w is not None
     top = horizon
+    # a big shop with setups: each operation on the hint's machine (every order there open), a neighbourhood
+    narrowed = hinted and bool(setup_ms) and too_many_arcs(problem, setup_ms)
     for o, alts in enumerate(problem.alts):
         fixed = problem.fixed.get(o)
         if fixed is not None:  # started work stays where it is
             alts = [(fixed[0], problem.duration(o, fixed[0]) or 0)]
+        elif narrowed:
+            alts = [(hint.machine[o], problem.duration(o, hint.machine[o]) or 0)]
         lo, hi = min(d for _, d in alts), max(d for _, d in alts)
         first = problem.release[o] if fixed is None else fixed[1]
         s = m.NewIntVar(min(first, horizon), horizon if fixed is None else first, f"s{o}")
@@ -139,14 +145,15 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
             m.AddHint(e, hint.end[o])
         if staffed and fixed is None and problem.attend[o]:
             if problem.attend[o] & START and any(k in on_setup for k, _ in alts):
-                lead[o] = m.NewIntVar(0, max_setup, f"lead{o}")
+                lead[o] = {v: m.NewBoolVar(f"lead{o}_{v}") for v in lead_values(problem, o)}
+                m.AddExactlyOne(lead[o].values())
                 for k, lit in lits:
                     if k not in on_setup:
-                        m.Add(lead[o] == 0).OnlyEnforceIf(lit)
+                        m.AddImplication(lit, lead[o][0])
                 if hinted:
-                    m.AddHint(lead[o], hint_lead.get(o, 0))
-            add_staffing(m, problem, spans, o, s, e, lead.get(o),
-                         (hint.start[o], hint_lead.get(o, 0)) if hinted else None)
+                    for v, z in lead[o].items():
+                        m.AddHint(z, 1 if hint_lead.get(o, 0) == v else 0)
+            add_staffing(m, problem, spans, o, s, e, lead.get(o))
         starts.append(s)
         ends.append(e)
         choice.append(lits)
@@ -167,16 +174,20 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
     if w.makespan > 0:
         cmax = m.NewIntVar(0, top, "cmax")
         m.AddMaxEquality(cmax, ends)
+        if hinted:
+            m.AddHint(cmax, hint.makespan)
         terms.append(round(w.makespan * scale) * cmax if not pure else cmax)
     if w.tardiness > 0:
-        for weight, late in tardiness_terms(m, problem, ends, horizon):
+        for weight, late in tardiness_terms(m, problem, ends, horizon, hint.end if hinted else None):
             terms.append(round(w.tardiness * weight * scale) * late)
     if w.setups > 0 and setup_ms:
         terms.append(round(w.setups * scale) * setups.total)
     m.Minimize(sum(terms))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s - (time.perf_counter() - t0), 0.05)
-    solver.parameters.num_workers = workers
+    # one CP-SAT thread only searches down from the hint; on a shop model (setups, hours, lateness) what improves
+    # a big plan is its large-neighbourhood moves, which need a second thread to run at all
+    solver.parameters.num_workers = workers if problem.plain else max(workers, 2)
     solver.parameters.random_seed = seed
     status = solver.Solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -184,6 +195,8 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
         return hint
     raw_bound = solver.BestObjectiveBound()
     bound: float = int(math.ceil(raw_bound - 1e-6)) if pure else raw_bound / scale
+    if narrowed:  # the hint's machines only: its bound holds for them, not for the shop
+        bound = 0
     machine = [next(k for k, lit in lits if solver.BooleanValue(lit)) for lits in choice]
     start = [solver.Value(s) for s in starts]
     end = [start[o] + (problem.duration(o, machine[o]) or 0) for o in range(problem.n_ops)]
@@ -194,4 +207,5 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
     better.stats["cpsat_status"] = solver.StatusName(status)
     better.stats["cpsat_bound"] = bound
     better.stats["optimal"] = proven(problem, better, bound)
+    better.stats["cpsat_narrowed"] = narrowed
     return better

@@ -19,6 +19,7 @@ from app.core.scheduling.problem import INF, Problem
 from app.core.scheduling.staffing import END, START
 
 MAX_SETUP_ARCS = 250_000  # a bigger order model takes CP-SAT longer to load than a replan may wait
+FULL_ARCS = 12_000  # up to this many arcs every machine is open to every operation; past it, the hint's machines
 
 
 @dataclass(slots=True)
@@ -45,6 +46,17 @@ def setup_machines(problem: Problem) -> list[int]:
         if any(problem.setup(a, b) for a in real for b in real):
             out.append(m)
     return out
+
+
+def too_many_arcs(problem: Problem, machines: list[int]) -> bool:
+    """Whether circuits open to every eligible operation would be too big to load in time (then the model keeps
+    each operation on the hint's machine: every order there stays open)."""
+    count = dict.fromkeys(machines, 0)
+    for alts in problem.alts:
+        for m, _ in alts:
+            if m in count:
+                count[m] += 1
+    return sum(n * n for n in count.values()) > FULL_ARCS
 
 
 def setups_modelled(problem: Problem) -> bool:
@@ -74,11 +86,13 @@ def add_windows(m: Any, problem: Problem, horizon: int, per_machine: dict[int, l
 
 
 def add_setups(m: Any, problem: Problem, machines: list[int], on_machine: dict[int, list[tuple[int, Any | None]]],
-               starts: list, ends: list, lead: dict[int, Any], hint_seqs: list[list[int]] | None) -> SetupModel:
+               starts: list, ends: list, lead: dict[int, dict[int, Any]], hint_seqs: list[list[int]] | None) -> SetupModel:
     """Per machine a circuit over its eligible operations (a node per operation, present when it runs there):
     an arc i -> j means j is the next work after i, and j starts no sooner than i's end plus the setup between
-    their families; from the origin, the family loaded there. ``lead[o]`` (when given) takes the setup just
-    before ``o``. ``on_machine[k]``: (operation, its presence literal there, None when it has no other machine).
+    their families; from the origin, the family loaded there. ``lead[o][v]`` (when given) is the literal "the
+    setup just before ``o`` lasts v"; an arc implies its own. When every order would be too many arcs to load in time (big shops), an operation may follow
+    only the ones near it in the hint's order of starts (and its own predecessor in the hint): a large
+    neighbourhood of the hint, which then proves nothing. ``on_machine[k]``: (operation, its presence literal there, None when it has no other machine).
     Arc literals are hinted from ``hint_seqs`` (each machine's order in the hint)."""
     out = SetupModel()
     fam, fixed, mf = problem.family, problem.fixed, problem.machine_family
@@ -107,7 +121,7 @@ def add_setups(m: Any, problem: Problem, machines: list[int], on_machine: dict[i
                     m.Add(starts[o] >= gap).OnlyEnforceIf(lit)
                     terms.append(gap * lit)
                 if o in lead:
-                    m.Add(lead[o] == gap).OnlyEnforceIf(lit)
+                    m.AddImplication(lit, lead[o][gap])
             lit_end = m.NewBoolVar(f"last{k}_{o}")
             arcs.append((node[o], 0, lit_end))
             if hint_seqs is not None:
@@ -125,7 +139,7 @@ def add_setups(m: Any, problem: Problem, machines: list[int], on_machine: dict[i
                 if gap:
                     terms.append(gap * lit)
                 if j in lead:
-                    m.Add(lead[j] == gap).OnlyEnforceIf(lit)
+                    m.AddImplication(lit, lead[j][gap])
                 if hint_seqs is not None:
                     m.AddHint(lit, 1 if nxt.get(i) == j else 0)
         if arcs:
@@ -152,37 +166,36 @@ def staffed_spans(problem: Problem, horizon: int) -> list[tuple[int, int]]:
     return out
 
 
+def lead_values(problem: Problem, o: int) -> list[int]:
+    """Every length the setup just before ``o`` can have (0 included)."""
+    fams = {f for f in problem.family if f >= 0} | {f for f in problem.machine_family if f >= 0}
+    return sorted({0} | {problem.setup(f, problem.family[o]) for f in fams})
+
+
 def add_staffing(m: Any, problem: Problem, spans: list[tuple[int, int]], o: int, start: Any, end: Any,
-                 lead: Any | None, hint: tuple[int, int] | None = None) -> None:
-    """Work ``o`` that needs a person at its start starts in a staffed span, its setup (``lead``) in the same
-    one; at its end, ends in one. ``hint``: (start, setup) in the hint, to hint the span it starts in."""
+                 lead: dict[int, Any] | None) -> None:
+    """Work ``o`` that needs a person at its start starts in a staffed span [a, b), and its setup of v (the
+    literal ``lead[v]``) too: it starts in [a + v, b). At its end, it ends in a staffed [a, b]."""
     from ortools.util.python import sorted_interval_list as sil
 
     need = problem.attend[o]
+    first = problem.release[o]
     if need & END:
-        m.AddLinearExpressionInDomain(end, sil.Domain.FromIntervals([[a, b] for a, b in spans]))
+        m.AddLinearExpressionInDomain(end, sil.Domain.FromIntervals([[a, b] for a, b in spans if b >= first]))
     if not need & START:
         return
-    open_spans = [(a, b - 1) for a, b in spans if b - 1 >= a]
-    if lead is None:
-        m.AddLinearExpressionInDomain(start, sil.Domain.FromIntervals([[a, b] for a, b in open_spans]))
-        return
-    picks = []
-    span_start = 0
-    for a, b in open_spans:
-        z = m.NewBoolVar(f"span{o}_{a}")
-        m.Add(start >= a).OnlyEnforceIf(z)
-        m.Add(start <= b).OnlyEnforceIf(z)
-        picks.append(z)
-        span_start += a * z
-        if hint is not None:
-            m.AddHint(z, 1 if a <= hint[0] <= b and a <= hint[0] - hint[1] else 0)
-    m.AddExactlyOne(picks)
-    m.Add(start - lead >= span_start)
+    for v, lit in (lead or {0: None}).items():
+        dom = sil.Domain.FromIntervals([[a + v, b - 1] for a, b in spans if b - 1 >= max(a + v, first)])
+        if lit is None:
+            m.AddLinearExpressionInDomain(start, dom)
+        else:
+            m.AddLinearExpressionInDomain(start, dom).OnlyEnforceIf(lit)
 
 
-def tardiness_terms(m: Any, problem: Problem, ends: list, horizon: int) -> list[tuple[float, Any]]:
-    """Per job with a due time, (its weight, its lateness variable): no less than any of its ends past due."""
+def tardiness_terms(m: Any, problem: Problem, ends: list, horizon: int,
+                    hint_ends: list[int] | None = None) -> list[tuple[float, Any]]:
+    """Per job with a due time, (its weight, its lateness variable): no less than any of its ends past due
+    (hinted with its lateness in ``hint_ends``)."""
     by_job: dict[int, list[int]] = {}
     for o, j in enumerate(problem.op_job):
         if not problem.succs[o]:
@@ -195,5 +208,7 @@ def tardiness_terms(m: Any, problem: Problem, ends: list, horizon: int) -> list[
         late = m.NewIntVar(0, max(horizon - due, 0) + 1, f"late{j}")
         for o in ops:
             m.Add(late >= ends[o] - due)
+        if hint_ends is not None:
+            m.AddHint(late, max(0, max(hint_ends[o] for o in ops) - due))
         out.append((problem.job_weight[j], late))
     return out
