@@ -29,17 +29,18 @@ from app.devices.agent_client import read_agent_key
 from app.devices.factory import agent_driver_factory
 from app.devices.simulator import SimConfig, SimulatedMachine
 
+from .mdns import KINDS, LOOPBACK, NODE_TYPE
+
 ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = ["127.0.0.1"]
 TOKEN = "trusted-site-token"
-NAME = f"press-{uuid4().hex[:6]}"  # unique: another run of this test on the machine hears ours, and we theirs
+NAME = f"press-{uuid4().hex[:6]}"
 
 
 def agent(name: str, ident: proto.AgentIdentity) -> NodeAgent:
     caps = Capabilities(process=ProcessType.FDM, build_volume_mm=(220, 220, 250))
     sim = SimulatedMachine(name, caps, ScaledClock(60), SimConfig(telemetry_interval_s=30))
     return NodeAgent(sim, token=TOKEN, identity=ident, host="127.0.0.1", interfaces=LOOPBACK,
-                     software_version="0.1.0")
+                     software_version="0.1.0", service_type=NODE_TYPE)
 
 
 async def until(pred, timeout: float = 15.0, what: str = "condition") -> None:
@@ -61,7 +62,7 @@ def test_a_new_agent_waits_for_a_person_and_impostors_get_no_token(tmp_path: Pat
         faults: list[FaultReported] = []
         bus.subscribe(FaultReported, faults.append)
         disc = ZeroconfDiscovery(fleet, bus, SystemClock(), agent_driver_factory(TOKEN), interfaces=LOOPBACK,
-                                 trust=AgentTrust(known), key_probe=read_agent_key)
+                                 trust=AgentTrust(known), key_probe=read_agent_key, kinds=KINDS)
         desk = AgentDesk(disc.trust, store, SystemClock(), disc)
         await disc.start()
         real_id, other_id, liar_id = (proto.AgentIdentity.generate() for _ in range(3))

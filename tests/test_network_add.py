@@ -20,6 +20,7 @@ from app.core.discovery.zeroconf_discovery import ZeroconfDiscovery
 from app.window_ports import machine_adder
 from tests import network_scenarios as sc
 from tests import test_network_bambu as bambu
+from tests.mdns import KINDS, LOOPBACK, TYPES, instance
 from tests.test_network_bambu import mosquitto_required  # noqa: F401 - the fixture bambu.needs_mosquitto uses
 from tests.test_network_duet import PASSWORD as DUET_PW
 from tests.test_network_duet import duet_peer
@@ -106,16 +107,16 @@ def test_a_prusalink_printer_found_by_zeroconf_is_added_through_the_dialogs_port
     listed, picked, given its password once, and registered with what it reports."""
     peer = prusa_peer(tmp_path)
     peer.start()
-    lo = ["127.0.0.1"]
+    lo = LOOPBACK
 
     async def go():
         core = build_core(load_config(str(tmp_path / "home")), connect_machines=False)
         await core.kernel.boot()
-        disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), lambda a: None, interfaces=lo)
+        disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), lambda a: None, interfaces=lo, kinds=KINDS)
         await disc.start()
         core.discovery = disc
         other = AsyncZeroconf(interfaces=lo, ip_version=IPVersion.V4Only)
-        info = AsyncServiceInfo("_prusalink._tcp.local.", "MK4 bay 4._prusalink._tcp.local.", port=peer.port,
+        info = AsyncServiceInfo(TYPES["prusalink"], instance("MK4 bay 4", "prusalink"), port=peer.port,
                                 addresses=[socket.inet_aton("127.0.0.1")], server="mk4-bay-4.local.",
                                 properties={"printer_type": "MK4", "version": "2.1.2"})
         try:

@@ -19,6 +19,8 @@ from app.core.sites.identity import load_or_create_identity
 from app.core.sites.protocol import Session, TokenBucket, decode, encode
 from app.core.sites.site_id import format_site_id, parse_site_id
 
+from .mdns import LOOPBACK, SITE_TYPE
+
 
 def test_identity_is_made_once_and_its_id_is_the_certificate_hash(tmp_path) -> None:
     ident = load_or_create_identity(tmp_path / "keys", "Lagos")
@@ -97,8 +99,8 @@ def test_sites_find_each_other_on_the_lan(tmp_path) -> None:
         bus_a.subscribe(SiteFound, found.append)
         a = load_or_create_identity(tmp_path / "a", "a")
         b = load_or_create_identity(tmp_path / "b", "b")
-        da = SiteDiscovery(a.site_id, "alpha", 41001, bus_a, ["127.0.0.1"])
-        db = SiteDiscovery(b.site_id, "beta", 41002, bus_b, ["127.0.0.1"])
+        da = SiteDiscovery(a.site_id, "alpha", 41001, bus_a, LOOPBACK, SITE_TYPE)
+        db = SiteDiscovery(b.site_id, "beta", 41002, bus_b, LOOPBACK, SITE_TYPE)
         await da.start()
         await db.start()
         try:
@@ -114,5 +116,6 @@ def test_sites_find_each_other_on_the_lan(tmp_path) -> None:
         hit = next(f for f in found if f.site_id == b.site_id)
         assert hit.address == "127.0.0.1:41002" and hit.name == "beta"
         assert all(f.site_id != a.site_id for f in found)  # never itself
+        assert {f.site_id for f in found} == {b.site_id}  # this run's service type: no other run's sites
 
     asyncio.run(asyncio.wait_for(go(), 30))

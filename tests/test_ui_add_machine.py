@@ -23,11 +23,11 @@ from app.devices.emulators.spawn import EmulatorProcess
 from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
+from tests.mdns import KINDS, LOOPBACK, TYPES, instance
 from tests.test_ui_support import booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = ["127.0.0.1"]
 KEY = "klipper-key-5f3e9a"
 OURS = {"voron-1", "Ender 3 bay 1", "Prusa MK4 bay 2"}
 
@@ -35,12 +35,12 @@ OURS = {"voron-1", "Ender 3 bay 1", "Prusa MK4 bay 2"}
 def adverts(port: int) -> list[AsyncServiceInfo]:
     lo = [socket.inet_aton("127.0.0.1")]
     return [
-        AsyncServiceInfo("_moonraker._tcp.local.", "voron-1._moonraker._tcp.local.", port=port, addresses=lo,
+        AsyncServiceInfo(TYPES["moonraker"], instance("voron-1", "moonraker"), port=port, addresses=lo,
                          server="voron-1.local.", properties={"version": "v0.9.3"}),
-        AsyncServiceInfo("_octoprint._tcp.local.", "Ender 3 bay 1._octoprint._tcp.local.", port=5000,
+        AsyncServiceInfo(TYPES["octoprint"], instance("Ender 3 bay 1", "octoprint"), port=5000,
                          addresses=lo, server="octopi.local.",
                          properties={"version": "1.11.8", "api": "0.1", "path": "/", "model": "Creality Ender-3"}),
-        AsyncServiceInfo("_prusalink._tcp.local.", "Prusa MK4 bay 2._prusalink._tcp.local.", port=8080,
+        AsyncServiceInfo(TYPES["prusalink"], instance("Prusa MK4 bay 2", "prusalink"), port=8080,
                          addresses=lo, server="mk4.local.", properties={"printer_type": "MK4", "version": "2.1.2"}),
     ]
 
@@ -62,7 +62,8 @@ def test_found_machines_are_listed_and_one_is_added_with_its_key(qloop, qtbot, t
 
     async def scenario() -> dict:
         async with booted_core(tmp_path / "home") as core:
-            disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), lambda a: None, interfaces=LOOPBACK)
+            disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), lambda a: None, interfaces=LOOPBACK,
+                                     kinds=KINDS)
             await disc.start()
             core.discovery = disc
             other = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
@@ -93,8 +94,8 @@ def test_found_machines_are_listed_and_one_is_added_with_its_key(qloop, qtbot, t
                 out["after_refusal"] = [n.name for n in core.fleet.list()]
                 dialog.fields["api_key"].setText(KEY)
                 dialog.error.setText("")
-                for r, v in enumerate(out["rows"]):  # the picture shows this test's machines only
-                    dialog.table.setRowHidden(r, v[0] not in OURS)
+                for r, v in enumerate(out["rows"]):  # the picture shows this test's machines only (a Bambu
+                    dialog.table.setRowHidden(r, v[0] not in OURS)  # another test announces by SSDP may show)
                 shot = composite(win, dialog)
                 out["shot"] = tmp_path / "add-machine.png"
                 shot.save(str(out["shot"]))
@@ -120,7 +121,8 @@ def test_found_machines_are_listed_and_one_is_added_with_its_key(qloop, qtbot, t
         out = qloop.run_until_complete(scenario())
     finally:
         emu.stop()
-    rows = sorted(r for r in out["rows"] if r[0] in OURS)  # a real OctoPrint on this host may show up too
+    # zeroconf: this run's service types only; a Bambu another test announces by SSDP may be listed too
+    rows = sorted(r for r in out["rows"] if r[0] in OURS)
     assert rows[0][:4] == ["Ender 3 bay 1", "OctoPrint", "Creality Ender-3", "1.11.8"]
     assert rows[1][:4] == ["Prusa MK4 bay 2", "PrusaLink", "MK4", "2.1.2"]
     assert rows[2][:2] == ["voron-1", "Klipper (Moonraker)"] and rows[2][3] == "v0.9.3"

@@ -26,11 +26,11 @@ from app.ui.add_machine_dialog import AddMachineDialog
 from app.ui.agents_page import grouped
 from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
+from tests.mdns import KINDS, LOOPBACK, NODE_TYPE
 from tests.test_ui_support import booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = ["127.0.0.1"]
 
 
 @pytest.mark.slow
@@ -39,7 +39,8 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
         async with booted_core(tmp_path / "home") as core:
             token = node_token(core.config)
             disc = ZeroconfDiscovery(core.fleet, core.bus, SystemClock(), agent_driver_factory(token),
-                                     interfaces=LOOPBACK, trust=agent_trust(core.config), key_probe=read_agent_key)
+                                     interfaces=LOOPBACK, trust=agent_trust(core.config), key_probe=read_agent_key,
+                                     kinds=KINDS)
             await disc.start()
             core.discovery = disc
             core.agent_updates = agent_updates(core, disc)  # as wire_site_services does
@@ -47,7 +48,7 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
             sim = SimulatedMachine("Prusa XL bay 4", Capabilities(process=ProcessType.FDM), ScaledClock(60),
                                    SimConfig(telemetry_interval_s=30))
             agent = NodeAgent(sim, token=token, identity=ident, host="127.0.0.1", interfaces=LOOPBACK,
-                              software_version="0.9.2")
+                              software_version="0.9.2", service_type=NODE_TYPE)
             win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.resize(1366, 768)
@@ -109,7 +110,7 @@ def test_operator_accepts_a_waiting_agent_in_the_add_machine_dialog(qloop, qtbot
                 old_sim = SimulatedMachine("Laser bay 5", Capabilities(process=ProcessType.LASER), ScaledClock(60),
                                            SimConfig(telemetry_interval_s=30))
                 old_agent = NodeAgent(old_sim, token=token, identity=old_ident, host="127.0.0.1",
-                                      interfaces=LOOPBACK, software_version="0.0.5")
+                                      interfaces=LOOPBACK, software_version="0.0.5", service_type=NODE_TYPE)
                 agents.append((old_agent, old_sim))
                 await old_sim.connect()
                 await old_agent.start()

@@ -31,10 +31,12 @@ class NodeAgent:
     def __init__(self, driver: FabricationDevice, *, token: str, identity: proto.AgentIdentity,
                  host: str = "127.0.0.1", port: int = 0, advertise: bool = True,
                  interfaces: list[str] | None = None, software_version: str = "", files_dir: Path | None = None,
-                 journal: RunJournal | None = None, updater: Any = None) -> None:
+                 journal: RunJournal | None = None, updater: Any = None,
+                 service_type: str = proto.SERVICE_TYPE) -> None:
         """``files_dir``: the only folder whose files a control room may ask the agent to read itself;
         ``journal``: where the record of what ran is kept (in memory only when not given); ``updater``: takes
-        software updates (an ``AgentUpdater``; none: the agent refuses them)."""
+        software updates (an ``AgentUpdater``; none: the agent refuses them); ``service_type``: what it is
+        advertised as (tests: a type of their run's own)."""
         if len(token) < 8:
             raise ImeweError("the pairing token must be at least 8 characters")
         self.driver = driver
@@ -44,6 +46,7 @@ class NodeAgent:
         self._token = token
         self._advertise = advertise
         self._interfaces = interfaces
+        self._service_type = service_type
         self.software_version = software_version
         self.files_dir = files_dir
         self.journal = journal or RunJournal()
@@ -67,7 +70,7 @@ class NodeAgent:
         self.port = sock.getsockname()[1]
         log.info("node agent %s serving wss on %s:%d", self.driver.name, self.host, self.port)
         if self._advertise:
-            self._advertiser = Advertiser(self._interfaces)
+            self._advertiser = Advertiser(self._interfaces, self._service_type)
             await self._advertiser.register(self.driver.name, self.host, self.port, self.txt())
 
     def txt(self) -> dict[str, str]:

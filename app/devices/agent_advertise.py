@@ -31,10 +31,13 @@ def local_ipv4_addresses() -> list[str]:
 
 
 class Advertiser:
-    """``interfaces``: addresses to announce on (tests use ``["127.0.0.1"]``); None means every interface."""
+    """``interfaces``: addresses to announce on (tests use ``["127.0.0.1"]``); None means every interface.
+    ``service_type``: what to announce as (a test run uses a type of its own, so that other runs on the machine
+    do not hear it)."""
 
-    def __init__(self, interfaces: list[str] | None = None) -> None:
+    def __init__(self, interfaces: list[str] | None = None, service_type: str = SERVICE_TYPE) -> None:
         self._interfaces = interfaces
+        self.service_type = service_type
         self._zc: AsyncZeroconf | None = None
         self._info: AsyncServiceInfo | None = None
 
@@ -46,7 +49,8 @@ class Advertiser:
         self._zc = AsyncZeroconf(interfaces=self._interfaces or InterfaceChoice.All, ip_version=IPVersion.V4Only)
         instance = _instance_name(name)
         server = f"{instance.replace(' ', '-')}-{txt.get('id', '')[:8]}.local."
-        self._info = AsyncServiceInfo(SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}", port=port, properties=txt,
+        stype = self.service_type
+        self._info = AsyncServiceInfo(stype, f"{instance}.{stype}", port=port, properties=txt,
                                       addresses=[socket.inet_aton(a) for a in addresses], server=server)
         try:
             # The first await probes the name; the second waits until the announcement went out.

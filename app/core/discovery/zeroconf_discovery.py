@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 IMEWE_NODE = "_imewe-node._tcp.local."
 OTHER_KINDS = {"_octoprint._tcp.local.": "octoprint", "_moonraker._tcp.local.": "moonraker",
                "_prusalink._tcp.local.": "prusalink"}
+KINDS = {IMEWE_NODE: "imewe-node", **OTHER_KINDS}  # the service types browsed, each with the kind it names
 SUPPORTED_PROTOCOL = "2"
 RESOLVE_TIMEOUT_MS = 3000
 
@@ -74,9 +75,16 @@ class ZeroconfDiscovery:
 
     def __init__(self, fleet: FleetService, bus: EventBus, clock: Clock, driver_factory: DriverFactory, *,
                  interfaces: list[str] | None = None, auto_register: bool = True,
-                 trust: AgentTrust | None = None, key_probe: KeyProbe | None = None) -> None:
+                 trust: AgentTrust | None = None, key_probe: KeyProbe | None = None,
+                 kinds: Mapping[str, str] | None = None) -> None:
         """``trust``: the accepted agent keys (in memory when not given); ``key_probe``: reads an agent's key over
-        TLS without sending it anything (agents are not linked without one)."""
+        TLS without sending it anything (agents are not linked without one). ``kinds``: the service types to
+        browse, each with the kind it names (default ``KINDS``; a test run uses types of its own, so two runs on
+        one machine do not hear each other's adverts)."""
+        self.kinds = dict(KINDS if kinds is None else kinds)
+        unknown = set(self.kinds.values()) - set(KINDS.values())
+        if unknown:
+            raise ValueError(f"unknown kinds of advert: {', '.join(sorted(unknown))}")
         self.fleet = fleet
         self.trust = trust or AgentTrust(None)
         self.key_probe = key_probe
@@ -97,8 +105,7 @@ class ZeroconfDiscovery:
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
         self._zc = AsyncZeroconf(interfaces=self.interfaces or InterfaceChoice.All, ip_version=IPVersion.V4Only)
-        types = [IMEWE_NODE, *OTHER_KINDS]
-        self._browser = AsyncServiceBrowser(self._zc.zeroconf, types, handlers=[self._on_change])
+        self._browser = AsyncServiceBrowser(self._zc.zeroconf, list(self.kinds), handlers=[self._on_change])
 
     async def stop(self) -> None:
         if self._browser is not None:
@@ -146,7 +153,7 @@ class ZeroconfDiscovery:
         if not addresses or info.port is None:
             return
         props = {_text(k): _text(v) for k, v in (info.properties or {}).items() if k is not None}
-        kind = "imewe-node" if service_type == IMEWE_NODE else OTHER_KINDS[service_type]
+        kind = self.kinds[service_type]
         advert = Advert(kind, name.removesuffix("." + service_type), addresses[0], info.port, props)
         is_new = self.found.get(name) != advert
         self.found[name] = advert
@@ -159,7 +166,7 @@ class ZeroconfDiscovery:
 
     async def _on_removed(self, service_type: str, name: str) -> None:
         advert = self.found.pop(name, None)
-        kind = "imewe-node" if service_type == IMEWE_NODE else OTHER_KINDS.get(service_type, service_type)
+        kind = self.kinds.get(service_type, service_type)
         self.bus.publish(NodeVanished(kind, name.removesuffix("." + service_type)))
         node_id = self._by_service.get(name)
         if advert is None or node_id is None:

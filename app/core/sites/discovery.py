@@ -21,8 +21,11 @@ SERVICE = "_imewe-site._tcp.local."
 
 
 class SiteDiscovery:
-    def __init__(self, site_id: str, name: str, port: int, bus: EventBus, interfaces: list[str] | None = None) -> None:
+    def __init__(self, site_id: str, name: str, port: int, bus: EventBus, interfaces: list[str] | None = None,
+                 service: str = SERVICE) -> None:
+        """``service``: the type announced and browsed (tests: a type of their run's own)."""
         self.site_id = site_id
+        self.service = service
         self.name = name
         self.port = port
         self.bus = bus
@@ -37,10 +40,10 @@ class SiteDiscovery:
         self._zc = AsyncZeroconf(interfaces=self.interfaces or InterfaceChoice.All, ip_version=IPVersion.V4Only)
         label = short_id(self.site_id)
         self._info = AsyncServiceInfo(
-            SERVICE, f"{label}.{SERVICE}", port=self.port, properties={"id": self.site_id, "name": self.name[:100]},
+            self.service, f"{label}.{self.service}", port=self.port, properties={"id": self.site_id, "name": self.name[:100]},
             parsed_addresses=self.interfaces or _local_ipv4(), server=f"imewe-{label.lower()}.local.")
         await self._zc.async_register_service(self._info)
-        self._browser = AsyncServiceBrowser(self._zc.zeroconf, SERVICE, handlers=[self._on_change])
+        self._browser = AsyncServiceBrowser(self._zc.zeroconf, self.service, handlers=[self._on_change])
 
     async def stop(self) -> None:
         if self._zc is None:
