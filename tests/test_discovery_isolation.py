@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 import uuid
 
 from zeroconf import IPVersion
@@ -25,6 +24,7 @@ from app.devices.factory import agent_driver_factory
 from app.devices.simulator import SimConfig, SimulatedMachine
 
 from . import mdns
+from .network_scenarios import until
 
 TOKEN = f"isolation-{uuid.uuid4().hex}"
 
@@ -37,14 +37,6 @@ def other_run() -> dict[str, str]:
 
 def type_of(kinds: dict[str, str], kind: str) -> str:
     return next(stype for stype, k in kinds.items() if k == kind)
-
-
-async def until(pred, timeout: float = 15.0, what: str = "condition") -> None:
-    t0 = time.monotonic()
-    while not pred():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"{what} not met in {timeout} s")
-        await asyncio.sleep(0.02)
 
 
 def test_two_runs_at_once_do_not_hear_each_others_adverts(tmp_path) -> None:
@@ -80,7 +72,7 @@ def test_two_runs_at_once_do_not_hear_each_others_adverts(tmp_path) -> None:
                 await agents[r].start()
             for r, d in discs.items():
                 await until(lambda d=d, r=r: len(d.list_found("octoprint")) == 1 and len(d.list_found("imewe-node")) == 1
-                            and d.trust.get(idents[r].fingerprint) is not None, what=f"run {r} hears its own")
+                            and d.trust.get(idents[r].fingerprint) is not None, 15, f"run {r} to hear its own")
             await asyncio.sleep(1.0)  # time for anything of the other run to arrive, were it heard
             return {r: ([(a.name, a.port) for a in d.list_found()],
                         {r2: d.trust.get(i.fingerprint) is not None for r2, i in idents.items()})

@@ -9,13 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from app.core.ownership import site_lock
 from app.core.sites.identity import load_or_create_identity
-from app.core.store.db import _make_engine
 
 from .people_site import cli, running_site
+from .test_sites_support import dump_database as _dump
 
 # (command line, what it needs): every market command that writes to the store or the site-link outbox
 CHANGES = [
@@ -28,17 +27,6 @@ CHANGES = [
     ["market", "take", "FDM PLA"],
     ["market", "comment", "FDM PLA", "good value"],
 ]
-
-
-def _dump(db_url: str) -> dict[str, list[str]]:
-    """Every row of every table, in a stable order."""
-    engine = _make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return {name: sorted(repr(tuple(r)) for r in conn.execute(sa.text(f"SELECT * FROM {name}")))
-                    for name in sorted(sa.inspect(conn).get_table_names())}
-    finally:
-        engine.dispose()
 
 
 def _peer_id(root: Path) -> str:

@@ -57,6 +57,17 @@ def mini_core(db_url: str, clock: Clock) -> MiniCore:
     return MiniCore(store, bus, clock, Kernel(store, bus, clock, fleet, jobs), fleet, jobs)
 
 
+def dump_database(db_url: str) -> dict[str, list[str]]:
+    """Every row of every table of a database, in a stable order: to check that nothing was written."""
+    engine = _make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {name: sorted(repr(tuple(r)) for r in conn.execute(sa.text(f"SELECT * FROM {name}")))
+                    for name in sorted(sa.inspect(conn).get_table_names())}
+    finally:
+        engine.dispose()
+
+
 class SiteRig:
     """One Imewe site: its own home folder, SQLite file, identity and site-link service."""
 
@@ -102,13 +113,7 @@ class SiteRig:
 
     def dump(self) -> dict[str, list[str]]:
         """Every row of every table, in a stable order: to check that nothing was written."""
-        engine = _make_engine(self.db_url)
-        try:
-            with engine.connect() as conn:
-                return {name: sorted(repr(tuple(r)) for r in conn.execute(sa.text(f"SELECT * FROM {name}")))
-                        for name in sorted(sa.inspect(conn).get_table_names())}
-        finally:
-            engine.dispose()
+        return dump_database(self.db_url)
 
     def rows(self, sql: str) -> list[tuple]:
         """What the site's database holds now, read on a connection of its own (SQLite or PostgreSQL)."""
