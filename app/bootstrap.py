@@ -270,9 +270,10 @@ def site_ops(core: Core | StoreCore, command: str = "", actor: str = "cli") -> S
                        core.config.site_name, replan=core.production.request_replan,
                        owner={"pid": os.getpid(), "command": command}, actor=actor,
                        plan=lambda: core.production.plan, solar_w=_solar_w(core.energy), production=core.production,
-                       energy=core.energy, agents=agent_desk(core))
+                       energy=core.energy, agents=agent_desk(core), store=core.store, clock=core.clock)
     return SiteOps(core.kernel, core.fleet, core.jobs, lambda: site_admin(core.config, core.store, core.clock),
-                   str(core.config.paths.home), core.config.site_name, actor=actor, agents=agent_desk(core))
+                   str(core.config.paths.home), core.config.site_name, actor=actor, agents=agent_desk(core),
+                   store=core.store, clock=core.clock)
 
 
 def agent_desk(core: Core | StoreCore) -> Any:

@@ -183,7 +183,7 @@ def main() -> None:
             "and with a setup cost in the objective (`[scheduler] setup_weight`: each second of material change "
             f"costs {args.setup_weight:g} priority-weighted second late).", "",
         ]
-        OUT.write_text("\n".join(head) + text + "\n", encoding="utf-8")
+        OUT.write_text("\n".join(head) + "\n" + text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """imewe plan show|power|whatif: the site's current plan (from its owner), its planned power against the cap, and
-the plan it would make under a change (nothing live changes)."""
+the plan it would make under a change (nothing live changes until ``--apply``)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from app.cli.output import add_json_flag, call_site, emit, table
@@ -24,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     wi.add_argument("--for", dest="for_", metavar="DURATION", default="4h", help="how long it is out (4h, 90m)")
     wi.add_argument("--rush", metavar="JOB", help="this job is due now, at top priority")
     wi.add_argument("--cap", metavar="POWER", help="the site's power cap (20kW, 3500W)")
+    wi.add_argument("--apply", action="store_true",
+                    help="after the comparison, make the change live (asks first; audited). With no site process "
+                         "running it is stored, and the site plans with it when it starts")
+    wi.add_argument("--yes", action="store_true", help="with --apply: do not ask")
+    wi.add_argument("--clear", action="store_true", help="drop every applied what-if change")
     add_json_flag(wi)
     wi.set_defaults(handler=_whatif)
 
@@ -72,30 +78,65 @@ def _power(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
+    from app.core.api.operations_whatif import NoOwnerError
+    from app.core.domain.errors import ValidationError
+
+    if args.clear:
+        out = call_site(args, "plan.whatif_clear", {})
+        emit(args, out, "applied what-if changes dropped" + ("; the site replans now" if out["planned_now"] else ""))
+        return 0
     params = {k: v for k, v in (("down", args.down), ("for", args.for_), ("rush", args.rush), ("cap", args.cap))
               if v is not None}
-    data = call_site(args, "plan.whatif", params, read_only=True)
-
-    def text(d: dict[str, Any]) -> str:
-        def end(v: str | None) -> str:
-            return _hm(v) if v else "not planned"
-
-        def odds(v: float | None) -> str:
-            return "-" if v is None else f"{100 * v:.0f}%"
-
-        def spread(j: dict[str, Any]) -> str:
-            return f"{j['finish_p10'][11:16]}-{j['finish_p90'][11:16]}" if j.get("finish_p10") else "-"
-
-        rows = [(j["name"], end(j["end_before"]), end(j["end_after"]), spread(j),
-                 f"{j['late_before_s'] / 60:.0f} -> {j['late_after_s'] / 60:.0f} min",
-                 f"{odds(j.get('on_time_before'))} -> {odds(j.get('on_time_after'))}", "moves" if j["moved"] else "")
-                for j in d["jobs"]]
-        head = (f"{d['jobs_moved']} job(s) move; lateness {d['late_before_s'] / 60:.0f} -> "
-                f"{d['late_after_s'] / 60:.0f} min in all (the live plan is unchanged); on time: the share of "
-                f"{d.get('replays', 0)} simulated runs that end by the due date (learned spread for "
-                f"{d.get('learned_spread_ops', 0)} of {d.get('ops', 0)} operations, +-20 % for the rest)")
-        return head + ("\n" + table(rows, ("job", "ends now", "would end", "10-90 %", "late", "on time", ""))
-                       if rows else "")
-
-    emit(args, data, text)
+    if args.yes and not args.apply:
+        raise ValidationError("--yes goes with --apply", "yes")
+    if args.apply and not args.yes and (args.json or not sys.stdin.isatty()):
+        raise ValidationError("no terminal to ask before applying: add --yes", "yes")
+    try:
+        data: dict[str, Any] | None = call_site(args, "plan.whatif", params, read_only=True)
+    except NoOwnerError:
+        if not args.apply:
+            raise
+        data = None
+    if data is not None and not args.json:
+        emit(args, data, _comparison)
+    elif data is None and not args.json:
+        print("no site process runs, so there is no live plan to compare with; applied, the change is stored and "
+              "the site plans with it when it starts")
+    if not args.apply:
+        if args.json:
+            emit(args, data)
+        return 0
+    if not args.yes:
+        answer = input("apply this change to the live plan? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("not applied; nothing changed")
+            return 0
+    out = call_site(args, "plan.whatif_apply", params)
+    if args.json:
+        emit(args, {"whatif": data, **out})
+    else:
+        print("applied: " + "; ".join(out["applied"]) + ("; the site replans now" if out["planned_now"] else
+                                                          "; stored for the site's next start"))
     return 0
+
+
+def _comparison(d: dict[str, Any]) -> str:
+    def end(v: str | None) -> str:
+        return _hm(v) if v else "not planned"
+
+    def odds(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.0f}%"
+
+    def spread(j: dict[str, Any]) -> str:
+        return f"{j['finish_p10'][11:16]}-{j['finish_p90'][11:16]}" if j.get("finish_p10") else "-"
+
+    rows = [(j["name"], end(j["end_before"]), end(j["end_after"]), spread(j),
+             f"{j['late_before_s'] / 60:.0f} -> {j['late_after_s'] / 60:.0f} min",
+             f"{odds(j.get('on_time_before'))} -> {odds(j.get('on_time_after'))}", "moves" if j["moved"] else "")
+            for j in d["jobs"]]
+    head = (f"{d['jobs_moved']} job(s) move; lateness {d['late_before_s'] / 60:.0f} -> "
+            f"{d['late_after_s'] / 60:.0f} min in all (the live plan is unchanged); on time: the share of "
+            f"{d.get('replays', 0)} simulated runs that end by the due date (learned spread for "
+            f"{d.get('learned_spread_ops', 0)} of {d.get('ops', 0)} operations, +-20 % for the rest)")
+    return head + ("\n" + table(rows, ("job", "ends now", "would end", "10-90 %", "late", "on time", ""))
+                   if rows else "")

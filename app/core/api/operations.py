@@ -16,6 +16,7 @@ from uuid import UUID
 
 from app.core.api.handoff import open_in_window
 from app.core.api.jsonable import to_jsonable
+from app.core.api.operations_whatif import plan_whatif, plan_whatif_apply, plan_whatif_clear
 from app.core.api.views import job_dict, node_dict, peer_dict
 from app.core.auth.permissions import Action
 from app.core.auth.principal import ActorLike
@@ -49,6 +50,8 @@ class SiteOps:
     plan: Callable[[], PlanView | None] = lambda: None  # the owner's current plan (none without an owner)
     solar_w: Callable[[datetime], float] | None = None  # the site's solar forecast at an instant
     agents: Any = None  # the AgentDesk: node agent keys people accept or refuse
+    store: Any = None  # the site's Store (what a command with no owner writes in, under the site lock)
+    clock: Any = None  # the site's Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,40 +271,14 @@ async def plan_power(site: SiteOps, _: Params) -> Params:
     return to_jsonable(dict(plan_power_dict(plan, site.solar_w), note=_no_owner_note(site, plan)))
 
 
-_UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-_UNITS_W = {"w": 1.0, "kw": 1000.0, "mw": 1e6}
-
-
-def _amount(text: str, units: dict[str, float], key: str, example: str) -> float:
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
-    unit = (m.group(2).lower() or next(iter(units))) if m else ""
-    if m is None or unit not in units or float(m.group(1)) <= 0:
-        raise ValidationError(f"{key} {text!r} is not an amount like {example}", key)
-    return float(m.group(1)) * units[unit]
-
-
-async def plan_whatif(site: SiteOps, p: Params) -> Params:
-    """The plan under a change, next to the live one; nothing live or stored changes."""
-    down, rush, cap = _opt_text(p, "down"), _opt_text(p, "rush"), _opt_text(p, "cap")
-    if down is None and rush is None and cap is None:
-        raise ValidationError("say what to try: --down NODE [--for 4h], --rush JOB or --cap 20kW", "whatif")
-    node = site.fleet.find(down) if down is not None else None
-    job = await site.jobs.find(rush) if rush is not None else None
-    for_s = _amount(_text(p, "for", "4h"), _UNITS_S, "for", "4h or 90m")
-    cap_w = _amount(cap, _UNITS_W, "cap", "20kW or 3500W") if cap is not None else None
-    if site.production is None:
-        raise ImeweError("what-if plans are made by the site's owner: start imewe serve (or the control room)")
-    out = await site.production.whatif(down=node.id if node else None, down_for_s=for_s,
-                                       rush=job.id if job else None, cap_w=cap_w)
-    return to_jsonable(out)
-
-
 OPS: dict[str, Op] = {op.name: op for op in (
     Op("kernel.status", "GET", "/kernel/status", kernel_status),
     Op("kernel.metrics", "GET", "/kernel/metrics", kernel_metrics),
     Op("plan.show", "GET", "/plan", plan_show),
     Op("plan.power", "GET", "/plan/power", plan_power),
     Op("plan.whatif", "POST", "/plan/whatif", plan_whatif),
+    Op("plan.whatif_apply", "POST", "/plan/whatif/apply", plan_whatif_apply, Action.PRIORITY),
+    Op("plan.whatif_clear", "POST", "/plan/whatif/clear", plan_whatif_clear, Action.PRIORITY),
     Op("jobs.submit", "POST", "/jobs", submit_job, Action.SUBMIT),
     Op("jobs.batch", "POST", "/jobs/batch", submit_batch, Action.SUBMIT),
     Op("jobs.cancel", "POST", "/jobs/{job}/cancel", cancel_job, Action.CANCEL),

@@ -1,6 +1,6 @@
 """What-if scenarios of the production service: try a change (a machine down for a while, a job rushed, a lower
 power cap) on a copy of the open work, with the digital twin's odds before and after; and, on the operator's
-confirmation, apply it to the live plan (kept in memory until it expires, is cleared, or the site restarts).
+confirmation, apply it to the live plan (kept in the store, ``overrides.py``, until it expires or is cleared).
 
 Plain functions of the service, bound on ``ProductionService`` like its other groups of work.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -20,33 +20,14 @@ from app.core.auth.principal import ActorLike, authorize
 from app.core.domain.entities import Job
 from app.core.domain.errors import ValidationError
 from app.core.events import ReplanRequested
+from app.core.production import overrides as stored
+from app.core.production.overrides import Overrides
 from app.core.production.runs import OPEN
 from app.core.production.whatif import TWIN_SIGMA, compare, summary, twin_odds
 from app.core.scheduling import build_problem, optimize
 
 if TYPE_CHECKING:
     from app.core.production.service import ProductionService
-
-
-@dataclass(slots=True)
-class Overrides:
-    """Changes the operator applied from a what-if: machines held out until a time, jobs rushed (due at the
-    moment they were rushed, top priority), a lower power cap."""
-
-    down: dict[UUID, datetime] = field(default_factory=dict)
-    rushed: dict[UUID, datetime] = field(default_factory=dict)
-    cap_w: float | None = None
-    labels: dict[UUID, str] = field(default_factory=dict)  # names of the jobs rushed, as they were applied
-
-    def active(self, now: datetime) -> bool:
-        return bool(self.rushed) or self.cap_w is not None or any(u > now for u in self.down.values())
-
-    def describe(self, names: dict[UUID, str]) -> list[str]:
-        out = [f"{names.get(n, str(n)[:8])} held out until {u:%H:%M} UTC" for n, u in self.down.items()]
-        out += [f"{self.labels.get(j, str(j)[:8])} rushed" for j in self.rushed]
-        if self.cap_w is not None:
-            out.append(f"power cap {self.cap_w / 1000:g} kW")
-        return out
 
 
 def with_overrides(ov: Overrides, todo: list[Job], now: datetime, down: UUID | None = None,
@@ -151,16 +132,8 @@ async def apply_whatif(self: ProductionService, *, down: UUID | None = None, dow
     now = self._clock.now()
     name = (await self._jobs.get(rush)).name if rush is not None else ""
     async with self._turn:
-        if rush is not None:
-            self.overrides.labels[rush] = name
-        if down is not None:
-            self.overrides.down[down] = now + timedelta(seconds=down_for_s)
-        if rush is not None:
-            self.overrides.rushed[rush] = now
-        if cap_w is not None:
-            self.overrides.cap_w = cap_w
-    await _audit(self, actor, "plan.whatif_apply", {"down": str(down) if down else None, "for_s": down_for_s,
-                                                    "rush": str(rush) if rush else None, "cap_w": cap_w})
+        stored.merge(self.overrides, now, down=down, down_for_s=down_for_s, rush=rush, rush_name=name, cap_w=cap_w)
+        await _keep(self, actor, "plan.whatif_apply", stored.detail(down, down_for_s, rush, cap_w))
     self._bus.publish(ReplanRequested("what-if applied"))
     self._wake.set()
     return self.overrides.describe(self._names())
@@ -171,8 +144,20 @@ async def clear_whatif(self: ProductionService, actor: ActorLike = "operator") -
     actor = authorize(actor, Action.PRIORITY)
     async with self._turn:
         self.overrides = Overrides()
-    await _audit(self, actor, "plan.whatif_clear", {})
+        await _keep(self, actor, "plan.whatif_clear", {})
     self._wake.set()
+
+
+async def load_applied(self: ProductionService) -> None:
+    """The changes applied before this process started (by an earlier owner, or by a command with none)."""
+    if self._store is None:
+        return
+
+    def read() -> Overrides:
+        with self._store.begin() as conn:
+            return stored.load(conn)
+
+    self.overrides = await self._store.run(read)
 
 
 def applied(self: ProductionService) -> list[str]:
@@ -180,13 +165,15 @@ def applied(self: ProductionService) -> list[str]:
     return self.overrides.describe(self._names()) if self.overrides.active(self._clock.now()) else []
 
 
-async def _audit(self: ProductionService, actor: str, action: str, detail: dict[str, Any]) -> None:
+async def _keep(self: ProductionService, actor: str, action: str, detail: dict[str, Any]) -> None:
+    """Store the applied changes as they are now, and audit the change, in one transaction."""
     if self._store is None:
         return
-    now = self._clock.now()
+    now, ov = self._clock.now(), self.overrides
 
     def write() -> None:
         with self._store.begin() as conn:
+            stored.save(conn, ov)
             audit.record(conn, now, actor, action, "plan", None, detail)
 
     await self._store.run(write)

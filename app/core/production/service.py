@@ -165,6 +165,7 @@ class ProductionService:
         self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
         self._bus.subscribe(NodeUpdated, self._on_node_updated, name="production.maintenance", maxsize=2_000)
         await self._recover_interrupted()
+        await scenarios.load_applied(self)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="production")
         self._wake.set()
 
