@@ -21,12 +21,12 @@ from app.core.production import overrides as stored
 from app.core.store import schema
 from app.devices.simulator import SimConfig, SimulatedMachine
 
-FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla"], "loaded_material": "pla",
+FDM = {"process": "fdm", "build_volume_mm": [250, 210, 210], "materials": ["pla", "petg"], "loaded_material": "pla",
        "max_power_w": 350, "max_speed_mm_s": 150}
 
 
-def _job(name: str, duration_s: int) -> dict:
-    return {"name": name, "parts": [{"name": name, "process": "fdm", "material": "pla", "size": [20, 20, 20],
+def _job(name: str, duration_s: int, material: str = "pla") -> dict:
+    return {"name": name, "parts": [{"name": name, "process": "fdm", "material": material, "size": [20, 20, 20],
                                      "estimated_duration_s": duration_s}]}
 
 
@@ -83,8 +83,12 @@ def test_apply_through_the_owner_over_its_channel(tmp_path: Path) -> None:
         sims = await _fleet(core)
         try:
             assert "127.0.0.1" in read_channel(tmp_path).url  # type: ignore[union-attr]
-            jobs = [await core.jobs.submit(_job(f"j{i}", 3600 * (i + 1))) for i in range(5)]
+            jobs = [await core.jobs.submit(_job(f"j{i}", 3600 * (i + 1), "petg" if i == 2 else "pla"))
+                    for i in range(5)]
             await core.production.cycle()
+            # the plan reports its material changes and their time (both machines have pla loaded)
+            rc, out, err = await asyncio.to_thread(_cli, tmp_path, "plan", "show")
+            assert rc == 0 and "1 material change, 0.2 h of setup in all" in out, out + err
             last = jobs[-1]
             j4 = str(last.id)
             # no terminal and no --yes: refused before anything changes
