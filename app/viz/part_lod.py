@@ -1,6 +1,7 @@
 """Levels of detail for big parts, as professional viewers draw them: a vertex-clustered proxy of the mesh (made on
 the worker thread) is what the view draws while it turns and, for a very big part, in the first frame; the full
-mesh is drawn when the view is still again. The full mesh is what every analysis uses; a proxy is only drawn.
+mesh is drawn when the view is still again (app/viz/turning.py paces and shrinks the frames while it turns). The
+full mesh is what every analysis uses; a proxy is only drawn.
 
 Software OpenGL (llvmpipe, Xvfb, remote desktops) draws about a million triangles a second on this project's
 machines, on the UI thread: a 1M-triangle part costs about a second a frame, a 20k proxy a few tens of ms.
@@ -8,12 +9,8 @@ machines, on the UI thread: a 1M-triangle part costs about a second a frame, a 2
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pyvista as pv
-from pyvistaqt import QtInteractor
 
 INTERACTIVE_CELLS = 20_000  # drawn while the view turns: a frame in a few tens of ms in software OpenGL
 FIRST_FRAME_CELLS = 150_000  # a bigger part shows a proxy of about this size first, the full mesh right after
@@ -60,21 +57,3 @@ def proxy_mesh(verts: np.ndarray, faces: np.ndarray, target: int) -> tuple[pv.Po
     cells[:, 0] = 3
     cells[:, 1:] = f
     return pv.PolyData(v, cells.ravel()), v[f]
-
-
-class TurningInteractor(QtInteractor):
-    """A pyvistaqt interactor that does not draw the scene a second time for a window repaint while the view is
-    being turned: VTK's interaction has just drawn it for the mouse move, and the next move draws it again. (Qt sends
-    the native GL widget a paint event whenever the window around it repaints, e.g. the fleet's live figures ten
-    times a second; each was a full extra frame.)"""
-
-    def __init__(self, *args: Any, turning: Callable[[], bool], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._turning = turning
-        self.paints_skipped = 0
-
-    def paintEvent(self, ev: Any) -> None:  # noqa: N802 (Qt's name)
-        if self._turning():
-            self.paints_skipped += 1
-            return
-        super().paintEvent(ev)

@@ -25,7 +25,6 @@ from app.core.estimation import PartAnalysis, fitting_machines
 from app.core.estimation.mesh_analysis import UNIT_MM
 from app.viz.background import BackgroundLoading, BackgroundTask
 from app.viz.note_pins import NotePins
-from app.viz.part_lod import TurningInteractor
 from app.viz.part_scene import (
     OBJECT_COLOURS,
     OVERHANG_COLOUR,
@@ -38,11 +37,12 @@ from app.viz.part_scene import (
     posed_bounds,
     proxies,
 )
+from app.viz.turning import REST_MS, TurningInteractor
 
 log = logging.getLogger(__name__)
 
 VIEW_PRESETS = ("iso", "top", "front", "side")
-STILL_MS = 200  # the full mesh comes back this long after the last turn or zoom (a quick second drag pays nothing)
+STILL_MS = REST_MS  # the full mesh comes back this long after the last turn or zoom (a quick second drag pays nothing)
 
 
 class PartView(NotePins, BackgroundLoading, QWidget):
@@ -71,8 +71,9 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self._matrix = np.eye(4)  # file coordinates -> world (plate) coordinates
         # No timed re-rendering: it would redraw a million triangles 5 times a second for nothing; the
         # interactor renders on mouse input and we render after each change.
-        self._turning = False
-        self.plotter = TurningInteractor(self, auto_update=False, turning=lambda: self._turning)
+        self._turning = False  # the coarse proxy is drawn instead of the part (the view turns)
+        # While the view turns it paces its frames and draws them smaller (app/viz/turning.py).
+        self.plotter = TurningInteractor(self, auto_update=False)
         self.plotter.set_background("#f4f5f7")
         # No multisampling: in software OpenGL it multiplies the cost of every frame (2-4x measured); FXAA smooths
         # the edges in one pass over the pixels instead, whatever the part's size.
@@ -84,13 +85,8 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self.lod = True
         self._preview_actors: list[Any] = []
         self._coarse_actors: list[Any] = []
-        self._still = QTimer(self)
-        self._still.setSingleShot(True)
-        self._still.setInterval(STILL_MS)
-        self._still.timeout.connect(self._show_still)
-        style = self.plotter.iren.interactor.GetInteractorStyle()
-        style.AddObserver("StartInteractionEvent", self._start_turning)
-        style.AddObserver("EndInteractionEvent", self._end_turning)
+        self.plotter.turn_started.connect(self._start_turning)
+        self.plotter.came_to_rest.connect(self._show_still)
         self.info = QLabel("no part loaded")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setWordWrap(True)
@@ -113,10 +109,22 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
-        lay.addWidget(self.plotter.interactor, 1)
+        lay.addWidget(self._native_frame(), 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.info)
         self._init_pins(0.0005)
+
+    def _native_frame(self) -> QWidget:
+        """The 3D view in a native window of its own. A QOpenGLWidget makes Qt compose the whole window it is in
+        through OpenGL on every repaint of any widget (in software GL, ~100 ms for a label's repaint in a 1680 x 1000
+        window, measured); in its own native window only that window is composed so, and only when it changes."""
+        frame = QWidget(self)
+        frame.setAttribute(Qt.WidgetAttribute.WA_NativeWindow)
+        frame.setAttribute(Qt.WidgetAttribute.WA_DontCreateNativeAncestors)
+        inner = QVBoxLayout(frame)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.plotter.interactor)
+        return frame
 
     # --- public API -------------------------------------------------------------------------------
     @property
@@ -252,9 +260,8 @@ class PartView(NotePins, BackgroundLoading, QWidget):
             actors.append(actor)
         return actors
 
-    def _start_turning(self, *_args: Any) -> None:
+    def _start_turning(self) -> None:
         """The view starts turning (or zooming): draw the coarse proxy until it is still again."""
-        self._still.stop()
         if not self.lod or not self._coarse_actors or self._turning:
             return
         self._turning = True
@@ -263,11 +270,8 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         for actor in self._coarse_actors:
             actor.SetVisibility(True)
 
-    def _end_turning(self, *_args: Any) -> None:
-        if self._turning:
-            self._still.start()
-
     def _show_still(self) -> None:
+        """The view is at rest: the part again (the interactor draws the frame right after)."""
         if not self._turning:
             return
         self._turning = False
@@ -275,7 +279,6 @@ class PartView(NotePins, BackgroundLoading, QWidget):
             actor.SetVisibility(False)
         for actor in self._preview_actors or self._part_actors:
             actor.SetVisibility(True)
-        self.plotter.render()
 
     def _show_full(self) -> None:
         """After a big part's first frame (its proxy): the full mesh, once the window has shown that frame."""
