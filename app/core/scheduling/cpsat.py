@@ -184,7 +184,9 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
         terms.append(round(w.setups * scale) * setups.total)
     m.Minimize(sum(terms))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit_s - (time.perf_counter() - t0), 0.05)
+    # a little kept back for reading the answer and the threads' end: a portfolio drops a worker that is late
+    margin = min(0.25, 0.02 + 0.02 * time_limit_s)
+    solver.parameters.max_time_in_seconds = max(time_limit_s - (time.perf_counter() - t0) - margin, 0.05)
     # one CP-SAT thread only searches down from the hint; on a shop model (setups, hours, lateness) what improves
     # a big plan is its large-neighbourhood moves, which need a second thread to run at all
     solver.parameters.num_workers = workers if problem.plain else max(workers, 2)
