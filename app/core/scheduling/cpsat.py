@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.core.scheduling.cpsat_shop import (
@@ -20,6 +21,7 @@ from app.core.scheduling.cpsat_shop import (
     tardiness_terms,
     too_many_arcs,
 )
+from app.core.scheduling.cpsat_live import StopFlag, solve
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Problem
 from app.core.scheduling.staffing import START
@@ -76,7 +78,8 @@ def _hint_leads(problem: Problem, hint: Plan) -> dict[int, int]:
 
 
 def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int = 0, workers: int = 1,
-                  hinted: bool = True) -> Plan:
+                  hinted: bool = True, on_solution: Callable[[Plan], None] | None = None,
+                  stop: StopFlag | None = None) -> Plan:  # live: each better plan out, stop from outside
     """A flexible job shop model of ``problem`` with the shop's rules (``cpsat_shop``), hinted with ``hint``
     (``hinted=False``: only its makespan bounds the horizon, plain CP-SAT as the benchmarks' reference); returns
     the better of the hint and its answer by the problem's objective, with ``stats["cpsat_bound"]`` (CP-SAT's
@@ -191,7 +194,7 @@ def cpsat_improve(problem: Problem, hint: Plan, time_limit_s: float, seed: int =
     # a big plan is its large-neighbourhood moves, which need a second thread to run at all
     solver.parameters.num_workers = workers if problem.plain else max(workers, 2)
     solver.parameters.random_seed = seed
-    status = solver.Solve(m)
+    status = solve(solver, m, problem, choice, starts, on_solution, stop)  # each better plan to on_solution
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         hint.stats.setdefault("cpsat_status", solver.StatusName(status))
         return hint

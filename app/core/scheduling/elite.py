@@ -12,6 +12,7 @@ import random
 from app.core.scheduling.constructive import serial
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import Problem
+from app.core.scheduling.relink import path_relink
 
 POOL = 8
 
@@ -47,6 +48,18 @@ class ElitePool:
         assign = [b.machine[o] if from_b[p.op_job[o]] else a.machine[o] for o in range(p.n_ops)]
         key = [b.start[o] if from_b[p.op_job[o]] else a.start[o] for o in range(p.n_ops)]
         return serial(p, _topological(p, key), assign=assign, source="elite")
+
+
+    def relinked(self, rng: random.Random, current: Plan | None = None) -> Plan | None:
+        """The best plan in the middle of the path from one elite plan towards another (``relink.py``), or from
+        ``current`` (the stalled run's best) towards an elite plan; None with too few plans or when the two
+        picked are too close."""
+        if current is not None and self.plans:
+            return path_relink(self.p, current, rng.choice(self.plans), rng)
+        if len(self.plans) < 2:
+            return None
+        a, b = rng.sample(self.plans, 2)
+        return path_relink(self.p, a, b, rng)
 
 
 def _topological(p: Problem, key: list[int]) -> list[int]:

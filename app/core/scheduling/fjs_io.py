@@ -105,8 +105,9 @@ def parse_fjs(text: str, name: str = "<fjs>") -> Problem:
 
 
 def parse_fajsp(text: str, name: str = "<fajsp>") -> Problem:
-    """Birgin et al. (2014): ``#ops #arcs #machines``, arcs ``pred succ``, then per op ``k m d ...`` (0-indexed)."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    """Birgin et al. (2014): ``#ops #arcs #machines``, arcs ``pred succ``, then per op ``k m d ...`` (0-indexed).
+    Lines starting with ``#`` are comments (the YFJS files open with some)."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise FjsFormatError(f"{name}: empty file")
     head = _ints(lines[0], f"{name} line 1")

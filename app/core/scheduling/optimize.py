@@ -23,6 +23,7 @@ from app.core.scheduling.cpsat import available as cpsat_available
 from app.core.scheduling.cpsat import cpsat_improve
 from app.core.scheduling.cpsat import proven as cpsat_proven
 from app.core.scheduling.cpsat import supports as cpsat_supports
+from app.core.scheduling.exchange import Exchange, cpsat_live, latest, send
 from app.core.scheduling.listsearch import list_search
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Objective, Problem
@@ -37,6 +38,9 @@ CONSTRUCT_BUDGET_S = 0.05
 CPSAT_FROM_S = 3.0
 CPSAT_LEAD_SHARE = 0.15  # share of the budget the CP-SAT worker's tabu run takes to make its hint
 EXCHANGE_ROUNDS = True  # the CP-SAT worker alternates: CP-SAT, the search from CP-SAT's plan, CP-SAT again
+LIVE_EXCHANGE = True  # makespan problems: the search and CP-SAT hand each other every new best while both run
+LIVE_LEAD_SHARE = 0.15  # share of the budget the CP-SAT worker searches on its own before CP-SAT starts
+_EXCHANGE: Exchange | None = None  # in a worker process: its end of the live exchange (set at pool start)
 
 
 def _tabu_friendly(problem: Problem) -> bool:
@@ -61,7 +65,7 @@ def _relaxed(problem: Problem) -> Problem:
 
 def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters: int | None,
             on_improve: Callable[[Plan], None] | None, stop: threading.Event | None = None,
-            bound: float = 0.0) -> Plan:
+            bound: float = 0.0, ex: Exchange | None = None) -> Plan:
     best, best_v = start, objective_value(problem, start)
 
     def offer(plan: Plan, from_relaxed: bool) -> None:
@@ -73,6 +77,8 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
             best, best_v = plan, v
             if on_improve is not None:
                 on_improve(plan)
+            if ex is not None and plan.source != "cp-sat":
+                send(ex.to_cp, plan)
 
     if problem.objective.tardiness > 0 and problem.n_ops > 1:
         # lateness: the graph search only sees the makespan; a search on the order of work sees the objective
@@ -82,7 +88,8 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
         relaxed = _relaxed(problem)
         seed_plan = start if problem.plain else _relaxed_start(relaxed, start)
         tabu_search(relaxed, seed_plan, deadline, seed=seed, max_iters=max_iters,
-                    on_improve=lambda p: offer(p, True), stop=stop)
+                    on_improve=lambda p: offer(p, True), stop=stop,
+                    inbox=(lambda: latest(ex.to_search)) if ex is not None else None)
     # Other objectives (or time left): randomised rule restarts, the best by the full objective.
     rng = random.Random(seed)
     it = 0
@@ -115,6 +122,10 @@ def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
     problem, start, deadline, seed, max_iters, use_cpsat = args
     if use_cpsat:
         now = time.perf_counter()
+        if _EXCHANGE is not None:  # the search's plans arrive while CP-SAT runs: a shorter run of its own first
+            lead = now + LIVE_LEAD_SHARE * (deadline - now)
+            hint = _search(problem, start, lead, seed, max_iters, None) if LIVE_LEAD_SHARE > 0 else start
+            return cpsat_live(problem, hint, deadline, seed, _EXCHANGE)
         lead = now + max(min(0.5, deadline - now), CPSAT_LEAD_SHARE * (deadline - now))
         hint = _search(problem, start, lead, seed, max_iters, None)
         if not EXCHANGE_ROUNDS:
@@ -152,10 +163,19 @@ class _Either:
         return self.own.is_set() or (self.outer is not None and self.outer.is_set())
 
 
-def _pool(workers: int) -> Any:
+def _context() -> Any:
     # fork is fast (the CLI and benchmarks are single-threaded); a threaded host (the app) gets spawn, safe
     method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
-    return mp.get_context(method).Pool(workers)
+    return mp.get_context(method)
+
+
+def _set_exchange(ex: Exchange | None) -> None:
+    global _EXCHANGE
+    _EXCHANGE = ex
+
+
+def _pool(ctx: Any, workers: int, ex: Exchange | None = None) -> Any:
+    return ctx.Pool(workers, initializer=_set_exchange, initargs=(ex,))
 
 
 def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers: int = 1,
@@ -171,7 +191,9 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     short tabu search and then OR-Tools CP-SAT hinted with its best plan (only for makespan problems, a power cap
     allowed, when OR-Tools is installed); CP-SAT's proven bound tightens ``lower_bound`` and can prove the plan
     optimal. None (the default) turns it on from ``CPSAT_FROM_S`` with two workers: at one second a second tabu
-    search does better.
+    search does better. For a makespan objective the two exchange plans while they run (``exchange.py``): the
+    search sends each new best to CP-SAT, which restarts from it when it is better than its own, and moves to each
+    better CP-SAT solution as it is found (the caller's ``on_improve`` sees those too).
     """
     t0 = time.perf_counter()
     # keep time for the final check (and the worker hand-back) inside the budget
@@ -199,12 +221,16 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
             if plan.stats.get("optimal"):
                 halt.own.set()
 
+        ex = None
         if workers > 1:
-            pool = _pool(workers - 1)
+            ctx = _context()
+            ex = Exchange(ctx, problem) if cp and LIVE_EXCHANGE and pure and _tabu_friendly(problem) else None
+            pool = _pool(ctx, workers - 1, ex)
             futures = [pool.apply_async(_worker, ((problem, start, deadline, seed + 1000 * (w + 1), max_iters,
                                                    cp and w == workers - 2),), callback=proven)
                        for w in range(workers - 1)]
-        best = _search(problem, start, deadline, seed, max_iters, on_improve, halt, bound_v)  # type: ignore[arg-type]
+        best = _search(problem, start, deadline, seed, max_iters, on_improve, halt, bound_v,  # type: ignore[arg-type]
+                       ex)
         if pool is not None:
             try:
                 for f in futures:

@@ -1,0 +1,125 @@
+"""The live exchange between the portfolio's two workers while both run: the tabu search (parent process) sends
+each new best plan to the CP-SAT worker (child process), which restarts CP-SAT hinted with it when it beats
+CP-SAT's own; every better CP-SAT solution goes back at once (a solution callback) and the search moves to it
+(``tabu_search(inbox=...)``). Two shared-memory slots, each holding the best plan one side has posted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from app.core.scheduling.cpsat import cpsat_improve
+from app.core.scheduling.plan import Plan
+from app.core.scheduling.problem import Problem
+
+MIN_RUN_S = 0.4  # a CP-SAT run is not restarted before this (building the model and presolve cost time)
+
+
+class Slot:
+    """One plan in shared memory, the best posted so far: [version, makespan, machines..., starts...]. A writer
+    only replaces a longer plan; a reader sees each version once. No pipe and no helper thread, so nothing can
+    block either side or outlive the call."""
+
+    def __init__(self, ctx: Any, problem: Problem) -> None:
+        self.n = problem.n_ops
+        self.dur = [dict(a) for a in problem.alts]
+        self.arr = ctx.Array("q", 2 + 2 * self.n)  # 64-bit integers, with a lock
+        self.arr[1] = -1  # empty
+        self.seen = 0
+
+    def post(self, plan: Plan) -> None:
+        with self.arr.get_lock():
+            if 0 <= self.arr[1] <= plan.makespan:
+                return
+            n = self.n
+            self.arr[2:2 + n] = plan.machine
+            self.arr[2 + n:2 + 2 * n] = plan.start
+            self.arr[1] = plan.makespan
+            self.arr[0] += 1
+
+    def take(self, source: str) -> Plan | None:
+        """The plan posted since the last take, or None."""
+        with self.arr.get_lock():
+            if self.arr[0] == self.seen:
+                return None
+            self.seen = self.arr[0]
+            data = self.arr[2:]
+        n = self.n
+        machine, start = list(data[:n]), list(data[n:])
+        return Plan(machine, start, [start[o] + self.dur[o][machine[o]] for o in range(n)], source)
+
+
+class Exchange:
+    """``to_cp``: the search's best; ``to_search``: CP-SAT's. Made before the worker pool and handed to it at
+    start (shared memory cannot travel as a task's arguments)."""
+
+    def __init__(self, ctx: Any, problem: Problem) -> None:
+        self.to_cp = Slot(ctx, problem)
+        self.to_search = Slot(ctx, problem)
+
+
+def send(slot: Slot, plan: Plan) -> None:
+    slot.post(plan)
+
+
+def latest(slot: Slot) -> Plan | None:
+    return slot.take("exchange")
+
+
+class _BetterArrived:
+    """CP-SAT's stop flag: set when the search has sent a plan shorter than CP-SAT's best (and the run is old
+    enough to be worth leaving). Polled by the solve's watcher thread."""
+
+    def __init__(self, q: Slot, cp_best: list[int]) -> None:
+        self.q, self.cp_best = q, cp_best
+        self.t0 = time.perf_counter()
+        self.pending: Plan | None = None
+        self.lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        with self.lock:
+            got = latest(self.q)
+            if got is not None and (self.pending is None or got.makespan < self.pending.makespan):
+                self.pending = got
+            return (self.pending is not None and self.pending.makespan < self.cp_best[0]
+                    and time.perf_counter() - self.t0 >= MIN_RUN_S)
+
+
+def cpsat_live(problem: Problem, hint: Plan, deadline: float, seed: int, ex: Exchange) -> Plan:
+    """CP-SAT until ``deadline``, restarted from the search's plan whenever that is better, every better solution
+    sent to the search. The best plan, with the best proven bound over the runs (``cpsat_bound``) and
+    ``optimal``."""
+    best = hint
+    got = latest(ex.to_cp)
+    if got is not None and got.makespan < best.makespan:
+        best = got
+    bound = 0
+    runs = 0
+    cp_best = [best.makespan]
+
+    def on_solution(plan: Plan) -> None:
+        if plan.makespan < cp_best[0]:
+            cp_best[0] = plan.makespan
+            send(ex.to_search, plan)
+
+    while deadline - time.perf_counter() > 0.1:
+        flag = _BetterArrived(ex.to_cp, cp_best)
+        res = cpsat_improve(problem, best, deadline - time.perf_counter(), seed=seed + runs,
+                            on_solution=on_solution, stop=flag)
+        runs += 1
+        bound = max(bound, res.stats.get("cpsat_bound", 0))
+        if res.makespan < best.makespan:
+            best = res
+        if best.makespan <= bound:
+            break  # proven optimal
+        pending = flag.pending
+        if pending is None or pending.makespan >= best.makespan:
+            break  # CP-SAT ran to its time limit: nothing better came to restart from
+        best = pending
+        cp_best[0] = min(cp_best[0], best.makespan)
+    best.stats["cpsat_bound"] = bound
+    best.stats["optimal"] = best.makespan <= bound
+    best.stats["cpsat_runs"] = runs
+    return best
