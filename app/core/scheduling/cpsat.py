@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from app.core.scheduling.cpsat_live import StopFlag, solve
 from app.core.scheduling.cpsat_shop import (
     add_setups,
     add_staffing,
@@ -21,7 +22,6 @@ from app.core.scheduling.cpsat_shop import (
     tardiness_terms,
     too_many_arcs,
 )
-from app.core.scheduling.cpsat_live import StopFlag, solve
 from app.core.scheduling.plan import Plan, objective_value
 from app.core.scheduling.problem import Problem
 from app.core.scheduling.staffing import START
