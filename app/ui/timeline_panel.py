@@ -102,7 +102,7 @@ class TimelinePanel(QWidget):
             names, bars = bars_from_jobs(self.jobs.values(), nodes, self.clock.now(), progress,
                                          self.live.zone)
             shades = []
+        self.tick()  # the now-line first: the first fit spans the bars and now
         self._gantt.set_rows(names)
         self._gantt.set_bars(bars)
         self._gantt.set_shades(shades)
-        self.tick()

@@ -261,8 +261,12 @@ class GanttWidget(QWidget):
     def fit(self) -> None:
         bars = self.items.bars()
         now = float(self.now_line.value())
-        x0 = min([b.start_ts for b in bars] + [now])
-        x1 = max([b.end_ts for b in bars] + [now + 60])
+        # a now-line not placed yet sits at 0 (1 Jan 1970): fitting it in would show decades of empty chart
+        marks = [now] if now > 0 else []
+        if not bars and not marks:
+            return
+        x0 = min([b.start_ts for b in bars] + marks)
+        x1 = max([b.end_ts for b in bars] + [m + 60 for m in marks])
         self.plot.setXRange(x0, x1, padding=0.02)
         self.plot.setYRange(-0.8, max(len(self.rows), 1) - 0.2, padding=0)
 
