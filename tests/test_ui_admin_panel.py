@@ -26,7 +26,7 @@ def test_admin_panel_first_admin_people_keys_audit(qtbot, tmp_path: Path) -> Non
 
     async def go() -> None:
         await panel.start()
-        assert "no admin yet" in panel.who.text() and not panel.first_admin_button.isHidden()
+        assert "No people on this site yet" in panel.who.text() and not panel.first_admin_button.isHidden()
         assert "did you mean heartbeat_s" in panel.config_text.text()
         panel.name.setText("root")
         panel.password.setText(PASSWORD)

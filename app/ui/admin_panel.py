@@ -50,12 +50,14 @@ class AdminPanel(QWidget):
     def __init__(self, port: AdminPort | None, parent: QWidget | None = None, session: Any = None) -> None:
         super().__init__(parent)
         self.port = port
-        self.actor: Any = None
+        # built after someone signed in at the window (the tab is built when first shown): act as them at once
+        self.actor: Any = session.actor if session is not None else None
         # In the window, the panel acts as the person signed in at the window (app/ui/session.py): its own name
         # and password row only creates the first admin; sign-in and sign-out are the window's.
         self.session = session
         lay = QVBoxLayout(self)
         self.who = QLabel("")
+        self.who.setWordWrap(True)  # the longest line must fit a 1366-pixel screen beside the machine panel
         self.message = QLabel("")
         self.message.setWordWrap(True)
         sign = QHBoxLayout()
@@ -213,19 +215,22 @@ class AdminPanel(QWidget):
                              "Sign in at the window (the person at the bottom right, or File > Sign in…) to manage "
                              "people, keys and the audit log.")
         else:
-            local = " - this site has no admin yet: create one" if acting.kind == "local" else ""
-            self.who.setText(f"Acting as {acting.name} ({acting.role.value}){local}")
+            if acting.kind == "local":
+                self.who.setText(f"No people on this site yet: the window acts as the local operator "
+                                 f"({acting.role.value}). Create the first admin:")
+            else:
+                self.who.setText(f"Acting as {acting.name} ({acting.role.value})")
         self.config_text.setText("\n".join(self.port.config_problems()) or "no unknown keys, no wrong types")
         if acting is not None:
             await self.reload(acting)
 
     async def reload(self, acting: Any) -> None:
         users = await self._guard(self.port.list_users(acting))
-        _fill(self.users, ["name", "role", "active", "wrong passwords", "locked until", "last sign-in"],
+        _fill(self.users, ["Name", "Role", "Active", "Wrong passwords", "Locked until (UTC)", "Last sign-in (UTC)"],
               [[u.name, u.role.value, "yes" if u.active else "disabled", str(u.failed_logins), _t(u.locked_until),
                 _t(u.last_login_at)] for u in users or []])
         keys = await self._guard(self.port.list_keys(acting))
-        _fill(self.keys, ["id", "name", "user", "key", "scopes", "expires", "state"],
+        _fill(self.keys, ["Id", "Name", "User", "Key", "Scopes", "Expires (UTC)", "State"],
               [[k.id[:8], k.name, k.user_name, k.prefix + "...", ",".join(sorted(s.value for s in k.scopes)),
                 _t(k.expires_at), "revoked" if k.revoked_at else "active"] for k in keys or []])
         await self.load_audit()
@@ -320,8 +325,8 @@ class AdminPanel(QWidget):
         entries = await self._guard(self.port.audit_log(
             acting, 500, self.audit_target.text().strip() or None, self.audit_action.text().strip() or None,
             self.audit_actor.text().strip() or None))
-        _fill(self.audit, ["when", "person", "action", "target"],
-              [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target] for e in entries or []])
+        _fill(self.audit, ["When (UTC)", "Person", "Action", "Target"],
+              [[e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target] for e in entries or []])
 
     async def verify_chain(self) -> None:
         report = await self.port.verify_audit(await self._acting())
