@@ -165,7 +165,7 @@ class JobsPanel(QWidget):
         self.detail.show_job(job_id)
 
     def open_submit(self) -> SubmitDialog:
-        self.dialog = SubmitDialog(self.jobs_service, self.fleet.list, self)
+        self.dialog = SubmitDialog(self.jobs_service, self.fleet.list, self, now=self.live.now, zone=self.live.zone)
         self.dialog.submitted.connect(self._submitted)
         self.dialog.open()
         return self.dialog

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ def materials_for(all_nodes: list[Node], process: ProcessType) -> list[str]:
     return loaded + taken + rest
 
 
+def due_zone(zone: tzinfo | None) -> QTimeZone:
+    """The site's zone for Qt (by its IANA name); this computer's when the site names none, UTC when Qt does
+    not know it."""
+    key = getattr(zone, "key", None)
+    if key:
+        qzone = QTimeZone(key.encode())
+        if qzone.isValid():
+            return qzone
+    return QTimeZone.utc() if zone is not None else QTimeZone.systemTimeZone()
+
+
 def _mark(widget: QWidget, bad: bool) -> None:
     widget.setProperty("invalid", bad)
     widget.style().unpolish(widget)
@@ -87,7 +99,8 @@ class SubmitDialog(QDialog):
     submitted = Signal(object)  # the stored Job
 
     def __init__(self, jobs: Any, nodes: Callable[[], list[Node]] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, now: Callable[[], datetime] | None = None,
+                 zone: tzinfo | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self._nodes = nodes or list
@@ -102,9 +115,12 @@ class SubmitDialog(QDialog):
         self.priority = QSpinBox(minimum=1, maximum=10, value=5)
         self.priority_error = self._error_label()
         self.has_due = QCheckBox("due by")
-        self.due = QDateTimeEdit(QDateTime.currentDateTimeUtc().addDays(2))
-        self.due.setTimeZone(QTimeZone.utc())
-        self.due.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
+        # the site's clock and zone (the demo's clock runs on its own day), as every other time in the window
+        when = (now or (lambda: datetime.now(UTC)))() + timedelta(days=2)
+        qzone = due_zone(zone)
+        self.due = QDateTimeEdit(QDateTime.fromSecsSinceEpoch(int(when.timestamp()), qzone))
+        self.due.setTimeZone(qzone)
+        self.due.setDisplayFormat("yyyy-MM-dd HH:mm t")
         self.due.setCalendarPopup(True)
         self.due.setEnabled(False)
         self.has_due.toggled.connect(self.due.setEnabled)
@@ -132,9 +148,14 @@ class SubmitDialog(QDialog):
             self.grid.addWidget(QLabel(f"<b>{h}</b>"), 0, c)
         self.grid.setColumnStretch(0, 3)
         self.grid.setColumnStretch(6, 3)
+        rows_host = QWidget()  # the rows from the top, under their header (not spread over the empty list)
+        rows_lay = QVBoxLayout(rows_host)
+        rows_lay.setContentsMargins(0, 0, 0, 0)
+        rows_lay.addWidget(self.grid_host)
+        rows_lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(self.grid_host)
+        scroll.setWidget(rows_host)
 
         self.error = self._error_label()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
