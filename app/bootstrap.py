@@ -174,7 +174,8 @@ def build_core(config: Config, clock: Clock | None = None, *, demo: bool = False
     factory = (lambda node: driver_for(node, clock, config)) if connect_machines else None
     machines = MachineRoom(fleet, bus, clock, factory)
     kernel.add(machines, depends_on=("fleet", "ownership"))
-    telemetry = build_telemetry(config, store, bus, clock, materials_of=lambda n: _materials(fleet, n))
+    telemetry = build_telemetry(config, store, bus, clock, materials_of=lambda n: _materials(fleet, n),
+                                loaded_of=lambda n: _loaded(fleet, n))
     kernel.add(telemetry, depends_on=("fleet", "ownership"))
     holder: dict[str, ProductionService] = {}
     energy = build_energy(config, store, bus, clock, demo=demo,
@@ -315,6 +316,15 @@ def _materials(fleet: FleetService, node_id) -> dict[str, float]:
         return fleet.get(node_id).material_levels
     except ImeweError:
         return {}
+
+
+def _loaded(fleet: FleetService, node_id) -> tuple[str, str]:
+    """A machine's name and loaded material, for the low-material alert."""
+    try:
+        node = fleet.get(node_id)
+    except ImeweError:
+        return "", "loaded material"
+    return node.name, node.capabilities.loaded_material or "loaded material"
 
 
 def build_demo_core(config: Config, scale: float | None = None, lock: SiteLock | None = None) -> Core:

@@ -21,14 +21,16 @@ class MaterialMonitor:
     def threshold(self, material: str) -> float:
         return self.thresholds.get(material, self.default)
 
-    def check(self, node_id: UUID, levels: dict[str, float], node_name: str = "") -> list[Finding]:
+    def check(self, node_id: UUID, levels: dict[str, float], node_name: str = "", unit: str = "g") -> list[Finding]:
+        """The alert names the material and the machine (its name; its id only when the name is not known) and
+        gives the amounts with their ``unit`` (drivers report ``material_remaining`` in grams)."""
         out = []
-        who = node_name or str(node_id)
+        who = node_name or f"machine {node_id}"
         for material, left in levels.items():
             limit = self.threshold(material)
             if left < limit:
                 sev = Severity.CRITICAL if left <= limit * self.critical_fraction else Severity.WARNING
                 out.append(Finding("material_low", sev,
-                                   f"Low material: {material} at node {who} ({left:.0f} left, reorder below "
-                                   f"{limit:.0f})", f"material:{material}"))
+                                   f"Low material: {material} on {who}, {left:.0f} {unit} left (reorder below "
+                                   f"{limit:.0f} {unit})", f"material:{material}"))
         return out

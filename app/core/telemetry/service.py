@@ -81,7 +81,8 @@ class TelemetryService:
 
     def __init__(self, store: Store, bus: EventBus, clock: Clock, settings: TelemetrySettings | None = None, *,
                  limits_for: Callable[[UUID], RuleLimits] | None = None,
-                 materials_of: Callable[[UUID], dict[str, float]] | None = None) -> None:
+                 materials_of: Callable[[UUID], dict[str, float]] | None = None,
+                 loaded_of: Callable[[UUID], tuple[str, str]] | None = None) -> None:
         self.store, self.bus, self.clock = store, bus, clock
         self.settings = settings or TelemetrySettings()
         self.buffers = LiveBuffers(self.settings.ring_capacity)
@@ -91,6 +92,8 @@ class TelemetryService:
         self.rules = RuleEngine(limits_for or (lambda _n: self.settings.limits))
         self.materials = MaterialMonitor(dict(self.settings.material_thresholds), self.settings.material_default)
         self._materials_of = materials_of
+        # a machine's (name, loaded material) so a low-material alert names both, as the operator knows them
+        self._loaded_of = loaded_of or (lambda _n: ("", "loaded material"))
         self._detectors: dict[tuple[UUID, str], EwmaZ | RobustZ] = {}
         self._node_str: dict[UUID, str] = {}
         self._subs: list[Subscription] = []
@@ -159,7 +162,8 @@ class TelemetryService:
                                         metric))
         left = m.get("material_remaining")
         if left is not None:
-            findings.extend(self.materials.check(node, {"loaded": left}))
+            name, material = self._loaded_of(node)
+            findings.extend(self.materials.check(node, {material: left}, name))
         return findings
 
     async def handle(self, sample: TelemetrySample) -> None:
@@ -175,7 +179,8 @@ class TelemetryService:
     async def _on_node_updated(self, event: NodeUpdated) -> None:
         if self._materials_of is None or (event.what and "material" not in event.what):
             return
-        for f in self.materials.check(event.node_id, self._materials_of(event.node_id)):
+        name, _material = self._loaded_of(event.node_id)
+        for f in self.materials.check(event.node_id, self._materials_of(event.node_id), name):
             await self.alerts.raise_alert(str(event.node_id), f.type, f.severity, f.message,
                                           node_id=event.node_id, key=f.metric)
 
