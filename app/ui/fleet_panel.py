@@ -27,6 +27,8 @@ from app.ui.fleet_model import NODE_ROLE, FleetFilter, FleetModel
 from app.ui.fleet_tiles import TileView
 from app.ui.words import NODE_WORDS, process_word
 
+MAX_COLUMN = 240  # px: a fitted column never takes more (a long job name is elided, its tooltip has it all)
+
 
 class FleetPanel(QWidget):
     machine_selected = Signal(object)  # Node
@@ -106,6 +108,10 @@ class FleetPanel(QWidget):
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
         self._view = "tiles"
+        # the table's columns fit their contents (names, states, "Left · done at") until the operator sizes one
+        self._user_sized = False
+        self._fitting = False
+        self.table.horizontalHeader().sectionResized.connect(self._section_resized)
 
         # Node agents heard on the network that a person has not accepted yet: they are not in the fleet.
         self.agents_banner = QWidget()
@@ -140,6 +146,7 @@ class FleetPanel(QWidget):
             view.activated.connect(self._activated)
             view.doubleClicked.connect(self._activated)
         model.modelReset.connect(self._areas_changed)
+        model.modelReset.connect(self.fit_columns)
         model.modelReset.connect(self._update_count)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
@@ -191,6 +198,26 @@ class FleetPanel(QWidget):
         else:
             self.stack.setCurrentWidget(self.table if table else self.tiles)
         (self.table_btn if table else self.tiles_btn).setChecked(True)
+        if table:
+            self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its header and cells (at most ``MAX_COLUMN`` px): at 1366 x 768 the default
+        100 px cut machine names, processes and the "Left · done at" header."""
+        if self._user_sized or self._view != "table" or self.model.rowCount() == 0:
+            return
+        header = self.table.horizontalHeader()
+        self._fitting = True
+        try:
+            for c in range(header.count()):
+                want = max(self.table.sizeHintForColumn(c), header.sectionSizeHint(c)) + 8
+                header.resizeSection(c, min(want, MAX_COLUMN))
+        finally:
+            self._fitting = False
+
+    def _section_resized(self, *_: object) -> None:
+        if not self._fitting and self.table.isVisible():
+            self._user_sized = True
 
     def current_view(self) -> str:
         return self._view
@@ -223,9 +250,13 @@ class FleetPanel(QWidget):
     def save_state(self, s: QSettings) -> None:
         s.setValue("fleet/view", self.current_view())
         s.setValue("fleet/header", self.table.horizontalHeader().saveState())
+        s.setValue("fleet/user_sized", "true" if self._user_sized else "false")
 
     def restore_state(self, s: QSettings) -> None:
         self.show_view(str(s.value("fleet/view", "tiles")))
         header = s.value("fleet/header")
         if header is not None:
             self.table.horizontalHeader().restoreState(header)
+        # the widths the operator set by hand are kept; fitted ones are fitted again to today's contents
+        self._user_sized = str(s.value("fleet/user_sized", "false")).lower() == "true"
+        self.fit_columns()
