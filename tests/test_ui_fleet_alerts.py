@@ -84,7 +84,9 @@ def test_alert_appears_with_count_toast_and_badge_and_is_acknowledged(qloop, qtb
                                                  "hot end rising with the heater off", node_id=node.id)
                 table = win.alerts.table
                 await until(lambda: table.rowCount() == 1, what="the alert in the list")
-                assert [table.item(0, c).text() for c in (0, 2, 3)] == ["CRITICAL", "FDM-A", "thermal runaway"]
+                # words, not the enum's capitals; the whole message in the tooltip where the column cuts it
+                assert [table.item(0, c).text() for c in (0, 2, 3)] == ["Critical", "FDM-A", "thermal runaway"]
+                assert table.item(0, 4).toolTip() == "FDM-A: hot end rising with the heater off"
                 assert win.status.alerts.text() == "Alerts: 1 (1 critical)"
                 assert any(t.isVisible() and "hot end rising" in t.label.text() for t in win.toasts)
                 tile = _row(win.fleet, win.fleet.tiles.model(), node.id).data(ROW_ROLE)

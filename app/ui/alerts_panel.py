@@ -106,12 +106,13 @@ class AlertsPanel(QWidget):
         alerts = self.visible_alerts()
         self.table.setRowCount(len(alerts))
         for r, a in enumerate(alerts):
-            cells = [a.severity.value.upper(), a.raised_at.astimezone(self.live.zone).strftime("%H:%M:%S"),
+            cells = [a.severity.value.capitalize(), a.raised_at.astimezone(self.live.zone).strftime("%H:%M:%S"),
                      self.source_of(a), a.type.replace("_", " "), a.message,
                      f"{a.acknowledged_by} {a.acknowledged_at:%H:%M}" if a.acknowledged_at else ""]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, a.id)
+                item.setToolTip(f"{self.source_of(a)}: {a.message}")  # the whole message where the column cuts it
                 if c == 0:
                     item.setForeground(QBrush(QColor(SEVERITY_COLOURS[a.severity])))
                 self.table.setItem(r, c, item)
