@@ -24,6 +24,7 @@ ELITE_RESTART_P = 0.2  # share of restarts from a child of two elite plans (0.5,
 RELINK = False  # restart from the middle of a path between two elite plans rather than from a child
 RELINK_RESTART_P = 0.2
 RELINK_FROM_RUN = False  # relink from where the stalled run is rather than between two elite plans
+RELINK_CHARGE = 1.0  # steps a relinking walk's graph evaluation counts as (one evaluation is ~half a step's work)
 
 
 def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int, int, int, int, int]]:
@@ -111,7 +112,8 @@ def _choose(st: TabuState, salt: int, tabu: dict[tuple[int, int, int], int], it:
                 tj = t[x]
         mv = assign[v]
         for k, pk in st.alts[v]:
-            if rj + pk + tj > cmax + slack:
+            least = rj + pk + tj  # no position on k does better than this
+            if least > cmax + slack or least > b_est:
                 continue
             q = seq[k]
             skip = -1
@@ -242,7 +244,7 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                 else:
                     child = pool.child(rng)
                 if child is not None:
-                    it += child.stats.get("relink_evals", 0)
+                    it += int(RELINK_CHARGE * child.stats.get("relink_evals", 0))
                     st = TabuState(problem, child)
                     run_c, run_plan = st.cmax, st.to_plan("tabu")
                     tabu.clear()
