@@ -48,7 +48,7 @@ class Slot:
             data = self.arr[2:]
         n = self.n
         machine, start = list(data[:n]), list(data[n:])
-        return Plan(machine, start, [start[o] + self.dur[o][machine[o]] for o in range(n)], source)
+        return Plan(machine, start, [start[o] + self.dur[o].get(machine[o], 0) for o in range(n)], source)
 
 
 class Exchange:
