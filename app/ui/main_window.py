@@ -104,7 +104,7 @@ def _admin_tab(ports: Ports, win: ControlRoom) -> QWidget:
 
 def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
     panel = ReviewPanel(ports.fleet, ports.jobs, ports.clock, ports.notes, ports.plan, ports.energy,
-                        learning=ports.learning)
+                        learning=ports.learning, zone=win.live.zone)
     panel.message.connect(win.notify)
     panel.submitted.connect(lambda _job: win.jobs.reload())
     win.fleet_changed_hooks.append(panel.reload_machines)

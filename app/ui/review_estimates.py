@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from app.core.jobs.eta import ANALYTIC
 from app.core.review.candidates import PartFacts, average_rates, candidates
 from app.ui.review_table import cell, duration_text, number_text, range_text
+from app.ui.words import process_word
 
 if TYPE_CHECKING:
     from app.ui.review_panel import ReviewPanel
@@ -19,7 +20,20 @@ log = logging.getLogger(__name__)
 
 # units under the names, so the columns are as narrow as their figures and all of them fit at 1366 x 768
 CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material\n(g)", "Energy\n(kWh)", "Energy\ncost", "CO₂\n(kg)",
-                     "Earliest finish\n(UTC)"]
+                     "Earliest\nfinish"]
+COST_COL, FINISH_COL = 5, 7
+MONEY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
+
+
+def headers(pane: ReviewPanel, zone_name: str) -> list[str]:
+    """The headers with the site's currency under the cost and its time zone under the finish."""
+    out = list(CANDIDATE_HEADERS)
+    currency = getattr(getattr(pane.energy, "site", None), "currency", "") if pane.energy is not None else ""
+    if currency:
+        out[COST_COL] = f"Energy\ncost ({MONEY_SIGNS.get(currency.upper(), currency)})"
+    if zone_name:
+        out[FINISH_COL] = f"Earliest\nfinish ({zone_name})"
+    return out
 
 
 def busy_until(pane: ReviewPanel) -> dict:
@@ -110,11 +124,14 @@ def fill_candidates(pane: ReviewPanel) -> None:
     pane.rows = candidates(pane.fleet.list(), facts, pane.clock.now(), material=material,
                            busy_until=pane._busy_until(), rates=pane._rates(), learned=learned_port(pane))
     pane.table.setRowCount(len(pane.rows))
+    zone_name = ""
     for r, c in enumerate(pane.rows):
         how = c.how.removeprefix("fits").strip(" ,")
         fits = ("yes" if c.fits else "no") + (f": {how}" if how else "")
-        finish = c.earliest_finish.strftime("%a %d %b %H:%M") if c.earliest_finish else "-"
-        cells = [cell(c.machine, c.process.value), cell(fits, c.how),
+        local = c.earliest_finish.astimezone(pane.zone) if c.earliest_finish else None
+        finish = local.strftime("%a %d %b %H:%M") if local else "-"
+        zone_name = zone_name or ((local.tzname() or "") if local else "")
+        cells = [cell(c.machine, process_word(c.process)), cell(fits, c.how),
                  time_cell(c),
                  cell(number_text(c.material_g, ".1f" if (c.material_g or 0) < 10 else ".0f"), c.material, True),
                  cell(number_text(c.energy_kwh, ".2f"), "", True),
@@ -125,6 +142,7 @@ def fill_candidates(pane: ReviewPanel) -> None:
             if not c.fits:
                 item.setForeground(Qt.GlobalColor.gray)
             pane.table.setItem(r, col, item)
+    pane.table.setHorizontalHeaderLabels(headers(pane, zone_name))
     pane.table.resizeColumnsToContents()
     best = next((c for c in pane.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
     best = best or next((c for c in pane.rows if c.usable), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from app.ui.review_notes import NOTE_HEADERS
 from app.ui.review_table import table_for
 from app.ui.submit_dialog import materials_for
 from app.ui.tasks import spawn
+from app.ui.words import process_word
 from app.viz.background import BackgroundTask
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,10 @@ class ReviewPanel(QWidget):
 
     def __init__(self, fleet: FleetService, jobs: JobService, clock: Clock, notes: NotesPort | None = None,
                  plan: PlanPort | None = None, energy: EnergyPort | None = None, author: str = "",
-                 parent: QWidget | None = None, learning: LearningPort | None = None) -> None:
+                 parent: QWidget | None = None, learning: LearningPort | None = None,
+                 zone: tzinfo | None = None) -> None:
         super().__init__(parent)
+        self.zone = zone  # the site's time zone: the earliest finishes read as the rest of the window
         self.setObjectName("designReview")
         self.fleet, self.jobs, self.clock = fleet, jobs, clock
         self.notes_port, self.plan_port, self.energy = notes, plan, energy
@@ -182,7 +186,7 @@ class ReviewPanel(QWidget):
 
         self.process_box = QComboBox()
         for p in ProcessType:
-            self.process_box.addItem(p.value, p.value)
+            self.process_box.addItem(process_word(p), p.value)  # "CNC mill", not cnc_mill
         self.process_box.currentIndexChanged.connect(lambda _i: self._fill_materials())
         self.material_box = QComboBox()
         self.material_box.setEditable(True)
@@ -488,7 +492,7 @@ class ReviewPanel(QWidget):
             spawn(self.notes_port.attach(self.key, job.parts[0].id, job.id), lambda _n: self.reload_notes(),
                   lambda e: self.message.emit(f"notes not attached to the job: {e}"))
         self.message.emit(f"{job.name}: sent to production ({self.quantity.value()} x, "
-                          f"{self.process_box.currentData()}, {self.material_box.currentText()})")
+                          f"{self.process_box.currentText()}, {self.material_box.currentText()})")
         self.submitted.emit(job)
 
     def _send_failed(self, exc: Exception) -> None:
