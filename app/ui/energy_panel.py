@@ -190,5 +190,5 @@ class EnergyPanel(QWidget):
         parts.append(f"grid {money_label(st['price'], self.currency)}/kWh, {st['carbon_g_per_kwh']:.0f} g CO2/kWh")
         if cap is not None:
             load = rows[-1].load_kw if rows else 0.0
-            parts.append(f"load {load:.1f} of {cap:.1f} kW cap")
+            parts.append(f"load {load:.1f} kW of {cap:.1f} kW cap")
         self.now_label.setText(" · ".join(parts))

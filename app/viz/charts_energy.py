@@ -43,11 +43,11 @@ class EnergyCharts(QWidget):
         self.load = time_plot("Site load and cap", "kW", zone=zone)
         self.load_curve = self.load.plot(name="load", pen=pg.mkPen(COLOURS["load"], width=2))
         self.cap_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(COLOURS["cap"], width=2, style=DASH),
-                                        label="cap {value:.1f} kW", labelOpts={"position": 0.85})
+                                        label="cap {value:.1f} kW", labelOpts={"position": 0.5})  # mid-chart: never cut at the edge
         self.cap_line.setVisible(False)
         self.load.addItem(self.cap_line)
 
-        self.prices = time_plot("Price and carbon (forecast dashed)", f"{currency or 'price'} / kWh", zone=zone)
+        self.prices = time_plot("Price and CO₂, - - forecast", f"{currency or 'price'} / kWh", zone=zone)
         self.price_curve = self.prices.plot(name="price", pen=pg.mkPen(COLOURS["price"], width=2), stepMode=None)
         self.price_ahead = self.prices.plot(pen=pg.mkPen(COLOURS["price"], width=2, style=DASH))
         self.carbon_axis = RightAxis(self.prices, "g CO2 / kWh")
