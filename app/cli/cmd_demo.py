@@ -22,7 +22,8 @@ from app.core.domain.enums import JobState
 from app.core.domain.errors import ValidationError
 from app.core.ownership import SiteLock
 
-TABS = ("fleet", "jobs", "timeline", "alerts", "energy", "sites")
+# every tab of the window (app/ui/main_window.py), as a word for the shell: "design-review" opens "Design review"
+TABS = ("fleet", "jobs", "timeline", "alerts", "energy", "sites", "design-review", "what-if", "catalogue", "admin")
 
 
 def window_size(text: str) -> tuple[int, int]:
@@ -98,7 +99,8 @@ def _window(config: Config, lock: SiteLock, args: argparse.Namespace) -> int:
         core = await _started(config, lock)
         try:
             return await show_window(app, window_ports.ui_ports(core), screenshot=args.screenshot, after_s=args.after,
-                                     run_for_s=args.run_for, tab=args.tab, size=args.size)
+                                     run_for_s=args.run_for, tab=args.tab.replace("-", " ") if args.tab else None,
+                                     size=args.size)
         finally:
             await bootstrap.stop_demo(core)
             await core.kernel.shutdown()

@@ -59,7 +59,8 @@ MIN_SIZE = (1024, 640)  # well inside 1366 x 768 with a title bar and a task bar
 LIVE_MS = 500  # live values (temperatures, power, progress) repaint at most twice a second
 SHORTCUTS = [
     ("Ctrl+1 … Ctrl+7", "switch tab (fleet, jobs, timeline, alerts, energy, sites, design review)"),
-    ("Ctrl+N", "new job"), ("Ctrl+O", "open a part file in Design review"), ("Ctrl+F", "search machines"), ("Ctrl+D", "show or hide the machine detail"),
+    ("Ctrl+N", "new job"), ("Ctrl+Shift+A", "add a machine"), ("Ctrl+O", "open a part file in Design review"),
+    ("Ctrl+F", "search machines"), ("Ctrl+D", "show or hide the machine panel"),
     ("Ctrl+Shift+X", "emergency stop of the selected machine (asks to confirm)"),
     ("Ctrl+K", "acknowledge the selected alerts"), ("F5", "refresh everything"), ("F11", "full screen"),
     ("Ctrl+Q", "quit"),
