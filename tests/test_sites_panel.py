@@ -43,8 +43,14 @@ def test_sites_panel_shows_health_and_summary(qtbot, tmp_path) -> None:
     assert pending[0] == "Kano (unverified)" and t.item(1, 0).font().italic() and "ID" in t.item(1, 0).toolTip()
     assert not t.item(0, 0).font().italic()
     assert "1 of 1 linked, 1 asking to pair" == panel.status.text()
+    # Accept and Revoke only when they apply to the selected site (both were live with nothing selected)
+    assert not panel.accept_btn.isEnabled() and not panel.revoke_btn.isEnabled()
+    assert "Select a site asking to pair" in panel.accept_btn.toolTip()
     t.selectRow(1)
     assert panel.selected_site() == b
+    assert panel.accept_btn.isEnabled() and panel.revoke_btn.isEnabled()
+    t.selectRow(0)  # linked already: nothing to accept, a link to revoke
+    assert not panel.accept_btn.isEnabled() and panel.revoke_btn.isEnabled()
 
 
 def test_summary_cells_without_energy() -> None:

@@ -205,6 +205,9 @@ class SitesPanel(QWidget):
         self.pair_btn.clicked.connect(self.open_pair_dialog)
         self.accept_btn.clicked.connect(lambda: self._on_selected("accept"))
         self.revoke_btn.clicked.connect(lambda: self._on_selected("revoke"))
+        # each button only when it applies to the selected site: Accept a site asking to pair, Revoke a link
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self._update_buttons()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.refresh)
         if sites is not None:
@@ -240,6 +243,7 @@ class SitesPanel(QWidget):
                     font.setItalic(True)
                     item.setFont(font)
                 self.table.setItem(r, c, item)
+        self._update_buttons()
         up = sum(1 for v in views if v.connected)
         pending = sum(1 for v in views if v.state == "pending")
         self.status.setText(f"{up} of {sum(1 for v in views if v.state == 'allowed')} linked"
@@ -248,6 +252,16 @@ class SitesPanel(QWidget):
     def selected_site(self) -> str | None:
         item = self.table.item(self.table.currentRow(), 0) if self.table.currentRow() >= 0 else None
         return None if item is None else item.data(ID_ROLE)
+
+    def _update_buttons(self) -> None:
+        row = self.table.currentRow() if self.table.selectedItems() else -1
+        state = self.table.item(row, 2).text() if row >= 0 and self.table.item(row, 2) is not None else ""
+        self.accept_btn.setEnabled(state == "pending")
+        self.revoke_btn.setEnabled(state not in ("", "revoked"))
+        self.accept_btn.setToolTip("Accept the selected site asking to pair (compare its ID with its admin first)"
+                                   if state == "pending" else "Select a site asking to pair to accept it")
+        self.revoke_btn.setToolTip("End the link with the selected site" if self.revoke_btn.isEnabled()
+                                   else "Select a linked site to revoke it")
 
     def open_pair_dialog(self) -> PairDialog | None:
         if self.sites is None:
