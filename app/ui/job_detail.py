@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState, ProcessType
 from app.core.fleet.service import FleetService
-from app.core.jobs.eta import DurationEstimate
+from app.core.jobs.eta import DurationEstimate, duration_label
 from app.core.jobs.service import JobService
 from app.ui.confirm import confirm
 from app.ui.preview_pane import PreviewPane
+from app.ui.review_estimates import ANALYTIC_MARK, analytic_tip
 from app.ui.tasks import spawn
 from app.ui.theme import JOB_COLOURS
 from app.ui.words import job_state_word, process_word
@@ -93,7 +94,7 @@ class JobDetail(QWidget):
         head.addWidget(self.reschedule)
         head.addWidget(self.cancel)
         self.parts = _table(["Part", "Process", "Material", "Qty", "State", "Progress", "Machine", "Time",
-                             "Size mm"])
+                             "Size (mm)"])
         self.timeline = _table(["When", "What", "From → to", "Reason", "By"])
         self.preview = PreviewPane("Select a job: its parts show here in 3D")
         self.tabs = QTabWidget()
@@ -166,8 +167,8 @@ class JobDetail(QWidget):
             elif est.learned:
                 out[p.id] = (est.label(), "learned from this site's history on this machine; 80 % of such jobs "
                                           "took a time in the bracket")
-            else:
-                out[p.id] = (est.label(), est.note)
+            else:  # short, as in the machine panel and Design review: the reason is in the tooltip
+                out[p.id] = (duration_label(est.value_s) + ANALYTIC_MARK, analytic_tip(est.note))
         return out
 
     def preview_part(self) -> Any:
