@@ -119,3 +119,24 @@ def test_printer_legend_colours_are_the_colours_drawn(qtbot, view: ToolpathView)
     legend = dict((c, n) for n, c in __import__("app.viz.toolpath_view", fromlist=["x"]).feature_legend(view.scene))
     drawn = _drawn_colours(view)
     assert set(drawn) <= set(legend), (drawn, legend)  # every colour drawn is one the legend names
+
+
+def test_printer_legend_reads_in_words(qtbot, view: ToolpathView, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Cura's feature names in the legend as an operator says them ("WALL-INNER" read as a raw name)."""
+    from app.viz.toolpath_view import feature_legend, feature_word
+
+    gcode = tmp_path / "cura.gcode"
+    lines = ["G21", "G90", "M82", "G1 Z0.2 F600"]
+    e = 0.0
+    for kind in ("SKIRT", "WALL-OUTER", "WALL-INNER", "FILL"):
+        lines.append(f";TYPE:{kind}")
+        for x, y in ((10, 10), (40, 10), (40, 40), (10, 40)):
+            e += 0.5
+            lines.append(f"G1 X{x} Y{y} E{e:.2f} F1800")
+    gcode.write_text("\n".join(lines) + "\n")
+    _load(qtbot, view, gcode)
+    names = [name for name, _ in feature_legend(view.scene)]
+    assert {"skirt / brim", "outer wall", "inner wall", "infill"} <= set(names), names
+    assert not any(n.isupper() for n in names) and "WALL-INNER" not in view.legend.text()
+    assert feature_word("External perimeter") == "External perimeter"  # other slicers' own words stay
+    assert feature_word("SUPPORT_MATERIAL") == "support material"

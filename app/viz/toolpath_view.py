@@ -47,6 +47,19 @@ def _hex(rgba: Any) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(round(c * 255)) for c in rgba[:3]))
 
 
+# Cura's ;TYPE: names in the words an operator uses (other slicers already write words: "External perimeter")
+CURA_WORDS = {"WALL-OUTER": "outer wall", "WALL-INNER": "inner wall", "SKIN": "top/bottom skin", "FILL": "infill",
+              "SKIRT": "skirt / brim", "SUPPORT": "support", "SUPPORT-INTERFACE": "support interface",
+              "PRIME-TOWER": "prime tower"}
+
+
+def feature_word(name: str) -> str:
+    """``WALL-INNER`` → ``inner wall``; a name in capitals → lower case words; a slicer's own words stay."""
+    if name in CURA_WORDS:
+        return CURA_WORDS[name]
+    return name.replace("-", " ").replace("_", " ").lower() if name.isupper() else name
+
+
 def feature_legend(scene: ToolpathScene) -> list[tuple[str, str]]:
     """(name, colour) of each feature drawn, from the same table the renderer's lookup table is built from."""
     names = scene.toolpath.feature_names
@@ -56,7 +69,7 @@ def feature_legend(scene: ToolpathScene) -> list[tuple[str, str]]:
         if by_kind:
             name = KIND_WORDS.get(MoveKind(f), str(f)) if f in MoveKind._value2member_map_ else str(f)
         else:
-            name = names[f] if 0 <= f < len(names) else f"feature {f}"
+            name = feature_word(names[f]) if 0 <= f < len(names) else f"feature {f}"
         out.append((name or "unnamed", feature_colour(f)))
     return out
 
