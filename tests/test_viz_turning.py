@@ -18,7 +18,7 @@ if not os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscr
 
 from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget  # noqa: E402
 from vtkmodules.vtkRenderingCore import vtkCamera  # noqa: E402
 
 from app.viz.part_lod import INTERACTIVE_CELLS  # noqa: E402
@@ -60,10 +60,12 @@ def view(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
                                      trimesh.creation.icosphere(subdivisions=6, radius=10.0)])
     path = tmp_path / "bar.stl"
     part.export(path)
-    v = PartView()
-    qtbot.addWidget(v)
-    v.resize(640, 480)
-    v.show()
+    window = QWidget()  # the view inside a window, as in the control room (its 3D part has a native window)
+    qtbot.addWidget(window)
+    v = PartView(window)
+    QVBoxLayout(window).addWidget(v)
+    window.resize(660, 500)
+    window.show()
     with qtbot.waitSignal(v.loaded, timeout=120_000):
         v.load(str(path))
     qtbot.waitUntil(lambda: v.drawn_cells == len(part.faces), timeout=10_000)

@@ -115,9 +115,11 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self._init_pins(0.0005)
 
     def _native_frame(self) -> QWidget:
-        """The 3D view in a native window of its own. A QOpenGLWidget makes Qt compose the whole window it is in
-        through OpenGL on every repaint of any widget (in software GL, ~100 ms for a label's repaint in a 1680 x 1000
-        window, measured); in its own native window only that window is composed so, and only when it changes."""
+        """The 3D view in a native window of its own. A QOpenGLWidget makes Qt compose the window it is in through
+        OpenGL; in its own native window, each frame of the turning view is composed and shown as that small window,
+        not as the whole control room (measured with 500 machines while a part turns, software GL: the loop's
+        latency p50 30 -> 7 ms, p95 ~200 -> 55-70 ms). The GL widget is made first and moved in: made inside it,
+        Qt 6.11 never shows it (a black view)."""
         frame = QWidget(self)
         frame.setAttribute(Qt.WidgetAttribute.WA_NativeWindow)
         frame.setAttribute(Qt.WidgetAttribute.WA_DontCreateNativeAncestors)

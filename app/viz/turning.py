@@ -10,8 +10,9 @@ So while the view is being turned, panned or zoomed (from VTK's StartInteraction
 ``REST_MS`` after the last EndInteractionEvent), ``TurningInteractor``:
 
 - lets a mouse move only move the camera (VTK's interactor does not render); a timer draws the frames, at most
-  one each ``FRAME_MS``, and after each frame the loop gets at least as long as that frame took before the next
-  one, so drawing never takes more than half of it however slow the machine is;
+  one each ``FRAME_MS``, and after each frame the loop gets at least as long as that frame took to draw and to
+  show (Qt composes the window through OpenGL too) before the next one, so the view never takes more than half
+  of the loop however slow the machine is;
 - draws those frames at ``TURN_SCALE`` of the view's resolution, without FXAA; the blit into the widget scales
   them up (mouse positions are read in the smaller frame's pixels, so the turn follows the mouse as before);
 - shows the last frame again when the window around it repaints, instead of drawing a new one.
@@ -53,6 +54,10 @@ class TurningInteractor(QtInteractor):
         self._dirty = False
         self._last_start = self._last_end = 0.0  # perf_counter() seconds: long ago
         self._last_took = 0.0
+        self._composing = 0.0
+        self._last_composed = 0.0  # how long Qt took to show the last frame (compose the window, swap)
+        self.aboutToCompose.connect(self._compose_starts)
+        self.frameSwapped.connect(self._compose_ends)
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.timeout.connect(self._draw_frame)
@@ -107,7 +112,7 @@ class TurningInteractor(QtInteractor):
         self._dirty = True
         if self._frame.isActive():
             return
-        due = max(self._last_start + FRAME_MS / 1000, self._last_end + self._last_took)
+        due = max(self._last_start + FRAME_MS / 1000, self._last_end + self._last_took + self._last_composed)
         self._frame.start(max(0, round((due - time.perf_counter()) * 1000)))
 
     def _draw_frame(self) -> None:
@@ -120,6 +125,14 @@ class TurningInteractor(QtInteractor):
         self._last_start, self._last_end = t0, time.perf_counter()
         self._last_took = self._last_end - t0
         self.frames_drawn += 1
+
+    def _compose_starts(self) -> None:
+        self._composing = time.perf_counter()
+
+    def _compose_ends(self) -> None:
+        if self._composing:
+            self._last_composed = time.perf_counter() - self._composing
+            self._composing = 0.0
 
     def _come_to_rest(self) -> None:
         if not self.turning:
