@@ -7,7 +7,7 @@ store keeps the full record).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from uuid import UUID
@@ -110,6 +110,36 @@ def temperature_label(name: str) -> str:
     return name[:-2] if name.endswith("_c") else ("temp" if name == "temperature" else name)
 
 
+class RunningParts(Mapping[UUID, tuple[Job, Part]]):
+    """Node id -> the part it runs. A machine can hold more than one part in progress: a batch part waits, partly
+    made, while the machine runs another job's part (in the demo, 3 of 12 clips then a sign's stand). The part the
+    machine reports working on wins; else the one that went in progress last."""
+
+    def __init__(self, held: dict[UUID, list[tuple[Job, Part]]] | None = None,
+                 reported: Callable[[UUID], UUID | None] | None = None,
+                 started: dict[UUID, datetime] | None = None) -> None:
+        self._held = held or {}
+        self._reported = reported or (lambda _n: None)
+        self._started = started or {}
+
+    def __getitem__(self, node_id: UUID) -> tuple[Job, Part]:
+        held = self._held[node_id]
+        if len(held) > 1:
+            work = self._reported(node_id)
+            for job, part in held:
+                if work is not None and work in (part.id, job.id):
+                    return job, part
+            first = datetime.min.replace(tzinfo=UTC)
+            return max(held, key=lambda jp: self._started.get(jp[1].id, first))
+        return held[0]
+
+    def __iter__(self) -> Iterator[UUID]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
 @dataclass(slots=True)
 class LiveData:
     rings: dict[UUID, MetricRing] = field(default_factory=dict)
@@ -119,7 +149,7 @@ class LiveData:
     progress: dict[UUID, tuple[UUID | None, float]] = field(default_factory=dict)  # node -> (work id, 0..1)
     part_job: dict[UUID, UUID] = field(default_factory=dict)  # part id -> job id (drivers report part ids)
     started: dict[UUID, datetime] = field(default_factory=dict)  # part id -> when it went IN_PROGRESS
-    running: dict[UUID, tuple[Job, Part]] = field(default_factory=dict)  # node id -> the part it runs (from jobs)
+    running: Mapping[UUID, tuple[Job, Part]] = field(default_factory=RunningParts)  # node id -> the part it runs
     zone: tzinfo | None = None  # the site's time zone for finish times (None: this computer's)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the site's clock (simulated in the demo)
 
@@ -140,13 +170,13 @@ class LiveData:
 
     def set_jobs(self, jobs: list[Job]) -> None:
         """Remember which part runs where (the fleet's tiles and the machine panel show its time left)."""
-        running: dict[UUID, tuple[Job, Part]] = {}
+        held: dict[UUID, list[tuple[Job, Part]]] = {}
         for job in jobs:
             for part in job.parts:
                 self.part_job[part.id] = job.id
                 if part.assigned_node is not None and part.state.value in ("IN_PROGRESS", "PAUSED"):
-                    running[part.assigned_node] = (job, part)
-        self.running = running
+                    held.setdefault(part.assigned_node, []).append((job, part))
+        self.running = RunningParts(held, self.current_job, self.started)
         self.refresh_estimates(jobs)
 
     def refresh_estimates(self, jobs: list[Job]) -> None:
