@@ -114,8 +114,9 @@ def test_sign_in_viewer_estop_refused_operator_accepted_audit_names_them(qloop, 
                 if out:
                     _picture(win, dialog).save(str(Path(out) / "sign-in-refused.png"))
                 await _sign_in(win, "vera")
-                await until(lambda: win.session.actor is not None, what="vera signed in")
-                assert not dialog.isVisible() and win.person.text() == "Person: vera · viewer"
+                # the session holds her a moment before the dialog hears its sign-in call has ended
+                await until(lambda: win.session.actor is not None and not dialog.isVisible(), what="vera signed in")
+                assert win.person.text() == "Person: vera · viewer"
                 assert win.windowTitle().endswith("— vera")
 
                 # a viewer's e-stop: refused before anything is sent; the machine keeps running
