@@ -35,6 +35,16 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def _root(users: UserService):
+    """The site's first admin, signed in."""
+    run(users.create_admin("root", PASSWORD))
+    return _signed_in(users, "root")
+
+
+def _signed_in(users: UserService, name: str):
+    return run(users.resolve(run(users.login(name, PASSWORD))[0]))
+
+
 def test_the_first_admin_then_people_sign_in(people) -> None:
     users, clock, store = people
     assert not run(users.people_exist())
@@ -52,8 +62,7 @@ def test_the_first_admin_then_people_sign_in(people) -> None:
 
 def test_sessions_expire_and_end_on_a_new_password_or_role(people) -> None:
     users, clock, _ = people
-    run(users.create_admin("root", PASSWORD))
-    root = run(users.resolve(run(users.login("root", PASSWORD))[0]))
+    root = _root(users)
     run(users.add(root, "olga", PASSWORD, "operator"))
     token, _ = run(users.login("olga", PASSWORD, session_s=3600))
     assert run(users.resolve(token)).role is Role.OPERATOR
@@ -81,8 +90,7 @@ def test_sessions_expire_and_end_on_a_new_password_or_role(people) -> None:
 
 def test_wrong_passwords_slow_down_then_lock_until_an_admin_unlocks(people) -> None:
     users, clock, _ = people
-    run(users.create_admin("root", PASSWORD))
-    root = run(users.resolve(run(users.login("root", PASSWORD))[0]))
+    root = _root(users)
     run(users.add(root, "olga", PASSWORD, "operator"))
     for _ in range(2):  # free tries
         with pytest.raises(AuthError, match="wrong user name or password"):
@@ -110,10 +118,9 @@ def test_wrong_passwords_slow_down_then_lock_until_an_admin_unlocks(people) -> N
 
 def test_api_keys_scoped_expiring_revocable_and_stored_hashed(people) -> None:
     users, clock, store = people
-    run(users.create_admin("root", PASSWORD))
-    root = run(users.resolve(run(users.login("root", PASSWORD))[0]))
+    root = _root(users)
     run(users.add(root, "dana", PASSWORD, "designer"))
-    dana = run(users.resolve(run(users.login("dana", PASSWORD))[0]))
+    dana = _signed_in(users, "dana")
     with pytest.raises(PermissionDenied, match="may not give a key estop"):
         run(users.create_key(dana, "ci", "read,estop", 3600))
     secret, key = run(users.create_key(dana, "ci", "read,submit", 3600))
@@ -180,8 +187,7 @@ def test_cli_bootstrap_rule_login_token_file_and_logout(tmp_path: Path, monkeypa
 
 def test_names_and_roles_are_checked(people) -> None:
     users, _, _ = people
-    run(users.create_admin("root", PASSWORD))
-    root = run(users.resolve(run(users.login("root", PASSWORD))[0]))
+    root = _root(users)
     for bad in ("", "../etc", "a b", "x" * 80, "-lead"):
         with pytest.raises(ValidationError):
             run(users.add(root, bad, PASSWORD, "viewer"))
@@ -191,10 +197,9 @@ def test_names_and_roles_are_checked(people) -> None:
 
 def test_a_wrong_current_password_slows_down_and_locks_like_a_wrong_sign_in(people) -> None:
     users, clock, _ = people
-    run(users.create_admin("root", PASSWORD))
-    root = run(users.resolve(run(users.login("root", PASSWORD))[0]))
+    root = _root(users)
     run(users.add(root, "olga", PASSWORD, "operator"))
-    olga = run(users.resolve(run(users.login("olga", PASSWORD))[0]))
+    olga = _signed_in(users, "olga")
     for _ in range(3):  # two free tries, then the third makes the next one wait
         with pytest.raises(AuthError, match="current password is wrong"):
             run(users.set_password(olga, "olga", "a new pass 1", old_password="guess guess"))
