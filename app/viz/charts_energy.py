@@ -43,13 +43,17 @@ class EnergyCharts(QWidget):
         self.load = time_plot("Site load and cap", "kW", zone=zone)
         self.load_curve = self.load.plot(name="load", pen=pg.mkPen(COLOURS["load"], width=2))
         self.cap_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(COLOURS["cap"], width=2, style=DASH),
-                                        label="cap {value:.1f} kW", labelOpts={"position": 0.5})  # mid-chart: never cut at the edge
+                                        label="cap {value:.1f} kW", labelOpts={"position": 0.72})  # clear of the legend, never cut at the edge
         self.cap_line.setVisible(False)
         self.load.addItem(self.cap_line)
 
-        self.prices = time_plot("Price and CO₂, - - forecast", f"{currency or 'price'} / kWh", zone=zone)
+        self.prices = time_plot("Price and CO₂", f"{currency or 'price'} / kWh", zone=zone)
         self.price_curve = self.prices.plot(name="price", pen=pg.mkPen(COLOURS["price"], width=2), stepMode=None)
         self.price_ahead = self.prices.plot(pen=pg.mkPen(COLOURS["price"], width=2, style=DASH))
+        # a short title: the plot item is at least as wide as it, and wider than its column on a 1366 screen cut
+        # the right axis' figures (400 g read as "40")
+        self.prices.setToolTip("Price (left axis) and carbon intensity (right axis, g CO₂ per kWh); dashed: the "
+                               "forecast")
         self.carbon_axis = RightAxis(self.prices, "g CO2 / kWh")
         self.carbon_curve = pg.PlotDataItem(pen=pg.mkPen(COLOURS["carbon"], width=2))
         self.carbon_ahead = pg.PlotDataItem(pen=pg.mkPen(COLOURS["carbon"], width=2, style=DASH))
