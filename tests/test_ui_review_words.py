@@ -37,6 +37,7 @@ def test_review_process_finish_and_cost_in_plain_words(qloop, qtbot, tmp_path: P
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("Prusa MK4", FDM, bring_up=True)
             await core.fleet.register("Mill", MILL, bring_up=True)
+            await core.fleet.register("Pocket printer", dict(FDM, build_volume_mm=[15, 15, 15]), bring_up=True)
             win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
             qtbot.addWidget(win)
             win.resize(1366, 768)
@@ -58,6 +59,8 @@ def test_review_process_finish_and_cost_in_plain_words(qloop, qtbot, tmp_path: P
                 assert table.item(row, 7).text() == finish.strftime("%a %d %b %H:%M")
                 assert heads[5] == "Energy cost (€)"
                 assert table.item(0, 0).toolTip() in ("FDM printer", "CNC mill")
+                assert table.columnWidth(1) <= 150  # a long "no: … bigger than …" is cut, whole in its tooltip
+                assert all(table.item(r, 1).toolTip() for r in range(table.rowCount()))
             finally:
                 win.close()
 

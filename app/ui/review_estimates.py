@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 # units under the names, so the columns are as narrow as their figures and all of them fit at 1366 x 768
 CANDIDATE_HEADERS = ["Machine", "Fits", "Time", "Material\n(g)", "Energy\n(kWh)", "Energy\ncost", "CO₂\n(kg)",
                      "Earliest\nfinish"]
-COST_COL, FINISH_COL = 5, 7
+FITS_COL, COST_COL, FINISH_COL = 1, 5, 7
+FITS_WIDTH = 150  # px at most for the Fits column
 MONEY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 
@@ -144,6 +145,8 @@ def fill_candidates(pane: ReviewPanel) -> None:
             pane.table.setItem(r, col, item)
     pane.table.setHorizontalHeaderLabels(headers(pane, zone_name))
     pane.table.resizeColumnsToContents()
+    # "no: 400 x 300 x 50 mm is bigger than ..." would push the finish off a 1366 screen: cut, whole in its tooltip
+    pane.table.setColumnWidth(FITS_COL, min(pane.table.columnWidth(FITS_COL), FITS_WIDTH))
     best = next((c for c in pane.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
     best = best or next((c for c in pane.rows if c.usable), None)
     pane.basis.setText(footnote(pane.rows, facts.kind))
