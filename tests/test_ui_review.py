@@ -186,7 +186,7 @@ def test_gcode_opens_with_legend_and_flat_cnc_from_the_top(qloop, qtbot, tmp_pat
                 assert by["Mill"].fits and not by["Prusa MK4"].fits
                 win.open_file(str(printer))
                 await until(lambda: review.rows and review._facts.flavor == "printer", timeout=60, what="printer")
-                assert not tv.flat and tv.view_preset == "iso" and "WALL-OUTER" in tv.legend.text()
+                assert not tv.flat and tv.view_preset == "iso" and "outer wall" in tv.legend.text()  # ;TYPE:WALL-OUTER, in words
                 tv.set_color_mode("speed")
                 assert "mm/s" in tv.legend.text()
                 tv.set_layer(1)
