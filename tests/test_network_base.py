@@ -178,6 +178,6 @@ def test_the_machine_detail_shows_both_time_left_figures():
     from app.ui.machine_detail import job_line
 
     assert job_line({"progress": 0.42, "layer": 12, "layers_total": 50, "time_left_s": 1380,
-                     "time_left_est_s": 1200}) == ("job 42 %  ·  layer 12 of 50  ·  time left 23 min (machine) / "
+                     "time_left_est_s": 1200}) == ("This part: 42 %  ·  layer 12 of 50  ·  time left 23 min (machine) / "
                                                    "20 min (plan)")
-    assert job_line({"progress": 0.1, "time_left_est_s": 36000}) == "job 10 %  ·  time left 10.0 h (plan)"
+    assert job_line({"progress": 0.1, "time_left_est_s": 36000}) == "This part: 10 %  ·  time left 10.0 h (plan)"

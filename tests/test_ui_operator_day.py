@@ -13,11 +13,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState, NodeState, ProcessType
 from app.core.domain.states import StateChange
 from app.core.jobs.eta import duration_label, finish_label, job_eta, running_since, time_left_s
 from app.ui.fleet_model import ETA_COL as FLEET_ETA_COL
 from app.ui.jobs_model import ETA_COL
+from app.ui.machine_detail import WORK_FIELDS, job_line, job_progress_text
 from app.ui.main_window import MIN_SIZE, ControlRoom
 from app.ui.words import job_state_word, node_state_word, process_word
 from tests import test_ui_support as ui
@@ -64,6 +66,19 @@ def test_a_job_ends_when_its_busiest_machine_does() -> None:
     assert running_since(started, now) == {job.parts[0].id: pytest.approx(1800)}  # a resume is not a new start
 
 
+def test_the_machine_panel_names_the_jobs_progress_and_the_parts() -> None:
+    """A job of four parts, two made, the third running at 92 %: the job is 73 % done, and this is its part 3."""
+    job = Job("brackets")
+    job.parts = [Part(job.id, f"bracket {i}", ProcessType.FDM, "pla", (10, 10, 10)) for i in range(4)]
+    job.parts[0].progress = job.parts[1].progress = 100.0
+    job.parts[2].progress = 80.0  # stored; the machine reports more since
+    assert job_progress_text(job, job.parts[2], 0.92) == "Job: 73 % (part 3 of 4)"
+    assert job_line({"progress": 0.92, "layer": 40}, (job, job.parts[2]), 0.92) == "Job: 73 % (part 3 of 4)  ·  layer 40"
+    job.parts[3].quantity = 4  # four of the last part: it weighs four times as much
+    assert job_progress_text(job, job.parts[2], 0.92) == "Job: 42 % (part 3 of 4)"
+    assert job_line({"progress": 0.92}) == "This part: 92 %"  # no job known: the machine's own figure
+
+
 def test_words_replace_enum_names() -> None:
     assert job_state_word(JobState.IN_PROGRESS, {ProcessType.FDM}) == "Printing"
     assert job_state_word(JobState.IN_PROGRESS, {ProcessType.CNC_MILL}) == "Machining"
@@ -108,6 +123,11 @@ def test_a_running_simulated_job_shows_time_left_everywhere(qloop, qtbot, tmp_pa
                 assert LEFT.match(win.detail.work["left"].text())
                 assert CLOCK.search(win.detail.work["finish"].text())
                 assert win.detail.work["elapsed"].text() != "–"  # the part's start was seen
+                # the job's progress and the part's, each named: "Job: 40 % (part 1 of 1)" above "This part: 40 %"
+                await until(lambda: win.detail.job_line.text().startswith("Job: "), timeout=20,
+                            what="the job's progress")
+                assert re.match(r"Job: \d+ % \(part 1 of 1\)", win.detail.job_line.text()), win.detail.job_line.text()
+                assert dict(WORK_FIELDS)["progress"] == "This part"
                 assert win.detail.state.text() == "Printing" and "FDM printer" in win.detail.title.text()
                 await until(lambda: "→" in win.detail.readouts.text(), what="current → target readouts")
                 assert re.search(r"\d+ → \d+ °C", win.detail.readouts.text())

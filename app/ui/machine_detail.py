@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.domain.entities import Node
+from app.core.domain.entities import Job, Node, Part
 from app.core.domain.enums import NodeState, ProcessType
 from app.core.domain.errors import AuthError, ImeweError, PermissionDenied
 from app.core.fleet.service import FleetService
@@ -36,7 +36,14 @@ from app.core.jobs.eta import duration_label, finish_label
 from app.ui.actions import MachineControl, allowed_actions
 from app.ui.confirm import confirm
 from app.ui.eta_view import node_eta
-from app.ui.live_data import LiveData, is_target, target_of, temperature_label, temperatures
+from app.ui.live_data import (
+    LiveData,
+    is_target,
+    progress_fraction,
+    target_of,
+    temperature_label,
+    temperatures,
+)
 from app.ui.review_estimates import ANALYTIC_MARK, analytic_tip
 from app.ui.tasks import spawn
 from app.ui.theme import NODE_COLOURS
@@ -48,7 +55,7 @@ if TYPE_CHECKING:
 # States in which a machine has no work on it (an error or a lost link keeps showing what it was running)
 DONE_WITH_WORK = (NodeState.IDLE, NodeState.COMPLETED, NodeState.MAINTENANCE, NodeState.DECOMMISSIONED,
                   NodeState.REGISTERED, NodeState.CONFIGURED)
-WORK_FIELDS = [("file", "Now running"), ("layer", "Layer"), ("progress", "Done"), ("elapsed", "Elapsed"),
+WORK_FIELDS = [("file", "Now running"), ("layer", "Layer"), ("progress", "This part"), ("elapsed", "Elapsed"),
                ("left", "Time left"), ("finish", "Finish at"), ("takes", "Part takes")]
 
 
@@ -112,7 +119,8 @@ class MachineDetail(QWidget):
         head.addWidget(self.estop)
         self.job_line = QLabel("")
         self.job_line.setObjectName("jobLine")
-        self.job_line.setToolTip("The machine's own time left next to the planner's")
+        self.job_line.setToolTip("The whole job's progress and which of its parts this is; the machine's own time left "
+                                 "next to the planner's")
         # Two short rows keep the dock narrow enough to leave the fleet most of the screen.
         actions = QVBoxLayout()
         for group in ((self.pause, self.resume, self.cancel), (self.maint, self.maint_done, self.decommission)):
@@ -293,7 +301,9 @@ class MachineDetail(QWidget):
         ring = self.live.rings.get(self.node_id) if self.node_id is not None else None
         node = self.node()
         working = node is not None and node.state not in DONE_WITH_WORK
-        self.job_line.setText(job_line(ring.latest) if working and ring is not None and ring.job_id is not None
+        running = self.live.running.get(node.id) if working and node is not None else None
+        self.job_line.setText(job_line(ring.latest, running, self.live.current_progress(node.id))
+                              if working and node is not None and ring is not None and ring.job_id is not None
                               else "")
         if self.node_id is None or not self.isVisible() or self.tabs.currentWidget() is not self.live_tab:
             return
@@ -412,11 +422,28 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def job_line(latest: dict[str, float]) -> str:
-    """One line on the running job: progress, layer, and the machine's time left next to the planner's."""
+def job_progress_text(job: Job, part: Part, part_fraction: float | None) -> str:
+    """``Job: 73 % (part 3 of 4)``: the whole job's progress (parts weighted by quantity, the running one at its
+    live progress), and which of the job's parts the machine runs. The running part's own progress is shown as
+    "This part" beside it."""
+    weights = [max(p.quantity, 1) for p in job.parts]
+    done = [max(p.progress, 100 * part_fraction) if p.id == part.id and part_fraction is not None else p.progress
+            for p in job.parts]
+    percent = sum(d * w for d, w in zip(done, weights, strict=True)) / sum(weights) if job.parts else 0.0
+    which = next((i for i, p in enumerate(job.parts, 1) if p.id == part.id), None)
+    return f"Job: {percent:.0f} %" + (f" (part {which} of {len(job.parts)})" if which else "")
+
+
+def job_line(latest: dict[str, float], running: tuple[Job, Part] | None = None,
+             part_fraction: float | None = None) -> str:
+    """One line on the running work: the job's progress and which of its parts runs (else, with no job known, the
+    progress the machine reports for what it runs), layer, and the machine's time left next to the planner's."""
     parts = []
-    if "progress" in latest:
-        parts.append(f"job {100 * latest['progress']:.0f} %")
+    if running is not None:
+        parts.append(job_progress_text(*running, part_fraction if part_fraction is not None
+                                       else progress_fraction(latest)))
+    elif (fraction := progress_fraction(latest)) is not None:
+        parts.append(f"This part: {100 * fraction:.0f} %")
     if "layer" in latest:
         total = latest.get("layers_total")
         parts.append(f"layer {latest['layer']:.0f}" + (f" of {total:.0f}" if total else ""))
