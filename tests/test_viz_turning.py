@@ -111,7 +111,10 @@ def test_a_burst_of_moves_is_drawn_as_a_few_paced_frames(qtbot, view: PartView) 
     assert renders == []
     _mouse(widget, QEvent.Type.MouseButtonRelease, 320, 240, False)
     assert plotter.turning  # a quick second drag would still be cheap
+    dome_top = (0.0, 0.0, 10.0)
+    turning_at = view.display_point(dome_top)  # where a note's marker is: in the view's pixels, small frames or not
     qtbot.waitUntil(lambda: not plotter.turning, timeout=REST_MS + 5000)
+    assert np.allclose(view.display_point(dome_top), turning_at, atol=2)
     qtbot.waitUntil(lambda: bool(renders) and renders[-1] == full_size, timeout=5000)  # at rest: full resolution
     assert view.drawn_cells > INTERACTIVE_CELLS * 1.15  # ... and the full mesh
     assert plotter.renderer.GetUseFXAA()

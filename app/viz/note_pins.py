@@ -56,7 +56,7 @@ class NotePins:
         actors = [a for a in self._pick_actors() if a is not None]
         if not actors:
             return None
-        ratio = self.plotter.interactor.devicePixelRatioF()
+        ratio = self._pixel_ratio()
         height = self.plotter.render_window.GetSize()[1]
         self._picker.InitializePickList()
         for actor in actors:
@@ -74,7 +74,7 @@ class NotePins:
         r.SetWorldPoint(*self.world_point(local), 1.0)
         r.WorldToDisplay()
         dx, dy, _ = r.GetDisplayPoint()
-        ratio = self.plotter.interactor.devicePixelRatioF()
+        ratio = self._pixel_ratio()
         height = self.plotter.render_window.GetSize()[1]
         return int(round(dx / ratio)), int(round((height - 1 - dy) / ratio))
 
@@ -88,11 +88,16 @@ class NotePins:
     def marker_count(self) -> int:
         return len(self._markers) if self._marker_actors else 0
 
+    def _pixel_ratio(self) -> float:
+        """Render-window pixels per widget pixel (fewer while the part view turns: it draws smaller frames)."""
+        ratio = getattr(self.plotter, "pixel_ratio", self.plotter.interactor.devicePixelRatioF)
+        return float(ratio())
+
     def _on_left_press(self, obj: Any, event: Any) -> None:
         if not self._pick_mode:
             return
         x, y = self.plotter.iren.get_event_position()  # VTK display pixels, origin bottom left
-        ratio = self.plotter.interactor.devicePixelRatioF()
+        ratio = self._pixel_ratio()
         height = self.plotter.render_window.GetSize()[1]
         self.pick_at(int(round(x / ratio)), int(round((height - 1 - y) / ratio)))
 

@@ -155,10 +155,14 @@ class TurningInteractor(QtInteractor):
             self.ren_win.SetSize(*size)
 
     # --- pyvistaqt's widget, adjusted ---------------------------------------------------------------
+    def pixel_ratio(self) -> float:
+        """Render-window pixels per widget pixel: fewer while turning (picking and markers map points with it)."""
+        return float(self.devicePixelRatioF()) * self._scale
+
     def _setEventInformation(self, x: float, y: float, ctrl: Any, shift: Any, key: Any, repeat: int = 0,  # noqa: N802
                              keysum: Any = None) -> None:
         """Mouse positions in the render window's pixels (fewer while turning); VTK's y axis points up."""
-        s = self.devicePixelRatioF() * self._scale
+        s = self.pixel_ratio()
         self._Iren.SetEventInformation(round(x * s), round((self.height() - y - 1) * s), ctrl, shift, key, repeat,
                                        keysum)
 
