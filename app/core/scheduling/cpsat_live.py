@@ -13,7 +13,7 @@ from app.core.scheduling.problem import Problem
 
 POLL_S = 0.02  # how often a running solve looks at its stop flag
 # A live solve (the portfolio's CP-SAT worker, one core) with more than 1: this many CP-SAT subsolvers interleaved
-# in one thread. Off: 4 raised the proven bounds a lot (mk06 33 -> 49) but lost makespan on 3 of 10 runs at 10 s.
+# in one thread (its large-neighbourhood moves among them). The stop flag may say how many (``subsolvers``).
 LIVE_SUBSOLVERS = 1
 
 
@@ -29,8 +29,9 @@ def solve(solver: Any, model: Any, problem: Problem, choice: list[list[tuple[int
     (machines from ``choice``, starts from ``starts``); with ``stop``, the solve ends soon after it is set."""
     from ortools.sat.python import cp_model
 
-    if stop is not None and LIVE_SUBSOLVERS > 1 and solver.parameters.num_workers <= 1:
-        solver.parameters.num_workers = LIVE_SUBSOLVERS
+    subsolvers = getattr(stop, "subsolvers", LIVE_SUBSOLVERS)
+    if stop is not None and subsolvers > 1 and solver.parameters.num_workers <= 1:
+        solver.parameters.num_workers = subsolvers
         solver.parameters.interleave_search = True  # still one thread
     callback = None
     if on_solution is not None:
