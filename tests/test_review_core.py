@@ -117,7 +117,7 @@ def test_candidates_rank_by_earliest_finish_with_energy_cost_and_co2(tmp_path: P
     rows = candidates([fdm, small, mill, laser, off], PartFacts("mesh", analysis), now, material="pla",
                       busy_until=busy, rates=lambda a, b: average_rates(points, a, b))
     by = {c.machine: c for c in rows}
-    assert not by["Laser"].fits and by["Laser"].how == "a laser machine"
+    assert not by["Laser"].fits and by["Laser"].how == "Laser cutter, another process"  # words, not "a laser machine" / "a sla machine"
     assert not by["Broken"].fits and "offline" in by["Broken"].how
     mini, prusa = by["Mini"], by["Prusa"]
     assert mini.fits and prusa.fits and mini.time_s == pytest.approx(prusa.time_s)

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from app.core.domain.entities import Node
 from app.core.domain.enums import ProcessType
+from app.core.domain.words import process_word
 from app.core.estimation.orientation import fitting_machines
 from app.core.estimation.preslice import estimate_cnc, estimate_fdm, estimate_resin
 from app.core.jobs.eta import DurationEstimate
@@ -123,7 +124,7 @@ def candidates(nodes: Iterable[Node], facts: PartFacts, now: datetime, *, materi
         caps = node.capabilities
         base = {"node_id": node.id, "machine": node.name, "process": caps.process}
         if not _process_ok(caps.process, facts):
-            out.append(Candidate(**base, fits=False, how=f"a {caps.process.value} machine"))
+            out.append(Candidate(**base, fits=False, how=f"{process_word(caps.process)}, another process"))
             continue
         if facts.kind == "mesh" and facts.poses and node.id in facts.poses:
             pose = facts.poses[node.id]
