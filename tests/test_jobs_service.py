@@ -44,11 +44,11 @@ def test_submit_stores_a_validated_multipart_job_that_survives_restart(tmp_path,
 def test_infeasible_part_is_rejected_with_the_reason_and_nothing_stored(tmp_path, db_url) -> None:
     async def go(core):
         await core.fleet.register("P1", FDM, bring_up=True)
-        with pytest.raises(ValidationError, match="does not fit any fdm machine") as err:
+        with pytest.raises(ValidationError, match="does not fit any FDM printer") as err:
             await core.jobs.submit(job_spec(parts=1) | {"parts": [
                 {"name": "huge", "process": "fdm", "material": "pla", "size": [500, 10, 10]}]})
         assert err.value.field == "parts[0]"
-        with pytest.raises(ValidationError, match="no sla machine"):
+        with pytest.raises(ValidationError, match=r"no Resin printer \(SLA\) is registered"):
             await core.jobs.submit({"name": "r", "parts": [
                 {"name": "x", "process": "sla", "material": "resin-standard", "size": [5, 5, 5]}]})
         return await core.jobs.list()
