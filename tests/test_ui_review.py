@@ -84,6 +84,12 @@ def test_open_annotate_reopen_and_send_to_production(qloop, qtbot, tmp_path: Pat
                 assert "Material (g)" in headers and "Energy (kWh)" in headers and "CO₂ (kg)" in headers
                 assert review.table.item(0, 7).text() != "-"  # an earliest finish from the plan
 
+                # turning the part slows the window's live readings (software GL composes each repaint)
+                view.plotter.turn_started.emit()
+                assert win.bridge.view_turning
+                view.plotter.came_to_rest.emit()
+                assert not win.bridge.view_turning
+
                 review.orient_box.setCurrentIndex(1)  # as in the file
                 await until(lambda: np.allclose(view.rotation, np.eye(3)), what="the file's own orientation")
                 review.orient_box.setCurrentIndex(0)

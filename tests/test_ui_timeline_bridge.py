@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 
 from app.core.domain.capabilities import Capabilities
 from app.core.domain.entities import Node, TelemetrySample
+from app.core.domain.enums import NodeState
 from app.core.events import TelemetryReceived
 from app.core.production import PlanRow, PlanView
 from app.ui.bridge import CoreBridge
@@ -116,6 +117,49 @@ def test_bridge_coalesces_a_flood_to_ten_updates_a_second(qloop, qtbot, tmp_path
                 assert len(emits) >= 10  # and still live
                 assert seen == set(nodes)  # nothing lost: every machine's reading is in LiveData
                 assert all(live.rings[n].count >= 9 for n in nodes)
+            finally:
+                bridge.close()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_live_readings_slow_to_twice_a_second_while_a_view_turns_and_catch_up_after(qloop, qtbot,
+                                                                                   tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            live = LiveData()
+            bridge = CoreBridge(core.bus, live)
+            emits: list[tuple[float, set]] = []
+            states: list[float] = []
+            bridge.telemetry.connect(lambda ids: emits.append((time.monotonic(), set(ids))))
+            bridge.nodes_changed.connect(lambda _ids: states.append(time.monotonic()))
+            node = await core.fleet.register("FDM-A", FDM, bring_up=False)
+            nodes = [uuid4() for _ in range(50)]
+            try:
+                bridge.set_view_turning(True)
+                await asyncio.sleep(0.6)
+                emits.clear()
+                states.clear()
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 2.0:
+                    for n in nodes:
+                        core.bus.publish(TelemetryReceived(TelemetrySample(n, core.clock.now(), {"power_w": 1.0})))
+                    await core.fleet.update_live(node.id, power_w=120.0)  # as a machine's reading updates it
+                    await asyncio.sleep(0.05)
+                live_updates = len(states)
+                assert live_updates <= 6  # machines' live values (power, material) are paced with the readings
+                states.clear()
+                await core.fleet.set_state(node.id, [NodeState.CONFIGURED, NodeState.IDLE], "test")  # a machine's state still shows at once while the view turns
+                await until(lambda: states, timeout=1.0, what="the state change while turning")
+                assert len(emits) <= 6  # 2 s at twice a second (+1 at the edge), not 20
+                assert len(emits) >= 3  # slowed, still live
+                waited = time.monotonic()
+                for n in nodes:
+                    core.bus.publish(TelemetryReceived(TelemetrySample(n, core.clock.now(), {"power_w": 2.0})))
+                await asyncio.sleep(0.05)
+                bridge.set_view_turning(False)  # still again: the readings catch up at once
+                assert emits[-1][0] >= waited and emits[-1][1] == set(nodes)
+                assert all(live.latest(n)["power_w"] == 2.0 for n in nodes)  # nothing lost on the way
             finally:
                 bridge.close()
 

@@ -8,6 +8,7 @@ times a second however many machines report.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +36,7 @@ except ImportError:  # pragma: no cover - older cores
 
 log = logging.getLogger(__name__)
 FLUSH_MS = 100
+TURNING_TELEMETRY_MS = 500  # live readings while the operator turns a 3D view (see set_view_turning)
 
 
 class CoreBridge(QObject):
@@ -53,6 +55,7 @@ class CoreBridge(QObject):
         self.live = live
         self._bus = bus
         self._nodes: set[UUID] = set()
+        self._live_nodes: set[UUID] = set()  # only live values (power, material) changed: paced as readings are
         self._new_nodes = False
         self._tele: set[UUID] = set()
         self._jobs: set[UUID] = set()
@@ -62,6 +65,8 @@ class CoreBridge(QObject):
         self._plan_dirty = False
         self._changes: list[Any] = []
         self.flushes = 0
+        self._turning = False
+        self._tele_at = 0.0  # monotonic time of the last telemetry emit
         self._subs: list[Subscription] = [
             # Live readings: if the UI ever falls behind, the newest reading is what matters.
             bus.subscribe(TelemetryReceived, self._on_telemetry, name="ui.telemetry", maxsize=20_000,
@@ -115,7 +120,7 @@ class CoreBridge(QObject):
             self._new_nodes = True
             self._nodes.add(event.node_id)
         elif isinstance(event, NodeUpdated):
-            self._nodes.add(event.node_id)
+            (self._live_nodes if event.what == "live" else self._nodes).add(event.node_id)
         elif isinstance(event, AlertRaised):
             self.live.add_alert(event.alert)
             self._alerts.append(event.alert)
@@ -135,15 +140,34 @@ class CoreBridge(QObject):
             self._plan, self._plan_dirty = event.plan, True
 
     # ------------------------------------------------------------ Qt side: one emit per kind per tick
+    @property
+    def view_turning(self) -> bool:
+        return self._turning
+
+    def set_view_turning(self, on: bool) -> None:
+        """While the operator turns a 3D view, live readings reach the panels twice a second instead of ten times:
+        each repaint of another widget costs the turning view a frame's composition on software OpenGL. Nothing
+        is dropped (the readings wait in LiveData), and states, jobs, alerts and plans still come at once; the
+        readings catch up as soon as the view is still."""
+        self._turning = bool(on)
+        if not on and (self._tele or self._live_nodes):
+            self.flush()
+
     def flush(self) -> None:
         self.flushes += 1
         if self._new_nodes:
             self._new_nodes = False
             self.fleet_changed.emit()
+        now = time.monotonic()
+        readings_due = not self._turning or now - self._tele_at >= TURNING_TELEMETRY_MS / 1000
+        if readings_due and (self._live_nodes or self._tele):
+            self._tele_at = now
+            self._nodes |= self._live_nodes
+            self._live_nodes = set()
         if self._nodes:
             nodes, self._nodes = self._nodes, set()
             self.nodes_changed.emit(nodes)
-        if self._tele:
+        if self._tele and readings_due:
             tele, self._tele = self._tele, set()
             self.telemetry.emit(tele)
         if self._changes:

@@ -107,6 +107,7 @@ def _review_tab(ports: Ports, win: ControlRoom) -> QWidget:
     panel = ReviewPanel(ports.fleet, ports.jobs, ports.clock, ports.notes, ports.plan, ports.energy,
                         learning=ports.learning, zone=win.live.zone)
     panel.message.connect(win.notify)
+    panel.turning.connect(win.bridge.set_view_turning)  # live figures slow down while a part is turned
     panel.submitted.connect(lambda _job: win.jobs.reload())
     win.fleet_changed_hooks.append(panel.reload_machines)
     if win.session.actor is not None:  # built after the person signed in: their notes are signed by them

@@ -74,6 +74,7 @@ class ReviewPanel(QWidget):
     analysed = Signal()  # candidates computed for the current part
     notes_changed = Signal()
     first_frame = Signal(float)  # seconds from open() to the part's first frame
+    turning = Signal(bool)  # the part view is being turned (True) or is still again (False)
 
     def __init__(self, fleet: FleetService, jobs: JobService, clock: Clock, notes: NotesPort | None = None,
                  plan: PlanPort | None = None, energy: EnergyPort | None = None, author: str = "",
@@ -292,6 +293,7 @@ class ReviewPanel(QWidget):
             v.failed.connect(self._failed)
             v.picked.connect(self._picked)
             v.posed.connect(self._posed)
+            v.turning.connect(self.turning)
             self.part_view = v
             self.stack.addWidget(v)
             self._machine_changed()

@@ -52,6 +52,7 @@ class PartView(NotePins, BackgroundLoading, QWidget):
     failed = Signal(str)
     picked = Signal(object)  # (x, y, z) on the part, in the file's own coordinates and units
     posed = Signal()  # a new rotation is on screen
+    turning = Signal(bool)  # True while the operator turns or zooms the view, False once it is still again
 
     def __init__(self, parent: QWidget | None = None, overhang_deg: float = 45.0) -> None:
         super().__init__(parent)
@@ -87,6 +88,8 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self._coarse_actors: list[Any] = []
         self.plotter.turn_started.connect(self._start_turning)
         self.plotter.came_to_rest.connect(self._show_still)
+        self.plotter.turn_started.connect(lambda: self.turning.emit(True))
+        self.plotter.came_to_rest.connect(lambda: self.turning.emit(False))
         self.info = QLabel("no part loaded")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setWordWrap(True)
