@@ -163,7 +163,14 @@ class MachineDetail(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.live_tab, "Live")
         self.tabs.addTab(self.caps, "Capabilities")
-        self.tabs.addTab(self.history, "Maintenance && history")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.setTabToolTip(2, "Maintenance and history: what was done to this machine, when and by whom")
+        # Short titles, never cut nor hidden behind scroll arrows: in a 1366-pixel window the panel is about 410 px
+        # wide, and "Maintenance & history" beside the chart range did not fit ("Live | Capabilities | Mainten ◂ ▸").
+        bar = self.tabs.tabBar()
+        bar.setElideMode(Qt.TextElideMode.ElideNone)
+        bar.setUsesScrollButtons(False)
+        bar.setExpanding(False)
         self.tabs.setCornerWidget(self.range)
 
         lay = QVBoxLayout(self)
