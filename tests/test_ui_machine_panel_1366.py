@@ -1,5 +1,6 @@
 """The machine panel at 1366 x 768 with the theme, on a real X server (xvfb-run, QT_QPA_PLATFORM=xcb): every tab
-title is shown whole in the panel's width (no scroll arrows, no "Mainten…")."""
+title is shown whole in the panel's width (no scroll arrows, no "Mainten…"), and a resin printer's material left
+reads in grams, the unit every driver reports ``material_remaining`` in (it said ml)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until
 
 qloop = ui.qloop  # the fixture
 pytestmark = pytest.mark.gui
+SLA = {"process": "sla", "build_volume_mm": [145, 145, 185], "materials": ["resin-standard"],
+       "loaded_material": "resin-standard", "max_power_w": 250}
 
 
 def _themed() -> None:
@@ -54,6 +57,26 @@ def test_machine_panel_tabs_all_visible_at_1366(qloop, qtbot, tmp_path: Path) ->
                     assert rect.right() <= bar.width(), (title, rect, bar.width())  # not behind the arrows
                     assert bar.mapTo(tabs, rect.topRight()).x() < corner.geometry().left(), title
                 assert tabs.tabToolTip(2).startswith("Maintenance and history")
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_resin_left_reads_in_grams(qloop, qtbot, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home") as core:
+            node = await core.fleet.register("Form 3", SLA, bring_up=True)
+            await core.fleet.update_live(node.id, material_levels={"resin-standard": 842.0})
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.show()
+            try:
+                win.open_machine(core.fleet.get(node.id))
+                text = await until(lambda: "Material left: resin-standard" in win.detail.caps.toPlainText()
+                                   and win.detail.caps.toPlainText(), what="the material left")
+                assert "Material left: resin-standard 842 g" in text, text
+                assert " ml" not in text
             finally:
                 win.close()
 

@@ -85,7 +85,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "flush_interval_s": Key(NUM, 1.0, "wall seconds between batched writes"),
         "detector": Key(str, "ewma", "anomaly detector: ewma (fast) or robust (rolling median/MAD)"),
         "detector_metrics": Key(list, ["vibration", "quality_score"], "metrics the anomaly detector watches"),
-        "reorder_default": Key(NUM, 100.0, "material left (g or ml) below which a reorder alert is raised"),
+        "reorder_default": Key(NUM, 100.0, "material left (grams) below which a reorder alert is raised"),
         "reorder_thresholds": Key(dict, {}, "per material: the reorder level, e.g. pla = 200"),
         "rules": Key(dict, {}, "limits of the hard rules, see [telemetry.rules]"),
     },

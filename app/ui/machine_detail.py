@@ -60,8 +60,9 @@ WORK_FIELDS = [("file", "Now running"), ("layer", "Layer"), ("progress", "This p
 
 
 def material_unit(process: ProcessType) -> str:
-    """Resin is measured by volume, everything else by weight."""
-    return "ml" if process is ProcessType.SLA else "g"
+    """Every driver and simulator reports ``material_remaining`` in grams (resin too: app/devices/simulator.py,
+    the planner's ``estimated_material_g``), so the panel says g for every process."""
+    return "g"
 
 
 def readout_text(metrics: dict[str, float]) -> str:
