@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.domain.entities import Job, Node
-from app.core.jobs.eta import ANALYTIC, Eta, duration_label, finish_label, job_eta, part_eta
+from app.core.jobs.eta import ANALYTIC, RUNNING, Eta, duration_label, finish_label, job_eta, part_eta
 from app.ui.live_data import LiveData
 
 
@@ -36,8 +36,33 @@ def node_eta(live: LiveData, node: Node, now: datetime | None = None) -> Eta | N
                     plan_end=live.plan_end.get(held[1].id), estimate=live.estimates.get(held[1].id))
 
 
+def waiting_parts(live: LiveData, job: Job) -> dict:
+    """Part id → machine id of the job's parts in progress that wait, partly made, while their machine runs another
+    part (a batch part between copies while the printer makes another job's part)."""
+    out: dict = {}
+    for part in job.parts:
+        if part.state not in RUNNING or part.assigned_node is None:
+            continue
+        held = live.running.get(part.assigned_node)
+        if held is not None and held[1].id != part.id:
+            out[part.id] = part.assigned_node
+    return out
+
+
+def machine_free_at(live: LiveData, node_id: object, now: datetime) -> datetime | None:
+    """When the part a machine runs now ends (None when it runs nothing Imewe knows of)."""
+    held = live.running.get(node_id)  # type: ignore[call-overload]
+    if held is None:
+        return None
+    fraction, elapsed, theirs = _live_part(live, node_id, now)
+    eta = part_eta(held[1], now, fraction=fraction, elapsed_s=elapsed, machine_left_s=theirs,
+                   plan_end=live.plan_end.get(held[1].id), estimate=live.estimates.get(held[1].id))
+    return None if eta is None else eta.finish_at
+
+
 def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta | None:
-    """A job's time left, with the live progress of its running parts."""
+    """A job's time left, with the live progress of its running parts; a part that waits for its machine goes on
+    after the machine's current work (or at the plan's end for it, whichever is later)."""
     now = now or live.now()
     fresh: dict = {}
     for part in job.parts:
@@ -46,7 +71,12 @@ def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta |
             continue
         fraction, elapsed, _theirs = _live_part(live, part.assigned_node, now)
         fresh[part.id] = (part.progress / 100.0 if fraction is None else fraction, elapsed)
-    return job_eta(job, now, fresh, live.plan_end, live.estimates)
+    after = {}
+    for part_id, node_id in waiting_parts(live, job).items():
+        free = machine_free_at(live, node_id, now)
+        if free is not None:
+            after[part_id] = free
+    return job_eta(job, now, fresh, live.plan_end, live.estimates, after)
 
 
 def eta_text(eta: Eta | None, live: LiveData, now: datetime | None = None, *, short: bool = False) -> str:

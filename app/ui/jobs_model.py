@@ -16,8 +16,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from app.core.domain.entities import Job
-from app.core.jobs.eta import Eta, finish_label, relative_label
-from app.ui.eta_view import eta_text, job_eta_live
+from app.core.jobs.eta import RUNNING, Eta, finish_label, relative_label
+from app.ui.eta_view import eta_text, job_eta_live, waiting_parts
 from app.ui.live_data import LiveData
 from app.ui.theme import job_colour
 from app.ui.words import job_state_word
@@ -97,7 +97,7 @@ class JobsModel(QAbstractTableModel):
             if col == 0:
                 return job.name
             if col == 1:
-                return job_state_word(job.state, {p.process for p in job.parts})
+                return self.state_word(job)
             if col == 2:
                 return str(job.priority)
             if col == 3:
@@ -114,6 +114,15 @@ class JobsModel(QAbstractTableModel):
             if col == 8:
                 return relative_label(job.submitted_at, now)
         return None
+
+    def state_word(self, job: Job) -> str:
+        """The job's state in words; a job whose parts in progress all wait for their machine (a batch part between
+        copies while the printer runs another job's part) says so: "Waiting for FDM-A", not "Printing"."""
+        waiting = waiting_parts(self._live, job)
+        if waiting and not any(p.state in RUNNING and p.id not in waiting for p in job.parts):
+            names = sorted({str(self._machine_name(n)) for n in waiting.values()})
+            return f"Waiting for {', '.join(names)}"
+        return job_state_word(job.state, {p.process for p in job.parts})
 
     def _machines(self, job: Job) -> str:
         names = sorted({self._machine_name(p.assigned_node) for p in job.parts if p.assigned_node})

@@ -131,17 +131,19 @@ def _estimate(part: Part, estimate: DurationEstimate | None) -> DurationEstimate
 
 
 def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | None = None,
-            estimates: Estimates | None = None) -> Eta | None:
+            estimates: Estimates | None = None, after: dict | None = None) -> Eta | None:
     """A job's time left: the parts on one machine run one after another, machines run side by side, so the job
     ends when its busiest machine does. Parts not on a machine yet count as one more machine's worth.
     ``live`` maps part id → (fraction, elapsed_s or None) from the machines; ``plan_end`` part id → the plan's end,
     used for parts without an estimate; ``estimates`` part id → its learned duration on its machine (the plan's
     finish times already follow the learned durations). None for a job that is not running or waiting, or has
-    no figure at all."""
+    no figure at all. ``after`` maps part id → when its machine is free: a part in progress that waits, partly made,
+    while its machine runs another job's part goes on only then (its plan's end, if any, is no earlier)."""
     if job.state.terminal or job.state is JobState.FAILED or not job.parts:
         return None
-    live, plan_end, estimates = live or {}, plan_end or {}, estimates or {}
+    live, plan_end, estimates, after = live or {}, plan_end or {}, estimates or {}, after or {}
     per_machine: dict[object, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    waits: dict[object, float] = {}  # machine -> seconds until it is free for this job's waiting part
     planned: list[datetime] = []
     running = False
     learned: list[bool] = []
@@ -149,10 +151,13 @@ def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | 
         if part.state in (JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED):
             continue
         fraction, elapsed = live.get(part.id, (part.progress / 100.0, None))
-        if part.id in plan_end and (part.estimated_duration_s <= 0 or part.state not in RUNNING):
+        free_at = after.get(part.id)
+        if free_at is not None:
+            waits[part.assigned_node] = max(waits.get(part.assigned_node, 0.0), (free_at - now).total_seconds(), 0.0)
+        if part.id in plan_end and (part.estimated_duration_s <= 0 or part.state not in RUNNING or free_at is not None):
             # the plan knows when a queued part ends (after what runs before it), and ends work with no estimate
             running = running or part.state in RUNNING
-            planned.append(plan_end[part.id])
+            planned.append(plan_end[part.id] if free_at is None else max(plan_end[part.id], free_at))
             continue
         est = _estimate(part, estimates.get(part.id))
         if est.value_s > 0:
@@ -165,6 +170,9 @@ def job_eta(job: Job, now: datetime, live: dict | None = None, plan_end: dict | 
         acc = per_machine[part.assigned_node]
         for i in range(3):
             acc[i] += left3[i]
+    for node, wait in waits.items():
+        if node in per_machine:
+            per_machine[node] = [v + wait for v in per_machine[node]]
     busiest = max(per_machine.values(), key=lambda a: a[0], default=[0.0, 0.0, 0.0])
     left, lo, hi = busiest
     if planned:

@@ -1,0 +1,60 @@
+"""A batch part that waits, partly made, while its printer runs another job's part: the Jobs table said
+"Printing" with a finish time before the printer is even free (07:58 while it is busy until 08:15). Now the job
+reads "Waiting for FDM-A" and finishes after the machine's current work (or at the plan's end for it, if later)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from app.core.domain.entities import Job, Part
+from app.core.domain.enums import JobState, ProcessType
+from app.ui.jobs_model import ETA_COL, JobsModel
+from app.ui.live_data import LiveData
+
+NOW = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+
+
+def _setup() -> tuple[LiveData, JobsModel, Job, Job]:
+    node = uuid4()
+    clips = Job("cable clips #2", state=JobState.IN_PROGRESS)
+    clip = Part(clips.id, "clip", ProcessType.FDM, "pla", (20, 20, 5), quantity=12, state=JobState.IN_PROGRESS,
+                assigned_node=node, estimated_duration_s=3600, progress=25.0)
+    clips.parts.append(clip)
+    sign = Job("sign #1", state=JobState.IN_PROGRESS)
+    stand = Part(sign.id, "stand", ProcessType.FDM, "pla", (80, 40, 40), state=JobState.IN_PROGRESS,
+                 assigned_node=node, estimated_duration_s=3600, progress=50.0)
+    sign.parts.append(stand)
+    live = LiveData(now=lambda: NOW, zone=UTC)
+    live.started = {clip.id: NOW - timedelta(hours=1), stand.id: NOW - timedelta(minutes=30)}  # the stand runs now
+    live.set_jobs([clips, sign])
+    model = JobsModel(lambda n: "FDM-A" if n == node else "?", live=live)
+    model.set_jobs([clips, sign])
+    return live, model, clips, sign
+
+
+def _row(model: JobsModel, job: Job) -> int:
+    row = model.row_of(job.id)
+    assert row is not None
+    return row
+
+
+def test_waiting_batch_part_reads_waiting_and_ends_after_the_machine() -> None:
+    live, model, clips, sign = _setup()
+    state = model.index(_row(model, clips), 1).data()
+    assert state == "Waiting for FDM-A", state
+    assert model.index(_row(model, sign), 1).data() == "Printing"  # the part the machine really runs
+    busy_until = model.eta(sign).finish_at  # the stand: half of an hour left
+    assert busy_until == NOW + timedelta(minutes=30)
+    eta = model.eta(clips)
+    assert eta is not None and eta.finish_at >= busy_until + timedelta(minutes=45), eta  # 3/4 of an hour left after
+    assert model.index(_row(model, clips), ETA_COL).data().endswith("08:45")
+
+
+def test_waiting_part_follows_the_plan_but_never_before_the_machine_is_free() -> None:
+    live, model, clips, _sign = _setup()
+    clip = clips.parts[0]
+    live.plan_end = {clip.id: NOW + timedelta(hours=3)}
+    assert model.eta(clips).finish_at == NOW + timedelta(hours=3)
+    live.plan_end = {clip.id: NOW + timedelta(minutes=10)}  # a stale plan: the machine is busy until 08:00
+    assert model.eta(clips).finish_at >= NOW + timedelta(minutes=30)
