@@ -60,6 +60,11 @@ class WhatIfPanel(QWidget):
         self.kind = QComboBox()
         self.kind.addItems([DOWN, RUSH, CAP])
         self.machine = QComboBox()
+        # The box follows its longest name ("Bambu X1 Carbon", not "Bambu X"): the machines come after the first
+        # show, when Qt's default policy has already sized the box for an empty list. The chosen name in the tooltip.
+        self.machine.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.machine.setMinimumContentsLength(12)
+        self.machine.currentTextChanged.connect(self.machine.setToolTip)
         self.hours = QDoubleSpinBox()
         self.hours.setRange(0.25, 24 * 14)
         self.hours.setValue(4.0)
