@@ -220,8 +220,8 @@ def test_imewe_open_file_shows_it_in_design_review(tmp_path: Path, loopback_home
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     px = _pixels(out)
-    light = np.all(np.abs(px.astype(int) - np.array([0xF4, 0xF5, 0xF7])) <= 3, axis=2).mean()
-    assert light > 0.1  # the part view's light background fills the Design review tab
+    dark = np.all(np.abs(px.astype(int) - np.array([0x10, 0x14, 0x18])) <= 3, axis=2).mean()
+    assert dark > 0.1  # the part view's dark background (the theme's) fills the Design review tab
     bad = subprocess.run([sys.executable, "-m", "app.cli.main", "--home", str(tmp_path / "home"), "open",
                           str(tmp_path / "notes.txt")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("imewe: notes.txt: not a part file")

@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 
 VIEW_PRESETS = ("iso", "top", "front", "side")
 STILL_MS = REST_MS  # the full mesh comes back this long after the last turn or zoom (a quick second drag pays nothing)
+# Colours for the dark theme (app/ui/theme.py): the view's background as the toolpath view's, a mid-grey plate and a
+# light outline of the build volume that stand out from it, the parts' light colours (part_scene) in front.
+BACKGROUND = "#101418"
+PLATE_COLOUR = "#3d4856"
+VOLUME_COLOUR = "#8b949e"
 
 
 class PartView(NotePins, BackgroundLoading, QWidget):
@@ -75,7 +80,7 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self._turning = False  # the coarse proxy is drawn instead of the part (the view turns)
         # While the view turns it paces its frames and draws them smaller (app/viz/turning.py).
         self.plotter = TurningInteractor(self, auto_update=False)
-        self.plotter.set_background("#f4f5f7")
+        self.plotter.set_background(BACKGROUND)
         # No multisampling: in software OpenGL it multiplies the cost of every frame (2-4x measured); FXAA smooths
         # the edges in one pass over the pixels instead, whatever the part's size.
         self.plotter.ren_win.SetMultiSamples(0)
@@ -158,9 +163,9 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         self._machine_actors = []
         if capabilities and any(capabilities.build_volume_mm):
             plate, outline = plate_and_volume(capabilities.build_volume_mm)
-            self._machine_actors.append(self.plotter.add_mesh(plate, color="#d9dde3", name="plate", pickable=False,
+            self._machine_actors.append(self.plotter.add_mesh(plate, color=PLATE_COLOUR, name="plate", pickable=False,
                                                               render=False))
-            self._machine_actors.append(self.plotter.add_mesh(outline, color="#4a5a6a", line_width=2, name="volume",
+            self._machine_actors.append(self.plotter.add_mesh(outline, color=VOLUME_COLOUR, line_width=2, name="volume",
                                                               render=False))
         self._place()
         self._update_info()
