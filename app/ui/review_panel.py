@@ -67,6 +67,9 @@ def reviewable(path: str | Path) -> bool:
     return Path(path).suffix.lower() in REVIEW_SUFFIXES
 
 
+SHOWN_ROWS = 3  # machines the candidates table shows at least, at 1366 x 768 with the machine panel open
+
+
 class ReviewPanel(QWidget):
     message = Signal(str)
     submitted = Signal(object)  # the stored Job
@@ -152,6 +155,9 @@ class ReviewPanel(QWidget):
         self.table = table_for(CANDIDATE_HEADERS)
         self.table.setToolTip("How each machine would make this part; double-click a row to show its plate")
         self.table.cellDoubleClicked.connect(self._row_machine)
+        # At 768 px high (the machine panel open) the table showed two machines: it keeps room for SHOWN_ROWS
+        # below its header, and the splitter gives the 3D view the rest (drag the handle for more of either).
+        self.table.setMinimumHeight(self._table_height(SHOWN_ROWS))
         self.basis = QLabel("")
         self.basis.setWordWrap(True)
         self.basis.setObjectName("hint")
@@ -223,7 +229,7 @@ class ReviewPanel(QWidget):
         outer.addWidget(machines)
         outer.setStretchFactor(0, 1)
         outer.setStretchFactor(1, 1)
-        outer.setSizes([340, 290])
+        outer.setSizes([300, 330])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addWidget(outer, 1)
@@ -231,6 +237,11 @@ class ReviewPanel(QWidget):
         self.orient_box.setEnabled(False)
         self.reload_machines()
         self._machine_changed()
+
+    def _table_height(self, rows: int) -> int:
+        """The machines table's height for its (two-line) header and ``rows`` rows."""
+        header = self.table.horizontalHeader().sizeHint().height()
+        return header + rows * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth() + 4
 
     # ------------------------------------------------------------ opening
     def browse(self) -> QFileDialog:
