@@ -21,6 +21,7 @@ from app.viz.charts_base import ClockAxis
 from app.viz.gantt_shades import SETUP, SETUP_COLOUR, SHADE_COLOURS, SHADE_WORDS, Shade, ShadesItem
 
 BAR_HEIGHT = 0.72
+NOW_LANE = 1.35  # the fitted view starts this far above row 0: an empty lane for the "now" label over the bars
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +171,14 @@ class GanttWidget(QWidget):
         self.items = BarsItem(lambda bar: self.bar_clicked.emit(bar.key))
         self.items.shade_tip = self._shade_tip
         self.plot.addItem(self.items)
-        self.now_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff7b72", width=2),
-                                        label="now", labelOpts={"position": 0.04, "color": "#ff7b72"})
+        self.now_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff7b72", width=2))
         self.plot.addItem(self.now_line)
+        # "now" at the top edge of the chart, in the lane the fitted view leaves above the first row (it sat on the
+        # first bar); on the chart's own dark background, so it reads even where the operator pans bars under it.
+        self.now_label = pg.TextItem("now", color="#ff7b72", anchor=(0.5, 0.0), fill=pg.mkBrush("#12161c"),
+                                     border=pg.mkPen("#ff7b72"))
+        self.now_label.setZValue(20)
+        self.plot.addItem(self.now_label, ignoreBounds=True)
         self.rows: list[str] = []
         self.fit_btn = QPushButton("Fit")
         self.now_btn = QPushButton("Now")
@@ -197,6 +203,7 @@ class GanttWidget(QWidget):
         self.now_btn.clicked.connect(self.centre_now)
         self.colour_btn.toggled.connect(lambda on: self.set_colour_by_state(not on))
         self.plot.getViewBox().sigXRangeChanged.connect(lambda *_: self._show_days())
+        self.plot.getViewBox().sigRangeChanged.connect(lambda *_: self._place_now_label())
         self._fitted = False
         self._show_legend()
 
@@ -257,6 +264,12 @@ class GanttWidget(QWidget):
 
     def set_now(self, ts: float) -> None:
         self.now_line.setValue(ts)
+        self._place_now_label()
+
+    def _place_now_label(self) -> None:
+        """The "now" label on the now-line at the top of what is on screen."""
+        _, (y0, y1) = self.plot.getViewBox().viewRange()
+        self.now_label.setPos(float(self.now_line.value()), min(y0, y1))  # the top: the y axis runs downwards
 
     def fit(self) -> None:
         bars = self.items.bars()
@@ -268,7 +281,7 @@ class GanttWidget(QWidget):
         x0 = min([b.start_ts for b in bars] + marks)
         x1 = max([b.end_ts for b in bars] + [m + 60 for m in marks])
         self.plot.setXRange(x0, x1, padding=0.02)
-        self.plot.setYRange(-0.8, max(len(self.rows), 1) - 0.2, padding=0)
+        self.plot.setYRange(-NOW_LANE, max(len(self.rows), 1) - 0.2, padding=0)
 
     def centre_now(self) -> None:
         (x0, x1), _ = self.plot.getViewBox().viewRange()
