@@ -88,6 +88,9 @@ class JobsModel(QAbstractTableModel):
             return [job.name.lower(), job.state.value, job.priority, len(job.parts), job.progress, 0,
                     self._machines(job), job.due_at.timestamp() if job.due_at else 1e18,
                     job.submitted_at.timestamp() if job.submitted_at else 0][col]
+        if role == Qt.ItemDataRole.ToolTipRole and col == 1 and (machines := self.waiting_for(job)):
+            return (f"Waiting for {machines}: its part is paused between copies while the machine runs another "
+                    "job's part; it goes on after that")
         if role == Qt.ItemDataRole.ToolTipRole and col in (ETA_COL, 7, 8):
             stamp = {ETA_COL: None, 7: job.due_at, 8: job.submitted_at}[col]
             if stamp is None:
@@ -115,13 +118,19 @@ class JobsModel(QAbstractTableModel):
                 return relative_label(job.submitted_at, now)
         return None
 
-    def state_word(self, job: Job) -> str:
-        """The job's state in words; a job whose parts in progress all wait for their machine (a batch part between
-        copies while the printer runs another job's part) says so: "Waiting for FDM-A", not "Printing"."""
+    def waiting_for(self, job: Job) -> str:
+        """The machines a job waits for ("" when it does not): all its parts in progress wait, partly made, while
+        their machine runs another job's part (a batch part between copies)."""
         waiting = waiting_parts(self._live, job)
-        if waiting and not any(p.state in RUNNING and p.id not in waiting for p in job.parts):
-            names = sorted({str(self._machine_name(n)) for n in waiting.values()})
-            return f"Waiting for {', '.join(names)}"
+        if not waiting or any(p.state in RUNNING and p.id not in waiting for p in job.parts):
+            return ""
+        return ", ".join(sorted({str(self._machine_name(n)) for n in waiting.values()}))
+
+    def state_word(self, job: Job) -> str:
+        """The job's state in words; "Waiting" (not "Printing") for a job whose parts in progress all wait for their
+        machine, which the tooltip and the Machines column name (the column is narrow at 1366 px)."""
+        if self.waiting_for(job):
+            return "Waiting"
         return job_state_word(job.state, {p.process for p in job.parts})
 
     def _machines(self, job: Job) -> str:
