@@ -115,13 +115,10 @@ def run_mode(mode: str, machines: int, seconds: float) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
-    from app.ui.theme import apply_theme
+    from app.ui.runner import make_app
 
-    app = QApplication.instance() or QApplication([])
-    app.setQuitOnLastWindowClosed(False)
-    apply_theme(app)
+    app = make_app()  # as the program makes it: theme, garbage collected on the UI thread
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     home = tempfile.mkdtemp(prefix="imewe-bench-ui-")
