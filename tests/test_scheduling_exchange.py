@@ -102,4 +102,6 @@ def test_portfolio_with_the_live_exchange_is_valid_and_no_worse_than_its_parts(m
     assert 0 < both.stats["lower_bound"] <= both.makespan
     # the search alone (as the first worker runs it), given the same time: the portfolio is no worse
     alone = _search(mk06, start, time.perf_counter() + 3.8, 0, None, None)
-    assert both.makespan <= alone.makespan + 1  # +1: two runs on a shared machine are not the same trajectory
+    # two timed runs on a shared machine are not the same trajectory (under load: 61 against 59 once); a portfolio
+    # that lost its search's work would end near the constructive plan's 69
+    assert both.makespan <= alone.makespan * 1.05
