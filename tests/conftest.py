@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import uuid
@@ -16,12 +17,33 @@ from .shared_data import HAVE_SHARED, REASON, SHARED
 ROOT = Path(__file__).resolve().parents[1]
 
 try:  # as the application does before its window: modules imported on worker threads under Qt stay safe
-    from app.viz.qt_threads import allow_imports_in_threads
+    from app.viz.qt_threads import allow_imports_in_threads, collect_due
 
     allow_imports_in_threads()
 except ImportError:  # no Qt here: the widget tests skip
-    pass
+
+    def collect_due() -> None:
+        gc.collect(0)
 PG_URL = os.environ.get("IMEWE_TEST_PG_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_collected_on_the_main_thread() -> Iterator[None]:
+    """As in the application, no garbage collection on a worker thread for the whole run: a window test's Qt
+    objects that become garbage only after its event loop is gone would otherwise be freed by whichever thread
+    allocates next (a store worker of a later test), leaving a dangling timer that crashed Qt's event processing
+    a few tests later. Collected after every test instead, on this thread."""
+    was = gc.isenabled()
+    gc.disable()
+    yield
+    if was:
+        gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test() -> Iterator[None]:
+    yield
+    collect_due()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ class _Cycle:
 
 
 def test_cycles_made_on_a_worker_are_freed_by_the_ui_thread_timer(qtbot) -> None:
+    was = gc.isenabled()  # off for the whole test run (conftest), as in the application
     collector = UiThreadGc(interval_ms=20)
     try:
         assert not gc.isenabled()
@@ -35,7 +36,7 @@ def test_cycles_made_on_a_worker_are_freed_by_the_ui_thread_timer(qtbot) -> None
         qtbot.waitUntil(lambda: all(r() is None for r in refs), timeout=5000)  # the UI thread's timer did it
     finally:
         collector.stop()
-    assert gc.isenabled()
+    assert gc.isenabled() == was  # back to what it was
 
 
 def test_imports_read_no_source_for_pyside_feature_checks() -> None:

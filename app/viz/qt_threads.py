@@ -32,12 +32,7 @@ class UiThreadGc(QObject):
         self._timer.start(interval_ms)
 
     def check(self) -> None:
-        """Collect the oldest generation whose count is past its threshold (as the automatic collector would)."""
-        counts, limits = gc.get_count(), gc.get_threshold()
-        for gen in (2, 1, 0):
-            if counts[gen] > limits[gen]:
-                gc.collect(gen)
-                return
+        collect_due()
 
     def stop(self) -> None:
         """Back to the automatic collector (tests, shutdown)."""
@@ -45,6 +40,16 @@ class UiThreadGc(QObject):
         gc.collect()
         if self._was_enabled:
             gc.enable()
+
+
+def collect_due() -> None:
+    """Collect the oldest generation whose count is past its threshold (as the automatic collector would), here,
+    on the calling thread."""
+    counts, limits = gc.get_count(), gc.get_threshold()
+    for gen in (2, 1, 0):
+        if counts[gen] > limits[gen]:
+            gc.collect(gen)
+            return
 
 
 def allow_imports_in_threads() -> bool:
