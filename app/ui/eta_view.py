@@ -27,11 +27,14 @@ def _live_part(live: LiveData, node_id: object, now: datetime) -> tuple[float | 
 
 def node_eta(live: LiveData, node: Node, now: datetime | None = None) -> Eta | None:
     """The time left of the part a machine runs now (None when it runs nothing Imewe knows of)."""
-    held = live.running.get(node.id)
+    return _running_eta(live, node.id, now or live.now())
+
+
+def _running_eta(live: LiveData, node_id: object, now: datetime) -> Eta | None:
+    held = live.running.get(node_id)  # type: ignore[call-overload]
     if held is None:
         return None
-    now = now or live.now()
-    fraction, elapsed, theirs = _live_part(live, node.id, now)
+    fraction, elapsed, theirs = _live_part(live, node_id, now)
     return part_eta(held[1], now, fraction=fraction, elapsed_s=elapsed, machine_left_s=theirs,
                     plan_end=live.plan_end.get(held[1].id), estimate=live.estimates.get(held[1].id))
 
@@ -51,12 +54,7 @@ def waiting_parts(live: LiveData, job: Job) -> dict:
 
 def machine_free_at(live: LiveData, node_id: object, now: datetime) -> datetime | None:
     """When the part a machine runs now ends (None when it runs nothing Imewe knows of)."""
-    held = live.running.get(node_id)  # type: ignore[call-overload]
-    if held is None:
-        return None
-    fraction, elapsed, theirs = _live_part(live, node_id, now)
-    eta = part_eta(held[1], now, fraction=fraction, elapsed_s=elapsed, machine_left_s=theirs,
-                   plan_end=live.plan_end.get(held[1].id), estimate=live.estimates.get(held[1].id))
+    eta = _running_eta(live, node_id, now)
     return None if eta is None else eta.finish_at
 
 
