@@ -15,7 +15,8 @@
  *   mprev[n], mnext[n]                      neighbours on the machine (-1: none)
  *   r[n], t[n]                              heads (earliest start) and tails (longest path to the end, own
  *                                           duration included)
- *   scratch[2n]                             in-degrees and the topological order of the sweep
+ *   scratch[2n + 2mn]                       in-degrees and the topological order of the sweep; per machine
+ *                                           (seq's layout) its operations' ends and tails, filled per step
  *   run_assign[n], run_start[n], run_end[n] the best plan of the current run (for the elite pool)
  *   tabu_key[cap], tabu_exp[cap] (int64)    open addressing, key -1 = never used; an entry whose expiry is not
  *                                           after the current step is dead and behaves as absent
@@ -32,7 +33,7 @@ typedef struct {
     int n, m;
     const int *alt_start, *alt_mach, *alt_dur;
     const int *pred_start, *pred, *succ_start, *succ, *release;
-    int *assign, *dur, *pos, *seq, *mlen, *mprev, *mnext, *r, *t, *scratch;
+    int *assign, *dur, *pos, *seq, *mlen, *mprev, *mnext, *r, *t, *scratch, *mend, *mtail;
     int *run_assign, *run_start, *run_end;
     int64_t *tabu_key, *tabu_exp, *tabu_used;
     Py_ssize_t tabu_cap;
@@ -138,14 +139,54 @@ static inline int at(const int *q, int skip, int j)
     return (skip >= 0 && j >= skip) ? q[j + 1] : q[j];
 }
 
+/* Per machine, its operations' ends and tails in its order (contiguous, for the bisections and estimates). */
+static void fill_machine_times(Shop *s)
+{
+    for (int k = 0; k < s->m; k++) {
+        const int *q = s->seq + (size_t)k * s->n;
+        int *e = s->mend + (size_t)k * s->n, *tl = s->mtail + (size_t)k * s->n;
+        for (int j = 0; j < s->mlen[k]; j++) {
+            e[j] = s->r[q[j]] + s->dur[q[j]];
+            tl[j] = s->t[q[j]];
+        }
+    }
+}
+
+/* The positions of v on machine k that cannot close a cycle, [lo, hi] in k's order without v (skip: v's own
+ * index there, -1 when v is on another machine; ns: that order's length). lo: the first operation ending after
+ * v's job head (the ones before may be v's predecessors); hi: the first whose tail fits in v's job tail (the ones
+ * from there may be its successors). The same bisections as Python's bisect_right and bisect_left. */
+static void bounds(const Shop *s, int v, int k, int64_t rj, int64_t tj, int *lo_out, int *hi_out, int *skip_out,
+                   int *ns_out)
+{
+    const int *e = s->mend + (size_t)k * s->n, *tl = s->mtail + (size_t)k * s->n;
+    int skip = k == s->assign[v] ? s->pos[v] : -1;
+    int ns = s->mlen[k] - (skip >= 0);
+    int lo = 0, hi = ns;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (at(e, skip, mid) <= rj) lo = mid + 1; else hi = mid;
+    }
+    int lo2 = 0, hi2 = ns;
+    while (lo2 < hi2) {
+        int mid = (lo2 + hi2) / 2;
+        if (at(tl, skip, mid) > tj) lo2 = mid + 1; else hi2 = mid;
+    }
+    *lo_out = lo;
+    *hi_out = lo2;
+    *skip_out = skip;
+    *ns_out = ns;
+}
+
 /* The best allowed move (lowest estimate, then tie hash, v, machine, index; a tabu move is allowed when its
  * estimate beats the best makespan), else the best move of all. Returns 0 when there is no move at all. */
-static int choose(const Shop *s, uint32_t salt, int64_t it, int64_t best_c, int64_t slack, Move *out)
+static int choose(Shop *s, uint32_t salt, int64_t it, int64_t best_c, int64_t slack, Move *out)
 {
     const int *r = s->r, *t = s->t, *dur = s->dur;
     const int64_t big = (int64_t)1 << 62, cmax = s->cmax;
     Move b = {big, 0, 0, 0, 0}, f = {big, 0, 0, 0, 0};
     int b_ok = 0, f_ok = 0;
+    fill_machine_times(s);
     for (int v = 0; v < s->n; v++) {
         if ((int64_t)r[v] + t[v] != cmax)
             continue;
@@ -156,7 +197,6 @@ static int choose(const Shop *s, uint32_t salt, int64_t it, int64_t best_c, int6
         }
         for (int a = s->succ_start[v]; a < s->succ_start[v + 1]; a++)
             if (t[s->succ[a]] > tj) tj = t[s->succ[a]];
-        int mv = s->assign[v];
         for (int a = s->alt_start[v]; a < s->alt_start[v + 1]; a++) {
             int k = s->alt_mach[a];
             int64_t pk = s->alt_dur[a];
@@ -164,20 +204,9 @@ static int choose(const Shop *s, uint32_t salt, int64_t it, int64_t best_c, int6
             if (least > cmax + slack || least > b.est)
                 continue;
             const int *q = s->seq + (size_t)k * s->n;
-            int skip = k == mv ? s->pos[v] : -1;
-            int ns = s->mlen[k] - (skip >= 0);
-            /* lo: first index whose end is after v's job head; hi: first whose tail fits in v's job tail */
-            int lo = 0, hi = ns;
-            while (lo < hi) {
-                int mid = (lo + hi) / 2, x = at(q, skip, mid);
-                if ((int64_t)r[x] + dur[x] <= rj) lo = mid + 1; else hi = mid;
-            }
-            int lo2 = 0, hi2 = ns;
-            while (lo2 < hi2) {
-                int mid = (lo2 + hi2) / 2;
-                if (t[at(q, skip, mid)] > tj) lo2 = mid + 1; else hi2 = mid;
-            }
-            hi = lo2;
+            const int *e = s->mend + (size_t)k * s->n, *tl = s->mtail + (size_t)k * s->n;
+            int lo, hi, skip, ns;
+            bounds(s, v, k, rj, tj, &lo, &hi, &skip, &ns);
             if (lo > hi)
                 continue;
             int64_t base = ((int64_t)v * 7919 + (int64_t)k * 104729 + salt) & 0xFFFF;
@@ -188,12 +217,10 @@ static int choose(const Shop *s, uint32_t salt, int64_t it, int64_t best_c, int6
                 int u = -1;
                 if (i > 0) {
                     u = at(q, skip, i - 1);
-                    if ((int64_t)r[u] + dur[u] > head) head = (int64_t)r[u] + dur[u];
+                    if (at(e, skip, i - 1) > head) head = at(e, skip, i - 1);
                 }
-                if (i < ns) {
-                    int w = at(q, skip, i);
-                    if (t[w] > tail) tail = t[w];
-                }
+                if (i < ns && at(tl, skip, i) > tail)
+                    tail = at(tl, skip, i);
                 int64_t est = head + pk + tail;
                 if (est > b.est && est > f.est)
                     continue;
@@ -212,6 +239,45 @@ static int choose(const Shop *s, uint32_t salt, int64_t it, int64_t best_c, int6
     if (b_ok) *out = b;
     else if (f_ok) *out = f;
     return b_ok || f_ok;
+}
+
+/* The restart's random moves (tabu.py's _neighbours order: critical operations by number, each one's machines
+ * in problem order, positions in increasing order, no slack): how many there are (pick < 0), or the pick-th one
+ * in *out. */
+static long count_or_pick(Shop *s, long pick, Move *out)
+{
+    const int *r = s->r, *t = s->t, *dur = s->dur;
+    long count = 0;
+    fill_machine_times(s);
+    for (int v = 0; v < s->n; v++) {
+        if ((int64_t)r[v] + t[v] != s->cmax)
+            continue;
+        int64_t rj = s->release[v], tj = 0;
+        for (int a = s->pred_start[v]; a < s->pred_start[v + 1]; a++) {
+            int64_t e = (int64_t)r[s->pred[a]] + dur[s->pred[a]];
+            if (e > rj) rj = e;
+        }
+        for (int a = s->succ_start[v]; a < s->succ_start[v + 1]; a++)
+            if (t[s->succ[a]] > tj) tj = t[s->succ[a]];
+        for (int a = s->alt_start[v]; a < s->alt_start[v + 1]; a++) {
+            int k = s->alt_mach[a];
+            if (rj + s->alt_dur[a] + tj > s->cmax)
+                continue;
+            int lo, hi, skip, ns;
+            bounds(s, v, k, rj, tj, &lo, &hi, &skip, &ns);
+            for (int i = lo; i <= hi; i++) {
+                if (i == skip)
+                    continue;
+                if (count == pick) {
+                    out->v = v;
+                    out->k = k;
+                    out->i = i;
+                }
+                count++;
+            }
+        }
+    }
+    return count;
 }
 
 /* ---- applying the move and re-timing ---- */
@@ -329,6 +395,56 @@ static void *get(Views *vs, PyObject *obj, Py_ssize_t size, Py_ssize_t need, con
     return b->buf;
 }
 
+/* The shop and state arrays (the tuple tabu_steps.CStepper.arrays) in *s; -1 with an exception set. */
+static int open_shop(PyObject *arrays, int n, int m, long long cmax, Shop *sp, Views *vs)
+{
+    if (!PyTuple_Check(arrays) || PyTuple_GET_SIZE(arrays) != N_ARRAYS || n < 1 || m < 1) {
+        PyErr_SetString(PyExc_ValueError, "_tabu_step: bad arrays or sizes");
+        return -1;
+    }
+    Shop s = {.n = n, .m = m, .cmax = cmax};
+    PyObject **a = &PyTuple_GET_ITEM(arrays, 0);
+    int ok = (s.alt_start = get(vs, a[0], 4, n + 1, "alt_start")) != NULL;
+    ok = ok && (s.alt_mach = get(vs, a[1], 4, s.alt_start[n], "alt_mach")) != NULL;
+    ok = ok && (s.alt_dur = get(vs, a[2], 4, s.alt_start[n], "alt_dur")) != NULL;
+    ok = ok && (s.pred_start = get(vs, a[3], 4, n + 1, "pred_start")) != NULL;
+    ok = ok && (s.pred = get(vs, a[4], 4, s.pred_start[n], "pred")) != NULL;
+    ok = ok && (s.succ_start = get(vs, a[5], 4, n + 1, "succ_start")) != NULL;
+    ok = ok && (s.succ = get(vs, a[6], 4, s.succ_start[n], "succ")) != NULL;
+    ok = ok && (s.release = get(vs, a[7], 4, n, "release")) != NULL;
+    ok = ok && (s.assign = get(vs, a[8], 4, n, "assign")) != NULL;
+    ok = ok && (s.dur = get(vs, a[9], 4, n, "dur")) != NULL;
+    ok = ok && (s.pos = get(vs, a[10], 4, n, "pos")) != NULL;
+    ok = ok && (s.seq = get(vs, a[11], 4, (Py_ssize_t)n * m, "seq")) != NULL;
+    ok = ok && (s.mlen = get(vs, a[12], 4, m, "mlen")) != NULL;
+    ok = ok && (s.mprev = get(vs, a[13], 4, n, "mprev")) != NULL;
+    ok = ok && (s.mnext = get(vs, a[14], 4, n, "mnext")) != NULL;
+    ok = ok && (s.r = get(vs, a[15], 4, n, "r")) != NULL;
+    ok = ok && (s.t = get(vs, a[16], 4, n, "t")) != NULL;
+    ok = ok && (s.scratch = get(vs, a[17], 4, 2 * (Py_ssize_t)n * (m + 1), "scratch")) != NULL;
+    if (ok) {
+        s.mend = s.scratch + 2 * (size_t)n;
+        s.mtail = s.mend + (size_t)n * m;
+    }
+    ok = ok && (s.run_assign = get(vs, a[18], 4, n, "run_assign")) != NULL;
+    ok = ok && (s.run_start = get(vs, a[19], 4, n, "run_start")) != NULL;
+    ok = ok && (s.run_end = get(vs, a[20], 4, n, "run_end")) != NULL;
+    ok = ok && (s.tabu_key = get(vs, a[21], 8, 2, "tabu_key")) != NULL;
+    if (ok) s.tabu_cap = vs->view[vs->count - 1].len / 8;
+    ok = ok && (s.tabu_exp = get(vs, a[22], 8, s.tabu_cap, "tabu_exp")) != NULL;
+    ok = ok && (s.tabu_used = get(vs, a[23], 8, 1, "tabu_used")) != NULL;
+    if (ok && (s.tabu_cap & (s.tabu_cap - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "_tabu_step: the tabu table's size must be a power of two");
+        ok = 0;
+    }
+    if (!ok) {
+        release_views(vs);
+        return -1;
+    }
+    *sp = s;
+    return 0;
+}
+
 /* run(arrays, n_ops, n_machines, it, n_steps, key, tmin, tmax, best_c, run_c, stall, stall_limit, elite, cmax)
  *   -> (status, it, best_c, run_c, stall, cmax, run_improved) */
 static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args)
@@ -337,49 +453,17 @@ static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args)
     long long it, n_steps, best_c, run_c, stall, stall_limit, cmax;
     unsigned int key;
     int n, m, tmin, tmax, elite;
-    if (!PyArg_ParseTuple(args, "O!iiLLIiiLLLLiL", &PyTuple_Type, &arrays, &n, &m, &it, &n_steps, &key, &tmin,
-                          &tmax, &best_c, &run_c, &stall, &stall_limit, &elite, &cmax))
+    if (!PyArg_ParseTuple(args, "OiiLLIiiLLLLiL", &arrays, &n, &m, &it, &n_steps, &key, &tmin, &tmax, &best_c,
+                          &run_c, &stall, &stall_limit, &elite, &cmax))
         return NULL;
-    if (PyTuple_GET_SIZE(arrays) != N_ARRAYS || n < 1 || m < 1 || tmax < tmin) {
-        PyErr_SetString(PyExc_ValueError, "run: bad arrays or sizes");
+    if (tmax < tmin) {
+        PyErr_SetString(PyExc_ValueError, "run: tmax < tmin");
         return NULL;
     }
     Views vs = {.count = 0};
-    Shop s = {.n = n, .m = m, .cmax = cmax};
-    PyObject **a = &PyTuple_GET_ITEM(arrays, 0);
-    int ok = (s.alt_start = get(&vs, a[0], 4, n + 1, "alt_start")) != NULL;
-    ok = ok && (s.alt_mach = get(&vs, a[1], 4, s.alt_start[n], "alt_mach")) != NULL;
-    ok = ok && (s.alt_dur = get(&vs, a[2], 4, s.alt_start[n], "alt_dur")) != NULL;
-    ok = ok && (s.pred_start = get(&vs, a[3], 4, n + 1, "pred_start")) != NULL;
-    ok = ok && (s.pred = get(&vs, a[4], 4, s.pred_start[n], "pred")) != NULL;
-    ok = ok && (s.succ_start = get(&vs, a[5], 4, n + 1, "succ_start")) != NULL;
-    ok = ok && (s.succ = get(&vs, a[6], 4, s.succ_start[n], "succ")) != NULL;
-    ok = ok && (s.release = get(&vs, a[7], 4, n, "release")) != NULL;
-    ok = ok && (s.assign = get(&vs, a[8], 4, n, "assign")) != NULL;
-    ok = ok && (s.dur = get(&vs, a[9], 4, n, "dur")) != NULL;
-    ok = ok && (s.pos = get(&vs, a[10], 4, n, "pos")) != NULL;
-    ok = ok && (s.seq = get(&vs, a[11], 4, (Py_ssize_t)n * m, "seq")) != NULL;
-    ok = ok && (s.mlen = get(&vs, a[12], 4, m, "mlen")) != NULL;
-    ok = ok && (s.mprev = get(&vs, a[13], 4, n, "mprev")) != NULL;
-    ok = ok && (s.mnext = get(&vs, a[14], 4, n, "mnext")) != NULL;
-    ok = ok && (s.r = get(&vs, a[15], 4, n, "r")) != NULL;
-    ok = ok && (s.t = get(&vs, a[16], 4, n, "t")) != NULL;
-    ok = ok && (s.scratch = get(&vs, a[17], 4, 2 * (Py_ssize_t)n, "scratch")) != NULL;
-    ok = ok && (s.run_assign = get(&vs, a[18], 4, n, "run_assign")) != NULL;
-    ok = ok && (s.run_start = get(&vs, a[19], 4, n, "run_start")) != NULL;
-    ok = ok && (s.run_end = get(&vs, a[20], 4, n, "run_end")) != NULL;
-    ok = ok && (s.tabu_key = get(&vs, a[21], 8, 2, "tabu_key")) != NULL;
-    if (ok) s.tabu_cap = vs.view[vs.count - 1].len / 8;
-    ok = ok && (s.tabu_exp = get(&vs, a[22], 8, s.tabu_cap, "tabu_exp")) != NULL;
-    ok = ok && (s.tabu_used = get(&vs, a[23], 8, 1, "tabu_used")) != NULL;
-    if (ok && (s.tabu_cap & (s.tabu_cap - 1)) != 0) {
-        PyErr_SetString(PyExc_ValueError, "run: the tabu table's size must be a power of two");
-        ok = 0;
-    }
-    if (!ok) {
-        release_views(&vs);
+    Shop s;
+    if (open_shop(arrays, n, m, cmax, &s, &vs) < 0)
         return NULL;
-    }
 
     int status = DONE, run_improved = 0;
     uint32_t span = (uint32_t)(tmax - tmin + 1);
@@ -430,8 +514,59 @@ static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args)
     return Py_BuildValue("iLLLLLi", status, it, best_c, run_c, stall, (long long)s.cmax, run_improved);
 }
 
+/* reset(arrays, n_ops, n_machines) -> makespan, or -1 when the machine orders make a cycle: durations,
+ * positions, machine neighbours, heads and tails from seq, mlen and assign (after Python wrote a snapshot back). */
+static PyObject *reset(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *arrays;
+    int n, m;
+    if (!PyArg_ParseTuple(args, "Oii", &arrays, &n, &m))
+        return NULL;
+    Views vs = {.count = 0};
+    Shop s;
+    if (open_shop(arrays, n, m, 0, &s, &vs) < 0)
+        return NULL;
+    for (int o = 0; o < n; o++)
+        s.dur[o] = dur_on(&s, o, s.assign[o]);
+    for (int k = 0; k < m; k++)
+        relink_machine(&s, k);
+    long long cm = evaluate(&s) ? s.cmax : -1;
+    release_views(&vs);
+    return PyLong_FromLongLong(cm);
+}
+
+/* neighbours(arrays, n_ops, n_machines, cmax, pick) -> with pick < 0 the number of the restart's candidate
+ * moves; else the pick-th one is made and the new makespan returned (-1: a cycle, cannot happen). */
+static PyObject *neighbours(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *arrays;
+    int n, m;
+    long long cmax, pick;
+    if (!PyArg_ParseTuple(args, "OiiLL", &arrays, &n, &m, &cmax, &pick))
+        return NULL;
+    Views vs = {.count = 0};
+    Shop s;
+    if (open_shop(arrays, n, m, cmax, &s, &vs) < 0)
+        return NULL;
+    Move mv = {0, 0, -1, 0, 0};
+    long long count = count_or_pick(&s, (long)pick, &mv), out = count;
+    if (pick >= 0) {
+        if (mv.v < 0) {
+            release_views(&vs);
+            PyErr_SetString(PyExc_IndexError, "neighbours: no such move");
+            return NULL;
+        }
+        apply_move(&s, mv.v, mv.k, mv.i);
+        out = evaluate(&s) ? s.cmax : -1;
+    }
+    release_views(&vs);
+    return PyLong_FromLongLong(out);
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "Run up to n tabu steps on the flat arrays; see _tabu_step.c."},
+    {"reset", reset, METH_VARARGS, "Re-derive and re-time the state from seq, mlen and assign."},
+    {"neighbours", neighbours, METH_VARARGS, "Count the restart's random moves, or make the pick-th one."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from app.core.scheduling.disjunctive import TabuState
@@ -28,63 +27,6 @@ RELINK = False  # restart from the middle of a path between two elite plans rath
 RELINK_RESTART_P = 0.2
 RELINK_FROM_RUN = False  # relink from where the stalled run is rather than between two elite plans
 RELINK_CHARGE = 1.0  # steps a relinking walk's graph evaluation counts as (one evaluation is ~half a step's work)
-
-
-def _neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int, int, int, int, int]]:
-    """(estimate, tie, v, machine, index, new machine predecessor) for every cycle-free re-insertion of every
-    critical operation. ``tie`` is a cheap seed-dependent hash so equal estimates are not taken in index order."""
-    r, t, dur, cmax = st.r, st.t, st.dur, st.cmax
-    seq, jpred, jsucc, release, assign = st.seq, st.jpred, st.jsucc, st.release, st.assign
-    # per machine: ends (increasing) and negated tails (increasing) for bisection
-    ends = [[r[x] + dur[x] for x in q] for q in seq]
-    ntails = [[-t[x] for x in q] for q in seq]
-    out: list[tuple[int, int, int, int, int, int]] = []
-    add = out.append
-    for v in range(st.n):
-        if r[v] + t[v] != cmax:
-            continue
-        rj = release[v]
-        for p in jpred[v]:
-            e = r[p] + dur[p]
-            if e > rj:
-                rj = e
-        tj = 0
-        for x in jsucc[v]:
-            if t[x] > tj:
-                tj = t[x]
-        mv = assign[v]
-        for k, pk in st.alts[v]:
-            if rj + pk + tj > cmax + slack:
-                continue  # no position on k can bring the path through v back under the makespan
-            q = seq[k]
-            skip = -1
-            if k == mv:
-                skip = q.index(v)
-                q = q[:skip] + q[skip + 1:]
-                e_k = ends[k][:skip] + ends[k][skip + 1:]
-                nt_k = ntails[k][:skip] + ntails[k][skip + 1:]
-            else:
-                e_k, nt_k = ends[k], ntails[k]
-            lo = bisect_right(e_k, rj)  # ops ending by v's job-head may be its predecessors: keep them before
-            hi = bisect_left(nt_k, -tj)  # ops whose tail fits in v's job-tail may be successors: keep them after
-            if lo > hi:
-                continue
-            ns = len(q)
-            base = (v * 7919 + k * 104729 + salt) & 0xFFFF
-            for i in range(lo, hi + 1):
-                if i == skip:
-                    continue
-                head = rj
-                u = -1
-                if i > 0:
-                    u = q[i - 1]
-                    if e_k[i - 1] > head:
-                        head = e_k[i - 1]
-                tail = tj
-                if i < ns and -nt_k[i] > tail:
-                    tail = -nt_k[i]
-                add((head + pk + tail, (base + i * 31337) & 0xFFFF, v, k, i, u))
-    return out
 
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
@@ -104,11 +46,11 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
     st = TabuState(problem, start)
     best = st.to_plan("tabu")
     pool = ElitePool(problem) if elite else None
-    best_snapshot = ([list(s) for s in st.seq], list(st.assign))
     n = problem.n_ops
     tmin, tmax = 2 + n // 60, 8 + n // 20
     steps = stepper(st, rng.getrandbits(32), tmin, tmax, stall_limit, pool is not None, pure)
     steps.run_plan = best
+    best_snapshot = steps.snapshot()
     lb = _lower_bound(problem)
     step_s = 0.0  # seconds per step, measured on the last block
     while steps.best_c > lb:
@@ -129,7 +71,7 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                     best = st.to_plan("exchange")
                     steps.best_c = steps.run_c = st.cmax
                     steps.run_plan = best
-                    best_snapshot = ([list(s) for s in st.seq], list(st.assign))
+                    best_snapshot = steps.snapshot()
                     steps.clear_tabu()
                     steps.stall = 0
                     if on_improve is not None:
@@ -150,17 +92,15 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
         status = steps.run(block)
         step_s = (time.perf_counter() - now) / max(steps.it - it0, 1)
         if status == IMPROVED:
-            steps.sync(st)
-            best = st.to_plan("tabu")
+            best = steps.plan("tabu")
             steps.run_plan = best
-            best_snapshot = ([list(s) for s in st.seq], list(st.assign))
+            best_snapshot = steps.snapshot()
             if on_improve is not None:
                 on_improve(best)
         elif status == NOMOVE:
             break
         elif status == CYCLE:  # cannot happen by construction; back to the best plan
-            _restore(st, best_snapshot)
-            steps.load(st)
+            steps.restore(best_snapshot)
         elif status == STALLED:
             run_plan = steps.run_plan
             if pool is not None and run_plan is not None:
@@ -181,35 +121,17 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                     steps.stall = 0
                     if st.cmax < steps.best_c:
                         steps.best_c, best = st.cmax, steps.run_plan
-                        best_snapshot = ([list(s) for s in st.seq], list(st.assign))
+                        best_snapshot = steps.snapshot()
                         if on_improve is not None:
                             on_improve(best)
                     continue
             # restart from the best with a few random critical moves, forgetting the tabu list
-            _restore(st, best_snapshot)
-            for _ in range(rng.randint(2, 6)):
-                cands = _neighbours(st, rng.getrandbits(16))
-                if not cands:
-                    break
-                _, _, v, k, i, _ = cands[rng.randrange(len(cands))]
-                st.move(v, k, i)
-                st.evaluate()
-            steps.load(st)
+            steps.restart(best_snapshot, rng)
             steps.clear_tabu()
             steps.stall = 0
-            steps.run_c, steps.run_plan = st.cmax, None
+            steps.run_c, steps.run_plan = steps.cmax, None
     best.stats["tabu_iters"] = steps.it
     return best
-
-
-def _restore(st: TabuState, snapshot: tuple[list[list[int]], list[int]]) -> None:
-    """Put ``st`` back to a snapshot's machine orders and assignment, re-timed."""
-    st.seq = [list(s) for s in snapshot[0]]
-    st.assign = list(snapshot[1])
-    st.dur = [st.dur_of[o][st.assign[o]] for o in range(st.n)]
-    for s in st.seq:
-        st._link(s)
-    st.evaluate()
 
 
 def _lower_bound(problem: Problem) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from array import array
 from bisect import bisect_left, bisect_right
 
@@ -57,7 +58,7 @@ def mix(key: int, it: int) -> int:
 def choose(st: TabuState, salt: int, tabu: dict[tuple[int, int, int], int], it: int, best_c: int,
            slack: int = 0) -> tuple[int, int, int] | None:
     """The move the tabu step takes, without listing the candidates: the same order as sorting
-    ``tabu._neighbours`` by (estimate, tie, v, machine, index) and taking the first one that is not tabu (a tabu
+    ``neighbours`` by (estimate, tie, v, machine, index) and taking the first one that is not tabu (a tabu
     move is allowed when its estimate beats the best makespan), else the first one. The tabu list is only read for
     a candidate that would win, so most of the ~800 candidates per step cost a few comparisons."""
     r, t, dur, cmax = st.r, st.t, st.dur, st.cmax
@@ -123,6 +124,64 @@ def choose(st: TabuState, salt: int, tabu: dict[tuple[int, int, int], int], it: 
     return b_move if b_move is not None else f_move
 
 
+def neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int, int, int, int, int]]:
+    """(estimate, tie, v, machine, index, new machine predecessor) for every cycle-free re-insertion of every
+    critical operation. ``tie`` is a cheap seed-dependent hash so equal estimates are not taken in index order."""
+    r, t, dur, cmax = st.r, st.t, st.dur, st.cmax
+    seq, jpred, jsucc, release, assign = st.seq, st.jpred, st.jsucc, st.release, st.assign
+    # per machine: ends (increasing) and negated tails (increasing) for bisection
+    ends = [[r[x] + dur[x] for x in q] for q in seq]
+    ntails = [[-t[x] for x in q] for q in seq]
+    out: list[tuple[int, int, int, int, int, int]] = []
+    add = out.append
+    for v in range(st.n):
+        if r[v] + t[v] != cmax:
+            continue
+        rj = release[v]
+        for p in jpred[v]:
+            e = r[p] + dur[p]
+            if e > rj:
+                rj = e
+        tj = 0
+        for x in jsucc[v]:
+            if t[x] > tj:
+                tj = t[x]
+        mv = assign[v]
+        for k, pk in st.alts[v]:
+            if rj + pk + tj > cmax + slack:
+                continue  # no position on k can bring the path through v back under the makespan
+            q = seq[k]
+            skip = -1
+            if k == mv:
+                skip = q.index(v)
+                q = q[:skip] + q[skip + 1:]
+                e_k = ends[k][:skip] + ends[k][skip + 1:]
+                nt_k = ntails[k][:skip] + ntails[k][skip + 1:]
+            else:
+                e_k, nt_k = ends[k], ntails[k]
+            lo = bisect_right(e_k, rj)  # ops ending by v's job-head may be its predecessors: keep them before
+            hi = bisect_left(nt_k, -tj)  # ops whose tail fits in v's job-tail may be successors: keep them after
+            if lo > hi:
+                continue
+            ns = len(q)
+            base = (v * 7919 + k * 104729 + salt) & 0xFFFF
+            for i in range(lo, hi + 1):
+                if i == skip:
+                    continue
+                head = rj
+                u = -1
+                if i > 0:
+                    u = q[i - 1]
+                    if e_k[i - 1] > head:
+                        head = e_k[i - 1]
+                tail = tj
+                if i < ns and -nt_k[i] > tail:
+                    tail = -nt_k[i]
+                add((head + pk + tail, (base + i * 31337) & 0xFFFF, v, k, i, u))
+    return out
+
+
+
 class PyStepper:
     """The steps in plain Python on ``st`` (a ``TabuState``), the tabu list a dict
     (operation, machine, machine predecessor) -> step until which putting it back there is tabu.
@@ -147,8 +206,35 @@ class PyStepper:
         """Bring ``st`` up to date with the steps taken (here it is the state the steps work on)."""
         assert st is self.st
 
+    @property
+    def cmax(self) -> int:
+        return self.st.cmax
+
     def clear_tabu(self) -> None:
         self.tabu.clear()
+
+    def plan(self, source: str) -> Plan:
+        return self.st.to_plan(source)
+
+    def snapshot(self) -> tuple[list[list[int]], list[int]]:
+        return self.st.snapshot()
+
+    def restore(self, snapshot: tuple[list[list[int]], list[int]]) -> None:
+        self.st.restore(snapshot)
+
+    def restart(self, snapshot: tuple[list[list[int]], list[int]], rng: random.Random) -> None:
+        """Back to ``snapshot``, then 2-6 random moves among the critical ones."""
+        st = self.st
+        st.restore(snapshot)
+        for _ in range(rng.randint(2, 6)):
+            cands = neighbours(st, rng.getrandbits(16))
+            if not cands:
+                break
+            _, _, v, k, i, _ = cands[rng.randrange(len(cands))]
+            st.move(v, k, i)
+            if not st.evaluate():  # cannot happen by construction
+                st.restore(snapshot)
+                break
 
     def run(self, n: int) -> int:
         st, tabu, key = self.st, self.tabu, self.key
@@ -208,7 +294,7 @@ class CStepper:
         self.run_assign, self.run_start, self.run_end = array("i", zeros), array("i", zeros), array("i", zeros)
         self.arrays = (alt_start, alt_mach, alt_dur, pred_start, pred, succ_start, succ, array("i", st.release),
                        self.assign, self.dur, self.pos, self.seq, self.mlen, self.mprev, self.mnext, self.r, self.t,
-                       array("i", [0]) * (2 * n), self.run_assign, self.run_start, self.run_end,
+                       array("i", [0]) * (2 * n * (m + 1)), self.run_assign, self.run_start, self.run_end,
                        self.tabu_key, self.tabu_exp, self.tabu_used)
         self.it = self.stall = 0
         self.best_c = self.run_c = st.cmax
@@ -246,6 +332,31 @@ class CStepper:
     def clear_tabu(self) -> None:
         self.tabu_key[:] = array("q", [-1]) * len(self.tabu_key)
         self.tabu_used[0] = 0
+
+    def plan(self, source: str) -> Plan:
+        r, dur = self.r.tolist(), self.dur.tolist()
+        return Plan(self.assign.tolist(), r, [a + b for a, b in zip(r, dur, strict=True)], source)
+
+    def snapshot(self) -> tuple[array, array, array]:
+        return array("i", self.seq), array("i", self.mlen), array("i", self.assign)
+
+    def restore(self, snapshot: tuple[array, array, array]) -> None:
+        self.seq[:], self.mlen[:], self.assign[:] = snapshot
+        self.cmax = _tabu_step.reset(self.arrays, self.n, self.m)
+
+    def restart(self, snapshot: tuple[array, array, array], rng: random.Random) -> None:
+        """``PyStepper.restart`` on the arrays: the same random draws, the same moves."""
+        self.restore(snapshot)
+        for _ in range(rng.randint(2, 6)):
+            rng.getrandbits(16)  # the Python restart's tie salt: drawn to keep the same random sequence
+            count = _tabu_step.neighbours(self.arrays, self.n, self.m, self.cmax, -1)
+            if not count:
+                break
+            cmax = _tabu_step.neighbours(self.arrays, self.n, self.m, self.cmax, rng.randrange(count))
+            if cmax < 0:  # cannot happen by construction
+                self.restore(snapshot)
+                break
+            self.cmax = cmax
 
     @property
     def run_plan(self) -> Plan | None:
