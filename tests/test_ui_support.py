@@ -60,9 +60,8 @@ def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
 
 
 @asynccontextmanager
-async def booted_core(home: Path, *, connect_machines: bool = True) -> AsyncIterator[Core]:
-    """``connect_machines`` False: machines without drivers, so nothing starts work but the test."""
-    core = build_core(load_config(home=str(home)), connect_machines=connect_machines)
+async def booted_core(home: Path) -> AsyncIterator[Core]:
+    core = build_core(load_config(home=str(home)))
     await core.kernel.boot()
     try:
         yield core

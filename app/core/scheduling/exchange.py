@@ -20,6 +20,9 @@ MIN_RUN_S = 0.4  # a CP-SAT run is not restarted before this (building the model
 # subsolver kept 1-2 units shorter makespans on 3 of 10 runs.
 LNS_FROM_S = 20.0
 LNS_SUBSOLVERS = 4
+# After the search hands over (``Exchange.handover``: it stalled and stopped), CP-SAT runs with this many workers,
+# the default portfolio of plain CP-SAT (with 2: one full-problem thread, one of interleaved neighbourhood moves).
+HANDOVER_WORKERS = 2
 
 
 class Slot:
@@ -63,6 +66,8 @@ class Exchange:
     def __init__(self, ctx: Any, problem: Problem) -> None:
         self.to_cp = Slot(ctx, problem)
         self.to_search = Slot(ctx, problem)
+        # set by the search when it stalls and stops: CP-SAT restarts at once with both cores to the deadline
+        self.handover = ctx.Event()
 
 
 def send(slot: Slot, plan: Plan) -> None:
@@ -77,8 +82,8 @@ class _BetterArrived:
     """CP-SAT's stop flag: set when the search has sent a plan shorter than CP-SAT's best (and the run is old
     enough to be worth leaving). Polled by the solve's watcher thread."""
 
-    def __init__(self, q: Slot, cp_best: list[int], subsolvers: int = 1) -> None:
-        self.q, self.cp_best, self.subsolvers = q, cp_best, subsolvers
+    def __init__(self, q: Slot, cp_best: list[int], subsolvers: int = 1, handover: Any = None) -> None:
+        self.q, self.cp_best, self.subsolvers, self.handover = q, cp_best, subsolvers, handover
         self.t0 = time.perf_counter()
         self.pending: Plan | None = None
         self.lock = threading.Lock()
@@ -88,6 +93,8 @@ class _BetterArrived:
             got = latest(self.q)
             if got is not None and (self.pending is None or got.makespan < self.pending.makespan):
                 self.pending = got
+            if self.handover is not None and self.handover.is_set():
+                return True  # the search has stopped: this one-core run makes way for one on both cores
             return (self.pending is not None and self.pending.makespan < self.cp_best[0]
                     and time.perf_counter() - self.t0 >= MIN_RUN_S)
 
@@ -102,6 +109,7 @@ def cpsat_live(problem: Problem, hint: Plan, deadline: float, seed: int, ex: Exc
         best = got
     bound = 0
     runs = 0
+    handed_at = None
     cp_best = [best.makespan]
 
     def on_solution(plan: Plan) -> None:
@@ -111,8 +119,16 @@ def cpsat_live(problem: Problem, hint: Plan, deadline: float, seed: int, ex: Exc
 
     while deadline - time.perf_counter() > 0.1:
         left = deadline - time.perf_counter()
-        flag = _BetterArrived(ex.to_cp, cp_best, LNS_SUBSOLVERS if left >= LNS_FROM_S else 1)
-        res = cpsat_improve(problem, best, deadline - time.perf_counter(), seed=seed + runs,
+        if handed_at is None and ex.handover.is_set():
+            handed_at = left
+        handed = handed_at is not None
+        if handed:  # the search has stopped: both cores, plain CP-SAT's own portfolio
+            flag = _BetterArrived(ex.to_cp, cp_best)
+            workers = HANDOVER_WORKERS
+        else:
+            flag = _BetterArrived(ex.to_cp, cp_best, LNS_SUBSOLVERS if left >= LNS_FROM_S else 1, ex.handover)
+            workers = 1
+        res = cpsat_improve(problem, best, deadline - time.perf_counter(), seed=seed + runs, workers=workers,
                             on_solution=on_solution, stop=flag)
         runs += 1
         bound = max(bound, res.stats.get("cpsat_bound", 0))
@@ -121,6 +137,12 @@ def cpsat_live(problem: Problem, hint: Plan, deadline: float, seed: int, ex: Exc
         if best.makespan <= bound:
             break  # proven optimal
         pending = flag.pending
+        if not handed and ex.handover.is_set():
+            handed_at = deadline - time.perf_counter()
+            if pending is not None and pending.makespan < best.makespan:
+                best = pending
+                cp_best[0] = min(cp_best[0], best.makespan)
+            continue
         if pending is None or pending.makespan >= best.makespan:
             break  # CP-SAT ran to its time limit: nothing better came to restart from
         best = pending
@@ -128,4 +150,6 @@ def cpsat_live(problem: Problem, hint: Plan, deadline: float, seed: int, ex: Exc
     best.stats["cpsat_bound"] = bound
     best.stats["optimal"] = best.makespan <= bound
     best.stats["cpsat_runs"] = runs
+    if handed_at is not None:
+        best.stats["cpsat_handover_left_s"] = round(handed_at, 2)  # seconds left when it took both cores
     return best

@@ -40,6 +40,17 @@ CPSAT_LEAD_SHARE = 0.15  # share of the budget the CP-SAT worker's tabu run take
 EXCHANGE_ROUNDS = True  # the CP-SAT worker alternates: CP-SAT, the search from CP-SAT's plan, CP-SAT again
 LIVE_EXCHANGE = True  # makespan problems: the search and CP-SAT hand each other every new best while both run
 LIVE_LEAD_SHARE = 0.15  # share of the budget the CP-SAT worker searches on its own before CP-SAT starts
+# Handover (HANDOVER): with the live exchange, a search that has found no better plan of its own for
+# HANDOVER_STALL_SHARE of its time, with at least HANDOVER_MIN_LEFT_S left, stops and hands its core to CP-SAT,
+# which restarts on both (plain CP-SAT's 2-worker portfolio) from the best plan until the deadline; the parent only
+# relays CP-SAT's plans. Budgets from HANDOVER_FROM_S only (at 10 s on Brandimarte a 2 s lull is no stall: mk07
+# 150 against 144). Off: in the same-run A/B (benchmarks/results/fjsp.md) it lost more than it won at 60 s on
+# Brandimarte and dauzere_paulli alike; the search's later finds after long lulls outweigh CP-SAT's second core.
+HANDOVER = False
+HANDOVER_FROM_S = 30.0
+HANDOVER_STALL_SHARE = 0.2
+HANDOVER_MIN_LEFT_S = 2.0
+HANDOVER_POLL_S = 0.02  # how often the parent looks for CP-SAT's plans (and the caller's stop) after handing over
 _EXCHANGE: Exchange | None = None  # in a worker process: its end of the live exchange (set at pool start)
 
 
@@ -63,9 +74,34 @@ def _relaxed(problem: Problem) -> Problem:
                    setup_time=[], fixed={}, objective=Objective(), staffed=None)
 
 
+class _Stalled:
+    """The tabu search's stop flag in the portfolio: the caller's stop, or (``enabled``) no better plan of the
+    search's own for ``HANDOVER_STALL_SHARE`` of its time while ``HANDOVER_MIN_LEFT_S`` or more are left: then it
+    stays set (``fired``) and the search hands over to CP-SAT."""
+
+    def __init__(self, outer: Any, deadline: float, enabled: bool) -> None:
+        self.outer, self.deadline, self.enabled = outer, deadline, enabled
+        self.last = time.perf_counter()
+        self.patience = HANDOVER_STALL_SHARE * (deadline - self.last)
+        self.fired = False
+
+    def improved(self) -> None:
+        self.last = time.perf_counter()
+
+    def is_set(self) -> bool:
+        if self.outer is not None and self.outer.is_set():
+            return True
+        if self.enabled and not self.fired:
+            now = time.perf_counter()
+            self.fired = now - self.last >= self.patience and self.deadline - now >= HANDOVER_MIN_LEFT_S
+        return self.fired
+
+
 def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters: int | None,
             on_improve: Callable[[Plan], None] | None, stop: threading.Event | None = None,
-            bound: float = 0.0, ex: Exchange | None = None) -> Plan:
+            bound: float = 0.0, ex: Exchange | None = None, info: dict[str, float] | None = None) -> Plan:
+    """The search until ``deadline``. With ``ex`` (the live exchange with CP-SAT) and ``info``, a stalled tabu
+    search hands over (``info["handover_s"]``: when) and then only passes on CP-SAT's plans until the deadline."""
     best, best_v = start, objective_value(problem, start)
 
     def offer(plan: Plan, from_relaxed: bool) -> None:
@@ -77,7 +113,7 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
             best, best_v = plan, v
             if on_improve is not None:
                 on_improve(plan)
-            if ex is not None and plan.source != "cp-sat":
+            if ex is not None and plan.source not in ("cp-sat", "exchange"):  # not CP-SAT's own plans back
                 send(ex.to_cp, plan)
 
     if problem.objective.tardiness > 0 and problem.n_ops > 1:
@@ -87,9 +123,25 @@ def _search(problem: Problem, start: Plan, deadline: float, seed: int, max_iters
     elif _tabu_friendly(problem) and problem.n_ops > 1:
         relaxed = _relaxed(problem)
         seed_plan = start if problem.plain else _relaxed_start(relaxed, start)
-        tabu_search(relaxed, seed_plan, deadline, seed=seed, max_iters=max_iters,
-                    on_improve=lambda p: offer(p, True), stop=stop,
-                    inbox=(lambda: latest(ex.to_search)) if ex is not None else None)
+        watch = _Stalled(stop, deadline, ex is not None and info is not None)
+
+        def from_tabu(plan: Plan) -> None:
+            if plan.source == "tabu":  # its own find, not a move to CP-SAT's plan
+                watch.improved()
+            offer(plan, True)
+
+        tabu_search(relaxed, seed_plan, deadline, seed=seed, max_iters=max_iters, on_improve=from_tabu,
+                    stop=watch, inbox=(lambda: latest(ex.to_search)) if ex is not None else None)
+        if watch.fired and ex is not None and not (stop is not None and stop.is_set()):
+            ex.handover.set()  # CP-SAT restarts on both cores; this process only relays its plans now
+            if info is not None:
+                info["handover_s"] = time.perf_counter()
+            while (time.perf_counter() < deadline and best_v > bound
+                   and not (stop is not None and stop.is_set())):
+                got = latest(ex.to_search)
+                if got is not None:
+                    offer(got, False)
+                time.sleep(HANDOVER_POLL_S)
     # Other objectives (or time left): randomised rule restarts, the best by the full objective.
     rng = random.Random(seed)
     it = 0
@@ -143,6 +195,14 @@ def _worker(args: tuple[Problem, Plan, float, int, int | None, bool]) -> Plan:
         last.stats["optimal"] = cpsat_proven(problem, last, last.stats["cpsat_bound"])
         return last
     return _search(problem, start, deadline, seed, max_iters, None)
+
+
+def _found_by(plan: Plan, start: Plan) -> str:
+    """Which worker found ``plan``: "cp-sat" (its own or a plan the search moved to from it), "construct" (the
+    constructive plan) or "search" (a tabu search or rule restarts, in either process)."""
+    if plan is start:
+        return "construct"
+    return "cp-sat" if plan.source in ("cp-sat", "exchange") else "search"
 
 
 def cores_available() -> int:
@@ -212,6 +272,7 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
     pure = problem.objective.pure_makespan and problem.objective.makespan > 0
     bound = makespan_lower_bound(problem) if pure else 0
     bound_v = problem.objective.makespan * bound if pure else float("-inf")
+    info: dict[str, float] = {}  # when the search handed over to CP-SAT, if it did
     if time_limit_s > 0 and time.perf_counter() < deadline and objective_value(problem, start) > bound_v:
         pool = None
         futures = []
@@ -230,12 +291,14 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
                                                    cp and w == workers - 2),), callback=proven)
                        for w in range(workers - 1)]
         best = _search(problem, start, deadline, seed, max_iters, on_improve, halt, bound_v,  # type: ignore[arg-type]
-                       ex)
+                       ex, info if HANDOVER and max_iters is None and time_limit_s >= HANDOVER_FROM_S else None)
         if pool is not None:
             try:
                 for f in futures:
                     if objective_value(problem, best) <= bound_v:
                         break  # proven optimal here: nothing a worker finds can be better
+                    if stop is not None and stop.is_set():
+                        break  # the caller no longer needs the answer: not a moment longer for the workers
                     try:  # a worker that is late (a loaded machine) is dropped, the budget is kept
                         other = f.get(timeout=max(hard_deadline - time.perf_counter(), 0.001))
                     except mp.TimeoutError:
@@ -252,6 +315,9 @@ def optimize(problem: Problem, time_limit_s: float = 1.0, seed: int = 0, workers
                 pool.join()
     best.stats["wall_s"] = time.perf_counter() - t0
     best.stats["construct_makespan"] = start.makespan
+    best.stats["found_by"] = _found_by(best, start)
+    if "handover_s" in info:
+        best.stats["handover_at_s"] = round(info["handover_s"] - t0, 2)
     problems = validate_plan(problem, best)
     if problems:  # a planner bug must never reach the floor: fall back to the constructive plan
         log.error("optimiser produced an invalid plan (%s); keeping the constructive one", problems[0])
