@@ -38,3 +38,24 @@ def job_spec(name: str = "bracket", parts: int = 2, **over: Any) -> dict[str, An
                        "quantity": 2} for i in range(parts)]}
     spec.update(over)
     return spec
+
+
+async def clips_waiting_for_a_sign(core: Core, machine: str = "FDM-A") -> tuple[Any, Any, Any]:
+    """(machine, clips job, sign job) as the demo makes them: 12 clips go in progress on one printer (a quarter
+    done), then a sign's stand starts on the same printer (half done) while the clips wait between copies.
+    Both parts are an hour's work."""
+    from app.core.domain.enums import JobState
+
+    node = await core.fleet.register(machine, FDM, bring_up=True)
+    made = []
+    for name, qty, pct in (("cable clips", 12, 25.0), ("sign", 1, 50.0)):
+        spec = job_spec(name, parts=1)
+        spec["parts"][0].update(name=name.split()[-1], quantity=qty, estimated_duration_s=3600)
+        job = await core.jobs.submit(spec, actor="test")
+        part = job.parts[0]
+        for state in (JobState.VALIDATED, JobState.SCHEDULED, JobState.ASSIGNED, JobState.IN_PROGRESS):
+            job = await core.jobs.transition(job.id, state, parts={part.id: state}, assign={part.id: node.id})
+        await core.jobs.update_progress(part.id, pct)
+        made.append(await core.jobs.get(job.id))
+        await asyncio.sleep(0.01)  # the stand goes in progress after the clips, as on the floor
+    return node, made[0], made[1]

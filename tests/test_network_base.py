@@ -79,6 +79,22 @@ def test_a_machine_that_goes_idle_at_the_last_percent_completes_the_job_at_100_p
     assert [e.fraction for e in ev if isinstance(e, DriverJobProgress)] == [1.0]
 
 
+def test_the_driver_passes_on_the_last_step_to_100_percent_however_small():
+    # a print's last report may be 99.98 %: the finish (100 %) must still reach the job, not be dropped as noise
+    d = network_driver("moonraker", name="voron", address="http://127.0.0.1:9", secrets={"api_key": "k"})
+    seen: list = []
+    d.add_listener(seen.append)
+    job = uuid4()
+    name = remote_name(job, "a.gcode")
+    d.tracker.begin(job, name, estimate_s=10.0, now_s=0.0)
+    for progress, t in ((0.5, 1.0), (0.9998, 2.0), (0.99985, 2.5)):
+        d._apply(d.tracker.update(MachineReport(P.PRINTING, name, progress=progress), now_s=t))
+    d._apply(d.tracker.update(MachineReport(P.FINISHED, name, progress=0.9999), now_s=3.0))
+    fractions = [e.fraction for e in seen if isinstance(e, DriverJobProgress)]
+    assert fractions == [0.5, 0.9998, 1.0]  # the 0.00005 step is noise; the end is not
+    assert [f.outcome for f in finished(seen)] == [JobOutcome.COMPLETED]
+
+
 def test_a_job_not_started_in_time_fails_and_one_stopped_on_the_machine_is_reported():
     t = JobTracker("x", start_grace_s=5.0)
     t.begin(uuid4(), "imewe-a.gcode", 0.0, now_s=0.0)

@@ -5,6 +5,7 @@ reads "Waiting" (the tooltip: "Waiting for FDM-A: ...") and finishes after the m
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 from PySide6.QtCore import Qt
@@ -13,6 +14,12 @@ from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState, ProcessType
 from app.ui.jobs_model import ETA_COL, JobsModel
 from app.ui.live_data import LiveData
+from app.ui.main_window import ControlRoom
+from tests import test_ui_support as ui
+from tests.helpers import clips_waiting_for_a_sign
+from tests.test_ui_support import booted_core, ports_of, settings_in, until
+
+qloop = ui.qloop  # the fixture
 
 NOW = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
 
@@ -61,3 +68,44 @@ def test_waiting_part_follows_the_plan_but_never_before_the_machine_is_free() ->
     assert model.eta(clips).finish_at == NOW + timedelta(hours=3)
     live.plan_end = {clip.id: NOW + timedelta(minutes=10)}  # a stale plan: the machine is busy until 08:00
     assert model.eta(clips).finish_at >= NOW + timedelta(minutes=30)
+
+
+def test_the_window_says_waiting_in_the_table_the_search_and_the_job_detail(qloop, qtbot, tmp_path: Path) -> None:
+    """The same rule as ``imewe jobs list`` (the core's): the Jobs table, its search and the job's detail."""
+
+    async def scenario() -> None:
+        async with booted_core(tmp_path / "home", connect_machines=False) as core:
+            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
+            qtbot.addWidget(win)
+            win.resize(1366, 768)
+            win.show()
+            try:
+                _node, clips, sign = await clips_waiting_for_a_sign(core)
+                model = win.jobs.model
+                await until(lambda: model.row_of(clips.id) is not None and model.row_of(sign.id) is not None
+                            and model.index(model.row_of(clips.id), 1).data() == "Waiting", timeout=10,
+                            what="the clips to read Waiting")
+                assert model.index(model.row_of(sign.id), 1).data() == "Printing"
+
+                win.jobs.search.setText("waiting")  # the search finds what the table says
+                assert [win.jobs.proxy.index(r, 0).data() for r in range(win.jobs.proxy.rowCount())] == ["cable clips"]
+                win.jobs.search.setText("printing")
+                assert [win.jobs.proxy.index(r, 0).data() for r in range(win.jobs.proxy.rowCount())] == ["sign"]
+                win.jobs.search.clear()
+
+                detail = win.jobs.detail
+                win.open_job(clips.id)
+                await until(lambda: detail.job is not None and detail.job.id == clips.id
+                            and detail.parts.rowCount() == 1, what="the clips' detail")
+                assert detail.state.text().startswith("Waiting"), detail.state.text()
+                assert detail.state.toolTip().startswith("Waiting for FDM-A: "), detail.state.toolTip()
+                cells = [detail.parts.item(0, c).text() for c in range(detail.parts.columnCount())]
+                assert "Waiting" in cells and "Printing" not in cells, cells
+
+                win.open_job(sign.id)
+                await until(lambda: detail.job is not None and detail.job.id == sign.id, what="the sign's detail")
+                assert detail.state.text().startswith("Printing") and not detail.state.toolTip()
+            finally:
+                win.close()
+
+    qloop.run_until_complete(scenario())

@@ -60,8 +60,9 @@ def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
 
 
 @asynccontextmanager
-async def booted_core(home: Path) -> AsyncIterator[Core]:
-    core = build_core(load_config(home=str(home)))
+async def booted_core(home: Path, *, connect_machines: bool = True) -> AsyncIterator[Core]:
+    """``connect_machines`` False: machines without drivers, so nothing starts work but the test."""
+    core = build_core(load_config(home=str(home)), connect_machines=connect_machines)
     await core.kernel.boot()
     try:
         yield core

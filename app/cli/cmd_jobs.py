@@ -12,10 +12,10 @@ from uuid import UUID
 from app.bootstrap import StoreCore, learning_service, site_time_zone
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
 from app.core.api.views import job_dict
-from app.core.domain.entities import Part
+from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ImeweError, ValidationError
-from app.core.domain.words import job_state_word, process_word
+from app.core.domain.words import process_word
 from app.core.jobs.eta import (
     DurationEstimate,
     duration_label,
@@ -23,6 +23,14 @@ from app.core.jobs.eta import (
     finish_label,
     job_eta_from_store,
     site_zone,
+)
+from app.core.jobs.waiting import (
+    MachineWork,
+    job_state_text,
+    machine_work_from_store,
+    part_state_text,
+    waiting_for,
+    waiting_note,
 )
 from app.core.json_input import read_json_file
 
@@ -142,11 +150,13 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     jobs = await core.jobs.list(states, args.search, limit=max(1, min(args.limit, 10_000)))
     now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
     found = estimates_of(core, [p for j in jobs if not j.state.terminal for p in j.parts])
-    etas = [await job_eta_from_store(core.jobs, j, now, found) for j in jobs]
-    rows = [[str(j.id)[:8], j.name[:40], job_state_word(j.state, {p.process for p in j.parts}), j.priority, len(j.parts), f"{j.progress:.0f}%",
+    work = await machine_work_from_store(core.jobs, now, lambda parts: estimates_of(core, parts))
+    etas = [await job_eta_from_store(core.jobs, j, now, found, work.after(j)) for j in jobs]
+    rows = [[str(j.id)[:8], j.name[:40], job_state_text(j, work.busy), j.priority, len(j.parts), f"{j.progress:.0f}%",
              duration_label(e.left_s) if e else "-", finish_label(e.finish_at, now, zone) if e else "-",
              when(j.submitted_at)] for j, e in zip(jobs, etas, strict=True)]
-    emit(args, [job_dict(j) | eta_fields(e, now, zone) for j, e in zip(jobs, etas, strict=True)], lambda _: table(
+    emit(args, [job_dict(j) | eta_fields(e, now, zone) | _waiting(core, j, work)
+                for j, e in zip(jobs, etas, strict=True)], lambda _: table(
         rows, ["ID", "NAME", "STATE", "PRIO", "PARTS", "DONE", "LEFT", "FINISH", "SUBMITTED"]) if rows else "no jobs")
     return 0
 
@@ -155,25 +165,28 @@ async def _show(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
     now, zone = core.clock.now(), site_zone(site_time_zone(core.config))
     found = estimates_of(core, [p for p in job.parts if p.state not in FINISHED_PARTS])
-    eta = await job_eta_from_store(core.jobs, job, now, found)
+    work = await machine_work_from_store(core.jobs, now, lambda parts: estimates_of(core, parts))
+    eta = await job_eta_from_store(core.jobs, job, now, found, work.after(job))
+    part_words = {str(p.id): part_state_text(p, work.busy) for p in job.parts}
 
     def text(d: dict) -> str:
-        said = job_state_word(d["state"], {p["process"] for p in d["parts"]})
-        lines = [f"{d['name']}  {said}  priority {d['priority']}  ({d['id']})",
+        lines = [f"{d['name']}  {job_state_text(job, work.busy)}  priority {d['priority']}  ({d['id']})",
                  f"submitted {when(d['submitted_at'])}  due {when(d['due_at'])}  progress {d['progress']}%"]
+        if d["waiting_for"]:
+            lines.append(waiting_note(d["waiting_for"]))
         if d["time_left_s"] is not None:
             lines.append(f"time left {d['time_left']}  finish {d['finish']}")
         for p in d["parts"]:
             est = p.get("estimate")
             took = f"  {est['label']}" if est else ""
             lines.append(f"  {p['name']:<24} {process_word(p['process']):<14} {p['material']:<10} "
-                         f"x{p['quantity']:<4} {job_state_word(p['state'], {p['process']})}{took}")
+                         f"x{p['quantity']:<4} {part_words.get(str(p['id']), p['state'])}{took}")
         notes = sorted({e.note for e in found.values() if not e.learned})
         if notes:
             lines.append("  analytic estimates: " + "; ".join(notes))
         return "\n".join(lines)
 
-    d = job_dict(job) | eta_fields(eta, now, zone)
+    d = job_dict(job) | eta_fields(eta, now, zone) | _waiting(core, job, work)
     for p in d["parts"]:
         est = found.get(p["id"] if isinstance(p["id"], UUID) else UUID(str(p["id"])))
         p["estimate"] = est.to_dict() if est is not None else None
@@ -182,6 +195,18 @@ async def _show(args: argparse.Namespace, core: StoreCore) -> int:
 
 
 FINISHED_PARTS = (JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED)
+
+
+def _waiting(core: StoreCore, job: Job, work: MachineWork) -> dict[str, list[str]]:
+    """What ``--json`` says of a job that waits for its machines (the state stays the enum): their names."""
+    return {"waiting_for": [_machine_name(core, n) for n in waiting_for(job, work.busy)]}
+
+
+def _machine_name(core: StoreCore, node_id: UUID) -> str:
+    try:
+        return core.fleet.get(node_id).name
+    except ImeweError:  # a machine removed since: its id will do
+        return str(node_id)[:8]
 
 
 def estimates_of(core: StoreCore, parts: list[Part]) -> dict[UUID, DurationEstimate]:
@@ -207,9 +232,11 @@ def estimates_of(core: StoreCore, parts: list[Part]) -> dict[UUID, DurationEstim
 async def _parts(args: argparse.Namespace, core: StoreCore) -> int:
     job = await core.jobs.find(args.job)
     d = job_dict(job)["parts"]
+    busy = (await machine_work_from_store(core.jobs, core.clock.now())).busy
+    words = [part_state_text(p, busy) for p in job.parts]
     emit(args, d, lambda ps: table([[p["name"], process_word(p["process"]), p["material"],
                                      "x".join(f"{s:g}" for s in p["size_mm"]), p["quantity"],
-                                     job_state_word(p["state"], {p["process"]})] for p in ps],
+                                     w] for p, w in zip(ps, words, strict=True)],
                                    ["PART", "PROCESS", "MATERIAL", "SIZE MM", "QTY", "STATE"]))
     return 0
 

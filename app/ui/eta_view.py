@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.domain.entities import Job, Node
-from app.core.jobs.eta import ANALYTIC, RUNNING, Eta, duration_label, finish_label, job_eta, part_eta
+from app.core.jobs.eta import ANALYTIC, Eta, duration_label, finish_label, job_eta, part_eta
+from app.core.jobs.waiting import waiting_parts
 from app.ui.live_data import LiveData
 
 
@@ -39,19 +40,6 @@ def _running_eta(live: LiveData, node_id: object, now: datetime) -> Eta | None:
                     plan_end=live.plan_end.get(held[1].id), estimate=live.estimates.get(held[1].id))
 
 
-def waiting_parts(live: LiveData, job: Job) -> dict:
-    """Part id → machine id of the job's parts in progress that wait, partly made, while their machine runs another
-    part (a batch part between copies while the printer makes another job's part)."""
-    out: dict = {}
-    for part in job.parts:
-        if part.state not in RUNNING or part.assigned_node is None:
-            continue
-        held = live.running.get(part.assigned_node)
-        if held is not None and held[1].id != part.id:
-            out[part.id] = part.assigned_node
-    return out
-
-
 def machine_free_at(live: LiveData, node_id: object, now: datetime) -> datetime | None:
     """When the part a machine runs now ends (None when it runs nothing Imewe knows of)."""
     eta = _running_eta(live, node_id, now)
@@ -59,8 +47,9 @@ def machine_free_at(live: LiveData, node_id: object, now: datetime) -> datetime 
 
 
 def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta | None:
-    """A job's time left, with the live progress of its running parts; a part that waits for its machine goes on
-    after the machine's current work (or at the plan's end for it, whichever is later)."""
+    """A job's time left, with the live progress of its running parts; a part that waits for its machine (the
+    core's rule, ``waiting_parts``) goes on after the machine's current work (or at the plan's end for it,
+    whichever is later)."""
     now = now or live.now()
     fresh: dict = {}
     for part in job.parts:
@@ -70,7 +59,7 @@ def job_eta_live(live: LiveData, job: Job, now: datetime | None = None) -> Eta |
         fraction, elapsed, _theirs = _live_part(live, part.assigned_node, now)
         fresh[part.id] = (part.progress / 100.0 if fraction is None else fraction, elapsed)
     after = {}
-    for part_id, node_id in waiting_parts(live, job).items():
+    for part_id, node_id in waiting_parts(job, live.busy()).items():
         free = machine_free_at(live, node_id, now)
         if free is not None:
             after[part_id] = free

@@ -4,7 +4,7 @@ with it. The 3D tab loads the selected part's file in the background when the ta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from app.core.domain.enums import JobState, ProcessType
 from app.core.fleet.service import FleetService
 from app.core.jobs.eta import DurationEstimate, duration_label
 from app.core.jobs.service import JobService
+from app.core.jobs.waiting import job_state_text, part_state_text, waiting_for, waiting_note
 from app.ui.confirm import confirm
 from app.ui.preview_pane import PreviewPane
 from app.ui.review_estimates import ANALYTIC_MARK, analytic_tip
@@ -67,11 +68,13 @@ class JobDetail(QWidget):
     changed = Signal(object)  # job id
 
     def __init__(self, jobs: JobService, fleet: FleetService, parent: QWidget | None = None, *,
-                 estimates: Callable[[list[Part]], dict[UUID, DurationEstimate]] | None = None) -> None:
+                 estimates: Callable[[list[Part]], dict[UUID, DurationEstimate]] | None = None,
+                 busy: Callable[[], Mapping[UUID, UUID]] | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.fleet = fleet
         self.estimates = estimates  # the learning port (None: the analytic estimates, said so)
+        self.busy = busy or dict  # machine id -> the part it runs now (the window's live readings)
         self.job: Job | None = None
         self.confirm_box: QMessageBox | None = None
         self.title = QLabel("Select a job")
@@ -125,7 +128,10 @@ class JobDetail(QWidget):
     def _show(self, job: Job, timeline: list) -> None:
         self.job = job
         self.title.setText(job.name)
-        self.state.setText(f"{job_state_word(job.state, {p.process for p in job.parts})}  ·  {job.progress:.0f} %")
+        busy = self.busy()
+        self.state.setText(f"{job_state_text(job, busy)}  ·  {job.progress:.0f} %")
+        waits = waiting_for(job, busy)
+        self.state.setToolTip(waiting_note(self._machine(n) for n in waits) if waits else "")
         self.state.setStyleSheet(f"color: {JOB_COLOURS.get(job.state, '#8b949e')}; font-weight: bold;")
         self.priority.setValue(job.priority)
         names = {p.id: p.name for p in job.parts}
@@ -133,7 +139,7 @@ class JobDetail(QWidget):
         kinds = {p.id: {p.process} for p in job.parts}
         times = self._times(job)
         _fill(self.parts, [[p.name, process_word(p.process), p.material_type, str(p.quantity),
-                            job_state_word(p.state, {p.process}),
+                            part_state_text(p, busy),
                             f"{p.progress:.0f} %", self._machine(p.assigned_node), times[p.id][0],
                             " x ".join(f"{v:g}" for v in p.size_mm)] for p in job.parts])
         for r, p in enumerate(job.parts):

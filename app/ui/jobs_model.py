@@ -16,11 +16,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from app.core.domain.entities import Job
-from app.core.jobs.eta import RUNNING, Eta, finish_label, relative_label
-from app.ui.eta_view import eta_text, job_eta_live, waiting_parts
+from app.core.jobs.eta import Eta, finish_label, relative_label
+from app.core.jobs.waiting import job_state_text, waiting_for, waiting_note
+from app.ui.eta_view import eta_text, job_eta_live
 from app.ui.live_data import LiveData
 from app.ui.theme import job_colour
-from app.ui.words import job_state_word
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 11
 SORT_ROLE = Qt.ItemDataRole.UserRole + 12
@@ -89,8 +89,7 @@ class JobsModel(QAbstractTableModel):
                     self._machines(job), job.due_at.timestamp() if job.due_at else 1e18,
                     job.submitted_at.timestamp() if job.submitted_at else 0][col]
         if role == Qt.ItemDataRole.ToolTipRole and col == 1 and (machines := self.waiting_for(job)):
-            return (f"Waiting for {machines}: its part is paused between copies while the machine runs another "
-                    "job's part; it goes on after that")
+            return waiting_note(machines)
         if role == Qt.ItemDataRole.ToolTipRole and col in (ETA_COL, 7, 8):
             stamp = {ETA_COL: None, 7: job.due_at, 8: job.submitted_at}[col]
             if stamp is None:
@@ -118,20 +117,14 @@ class JobsModel(QAbstractTableModel):
                 return relative_label(job.submitted_at, now)
         return None
 
-    def waiting_for(self, job: Job) -> str:
-        """The machines a job waits for ("" when it does not): all its parts in progress wait, partly made, while
-        their machine runs another job's part (a batch part between copies)."""
-        waiting = waiting_parts(self._live, job)
-        if not waiting or any(p.state in RUNNING and p.id not in waiting for p in job.parts):
-            return ""
-        return ", ".join(sorted({str(self._machine_name(n)) for n in waiting.values()}))
+    def waiting_for(self, job: Job) -> list[str]:
+        """The names of the machines a job waits for (empty when it does not; the core's rule, ``waiting_for``)."""
+        return [str(self._machine_name(n)) for n in waiting_for(job, self._live.busy())]
 
     def state_word(self, job: Job) -> str:
-        """The job's state in words; "Waiting" (not "Printing") for a job whose parts in progress all wait for their
-        machine, which the tooltip and the Machines column name (the column is narrow at 1366 px)."""
-        if self.waiting_for(job):
-            return "Waiting"
-        return job_state_word(job.state, {p.process for p in job.parts})
+        """The job's state in words (the core's ``job_state_text``): "Waiting", not "Printing", for a job whose
+        parts in progress all wait for their machine, which the tooltip names (the column is narrow at 1366 px)."""
+        return job_state_text(job, self._live.busy())
 
     def _machines(self, job: Job) -> str:
         names = sorted({self._machine_name(p.assigned_node) for p in job.parts if p.assigned_node})
@@ -162,4 +155,4 @@ class JobsFilter(QSortFilterProxyModel):
                 return False
         elif self.state and job.state.value != self.state:
             return False
-        return not self.text or self.text in f"{job.name} {job.id} {job_state_word(job.state, {p.process for p in job.parts})}".lower()
+        return not self.text or self.text in f"{job.name} {job.id} {model.state_word(job)}".lower()

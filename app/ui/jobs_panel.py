@@ -81,7 +81,7 @@ class JobsPanel(QWidget):
         fm = self.table.horizontalHeader().fontMetrics()
         for col, least in enumerate((180, 90, 0, 0, 0, 190, 150, 90)):  # names and times read in full
             self.table.setColumnWidth(col, max(least, fm.horizontalAdvance(COLUMNS[col]) + 30))
-        self.detail = JobDetail(jobs, fleet, estimates=live.estimate_of)
+        self.detail = JobDetail(jobs, fleet, estimates=live.estimate_of, busy=live.busy)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)
         self.split.addWidget(self.detail)

@@ -17,6 +17,7 @@ import numpy as np
 from app.core.domain.entities import Alert, Job, Part, TelemetrySample
 from app.core.domain.enums import Severity
 from app.core.jobs.eta import DurationEstimate
+from app.core.jobs.waiting import held_parts, running_part
 
 log = logging.getLogger(__name__)
 FINISHED = ("COMPLETED", "CANCELLED", "FAILED")
@@ -112,32 +113,42 @@ def temperature_label(name: str) -> str:
 
 class RunningParts(Mapping[UUID, tuple[Job, Part]]):
     """Node id -> the part it runs. A machine can hold more than one part in progress: a batch part waits, partly
-    made, while the machine runs another job's part (in the demo, 3 of 12 clips then a sign's stand). The part the
-    machine reports working on wins; else the one that went in progress last."""
+    made, while the machine runs another job's part (in the demo, 3 of 12 clips then a sign's stand). Which one it
+    runs is the core's rule (``running_part``): the part the machine reports working on, else the one that went
+    in progress last."""
 
     def __init__(self, held: dict[UUID, list[tuple[Job, Part]]] | None = None,
                  reported: Callable[[UUID], UUID | None] | None = None,
                  started: dict[UUID, datetime] | None = None) -> None:
         self._held = held or {}
         self._reported = reported or (lambda _n: None)
-        self._started = started or {}
+        self._started = started if started is not None else {}
 
     def __getitem__(self, node_id: UUID) -> tuple[Job, Part]:
         held = self._held[node_id]
-        if len(held) > 1:
-            work = self._reported(node_id)
-            for job, part in held:
-                if work is not None and work in (part.id, job.id):
-                    return job, part
-            first = datetime.min.replace(tzinfo=UTC)
-            return max(held, key=lambda jp: self._started.get(jp[1].id, first))
-        return held[0]
+        return running_part(held, self._reported(node_id) if len(held) > 1 else None, self._started)
 
     def __iter__(self) -> Iterator[UUID]:
         return iter(self._held)
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+class BusyMachines(Mapping[UUID, UUID]):
+    """Node id -> the id of the part it runs (what the core's waiting rule takes), read through ``RunningParts``."""
+
+    def __init__(self, running: Mapping[UUID, tuple[Job, Part]]) -> None:
+        self._running = running
+
+    def __getitem__(self, node_id: UUID) -> UUID:
+        return self._running[node_id][1].id
+
+    def __iter__(self) -> Iterator[UUID]:
+        return iter(self._running)
+
+    def __len__(self) -> int:
+        return len(self._running)
 
 
 @dataclass(slots=True)
@@ -170,14 +181,15 @@ class LiveData:
 
     def set_jobs(self, jobs: list[Job]) -> None:
         """Remember which part runs where (the fleet's tiles and the machine panel show its time left)."""
-        held: dict[UUID, list[tuple[Job, Part]]] = {}
         for job in jobs:
             for part in job.parts:
                 self.part_job[part.id] = job.id
-                if part.assigned_node is not None and part.state.value in ("IN_PROGRESS", "PAUSED"):
-                    held.setdefault(part.assigned_node, []).append((job, part))
-        self.running = RunningParts(held, self.current_job, self.started)
+        self.running = RunningParts(held_parts(jobs), self.current_job, self.started)
         self.refresh_estimates(jobs)
+
+    def busy(self) -> Mapping[UUID, UUID]:
+        """Machine id -> the part it runs now (the core's ``waiting_parts`` and ``job_state_text`` take it)."""
+        return BusyMachines(self.running)
 
     def refresh_estimates(self, jobs: list[Job]) -> None:
         """Learned durations of the unfinished parts (one batch through the active model)."""

@@ -150,6 +150,7 @@ def fill_candidates(pane: ReviewPanel) -> None:
     best = next((c for c in pane.rows if c.usable and (facts.kind != "mesh" or c.process.additive)), None)
     best = best or next((c for c in pane.rows if c.usable), None)
     pane.basis.setText(footnote(pane.rows, facts.kind))
+    pane.fit_machines()
     if best is not None and not pane._picked_machine:
         pane._picked_machine = True  # once per file: after that the reviewer's choice stands
         if pane.machine() is None or pane.machine().id != best.node_id:

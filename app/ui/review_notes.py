@@ -30,6 +30,7 @@ def note_mode(pane: ReviewPanel, on: bool) -> None:
     if on:
         what = "a move of the toolpath" if pane.kind == "gcode" else "the point of the part"
         pane.note_hint.setText(f"Click {what} the note is about.")
+        pane.side.setCurrentWidget(pane.notes_box)  # where the note is typed
 
 
 def picked(pane: ReviewPanel, point: tuple[float, float, float]) -> None:
@@ -83,6 +84,8 @@ def reload_notes(pane: ReviewPanel) -> None:
 
 def show_notes(pane: ReviewPanel) -> None:
     pane.note_table.setRowCount(len(pane.notes))
+    open_n = sum(1 for n in pane.notes if n.state == "open")
+    pane.side.setTabText(pane.side.indexOf(pane.notes_box), f"Notes ({open_n} open)" if open_n else "Notes")
     for r, n in enumerate(pane.notes):
         state = "Resolved" if n.state == "resolved" else "Open"
         tip = f"resolved by {n.resolved_by} {n.resolved_at:%Y-%m-%d %H:%M}" if n.resolved_at else ""
@@ -97,7 +100,6 @@ def show_notes(pane: ReviewPanel) -> None:
         what = "a move of the toolpath" if pane.kind == "gcode" else "the part"
         pane.note_hint.setText(f"No notes yet. Press “Add note…”, click {what}, then type the note.")
     elif pane.pending_point is None:
-        open_n = sum(1 for n in pane.notes if n.state == "open")
         noun = "note" if len(pane.notes) == 1 else "notes"
         pane.note_hint.setText(f"{len(pane.notes)} {noun}, {open_n} open. Select one to resolve or reopen it.")
     pane._show_markers()

@@ -20,15 +20,18 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QGroupBox,
+    QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -119,7 +122,10 @@ class ReviewPanel(QWidget):
         open_btn.setToolTip("Open a part file (Ctrl+O)")
         open_btn.clicked.connect(self.browse)
         self.machine_box = QComboBox()
-        self.machine_box.setMinimumContentsLength(12)
+        # "Prusa MK4 #1 · 250 x 210 x 210 mm" in full beside the machine panel (a "Machine" label before it cut
+        # the unit off; the name and plate size say what the box is, and its tooltip)
+        self.machine_box.setMinimumContentsLength(31)
+        self.machine_box.setToolTip("The machine whose plate the part is shown on")
         self.machine_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.machine_box.currentIndexChanged.connect(self._machine_changed)
         self.orient_box = QComboBox()
@@ -133,10 +139,8 @@ class ReviewPanel(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.file_label, 1)
         head.addWidget(open_btn)
-        head.addWidget(QLabel("Machine"))
         head.addWidget(self.machine_box)
         head.addWidget(self.orient_box)
-        head.addWidget(self.note_btn)
 
         self.empty = QLabel(EMPTY_TEXT)
         self.empty.setObjectName("emptyState")
@@ -144,13 +148,6 @@ class ReviewPanel(QWidget):
         self.empty.setWordWrap(True)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
-        self.pose_label = QLabel("")
-        self.pose_label.setWordWrap(True)
-        view_box = QWidget()
-        left_lay = QVBoxLayout(view_box)
-        left_lay.setContentsMargins(0, 0, 0, 0)
-        left_lay.addWidget(self.stack, 1)
-        left_lay.addWidget(self.pose_label)
 
         self.table = table_for(CANDIDATE_HEADERS)
         self.table.setToolTip("How each machine would make this part; double-click a row to show its plate")
@@ -161,8 +158,9 @@ class ReviewPanel(QWidget):
         self.basis = QLabel("")
         self.basis.setWordWrap(True)
         self.basis.setObjectName("hint")
-        machines = QGroupBox("Machines")
+        machines = self.machines = QWidget()  # no group box: its title and frame took the view's height
         m_lay = QVBoxLayout(machines)
+        m_lay.setContentsMargins(0, 0, 0, 0)
         m_lay.addWidget(self.table, 1)
         m_lay.addWidget(self.basis)
 
@@ -184,8 +182,12 @@ class ReviewPanel(QWidget):
         note_row.addWidget(self.author, 1)
         note_row.addWidget(self.save_btn)
         note_row.addWidget(self.resolve_btn)
-        notes_box = QGroupBox("Notes")
-        n_lay = QVBoxLayout(notes_box)
+        self.notes_box = QWidget()
+        n_lay = QVBoxLayout(self.notes_box)
+        add_row = QHBoxLayout()  # here, not in the top row: there it cut the file's name beside the machine panel
+        add_row.addWidget(self.note_btn)
+        add_row.addStretch(1)
+        n_lay.addLayout(add_row)
         n_lay.addWidget(self.note_table, 1)
         n_lay.addWidget(self.note_hint)
         n_lay.addWidget(self.note_text)
@@ -206,37 +208,74 @@ class ReviewPanel(QWidget):
         self.send_error.setObjectName("fieldError")
         self.send_error.setWordWrap(True)
         self.send_error.hide()
-        send_row = QHBoxLayout()  # under the machines table: pick a machine's row, then send
-        for name, w in (("Process", self.process_box), ("Material", self.material_box), ("Quantity", self.quantity)):
-            send_row.addWidget(QLabel(name))
-            send_row.addWidget(w)
-            w.setMinimumWidth({self.quantity: 90, self.process_box: 140}.get(w, 180))
-        send_row.addStretch(1)
-        send_row.addWidget(self.send_btn)
-        m_lay.addLayout(send_row)
-        m_lay.addWidget(self.send_error)
 
-        # the part and its notes above; the machines table below across the whole width, so all its columns fit
-        # beside the machine panel at 1366 x 768
+        # The part's facts (the view's size, volume and fit line, and the pose shown) sit beside the view, with
+        # what to send to production: under the view they took five lines of its height at 1366 x 768.
+        self.facts_hint = QLabel("No part open: its size, volume and fit show here.")
+        self.facts_hint.setWordWrap(True)
+        self.facts_hint.setObjectName("hint")
+        self.pose_label = QLabel("")
+        self.pose_label.setWordWrap(True)
+        self.part_box = QWidget()
+        p_lay = self.part_lay = QVBoxLayout(self.part_box)
+        p_lay.setContentsMargins(6, 4, 6, 4)  # the tab's own frame is margin enough
+        p_lay.addWidget(self.facts_hint)
+        p_lay.addWidget(self.pose_label)
+        p_lay.addStretch(1)
+        send_form = QFormLayout()
+        send_form.addRow("Process", self.process_box)
+        send_form.addRow("Material", self.material_box)
+        send_form.addRow("Quantity", self.quantity)
+        p_lay.addLayout(send_form)
+        p_lay.addWidget(self.send_btn)
+        p_lay.addWidget(self.send_error)
+        part_scroll = self.part_scroll = QScrollArea()  # a long facts line scrolls rather than squeeze the form below it
+        part_scroll.setWidgetResizable(True)
+        part_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        part_scroll.setWidget(self.part_box)
+        self.side = QTabWidget()
+        self.side.setObjectName("reviewSide")
+        self.side.addTab(part_scroll, "Part")
+        self.side.addTab(self.notes_box, "Notes")
+        side_col = QWidget()  # the tabs, and under them a toolpath's colour key (seen from either tab)
+        self.side_lay = QVBoxLayout(side_col)
+        self.side_lay.setContentsMargins(0, 0, 0, 0)
+        self.side_lay.addWidget(self.side, 1)
+
+        # The part and its facts and notes above; the machines table below across the whole width, so all its
+        # columns fit beside the machine panel at 1366 x 768. The table keeps SHOWN_ROWS rows; the view the rest.
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.addWidget(view_box)
-        self.split.addWidget(notes_box)
+        self.split.addWidget(self.stack)
+        self.split.addWidget(side_col)
         self.split.setStretchFactor(0, 2)
         self.split.setStretchFactor(1, 1)
-        self.split.setSizes([900, 420])
+        self.split.setSizes([560, 380])  # the part's facts in four or five lines, not seven, beside the machine panel
         outer = self.outer = QSplitter(Qt.Orientation.Vertical)
         outer.addWidget(self.split)
         outer.addWidget(machines)
         outer.setStretchFactor(0, 1)
-        outer.setStretchFactor(1, 1)
-        outer.setSizes([300, 330])
+        outer.setStretchFactor(1, 0)
+        outer.setSizes([1000, 1])  # the machines take their least height (SHOWN_ROWS rows), the view the rest
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(head)
         lay.addWidget(outer, 1)
         self.note_btn.setEnabled(False)  # until a file is open
         self.orient_box.setEnabled(False)
         self.reload_machines()
         self._machine_changed()
+
+    def fit_machines(self) -> None:
+        """The machines' least height: the table's SHOWN_ROWS rows and the footnote in as many lines as it wraps
+        to at this width (the splitter does not ask a wrapped label for its height, and cut the table's last row)."""
+        spacing = max(self.machines.layout().spacing(), 0)
+        self.table.setMinimumHeight(self._table_height(SHOWN_ROWS))  # the header's height follows its labels
+        self.machines.setMinimumHeight(self.table.minimumHeight() + spacing
+                                       + (self.basis.heightForWidth(self.machines.width()) if self.basis.text() else 0))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_machines()
 
     def _table_height(self, rows: int) -> int:
         """The machines table's height for its (two-line) header and ``rows`` rows."""
@@ -273,6 +312,7 @@ class ReviewPanel(QWidget):
         self.send_btn.setEnabled(False)
         self.send_error.hide()
         self.table.setRowCount(0)
+        self.side.setCurrentIndex(0)  # a new file: its facts first
         self._show_notes()
         self.pose_label.setText("reading the file …")
         self.orient_box.setEnabled(self.kind == "mesh")
@@ -287,10 +327,12 @@ class ReviewPanel(QWidget):
         if self.kind == "mesh":
             view = self._part_view()
             self.stack.setCurrentWidget(view)
+            self._show_facts_of(view)
             view.load(str(p))
         else:
             tv = self._toolpath_view()
             self.stack.setCurrentWidget(tv)
+            self._show_facts_of(tv)
             tv.load(str(p))
         self._start(lambda report: part_key(p), self._keyed)
 
@@ -307,6 +349,7 @@ class ReviewPanel(QWidget):
             v.turning.connect(self.turning)
             self.part_view = v
             self.stack.addWidget(v)
+            self._take_facts(v)
             self._machine_changed()
         return self.part_view
 
@@ -321,7 +364,27 @@ class ReviewPanel(QWidget):
             v.picked.connect(self._picked)
             self.toolpath_view = v
             self.stack.addWidget(v)
+            self._take_facts(v)
         return self.toolpath_view
+
+    def _take_facts(self, view: Any) -> None:
+        """The view's facts line (a part's size, volume and fit; a toolpath's moves and time) goes to the Part tab
+        beside the view, and a toolpath's colour key under the tabs: under the view they took its height."""
+        own = view.layout()
+        for w in (view.info, getattr(view, "legend", None)):
+            if w is not None and own is not None:
+                own.removeWidget(w)
+        self.part_lay.insertWidget(1, view.info)
+        if getattr(view, "legend", None) is not None:
+            self.side_lay.addWidget(view.legend)
+        self.facts_hint.hide()
+
+    def _show_facts_of(self, view: Any) -> None:
+        for v in (self.part_view, self.toolpath_view):
+            if v is not None:
+                for w in (v.info, getattr(v, "legend", None)):
+                    if w is not None:
+                        w.setVisible(v is view)
 
     def _start(self, fn: Any, on_done: Any) -> BackgroundTask:
         task = BackgroundTask(fn, self)
@@ -425,7 +488,7 @@ class ReviewPanel(QWidget):
         where = f" on {node.name}" if node else ""
         which = "as in the file" if self.orient_box.currentIndex() == 1 else "recommended"
         size = " x ".join(f"{v:.1f}" for v in pose.size_mm)
-        support = (f"support under {pose.overhang_mm2:.0f} mm² of overhangs" if pose.overhang_mm2 >= 1
+        support = (f"support under {pose.overhang_mm2:.0f}\u00a0mm² of overhangs" if pose.overhang_mm2 >= 1
                    else "no overhangs need support")
         self.pose_label.setText(f"Shown {which}: {pose.describe()}{where}; {size} mm; {support}; "
                                 f"{'fits' if pose.fits else 'does NOT fit'}.")

@@ -368,14 +368,15 @@ class PartView(NotePins, BackgroundLoading, QWidget):
         s = self.scale
         size = (self._posed_bounds[1] - self._posed_bounds[0]) if self._posed_bounds else a.bbox_mm
         w, d, h = (float(v) * s for v in size)
-        parts = [f"{w:.1f} x {d:.1f} x {h:.1f} mm", f"volume {abs(a.volume_mm3) * s**3 / 1000:.2f} cm³"]
+        nb = "\u00a0"  # a number never wraps away from its unit
+        parts = [f"{w:.1f} x {d:.1f} x {h:.1f} mm", f"volume {abs(a.volume_mm3) * s**3 / 1000:.2f}{nb}cm³"]
         if s != 1.0:
             parts.append(f"file units read as {'inches' if s == UNIT_MM['inch'] else 'metres' if s == 1000 else s}")
         parts.append("watertight" if a.watertight else f"NOT watertight ({a.holes} holes)")
         if len(a.objects) > 1:
             parts.append(f"{len(a.objects)} objects")
         turned = "" if np.allclose(self.rotation, np.eye(3)) else " as drawn"
-        parts.append(f"overhangs{turned} {a.overhang_area_mm2 * s * s:.0f} mm² steeper than {a.overhang_angle_deg:g}°")
+        parts.append(f"overhangs{turned} {a.overhang_area_mm2 * s * s:.0f}{nb}mm² steeper than {a.overhang_angle_deg:g}°")
         if self.machine is not None:
             fit = fitting_machines(a, [(self.machine_name, self.machine)], scale=s)[0]
             parts.append(f"{self.machine_name}: {fit.reason}")

@@ -248,9 +248,11 @@ class ToolpathView(NotePins, BackgroundLoading, QWidget):
             return
         if self.color_mode == "feature":
             items = feature_legend(s)
-            swatches = "&nbsp;&nbsp;".join(f"<span style='color:{c}'>&#9632;</span>&nbsp;{n}" for n, c in items)
-            self.legend.setText(f"Colours: {swatches}" + ("&nbsp;&nbsp;<span style='color:"
-                                                          f"{TRAVEL_COLOUR}'>&#9632;</span>&nbsp;travel (when shown)"))
+            # a name never breaks across lines ("inner" at the end of one, "wall" on the next)
+            items.append(("travel (when shown)", TRAVEL_COLOUR))
+            swatches = "&nbsp; ".join(f"<span style='white-space:nowrap'><span style='color:{c}'>&#9632;</span> {n}"
+                                      "</span>" for n, c in items)
+            self.legend.setText(f"Colours: {swatches}")
         else:
             top = float(s.work.speed.max()) if len(s.work.speed) else 0.0
             from matplotlib import colormaps
@@ -287,9 +289,10 @@ class ToolpathView(NotePins, BackgroundLoading, QWidget):
         a = analysis
         h, m = divmod(int(round(a.estimated_time_s / 60)), 60)
         layers = f"{a.layers} layer" + ("" if a.layers == 1 else "s")
-        text = f"{a.flavor}: {h} h {m:02d} min, {layers}, {a.moves} moves"
+        nb = "\u00a0"  # a number never wraps away from its unit ("0.9" at a line's end, "g" on the next)
+        text = f"{a.flavor}: {h}{nb}h{nb}{m:02d}{nb}min, {layers}, {a.moves} moves"
         if a.flavor == "printer":
-            text += f", filament {a.filament_mm / 1000:.2f} m / {a.filament_g:.1f} g"
+            text += f", filament {a.filament_mm / 1000:.2f}{nb}m / {a.filament_g:.1f}{nb}g"
         if a.slicer_difference is not None:
             text += f" (slicer's estimate {a.slicer_difference:+.1%})"
         self.info.setText(text)

@@ -241,14 +241,18 @@ def running_since(changes: list, now: datetime) -> dict:
     return {pid: max(0.0, (now - at).total_seconds()) for pid, at in started.items()}
 
 
-async def job_eta_from_store(jobs: object, job: Job, now: datetime,
-                             estimates: Estimates | None = None) -> Eta | None:
-    """``job_eta`` with the elapsed time of its running parts read from the job's stored timeline."""
-    if not any(p.state in RUNNING for p in job.parts):
-        return job_eta(job, now, estimates=estimates)
+async def job_eta_from_store(jobs: object, job: Job, now: datetime, estimates: Estimates | None = None,
+                             after: dict | None = None) -> Eta | None:
+    """``job_eta`` with the elapsed time of its running parts read from the job's stored timeline. ``after``: part
+    id -> when its machine is free, for parts that wait while their machine runs other work (``MachineWork.after``);
+    such a part's elapsed time is not its rate, so it goes by its progress alone."""
+    after = after or {}
+    going = [p for p in job.parts if p.state in RUNNING and p.id not in after]
+    if not going:
+        return job_eta(job, now, estimates=estimates, after=after)
     ran = running_since(await jobs.timeline(job.id), now)  # type: ignore[attr-defined]
-    live = {p.id: (p.progress / 100.0, ran.get(p.id)) for p in job.parts if p.state in RUNNING}
-    return job_eta(job, now, live, estimates=estimates)
+    live = {p.id: (p.progress / 100.0, ran.get(p.id)) for p in going}
+    return job_eta(job, now, live, estimates=estimates, after=after)
 
 
 def eta_fields(eta: Eta | None, now: datetime, zone: tzinfo | None = None) -> dict:

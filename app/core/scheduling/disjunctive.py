@@ -149,6 +149,19 @@ class TabuState:
             self._link(self.seq[k])
         return m, oi
 
+    def snapshot(self) -> tuple[list[list[int]], list[int]]:
+        """The machine orders and assignment, to come back to (``restore``)."""
+        return [list(s) for s in self.seq], list(self.assign)
+
+    def restore(self, snapshot: tuple[list[list[int]], list[int]]) -> None:
+        """Back to a snapshot's machine orders and assignment, re-timed."""
+        self.seq = [list(s) for s in snapshot[0]]
+        self.assign = list(snapshot[1])
+        self.dur = [self.dur_of[o][self.assign[o]] for o in range(self.n)]
+        for s in self.seq:
+            self._link(s)
+        self.evaluate()
+
     def to_plan(self, source: str) -> Plan:
         end = [self.r[o] + self.dur[o] for o in range(self.n)]
         return Plan(list(self.assign), list(self.r), end, source)

@@ -260,8 +260,8 @@ class NetworkDriver(DriverBase):
     def _apply(self, events: list[DriverEvent]) -> None:
         for event in events:
             if isinstance(event, DriverJobProgress):
-                if abs(event.fraction - self._last_fraction) < 0.001:
-                    continue
+                if abs(event.fraction - self._last_fraction) < 0.001 and event.fraction < 1.0:
+                    continue  # a change too small to show; the end (100 %) is always passed on
                 self._last_fraction = event.fraction
             self._emit(event)
         job = self.tracker.job
