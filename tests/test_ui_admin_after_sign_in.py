@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.bootstrap import user_service
-from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import booted_core, ports_of, settings_in, until
+from tests.test_ui_support import booted_core, until, window_at_1366
 
 qloop = ui.qloop  # the fixture
 PASSWORD = "correct horse 1"
@@ -19,11 +18,7 @@ def test_admin_tab_built_after_sign_in_acts_as_the_signed_in_person(qloop, qtbot
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             await user_service(core.config, core.store, core.clock).create_admin("root", PASSWORD)
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.resize(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot) as win:
                 dialog = await until(lambda: win.person.dialog if win.person.dialog and win.person.dialog.isVisible()
                                      else None, what="the sign-in dialog")
                 dialog.name.setText("root")
@@ -37,8 +32,6 @@ def test_admin_tab_built_after_sign_in_acts_as_the_signed_in_person(qloop, qtbot
                 assert admin.who.text() == "Acting as root (admin)"
                 assert admin.users.horizontalHeaderItem(0).text() == "Name"
                 assert admin.who.wordWrap()
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())
 
@@ -46,18 +39,12 @@ def test_admin_tab_built_after_sign_in_acts_as_the_signed_in_person(qloop, qtbot
 def test_admin_tab_with_no_people_names_the_local_operator(qloop, qtbot, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.resize(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot) as win:
                 admin = win.panels["admin"]
                 win.tabs.setCurrentWidget(admin)
                 await until(lambda: admin.who.text(), what="who acts")
                 assert admin.who.text() == ("No people on this site yet: the window acts as the local operator "
                                             "(admin). Create the first admin:")
                 assert not admin.first_admin_button.isHidden()
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())

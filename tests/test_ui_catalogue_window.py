@@ -28,7 +28,7 @@ from app.ui.main_window import ControlRoom  # noqa: E402
 from app.ui.runner import save_screenshot  # noqa: E402
 from tests import test_ui_support as ui  # noqa: E402
 from tests.test_ui_screenshot import _pixels  # noqa: E402
-from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until  # noqa: E402
+from tests.test_ui_support import FDM, booted_core, until, window_at_1366  # noqa: E402
 
 from .shared_data import MESHES  # noqa: E402
 from .test_catalogue import readme_playbook  # noqa: E402
@@ -65,12 +65,8 @@ def test_catalogue_tab_at_1366_and_a_template_previewed_in_design_review(qloop, 
                     shutil.copy(MESHES / name, files / name)
             with core.store.begin() as conn:
                 market_repo.put_offer(conn, OTHER, OFFER, [], 1.0)
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.resize(1366, 768)
-            win.show()
-            win.detail_dock.hide()
-            try:
+            async with window_at_1366(core, qtbot) as win:
+                win.detail_dock.hide()
                 win.show_tab("catalogue")
                 panel = win.panels["catalogue"]
                 assert isinstance(panel, CataloguePanel)
@@ -97,7 +93,5 @@ def test_catalogue_tab_at_1366_and_a_template_previewed_in_design_review(qloop, 
                 assert len(await core.jobs.list()) == 3  # the preview made no job
                 await asyncio.sleep(0.5)
                 await _grab(win, out / "catalogue-preview.png")
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())

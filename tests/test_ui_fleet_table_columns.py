@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.ui.fleet_model import COLUMNS, ETA_COL
-from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, MILL, booted_core, ports_of, settings_in, until
+from tests.test_ui_support import FDM, MILL, booted_core, until, window_at_1366
 
 qloop = ui.qloop  # the fixture
 
@@ -18,11 +17,7 @@ def test_fleet_table_columns_fit_names_and_headers(qloop, qtbot, tmp_path: Path)
         async with booted_core(tmp_path / "home") as core:
             await core.fleet.register("Prusa MK4 bay 2 left", FDM, bring_up=True)
             await core.fleet.register("Shapeoko 4 XXL", MILL, bring_up=True)
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.fit_small_screen(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot, small_screen=True) as win:
                 fleet = win.fleet
                 fleet.show_view("table")
                 table = fleet.table
@@ -40,7 +35,5 @@ def test_fleet_table_columns_fit_names_and_headers(qloop, qtbot, tmp_path: Path)
                 header.resizeSection(0, 60)  # the operator narrows the name column: it stays so
                 fleet.fit_columns()
                 assert table.columnWidth(0) == 60
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())

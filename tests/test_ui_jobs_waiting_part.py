@@ -14,10 +14,9 @@ from app.core.domain.entities import Job, Part
 from app.core.domain.enums import JobState, ProcessType
 from app.ui.jobs_model import ETA_COL, JobsModel
 from app.ui.live_data import LiveData
-from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
 from tests.helpers import clips_waiting_for_a_sign
-from tests.test_ui_support import booted_core, ports_of, settings_in, until
+from tests.test_ui_support import booted_core, until, window_at_1366
 
 qloop = ui.qloop  # the fixture
 
@@ -75,11 +74,7 @@ def test_the_window_says_waiting_in_the_table_the_search_and_the_job_detail(qloo
 
     async def scenario() -> None:
         async with booted_core(tmp_path / "home", connect_machines=False) as core:
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.resize(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot) as win:
                 _node, clips, sign = await clips_waiting_for_a_sign(core)
                 model = win.jobs.model
                 await until(lambda: model.row_of(clips.id) is not None and model.row_of(sign.id) is not None
@@ -105,7 +100,5 @@ def test_the_window_says_waiting_in_the_table_the_search_and_the_job_detail(qloo
                 win.open_job(sign.id)
                 await until(lambda: detail.job is not None and detail.job.id == sign.id, what="the sign's detail")
                 assert detail.state.text().startswith("Printing") and not detail.state.toolTip()
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())

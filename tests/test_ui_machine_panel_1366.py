@@ -15,7 +15,7 @@ if not os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscr
 
 from app.ui.main_window import ControlRoom  # noqa: E402
 from tests import test_ui_support as ui  # noqa: E402
-from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until  # noqa: E402
+from tests.test_ui_support import FDM, booted_core, ports_of, settings_in, until, window_at_1366  # noqa: E402
 
 qloop = ui.qloop  # the fixture
 pytestmark = pytest.mark.gui
@@ -37,11 +37,7 @@ def test_machine_panel_tabs_all_visible_at_1366(qloop, qtbot, tmp_path: Path) ->
     async def scenario() -> None:
         async with booted_core(tmp_path / "home") as core:
             node = await core.fleet.register("Ender-3 V2", FDM, bring_up=True)
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.fit_small_screen(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot, small_screen=True) as win:
                 win.open_machine(core.fleet.get(node.id))
                 tabs = win.detail.tabs
                 bar = tabs.tabBar()
@@ -57,8 +53,6 @@ def test_machine_panel_tabs_all_visible_at_1366(qloop, qtbot, tmp_path: Path) ->
                     assert rect.right() <= bar.width(), (title, rect, bar.width())  # not behind the arrows
                     assert bar.mapTo(tabs, rect.topRight()).x() < corner.geometry().left(), title
                 assert tabs.tabToolTip(2).startswith("Maintenance and history")
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())
 

@@ -15,11 +15,10 @@ if not os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscr
 
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton  # noqa: E402
 
-from app.ui.main_window import ControlRoom  # noqa: E402
 from tests import test_ui_support as ui  # noqa: E402
 from tests.test_ui_review import _tee  # noqa: E402
 from tests.test_ui_review_screenshot import _printer_gcode  # noqa: E402
-from tests.test_ui_support import FDM, MILL, booted_core, ports_of, settings_in, until  # noqa: E402
+from tests.test_ui_support import FDM, MILL, booted_core, until, window_at_1366  # noqa: E402
 
 qloop = ui.qloop  # the fixture
 pytestmark = pytest.mark.gui
@@ -65,11 +64,7 @@ def test_review_table_shows_more_machines_at_1366x768(qloop, qapp, qtbot, tmp_pa
             for i in range(5):
                 await core.fleet.register(f"Prusa MK4 #{i + 1}", FDM, bring_up=True)
             await core.fleet.register("Shapeoko", MILL, bring_up=True)
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.fit_small_screen(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot, small_screen=True) as win:
                 review = win.review
                 win.show_tab("design review")
                 win.detail_dock.show()
@@ -108,7 +103,5 @@ def test_review_table_shows_more_machines_at_1366x768(qloop, qapp, qtbot, tmp_pa
                 await asyncio.sleep(0.1)
                 assert not _cut(review), _cut(review)
                 assert not review.part_scroll.verticalScrollBar().isVisible()
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())

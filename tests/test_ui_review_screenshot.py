@@ -25,7 +25,7 @@ from app.ui.main_window import ControlRoom  # noqa: E402
 from app.ui.runner import save_screenshot  # noqa: E402
 from tests import test_ui_support as ui  # noqa: E402
 from tests.test_ui_screenshot import _pixels  # noqa: E402
-from tests.test_ui_support import FDM, MILL, booted_core, ports_of, settings_in, until  # noqa: E402
+from tests.test_ui_support import FDM, MILL, booted_core, until, window_at_1366  # noqa: E402
 
 from .shared_data import MESHES  # noqa: E402
 
@@ -107,12 +107,8 @@ def test_design_review_pictures(qloop, qapp, qtbot, tmp_path: Path) -> None:
             for name, caps in (("Prusa MK4 #1", FDM), ("Prusa MK4 #2", FDM), ("Voron 350", BIG_FDM),
                                ("Form 3", SLA), ("Shapeoko", MILL)):
                 await core.fleet.register(name, caps, bring_up=True)
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.resize(1366, 768)
-            win.show()
-            win.detail_dock.hide()  # the review gets the width; the machine panel is one key away (Ctrl+D)
-            try:
+            async with window_at_1366(core, qtbot) as win:
+                win.detail_dock.hide()  # the review gets the width; the machine panel is one key away (Ctrl+D)
                 review = win.review
                 win.show_tab("design review")
                 empty = await _grab(win, out / "design-review-empty.png")
@@ -162,7 +158,5 @@ def test_design_review_pictures(qloop, qapp, qtbot, tmp_path: Path) -> None:
                 await until(lambda: len(review.notes) == 1 and tv.marker_count == 1, what="the toolpath note")
                 await asyncio.sleep(0.5)
                 await _grab(win, out / "design-review-cnc.png")
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())

@@ -1,5 +1,6 @@
 """Support for the control-room tests (no tests here): one qasync loop per test, a real booted core on a
-SQLite file in tmp_path, a driver that records what reaches it, and a polling wait."""
+SQLite file in tmp_path, the window on it at 1366 x 768, a driver that records what reaches it, and a polling
+wait."""
 
 from __future__ import annotations
 
@@ -68,6 +69,27 @@ async def booted_core(home: Path, *, connect_machines: bool = True) -> AsyncIter
         yield core
     finally:
         await core.kernel.shutdown()
+
+
+@asynccontextmanager
+async def window_at_1366(core: Core, qtbot: Any, *, small_screen: bool = False, **ports: Any) -> AsyncIterator[Any]:
+    """The control room on ``core``, shown at 1366 x 768 (``small_screen``: laid out for it, the machine panel
+    narrower, as ``--size 1366x768`` does), its settings beside the core's home; closed at the end. ``ports``
+    replace some of the window's ports (a test's control or alerts)."""
+    from app.ui.main_window import ControlRoom
+
+    settings = QSettings(str(Path(core.config.paths.home).parent / "ui.ini"), QSettings.Format.IniFormat)
+    win = ControlRoom(ports_of(core, **ports), settings=settings)
+    qtbot.addWidget(win)
+    if small_screen:
+        win.fit_small_screen(1366, 768)
+    else:
+        win.resize(1366, 768)
+    win.show()
+    try:
+        yield win
+    finally:
+        win.close()
 
 
 def ports_of(core: Core, **over: Any) -> Ports:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ui.main_window import ControlRoom
 from tests import test_ui_support as ui
-from tests.test_ui_support import FDM, RecordingDriver, booted_core, ports_of, settings_in, until
+from tests.test_ui_support import FDM, RecordingDriver, booted_core, until, window_at_1366
 
 qloop = ui.qloop  # the fixture
 
@@ -17,11 +16,7 @@ def test_timeline_first_shown_after_the_plan_fits_the_plan_and_now(qloop, qtbot,
         async with booted_core(tmp_path / "home") as core:
             a = await core.fleet.register("FDM-A", FDM, bring_up=True)
             await core.machines.attach(a.id, RecordingDriver(a.name, FDM))
-            win = ControlRoom(ports_of(core), settings=settings_in(tmp_path))
-            qtbot.addWidget(win)
-            win.resize(1366, 768)
-            win.show()
-            try:
+            async with window_at_1366(core, qtbot) as win:
                 await core.jobs.submit({"name": "Bracket run", "parts": [
                     {"name": "arm", "process": "fdm", "material": "pla", "size_mm": [40, 20, 10], "quantity": 2,
                      "estimated_duration_s": 1800}]})
@@ -35,7 +30,5 @@ def test_timeline_first_shown_after_the_plan_fits_the_plan_and_now(qloop, qtbot,
                 now = core.clock.now().timestamp()
                 assert now - 86400 < x0 <= now <= x1 < now + 7 * 86400, (x0, x1, now)
                 assert str(core.clock.now().astimezone(win.live.zone).year) in gantt.day.text()
-            finally:
-                win.close()
 
     qloop.run_until_complete(scenario())
