@@ -11,8 +11,8 @@ from uuid import UUID
 
 from app.bootstrap import StoreCore, learning_service, site_time_zone
 from app.cli.output import add_json_flag, call_site, emit, table, when, with_core
-from app.core.api.views import job_dict
-from app.core.domain.entities import Job, Part
+from app.core.api.views import job_dict, waiting_dict
+from app.core.domain.entities import Part
 from app.core.domain.enums import JobState
 from app.core.domain.errors import ImeweError, ValidationError
 from app.core.domain.words import process_word
@@ -25,11 +25,9 @@ from app.core.jobs.eta import (
     site_zone,
 )
 from app.core.jobs.waiting import (
-    MachineWork,
     job_state_text,
     machine_work_from_store,
     part_state_text,
-    waiting_for,
     waiting_note,
 )
 from app.core.json_input import read_json_file
@@ -155,7 +153,7 @@ async def _list(args: argparse.Namespace, core: StoreCore) -> int:
     rows = [[str(j.id)[:8], j.name[:40], job_state_text(j, work.busy), j.priority, len(j.parts), f"{j.progress:.0f}%",
              duration_label(e.left_s) if e else "-", finish_label(e.finish_at, now, zone) if e else "-",
              when(j.submitted_at)] for j, e in zip(jobs, etas, strict=True)]
-    emit(args, [job_dict(j) | eta_fields(e, now, zone) | _waiting(core, j, work)
+    emit(args, [job_dict(j) | eta_fields(e, now, zone) | waiting_dict(j, work.busy, core.fleet)
                 for j, e in zip(jobs, etas, strict=True)], lambda _: table(
         rows, ["ID", "NAME", "STATE", "PRIO", "PARTS", "DONE", "LEFT", "FINISH", "SUBMITTED"]) if rows else "no jobs")
     return 0
@@ -186,7 +184,7 @@ async def _show(args: argparse.Namespace, core: StoreCore) -> int:
             lines.append("  analytic estimates: " + "; ".join(notes))
         return "\n".join(lines)
 
-    d = job_dict(job) | eta_fields(eta, now, zone) | _waiting(core, job, work)
+    d = job_dict(job) | eta_fields(eta, now, zone) | waiting_dict(job, work.busy, core.fleet)
     for p in d["parts"]:
         est = found.get(p["id"] if isinstance(p["id"], UUID) else UUID(str(p["id"])))
         p["estimate"] = est.to_dict() if est is not None else None
@@ -195,18 +193,6 @@ async def _show(args: argparse.Namespace, core: StoreCore) -> int:
 
 
 FINISHED_PARTS = (JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED)
-
-
-def _waiting(core: StoreCore, job: Job, work: MachineWork) -> dict[str, list[str]]:
-    """What ``--json`` says of a job that waits for its machines (the state stays the enum): their names."""
-    return {"waiting_for": [_machine_name(core, n) for n in waiting_for(job, work.busy)]}
-
-
-def _machine_name(core: StoreCore, node_id: UUID) -> str:
-    try:
-        return core.fleet.get(node_id).name
-    except ImeweError:  # a machine removed since: its id will do
-        return str(node_id)[:8]
 
 
 def estimates_of(core: StoreCore, parts: list[Part]) -> dict[UUID, DurationEstimate]:

@@ -94,6 +94,11 @@ _QUERY: dict[str, list[str]] = {
     "jobs.list": ["state", "search", "limit"], "nodes.list": ["state"], "telemetry.alerts": ["open", "limit"],
     "admin.audit": ["limit", "target", "action", "actor"],
 }
+_JOB = ("id, name, state (the enum: IN_PROGRESS, ...), priority, submitted_at, due_at, completed_at, progress, "
+        "estimated_duration_s, estimated_energy_kwh, parts [{id, name, process, material, size_mm, quantity, state, "
+        "assigned_node, progress}], waiting_for: the names of the machines the job waits for (its parts in progress "
+        "paused between copies while their machine runs another job's part), empty when it does not wait")
+_RESULTS = {"jobs.list": f"the jobs, each {_JOB}", "jobs.show": f"the job: {_JOB}"}
 _ERRORS = {"400": "bad input", "401": "no, wrong, expired or revoked token", "403": "the role or key may not",
            "404": "not found", "409": "refused by the rules", "413": "body too large"}
 
@@ -102,7 +107,7 @@ def _operation(op: Op) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operationId": op.name, "summary": f"{op.name} (permission: {op.action.value})",
         "x-permission": op.action.value,
-        "responses": {"200": {"description": "the result as JSON"},
+        "responses": {"200": {"description": _RESULTS.get(op.name, "the result as JSON")},
                       **{code: {"description": why, "content": {"application/json": {"schema": {
                           "$ref": "#/components/schemas/Error"}}}} for code, why in _ERRORS.items()}},
     }

@@ -4,13 +4,18 @@ share one definition, one permission check and one set of errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
 from app.core.api.jsonable import to_jsonable
 from app.core.api.operations import Op, Params, SiteOps, _opt_text, _text, kernel_status
-from app.core.api.views import job_dict, node_dict
+from app.core.api.views import job_dict, node_dict, waiting_dict
 from app.core.audit import read_log, verify_log
 from app.core.auth.permissions import Action
 from app.core.domain.enums import JobState, NodeState
 from app.core.domain.errors import ImeweError, ValidationError
+from app.core.jobs.waiting import MachineWork, machine_work_from_store
 
 
 def _limit(p: Params, default: int = 200, most: int = 10_000) -> int:
@@ -44,11 +49,32 @@ def _users(site: SiteOps):
 # ------------------------------------------------------------ reads
 async def list_jobs(site: SiteOps, p: Params) -> list[Params]:
     jobs = await site.jobs.list(_states(p, JobState), _opt_text(p, "search"), _limit(p, 1000))
-    return [to_jsonable(job_dict(j)) for j in jobs]
+    busy = (await _machine_work(site)).busy
+    return [to_jsonable(job_dict(j) | waiting_dict(j, busy, site.fleet)) for j in jobs]
 
 
 async def get_job(site: SiteOps, p: Params) -> Params:
-    return to_jsonable(job_dict(await site.jobs.find(_text(p, "job"))))
+    job = await site.jobs.find(_text(p, "job"))
+    return to_jsonable(job_dict(job) | waiting_dict(job, (await _machine_work(site)).busy, site.fleet))
+
+
+async def _machine_work(site: SiteOps) -> MachineWork:
+    """Which part each machine runs (for ``waiting_for``): in the owner, the part its production says the machine
+    makes; else, as ``imewe jobs list --json`` does, the one that went in progress last."""
+    now = site.clock.now() if site.clock is not None else datetime.now(UTC)
+    return await machine_work_from_store(site.jobs, now, reported=_reported(site.production))
+
+
+def _reported(production: object) -> Callable[[UUID], UUID | None] | None:
+    run_on = getattr(production, "run_on", None)
+    if run_on is None:
+        return None
+
+    def part_on(node_id: UUID) -> UUID | None:
+        run = run_on(node_id)
+        return None if run is None else run[1]
+
+    return part_on
 
 
 async def list_nodes(site: SiteOps, p: Params) -> list[Params]:

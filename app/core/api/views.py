@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from app.core.domain.entities import Job, Node
+from app.core.domain.errors import ImeweError
+from app.core.jobs.waiting import waiting_for
 
 if TYPE_CHECKING:
     from app.core.sites.repo import Peer
@@ -18,6 +22,19 @@ def job_dict(j: Job) -> dict[str, Any]:
             "parts": [{"id": p.id, "name": p.name, "process": p.process, "material": p.material_type,
                        "size_mm": list(p.size_mm), "quantity": p.quantity, "state": p.state,
                        "assigned_node": p.assigned_node, "progress": p.progress} for p in j.parts]}
+
+
+def waiting_dict(job: Job, busy: Mapping[UUID, UUID], fleet: Any) -> dict[str, list[str]]:
+    """``waiting_for``: the names of the machines the job waits for (the core's rule, ``waiting_for``; empty when
+    it does not wait). ``busy``: machine id -> the part it runs now; ``fleet`` names machines (``get(id).name``)."""
+    return {"waiting_for": [_machine_name(fleet, n) for n in waiting_for(job, busy)]}
+
+
+def _machine_name(fleet: Any, node_id: UUID) -> str:
+    try:
+        return fleet.get(node_id).name
+    except ImeweError:  # a machine removed since: its id will do
+        return str(node_id)[:8]
 
 
 def node_dict(n: Node) -> dict[str, Any]:

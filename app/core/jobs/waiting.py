@@ -122,8 +122,10 @@ class MachineWork:
 
 
 async def machine_work_from_store(jobs: object, now: datetime,
-                                  estimate_of: Callable[[list[Part]], Mapping] | None = None) -> MachineWork:
-    """``MachineWork`` from the stored jobs: the part a machine runs is the one that went in progress last (the
+                                  estimate_of: Callable[[list[Part]], Mapping] | None = None,
+                                  reported: Callable[[UUID], UUID | None] | None = None) -> MachineWork:
+    """``MachineWork`` from the stored jobs: the part a machine runs is the one it reports (``reported``: machine
+    id -> a part or job id, in the process that drives the machines), else the one that went in progress last (the
     stored timeline; a process without the machines' reports has nothing fresher), and it ends when its time left
     (``part_eta``; ``estimate_of`` gives the learned durations of parts, part id -> estimate) says."""
     running = await jobs.list(set(_IN_PROGRESS), limit=10_000)  # type: ignore[attr-defined]
@@ -133,7 +135,8 @@ async def machine_work_from_store(jobs: object, now: datetime,
     for job_id in {job.id for parts in shared.values() for job, _p in parts}:
         ran |= running_since(await jobs.timeline(job_id), now)  # type: ignore[attr-defined]
     started = {pid: now - timedelta(seconds=secs) for pid, secs in ran.items()}
-    busy = {node: running_part(parts, None, started)[1].id for node, parts in held.items()}
+    said = reported or (lambda _n: None)
+    busy = {node: running_part(parts, said(node), started)[1].id for node, parts in held.items()}
     runs = [part for node, parts in shared.items() for _job, part in parts if part.id == busy[node]]
     learned = estimate_of(runs) if estimate_of is not None and runs else {}
     free_at: dict[UUID, datetime] = {}
