@@ -69,8 +69,9 @@ def test_waiting_part_follows_the_plan_but_never_before_the_machine_is_free() ->
     assert model.eta(clips).finish_at >= NOW + timedelta(minutes=30)
 
 
-def test_the_window_says_waiting_in_the_table_the_search_and_the_job_detail(qloop, qtbot, tmp_path: Path) -> None:
-    """The same rule as ``imewe jobs list`` (the core's): the Jobs table, its search and the job's detail."""
+def test_the_window_says_waiting_in_the_table_the_search_the_state_filter_and_the_job_detail(qloop, qtbot, tmp_path: Path) -> None:
+    """The same rule as ``imewe jobs list`` (the core's): the Jobs table, its search, its state choice (a
+    "Waiting" choice; "Running" leaves the waiting jobs out) and the job's detail."""
 
     async def scenario() -> None:
         async with booted_core(tmp_path / "home", connect_machines=False) as core:
@@ -87,6 +88,19 @@ def test_the_window_says_waiting_in_the_table_the_search_and_the_job_detail(qloo
                 win.jobs.search.setText("printing")
                 assert [win.jobs.proxy.index(r, 0).data() for r in range(win.jobs.proxy.rowCount())] == ["sign"]
                 win.jobs.search.clear()
+
+                def shown_under(choice: str) -> list[str]:  # the state choice as the operator picks it
+                    combo = win.jobs.state
+                    index = combo.findText(choice)
+                    assert index >= 0, [combo.itemText(i) for i in range(combo.count())]
+                    combo.setCurrentIndex(index)
+                    return sorted(win.jobs.proxy.index(r, 0).data() for r in range(win.jobs.proxy.rowCount()))
+
+                assert shown_under("Waiting") == ["cable clips"]
+                assert shown_under("Running") == ["sign"]  # the clips read Waiting: they are not under Running
+                assert shown_under("Open jobs") == ["cable clips", "sign"]
+                clips_row = win.jobs.model.row_of(clips.id)
+                assert win.jobs.model.index(clips_row, 1).data() == "Waiting"
 
                 detail = win.jobs.detail
                 win.open_job(clips.id)

@@ -23,6 +23,7 @@ from app.ui.live_data import LiveData
 from app.ui.theme import job_colour
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 11
+WAITING_FILTER = "WAITING"  # the state choice for jobs that wait for a busy machine (not a JobState)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 12
 COLUMNS = ["Job", "State", "Priority", "Parts", "Progress", "Left · done at", "Machines", "Due", "Submitted"]
 ETA_COL = 5
@@ -132,6 +133,10 @@ class JobsModel(QAbstractTableModel):
 
 
 class JobsFilter(QSortFilterProxyModel):
+    """The jobs the search and the state choice let through: "active" (open jobs), "" (all), ``WAITING_FILTER``
+    (the jobs the core's rule says wait for their machine) or a state's value (the jobs in it that do not wait, so
+    each job is under the choice its State column reads)."""
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = ""
@@ -153,6 +158,9 @@ class JobsFilter(QSortFilterProxyModel):
         if self.state == "active":
             if job.state.terminal:
                 return False
-        elif self.state and job.state.value != self.state:
-            return False
+        elif self.state == WAITING_FILTER:
+            if not model.waiting_for(job):
+                return False
+        elif self.state and (job.state.value != self.state or model.waiting_for(job)):
+            return False  # a job that waits reads "Waiting": it is under that choice, not "Running" or "Paused"
         return not self.text or self.text in f"{job.name} {job.id} {model.state_word(job)}".lower()

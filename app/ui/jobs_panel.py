@@ -23,8 +23,9 @@ from app.core.domain.entities import Job
 from app.core.domain.enums import JobState
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
+from app.core.jobs.waiting import WAITING_WORD
 from app.ui.job_detail import JobDetail
-from app.ui.jobs_model import COLUMNS, JOB_ROLE, JobsFilter, JobsModel
+from app.ui.jobs_model import COLUMNS, JOB_ROLE, WAITING_FILTER, JobsFilter, JobsModel
 from app.ui.live_data import LiveData
 from app.ui.submit_dialog import SubmitDialog
 from app.ui.tasks import spawn
@@ -63,6 +64,10 @@ class JobsPanel(QWidget):
         self.state.addItem("All jobs", "")
         for s in JobState:
             self.state.addItem(JOB_WORDS[s], s.value)
+            if s is JobState.IN_PROGRESS:
+                self.state.addItem(WAITING_WORD, WAITING_FILTER)
+                self.state.setItemData(self.state.count() - 1, "Jobs paused between copies while their machine "
+                                       "runs another job's part", Qt.ItemDataRole.ToolTipRole)
         bar = QHBoxLayout()
         bar.addWidget(self.new_btn)
         bar.addWidget(self.search, 3)
