@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/tabu_steps.py                         # mk06, mk10, behnke58
     .venv/bin/python benchmarks/tabu_steps.py --instances brandimarte/mk10 --steps 30000 --py-steps 3000
+    .venv/bin/python benchmarks/tabu_steps.py --ab STALL_LIMIT=150,600 --ab-steps 300000 --seeds 0,1,2
+
+``--ab NAME=V1,V2,...`` compares settings of ``app/core/scheduling/tabu.py`` (its upper-case constants) at a
+fixed number of compiled steps per run: the same start plan and seeds for every value, so the figures do not
+depend on the machine's load; mean makespan and mean gap to the best-known value per value.
 
 Both run ``tabu_search(..., max_iters=N)`` with the same seed (restarts and the elite pool included), timed in
 CPU seconds of this process (load-independent, as far as a shared machine allows); where both ran the same number
@@ -11,6 +16,8 @@ of steps the plans are checked identical. Every plan goes through the validator.
 from __future__ import annotations
 
 import argparse
+import ast
+import csv
 import os
 import sys
 import time
@@ -19,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.core.scheduling import tabu_steps  # noqa: E402
+from app.core.scheduling import tabu, tabu_steps  # noqa: E402
 from app.core.scheduling.constructive import construct  # noqa: E402
 from app.core.scheduling.fjs_io import load_instance  # noqa: E402
 from app.core.scheduling.tabu import tabu_search  # noqa: E402
@@ -49,6 +56,63 @@ def measure(name: str, steps: int, py_steps: int, seed: int) -> str:
             f"{c_rate / py_rate:.1f} x | {py_c} | {c_c} | {'yes' if same else 'NO'} |")
 
 
+def bks() -> dict[tuple[str, str], int]:
+    with open(BENCH / "bks.csv") as f:
+        return {(r["set"], r["instance"]): int(float(r["ub"])) for r in csv.DictReader(f) if r.get("ub")}
+
+
+def ab(spec: str, names: list[str], steps: int, seeds: list[int]) -> None:
+    """Each value of one tabu.py constant, on every instance and seed, ``steps`` compiled steps per run."""
+    name, values = spec.split("=", 1)
+    if not name.isupper() or not hasattr(tabu, name):
+        sys.exit(f"--ab: tabu.py has no constant {name}")
+    vals = [ast.literal_eval(v) for v in _split(values)]
+    best = bks()
+    keep = getattr(tabu, name)
+    rows: dict[str, list[str]] = {}
+    means = {repr(v): [] for v in vals}
+    for inst in names:
+        p = load_instance(BENCH / f"{inst}.fjs")
+        start = construct(p, budget_s=0.2)
+        ub = best.get(tuple(inst.split("/")))
+        for v in vals:
+            setattr(tabu, name, v)
+            try:
+                spans = []
+                t0 = time.process_time()
+                for seed in seeds:
+                    plan = tabu_search(p, start, float("inf"), seed=seed, max_iters=steps)
+                    assert validate_plan(p, plan) == [], f"{inst}: invalid plan"
+                    spans.append(plan.makespan)
+                cpu = time.process_time() - t0
+            finally:
+                setattr(tabu, name, keep)
+            gap = 100.0 * (sum(spans) / len(spans) - ub) / ub if ub else float("nan")
+            means[repr(v)].append(gap)
+            rows.setdefault(inst, []).append(f"{' '.join(map(str, spans))} ({gap:.2f} %, {cpu:.0f} s)")
+            print(f"  {inst} {name}={v!r}: {spans} gap {gap:.2f} % cpu {cpu:.1f} s", flush=True)
+    print("\n| instance (ub) | " + " | ".join(f"{name}={v!r}" for v in vals) + " |")
+    print("|---|" + "---|" * len(vals))
+    for inst in names:
+        ub = best.get(tuple(inst.split("/")))
+        print(f"| {inst.split('/')[-1]} ({ub}) | " + " | ".join(rows[inst]) + " |")
+    print("| **mean gap** | " + " | ".join(f"**{sum(g) / len(g):.2f} %**" for g in means.values()) + " |")
+
+
+def _split(values: str) -> list[str]:
+    """Comma-separated Python literals; commas inside brackets stay (tuples)."""
+    out, depth, cur = [], 0, ""
+    for ch in values:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return out + [cur]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--instances", default="brandimarte/mk06,brandimarte/mk10,behnke_geiger/behnke58")
@@ -56,11 +120,17 @@ def main() -> None:
     ap.add_argument("--py-steps", type=int, default=2000, help="Python steps per instance (also run compiled: "
                                                                 "the plans must be identical)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ab", help="NAME=V1,V2,...: a tabu.py constant's values compared at --ab-steps steps")
+    ap.add_argument("--ab-steps", type=int, default=300000)
+    ap.add_argument("--seeds", default="0,1,2", help="seeds of the --ab runs")
     args = ap.parse_args()
     if not tabu_steps.compiled():
         sys.exit("the compiled tabu step is not built (pip install -e . or python setup.py build_ext --inplace)"
                  " or IMEWE_SCHED_PURE=1 is set")
     print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
+    if args.ab:
+        ab(args.ab, args.instances.split(","), args.ab_steps, [int(x) for x in args.seeds.split(",")])
+        return
     print(f"| instance | ops | machines | Python steps/CPU s | compiled steps/CPU s | speed-up | makespan after "
           f"{args.py_steps:,} Python steps | after {args.steps:,} compiled | same plan at {args.py_steps:,} |")
     print("|---|---|---|---|---|---|---|---|---|")

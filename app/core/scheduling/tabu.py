@@ -27,10 +27,13 @@ RELINK = False  # restart from the middle of a path between two elite plans rath
 RELINK_RESTART_P = 0.2
 RELINK_FROM_RUN = False  # relink from where the stalled run is rather than between two elite plans
 RELINK_CHARGE = 1.0  # steps a relinking walk's graph evaluation counts as (one evaluation is ~half a step's work)
+STALL_LIMIT = 150  # steps without a new best before a restart
+TENURE = (2, 60, 8, 20)  # a move back stays tabu for a random number of steps in [a + n // b, c + n // d]
+ELITE_SIZE = 8  # plans in the elite pool
 
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
-                on_improve: Callable[[Plan], None] | None = None, stall_limit: int = 150,
+                on_improve: Callable[[Plan], None] | None = None, stall_limit: int | None = None,
                 stop: threading.Event | None = None, elite: bool = True, relink: bool = RELINK,
                 restart_p: float | None = None, inbox: Callable[[], Plan | None] | None = None,
                 pure: bool | None = None) -> Plan:
@@ -45,9 +48,10 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
     p_elite = (RELINK_RESTART_P if relink else ELITE_RESTART_P) if restart_p is None else restart_p
     st = TabuState(problem, start)
     best = st.to_plan("tabu")
-    pool = ElitePool(problem) if elite else None
+    pool = ElitePool(problem, ELITE_SIZE) if elite else None
     n = problem.n_ops
-    tmin, tmax = 2 + n // 60, 8 + n // 20
+    tmin, tmax = TENURE[0] + n // TENURE[1], TENURE[2] + n // TENURE[3]
+    stall_limit = STALL_LIMIT if stall_limit is None else stall_limit
     steps = stepper(st, rng.getrandbits(32), tmin, tmax, stall_limit, pool is not None, pure)
     steps.run_plan = best
     best_snapshot = steps.snapshot()
