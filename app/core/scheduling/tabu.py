@@ -30,6 +30,7 @@ RELINK_CHARGE = 1.0  # steps a relinking walk's graph evaluation counts as (one 
 STALL_LIMIT = 150  # steps without a new best before a restart
 TENURE = (2, 60, 8, 20)  # a move back stays tabu for a random number of steps in [a + n // b, c + n // d]
 ELITE_SIZE = 8  # plans in the elite pool
+KICK = (2, 6)  # a restart from the best plan makes a random number of random critical moves in this range
 
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
@@ -130,7 +131,7 @@ def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, m
                             on_improve(best)
                     continue
             # restart from the best with a few random critical moves, forgetting the tabu list
-            steps.restart(best_snapshot, rng)
+            steps.restart(best_snapshot, rng, KICK)
             steps.clear_tabu()
             steps.stall = 0
             steps.run_c, steps.run_plan = steps.cmax, None

@@ -222,11 +222,12 @@ class PyStepper:
     def restore(self, snapshot: tuple[list[list[int]], list[int]]) -> None:
         self.st.restore(snapshot)
 
-    def restart(self, snapshot: tuple[list[list[int]], list[int]], rng: random.Random) -> None:
-        """Back to ``snapshot``, then 2-6 random moves among the critical ones."""
+    def restart(self, snapshot: tuple[list[list[int]], list[int]], rng: random.Random,
+                moves: tuple[int, int] = (2, 6)) -> None:
+        """Back to ``snapshot``, then a random number (in ``moves``) of random moves among the critical ones."""
         st = self.st
         st.restore(snapshot)
-        for _ in range(rng.randint(2, 6)):
+        for _ in range(rng.randint(*moves)):
             cands = neighbours(st, rng.getrandbits(16))
             if not cands:
                 break
@@ -344,10 +345,11 @@ class CStepper:
         self.seq[:], self.mlen[:], self.assign[:] = snapshot
         self.cmax = _tabu_step.reset(self.arrays, self.n, self.m)
 
-    def restart(self, snapshot: tuple[array, array, array], rng: random.Random) -> None:
+    def restart(self, snapshot: tuple[array, array, array], rng: random.Random,
+                moves: tuple[int, int] = (2, 6)) -> None:
         """``PyStepper.restart`` on the arrays: the same random draws, the same moves."""
         self.restore(snapshot)
-        for _ in range(rng.randint(2, 6)):
+        for _ in range(rng.randint(*moves)):
             rng.getrandbits(16)  # the Python restart's tie salt: drawn to keep the same random sequence
             count = _tabu_step.neighbours(self.arrays, self.n, self.m, self.cmax, -1)
             if not count:
