@@ -19,6 +19,7 @@ from app.core.jobs.waiting import (
     busy_machines,
     job_state_text,
     part_state_text,
+    running_and_waiting,
     running_part,
     waiting_for,
     waiting_parts,
@@ -67,6 +68,18 @@ def test_waiting_words_for_job_and_part() -> None:
     queued = _job("queued", node, state=JobState.SCHEDULED)
     queued.state = JobState.SCHEDULED
     assert job_state_text(queued, busy) == "Queued" and part_state_text(queued.parts[0], busy) == "Queued"
+
+
+def test_running_and_waiting_counts() -> None:
+    node, other = uuid4(), uuid4()
+    clips, sign = _job("clips", node, 12), _job("sign", node)
+    held = _job("held", other, state=JobState.PAUSED)
+    held.state = JobState.PAUSED
+    busy = busy_machines([clips, sign, held], lambda _n: sign.parts[0].id)
+    assert running_and_waiting([clips, sign, held], busy) == (1, 1)  # the paused job neither runs nor waits
+    busy = busy_machines([clips, sign, held], lambda _n: clips.parts[0].id)
+    assert running_and_waiting([clips, sign], busy) == (1, 1)  # now the sign waits
+    assert running_and_waiting([clips, sign], {}) == (2, 0)  # nothing known of the machines: both run
 
 
 def _rows(out: str) -> dict[str, str]:

@@ -69,9 +69,10 @@ def test_waiting_part_follows_the_plan_but_never_before_the_machine_is_free() ->
     assert model.eta(clips).finish_at >= NOW + timedelta(minutes=30)
 
 
-def test_the_window_says_waiting_in_the_table_the_search_the_state_filter_and_the_job_detail(qloop, qtbot, tmp_path: Path) -> None:
-    """The same rule as ``imewe jobs list`` (the core's): the Jobs table, its search, its state choice (a
-    "Waiting" choice; "Running" leaves the waiting jobs out) and the job's detail."""
+def test_the_window_says_waiting_in_the_table_status_bar_search_state_filter_and_job_detail(qloop, qtbot, tmp_path: Path) -> None:
+    """The same rule as ``imewe jobs list`` (the core's): the Jobs table, the status bar's counts (one running, one
+    waiting), the table's search, its state choice (a "Waiting" choice; "Running" leaves the waiting jobs out) and
+    the job's detail."""
 
     async def scenario() -> None:
         async with booted_core(tmp_path / "home", connect_machines=False) as core:
@@ -82,6 +83,11 @@ def test_the_window_says_waiting_in_the_table_the_search_the_state_filter_and_th
                             and model.index(model.row_of(clips.id), 1).data() == "Waiting", timeout=10,
                             what="the clips to read Waiting")
                 assert model.index(model.row_of(sign.id), 1).data() == "Printing"
+
+                win.status.refresh()  # the status bar counts the clips apart: they wait, they do not run
+                await until(lambda: "waiting" in win.status.jobs.text(), what="the status bar's counts")
+                assert win.status.jobs.text() == "Running jobs: 1 · 1 waiting · queued 0", win.status.jobs.text()
+                assert win.status.jobs.toolTip().startswith("1 job(s) waiting: "), win.status.jobs.toolTip()
 
                 win.jobs.search.setText("waiting")  # the search finds what the table says
                 assert [win.jobs.proxy.index(r, 0).data() for r in range(win.jobs.proxy.rowCount())] == ["cable clips"]

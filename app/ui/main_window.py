@@ -177,7 +177,7 @@ class ControlRoom(QMainWindow):
         self.resizeDocks([self.detail_dock], [520], Qt.Orientation.Horizontal)
         self.detail_dock.setMinimumWidth(300)
         self.status = StatusBar(ports.site.name, ports.health, ports.fleet, ports.jobs, ports.clock, self,
-                                zone=self.live.zone)
+                                zone=self.live.zone, live=self.live)
         self.setStatusBar(self.status)
         self.person = PersonMenu(self.session, self)
         self.status.insertPermanentWidget(0, self.person)

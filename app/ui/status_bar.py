@@ -1,4 +1,5 @@
-"""The status bar: site, kernel health, machines online/total, running jobs, open alerts, demo time scale."""
+"""The status bar: site, kernel health, machines online/total, running jobs (those waiting for a busy machine
+said apart), open alerts, demo time scale."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
 from app.core.clock import Clock
-from app.core.domain.enums import NodeState
+from app.core.domain.entities import Job
+from app.core.domain.enums import JobState, NodeState
 from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
+from app.core.jobs.waiting import busy_machines, running_and_waiting
+from app.ui.live_data import LiveData
 from app.ui.ports import HealthPort
 from app.ui.tasks import spawn
 
+HELD = {JobState.IN_PROGRESS, JobState.PAUSED}  # jobs whose parts hold a machine (running or waiting)
 ONLINE = {NodeState.IDLE, NodeState.ASSIGNED, NodeState.EXECUTING, NodeState.COMPLETED, NodeState.CONFIGURED}
 
 
@@ -22,9 +27,10 @@ class StatusBar(QStatusBar):
     alerts_clicked = Signal()
 
     def __init__(self, site_name: str, health: HealthPort, fleet: FleetService, jobs: JobService, clock: Clock,
-                 parent: QWidget | None = None, zone: tzinfo | None = None) -> None:
+                 parent: QWidget | None = None, zone: tzinfo | None = None, live: LiveData | None = None) -> None:
         super().__init__(parent)
         self.kernel, self.fleet, self.jobs_service, self.clock = health, fleet, jobs, clock
+        self.live = live  # what the machines report working on: which part each runs (the waiting rule)
         self.zone = zone  # the site's clock reads in its own zone, like every finish time in the window
         self.site = QLabel(f"Site: {site_name}")
         self.health = QLabel()
@@ -38,6 +44,7 @@ class StatusBar(QStatusBar):
         for w in (self.site, self.health, self.machines, self.jobs, self.alerts, self.scale):
             self.addPermanentWidget(w)
         self.running_jobs = 0
+        self.waiting_jobs = 0
         self._counting = False
 
     def refresh(self) -> None:
@@ -72,16 +79,26 @@ class StatusBar(QStatusBar):
             return
         self._counting = True
 
-        def done(counts: dict[str, int]) -> None:
+        async def read() -> tuple[dict[str, int], list[Job]]:
+            return (await self.jobs_service.counts_by_state(),
+                    await self.jobs_service.list(HELD, limit=10_000))
+
+        def done(got: tuple[dict[str, int], list[Job]]) -> None:
             self._counting = False
-            self.running_jobs = counts.get("IN_PROGRESS", 0)
+            counts, held = got
+            live = self.live
+            busy = busy_machines(held, live.current_job, live.started) if live is not None else busy_machines(held)
+            self.running_jobs, self.waiting_jobs = running_and_waiting(held, busy)
             queued = sum(counts.get(s, 0) for s in ("VALIDATED", "SCHEDULED", "ASSIGNED"))
-            self.jobs.setText(f"Running jobs: {self.running_jobs} · queued {queued}")
+            waiting = f" · {self.waiting_jobs} waiting" if self.waiting_jobs else ""
+            self.jobs.setText(f"Running jobs: {self.running_jobs}{waiting} · queued {queued}")
+            self.jobs.setToolTip(f"{self.waiting_jobs} job(s) waiting: paused between copies while their machine "
+                                 "runs another job's part (Jobs tab, Waiting)" if self.waiting_jobs else "")
 
         def failed(_e: Exception) -> None:
             self._counting = False
 
-        spawn(self.jobs_service.counts_by_state(), done, failed)
+        spawn(read(), done, failed)
 
     def set_alerts(self, open_count: int, critical: int) -> None:
         self.alerts.setText(f"Alerts: {open_count}" + (f" ({critical} critical)" if critical else ""))

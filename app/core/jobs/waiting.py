@@ -100,6 +100,19 @@ def part_state_text(part: Part, busy: Busy) -> str:
     return job_state_word(part.state, {part.process})
 
 
+def running_and_waiting(jobs: Iterable[Job], busy: Busy) -> tuple[int, int]:
+    """How many of the jobs really run (in progress, not waiting) and how many wait for their machines (in progress
+    or paused, read "Waiting"): a status line's counts. ``jobs``: those in progress and paused, so that ``busy``
+    (``busy_machines`` of the same jobs) knows every part a machine holds."""
+    running = waiting = 0
+    for job in jobs:
+        if waiting_for(job, busy):
+            waiting += 1
+        elif job.state is JobState.IN_PROGRESS:
+            running += 1
+    return running, waiting
+
+
 def waiting_note(machines: Iterable[str]) -> str:
     """Why a job reads "Waiting", naming its machines."""
     names = ", ".join(sorted(set(machines)))
