@@ -52,6 +52,7 @@ def test_a_stalled_search_hands_over_and_the_plan_is_valid_and_no_worse(mk01: Pr
     before = optimize_mod.optimize(mk01, 5.0, seed=2, workers=2)
     monkeypatch.setattr(optimize_mod, "HANDOVER", True)
     monkeypatch.setattr(optimize_mod, "HANDOVER_FROM_S", 5.0)
+    monkeypatch.setattr(optimize_mod, "HANDOVER_CP_WINS", 0)  # the search finds the optimum before CP-SAT can
     monkeypatch.setattr(optimize_mod, "HANDOVER_STALL_SHARE", 0.1)  # stalled for 0.5 s of the 5
     plan = optimize_mod.optimize(mk01, 5.0, seed=2, workers=2)
     assert validate_plan(mk01, plan) == []
@@ -71,6 +72,7 @@ def test_the_callers_stop_ends_the_call_at_once_after_the_handover(mk06: Problem
     monkeypatch.setattr(optimize_mod, "HANDOVER", True)
     monkeypatch.setattr(optimize_mod, "HANDOVER_STALL_SHARE", 0.02)  # hands over after 0.6 s of stall
     monkeypatch.setattr(optimize_mod, "HANDOVER_FROM_S", 30.0)
+    monkeypatch.setattr(optimize_mod, "HANDOVER_CP_WINS", 0)
     stop = threading.Event()
     seen: list[tuple[float, int, str]] = []
     t0 = time.perf_counter()
