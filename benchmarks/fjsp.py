@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.core.scheduling import tabu_steps  # noqa: E402
 from app.core.scheduling.constructive import construct  # noqa: E402
 from app.core.scheduling.cpsat import cpsat_improve  # noqa: E402
 from app.core.scheduling.fjs_io import load_instance  # noqa: E402
@@ -287,7 +288,8 @@ def main() -> int:
         return 2
     load = os.getloadavg()
     note = (f"machine: {os.cpu_count()} cores, load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-            f"(1/5/15 min); workers per run: {args.workers}; seed {args.seed}")
+            f"(1/5/15 min); workers per run: {args.workers}; seed {args.seed}; tabu steps: "
+            f"{'compiled' if tabu_steps.compiled() else 'Python (the _tabu_step extension is not built or IMEWE_SCHED_PURE=1)'}")
     print(note, flush=True)
     lines: list[str] = [note, ""]
     if not args.scale_only:
