@@ -46,6 +46,7 @@ from app.core.scheduling import (
     metrics,
     objective_value,
     optimize,
+    tabu_steps,
 )
 from app.core.scheduling.builder import DurationFn, EnergyFn
 from app.core.scheduling.forecast import EnergyForecast
@@ -164,6 +165,10 @@ class ProductionService:
                             name="production", maxsize=10_000, overflow=Overflow.DROP_OLDEST)
         self._bus.subscribe(DeviceJobProgress, self._on_progress, name="production.progress", maxsize=2_000)
         self._bus.subscribe(NodeUpdated, self._on_node_updated, name="production.maintenance", maxsize=2_000)
+        if not tabu_steps.compiled():
+            log.warning("the planner runs its Python search steps (25-33 x slower per step): the compiled "
+                        "_tabu_step extension is not built here (re-run ./dev setup with a C compiler) or "
+                        "IMEWE_SCHED_PURE=1 is set")
         await self._recover_interrupted()
         await scenarios.load_applied(self)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="production")
