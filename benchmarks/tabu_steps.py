@@ -39,19 +39,16 @@ BENCH = SHARED / "bench" / "fjsp"
 def measure(name: str, steps: int, py_steps: int, seed: int) -> str:
     p = load_instance(BENCH / f"{name}.fjs")
     start = construct(p, budget_s=0.2)
-    row = []
-    plans = {}
-    for pure, n in ((True, py_steps), (False, steps), (False, py_steps)):
+    runs = {}
+    for key, pure, n in (("py", True, py_steps), ("c", False, steps), ("c_same", False, py_steps)):
         t0 = time.process_time()
         plan = tabu_search(p, start, float("inf"), seed=seed, max_iters=n, pure=pure)
         cpu = time.process_time() - t0
         assert validate_plan(p, plan) == [], f"{name}: invalid plan"
-        plans[(pure, n)] = plan
-        if (pure, n) != (False, py_steps):
-            row.append((n / cpu, plan.makespan))
-    same = (plans[(True, py_steps)].machine, plans[(True, py_steps)].start) == \
-        (plans[(False, py_steps)].machine, plans[(False, py_steps)].start)
-    (py_rate, py_c), (c_rate, c_c) = row
+        runs[key] = (n / cpu, plan)
+    same = (runs["py"][1].machine, runs["py"][1].start) == (runs["c_same"][1].machine, runs["c_same"][1].start)
+    (py_rate, py_plan), (c_rate, c_plan) = runs["py"], runs["c"]
+    py_c, c_c = py_plan.makespan, c_plan.makespan
     return (f"| {name.split('/')[-1]} | {p.n_ops} | {p.n_machines} | {py_rate:,.0f} | {c_rate:,.0f} | "
             f"{c_rate / py_rate:.1f} x | {py_c} | {c_c} | {'yes' if same else 'NO'} |")
 

@@ -178,11 +178,26 @@ static void bounds(const Shop *s, int v, int k, int64_t rj, int64_t tj, int *lo_
     *ns_out = ns;
 }
 
+/* v's job window: the latest end of its job predecessors (or its release) and the longest tail of its job
+ * successors. */
+static inline void job_window(const Shop *s, int v, int64_t *rj, int64_t *tj)
+{
+    int64_t head = s->release[v], tail = 0;
+    for (int a = s->pred_start[v]; a < s->pred_start[v + 1]; a++) {
+        int64_t e = (int64_t)s->r[s->pred[a]] + s->dur[s->pred[a]];
+        if (e > head) head = e;
+    }
+    for (int a = s->succ_start[v]; a < s->succ_start[v + 1]; a++)
+        if (s->t[s->succ[a]] > tail) tail = s->t[s->succ[a]];
+    *rj = head;
+    *tj = tail;
+}
+
 /* The best allowed move (lowest estimate, then tie hash, v, machine, index; a tabu move is allowed when its
  * estimate beats the best makespan), else the best move of all. Returns 0 when there is no move at all. */
 static int choose(Shop *s, uint32_t salt, int64_t it, int64_t best_c, int64_t slack, Move *out)
 {
-    const int *r = s->r, *t = s->t, *dur = s->dur;
+    const int *r = s->r, *t = s->t;
     const int64_t big = (int64_t)1 << 62, cmax = s->cmax;
     Move b = {big, 0, 0, 0, 0}, f = {big, 0, 0, 0, 0};
     int b_ok = 0, f_ok = 0;
@@ -190,13 +205,8 @@ static int choose(Shop *s, uint32_t salt, int64_t it, int64_t best_c, int64_t sl
     for (int v = 0; v < s->n; v++) {
         if ((int64_t)r[v] + t[v] != cmax)
             continue;
-        int64_t rj = s->release[v], tj = 0;
-        for (int a = s->pred_start[v]; a < s->pred_start[v + 1]; a++) {
-            int64_t e = (int64_t)r[s->pred[a]] + dur[s->pred[a]];
-            if (e > rj) rj = e;
-        }
-        for (int a = s->succ_start[v]; a < s->succ_start[v + 1]; a++)
-            if (t[s->succ[a]] > tj) tj = t[s->succ[a]];
+        int64_t rj, tj;
+        job_window(s, v, &rj, &tj);
         for (int a = s->alt_start[v]; a < s->alt_start[v + 1]; a++) {
             int k = s->alt_mach[a];
             int64_t pk = s->alt_dur[a];
@@ -246,19 +256,14 @@ static int choose(Shop *s, uint32_t salt, int64_t it, int64_t best_c, int64_t sl
  * in *out. */
 static long count_or_pick(Shop *s, long pick, Move *out)
 {
-    const int *r = s->r, *t = s->t, *dur = s->dur;
+    const int *r = s->r, *t = s->t;
     long count = 0;
     fill_machine_times(s);
     for (int v = 0; v < s->n; v++) {
         if ((int64_t)r[v] + t[v] != s->cmax)
             continue;
-        int64_t rj = s->release[v], tj = 0;
-        for (int a = s->pred_start[v]; a < s->pred_start[v + 1]; a++) {
-            int64_t e = (int64_t)r[s->pred[a]] + dur[s->pred[a]];
-            if (e > rj) rj = e;
-        }
-        for (int a = s->succ_start[v]; a < s->succ_start[v + 1]; a++)
-            if (t[s->succ[a]] > tj) tj = t[s->succ[a]];
+        int64_t rj, tj;
+        job_window(s, v, &rj, &tj);
         for (int a = s->alt_start[v]; a < s->alt_start[v + 1]; a++) {
             int k = s->alt_mach[a];
             if (rj + s->alt_dur[a] + tj > s->cmax)

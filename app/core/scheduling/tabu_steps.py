@@ -20,6 +20,7 @@ import os
 import random
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 
 from app.core.scheduling.disjunctive import TabuState
 from app.core.scheduling.plan import Plan
@@ -55,20 +56,18 @@ def mix(key: int, it: int) -> int:
     return x
 
 
-def choose(st: TabuState, salt: int, tabu: dict[tuple[int, int, int], int], it: int, best_c: int,
-           slack: int = 0) -> tuple[int, int, int] | None:
-    """The move the tabu step takes, without listing the candidates: the same order as sorting
-    ``neighbours`` by (estimate, tie, v, machine, index) and taking the first one that is not tabu (a tabu
-    move is allowed when its estimate beats the best makespan), else the first one. The tabu list is only read for
-    a candidate that would win, so most of the ~800 candidates per step cost a few comparisons."""
+def candidates(st: TabuState, salt: int, slack: int = 0, bound: list[int] | None = None
+               ) -> Iterator[tuple[int, int, int, int, int, int]]:
+    """(estimate, tie, v, machine, index, new machine predecessor) for every cycle-free re-insertion of every
+    critical operation, in operation, machine, position order. ``tie`` is a cheap seed-dependent hash so equal
+    estimates are not taken in index order. A caller that only wants the best ones passes ``bound`` (a one-item
+    list it lowers as it goes): a machine whose least possible estimate is above it is skipped."""
     r, t, dur, cmax = st.r, st.t, st.dur, st.cmax
     seq, jpred, jsucc, release, assign = st.seq, st.jpred, st.jsucc, st.release, st.assign
+    # per machine: ends (increasing) and negated tails (increasing) for bisection
     ends = [[r[x] + dur[x] for x in q] for q in seq]
     ntails = [[-t[x] for x in q] for q in seq]
-    big = 1 << 62
-    b_est, b_key, b_move = big, None, None  # best allowed move
-    f_est, f_key, f_move = big, None, None  # best move of all (when every move is tabu)
-    tget = tabu.get
+    limit = cmax + slack
     for v in range(st.n):
         if r[v] + t[v] != cmax:
             continue
@@ -84,71 +83,7 @@ def choose(st: TabuState, salt: int, tabu: dict[tuple[int, int, int], int], it: 
         mv = assign[v]
         for k, pk in st.alts[v]:
             least = rj + pk + tj  # no position on k does better than this
-            if least > cmax + slack or least > b_est:
-                continue
-            q = seq[k]
-            skip = -1
-            if k == mv:
-                skip = q.index(v)
-                q = q[:skip] + q[skip + 1:]
-                e_k = ends[k][:skip] + ends[k][skip + 1:]
-                nt_k = ntails[k][:skip] + ntails[k][skip + 1:]
-            else:
-                e_k, nt_k = ends[k], ntails[k]
-            lo = bisect_right(e_k, rj)
-            hi = bisect_left(nt_k, -tj)
-            if lo > hi:
-                continue
-            ns = len(q)
-            base = (v * 7919 + k * 104729 + salt) & 0xFFFF
-            for i in range(lo, hi + 1):
-                if i == skip:
-                    continue
-                head = rj
-                u = -1
-                if i > 0:
-                    u = q[i - 1]
-                    if e_k[i - 1] > head:
-                        head = e_k[i - 1]
-                tail = tj
-                if i < ns and -nt_k[i] > tail:
-                    tail = -nt_k[i]
-                est = head + pk + tail
-                if est > b_est and est > f_est:
-                    continue
-                key = (est, (base + i * 31337) & 0xFFFF, v, k, i)
-                if f_key is None or key < f_key:
-                    f_est, f_key, f_move = est, key, (v, k, i)
-                if (b_key is None or key < b_key) and not (tget((v, k, u), 0) > it and est >= best_c):
-                    b_est, b_key, b_move = est, key, (v, k, i)
-    return b_move if b_move is not None else f_move
-
-
-def neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int, int, int, int, int]]:
-    """(estimate, tie, v, machine, index, new machine predecessor) for every cycle-free re-insertion of every
-    critical operation. ``tie`` is a cheap seed-dependent hash so equal estimates are not taken in index order."""
-    r, t, dur, cmax = st.r, st.t, st.dur, st.cmax
-    seq, jpred, jsucc, release, assign = st.seq, st.jpred, st.jsucc, st.release, st.assign
-    # per machine: ends (increasing) and negated tails (increasing) for bisection
-    ends = [[r[x] + dur[x] for x in q] for q in seq]
-    ntails = [[-t[x] for x in q] for q in seq]
-    out: list[tuple[int, int, int, int, int, int]] = []
-    add = out.append
-    for v in range(st.n):
-        if r[v] + t[v] != cmax:
-            continue
-        rj = release[v]
-        for p in jpred[v]:
-            e = r[p] + dur[p]
-            if e > rj:
-                rj = e
-        tj = 0
-        for x in jsucc[v]:
-            if t[x] > tj:
-                tj = t[x]
-        mv = assign[v]
-        for k, pk in st.alts[v]:
-            if rj + pk + tj > cmax + slack:
+            if least > limit or (bound is not None and least > bound[0]):
                 continue  # no position on k can bring the path through v back under the makespan
             q = seq[k]
             skip = -1
@@ -161,8 +96,6 @@ def neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int,
                 e_k, nt_k = ends[k], ntails[k]
             lo = bisect_right(e_k, rj)  # ops ending by v's job-head may be its predecessors: keep them before
             hi = bisect_left(nt_k, -tj)  # ops whose tail fits in v's job-tail may be successors: keep them after
-            if lo > hi:
-                continue
             ns = len(q)
             base = (v * 7919 + k * 104729 + salt) & 0xFFFF
             for i in range(lo, hi + 1):
@@ -177,9 +110,33 @@ def neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int,
                 tail = tj
                 if i < ns and -nt_k[i] > tail:
                     tail = -nt_k[i]
-                add((head + pk + tail, (base + i * 31337) & 0xFFFF, v, k, i, u))
-    return out
+                yield head + pk + tail, (base + i * 31337) & 0xFFFF, v, k, i, u
 
+
+def choose(st: TabuState, salt: int, tabu: dict[tuple[int, int, int], int], it: int, best_c: int,
+           slack: int = 0) -> tuple[int, int, int] | None:
+    """The move the tabu step takes: the first of ``candidates`` sorted by (estimate, tie, v, machine, index)
+    that is not tabu (a tabu move is allowed when its estimate beats the best makespan), else the first one;
+    without sorting, and reading the tabu list only for a candidate that would win."""
+    bound = [1 << 62]  # the best allowed estimate so far: it can only be beaten below it
+    b_key, b_move = None, None  # best allowed move
+    f_key, f_move = None, None  # best move of all (when every move is tabu); its estimate is <= bound
+    tget = tabu.get
+    for est, tie, v, k, i, u in candidates(st, salt, slack, bound):
+        if est > bound[0]:
+            continue
+        key = (est, tie, v, k, i)
+        if f_key is None or key < f_key:
+            f_key, f_move = key, (v, k, i)
+        if (b_key is None or key < b_key) and not (tget((v, k, u), 0) > it and est >= best_c):
+            b_key, b_move = key, (v, k, i)
+            bound[0] = est
+    return b_move if b_move is not None else f_move
+
+
+def neighbours(st: TabuState, salt: int, slack: int = 0) -> list[tuple[int, int, int, int, int, int]]:
+    """Every candidate move (``candidates``) as a list: the restart's random moves pick from it."""
+    return list(candidates(st, salt, slack))
 
 
 class PyStepper:
