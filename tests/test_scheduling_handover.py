@@ -59,7 +59,9 @@ def test_a_stalled_search_hands_over_and_the_plan_is_valid_and_no_worse(mk01: Pr
     assert plan.stats["wall_s"] < 5.3
     if plan.stats.get("optimal") and "handover_at_s" not in plan.stats:
         pytest.skip("CP-SAT proved the plan optimal before the search stalled")  # nothing left to hand over
-    assert 0.5 < plan.stats["handover_at_s"] < 3.0  # at least HANDOVER_MIN_LEFT_S (2 s) were left
+    # stalled for at least 0.5 s (the compiled steps find mk01's optimum at once: then exactly 0.5 s), and at least
+    # HANDOVER_MIN_LEFT_S (2 s) were left
+    assert 0.5 <= plan.stats["handover_at_s"] < 3.0
     assert "handover_at_s" not in before.stats
     assert plan.stats["found_by"] in ("search", "cp-sat")
     assert before.stats["found_by"] in ("search", "cp-sat")
