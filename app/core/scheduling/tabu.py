@@ -6,11 +6,13 @@ cannot create a cycle (heads of its possible predecessors and tails of its possi
 moves are ranked by the estimated length of the longest path through the moved operation (Mastrolilli and
 Gambardella's idea); the chosen move is then evaluated exactly. The steps themselves (choose, move, re-time,
 tabu list) run in blocks in ``tabu_steps.py``, compiled when the ``_tabu_step`` extension is built; this driver
-keeps the deadline, the exchange inbox, restarts and the elite pool.
+keeps the deadline, the exchange inbox, restarts and the elite pool. A long search (from ``MEMETIC_FROM_S``) runs
+as a memetic search of short tabu runs on a population of plans (``memetic.py``).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -18,6 +20,7 @@ from collections.abc import Callable
 
 from app.core.scheduling.disjunctive import TabuState
 from app.core.scheduling.elite import ElitePool
+from app.core.scheduling.memetic import memetic_search
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import Problem
 from app.core.scheduling.tabu_steps import ALIGN, CYCLE, IMPROVED, NOMOVE, STALLED, stepper
@@ -31,20 +34,45 @@ STALL_LIMIT = 150  # steps without a new best before a restart
 TENURE = (2, 60, 8, 20)  # a move back stays tabu for a random number of steps in [a + n // b, c + n // d]
 ELITE_SIZE = 8  # plans in the elite pool
 KICK = (2, 6)  # a restart from the best plan makes a random number of random critical moves in this range
+# long searches run as a memetic search (memetic.py) of short tabu runs; off (IMEWE_SCHED_MEMETIC=0): one tabu run
+MEMETIC = os.environ.get("IMEWE_SCHED_MEMETIC", "1") != "0"
+MEMETIC_FROM_S = 20.0  # ... from this budget (seconds left at the start)
+MEMETIC_FROM_ITERS = 200_000  # ... or, under max_iters, from this many steps (the A/B at fixed step counts)
 
 
 def tabu_search(problem: Problem, start: Plan, deadline: float, seed: int = 0, max_iters: int | None = None,
                 on_improve: Callable[[Plan], None] | None = None, stall_limit: int | None = None,
                 stop: threading.Event | None = None, elite: bool = True, relink: bool = RELINK,
                 restart_p: float | None = None, inbox: Callable[[], Plan | None] | None = None,
-                pure: bool | None = None) -> Plan:
+                pure: bool | None = None, memetic: bool | None = None) -> Plan:
     """Improve ``start`` until ``deadline`` (perf_counter seconds) or ``max_iters``; returns the best plan.
 
     With ``elite``, each stalled run's best plan joins an elite pool, and a share of the restarts start from a
     child of two elite plans (``elite.py``) rather than from the best plan with a few random moves. ``inbox``
     (polled every 32 steps) may hand in a better plan found elsewhere (CP-SAT in the other worker): the search
     moves to it. The steps run compiled when ``_tabu_step`` is built (``tabu_steps.py``) unless ``pure`` (or
-    ``IMEWE_SCHED_PURE=1``) asks for the Python ones: both take the same moves."""
+    ``IMEWE_SCHED_PURE=1``) asks for the Python ones: both take the same moves. A long search (``MEMETIC_FROM_S``
+    or ``MEMETIC_FROM_ITERS``; ``memetic`` forces it on or off) runs as a memetic search of short tabu runs."""
+    if memetic is None:
+        memetic = MEMETIC and elite and (deadline - time.perf_counter() >= MEMETIC_FROM_S if max_iters is None
+                                         else max_iters >= MEMETIC_FROM_ITERS)
+    if memetic:
+        told = [start.makespan]
+
+        def report(plan: Plan) -> None:
+            if plan.makespan < told[0]:
+                told[0] = plan.makespan
+                if on_improve is not None:
+                    on_improve(plan)
+
+        def local(plan: Plan, s: int, n: int) -> Plan:
+            out = tabu_search(problem, plan, deadline, seed=s, max_iters=n, on_improve=report,
+                              stall_limit=stall_limit, stop=stop, relink=relink, restart_p=restart_p, inbox=inbox,
+                              pure=pure, memetic=False)
+            report(out)  # a child may beat the best as it is, before any step
+            return out
+
+        return memetic_search(problem, start, deadline, seed, max_iters, local, stop, _lower_bound(problem))
     rng = random.Random(seed)
     p_elite = (RELINK_RESTART_P if relink else ELITE_RESTART_P) if restart_p is None else restart_p
     st = TabuState(problem, start)
