@@ -529,6 +529,35 @@ def test_grbl_check_mode_runs_a_program_without_moving() -> None:
     assert not check_mode
 
 
+@pytest.mark.parametrize("stale", ["Idle", "Check"])
+def test_grbl_check_mode_is_entered_and_left_by_what_the_controller_says_now(stale: str) -> None:
+    # $C toggles check mode: a status report from before the last command (read late on a busy host) must not
+    # decide whether to send it, or the controller stays in check mode (or is put in it) and the next job
+    # "completes" without moving
+    from dataclasses import replace
+
+    async def go():
+        emu = GrblEmulator(GrblFaults(time_scale=1.0))
+        emu.start()
+        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
+        try:
+            await d.connect()
+            d.last_status = replace(d.last_status, state="Check")  # stale: the controller is idle
+            await d.prepare(check=True)
+            entered = emu.check_mode
+            await d.execute(JobRequest(gcode_lines=["F100", "G1 X1"]))
+            await d.wait_job()
+            d.last_status = replace(d.last_status, state=stale)  # "Idle": as if from before the $C
+            await d.leave_check_mode()
+            return entered, emu.check_mode
+        finally:
+            await d.disconnect()
+            emu.stop()
+
+    entered, still = run(go())
+    assert entered and not still
+
+
 def test_a_stall_under_the_fleet_puts_the_node_in_error_with_an_alert(tmp_path: Path) -> None:
     from app.core.bus import EventBus
     from app.core.clock import SystemClock

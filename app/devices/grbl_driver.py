@@ -99,14 +99,24 @@ class GrblDriver(SerialDriver):
             await self._command("$X", 10.0)
         if home or unlock:
             self._set_state(DriverState.IDLE, "homed" if home else "unlocked")
-        if check and (self.last_status is None or self.last_status.state != "Check"):
+        if check and await self._fresh_state() != "Check":  # $C toggles: ask the controller where it is first
             await self._command("$C", 10.0)
 
     async def leave_check_mode(self) -> None:
         """Out of check mode ($C again; GRBL resets itself as it leaves it), so the next job moves."""
-        if self.last_status is not None and self.last_status.state == "Check":
+        if await self._fresh_state() == "Check":
             with contextlib.suppress(DeviceError):
                 await self._command("$C", 5.0)
+
+    async def _fresh_state(self, timeout_s: float = 2.0) -> str | None:
+        """The controller's state from a status report asked for now: $C toggles check mode, so deciding on a
+        report from before the last command (a busy host reads its replies late) could toggle the wrong way."""
+        seen = self._statuses
+        deadline = time.monotonic() + timeout_s
+        while self._statuses == seen and time.monotonic() < deadline:
+            self._write_now(self.codec.status_query())
+            await asyncio.sleep(STATUS_MIN_INTERVAL_S)
+        return self.last_status.state if self.last_status is not None else None
 
     async def _command(self, cmd: str, timeout_s: float) -> None:
         fut: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
