@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -505,13 +506,23 @@ def test_grbl_connect_leaves_an_idle_controller_alone_and_unlock_or_home_clear_a
     assert out[1][2:] == (DriverState.IDLE, "Idle") and out[2][2:] == (DriverState.IDLE, "Idle")
 
 
+@contextlib.asynccontextmanager
+async def _grbl_connected():
+    """A GRBL emulator on a pseudo-terminal and a driver connected to it (status every 50 ms)."""
+    emu = GrblEmulator(GrblFaults(time_scale=1.0))
+    emu.start()
+    d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
+    try:
+        await d.connect()
+        yield emu, d
+    finally:
+        await d.disconnect()
+        emu.stop()
+
+
 def test_grbl_check_mode_runs_a_program_without_moving() -> None:
     async def go():
-        emu = GrblEmulator(GrblFaults(time_scale=1.0))
-        emu.start()
-        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
-        try:
-            await d.connect()
+        async with _grbl_connected() as (emu, d):
             await d.prepare(check=True)
             t0 = time.monotonic()
             await d.execute(JobRequest(gcode_lines=["F100"] + [f"G1 X{i}" for i in range(1, 200)]))
@@ -519,9 +530,6 @@ def test_grbl_check_mode_runs_a_program_without_moving() -> None:
             took = time.monotonic() - t0
             await d.leave_check_mode()
             return fin, took, emu.pos, emu.check_mode, len(emu.executed)
-        finally:
-            await d.disconnect()
-            emu.stop()
 
     fin, took, pos, check_mode, executed = run(go())
     assert fin.outcome is JobOutcome.COMPLETED and executed == 200
@@ -537,11 +545,7 @@ def test_grbl_check_mode_is_entered_and_left_by_what_the_controller_says_now(sta
     from dataclasses import replace
 
     async def go():
-        emu = GrblEmulator(GrblFaults(time_scale=1.0))
-        emu.start()
-        d = GrblDriver("cnc", emu.path, connect_timeout_s=5, status_interval_s=0.05)
-        try:
-            await d.connect()
+        async with _grbl_connected() as (emu, d):
             d.last_status = replace(d.last_status, state="Check")  # stale: the controller is idle
             await d.prepare(check=True)
             entered = emu.check_mode
@@ -550,9 +554,6 @@ def test_grbl_check_mode_is_entered_and_left_by_what_the_controller_says_now(sta
             d.last_status = replace(d.last_status, state=stale)  # "Idle": as if from before the $C
             await d.leave_check_mode()
             return entered, emu.check_mode
-        finally:
-            await d.disconnect()
-            emu.stop()
 
     entered, still = run(go())
     assert entered and not still

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.core.review.notes import PartNote
-from app.ui.review_table import cell
+from app.ui.review_table import cell, table_for
 from app.ui.tasks import spawn
 
 if TYPE_CHECKING:
@@ -16,6 +17,43 @@ if TYPE_CHECKING:
 
 NOTE_COLOURS = {"open": "#f0883e", "resolved": "#3fb950"}
 NOTE_HEADERS = ["#", "State", "Note", "Author", "When (UTC)"]
+
+
+
+def build_notes_box(pane: ReviewPanel, author: str) -> None:
+    """The Notes tab's widgets (``pane.notes_box``): add a note, the list, the note being typed, resolve."""
+    pane.note_btn = QPushButton("Add note…")
+    pane.note_btn.setCheckable(True)
+    pane.note_btn.setToolTip("Then click the point of the part (or of the toolpath) the note is about")
+    pane.note_btn.toggled.connect(pane._note_mode)
+    pane.note_table = table_for(NOTE_HEADERS)
+    pane.note_table.itemSelectionChanged.connect(pane._note_selected)
+    pane.note_hint = QLabel("No notes yet. Press “Add note…”, click the part, then type the note.")
+    pane.note_hint.setWordWrap(True)
+    pane.note_text = QLineEdit(placeholderText="What should change here?")
+    pane.note_text.returnPressed.connect(pane.save_note)
+    pane.author = QLineEdit(author)
+    pane.author.setToolTip("Reviewer")
+    pane.save_btn = QPushButton("Save note")
+    pane.save_btn.clicked.connect(pane.save_note)
+    pane.resolve_btn = QPushButton("Resolve")
+    pane.resolve_btn.setEnabled(False)
+    pane.resolve_btn.clicked.connect(pane.toggle_selected_note)
+    note_row = QHBoxLayout()
+    note_row.addWidget(QLabel("by"))
+    note_row.addWidget(pane.author, 1)
+    note_row.addWidget(pane.save_btn)
+    note_row.addWidget(pane.resolve_btn)
+    pane.notes_box = QWidget()
+    n_lay = QVBoxLayout(pane.notes_box)
+    add_row = QHBoxLayout()  # here, not in the top row: there it cut the file's name beside the machine panel
+    add_row.addWidget(pane.note_btn)
+    add_row.addStretch(1)
+    n_lay.addLayout(add_row)
+    n_lay.addWidget(pane.note_table, 1)
+    n_lay.addWidget(pane.note_hint)
+    n_lay.addWidget(pane.note_text)
+    n_lay.addLayout(note_row)
 
 
 def current_view(pane: ReviewPanel) -> Any:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -50,7 +49,7 @@ from app.ui.part_files import GCODE_SUFFIXES, part_name
 from app.ui.ports import EnergyPort, LearningPort, NotesPort, PlanPort
 from app.ui.preview_pane import can_draw_3d
 from app.ui.review_estimates import CANDIDATE_HEADERS
-from app.ui.review_notes import NOTE_HEADERS
+from app.ui.review_notes import build_notes_box
 from app.ui.review_table import table_for
 from app.ui.submit_dialog import materials_for
 from app.ui.tasks import spawn
@@ -132,10 +131,6 @@ class ReviewPanel(QWidget):
         self.orient_box.addItems(["Recommended pose", "As in the file"])
         self.orient_box.setToolTip("Recommended: least support, then lowest, turned to fit the chosen machine")
         self.orient_box.currentIndexChanged.connect(lambda _i: self._apply_pose())
-        self.note_btn = QPushButton("Add note…")
-        self.note_btn.setCheckable(True)
-        self.note_btn.setToolTip("Then click the point of the part (or of the toolpath) the note is about")
-        self.note_btn.toggled.connect(self._note_mode)
         head = QHBoxLayout()
         head.addWidget(self.file_label, 1)
         head.addWidget(open_btn)
@@ -164,34 +159,7 @@ class ReviewPanel(QWidget):
         m_lay.addWidget(self.table, 1)
         m_lay.addWidget(self.basis)
 
-        self.note_table = table_for(NOTE_HEADERS)
-        self.note_table.itemSelectionChanged.connect(self._note_selected)
-        self.note_hint = QLabel("No notes yet. Press “Add note…”, click the part, then type the note.")
-        self.note_hint.setWordWrap(True)
-        self.note_text = QLineEdit(placeholderText="What should change here?")
-        self.note_text.returnPressed.connect(self.save_note)
-        self.author = QLineEdit(author or _user())
-        self.author.setToolTip("Reviewer")
-        self.save_btn = QPushButton("Save note")
-        self.save_btn.clicked.connect(self.save_note)
-        self.resolve_btn = QPushButton("Resolve")
-        self.resolve_btn.setEnabled(False)
-        self.resolve_btn.clicked.connect(self.toggle_selected_note)
-        note_row = QHBoxLayout()
-        note_row.addWidget(QLabel("by"))
-        note_row.addWidget(self.author, 1)
-        note_row.addWidget(self.save_btn)
-        note_row.addWidget(self.resolve_btn)
-        self.notes_box = QWidget()
-        n_lay = QVBoxLayout(self.notes_box)
-        add_row = QHBoxLayout()  # here, not in the top row: there it cut the file's name beside the machine panel
-        add_row.addWidget(self.note_btn)
-        add_row.addStretch(1)
-        n_lay.addLayout(add_row)
-        n_lay.addWidget(self.note_table, 1)
-        n_lay.addWidget(self.note_hint)
-        n_lay.addWidget(self.note_text)
-        n_lay.addLayout(note_row)
+        build_notes_box(self, author or _user())
 
         self.process_box = QComboBox()
         for p in ProcessType:

@@ -34,7 +34,8 @@ from app.core.fleet.service import FleetService
 from app.core.jobs.service import JobService
 from app.core.production import dispatching, outcomes, reconcile, scenarios
 from app.core.production.in_doubt import InDoubt
-from app.core.production.plan_view import PlanRow, PlanView, SetupRow, free_capacity
+from app.core.production.plan_shading import shading
+from app.core.production.plan_view import PlanRow, PlanView, free_capacity
 from app.core.production.runs import DISPATCH_SLACK_S, GONE, OPEN, S
 from app.core.production.runs import Running as _Running
 from app.core.scheduling import (
@@ -495,33 +496,11 @@ class ProductionService:
         if later:
             self._wake_in(min(later))
         quality = {k: plan.stats[k] for k in ("optimal", "gap_to_bound", "lower_bound") if k in plan.stats}
-        setups, blocked, unstaffed = self._shading(now, built, problem, plan, names)
+        setups, blocked, unstaffed = shading(now, built, problem, plan, names, self._staffed)
         return PlanView(now, rows, {**metrics(problem, plan).to_dict(), **quality}, built.skipped, plan.source,
                         power=[(now + timedelta(seconds=t), w) for t, w in power_profile(problem, plan)],
                         power_cap_w=problem.power_cap_w, setups=setups, blocked=blocked,
                         unstaffed=unstaffed), first_ops
-
-    def _shading(self, now: datetime, built, problem: Problem, plan: Plan, names: dict[UUID, str]) -> tuple[
-            list[SetupRow], list[tuple[UUID, str, datetime, datetime]], list[tuple[datetime, datetime]]]:
-        """What the timeline draws besides the work: each material change just before the work that needs it,
-        each machine's maintenance windows, and the hours nobody is on the floor (up to a day past the plan)."""
-        at = lambda t: now + timedelta(seconds=t)  # noqa: E731
-        setups = []
-        for m, seq in enumerate(plan.sequences(problem.n_machines)):
-            prev = problem.machine_family[m]
-            node = built.nodes[m]
-            for o in seq:
-                f = problem.family[o]
-                d = problem.setup(prev, f)
-                if d > 0:
-                    setups.append(SetupRow(node, names.get(node, "?"), at(plan.start[o] - d), at(plan.start[o]),
-                                           built.materials[prev], built.materials[f]))
-                prev = f if f >= 0 else prev
-        horizon = max(plan.end, default=0) + 86400
-        blocked = [(built.nodes[m], names.get(built.nodes[m], "?"), at(a), at(min(b, horizon)))
-                   for m, wins in enumerate(problem.unavailable) for a, b in wins if a < horizon]
-        unstaffed = self._staffed.closed(now, at(horizon)) if self._staffed is not None else []
-        return setups, blocked, unstaffed
 
     def _objective_for(self, rushed: bool) -> Objective | None:
         """The configured objective; least lateness while a job is rushed (it is due now)."""

@@ -47,7 +47,7 @@ class ElitePool:
         from_b = [rng.random() < 0.5 for _ in range(p.n_jobs)]
         assign = [b.machine[o] if from_b[p.op_job[o]] else a.machine[o] for o in range(p.n_ops)]
         key = [b.start[o] if from_b[p.op_job[o]] else a.start[o] for o in range(p.n_ops)]
-        return serial(p, _topological(p, key), assign=assign, source="elite")
+        return serial(p, topological(p, key), assign=assign, source="elite")
 
 
     def relinked(self, rng: random.Random, current: Plan | None = None) -> Plan | None:
@@ -62,7 +62,7 @@ class ElitePool:
         return path_relink(self.p, a, b, rng)
 
 
-def _topological(p: Problem, key: list[int]) -> list[int]:
+def topological(p: Problem, key: list[int]) -> list[int]:
     """Every operation after its predecessors, otherwise in order of ``key``."""
     indeg = [len(x) for x in p.preds]
     heap = [(key[o], o) for o in range(p.n_ops) if indeg[o] == 0]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from app.core.scheduling.constructive import serial, static_order
-from app.core.scheduling.elite import _topological
+from app.core.scheduling.elite import topological
 from app.core.scheduling.plan import Plan
 from app.core.scheduling.problem import Problem
 
@@ -69,7 +69,7 @@ def crossover(problem: Problem, a: Plan, b: Plan, rng: random.Random) -> Plan:
     assign = [a.machine[o] if rng.random() < 0.5 else b.machine[o] for o in range(n)]
     keep = [rng.random() < 0.5 for _ in range(problem.n_jobs)]
     key = [a.start[o] if keep[problem.op_job[o]] else b.start[o] for o in range(n)]
-    return serial(problem, _topological(problem, key), assign=assign, source="memetic")
+    return serial(problem, topological(problem, key), assign=assign, source="memetic")
 
 
 def _arcs(problem: Problem, plan: Plan) -> list[tuple[int, int]]:
